@@ -1,0 +1,12 @@
+#pragma once
+// Each subcommand lives in its own file: an options struct, a setup function
+// that registers it with CLI11, and a run function. Setup functions are
+// declared here so main.cpp can register them all.
+#include <CLI/CLI.hpp>
+
+namespace normlab::cmd {
+
+void setup_train(CLI::App& app);
+void setup_data(CLI::App& app);
+
+}  // namespace normlab::cmd

@@ -1,0 +1,30 @@
+#pragma once
+// Fully connected layer, PyTorch nn.Linear layout: weight (OUT, IN), bias (OUT).
+#include "nn/layer.h"
+
+namespace normlab {
+
+// out (N,OUT) = inp (N,IN) @ weight^T + bias
+template <class T>
+void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int N, int IN, int OUT);
+// dinp (N,IN) += dout @ weight (skipped if dinp is null); dweight (OUT,IN) += dout^T @ inp; dbias (OUT) += colsum(dout)
+template <class T>
+void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
+                    int N, int IN, int OUT);
+
+template <class T>
+class Dense final : public Layer<T> {
+ public:
+  // REQUIRES: in is flat (h == w == 1); use Flatten before it.
+  Dense(Shape in, int out_features, bool bias = true);
+  std::string kind() const override { return "linear"; }
+  std::vector<TensorSpec> params() const override;
+  void forward(T* out, const T* in, int N, Mode mode) override;
+  void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
+
+ private:
+  int in_f_, out_f_;
+  bool bias_;
+};
+
+}  // namespace normlab

@@ -1,0 +1,70 @@
+#pragma once
+// The layer contract shared by every module of a Sequential model.
+//
+// Argument order everywhere: outputs, inputs, parameters, dimensions.
+// Buffers are NCHW, batch N first; `Shape` is the per-sample shape.
+// forward  writes `out` (N, out_shape) from `in` (N, in_shape).
+// backward ACCUMULATES (+=) into `din` (N, in_shape) and into the layer's
+//          parameter gradients; callers zero gradients beforehand.
+// Parameters, gradients and non-trainable buffers (running statistics) are
+// slices of flat model-wide arrays handed out by `bind`, in state_dict order.
+#include <string>
+#include <vector>
+
+#include "tensor/shape.h"
+
+namespace normlab {
+
+enum class Mode { train, eval };
+
+// One named tensor of a layer, as PyTorch's state_dict names it ("weight").
+struct TensorSpec {
+  std::string name;
+  std::vector<int> shape;
+  bool integer = false;  // stored as int64 in checkpoints (num_batches_tracked)
+  std::size_t numel() const {
+    std::size_t n = 1;
+    for (int d : shape) n *= std::size_t(d);
+    return n;
+  }
+};
+
+template <class T>
+class Layer {
+ public:
+  explicit Layer(Shape in) : in_(in), out_(in) {}
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  virtual std::string kind() const = 0;
+  Shape in_shape() const { return in_; }
+  Shape out_shape() const { return out_; }
+
+  virtual std::vector<TensorSpec> params() const { return {}; }   // trainable
+  virtual std::vector<TensorSpec> buffers() const { return {}; }  // saved, not trained
+  // REQUIRES: param/grad hold sum(params().numel()), buffer sum(buffers().numel()).
+  virtual void bind(T* param, T* grad, T* buffer) {
+    param_ = param;
+    grad_ = grad;
+    buffer_ = buffer;
+  }
+  // Allocates per-batch scratch once, so forward/backward never allocate.
+  virtual void reserve(int max_batch) { (void)max_batch; }
+  // Default values for buffers (running_var = 1, ...), before any training.
+  virtual void reset_buffers() {}
+
+  virtual void forward(T* out, const T* in, int N, Mode mode) = 0;
+  // `out` is what forward wrote for this `in`; some layers need only one of them.
+  // `din` may be null for the first layer of a model (no input gradient wanted);
+  // dense and conv layers then skip that product.
+  virtual void backward(T* din, const T* dout, const T* in, const T* out, int N) = 0;
+
+ protected:
+  Shape in_, out_;
+  T* param_ = nullptr;
+  T* grad_ = nullptr;
+  T* buffer_ = nullptr;
+};
+
+}  // namespace normlab

@@ -1,0 +1,101 @@
+// Model construction from a ModelConfig (see model.h for the architectures).
+#include "nn/model.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "nn/conv2d.h"
+#include "nn/dense.h"
+#include "nn/errors.h"
+#include "nn/pool.h"
+
+namespace normlab {
+
+std::vector<int> default_widths(const std::string& model) {
+  if (model == "mlp") return {128, 64};
+  if (model == "cnn") return {32};
+  if (model == "cnn-small") return {16, 32};
+  throw ConfigError(fmt::format("model: unknown value '{}' (allowed: mlp, cnn, cnn-small)", model));
+}
+
+namespace {
+
+template <class T>
+void add_norm(Sequential<T>& m, const NormOptions& opt) {
+  switch (opt.kind) {
+    case NormKind::none: break;
+    case NormKind::batch: m.template add<BatchNorm<T>>(opt); break;
+    case NormKind::layer: m.template add<LayerNorm<T>>(opt); break;
+    case NormKind::group: m.template add<GroupNorm<T>>(opt); break;
+  }
+}
+
+template <class T>
+void add_block(Sequential<T>& m, const ModelConfig& cfg) {
+  if (cfg.placement == "before") add_norm(m, cfg.norm);
+  m.template add<Activation<T>>(cfg.activation);
+  if (cfg.placement == "after") add_norm(m, cfg.norm);
+}
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch) {
+  const std::vector<int> widths = cfg.widths.empty() ? default_widths(cfg.model) : cfg.widths;
+  default_widths(cfg.model);  // validates the name
+  if (cfg.placement != "before" && cfg.placement != "after")
+    throw ConfigError(fmt::format("norm-placement: unknown value '{}' (allowed: before, after)",
+                                  cfg.placement));
+  for (int w : widths)
+    if (w < 1) throw ConfigError(fmt::format("widths: {} has a width < 1", fmt::join(widths, ",")));
+  if (cfg.classes < 2) throw ConfigError("classes: need at least 2");
+
+  std::unique_ptr<Sequential<T>> m;
+  if (cfg.model == "mlp") {
+    m = std::make_unique<Sequential<T>>(Shape{int(cfg.input.size()), 1, 1});
+    for (int w : widths) {
+      m->template add<Dense<T>>(w);
+      add_block(*m, cfg);
+    }
+  } else if (cfg.model == "cnn") {
+    if (widths.size() != 1)
+      throw ConfigError(fmt::format("widths: cnn takes one conv width (channels), got {}",
+                                    fmt::join(widths, ",")));
+    m = std::make_unique<Sequential<T>>(cfg.input);
+    m->template add<Conv2D<T>>(widths[0], 3);
+    add_block(*m, cfg);
+    m->template add<Flatten<T>>();
+  } else {  // cnn-small
+    if (widths.empty() || widths.size() > 3)
+      throw ConfigError(fmt::format("widths: cnn-small takes 1 to 3 conv widths, got {}",
+                                    fmt::join(widths, ",")));
+    m = std::make_unique<Sequential<T>>(cfg.input);
+    for (int w : widths) {
+      if (m->output_shape().h < 2)
+        throw ConfigError(fmt::format("widths: {} conv blocks do not fit a {} input",
+                                      widths.size(), cfg.input.str()));
+      m->template add<Conv2D<T>>(w, 3, 1, 1);
+      add_block(*m, cfg);
+      m->template add<MaxPool2D<T>>(2);
+    }
+    m->template add<Flatten<T>>();
+  }
+  m->template add<Dense<T>>(cfg.classes);
+  m->finalize(max_batch);
+  return m;
+}
+
+template <class T>
+std::vector<std::size_t> preactivation_layers(const Sequential<T>& model) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 1; i < model.num_layers(); ++i)
+    if (dynamic_cast<const Activation<T>*>(&model.layer(i))) out.push_back(i - 1);
+  return out;
+}
+
+template std::unique_ptr<Sequential<float>> build_model<float>(const ModelConfig&, int);
+template std::unique_ptr<Sequential<double>> build_model<double>(const ModelConfig&, int);
+template std::vector<std::size_t> preactivation_layers<float>(const Sequential<float>&);
+template std::vector<std::size_t> preactivation_layers<double>(const Sequential<double>&);
+
+}  // namespace normlab

@@ -1,0 +1,42 @@
+#pragma once
+// The model zoo. Layer indices match the equivalent PyTorch nn.Sequential, so
+// a state_dict name like "1.running_mean" means the same tensor in both.
+//   mlp       [Linear(w) -> norm -> act] per hidden width -> Linear(classes)
+//             (input flattened; default widths 128,64: the seed 784-128-64-10)
+//   cnn       Conv(w0, 3x3) -> norm -> act -> Flatten -> Linear(classes)   (default w0 = 32)
+//   cnn-small [Conv(w, 3x3, pad 1) -> norm -> act -> MaxPool(2)] per width -> Flatten -> Linear
+//             (default widths 16,32)
+// With placement "after", the norm follows the activation instead.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/activation.h"
+#include "nn/norm_layers.h"
+#include "nn/sequential.h"
+
+namespace normlab {
+
+struct ModelConfig {
+  std::string model = "mlp";
+  std::vector<int> widths;  // empty: the model's default
+  ActKind activation = ActKind::relu;
+  NormOptions norm;
+  std::string placement = "before";  // norm before or after the activation
+  Shape input{1, 28, 28};
+  int classes = 10;
+};
+
+std::vector<int> default_widths(const std::string& model);
+
+// Throws ConfigError (unknown model or placement, widths that do not fit,
+// a group count that does not divide a layer's channels).
+template <class T>
+std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch);
+
+// Indices of the layers whose output is a hidden pre-activation (the input of
+// each hidden activation), for the activation probes.
+template <class T>
+std::vector<std::size_t> preactivation_layers(const Sequential<T>& model);
+
+}  // namespace normlab

@@ -1,0 +1,200 @@
+// Norm layers: statistics, running averages and PyTorch conventions around the core.
+//   BN train: batch mean/biased var; running_x = (1-m)*running_x + m*x, with the
+//             UNBIASED variance var*M/(M-1) entering running_var (PyTorch).
+//   BN eval : mean = running_mean, rstd = 1/sqrt(running_var + eps).
+//   LN, GN  : per-sample statistics in both modes; no running averages.
+#include "nn/norm_layers.h"
+
+#include <cmath>
+#include <fmt/format.h>
+
+namespace normlab {
+
+NormKind parse_norm_kind(const std::string& s) {
+  if (s == "none") return NormKind::none;
+  if (s == "batch" || s == "bn") return NormKind::batch;
+  if (s == "layer" || s == "ln") return NormKind::layer;
+  if (s == "group" || s == "gn") return NormKind::group;
+  throw ConfigError(fmt::format("norm: unknown value '{}' (allowed: none, batch, layer, group)", s));
+}
+
+std::string to_string(NormKind k) {
+  switch (k) {
+    case NormKind::none: return "none";
+    case NormKind::batch: return "batch";
+    case NormKind::layer: return "layer";
+    case NormKind::group: return "group";
+  }
+  return "?";
+}
+
+double parse_bn_momentum(const std::string& s) {
+  const bool keras = s.rfind("keras:", 0) == 0;
+  const std::string num = keras ? s.substr(6) : s;
+  double v = 0;
+  try {
+    std::size_t used = 0;
+    v = std::stod(num, &used);
+    if (used != num.size()) throw std::invalid_argument(num);
+  } catch (const std::exception&) {
+    throw ConfigError(fmt::format(
+        "bn-momentum: '{}' is not a number (allowed: 0 < m <= 1 in PyTorch form, e.g. 0.1, "
+        "or keras:0.99 for the Keras form)", s));
+  }
+  const double m = keras ? 1.0 - v : v;
+  if (!(m > 0.0 && m <= 1.0))
+    throw ConfigError(fmt::format(
+        "bn-momentum: '{}' gives a weight of {} on the new statistic (allowed: 0 < m <= 1)", s, m));
+  return m;
+}
+
+template <class T>
+NormLayer<T>::NormLayer(Shape in, const NormOptions& opt) : Layer<T>(in), opt_(opt) {
+  proto_.C = in.c;
+  proto_.S = in.spatial();
+  if (!(opt.eps > 0)) throw NormError(fmt::format("eps: {} must be > 0", opt.eps));
+}
+
+template <class T>
+NormDims NormLayer<T>::dims(int N) const {
+  NormDims d = proto_;
+  d.N = N;
+  return d;
+}
+
+template <class T>
+std::vector<TensorSpec> NormLayer<T>::params() const {
+  if (!opt_.affine) return {};
+  std::vector<int> shape = {this->in_.c};
+  if (proto_.elementwise_affine && proto_.S > 1) shape = {this->in_.c, this->in_.h, this->in_.w};
+  return {{"weight", shape}, {"bias", shape}};
+}
+
+template <class T>
+void NormLayer<T>::reserve(int max_batch) {
+  const std::size_t n = std::size_t(dims(max_batch).stat_count());
+  mean_.resize(n);
+  rstd_.resize(n);
+  var_.resize(n);
+}
+
+template <class T>
+void NormLayer<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
+  const NormDims d = dims(N);
+  const T* gamma = opt_.affine ? this->param_ : nullptr;
+  T* dgamma = opt_.affine ? this->grad_ : nullptr;
+  T* dbeta = opt_.affine ? this->grad_ + d.affine_size() : nullptr;
+  if (fixed_stats_)
+    norm_backward_fixed_stats(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d);
+  else
+    norm_backward(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d);
+}
+
+// ---- BatchNorm ----
+
+template <class T>
+BatchNorm<T>::BatchNorm(Shape in, const NormOptions& opt) : NormLayer<T>(in, opt) {
+  this->proto_.over = NormDims::Over::batch;
+}
+
+template <class T>
+std::vector<TensorSpec> BatchNorm<T>::buffers() const {
+  const int C = this->in_.c;
+  return {{"running_mean", {C}}, {"running_var", {C}}, {"num_batches_tracked", {}, true}};
+}
+
+template <class T>
+void BatchNorm<T>::reset_buffers() {
+  const int C = this->in_.c;
+  for (int c = 0; c < C; ++c) {
+    this->buffer_[c] = T(0);
+    this->buffer_[C + c] = T(1);
+  }
+  this->buffer_[2 * C] = T(0);
+}
+
+template <class T>
+void BatchNorm<T>::forward(T* out, const T* in, int N, Mode mode) {
+  const NormDims d = this->dims(N);
+  const int C = this->in_.c;
+  T* rm = this->buffer_;
+  T* rv = this->buffer_ + C;
+  const T* gamma = this->opt_.affine ? this->param_ : nullptr;
+  const T* beta = this->opt_.affine ? this->param_ + C : nullptr;
+  const bool use_running = mode == Mode::eval || this->opt_.bn_train_uses_running;
+  if (!use_running) {
+    const long M = d.group_size();
+    if (M < 2)
+      throw NormError(fmt::format(
+          "batch norm in training needs more than one value per channel, got N={} x H*W={} "
+          "(use a batch size of at least 2, or layer/group norm)", N, d.S));
+    norm_stats(this->mean_.data(), this->rstd_.data(), this->var_.data(), in, d, this->opt_.eps);
+    const double m = this->opt_.momentum, unbias = double(M) / double(M - 1);
+    for (int c = 0; c < C; ++c) {
+      rm[c] = T((1 - m) * rm[c] + m * this->mean_[c]);
+      rv[c] = T((1 - m) * rv[c] + m * this->var_[c] * unbias);
+    }
+    this->buffer_[2 * C] += T(1);
+  } else {
+    for (int c = 0; c < C; ++c) {
+      this->mean_[c] = rm[c];
+      this->rstd_[c] = T(1.0 / std::sqrt(double(rv[c]) + this->opt_.eps));
+    }
+  }
+  this->fixed_stats_ = use_running;
+  norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, d);
+}
+
+// ---- LayerNorm ----
+
+template <class T>
+LayerNorm<T>::LayerNorm(Shape in, const NormOptions& opt) : NormLayer<T>(in, opt) {
+  this->proto_.over = NormDims::Over::group;
+  this->proto_.groups = 1;
+  this->proto_.elementwise_affine = true;
+}
+
+template <class T>
+void LayerNorm<T>::forward(T* out, const T* in, int N, Mode) {
+  const NormDims d = this->dims(N);
+  norm_stats(this->mean_.data(), this->rstd_.data(), static_cast<T*>(nullptr), in, d,
+             this->opt_.eps);
+  const T* gamma = this->opt_.affine ? this->param_ : nullptr;
+  const T* beta = this->opt_.affine ? this->param_ + d.affine_size() : nullptr;
+  this->fixed_stats_ = false;
+  norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, d);
+}
+
+// ---- GroupNorm ----
+
+template <class T>
+GroupNorm<T>::GroupNorm(Shape in, const NormOptions& opt) : NormLayer<T>(in, opt) {
+  if (opt.groups < 1 || in.c % opt.groups != 0)
+    throw NormError(fmt::format(
+        "groups: {} does not divide the {} channels of this layer (allowed: a divisor of {})",
+        opt.groups, in.c, in.c));
+  this->proto_.over = NormDims::Over::group;
+  this->proto_.groups = opt.groups;
+}
+
+template <class T>
+void GroupNorm<T>::forward(T* out, const T* in, int N, Mode) {
+  const NormDims d = this->dims(N);
+  norm_stats(this->mean_.data(), this->rstd_.data(), static_cast<T*>(nullptr), in, d,
+             this->opt_.eps);
+  const T* gamma = this->opt_.affine ? this->param_ : nullptr;
+  const T* beta = this->opt_.affine ? this->param_ + d.C : nullptr;
+  this->fixed_stats_ = false;
+  norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, d);
+}
+
+template class NormLayer<float>;
+template class NormLayer<double>;
+template class BatchNorm<float>;
+template class BatchNorm<double>;
+template class LayerNorm<float>;
+template class LayerNorm<double>;
+template class GroupNorm<float>;
+template class GroupNorm<double>;
+
+}  // namespace normlab

@@ -1,0 +1,80 @@
+#pragma once
+// A chain of layers with every array it needs allocated once, up front:
+//   params/grads (P)          flat, same layout, in state_dict order
+//   buffers (B)               running statistics, in state_dict order
+//   acts[i], dacts[i]         (max_batch, out_shape of layer i)
+// forward/backward then run with no allocation for any N <= max_batch.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/layer.h"
+
+namespace normlab {
+
+// A tensor of the model's state_dict: PyTorch name ("1.running_mean"), spec,
+// and where it lives in the flat arrays.
+template <class T>
+struct StateEntry {
+  std::string name;
+  TensorSpec spec;
+  T* data;
+  bool trainable;
+};
+
+template <class T>
+class Sequential {
+ public:
+  explicit Sequential(Shape input) : input_(input) {}
+
+  // Appends a layer built on the current output shape: add<Dense<T>>(128).
+  template <class L, class... Args>
+  L& add(Args&&... args) {
+    auto layer = std::make_unique<L>(output_shape(), std::forward<Args>(args)...);
+    L& ref = *layer;
+    layers_.push_back(std::move(layer));
+    return ref;
+  }
+  // Allocates parameters, buffers and activations for batches up to max_batch.
+  // Parameters are zero and buffers at their defaults until initialized.
+  void finalize(int max_batch);
+
+  Shape input_shape() const { return input_; }
+  Shape output_shape() const { return layers_.empty() ? input_ : layers_.back()->out_shape(); }
+  int max_batch() const { return max_batch_; }
+  std::size_t num_layers() const { return layers_.size(); }
+  Layer<T>& layer(std::size_t i) { return *layers_[i]; }
+  const Layer<T>& layer(std::size_t i) const { return *layers_[i]; }
+
+  // REQUIRES: finalize() called, N <= max_batch. Returns the logits (N, out).
+  const T* forward(const T* x, int N, Mode mode);
+  // Accumulates parameter gradients from dlogits (N, out) for the last forward.
+  void backward(const T* dlogits, int N);
+  void zero_grad();
+
+  // Output of layer i from the last forward: (N, layer(i).out_shape()).
+  const T* activation(std::size_t i) const { return acts_[i].data(); }
+
+  std::vector<T>& params() { return params_; }
+  std::vector<T>& grads() { return grads_; }
+  std::vector<T>& buffers() { return buffers_; }
+  const std::vector<T>& params() const { return params_; }
+  const std::vector<T>& buffers() const { return buffers_; }
+  // Offset of layer i's parameters in params()/grads().
+  std::size_t param_offset(std::size_t i) const { return param_off_[i]; }
+  std::vector<StateEntry<T>> state();
+  void reset_buffers();
+
+ private:
+  Shape input_;
+  int max_batch_ = 0;
+  const T* input_ptr_ = nullptr;
+  std::vector<std::unique_ptr<Layer<T>>> layers_;
+  std::vector<T> params_, grads_, buffers_;
+  std::vector<std::size_t> param_off_, buffer_off_;
+  std::vector<std::vector<T>> acts_, dacts_;
+  bool first_takes_null_ = false;
+  std::vector<T> dinput_;  // scratch input gradient when layer 0 needs one to write
+};
+
+}  // namespace normlab

@@ -1,0 +1,75 @@
+// Update rules (t counts from 1; d = g*clip + wd*p):
+//   sgd      p -= lr*d
+//   momentum b = d (t=1), b = mu*b + d (t>1);  p -= lr*b   (nesterov: p -= lr*(d + mu*b))
+//   adam     m = b1*m + (1-b1)*d;  v = b2*v + (1-b2)*d^2
+//            p -= (lr/(1-b1^t)) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+// which is torch.optim's arithmetic, step for step.
+#include "optim/optimizer.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "nn/errors.h"
+
+namespace normlab {
+
+void validate(const OptimConfig& c) {
+  if (c.kind != "sgd" && c.kind != "momentum" && c.kind != "adam")
+    throw ConfigError(
+        fmt::format("optimizer: unknown value '{}' (allowed: sgd, momentum, adam)", c.kind));
+  if (!(c.momentum >= 0 && c.momentum < 1))
+    throw ConfigError(fmt::format("momentum: {} (allowed: 0 <= momentum < 1)", c.momentum));
+  if (!(c.weight_decay >= 0))
+    throw ConfigError(fmt::format("weight-decay: {} (allowed: >= 0)", c.weight_decay));
+  if (!(c.clip_norm >= 0))
+    throw ConfigError(fmt::format("clip-norm: {} (allowed: >= 0, 0 = off)", c.clip_norm));
+}
+
+Optimizer::Optimizer(const OptimConfig& cfg, std::size_t n) : cfg_(cfg), n_(n) {
+  validate(cfg);
+  if (cfg.kind != "sgd") m_.assign(n, 0.f);
+  if (cfg.kind == "adam") v_.assign(n, 0.f);
+}
+
+double global_norm(const float* g, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += double(g[i]) * g[i];
+  return std::sqrt(s);
+}
+
+void Optimizer::step(float* p, const float* g, double lr) {
+  ++t_;
+  float clip = 1.f;
+  if (cfg_.clip_norm > 0) {
+    const double norm = global_norm(g, n_);
+    if (norm > cfg_.clip_norm) clip = float(cfg_.clip_norm / (norm + 1e-6));
+  }
+  const float wd = float(cfg_.weight_decay), flr = float(lr);
+  if (cfg_.kind == "sgd") {
+    for (std::size_t i = 0; i < n_; ++i) p[i] -= flr * (g[i] * clip + wd * p[i]);
+  } else if (cfg_.kind == "momentum") {
+    const float mu = float(cfg_.momentum);
+    float* b = m_.data();
+    for (std::size_t i = 0; i < n_; ++i) {
+      const float d = g[i] * clip + wd * p[i];
+      b[i] = t_ == 1 ? d : mu * b[i] + d;
+      p[i] -= flr * (cfg_.nesterov ? d + mu * b[i] : b[i]);
+    }
+  } else {
+    const float b1 = float(cfg_.beta1), b2 = float(cfg_.beta2), eps = float(cfg_.adam_eps);
+    const double bc1 = 1.0 - std::pow(cfg_.beta1, double(t_));
+    const double bc2 = 1.0 - std::pow(cfg_.beta2, double(t_));
+    const float step_size = float(lr / bc1), rbc2 = float(1.0 / std::sqrt(bc2));
+    float* m = m_.data();
+    float* v = v_.data();
+    for (std::size_t i = 0; i < n_; ++i) {
+      const float d = g[i] * clip + wd * p[i];
+      m[i] = b1 * m[i] + (1.f - b1) * d;
+      v[i] = b2 * v[i] + (1.f - b2) * d * d;
+      p[i] -= step_size * m[i] / (std::sqrt(v[i]) * rbc2 + eps);
+    }
+  }
+}
+
+}  // namespace normlab

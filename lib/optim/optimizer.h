@@ -1,0 +1,39 @@
+#pragma once
+// Optimizers over one flat parameter array, PyTorch semantics (weight decay is
+// L2 added to the gradient, as torch.optim.SGD/Adam, not AdamW).
+#include <string>
+#include <vector>
+
+namespace normlab {
+
+struct OptimConfig {
+  std::string kind = "sgd";  // sgd | momentum | adam
+  double momentum = 0.9;     // momentum (and nesterov)
+  bool nesterov = false;
+  double weight_decay = 0;
+  double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+  double clip_norm = 0;      // > 0: scale gradients to this global L2 norm at most
+};
+
+// Throws ConfigError naming sgd|momentum|adam or the bad value.
+void validate(const OptimConfig& c);
+
+class Optimizer {
+ public:
+  Optimizer(const OptimConfig& cfg, std::size_t n);
+  // One update of p (n) from g (n) at learning rate lr. g is read only
+  // (clipping is applied as a scale, not written back).
+  void step(float* p, const float* g, double lr);
+  long steps() const { return t_; }
+
+ private:
+  OptimConfig cfg_;
+  std::size_t n_;
+  std::vector<float> m_, v_;  // momentum buffer / Adam first and second moments
+  long t_ = 0;
+};
+
+// Global L2 norm of g (n), accumulated in double.
+double global_norm(const float* g, std::size_t n);
+
+}  // namespace normlab

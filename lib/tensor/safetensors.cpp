@@ -1,0 +1,147 @@
+// safetensors layout:
+//   u64 (little-endian) N | N bytes of JSON header | raw tensor data
+// header: {"NAME": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+//          "__metadata__": {"key": "value"}}; offsets are relative to the data
+// block. The header is padded with spaces to a multiple of 8 bytes.
+#include "tensor/safetensors.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "nn/errors.h"
+
+namespace normlab {
+
+namespace {
+std::size_t dtype_size(const std::string& d) {
+  if (d == "F32" || d == "I32") return 4;
+  if (d == "F64" || d == "I64") return 8;
+  return 0;
+}
+
+template <class Out>
+std::vector<Out> convert(const SafeTensor& t) {
+  const std::size_t n = t.numel();
+  std::vector<Out> out(n);
+  const uint8_t* b = t.bytes.data();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (t.dtype == "F32") {
+      float v;
+      std::memcpy(&v, b + 4 * i, 4);
+      out[i] = Out(v);
+    } else if (t.dtype == "F64") {
+      double v;
+      std::memcpy(&v, b + 8 * i, 8);
+      out[i] = Out(v);
+    } else if (t.dtype == "I64") {
+      int64_t v;
+      std::memcpy(&v, b + 8 * i, 8);
+      out[i] = Out(v);
+    } else {
+      int32_t v;
+      std::memcpy(&v, b + 4 * i, 4);
+      out[i] = Out(v);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::size_t SafeTensor::numel() const {
+  std::size_t n = 1;
+  for (auto d : shape) n *= std::size_t(d);
+  return n;
+}
+std::vector<float> SafeTensor::to_float() const { return convert<float>(*this); }
+std::vector<double> SafeTensor::to_double() const { return convert<double>(*this); }
+
+const SafeTensor& SafeTensorFile::at(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw std::out_of_range("safetensors: no tensor '" + name + "'");
+  return it->second;
+}
+
+SafeTensorFile read_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot open", path));
+  std::vector<uint8_t> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (all.size() < 8) throw ConfigError(fmt::format("{}: truncated (no header length)", path));
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | all[i];
+  if (hlen > all.size() - 8)
+    throw ConfigError(fmt::format("{}: header length {} exceeds file size {}", path, hlen, all.size()));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(all.begin() + 8, all.begin() + 8 + long(hlen));
+  } catch (const std::exception& e) {
+    throw ConfigError(fmt::format("{}: header is not valid JSON ({})", path, e.what()));
+  }
+  const std::size_t data0 = 8 + hlen, dlen = all.size() - data0;
+  SafeTensorFile file;
+  for (auto& [name, v] : header.items()) {
+    if (name == "__metadata__") {
+      for (auto& [k, mv] : v.items()) file.metadata[k] = mv.get<std::string>();
+      continue;
+    }
+    SafeTensor t;
+    try {
+      t.dtype = v.at("dtype").get<std::string>();
+      t.shape = v.at("shape").get<std::vector<int64_t>>();
+      const auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
+      if (!dtype_size(t.dtype))
+        throw std::runtime_error("dtype " + t.dtype + " (allowed: F32, F64, I64, I32)");
+      if (off.size() != 2 || off[0] > off[1] || off[1] > dlen ||
+          off[1] - off[0] != t.numel() * dtype_size(t.dtype))
+        throw std::runtime_error("data_offsets do not match the shape and the file length");
+      t.bytes.assign(all.begin() + long(data0 + off[0]), all.begin() + long(data0 + off[1]));
+    } catch (const std::exception& e) {
+      throw ConfigError(fmt::format("{}: tensor '{}': {}", path, name, e.what()));
+    }
+    file.tensors.emplace(name, std::move(t));
+  }
+  return file;
+}
+
+void write_safetensors(const std::string& path, const SafeTensorFile& file) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
+  uint64_t off = 0;
+  for (const auto& [name, t] : file.tensors) {
+    header[name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
+    off += t.bytes.size();
+  }
+  std::string h = header.dump();
+  while (h.size() % 8) h.push_back(' ');
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(fmt::format("{}: cannot write", tmp));
+    uint64_t n = h.size();
+    for (int i = 0; i < 8; ++i) out.put(char((n >> (8 * i)) & 0xff));
+    out.write(h.data(), long(h.size()));
+    for (const auto& [name, t] : file.tensors)
+      out.write(reinterpret_cast<const char*>(t.bytes.data()), long(t.bytes.size()));
+    if (!out) throw std::runtime_error(fmt::format("{}: write failed", tmp));
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+SafeTensor make_f32(const float* data, std::vector<int64_t> shape) {
+  SafeTensor t{"F32", std::move(shape), {}};
+  t.bytes.resize(t.numel() * 4);
+  std::memcpy(t.bytes.data(), data, t.bytes.size());
+  return t;
+}
+
+SafeTensor make_i64(const int64_t* data, std::vector<int64_t> shape) {
+  SafeTensor t{"I64", std::move(shape), {}};
+  t.bytes.resize(t.numel() * 8);
+  std::memcpy(t.bytes.data(), data, t.bytes.size());
+  return t;
+}
+
+}  // namespace normlab

@@ -1,0 +1,214 @@
+// Central finite differences in double precision against every layer's
+// backward, the loss, and whole models (gamma/beta included):
+//   dL/dv ~ (L(v+h) - L(v-h)) / 2h,  h = 1e-5,  L = sum(r * forward(x)) for a fixed random r.
+// Relative error |a-n| / max(|a|, |n|, 1e-3) must stay below 1e-6 (the floor keeps
+// entries whose true gradient is ~0 from turning rounding into "relative" error).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "init/rng.h"
+#include "nn/activation.h"
+#include "nn/conv2d.h"
+#include "nn/dense.h"
+#include "nn/model.h"
+#include "nn/norm_layers.h"
+#include "nn/pool.h"
+#include "nn/softmax_xent.h"
+
+using namespace normlab;
+
+namespace {
+
+constexpr double kH = 1e-5, kTol = 1e-6;
+
+double rel_err(double a, double n) {
+  return std::abs(a - n) / std::max({std::abs(a), std::abs(n), 1e-3});
+}
+
+// Checks up to `limit` entries of v (spread evenly) against the analytic gradient.
+double check_entries(std::vector<double>& v, const std::vector<double>& analytic,
+                     const std::function<double()>& f, std::size_t limit = 150) {
+  double worst = 0;
+  const std::size_t stride = std::max<std::size_t>(1, v.size() / limit);
+  for (std::size_t i = 0; i < v.size(); i += stride) {
+    const double keep = v[i];
+    v[i] = keep + kH;
+    const double fp = f();
+    v[i] = keep - kH;
+    const double fm = f();
+    v[i] = keep;
+    worst = std::max(worst, rel_err(analytic[i], (fp - fm) / (2 * kH)));
+  }
+  return worst;
+}
+
+// Gradient check of one layer: input gradient, parameter gradients.
+void check_layer(Layer<double>& L, int N, Mode mode, uint64_t seed, double tol = kTol) {
+  Rng rng(seed);
+  std::size_t np = 0, nb = 0;
+  for (auto& s : L.params()) np += s.numel();
+  for (auto& s : L.buffers()) nb += s.numel();
+  std::vector<double> p(np), g(np, 0.0), b(nb, 0.0);
+  for (auto& v : p) v = rng.normal() * 0.5 + 0.3;
+  L.bind(p.data(), g.data(), b.data());
+  L.reserve(N);
+  L.reset_buffers();
+  for (std::size_t i = 0; i < nb; ++i) b[i] = i % 2 ? 0.8 + 0.4 * rng.uniform() : 0.2 * rng.normal();
+  const std::size_t nin = std::size_t(N) * L.in_shape().size(),
+                    nout = std::size_t(N) * L.out_shape().size();
+  std::vector<double> x(nin), out(nout), r(nout), dx(nin, 0.0);
+  for (auto& v : x) v = rng.normal() * 1.5 + 0.5;
+  for (auto& v : r) v = rng.normal();
+  std::vector<double> saved_b = b;
+  auto f = [&] {
+    b = saved_b;  // running statistics must not drift between evaluations
+    L.forward(out.data(), x.data(), N, mode);
+    double s = 0;
+    for (std::size_t i = 0; i < nout; ++i) s += r[i] * out[i];
+    return s;
+  };
+  f();
+  L.backward(dx.data(), r.data(), x.data(), out.data(), N);
+  const double ex = check_entries(x, dx, f);
+  INFO(L.kind(), " input gradient, worst relative error ", ex);
+  CHECK(ex < tol);
+  if (np) {
+    const double ep = check_entries(p, g, f);
+    INFO(L.kind(), " parameter gradient, worst relative error ", ep);
+    CHECK(ep < tol);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck: dense") {
+  Dense<double> L(Shape{7, 1, 1}, 5);
+  check_layer(L, 4, Mode::train, 1);
+}
+
+TEST_CASE("gradcheck: conv2d with stride and padding") {
+  Conv2D<double> a(Shape{2, 6, 5}, 3, 3, 1, 0);
+  check_layer(a, 2, Mode::train, 2);
+  Conv2D<double> b(Shape{3, 7, 7}, 4, 3, 2, 1);
+  check_layer(b, 2, Mode::train, 3);
+}
+
+TEST_CASE("gradcheck: pooling, flatten, activations") {
+  MaxPool2D<double> mp(Shape{2, 6, 6}, 2);
+  check_layer(mp, 3, Mode::train, 4);
+  AvgPool2D<double> ap(Shape{2, 6, 6}, 3, 2);
+  check_layer(ap, 3, Mode::train, 5);
+  Flatten<double> fl(Shape{2, 3, 3});
+  check_layer(fl, 2, Mode::train, 6);
+  for (ActKind a : {ActKind::relu, ActKind::sigmoid, ActKind::tanh}) {
+    Activation<double> L(Shape{5, 2, 2}, a);
+    check_layer(L, 3, Mode::train, 7);
+  }
+}
+
+TEST_CASE("gradcheck: batch norm, dense and conv, train and eval") {
+  NormOptions o;
+  o.kind = NormKind::batch;
+  BatchNorm<double> dense(Shape{6, 1, 1}, o);
+  check_layer(dense, 5, Mode::train, 10);
+  check_layer(dense, 5, Mode::eval, 11);
+  BatchNorm<double> conv(Shape{3, 4, 4}, o);
+  check_layer(conv, 2, Mode::train, 12);
+  check_layer(conv, 2, Mode::eval, 13);
+  o.affine = false;
+  BatchNorm<double> plain(Shape{3, 2, 2}, o);
+  check_layer(plain, 3, Mode::train, 14);
+}
+
+TEST_CASE("gradcheck: layer norm, dense and conv") {
+  NormOptions o;
+  o.kind = NormKind::layer;
+  LayerNorm<double> dense(Shape{8, 1, 1}, o);
+  check_layer(dense, 3, Mode::train, 20);
+  LayerNorm<double> conv(Shape{3, 3, 4}, o);
+  check_layer(conv, 2, Mode::train, 21);
+  o.affine = false;
+  LayerNorm<double> plain(Shape{3, 2, 2}, o);
+  check_layer(plain, 2, Mode::train, 22);
+}
+
+TEST_CASE("gradcheck: group norm, several group counts") {
+  NormOptions o;
+  o.kind = NormKind::group;
+  for (int G : {1, 2, 4}) {
+    o.groups = G;
+    GroupNorm<double> conv(Shape{4, 3, 3}, o);
+    check_layer(conv, 2, Mode::train, 30 + G);
+  }
+  o.groups = 3;
+  GroupNorm<double> dense(Shape{6, 1, 1}, o);
+  check_layer(dense, 3, Mode::train, 35);
+}
+
+TEST_CASE("gradcheck: softmax cross-entropy") {
+  const int N = 4, K = 5;
+  Rng rng(40);
+  std::vector<double> z(N * K), p(N * K), dz(N * K, 0.0);
+  std::vector<int32_t> y = {0, 3, 4, 1};
+  for (auto& v : z) v = rng.normal() * 3;
+  softmax_xent_forward(p.data(), z.data(), y.data(), N, K);
+  softmax_xent_backward(dz.data(), p.data(), y.data(), N, K);
+  auto f = [&] { return softmax_xent_forward(p.data(), z.data(), y.data(), N, K); };
+  CHECK(check_entries(z, dz, f) < kTol);
+}
+
+TEST_CASE("gradcheck: softmax cross-entropy is stable for huge logits") {
+  std::vector<float> z = {1000.f, 0.f, -1000.f, 3.f, 1003.f, 1003.f}, p(6);
+  std::vector<int32_t> y = {0, 2};
+  const double loss = softmax_xent_forward(p.data(), z.data(), y.data(), 2, 3);
+  // row 0: loss 0; row 1: log(2*e^1003 + e^3) - 1003 = log 2 (to double precision)
+  CHECK(loss == doctest::Approx((0.0 + std::log(2.0)) / 2).epsilon(1e-6));
+}
+
+TEST_CASE("gradcheck: whole models through the loss, every norm and placement") {
+  struct Case {
+    const char* model;
+    NormKind norm;
+    const char* placement;
+    Shape input;
+  };
+  const Case cases[] = {
+      {"mlp", NormKind::batch, "before", {12, 1, 1}},  {"mlp", NormKind::layer, "after", {12, 1, 1}},
+      {"mlp", NormKind::group, "before", {12, 1, 1}},  {"cnn", NormKind::batch, "before", {1, 6, 6}},
+      {"cnn-small", NormKind::group, "before", {1, 8, 8}},
+      {"cnn-small", NormKind::layer, "after", {1, 8, 8}}};
+  for (const auto& c : cases) {
+    ModelConfig cfg;
+    cfg.model = c.model;
+    cfg.widths = std::string(c.model) == "mlp" ? std::vector<int>{8, 6} : std::vector<int>{4, 4};
+    if (std::string(c.model) == "cnn") cfg.widths = {4};
+    cfg.activation = ActKind::tanh;  // smooth, so no kink sits near a probe
+    cfg.norm.kind = c.norm;
+    cfg.norm.groups = 2;
+    cfg.placement = c.placement;
+    cfg.input = c.input;
+    cfg.classes = 3;
+    const int N = 4;
+    auto m = build_model<double>(cfg, N);
+    Rng rng(50);
+    for (auto& v : m->params()) v = rng.normal() * 0.4;
+    std::vector<double> x(N * c.input.size()), probs(N * 3), dlogits(N * 3, 0.0);
+    for (auto& v : x) v = rng.normal();
+    std::vector<int32_t> y = {0, 1, 2, 1};
+    auto f = [&] {
+      const double* z = m->forward(x.data(), N, Mode::train);
+      return softmax_xent_forward(probs.data(), z, y.data(), N, 3);
+    };
+    f();
+    m->zero_grad();
+    softmax_xent_backward(dlogits.data(), probs.data(), y.data(), N, 3);
+    m->backward(dlogits.data(), N);
+    const std::vector<double> grads = m->grads();
+    const double e = check_entries(m->params(), grads, f, 400);
+    INFO(c.model, " norm ", to_string(c.norm), " ", c.placement, ": worst relative error ", e);
+    CHECK(e < kTol);
+  }
+}
