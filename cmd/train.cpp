@@ -1,0 +1,136 @@
+// normlab train: one run, metrics to --out DIR (runs.csv, curves.csv,
+// activations.csv, manifest.json). Every run key is an option (--lr 0.1) and
+// a key of --config FILE.toml; the command line wins over the file.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "cmd/subcommands.h"
+#include "data/dataset.h"
+#include "nn/errors.h"
+#include "train/config_file.h"
+#include "train/run_files.h"
+#include "train/trainer.h"
+
+namespace normlab::cmd {
+
+namespace {
+
+struct TrainOptions {
+  std::map<std::string, std::string> keys;  // run keys given on the command line
+  std::string config;
+  std::string out = "results/train";
+  bool force = false;
+  std::string save_weights, load_weights;
+  bool quiet = false, verbose = false;
+  std::string log_file;
+};
+
+void setup_logging(const TrainOptions& o) {
+  if (o.quiet) spdlog::set_level(spdlog::level::warn);
+  if (o.verbose) spdlog::set_level(spdlog::level::debug);
+  if (!o.log_file.empty()) {
+    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file);
+    spdlog::default_logger()->sinks().push_back(sink);
+  }
+}
+
+// Refuses to overwrite another run's results (a different run_id) without --force.
+void check_out_dir(const std::string& out, const std::string& run_id, bool force) {
+  namespace fs = std::filesystem;
+  const fs::path runs = fs::path(out) / "runs.csv";
+  if (force || !fs::exists(runs)) return;
+  std::ifstream in(runs);
+  std::string header, row;
+  std::getline(in, header);
+  std::getline(in, row);
+  if (row.rfind(run_id + ",", 0) == 0) return;  // the same run again
+  throw ConfigError(fmt::format(
+      "out: {} already holds the results of another run; choose another --out or pass --force",
+      out));
+}
+
+void run_train(const TrainOptions& o) {
+  setup_logging(o);
+  RunConfig cfg;
+  if (!o.config.empty()) apply_config_file(cfg, o.config);
+  for (const auto& [k, v] : o.keys) cfg.set(k, v, "--" + k);
+  const TrainSpec spec = resolve(cfg);
+  const std::string run_id = cfg.run_id();
+  check_out_dir(o.out, run_id, o.force);
+
+  const auto data = load_dataset(spec.dataset);
+  TrainHooks hooks;
+  hooks.load_weights = o.load_weights;
+  hooks.save_weights = o.save_weights;
+  auto model = prepare_model(spec, *data, hooks);  // all bad input is found by here
+  std::filesystem::create_directories(o.out);
+
+  spdlog::info("run {}: {} on {} ({} train / {} test, {}), {} parameters", run_id,
+               cfg.get("model"), data->name, data->train.count(), data->test.count(),
+               data->source, model->params().size());
+  hooks.on_eval = [](const EvalPoint& p, long total, double sps) {
+    spdlog::info("step {:>6}/{} epoch {:5.2f}  test loss {:.4f} acc {:.4f}  {:.0f} samples/s",
+                 p.step, total, p.epoch, p.loss, p.accuracy, sps);
+  };
+  const std::string started = utc_now();
+  const RunResult r = train_run(spec, *data, *model, hooks);
+  if (r.status == "diverged") spdlog::warn("run diverged: {}", r.message);
+
+  write_file_atomic(o.out + "/curves.csv", curves_header() + curves_rows(run_id, r));
+  write_file_atomic(o.out + "/activations.csv",
+                    activations_header() + activations_rows(run_id, r));
+  nlohmann::json given = nlohmann::json::object();
+  for (const auto& [k, v] : o.keys) given[k] = v;
+  nlohmann::json manifest = {
+      {"command", "train"},
+      {"config_file", o.config},
+      {"config_given", given},
+      {"config_resolved", cfg.values()},
+      {"run_id", run_id},
+      {"build", build_info()},
+      {"started", started},
+      {"finished", utc_now()},
+      {"datasets",
+       {{{"name", data->name},
+         {"source", data->source},
+         {"subset", data->subset},
+         {"train", data->train.count()},
+         {"test", data->test.count()},
+         {"checksum", data->checksum}}}}};
+  write_file_atomic(o.out + "/manifest.json", manifest.dump(2) + "\n");
+  write_file_atomic(o.out + "/runs.csv", runs_header() + runs_row(cfg, r));  // last: marks completion
+  spdlog::info("{}: final test acc {:.4f}, best {:.4f}, {:.0f} samples/s; wrote {}/", r.status,
+               r.final_test_acc, r.best_test_acc, r.samples_per_s, o.out);
+}
+
+}  // namespace
+
+void setup_train(CLI::App& app) {
+  auto opt = std::make_shared<TrainOptions>();
+  auto* sub = app.add_subcommand("train", "Train one network and write its metrics as CSV");
+  for (const auto& k : run_keys()) {
+    const std::string name = k.name;
+    sub->add_option_function<std::string>(
+           "--" + name, [opt, name](const std::string& v) { opt->keys[name] = v; },
+           std::string(k.help) + " [default: " + (k.def[0] ? k.def : "\"\"") + "]")
+        ->type_name(k.type == 'f' ? "NUM" : k.type == 'i' ? "INT" : "TEXT")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
+  sub->add_option("--config", opt->config, "TOML file of run keys (command-line options win)")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--out", opt->out, "output directory")->capture_default_str();
+  sub->add_flag("--force", opt->force, "overwrite another run's results in --out");
+  sub->add_option("--save-weights", opt->save_weights, "write final weights (safetensors)");
+  sub->add_option("--load-weights", opt->load_weights, "start from these weights (safetensors)")
+      ->check(CLI::ExistingFile);
+  sub->add_flag("-q,--quiet", opt->quiet, "warnings and errors only");
+  sub->add_flag("-v,--verbose", opt->verbose, "debug logging");
+  sub->add_option("--log-file", opt->log_file, "also log to this file");
+  sub->callback([opt] { run_train(*opt); });
+}
+
+}  // namespace normlab::cmd

@@ -1,0 +1,44 @@
+#pragma once
+// Generated classification problems. Each is a pure function of its
+// parameters: the same (kind, n, test, dim, classes, noise, seed) gives
+// bit-identical data on every machine (own RNG, see rng.h). The problem's
+// structure (centers, teacher weights, prototypes) comes from the seed alone;
+// train and test samples come from two further streams, so changing `test`
+// does not change the training set.
+//
+//   blobs             x = mu_y + noise * N(0, I);  class centers mu_k ~ N(0, (9/dim) I),
+//                     so centers sit about 4.2 apart whatever dim is.
+//                     defaults n=2000 test=1000 dim=20 classes=4 noise=1.0
+//   teacher           x ~ N(0, I); y = argmax_k(W2 tanh(W1 x + b1) + b2 + noise * N(0, I))_k
+//                     with a fixed random 64-unit tanh teacher, W1 ~ N(0, 4/dim)
+//                     (pre-activations of std 2, so tanh bends the boundaries:
+//                     learnable by an MLP, not linearly separable); b2 centers
+//                     each class's mean logit so classes are roughly balanced.
+//                     defaults n=4000 test=2000 dim=20 classes=4 noise=0
+//   spirals           `classes` interleaved arms in the first two coordinates:
+//                     t ~ U(0,1), r = t, angle = 2*pi*y/classes + 3*pi*t,
+//                     x = r (cos, sin) + noise * N(0, I); coordinates beyond the
+//                     second are pure noise * N(0,1).
+//                     defaults n=3000 test=1500 dim=2 classes=3 noise=0.05
+//   synthetic-images  1x28x28 in [0,1]: each class has a prototype of four
+//                     Gaussian blobs (sigma 1.5..3 px, centers in [7,21]^2); a
+//                     sample is its class prototype shifted by up to ±2 px in x
+//                     and y, scaled by U(0.7, 1), plus noise * N(0,1), clipped to
+//                     [0,1]. Translation makes it a job for a CNN.
+//                     defaults n=4000 test=1000 classes=10 noise=0.3
+// Labels are uniform over classes except for teacher (set by the teacher).
+#include "data/dataset.h"
+#include "data/spec.h"
+
+namespace normlab {
+
+// Fills spec's unset synthetic keys with the kind's defaults (see above), so
+// canonical() names the data exactly. REQUIRES: spec.synthetic().
+DataSpec with_synthetic_defaults(const DataSpec& spec);
+
+// Generates train and test splits, shape, classes, source and checksum (sha256
+// over the generated float32 inputs and int32 labels, train then test).
+// Inputs are not standardized here. REQUIRES: spec.synthetic().
+Dataset make_synthetic(const DataSpec& spec);
+
+}  // namespace normlab

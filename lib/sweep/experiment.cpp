@@ -1,0 +1,318 @@
+// Experiment expansion (format in experiment.h):
+//   runs = [ c x s  for c in product(axes) (+ includes) if not excluded, for s in seeds ]
+// with axes in run_keys() order, the first key varying slowest, seeds fastest.
+#include "sweep/experiment.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "data/sha256.h"
+#include "init/rng.h"
+#include "nn/errors.h"
+#include "train/config_file.h"
+
+namespace normlab {
+
+namespace {
+
+struct Value {
+  std::string text;
+  std::string where;
+};
+using Axes = std::map<std::string, std::vector<Value>>;  // canonical key -> alternatives
+
+const std::set<std::string> kMeta = {"name", "description", "seeds", "lr_scale_with_batch",
+                                     "lr-scale-with-batch", "lr_reference_batch",
+                                     "lr-reference-batch", "exclude", "include", "random",
+                                     "profile", "rule", "claim"};
+
+std::string where_of(const std::string& path, const toml::node& n) {
+  return fmt::format("{}:{}:{}", path, n.source().begin.line, n.source().begin.column);
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string path) : path_(std::move(path)) {}
+  std::vector<std::string> problems;
+
+  template <class F>
+  void guard(F&& f) {
+    try {
+      f();
+    } catch (const ConfigError& e) {
+      problems.push_back(e.what());
+    }
+  }
+
+  // A key's alternatives: a list is an axis, anything else one value.
+  void read_axis(Axes& axes, const std::string& raw_key, const toml::node& node) {
+    const std::string where = where_of(path_, node);
+    guard([&] {
+      const std::string key = canonical_key(raw_key, where);
+      std::vector<Value> vals;
+      auto add = [&](const toml::node& n) {
+        const std::string w = where_of(path_, n);
+        const std::string text = toml_value_text(&n, w);
+        RunConfig probe;
+        probe.set(key, text, w);  // type check now, with the value's own position
+        vals.push_back({probe.get(key), w});
+      };
+      if (const auto* arr = node.as_array()) {
+        if (arr->empty())
+          throw ConfigError(fmt::format("{}: {}: empty list (give at least one value)", where, key));
+        // widths = [128, 64] is one value; widths = [[128, 64], [256]] is an axis.
+        if (key == "widths" && !arr->get(0)->is_array())
+          add(node);
+        else
+          for (const auto& e : *arr) add(e);
+      } else {
+        add(node);
+      }
+      axes[key] = std::move(vals);
+    });
+  }
+
+  void read_table(Axes& axes, const toml::table& t, bool top) {
+    for (const auto& [k, node] : t) {
+      const std::string key(k.str());
+      if (top && kMeta.count(key)) continue;
+      if (node.is_table()) {
+        problems.push_back(fmt::format("{}: unknown table [{}] (allowed: exclude, include, random, "
+                                       "profile.NAME, rule)", where_of(path_, node), key));
+        continue;
+      }
+      read_axis(axes, key, node);
+    }
+  }
+
+  std::vector<uint64_t> read_seeds(const toml::node& n) {
+    std::vector<uint64_t> seeds;
+    const std::string where = where_of(path_, n);
+    if (auto c = n.value<int64_t>(); c && n.is_integer()) {
+      if (*c < 1) problems.push_back(fmt::format("{}: seeds: {} (allowed: a count >= 1 or a list)", where, *c));
+      for (int64_t i = 0; i < *c; ++i) seeds.push_back(uint64_t(i));
+    } else if (const auto* arr = n.as_array()) {
+      if (arr->empty()) problems.push_back(fmt::format("{}: seeds: empty list", where));
+      for (const auto& e : *arr) {
+        auto v = e.value<int64_t>();
+        if (!e.is_integer() || *v < 0)
+          problems.push_back(fmt::format("{}: seeds: entries must be integers >= 0", where_of(path_, e)));
+        else
+          seeds.push_back(uint64_t(*v));
+      }
+    } else {
+      problems.push_back(fmt::format("{}: seeds: expected a count or a list of integers", where));
+    }
+    return seeds;
+  }
+
+  const std::string path_;
+};
+
+// Cartesian product of the axes, first key slowest.
+std::vector<std::map<std::string, Value>> product(const Axes& axes) {
+  std::vector<std::map<std::string, Value>> out(1);
+  for (const auto& k : run_keys()) {
+    auto it = axes.find(k.name);
+    if (it == axes.end()) continue;
+    std::vector<std::map<std::string, Value>> next;
+    for (const auto& partial : out)
+      for (const auto& v : it->second) {
+        auto m = partial;
+        m[k.name] = v;
+        next.push_back(std::move(m));
+      }
+    out = std::move(next);
+  }
+  return out;
+}
+
+}  // namespace
+
+Experiment load_experiment(const std::string& path, const ExperimentOptions& opt) {
+  Experiment ex;
+  ex.path = path;
+  {
+    std::ifstream in(path);
+    if (!in) throw ConfigError(fmt::format("{}: cannot open experiment file", path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ex.text = ss.str();
+  }
+  toml::table tbl;
+  try {
+    tbl = toml::parse(ex.text, path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+  Parser p(path);
+  ex.name = tbl["name"].value_or(std::filesystem::path(path).stem().string());
+  ex.profile = opt.profile;
+
+  Axes axes;
+  p.read_table(axes, tbl, true);
+  std::vector<uint64_t> seeds = {0};
+  if (auto* s = tbl.get("seeds")) seeds = p.read_seeds(*s);
+
+  if (!opt.profile.empty()) {
+    const auto* prof = tbl["profile"][opt.profile].as_table();
+    if (!prof) {
+      std::vector<std::string> names;
+      if (auto* all = tbl["profile"].as_table())
+        for (const auto& [k, v] : *all) names.push_back(std::string(k.str()));
+      throw ConfigError(fmt::format("{}: profile '{}' is not defined (defined: {})", path,
+                                    opt.profile, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    for (const auto& [k, node] : *prof) {
+      if (std::string(k.str()) == "seeds")
+        seeds = p.read_seeds(node);
+      else
+        p.read_axis(axes, std::string(k.str()), node);
+    }
+  }
+  for (const auto& [k, v] : opt.sets) {
+    p.guard([&] {
+      const std::string where = "--set " + k;
+      if (k == "seeds") {
+        seeds.clear();
+        const int n = std::stoi(v);
+        for (int i = 0; i < n; ++i) seeds.push_back(uint64_t(i));
+        return;
+      }
+      const std::string key = canonical_key(k, where);
+      RunConfig probe;
+      probe.set(key, v, where);
+      axes[key] = {{probe.get(key), where}};
+    });
+  }
+
+  // Random mode: the [random] keys are drawn, `samples` times, then crossed with the rest.
+  std::vector<std::map<std::string, Value>> draws(1);
+  if (const auto* rnd = tbl["random"].as_table()) {
+    const int64_t samples = (*rnd)["samples"].value_or(int64_t(0));
+    if (samples < 1)
+      p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", where_of(path, *rnd)));
+    Rng rng(uint64_t((*rnd)["seed"].value_or(int64_t(0))), 77);
+    draws.assign(std::size_t(std::max<int64_t>(samples, 0)), {});
+    for (const auto& [k, node] : *rnd) {
+      const std::string key(k.str());
+      if (key == "samples" || key == "seed") continue;
+      const std::string where = where_of(path, node);
+      p.guard([&] {
+        const std::string ck = canonical_key(key, where);
+        const auto* range = node.as_table();
+        const toml::array* ab = nullptr;
+        bool log = false;
+        if (range && (ab = (*range)["log_uniform"].as_array())) log = true;
+        else if (range) ab = (*range)["uniform"].as_array();
+        if (!ab || ab->size() != 2 || !(*ab)[0].is_number() || !(*ab)[1].is_number())
+          throw ConfigError(fmt::format("{}: random.{}: expected {{ log_uniform = [a, b] }} or "
+                                        "{{ uniform = [a, b] }}", where, key));
+        const double a = (*ab)[0].value<double>().value(), b = (*ab)[1].value<double>().value();
+        if (!(a < b) || (log && !(a > 0)))
+          throw ConfigError(fmt::format("{}: random.{}: need a < b (and a > 0 for log_uniform)", where, key));
+        axes.erase(ck);
+        for (auto& d : draws) {
+          const double u = rng.uniform();
+          const double v = log ? std::exp(std::log(a) + u * (std::log(b) - std::log(a))) : a + u * (b - a);
+          RunConfig probe;
+          probe.set(ck, fmt::format("{:.4g}", v), where);
+          d[ck] = {probe.get(ck), where};
+        }
+      });
+    }
+  }
+
+  auto read_rows = [&](const char* name) {
+    std::vector<std::pair<Axes, std::string>> rows;
+    if (const auto* arr = tbl[name].as_array())
+      for (const auto& e : *arr) {
+        const auto* t = e.as_table();
+        if (!t) {
+          p.problems.push_back(fmt::format("{}: [[{}]] entries must be tables", where_of(path, e), name));
+          continue;
+        }
+        Axes a;
+        p.read_table(a, *t, false);
+        rows.push_back({std::move(a), where_of(path, e)});
+      }
+    return rows;
+  };
+  const auto excludes = read_rows("exclude");
+  const auto includes = read_rows("include");
+
+  const bool scale = tbl["lr_scale_with_batch"].value_or(tbl["lr-scale-with-batch"].value_or(false));
+  const double ref_batch =
+      double(tbl["lr_reference_batch"].value_or(tbl["lr-reference-batch"].value_or(int64_t(32))));
+
+  if (!p.problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(p.problems, "\n")));
+
+  // Combinations: the grid, then each include (its keys fixed, other axes expanded).
+  std::vector<std::map<std::string, Value>> combos;
+  for (const auto& d : draws)
+    for (auto c : product(axes)) {
+      for (const auto& [k, v] : d) c[k] = v;
+      combos.push_back(std::move(c));
+    }
+  for (const auto& [inc, where] : includes) {
+    Axes a = axes;
+    for (const auto& [k, v] : inc) a[k] = v;
+    for (auto& c : product(a)) combos.push_back(std::move(c));
+  }
+  auto excluded = [&](const std::map<std::string, Value>& c) {
+    for (const auto& [ex_axes, where] : excludes) {
+      bool all = true;
+      for (const auto& [k, vals] : ex_axes) {
+        auto it = c.find(k);
+        bool any = false;
+        for (const auto& v : vals) any = any || (it != c.end() && it->second.text == v.text);
+        all = all && any;
+      }
+      if (all) return true;
+    }
+    return false;
+  };
+
+  std::set<std::string> seen, messages;
+  std::vector<std::string> problems;
+  std::string all_canon;
+  for (const auto& c : combos) {
+    if (excluded(c)) continue;
+    for (uint64_t s : seeds) {
+      RunConfig cfg;
+      try {
+        for (const auto& [k, v] : c) cfg.set(k, v.text, v.where);
+        if (scale) {
+          const double lr = std::stod(cfg.get("lr")) * std::stod(cfg.get("batch-size")) / ref_batch;
+          cfg.set("lr", fmt::format("{:.6g}", lr));
+        }
+        cfg.set("seed", std::to_string(s));
+        resolve(cfg);
+      } catch (const ConfigError& e) {
+        std::string where;
+        for (const auto& [k, v] : c) where += (where.empty() ? "" : ", ") + k + "=" + v.text;
+        const std::string msg = fmt::format("{}: in the run with {}:\n  {}", path, where, e.what());
+        if (messages.insert(e.what()).second) problems.push_back(msg);
+        continue;
+      }
+      if (!seen.insert(cfg.run_id()).second) continue;
+      all_canon += cfg.canonical();
+      ex.runs.push_back(std::move(cfg));
+    }
+  }
+  if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
+  if (ex.runs.empty()) throw ConfigError(fmt::format("{}: the experiment expands to no runs", path));
+  ex.grid_hash = sha256_hex(all_canon).substr(0, 16);
+  return ex;
+}
+
+}  // namespace normlab

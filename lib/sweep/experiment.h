@@ -1,0 +1,56 @@
+#pragma once
+// Experiment files: a TOML table of run keys where any key may hold a list;
+// the runs are the Cartesian product of the lists, times the seeds.
+//
+//   name = "lr-norm"                  # default: the file's stem
+//   description = "..."
+//   seeds = [0, 1, 2]                 # or a count: seeds = 3 means 0, 1, 2
+//   dataset = "mnist"
+//   norm = ["none", "batch", "layer", "group"]
+//   lr = [0.01, 0.1, 1.0]             # multi-line lists and comments are fine
+//   lr_scale_with_batch = true        # lr is for lr_reference_batch; each run
+//   lr_reference_batch = 32           #   uses lr * batch-size / lr_reference_batch
+//   [[exclude]]                       # drop combinations matching every key given
+//   norm = "none"
+//   lr = 1.0
+//   [[include]]                       # add combinations (other list keys still expand)
+//   norm = "batch"
+//   lr = 3.0
+//   [random]                          # random search instead of a grid for these keys:
+//   samples = 20                      #   20 draws, each crossed with the remaining lists
+//   seed = 0
+//   lr = { log_uniform = [1e-3, 1.0] }  # or { uniform = [a, b] }
+//   [profile.quick]                   # `--profile quick` applies these keys on top
+//   epochs = 1
+//   [rule]                            # free-form; read by the claims suite, not here
+//
+// Every problem in the file (unknown key, wrong type, empty list, a value no
+// run accepts) is collected and reported together as FILE:LINE:COL: key: ...
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "train/run_config.h"
+
+namespace normlab {
+
+struct Experiment {
+  std::string name;
+  std::string path;
+  std::string text;         // the file as given
+  std::string profile;      // applied profile, "" for none
+  std::vector<RunConfig> runs;  // in grid order: the order of every output file
+  // sha256 over the canonical configs of all runs: shards and resumes of the
+  // same experiment agree on it.
+  std::string grid_hash;
+};
+
+struct ExperimentOptions {
+  std::string profile;                                     // "" = none
+  std::vector<std::pair<std::string, std::string>> sets;   // --set key=value, applied last
+};
+
+// Parses and expands; throws ConfigError listing every problem.
+Experiment load_experiment(const std::string& path, const ExperimentOptions& opt = {});
+
+}  // namespace normlab

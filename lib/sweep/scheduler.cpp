@@ -1,0 +1,136 @@
+// The sweep scheduler: a shared counter over the pending runs, `jobs` worker
+// threads, one run per worker at a time. Each run's result reaches disk only
+// through SweepDir::write_run (temporary file + rename), so killing the
+// process at any moment loses at most the runs in flight.
+#include "sweep/scheduler.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "data/dataset.h"
+#include "nn/errors.h"
+#include "tensor/gemm.h"
+#include "train/trainer.h"
+
+namespace normlab {
+
+std::pair<int, int> parse_shard(const std::string& s) {
+  const auto slash = s.find('/');
+  int i = -1, n = 0;
+  try {
+    if (slash != std::string::npos) {
+      i = std::stoi(s.substr(0, slash));
+      n = std::stoi(s.substr(slash + 1));
+    }
+  } catch (const std::exception&) {
+  }
+  if (n < 1 || i < 0 || i >= n)
+    throw ConfigError(fmt::format("--shard: '{}' (allowed: i/n with 0 <= i < n, e.g. 0/4)", s));
+  return {i, n};
+}
+
+std::vector<std::size_t> shard_runs(const Experiment& ex, int index, int count) {
+  std::vector<std::size_t> out;
+  for (std::size_t g = 0; g < ex.runs.size(); ++g)
+    if (int(g % std::size_t(count)) == index) out.push_back(g);
+  return out;
+}
+
+void validate_runs(const Experiment& ex) {
+  std::vector<std::string> problems;
+  std::set<std::string> seen_models, seen_msgs;
+  for (const auto& cfg : ex.runs) {
+    // Everything that shapes the model or the data; seeds and lr do not.
+    std::string key;
+    for (const char* k : {"dataset", "model", "widths", "norm", "norm-placement", "groups",
+                          "batch-size", "eval-batch", "init"})
+      key += cfg.get(k) + "|";
+    if (!seen_models.insert(key).second) continue;
+    try {
+      const TrainSpec spec = resolve(cfg);
+      const auto data = load_dataset(spec.dataset);
+      prepare_model(spec, *data);
+    } catch (const ConfigError& e) {
+      if (seen_msgs.insert(e.what()).second)
+        problems.push_back(fmt::format("{}: run with dataset={} model={} widths={} norm={} "
+                                       "groups={} batch-size={}:\n  {}",
+                                       ex.path, cfg.get("dataset"), cfg.get("model"),
+                                       cfg.get("widths"), cfg.get("norm"), cfg.get("groups"),
+                                       cfg.get("batch-size"), e.what()));
+    }
+  }
+  if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
+}
+
+SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOptions& opt,
+                       const std::function<void(const SweepProgress&, const std::string&)>& report) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  std::vector<std::size_t> pending;
+  SweepProgress prog;
+  for (std::size_t g : shard_runs(ex, opt.shard_index, opt.shard_count)) {
+    ++prog.total;
+    const auto st = dir.completed_status(ex.runs[g].run_id());
+    if (st && *st != "error")
+      ++prog.skipped;
+    else
+      pending.push_back(g);
+  }
+  blas_set_threads(opt.threads_per_run);
+
+  std::mutex mu;
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (;;) {
+      const std::size_t k = next.fetch_add(1);
+      if (k >= pending.size()) return;
+      const RunConfig& cfg = ex.runs[pending[k]];
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++prog.running;
+      }
+      RunResult r;
+      try {
+        TrainSpec spec = resolve(cfg);
+        spec.threads = opt.threads_per_run;
+        const auto data = load_dataset(spec.dataset);
+        auto model = prepare_model(spec, *data);
+        r = train_run(spec, *data, *model);
+      } catch (const std::exception& e) {
+        r = RunResult{};
+        r.status = "error";
+        r.message = e.what();
+      }
+      dir.write_run(cfg, r);
+      std::lock_guard<std::mutex> lock(mu);
+      --prog.running;
+      ++prog.done;
+      prog.failed += r.status == "error";
+      prog.diverged += r.status == "diverged";
+      prog.elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+      const int left = int(pending.size()) - prog.done;
+      prog.eta_s = prog.elapsed_s / prog.done * left;
+      report(prog, fmt::format("{} {} {}", cfg.run_id(), r.status,
+                               r.status == "error" ? r.message
+                                                   : fmt::format("test acc {:.4f}", r.final_test_acc)));
+    }
+  };
+  const int jobs = std::max(1, std::min<int>(opt.jobs, int(pending.size())));
+  std::vector<std::thread> threads;
+  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+
+  SweepSummary s;
+  s.progress = prog;
+  s.assembled = dir.assemble(ex.runs);
+  return s;
+}
+
+}  // namespace normlab

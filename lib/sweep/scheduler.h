@@ -1,0 +1,45 @@
+#pragma once
+// Runs an experiment's grid: validation of every run before any starts, then
+// `jobs` runs at a time in this process, skipping runs already complete.
+#include <functional>
+#include <string>
+
+#include "sweep/experiment.h"
+#include "sweep/sweep_dir.h"
+
+namespace normlab {
+
+struct SweepOptions {
+  int jobs = 1;
+  int threads_per_run = 1;       // BLAS threads each run may use
+  int shard_index = 0, shard_count = 1;  // run grid indices g with g % count == index
+  bool dry_run = false;
+};
+
+struct SweepProgress {
+  int total = 0;       // runs in this shard
+  int skipped = 0;     // complete before this invocation
+  int done = 0, running = 0, failed = 0, diverged = 0;
+  double elapsed_s = 0, eta_s = 0;
+};
+
+struct SweepSummary {
+  SweepProgress progress;
+  int assembled = 0;   // runs of the whole grid present in the CSVs
+};
+
+// "i/n" -> (i, n); throws ConfigError unless 0 <= i < n.
+std::pair<int, int> parse_shard(const std::string& s);
+
+// Every run of the shard, in grid order.
+std::vector<std::size_t> shard_runs(const Experiment& ex, int index, int count);
+
+// Loads each dataset and builds each distinct model once, so that a bad
+// combination (groups that do not divide a layer, a batch larger than the
+// data) stops the sweep before any run. Throws ConfigError listing them all.
+void validate_runs(const Experiment& ex);
+
+SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOptions& opt,
+                       const std::function<void(const SweepProgress&, const std::string& line)>& report);
+
+}  // namespace normlab

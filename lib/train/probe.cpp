@@ -1,0 +1,70 @@
+// Probe statistics per hidden pre-activation z (all N x features values):
+//   mean, std (population), and the exact 15th/50th/85th percentiles,
+//   p(q) = z_(k) + f * (z_(k+1) - z_(k)),  k + f = q * (count - 1), z sorted.
+#include "train/probe.h"
+
+#include <algorithm>
+#include <boost/accumulators/accumulators.hpp>
+#include <boost/accumulators/statistics/mean.hpp>
+#include <boost/accumulators/statistics/stats.hpp>
+#include <boost/accumulators/statistics/variance.hpp>
+#include <cmath>
+
+#include "nn/model.h"
+#include "nn/norm_layers.h"
+
+namespace normlab {
+
+namespace acc = boost::accumulators;
+
+double percentile(std::vector<float>& v, double q) {
+  const double pos = q * double(v.size() - 1);
+  const std::size_t k = std::size_t(std::floor(pos));
+  const double f = pos - double(k);
+  std::nth_element(v.begin(), v.begin() + long(k), v.end());
+  const double lo = v[k];
+  if (f == 0.0 || k + 1 >= v.size()) return lo;
+  const double hi = *std::min_element(v.begin() + long(k) + 1, v.end());
+  return lo + f * (hi - lo);
+}
+
+ActivationProbe::ActivationProbe(const Sequential<float>& model, std::vector<float> x, int n)
+    : x_(std::move(x)), n_(n), layers_(preactivation_layers(model)) {
+  std::size_t biggest = 0;
+  for (auto i : layers_) biggest = std::max(biggest, model.layer(i).out_shape().size());
+  scratch_.reserve(biggest * std::size_t(n));
+  saved_buffers_.reserve(model.buffers().size());
+}
+
+void ActivationProbe::measure(Sequential<float>& model, long step,
+                              std::vector<ActivationPoint>& out) {
+  saved_buffers_.assign(model.buffers().begin(), model.buffers().end());
+  model.forward(x_.data(), n_, Mode::train);
+  std::copy(saved_buffers_.begin(), saved_buffers_.end(), model.buffers().begin());
+  for (auto i : layers_) {
+    const Layer<float>& L = model.layer(i);
+    const std::size_t count = std::size_t(n_) * L.out_shape().size();
+    const float* z = model.activation(i);
+    acc::accumulator_set<double, acc::stats<acc::tag::mean, acc::tag::variance>> s;
+    for (std::size_t j = 0; j < count; ++j) s(z[j]);
+    scratch_.assign(z, z + count);
+    ActivationPoint p{step, int(i), L.kind(), acc::mean(s), std::sqrt(acc::variance(s)), 0, 0, 0};
+    p.p15 = percentile(scratch_, 0.15);
+    p.p50 = percentile(scratch_, 0.50);
+    p.p85 = percentile(scratch_, 0.85);
+    if (auto* bn = dynamic_cast<const BatchNorm<float>*>(&L)) {
+      const int C = L.out_shape().c;
+      double m = 0, v = 0;
+      for (int c = 0; c < C; ++c) {
+        m += bn->running_mean()[c];
+        v += bn->running_var()[c];
+      }
+      p.bn_running_mean = m / C;
+      p.bn_running_var = v / C;
+      p.has_bn = true;
+    }
+    out.push_back(p);
+  }
+}
+
+}  // namespace normlab

@@ -1,0 +1,228 @@
+// Run configuration keys: defaults, canonical text, identity hash, validation.
+#include "train/run_config.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "data/sha256.h"
+#include "nn/errors.h"
+
+namespace normlab {
+
+const std::vector<KeySpec>& run_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"dataset", 's', "mnist", "mnist | fashion-mnist | idx:DIR | blobs | teacher | spirals | synthetic-images, with :key=value options"},
+      {"model", 's', "mlp", "mlp | cnn | cnn-small"},
+      {"widths", 'l', "", "hidden widths (mlp) or conv channels (cnn), comma-separated; empty: the model's default"},
+      {"activation", 's', "relu", "relu | sigmoid | tanh"},
+      {"norm", 's', "none", "none | batch | layer | group"},
+      {"norm-placement", 's', "before", "before | after the activation"},
+      {"groups", 'i', "8", "group norm: groups per layer (must divide its channels)"},
+      {"bn-momentum", 's', "0.1", "weight of the new batch statistic (PyTorch form), or keras:0.99 (Keras form)"},
+      {"eps", 'f', "1e-05", "norm epsilon > 0"},
+      {"affine", 'b', "true", "learnable gamma/beta in norm layers"},
+      {"init", 's', "default", "default | zeros | constant:V | normal:STD | uniform:A | xavier-normal | xavier-uniform | he-normal | he-uniform | lecun-normal | orthogonal, each optionally :SCALE"},
+      {"optimizer", 's', "sgd", "sgd | momentum | adam"},
+      {"lr", 'f', "0.1", "learning rate > 0"},
+      {"momentum", 'f', "0.9", "momentum coefficient in [0, 1)"},
+      {"nesterov", 'b', "false", "Nesterov momentum"},
+      {"weight-decay", 'f', "0", "L2 weight decay >= 0"},
+      {"schedule", 's', "constant", "constant | step | cosine"},
+      {"lr-step-size", 'i', "1000", "step schedule: steps between decays"},
+      {"lr-gamma", 'f', "0.1", "step schedule: decay factor"},
+      {"warmup", 'i', "0", "linear warmup steps"},
+      {"clip-norm", 'f', "0", "clip gradients to this global L2 norm; 0 = off"},
+      {"batch-size", 'i', "64", "training batch size >= 1"},
+      {"epochs", 'f', "1", "training epochs (fractions allowed); ignored when steps > 0"},
+      {"steps", 'i', "0", "training steps; 0 = use epochs"},
+      {"eval-every", 'i', "0", "steps between evaluations; 0 = about 20 per run"},
+      {"eval-batch", 'i', "1000", "batch size for evaluation"},
+      {"target-acc", 'f', "0", "test accuracy target for steps/seconds-to-target; 0 = none"},
+      {"diverge-factor", 'f', "1000", "diverged when the loss exceeds this multiple of its initial value"},
+      {"seed", 'i', "0", "seed for initialization and shuffling"},
+      {"threads", 'i', "1", "BLAS threads for this run", false},
+  };
+  return keys;
+}
+
+namespace {
+const KeySpec* find_key(const std::string& name) {
+  for (const auto& k : run_keys())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+std::string all_key_names() {
+  std::vector<std::string> n;
+  for (const auto& k : run_keys()) n.push_back(k.name);
+  return fmt::format("{}", fmt::join(n, ", "));
+}
+
+std::string where_prefix(const std::string& where) { return where.empty() ? "" : where + ": "; }
+
+std::string canonical_value(const KeySpec& k, const std::string& raw, const std::string& where) {
+  auto bad = [&](const char* what) {
+    return ConfigError(fmt::format("{}{}: '{}' is not {} (allowed: {})", where_prefix(where), k.name,
+                                   raw, what, k.help));
+  };
+  switch (k.type) {
+    case 'f': {
+      std::size_t used = 0;
+      double v;
+      try {
+        v = std::stod(raw, &used);
+      } catch (const std::exception&) {
+        throw bad("a number");
+      }
+      if (used != raw.size() || !std::isfinite(v)) throw bad("a finite number");
+      return fmt::format("{}", v);
+    }
+    case 'i': {
+      std::size_t used = 0;
+      long long v;
+      try {
+        v = std::stoll(raw, &used);
+      } catch (const std::exception&) {
+        throw bad("an integer");
+      }
+      if (used != raw.size()) throw bad("an integer");
+      return fmt::format("{}", v);
+    }
+    case 'b': {
+      if (raw == "true" || raw == "1" || raw == "yes") return "true";
+      if (raw == "false" || raw == "0" || raw == "no") return "false";
+      throw bad("true or false");
+    }
+    case 'l': {
+      std::vector<long long> out;
+      std::string item;
+      std::stringstream ss(raw);
+      while (std::getline(ss, item, ',')) {
+        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        std::size_t used = 0;
+        try {
+          out.push_back(std::stoll(item, &used));
+        } catch (const std::exception&) {
+          throw bad("a comma-separated list of integers");
+        }
+        if (used != item.size()) throw bad("a comma-separated list of integers");
+      }
+      return fmt::format("{}", fmt::join(out, ","));
+    }
+    default:
+      return raw;
+  }
+}
+}  // namespace
+
+std::string canonical_key(const std::string& key, const std::string& where) {
+  std::string k = key;
+  for (auto& c : k)
+    if (c == '_') c = '-';
+  if (!find_key(k))
+    throw ConfigError(fmt::format("{}unknown key '{}' (allowed: {})", where_prefix(where), key,
+                                  all_key_names()));
+  return k;
+}
+
+RunConfig::RunConfig() {
+  for (const auto& k : run_keys()) v_[k.name] = k.def;
+}
+
+void RunConfig::set(const std::string& key, const std::string& value, const std::string& where) {
+  const std::string k = canonical_key(key, where);
+  v_[k] = canonical_value(*find_key(k), value, where);
+}
+
+const std::string& RunConfig::get(const std::string& key) const { return v_.at(key); }
+
+std::string RunConfig::canonical() const {
+  std::string s;
+  for (const auto& k : run_keys())
+    if (k.identity) s += fmt::format("{}={}\n", k.name, v_.at(k.name));
+  return s;
+}
+
+std::string RunConfig::run_id() const { return sha256_hex(canonical()).substr(0, 16); }
+
+TrainSpec resolve(const RunConfig& c) {
+  std::vector<std::string> problems;
+  TrainSpec t;
+  auto num = [&](const char* k) { return std::stod(c.get(k)); };
+  auto integer = [&](const char* k) { return std::stol(c.get(k)); };
+  auto check = [&](auto&& fn) {
+    try {
+      fn();
+    } catch (const ConfigError& e) {
+      problems.push_back(e.what());
+    }
+  };
+  auto require = [&](bool ok, const char* key, const std::string& msg) {
+    if (!ok) problems.push_back(fmt::format("{}: {}", key, msg));
+  };
+
+  t.dataset = c.get("dataset");
+  t.model.model = c.get("model");
+  check([&] { default_widths(t.model.model); });
+  for (const auto& w : c.get("widths").empty() ? std::vector<std::string>{} : [&] {
+         std::vector<std::string> out;
+         std::stringstream ss(c.get("widths"));
+         std::string item;
+         while (std::getline(ss, item, ',')) out.push_back(item);
+         return out;
+       }())
+    t.model.widths.push_back(std::stoi(w));
+  check([&] { t.model.activation = parse_activation(c.get("activation")); });
+  check([&] { t.model.norm.kind = parse_norm_kind(c.get("norm")); });
+  t.model.placement = c.get("norm-placement");
+  require(t.model.placement == "before" || t.model.placement == "after", "norm-placement",
+          fmt::format("unknown value '{}' (allowed: before, after)", t.model.placement));
+  t.model.norm.groups = int(integer("groups"));
+  require(t.model.norm.groups >= 1, "groups", "must be >= 1");
+  check([&] { t.model.norm.momentum = parse_bn_momentum(c.get("bn-momentum")); });
+  t.model.norm.eps = num("eps");
+  require(t.model.norm.eps > 0, "eps", fmt::format("{} must be > 0", t.model.norm.eps));
+  t.model.norm.affine = c.get("affine") == "true";
+  check([&] { t.init = parse_init(c.get("init")); });
+
+  t.optim.kind = c.get("optimizer");
+  t.optim.momentum = num("momentum");
+  t.optim.nesterov = c.get("nesterov") == "true";
+  t.optim.weight_decay = num("weight-decay");
+  t.optim.clip_norm = num("clip-norm");
+  check([&] { validate(t.optim); });
+  t.schedule.kind = c.get("schedule");
+  t.schedule.step_size = integer("lr-step-size");
+  t.schedule.gamma = num("lr-gamma");
+  t.schedule.warmup = integer("warmup");
+  check([&] { validate(t.schedule); });
+
+  t.lr = num("lr");
+  require(t.lr > 0, "lr", fmt::format("{} must be > 0", t.lr));
+  t.batch_size = int(integer("batch-size"));
+  require(t.batch_size >= 1, "batch-size", fmt::format("{} must be >= 1", t.batch_size));
+  t.epochs = num("epochs");
+  t.steps = integer("steps");
+  require(t.steps >= 0, "steps", "must be >= 0");
+  require(t.steps > 0 || t.epochs > 0, "epochs", "must be > 0 when steps is 0");
+  t.eval_every = integer("eval-every");
+  require(t.eval_every >= 0, "eval-every", "must be >= 0");
+  t.eval_batch = int(integer("eval-batch"));
+  require(t.eval_batch >= 1, "eval-batch", "must be >= 1");
+  t.target_acc = num("target-acc");
+  require(t.target_acc >= 0 && t.target_acc <= 1, "target-acc", "must be in [0, 1]");
+  t.diverge_factor = num("diverge-factor");
+  require(t.diverge_factor > 1, "diverge-factor", "must be > 1");
+  t.seed = uint64_t(std::stoull(c.get("seed")));
+  t.threads = int(integer("threads"));
+  require(t.threads >= 1, "threads", "must be >= 1");
+
+  if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
+  return t;
+}
+
+}  // namespace normlab

@@ -1,0 +1,120 @@
+// CSV and manifest writing for runs (layouts in run_files.h). Numbers are
+// printed with 8 significant digits, so identical runs give identical bytes.
+#include "train/run_files.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+namespace normlab {
+
+namespace {
+std::string num(double v) { return fmt::format("{:.8g}", v); }
+std::string opt_num(double v, bool present) { return present ? num(v) : ""; }
+}  // namespace
+
+const std::vector<std::string>& time_columns() {
+  static const std::vector<std::string> cols = {"seconds_to_target", "train_seconds",
+                                                "samples_per_s", "peak_rss_mb", "elapsed_s"};
+  return cols;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string runs_header() {
+  std::string h = "run_id";
+  for (const auto& k : run_keys())
+    if (k.identity) h += std::string(",") + k.name;
+  h += ",status,failure,final_test_acc,best_test_acc,final_train_loss,final_test_loss,"
+       "final_train_acc,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps,"
+       "train_seconds,samples_per_s,peak_rss_mb,message\n";
+  return h;
+}
+
+std::string runs_row(const RunConfig& cfg, const RunResult& r) {
+  std::string s = cfg.run_id();
+  for (const auto& k : run_keys())
+    if (k.identity) s += "," + csv_field(cfg.get(k.name));
+  const bool reached = r.steps_to_target >= 0;
+  s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
+                   num(r.final_test_acc), num(r.best_test_acc), num(r.final_train_loss),
+                   num(r.final_test_loss), num(r.final_train_acc),
+                   reached ? std::to_string(r.steps_to_target) : "",
+                   opt_num(r.seconds_to_target, reached),
+                   r.diverge_step >= 0 ? std::to_string(r.diverge_step) : "", num(r.loss_auc),
+                   r.steps_done, num(r.train_seconds), num(r.samples_per_s), num(r.peak_rss_mb),
+                   csv_field(r.message));
+  return s;
+}
+
+std::string curves_header() {
+  return "run_id,step,epoch,samples,split,loss,accuracy,grad_norm,lr,elapsed_s\n";
+}
+
+std::string curves_rows(const std::string& run_id, const RunResult& r) {
+  std::string s;
+  for (const auto& p : r.curve)
+    s += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", run_id, p.step, num(p.epoch), p.samples,
+                     p.split, num(p.loss), num(p.accuracy), num(p.grad_norm), num(p.lr),
+                     num(p.elapsed_s));
+  return s;
+}
+
+std::string activations_header() {
+  return "run_id,step,layer,kind,mean,std,p15,p50,p85,bn_running_mean,bn_running_var\n";
+}
+
+std::string activations_rows(const std::string& run_id, const RunResult& r) {
+  std::string s;
+  for (const auto& a : r.activations)
+    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", run_id, a.step, a.layer, a.kind,
+                     num(a.mean), num(a.std), num(a.p15), num(a.p50), num(a.p85),
+                     opt_num(a.bn_running_mean, a.has_bn), opt_num(a.bn_running_var, a.has_bn));
+  return s;
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(fmt::format("{}: cannot write", tmp));
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error(fmt::format("{}: write failed", tmp));
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json build_info() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return {{"normlab_version", NORMLAB_VERSION},
+          {"git_commit", NORMLAB_GIT_COMMIT},
+          {"compiler", fmt::format("{} {}", "g++", __VERSION__)},
+          {"cxx_flags", NORMLAB_CXX_FLAGS},
+          {"linear_algebra", NORMLAB_BLAS},
+          {"host", host}};
+}
+
+}  // namespace normlab

@@ -1,0 +1,38 @@
+#pragma once
+// The files a run (or a sweep of runs) writes. CSV layout, the contract with
+// the analysis scripts:
+//   runs.csv         run_id, every identity config key (not threads), status, failure, summary metrics, message
+//   curves.csv       run_id, step, epoch, samples, split, loss, accuracy, grad_norm, lr, elapsed_s
+//   activations.csv  run_id, step, layer, kind, mean, std, p15, p50, p85, bn_running_mean, bn_running_var
+// Time-dependent columns (excluded from determinism checks) are listed by
+// time_columns(). Every file is written to "NAME.tmp" and renamed into place,
+// so a killed process never leaves a half-written file behind.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "train/run_config.h"
+#include "train/run_result.h"
+
+namespace normlab {
+
+const std::vector<std::string>& time_columns();
+
+std::string runs_header();
+std::string runs_row(const RunConfig& cfg, const RunResult& r);
+std::string curves_header();
+std::string curves_rows(const std::string& run_id, const RunResult& r);
+std::string activations_header();
+std::string activations_rows(const std::string& run_id, const RunResult& r);
+
+// RFC 4180 field: quoted when it holds a comma, quote or newline.
+std::string csv_field(const std::string& s);
+
+// Writes `text` to path atomically (path.tmp, then rename).
+void write_file_atomic(const std::string& path, const std::string& text);
+
+// Build and host facts for manifest.json: commit, compiler and flags, BLAS, host, time.
+nlohmann::json build_info();
+std::string utc_now();
+
+}  // namespace normlab

@@ -1,0 +1,49 @@
+#pragma once
+// What one training run measures. Plain data: the CSV writers read it, the
+// trainer fills it, neither knows about the other's details.
+#include <string>
+#include <vector>
+
+namespace normlab {
+
+struct EvalPoint {
+  long step;
+  double epoch;
+  long samples;
+  std::string split;  // "train" (fixed subset, eval mode) or "test" (eval mode)
+  double loss, accuracy;
+  double grad_norm;   // of the last update before this point (0 at step 0)
+  double lr;
+  double elapsed_s;   // training time so far, evaluation excluded
+};
+
+// Pre-activation of one hidden layer on the fixed probe batch, train mode.
+struct ActivationPoint {
+  long step;
+  int layer;          // index in the model (PyTorch Sequential index)
+  std::string kind;   // the layer producing it: linear, batchnorm, ...
+  double mean, std, p15, p50, p85;
+  double bn_running_mean = 0, bn_running_var = 0;  // channel averages; BN layers only
+  bool has_bn = false;
+};
+
+struct RunResult {
+  std::string status = "ok";  // ok | diverged | error
+  std::string failure;        // "" | nan | explosion | collapsed (chance accuracy, loss ~ ln K)
+  std::string message;
+  long steps_done = 0;
+  long diverge_step = -1;
+  double final_test_acc = 0, best_test_acc = 0;
+  double final_train_loss = 0, final_test_loss = 0;
+  double final_train_acc = 0;
+  long steps_to_target = -1;
+  double seconds_to_target = -1;
+  double loss_auc = 0;         // mean training-batch loss over the steps run
+  double train_seconds = 0;
+  double samples_per_s = 0;
+  double peak_rss_mb = 0;
+  std::vector<EvalPoint> curve;
+  std::vector<ActivationPoint> activations;
+};
+
+}  // namespace normlab

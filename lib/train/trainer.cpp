@@ -1,0 +1,177 @@
+// The training loop. Per step t = 1..T:
+//   batch from the epoch's shuffle -> forward (train) -> loss L_t
+//   diverged if L_t is NaN/Inf or L_t > diverge_factor * L_1, or the gradient is not finite
+//   zero grads -> backward -> global grad norm -> optimizer step at lr(t)
+// Evaluation at step 0 (before any update), every eval_every steps and at T:
+// a fixed training subset and the whole test split, both in eval mode
+// (running statistics for BN), plus the activation probe.
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "data/sampler.h"
+#include "init/init.h"
+#include "nn/checkpoint.h"
+#include "nn/errors.h"
+#include "nn/model.h"
+#include "nn/softmax_xent.h"
+#include "tensor/gemm.h"
+#include "train/probe.h"
+
+namespace normlab {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+}  // namespace
+
+std::unique_ptr<Sequential<float>> prepare_model(const TrainSpec& spec, const Dataset& data,
+                                                 const TrainHooks& hooks) {
+  if (spec.batch_size > data.train.count())
+    throw ConfigError(fmt::format("batch-size: {} is larger than the training set of {} ({})",
+                                  spec.batch_size, data.train.count(), data.name));
+  if (spec.model.norm.kind == NormKind::batch && spec.batch_size < 2)
+    throw ConfigError("batch-size: batch norm needs a batch of at least 2 to train");
+  ModelConfig mc = spec.model;
+  mc.input = data.shape;
+  mc.classes = data.classes;
+  const int probe = std::min(spec.probe_batch, data.train.count());
+  auto model = build_model<float>(mc, std::max({spec.batch_size, spec.eval_batch, probe}));
+  if (!hooks.load_weights.empty())
+    load_checkpoint(hooks.load_weights, *model);
+  else
+    init_model(*model, spec.init, spec.seed);
+  return model;
+}
+
+std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
+                                   int limit) {
+  const int total = limit > 0 ? std::min(limit, split.count()) : split.count();
+  const int B = std::min(eval_batch, model.max_batch());
+  const int K = int(model.output_shape().size());
+  std::vector<float> x(std::size_t(B) * model.input_shape().size()), probs(std::size_t(B) * K);
+  std::vector<int32_t> y(B);
+  double loss = 0;
+  long correct = 0;
+  for (int begin = 0; begin < total; begin += B) {
+    const int n = std::min(B, total - begin);
+    split.gather_range(x.data(), y.data(), begin, n);
+    const float* z = model.forward(x.data(), n, Mode::eval);
+    loss += softmax_xent_forward(probs.data(), z, y.data(), n, K) * n;
+    correct += count_correct(z, y.data(), n, K);
+  }
+  return {loss / total, double(correct) / total};
+}
+
+RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float>& model,
+                    const TrainHooks& hooks) {
+  blas_set_threads(spec.threads);
+  RunResult r;
+  const Split& train = data.train;
+  const int N = spec.batch_size, K = data.classes;
+  const std::size_t in_size = model.input_shape().size();
+  EpochSampler sampler(train.count(), N, spec.seed, spec.drop_last);
+  const long bpe = sampler.batches_per_epoch();
+  const long total = spec.steps > 0 ? spec.steps : std::max(1L, std::lround(spec.epochs * bpe));
+  const long every = spec.eval_every > 0 ? spec.eval_every : std::max(1L, total / 20);
+
+  // The probe batch: the first training samples in stored order.
+  const int probe_n = std::min(spec.probe_batch, train.count());
+  std::vector<float> probe_x(std::size_t(probe_n) * in_size);
+  std::vector<int32_t> probe_y(probe_n);
+  train.gather_range(probe_x.data(), probe_y.data(), 0, probe_n);
+  ActivationProbe probe(model, std::move(probe_x), probe_n);
+
+  Optimizer opt(spec.optim, model.params().size());
+  std::vector<float> xb(std::size_t(N) * in_size), probs(std::size_t(N) * K),
+      dlogits(std::size_t(N) * K);
+  std::vector<int32_t> yb(N);
+
+  double train_s = 0, grad_norm = 0, auc = 0, initial_loss = 0, lr = spec.lr;
+  long samples = 0;
+  auto record = [&](long step) {
+    const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train);
+    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch);
+    const double epoch = double(samples) / train.count();
+    r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s});
+    r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s});
+    probe.measure(model, step, r.activations);
+    r.final_train_loss = trl;
+    r.final_train_acc = tra;
+    r.final_test_loss = tel;
+    r.final_test_acc = tea;
+    r.best_test_acc = std::max(r.best_test_acc, tea);
+    if (spec.target_acc > 0 && r.steps_to_target < 0 && tea >= spec.target_acc) {
+      r.steps_to_target = step;
+      r.seconds_to_target = train_s;
+    }
+    if (hooks.on_eval) hooks.on_eval(r.curve.back(), total, train_s > 0 ? samples / train_s : 0);
+  };
+
+  record(0);
+  int epoch = 0;
+  sampler.start_epoch(epoch);
+  for (long step = 1; step <= total; ++step) {
+    const auto t0 = Clock::now();
+    const uint32_t* idx = nullptr;
+    int n = 0;
+    if (!sampler.next(idx, n)) {
+      sampler.start_epoch(++epoch);
+      sampler.next(idx, n);
+    }
+    train.gather(xb.data(), yb.data(), idx, n);
+    const float* z = model.forward(xb.data(), n, Mode::train);
+    const double loss = softmax_xent_forward(probs.data(), z, yb.data(), n, K);
+    if (step == 1) initial_loss = loss;
+    if (!std::isfinite(loss) || loss > spec.diverge_factor * initial_loss) {
+      r.status = "diverged";
+      r.failure = std::isfinite(loss) ? "explosion" : "nan";
+      r.diverge_step = step;
+      r.message = fmt::format("loss {} at step {} (initial {:.4g})", loss, step, initial_loss);
+      break;
+    }
+    model.zero_grad();
+    std::fill(dlogits.begin(), dlogits.begin() + long(n) * K, 0.f);
+    softmax_xent_backward(dlogits.data(), probs.data(), yb.data(), n, K);
+    model.backward(dlogits.data(), n);
+    grad_norm = global_norm(model.grads().data(), model.grads().size());
+    if (!std::isfinite(grad_norm)) {
+      r.status = "diverged";
+      r.failure = "nan";
+      r.diverge_step = step;
+      r.message = fmt::format("gradient norm {} at step {}", grad_norm, step);
+      break;
+    }
+    lr = lr_at(spec.schedule, spec.lr, step - 1, total);
+    opt.step(model.params().data(), model.grads().data(), lr);
+    train_s += seconds_since(t0);
+    samples += n;
+    auc += loss;
+    r.steps_done = step;
+    if (step % every == 0 || step == total) record(step);
+  }
+  r.loss_auc = r.steps_done > 0 ? auc / double(r.steps_done) : 0;
+  r.train_seconds = train_s;
+  r.samples_per_s = train_s > 0 ? samples / train_s : 0;
+  const double chance = 1.0 / K;
+  if (r.status == "ok" && r.final_test_acc < 1.5 * chance &&
+      r.final_train_loss > 0.9 * std::log(double(K)))
+    r.failure = "collapsed";
+  r.peak_rss_mb = peak_rss_mb();
+  if (!hooks.save_weights.empty()) save_checkpoint(hooks.save_weights, model);
+  return r;
+}
+
+}  // namespace normlab

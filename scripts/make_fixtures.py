@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""Reference fixtures from PyTorch for normlab's tests (tests/test_torch_*.cpp).
+
+Run with Debian's python3-torch:   /usr/bin/python3 scripts/make_fixtures.py [OUT_DIR]
+(OUT_DIR defaults to tests/fixtures). Deterministic: fixed seeds, one thread.
+
+Writes safetensors files (a tiny writer below; the safetensors package is not needed):
+
+  norms.safetensors       BatchNorm1d/2d, LayerNorm (F) and (C,H,W), GroupNorm (several
+                          group counts, conv and dense shapes), affine and not. Computed in
+                          float64. Per case "<case>.<tensor>"; the case table (kind, shape,
+                          groups, eps, momentum, affine) is JSON in metadata["cases"].
+                            train: x1, dy1 -> y1, dx1, dgamma1, dbeta1 (loss = sum(y*dy))
+                            BN:    running_mean/var after 1 forward (rm1, rv1) and after
+                                   3 forwards x1, x2, x3 (rm3, rv3)
+                            eval:  x_eval, dy_eval -> y_eval, dx_eval, dgamma_eval, dbeta_eval
+                                   (module.eval(); BN uses rm3/rv3)
+                          gamma/beta are random, not 1/0.
+  optim_init.safetensors  initial state_dict of the seed MLP 784-128-64-10 with BatchNorm1d
+                          before ReLU (float32), loadable by normlab's load_checkpoint.
+  optim_data.safetensors  X (64,784) in [0,1), labels (64), batches (10,32) of row indices;
+                          per optimizer run "<run>.loss" (10 losses, train mode, before each
+                          step) and "<run>.final.<name>" final BN tensors, biases and running
+                          stats; run table (optimizer settings) is JSON in metadata["runs"].
+  interop_<m>.safetensors     a trained-ish torch state_dict (PyTorch -> normlab)
+  interop_<m>.io.safetensors  x and torch eval-mode logits; metadata["config"] = model config.
+
+check_checkpoint.py imports build_model/read_safetensors from here for the reverse
+direction (normlab -> PyTorch).
+"""
+import copy
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+# ---------------------------------------------------------------- safetensors I/O
+
+_DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64",
+           np.dtype("int64"): "I64", np.dtype("int32"): "I32"}
+_NP = {v: k for k, v in _DTYPES.items()}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """tensors: name -> numpy array or torch tensor. Written sorted by name."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = tensors[name]
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().numpy()
+        a = np.ascontiguousarray(a)
+        if a.dtype not in _DTYPES:
+            raise ValueError(f"{name}: unsupported dtype {a.dtype}")
+        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _DTYPES[a.dtype], "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    h = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def read_safetensors(path):
+    """Returns (name -> numpy array, metadata dict)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    base = 8 + n
+    out = {}
+    for name, h in header.items():
+        b, e = h["data_offsets"]
+        dt = _NP[h["dtype"]].newbyteorder("<")
+        out[name] = np.frombuffer(data[base + b:base + e], dtype=dt).reshape(h["shape"]).copy()
+    return out, meta
+
+# ---------------------------------------------------------------- models (mirror lib/nn/model.cpp)
+
+DEFAULT_WIDTHS = {"mlp": [128, 64], "cnn": [32], "cnn-small": [16, 32]}
+
+
+def _norm(kind, c, shape_chw, dense, groups, eps, momentum, affine):
+    if kind == "none":
+        return None
+    if kind == "batch":
+        cls = nn.BatchNorm1d if dense else nn.BatchNorm2d
+        return cls(c, eps=eps, momentum=momentum, affine=affine)
+    if kind == "layer":
+        return nn.LayerNorm([c] if dense else list(shape_chw), eps=eps, elementwise_affine=affine)
+    if kind == "group":
+        return nn.GroupNorm(groups, c, eps=eps, affine=affine)
+    raise ValueError(kind)
+
+
+def build_model(cfg):
+    """cfg: dict with model, widths, activation, norm, groups, eps, momentum, affine,
+    placement, input [c,h,w], classes -- the same keys normlab's ModelConfig has.
+    Returns an nn.Sequential whose state_dict names match normlab's."""
+    model = cfg["model"]
+    widths = cfg.get("widths") or DEFAULT_WIDTHS[model]
+    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[cfg.get("activation", "relu")]
+    norm_kw = dict(kind=cfg.get("norm", "none"), groups=cfg.get("groups", 8),
+                   eps=cfg.get("eps", 1e-5), momentum=cfg.get("momentum", 0.1),
+                   affine=cfg.get("affine", True))
+    placement = cfg.get("placement", "before")
+    c, h, w = cfg.get("input", [1, 28, 28])
+    classes = cfg.get("classes", 10)
+    layers = []
+
+    def block(ch, hh, ww, dense):
+        n = _norm(c=ch, shape_chw=(ch, hh, ww), dense=dense, **norm_kw)
+        seq = [n, act()] if placement == "before" else [act(), n]
+        layers.extend(m for m in seq if m is not None)
+
+    if model == "mlp":
+        f = c * h * w
+        for wd in widths:
+            layers.append(nn.Linear(f, wd))
+            block(wd, 1, 1, True)
+            f = wd
+    elif model == "cnn":
+        layers.append(nn.Conv2d(c, widths[0], 3))
+        c, h, w = widths[0], h - 2, w - 2
+        block(c, h, w, False)
+        layers.append(nn.Flatten())
+        f = c * h * w
+    elif model == "cnn-small":
+        for wd in widths:
+            layers.append(nn.Conv2d(c, wd, 3, padding=1))
+            c = wd
+            block(c, h, w, False)
+            layers.append(nn.MaxPool2d(2))
+            h, w = h // 2, w // 2
+        layers.append(nn.Flatten())
+        f = c * h * w
+    else:
+        raise ValueError(model)
+    layers.append(nn.Linear(f, classes))
+    return nn.Sequential(*layers)
+
+# ---------------------------------------------------------------- a. norm layers
+
+NORM_CASES = [
+    # name,             kind,   N, C, H, W, dense, groups, affine, eps,  momentum, N_eval
+    ("bn1d",            "batch", 8, 5, 1, 1, True,  0, True,  1e-5, 0.1, 1),
+    ("bn1d_m03",        "batch", 6, 4, 1, 1, True,  0, True,  1e-5, 0.3, 5),
+    ("bn1d_n2",         "batch", 2, 3, 1, 1, True,  0, True,  1e-5, 0.3, 2),
+    ("bn1d_noaffine",   "batch", 5, 3, 1, 1, True,  0, False, 1e-5, 0.1, 4),
+    ("bn2d",            "batch", 4, 3, 5, 4, False, 0, True,  1e-5, 0.1, 2),
+    ("bn2d_m03_eps",    "batch", 2, 4, 3, 3, False, 0, True,  1e-3, 0.3, 3),
+    ("bn2d_n1",         "batch", 1, 2, 3, 4, False, 0, True,  1e-5, 0.3, 1),
+    ("bn2d_noaffine",   "batch", 3, 2, 4, 4, False, 0, False, 1e-5, 0.3, 2),
+    ("ln1d",            "layer", 4, 7, 1, 1, True,  0, True,  1e-5, 0.0, 3),
+    ("ln1d_noaffine",   "layer", 3, 6, 1, 1, True,  0, False, 1e-5, 0.0, 1),
+    ("ln2d",            "layer", 3, 3, 4, 5, False, 0, True,  1e-5, 0.0, 2),
+    ("ln2d_noaffine",   "layer", 2, 2, 3, 3, False, 0, False, 1e-3, 0.0, 2),
+    ("gn2d_g1",         "group", 3, 6, 4, 3, False, 1, True,  1e-5, 0.0, 2),
+    ("gn2d_g2",         "group", 3, 6, 4, 3, False, 2, True,  1e-5, 0.0, 2),
+    ("gn2d_g3",         "group", 2, 6, 3, 5, False, 3, True,  1e-5, 0.0, 1),
+    ("gn2d_g6",         "group", 3, 6, 4, 3, False, 6, True,  1e-5, 0.0, 2),
+    ("gn2d_g2_noaffine", "group", 2, 4, 3, 3, False, 2, False, 1e-3, 0.0, 2),
+    ("gn1d_g1",         "group", 4, 6, 1, 1, True,  1, True,  1e-5, 0.0, 2),
+    ("gn1d_g2",         "group", 4, 6, 1, 1, True,  2, True,  1e-5, 0.0, 2),
+    ("gn1d_g3",         "group", 3, 6, 1, 1, True,  3, False, 1e-5, 0.0, 2),
+]
+
+
+def _rand_input(n, c, h, w, dense):
+    shape = (n, c) if dense else (n, c, h, w)
+    scale = 0.5 + 2.0 * torch.rand(c, dtype=torch.float64)
+    shift = torch.randn(c, dtype=torch.float64)
+    if not dense:
+        scale, shift = scale.view(c, 1, 1), shift.view(c, 1, 1)
+    return torch.randn(shape, dtype=torch.float64) * scale + shift
+
+
+def norm_fixtures():
+    torch.manual_seed(1234)
+    out, table = {}, []
+    for (name, kind, N, C, H, W, dense, groups, affine, eps, mom, Ne) in NORM_CASES:
+        if kind == "batch" and N * H * W < 2:
+            raise ValueError(name)
+        m = _norm(kind, C, (C, H, W), dense, groups, eps, mom, affine).double()
+        if affine:
+            with torch.no_grad():
+                m.weight.copy_(1.0 + 0.5 * torch.randn_like(m.weight))
+                m.bias.copy_(0.5 * torch.randn_like(m.bias))
+        t = {}
+        xs = [_rand_input(N, C, H, W, dense) for _ in range(3)]
+        x1 = xs[0].clone().requires_grad_(True)
+        m.train()
+        y1 = m(x1)
+        dy1 = torch.randn_like(y1)
+        y1.backward(dy1)
+        t.update(x1=xs[0], dy1=dy1, y1=y1, dx1=x1.grad)
+        if affine:
+            t.update(gamma=m.weight, beta=m.bias, dgamma1=m.weight.grad, dbeta1=m.bias.grad)
+        if kind == "batch":
+            t.update(rm1=m.running_mean.clone(), rv1=m.running_var.clone())
+            with torch.no_grad():
+                m(xs[1])
+                m(xs[2])
+            t.update(x2=xs[1], x3=xs[2], rm3=m.running_mean.clone(), rv3=m.running_var.clone())
+            assert int(m.num_batches_tracked) == 3
+        m.eval()
+        if affine:
+            m.weight.grad = None
+            m.bias.grad = None
+        xe = _rand_input(Ne, C, H, W, dense)
+        xe_g = xe.clone().requires_grad_(True)
+        ye = m(xe_g)
+        dye = torch.randn_like(ye)
+        ye.backward(dye)
+        t.update(x_eval=xe, dy_eval=dye, y_eval=ye, dx_eval=xe_g.grad)
+        if affine:
+            t.update(dgamma_eval=m.weight.grad, dbeta_eval=m.bias.grad)
+        for k, v in t.items():
+            out[f"{name}.{k}"] = v.detach().to(torch.float64)
+        table.append(dict(name=name, kind=kind, N=N, C=C, H=H, W=W, dense=dense, groups=groups,
+                          affine=affine, eps=eps, momentum=mom, N_eval=Ne))
+    return out, {"cases": json.dumps(table), "generator": "scripts/make_fixtures.py",
+                 "torch": torch.__version__}
+
+# ---------------------------------------------------------------- b. optimizer trajectories
+
+OPT_RUNS = [
+    # name, kind, lr, momentum, nesterov, weight_decay
+    ("sgd",          "sgd",      0.1,  0.0, False, 0.0),
+    ("sgd_wd",       "sgd",      0.1,  0.0, False, 5e-4),
+    ("momentum",     "momentum", 0.05, 0.9, False, 0.0),
+    ("nesterov_wd",  "momentum", 0.05, 0.9, True,  1e-4),
+    ("adam",         "adam",     1e-3, 0.0, False, 0.0),
+    ("adam_wd",      "adam",     1e-3, 0.0, False, 1e-4),
+]
+MLP_BN = dict(model="mlp", widths=[128, 64], activation="relu", norm="batch", groups=8,
+              eps=1e-5, momentum=0.1, affine=True, placement="before", input=[1, 28, 28],
+              classes=10)
+
+
+def _state_np(model):
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def optim_fixtures(outdir):
+    torch.manual_seed(2024)
+    init_model = build_model(MLP_BN)
+    init_state = _state_np(init_model)
+    write_safetensors(os.path.join(outdir, "optim_init.safetensors"), init_state,
+                      {"config": json.dumps(MLP_BN)})
+    X = torch.rand(64, 784, dtype=torch.float32)
+    labels = torch.randint(0, 10, (64,), dtype=torch.int64)
+    batches = torch.stack([torch.randperm(64)[:32] for _ in range(10)])
+    data = {"X": X, "labels": labels, "batches": batches}
+    runs = []
+    trained = None
+    for (name, kind, lr, mom, nest, wd) in OPT_RUNS:
+        model = copy.deepcopy(init_model)
+        model.train()
+        if kind == "adam":
+            opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8,
+                                   weight_decay=wd)
+        else:
+            opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=mom, nesterov=nest,
+                                  weight_decay=wd)
+        losses = []
+        for b in batches:
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(X[b]), labels[b])
+            losses.append(float(loss))
+            loss.backward()
+            opt.step()
+        data[f"{name}.loss"] = np.array(losses, dtype=np.float64)
+        for k, v in _state_np(model).items():
+            if k not in ("0.weight", "3.weight", "6.weight"):
+                data[f"{name}.final.{k}"] = v
+        runs.append(dict(name=name, kind=kind, lr=lr, momentum=mom, nesterov=nest,
+                         weight_decay=wd, beta1=0.9, beta2=0.999, adam_eps=1e-8))
+        if name == "momentum":
+            trained = model
+    write_safetensors(os.path.join(outdir, "optim_data.safetensors"), data,
+                      {"runs": json.dumps(runs), "config": json.dumps(MLP_BN)})
+    return trained
+
+# ---------------------------------------------------------------- c. checkpoint interop
+
+
+def _train_a_little(model, cfg, steps=6, batch=16):
+    c, h, w = cfg["input"]
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    for _ in range(steps):
+        x = torch.rand(batch, c, h, w) * 2 + 0.3 if cfg["model"] != "mlp" else \
+            torch.rand(batch, c * h * w) * 2 + 0.3
+        y = torch.randint(0, cfg["classes"], (batch,))
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+
+def _write_interop(outdir, name, model, cfg, x):
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    write_safetensors(os.path.join(outdir, f"interop_{name}.safetensors"), _state_np(model))
+    write_safetensors(os.path.join(outdir, f"interop_{name}.io.safetensors"),
+                      {"x": x.contiguous(), "logits": logits}, {"config": json.dumps(cfg)})
+
+
+def interop_fixtures(outdir, trained_mlp):
+    torch.manual_seed(77)
+    # mlp: the momentum run of (b) after 10 steps; its running stats moved off 0/1.
+    x = torch.rand(8, 784) * 1.5
+    _write_interop(outdir, "mlp_bn", trained_mlp, MLP_BN, x)
+    others = [
+        ("cnn_bn", dict(model="cnn", widths=[32], norm="batch", momentum=0.3, input=[1, 12, 12])),
+        ("cnnsmall_gn", dict(model="cnn-small", widths=[16, 32], norm="group", groups=4,
+                             input=[1, 28, 28])),
+        ("cnnsmall_ln", dict(model="cnn-small", widths=[4, 8], norm="layer", input=[2, 8, 8])),
+        ("mlp_bn_after", dict(model="mlp", widths=[32, 16], norm="batch", placement="after",
+                              activation="tanh", input=[1, 6, 6])),
+    ]
+    for name, over in others:
+        cfg = dict(MLP_BN)
+        cfg.update(over)
+        model = build_model(cfg)
+        _train_a_little(model, cfg)
+        c, h, w = cfg["input"]
+        x = torch.rand(5, c * h * w) * 2 + 0.3 if cfg["model"] == "mlp" else \
+            torch.rand(5, c, h, w) * 2 + 0.3
+        _write_interop(outdir, name, model, cfg, x)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "tests", "fixtures")
+    os.makedirs(outdir, exist_ok=True)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    tensors, meta = norm_fixtures()
+    write_safetensors(os.path.join(outdir, "norms.safetensors"), tensors, meta)
+    trained = optim_fixtures(outdir)
+    interop_fixtures(outdir, trained)
+    total = 0
+    for f in sorted(os.listdir(outdir)):
+        if f.endswith(".safetensors"):
+            sz = os.path.getsize(os.path.join(outdir, f))
+            total += sz
+            print(f"{f:36s} {sz:9d} bytes")
+    print(f"{'total':36s} {total:9d} bytes")
+
+
+if __name__ == "__main__":
+    main()

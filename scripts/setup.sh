@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what normlab needs from Debian's packages (only what is missing),
+# then configures and builds it in build/. Usage: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake git pkg-config ca-certificates curl npm
+  libcli11-dev libspdlog-dev libfmt-dev libboost-dev doctest-dev
+  libopenblas-dev libeigen3-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev libssl-dev
+  python3 python3-numpy python3-torch python3-pandas python3-matplotlib
+  dataset-fashion-mnist
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${NORMLAB_CMAKE_ARGS:-} >/dev/null
+cmake --build build -j"$(nproc)"

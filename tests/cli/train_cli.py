@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""Command-line tests of `normlab train`: files, columns, determinism,
+divergence, bad input. Usage: train_cli.py NORMLAB_BIN CASE"""
+import csv
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN = sys.argv[1]
+CASE = sys.argv[2]
+TIME_COLS = {"seconds_to_target", "train_seconds", "samples_per_s", "peak_rss_mb", "elapsed_s"}
+DATA = "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3"
+BASE = ["--dataset", DATA, "--model", "mlp", "--widths", "32,16", "--norm", "batch",
+        "--batch-size", "32", "--epochs", "2", "--eval-every", "10", "--seed", "5", "--quiet"]
+
+
+def run(args, expect=0):
+    p = subprocess.run([BIN, "train", *args], capture_output=True, text=True)
+    if p.returncode != expect:
+        sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\nstderr:\n{p.stderr}")
+    return p
+
+
+def read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def strip_time(rows):
+    return [{k: v for k, v in r.items() if k not in TIME_COLS} for r in rows]
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit("FAIL: " + msg)
+
+
+def case_files_and_columns(tmp):
+    run(BASE + ["--out", tmp])
+    for f in ["runs.csv", "curves.csv", "activations.csv", "manifest.json"]:
+        check(os.path.exists(os.path.join(tmp, f)), f"{f} missing")
+    runs = read(os.path.join(tmp, "runs.csv"))
+    check(len(runs) == 1, "runs.csv must have one row")
+    r = runs[0]
+    for col in ["run_id", "dataset", "norm", "lr", "seed", "status", "final_test_acc",
+                "best_test_acc", "final_train_loss", "final_test_loss", "steps_to_target",
+                "seconds_to_target", "diverge_step", "loss_auc", "samples_per_s", "peak_rss_mb"]:
+        check(col in r, f"runs.csv lacks column {col}")
+    check(r["status"] == "ok", "status should be ok")
+    check(0.0 <= float(r["final_test_acc"]) <= 1.0, "accuracy out of [0,1]")
+    check(float(r["best_test_acc"]) >= float(r["final_test_acc"]), "best < final")
+    curves = read(os.path.join(tmp, "curves.csv"))
+    check(list(curves[0].keys()) == ["run_id", "step", "epoch", "samples", "split", "loss",
+                                     "accuracy", "grad_norm", "lr", "elapsed_s"],
+          f"curves.csv header {list(curves[0].keys())}")
+    for c in curves:
+        int(c["step"]); int(c["samples"]); float(c["loss"]); float(c["accuracy"])
+        check(c["split"] in ("train", "test"), "split must be train|test")
+        check(c["run_id"] == r["run_id"], "run_id mismatch")
+    acts = read(os.path.join(tmp, "activations.csv"))
+    check(len(acts) > 0, "no activation rows")
+    for a in acts:
+        check(float(a["p15"]) <= float(a["p50"]) <= float(a["p85"]), "percentiles not ordered")
+        if a["kind"] == "batchnorm":
+            float(a["bn_running_mean"]); float(a["bn_running_var"])
+
+
+def case_step_zero(tmp):
+    run(BASE + ["--out", tmp])
+    curves = read(os.path.join(tmp, "curves.csv"))
+    zero = [c for c in curves if c["step"] == "0"]
+    check(sorted(c["split"] for c in zero) == ["test", "train"], "step 0 evaluated on both splits")
+    check(all(c["samples"] == "0" for c in zero), "step 0 has seen no samples")
+    # Before any update, a 4-class net with small init is near chance: loss near ln 4.
+    test0 = [c for c in zero if c["split"] == "test"][0]
+    check(abs(float(test0["loss"]) - math.log(4)) < 0.5, f"step-0 loss {test0['loss']}")
+    last = [c for c in curves if c["split"] == "test"][-1]
+    check(float(last["loss"]) < float(test0["loss"]), "training did not reduce the test loss")
+
+
+def case_deterministic(tmp):
+    outs = []
+    for i, threads in enumerate(["1", "1", "2"]):
+        d = os.path.join(tmp, f"r{i}")
+        run(BASE + ["--threads", threads, "--out", d])
+        outs.append(d)
+    for f in ["runs.csv", "curves.csv", "activations.csv"]:
+        a = strip_time(read(os.path.join(outs[0], f)))
+        for other in outs[1:]:
+            b = strip_time(read(os.path.join(other, f)))
+            check(a == b, f"{f} differs between {outs[0]} and {other}")
+
+
+def case_divergence(tmp):
+    run(BASE + ["--lr", "1e6", "--norm", "none", "--out", tmp])
+    r = read(os.path.join(tmp, "runs.csv"))[0]
+    check(r["status"] == "diverged", f"status {r['status']}")
+    step = int(r["diverge_step"])
+    check(step >= 1, "divergence step recorded")
+    for c in read(os.path.join(tmp, "curves.csv")):
+        check(int(c["step"]) < step, "curve row at or after the divergence step")
+        check(all(math.isfinite(float(c[k])) for k in ("loss", "accuracy", "grad_norm")),
+              "non-finite value in curves")
+
+
+def case_eval_uses_running_stats(tmp):
+    accs = []
+    for eb in ["1", "400"]:
+        d = os.path.join(tmp, eb)
+        run(BASE + ["--eval-batch", eb, "--out", d])
+        accs.append([(c["step"], c["accuracy"], float(c["loss"]))
+                     for c in read(os.path.join(d, "curves.csv")) if c["split"] == "test"])
+    # Batch statistics at eval batch 1 would normalize every feature to beta: accuracy would
+    # collapse. With running statistics each sample's output is independent of its batch, up to
+    # float rounding in the matrix products (gemv vs gemm), hence the loss tolerance.
+    for (s1, a1, l1), (s2, a2, l2) in zip(*accs):
+        check(s1 == s2 and a1 == a2, f"step {s1}: accuracy {a1} at eval batch 1, {a2} at 400")
+        check(abs(l1 - l2) <= 1e-5 * abs(l2), f"step {s1}: loss {l1} vs {l2}")
+    check(float(accs[0][-1][1]) > 0.8, "the trained net should be accurate at eval batch 1")
+
+
+BAD = {
+    "lr": (["--lr", "0"], "lr"),
+    "negative-lr": (["--lr", "-0.1"], "lr"),
+    "batch-too-big": (["--batch-size", "100000"], "batch-size"),
+    "widths": (["--model", "cnn", "--widths", "8,8", "--dataset", "synthetic-images:n=64,test=32"],
+               "widths"),
+    "groups": (["--norm", "group", "--groups", "5"], "groups"),
+    "dataset": (["--dataset", "imagenet"], "imagenet"),
+    "norm": (["--norm", "weird"], "none, batch, layer, group"),
+    "init": (["--init", "magic"], "init"),
+    "unknown-option": (["--learning-rate", "0.1"], "learning-rate"),
+    "not-a-number": (["--lr", "fast"], "lr"),
+}
+
+
+def case_bad_input(tmp):
+    for name, (extra, needle) in BAD.items():
+        p = run(BASE + extra + ["--out", os.path.join(tmp, name)], expect=2)
+        check(needle in p.stderr, f"{name}: message does not name '{needle}':\n{p.stderr}")
+        check(not os.path.exists(os.path.join(tmp, name, "runs.csv")), f"{name}: wrote results")
+
+
+def case_out_dir_guard(tmp):
+    run(BASE + ["--out", tmp])
+    before = open(os.path.join(tmp, "runs.csv")).read()
+    p = run(BASE + ["--lr", "0.05", "--out", tmp], expect=2)
+    check("--force" in p.stderr, "message should mention --force")
+    check(open(os.path.join(tmp, "runs.csv")).read() == before, "earlier result was overwritten")
+    run(BASE + ["--lr", "0.05", "--out", tmp, "--force"])
+
+
+def case_config_file(tmp):
+    os.makedirs(tmp)
+    cfg = os.path.join(tmp, "run.toml")
+    with open(cfg, "w") as f:
+        f.write('# a run file\nnorm = "layer"\nlr = 0.05\nwidths = [32, 16]\n')
+    run(BASE + ["--config", cfg, "--out", os.path.join(tmp, "a")])
+    r = read(os.path.join(tmp, "a", "runs.csv"))[0]
+    check(r["lr"] == "0.05", "config lr not applied")
+    check(r["norm"] == "batch", "command line must win over the file")
+    with open(cfg, "w") as f:
+        f.write('norm = "layer"\nlearning_rate = 0.05\n')
+    p = run(BASE + ["--config", cfg, "--out", os.path.join(tmp, "b")], expect=2)
+    check(f"{cfg}:2:" in p.stderr and "learning_rate" in p.stderr, f"file:line and key:\n{p.stderr}")
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    globals()["case_" + CASE.replace("-", "_")](os.path.join(tmp, "out"))
+print(f"PASS {CASE}")
