@@ -5,13 +5,17 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "cmd/subcommands.h"
 #include "nn/errors.h"
 
 int main(int argc, char** argv) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("normlab"));
+  // Colour only on a terminal, and never under CI: logs stay plain text in files.
+  const bool plain = std::getenv("CI") != nullptr;
+  spdlog::set_default_logger(spdlog::stderr_color_mt(
+      "normlab", plain ? spdlog::color_mode::never : spdlog::color_mode::automatic));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
 
   CLI::App app{"normlab: trains small networks with and without batch, layer and group\n"
@@ -22,6 +26,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   normlab::cmd::setup_train(app);
   normlab::cmd::setup_data(app);
+  normlab::cmd::setup_sweep(app);
+  normlab::cmd::setup_merge(app);
 
   try {
     app.parse(argc, argv);

@@ -8,5 +8,7 @@ namespace normlab::cmd {
 
 void setup_train(CLI::App& app);
 void setup_data(CLI::App& app);
+void setup_sweep(CLI::App& app);
+void setup_merge(CLI::App& app);
 
 }  // namespace normlab::cmd

@@ -52,7 +52,7 @@ def write_safetensors(path, tensors, metadata=None):
         a = tensors[name]
         if isinstance(a, torch.Tensor):
             a = a.detach().cpu().numpy()
-        a = np.ascontiguousarray(a)
+        a = np.array(a, order="C", copy=False)  # keeps 0-d shapes (ascontiguousarray does not)
         if a.dtype not in _DTYPES:
             raise ValueError(f"{name}: unsupported dtype {a.dtype}")
         b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()

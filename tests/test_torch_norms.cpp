@@ -153,13 +153,15 @@ void run_all(const char* kind, double tol) {
   CHECK(n >= 4);
   double all = 0;
   for (const auto& [k, e] : worst) all = std::max(all, e);
-  MESSAGE(kind, " norm (", sizeof(T) == 4 ? "float" : "double", ", ", n,
-          " cases): worst error ", all, " (tolerance ", tol, ")");
+  std::string detail;
+  for (const auto& [k, e] : worst) detail += "\n  " + k + ": " + std::to_string(e);
+  MESSAGE(std::string(kind), " norm (", std::string(sizeof(T) == 4 ? "float" : "double"), ", ", n,
+          " cases): worst error ", all, " (tolerance ", tol, ")", detail);
 }
 
 }  // namespace
 
-TEST_CASE("torch norms: fixture has dense and conv shapes, several group counts, no-affine") {
+TEST_CASE("torch norms: fixture covers dense and conv shapes and group counts and no-affine") {
   const auto cases = norm_cases();
   int dense = 0, conv = 0, noaffine = 0;
   std::map<int, int> gn_groups;
@@ -174,9 +176,9 @@ TEST_CASE("torch norms: fixture has dense and conv shapes, several group counts,
   CHECK(gn_groups.size() >= 3);
 }
 
-TEST_CASE("torch norms: batch norm matches PyTorch (float, 1e-5)") { run_all<float>("batch", 1e-5); }
-TEST_CASE("torch norms: batch norm matches PyTorch (double, 1e-10)") { run_all<double>("batch", 1e-10); }
-TEST_CASE("torch norms: layer norm matches PyTorch (float, 1e-5)") { run_all<float>("layer", 1e-5); }
-TEST_CASE("torch norms: layer norm matches PyTorch (double, 1e-10)") { run_all<double>("layer", 1e-10); }
-TEST_CASE("torch norms: group norm matches PyTorch (float, 1e-5)") { run_all<float>("group", 1e-5); }
-TEST_CASE("torch norms: group norm matches PyTorch (double, 1e-10)") { run_all<double>("group", 1e-10); }
+TEST_CASE("torch norms: batch norm matches PyTorch in float to 1e-5") { run_all<float>("batch", 1e-5); }
+TEST_CASE("torch norms: batch norm matches PyTorch in double to 1e-10") { run_all<double>("batch", 1e-10); }
+TEST_CASE("torch norms: layer norm matches PyTorch in float to 1e-5") { run_all<float>("layer", 1e-5); }
+TEST_CASE("torch norms: layer norm matches PyTorch in double to 1e-10") { run_all<double>("layer", 1e-10); }
+TEST_CASE("torch norms: group norm matches PyTorch in float to 1e-5") { run_all<float>("group", 1e-5); }
+TEST_CASE("torch norms: group norm matches PyTorch in double to 1e-10") { run_all<double>("group", 1e-10); }

@@ -75,7 +75,7 @@ std::vector<uint32_t> read_header(gzFile f, const std::string& path, int expect_
                     " (not an IDX file)");
   if (m[2] != 0x08)
     throw DataError(path + ": unsupported IDX element type: expected 0x08 (unsigned byte), found " +
-                    hex32(m[2]).substr(8) + " (magic " + hex32(magic) + ")");
+                    "0x" + hex32(m[2]).substr(8) + " (magic " + hex32(magic) + ")");
   if (m[3] != expect_ndims)
     throw DataError(path + ": wrong IDX dimension count: expected " + std::to_string(expect_ndims) + " (magic " +
                     hex32(expected_magic) + "), found " + std::to_string(m[3]) + " (magic " + hex32(magic) + ")");

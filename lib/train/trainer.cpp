@@ -19,9 +19,10 @@
 #include "nn/checkpoint.h"
 #include "nn/errors.h"
 #include "nn/model.h"
-#include "nn/softmax_xent.h"
 #include "tensor/gemm.h"
 #include "train/probe.h"
+#include "nn/softmax_xent.h"
+#include "train/train_step.h"
 
 namespace normlab {
 
@@ -94,9 +95,8 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   train.gather_range(probe_x.data(), probe_y.data(), 0, probe_n);
   ActivationProbe probe(model, std::move(probe_x), probe_n);
 
-  Optimizer opt(spec.optim, model.params().size());
-  std::vector<float> xb(std::size_t(N) * in_size), probs(std::size_t(N) * K),
-      dlogits(std::size_t(N) * K);
+  TrainStep stepper(model, spec.optim, N);
+  std::vector<float> xb(std::size_t(N) * in_size);
   std::vector<int32_t> yb(N);
 
   double train_s = 0, grad_norm = 0, auc = 0, initial_loss = 0, lr = spec.lr;
@@ -132,30 +132,22 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       sampler.next(idx, n);
     }
     train.gather(xb.data(), yb.data(), idx, n);
-    const float* z = model.forward(xb.data(), n, Mode::train);
-    const double loss = softmax_xent_forward(probs.data(), z, yb.data(), n, K);
-    if (step == 1) initial_loss = loss;
-    if (!std::isfinite(loss) || loss > spec.diverge_factor * initial_loss) {
-      r.status = "diverged";
-      r.failure = std::isfinite(loss) ? "explosion" : "nan";
-      r.diverge_step = step;
-      r.message = fmt::format("loss {} at step {} (initial {:.4g})", loss, step, initial_loss);
-      break;
-    }
-    model.zero_grad();
-    std::fill(dlogits.begin(), dlogits.begin() + long(n) * K, 0.f);
-    softmax_xent_backward(dlogits.data(), probs.data(), yb.data(), n, K);
-    model.backward(dlogits.data(), n);
-    grad_norm = global_norm(model.grads().data(), model.grads().size());
-    if (!std::isfinite(grad_norm)) {
-      r.status = "diverged";
-      r.failure = "nan";
-      r.diverge_step = step;
-      r.message = fmt::format("gradient norm {} at step {}", grad_norm, step);
-      break;
-    }
     lr = lr_at(spec.schedule, spec.lr, step - 1, total);
-    opt.step(model.params().data(), model.grads().data(), lr);
+    // The first batch's loss is the reference for "exploded"; it is not known before step 1.
+    const double limit = step == 1 ? HUGE_VAL : spec.diverge_factor * initial_loss;
+    const StepOutcome o = stepper.run(xb.data(), yb.data(), n, lr, limit);
+    if (step == 1) initial_loss = o.loss;
+    if (!o.updated) {
+      r.status = "diverged";
+      r.failure = std::isfinite(o.loss) && std::isfinite(o.grad_norm) ? "explosion" : "nan";
+      r.diverge_step = step;
+      r.message = std::isfinite(o.loss) && o.loss <= limit
+                      ? fmt::format("gradient norm {} at step {}", o.grad_norm, step)
+                      : fmt::format("loss {} at step {} (initial {:.4g})", o.loss, step, initial_loss);
+      break;
+    }
+    grad_norm = o.grad_norm;
+    const double loss = o.loss;
     train_s += seconds_since(t0);
     samples += n;
     auc += loss;

@@ -1,0 +1,100 @@
+// normlab sweep EXPERIMENT.toml: expand the grid, check every run, then run
+// them `--jobs` at a time, resuming where an earlier invocation stopped.
+// Exit 1 when any run ended in error (the others are still written).
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "cmd/subcommands.h"
+#include "nn/errors.h"
+#include "sweep/manifest.h"
+#include "sweep/scheduler.h"
+#include "train/run_files.h"
+
+namespace normlab::cmd {
+
+namespace {
+
+struct SweepCliOptions {
+  std::string experiment;
+  std::string out;  // default results/<name>
+  int jobs = 0;     // 0: the core count
+  int threads = 0;  // 0: cores / jobs
+  std::string shard;
+  std::vector<std::string> sets;
+  std::string profile;
+  bool dry_run = false, fresh = false, quiet = false;
+};
+
+void run_sweep_cmd(const SweepCliOptions& o) {
+  if (o.quiet) spdlog::set_level(spdlog::level::warn);
+  ExperimentOptions eo;
+  eo.profile = o.profile;
+  for (const auto& s : o.sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw ConfigError(fmt::format("--set: '{}' (expected key=value)", s));
+    eo.sets.push_back({s.substr(0, eq), s.substr(eq + 1)});
+  }
+  const Experiment ex = load_experiment(o.experiment, eo);
+  SweepOptions so;
+  if (!o.shard.empty()) std::tie(so.shard_index, so.shard_count) = parse_shard(o.shard);
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  so.jobs = o.jobs > 0 ? o.jobs : cores;
+  so.threads_per_run = o.threads > 0 ? o.threads : std::max(1, cores / so.jobs);
+  const auto mine = shard_runs(ex, so.shard_index, so.shard_count);
+
+  if (o.dry_run) {
+    for (std::size_t g : mine) {
+      const auto& r = ex.runs[g];
+      std::string line = fmt::format("{:>5} {}", g, r.run_id());
+      for (const auto& k : run_keys())
+        if (k.identity && r.get(k.name) != k.def) line += fmt::format(" {}={}", k.name, r.get(k.name));
+      std::printf("%s\n", line.c_str());
+    }
+    spdlog::info("{}: {} runs ({} in this shard)", ex.name, ex.runs.size(), mine.size());
+    return;
+  }
+  validate_runs(ex);  // exits 2 via ConfigError before any run starts
+
+  const std::string out = o.out.empty() ? "results/" + ex.name : o.out;
+  const SweepDir dir(out);
+  if (o.fresh) spdlog::info("--fresh: earlier parts moved to {}", dir.archive_parts());
+  spdlog::info("{}: {} runs, {} in this shard; {} jobs x {} BLAS threads; writing {}/", ex.name,
+               ex.runs.size(), mine.size(), so.jobs, so.threads_per_run, out);
+  const std::string started = utc_now();
+  const auto summary = run_sweep(ex, dir, so, [](const SweepProgress& p, const std::string& line) {
+    spdlog::info("[{}/{}] {}  (running {}, failed {}, diverged {}, eta {:.0f}s)",
+                 p.skipped + p.done, p.total, line, p.running, p.failed, p.diverged, p.eta_s);
+  });
+  write_file_atomic(out + "/manifest.json",
+                    sweep_manifest(ex, eo, started, utc_now()).dump(2) + "\n");
+  const auto& p = summary.progress;
+  spdlog::info("{}: ran {}, skipped {} complete, {} diverged, {} errors; {} of {} runs in {}/runs.csv "
+               "({:.1f}s)", ex.name, p.done, p.skipped, p.diverged, p.failed, summary.assembled,
+               ex.runs.size(), out, p.elapsed_s);
+  if (p.failed > 0)
+    throw std::runtime_error(fmt::format("{} run(s) ended in error; see the message column of "
+                                         "{}/runs.csv (a rerun retries them)", p.failed, out));
+}
+
+}  // namespace
+
+void setup_sweep(CLI::App& app) {
+  auto o = std::make_shared<SweepCliOptions>();
+  auto* sub = app.add_subcommand("sweep", "Run an experiment file's grid of runs (parallel, resumable, shardable)");
+  sub->add_option("experiment", o->experiment, "experiment TOML file")->required()->check(CLI::ExistingFile);
+  sub->add_option("--out", o->out, "sweep directory [default: results/<experiment name>]");
+  sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::PositiveNumber);
+  sub->add_option("--threads", o->threads, "BLAS threads per run [default: cores / jobs]")->check(CLI::PositiveNumber);
+  sub->add_option("--shard", o->shard, "run the i-th of n deterministic parts of the grid, as i/n");
+  sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable)");
+  sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table (e.g. quick, full)");
+  sub->add_flag("--dry-run", o->dry_run, "list the expanded runs and exit");
+  sub->add_flag("--fresh", o->fresh, "rerun everything (earlier parts are moved aside, not deleted)");
+  sub->add_flag("-q,--quiet", o->quiet, "warnings and errors only");
+  sub->callback([o] { run_sweep_cmd(*o); });
+}
+
+}  // namespace normlab::cmd

@@ -1,0 +1,318 @@
+#!/usr/bin/python3
+"""Command-line tests of `normlab sweep` and `normlab merge`: kill -9 and resume,
+shards and merge, --jobs, --fresh, --dry-run, bad experiment files.
+Usage: sweep_cli.py NORMLAB_BIN CASE
+
+Every comparison is between parsed CSVs with the time columns removed: all
+other fields, the header and the row order must be identical."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = sys.argv[1]
+CASE = sys.argv[2]
+TIME_COLS = {"seconds_to_target", "train_seconds", "samples_per_s", "peak_rss_mb", "elapsed_s"}
+CSVS = ["runs.csv", "curves.csv", "activations.csv"]
+
+# 4 norms x 2 learning rates x 2 seeds = 16 runs of a few tenths of a second each.
+GRID = """\
+# sweep_cli.py test grid
+dataset = "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3"
+model = "mlp"
+widths = [32, 16]
+batch_size = 32
+epochs = 4
+norm = ["none", "batch", "layer", "group"]
+lr = [
+  0.03,   # multi-line list with comments
+  0.1,
+]
+seeds = 2
+"""
+GRID_RUNS = 16
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit("FAIL: " + msg)
+
+
+def sweep(args, expect=0):
+    p = subprocess.run([BIN, "sweep", *args], capture_output=True, text=True)
+    if p.returncode != expect:
+        sys.exit(f"FAIL: sweep exit {p.returncode}, expected {expect}\nargs: {args}\n"
+                 f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def merge(args, expect=0):
+    p = subprocess.run([BIN, "merge", *args], capture_output=True, text=True)
+    if p.returncode != expect:
+        sys.exit(f"FAIL: merge exit {p.returncode}, expected {expect}\nargs: {args}\n"
+                 f"stderr:\n{p.stderr}")
+    return p
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def rows(path):
+    """Header and rows of a CSV with the time columns dropped."""
+    with open(path, newline="") as f:
+        r = list(csv.reader(f))
+    keep = [i for i, c in enumerate(r[0]) if c not in TIME_COLS]
+    return [[row[i] for i in keep] for row in r]
+
+
+def run_ids(d):
+    with open(os.path.join(d, "runs.csv"), newline="") as f:
+        return [r["run_id"] for r in csv.DictReader(f)]
+
+
+def same_csvs(a, b):
+    for f in CSVS:
+        ra, rb = rows(os.path.join(a, f)), rows(os.path.join(b, f))
+        check(ra[0] == rb[0], f"{f}: headers differ between {a} and {b}")
+        check(len(ra) == len(rb), f"{f}: {len(ra) - 1} rows in {a}, {len(rb) - 1} in {b}")
+        for i, (x, y) in enumerate(zip(ra, rb)):
+            check(x == y, f"{f}: row {i} differs between {a} and {b}:\n  {x}\n  {y}")
+
+
+def sound(d, expect_runs=GRID_RUNS):
+    """A complete sweep directory: every run once, every run's rows present."""
+    ids = run_ids(d)
+    check(len(ids) == expect_runs, f"{d}/runs.csv has {len(ids)} runs, expected {expect_runs}")
+    check(len(set(ids)) == len(ids), f"{d}/runs.csv lists a run_id twice")
+    for f in ["curves.csv", "activations.csv"]:
+        with open(os.path.join(d, f), newline="") as fh:
+            seen = {r["run_id"] for r in csv.DictReader(fh)}
+        check(seen == set(ids), f"{d}/{f}: run_ids do not match runs.csv")
+    with open(os.path.join(d, "runs.csv"), newline="") as fh:
+        for r in csv.DictReader(fh):
+            check(r["status"] in ("ok", "diverged"), f"run {r['run_id']}: status {r['status']}")
+
+
+def reference(tmp, exp):
+    """An uninterrupted sweep of the whole grid."""
+    ref = os.path.join(tmp, "ref")
+    sweep([exp, "--out", ref, "--jobs", "2", "-q"])
+    sound(ref)
+    return ref
+
+
+def case_dry_run(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    p = sweep([exp, "--dry-run"])
+    lines = [l for l in p.stdout.splitlines() if l.strip()]
+    check(len(lines) == GRID_RUNS, f"--dry-run listed {len(lines)} runs, expected {GRID_RUNS}:\n{p.stdout}")
+    check(not os.path.exists(os.path.join(tmp, "results")), "--dry-run wrote results")
+    # Listed in grid order with the run_ids the sweep writes.
+    listed = [l.split()[1] for l in lines]
+    check(len(set(listed)) == GRID_RUNS, "--dry-run lists a run_id twice")
+    check(all("norm=" in l for l in lines[4:]), "--dry-run lines show the keys that differ")
+    ref = reference(tmp, exp)
+    check(listed == run_ids(ref), "--dry-run run_ids/order differ from runs.csv")
+    # The shard listing is the matching subset.
+    p0 = sweep([exp, "--dry-run", "--shard", "1/3"])
+    l0 = [l.split()[1] for l in p0.stdout.splitlines() if l.strip()]
+    check(l0 == listed[1::3], "--dry-run --shard 1/3 is not every third run from the second")
+
+
+def case_kill_resume(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    ref = reference(tmp, exp)
+    out = os.path.join(tmp, "killed")
+    parts = os.path.join(out, "parts")
+    cmd = [BIN, "sweep", exp, "--out", out, "--jobs", "2", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    done = 0
+    while time.time() < deadline:
+        done = len([f for f in os.listdir(parts) if f.endswith(".runs.csv")]) \
+            if os.path.isdir(parts) else 0
+        if done >= 3 or proc.poll() is not None:
+            break
+        time.sleep(0.002)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    check(proc.returncode == -signal.SIGKILL, f"the sweep finished before the kill (exit {proc.returncode})")
+    done = len([f for f in os.listdir(parts) if f.endswith(".runs.csv")])
+    check(0 < done < GRID_RUNS, f"kill did not land mid-sweep: {done} of {GRID_RUNS} runs complete")
+    # A killed sweep has not assembled: runs.csv, if any, is an older one and never partial.
+    if os.path.exists(os.path.join(out, "runs.csv")):
+        check(len(run_ids(out)) < GRID_RUNS, "runs.csv complete after a kill")
+    # A half-written part of a run that did not finish must not be trusted: plant
+    # garbage .tmp files for a run with no part, as a kill during a write leaves them.
+    pending = [r for r in run_ids(ref)
+               if not os.path.exists(os.path.join(parts, r + ".runs.csv"))]
+    check(pending, "no pending run left after the kill")
+    victim = pending[0]
+    for kind in ["curves", "activations", "runs"]:
+        write(os.path.join(parts, f"{victim}.{kind}.csv.tmp"), "run_id\nGARBAGE,HALF-A-ROW")
+    p = sweep(cmd[2:])
+    check("GARBAGE" not in p.stderr, "resume read a .tmp file")
+    sound(out)
+    for f in CSVS:
+        check("GARBAGE" not in open(os.path.join(out, f)).read(), f"{f} holds a row from a .tmp file")
+    same_csvs(ref, out)
+    # Resuming a complete sweep runs nothing and changes nothing.
+    before = {f: rows(os.path.join(out, f)) for f in CSVS}
+    p = sweep(cmd[2:-1])
+    check("ran 0, skipped 16" in p.stderr, f"a complete sweep should skip every run:\n{p.stderr}")
+    for f in CSVS:
+        check(rows(os.path.join(out, f)) == before[f], f"{f} changed on a no-op resume")
+
+
+def case_shard_merge(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    ref = reference(tmp, exp)
+    a, b, c = (os.path.join(tmp, x) for x in ("shard0", "shard1", "merged"))
+    sweep([exp, "--out", a, "--shard", "0/2", "--jobs", "1", "-q"])
+    sweep([exp, "--out", b, "--shard", "1/2", "--jobs", "2", "-q"])
+    check(len(run_ids(a)) == GRID_RUNS // 2 and len(run_ids(b)) == GRID_RUNS // 2,
+          "each of 2 shards holds half the runs")
+    check(not set(run_ids(a)) & set(run_ids(b)), "shards overlap")
+    merge([a, b, "--out", c])
+    sound(c)
+    same_csvs(ref, c)
+    # Merging again, or a shard with itself, de-duplicates by run_id.
+    c2 = os.path.join(tmp, "merged2")
+    merge([a, b, a, ref, "--out", c2])
+    sound(c2)
+    same_csvs(ref, c2)
+    # One shard missing: exit 1, the missing runs reported.
+    p = merge([a, "--out", os.path.join(tmp, "half")], expect=1)
+    check("missing" in p.stderr and str(GRID_RUNS // 2) in p.stderr,
+          f"merge with a shard missing should say {GRID_RUNS // 2} runs are missing:\n{p.stderr}")
+    # Shards of different experiments: exit 2, naming both.
+    other = write(os.path.join(tmp, "other.toml"), GRID.replace("0.03", "0.05"))
+    d = os.path.join(tmp, "otherdir")
+    sweep([other, "--out", d, "--shard", "1/2", "-q"])
+    p = merge([a, d, "--out", os.path.join(tmp, "bad")], expect=2)
+    check(a in p.stderr and d in p.stderr and "'grid'" in p.stderr and "'other'" in p.stderr,
+          f"mismatched merge should name both directories and experiments:\n{p.stderr}")
+    check(not os.path.exists(os.path.join(tmp, "bad", "runs.csv")), "mismatched merge wrote runs.csv")
+
+
+def case_jobs(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    one, two = os.path.join(tmp, "j1"), os.path.join(tmp, "j2")
+    sweep([exp, "--out", one, "--jobs", "1", "-q"])
+    sweep([exp, "--out", two, "--jobs", "2", "-q"])
+    sound(one)
+    sound(two)
+    same_csvs(one, two)
+
+
+def case_fresh(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    out = os.path.join(tmp, "out")
+    sweep([exp, "--out", out, "-q"])
+    old_parts = sorted(os.listdir(os.path.join(out, "parts")))
+    before = {f: rows(os.path.join(out, f)) for f in CSVS}
+    p = sweep([exp, "--out", out, "--fresh"])
+    check("ran 16, skipped 0" in p.stderr, f"--fresh should rerun every run:\n{p.stderr}")
+    old = os.path.join(out, "parts.old-1")
+    check(os.path.isdir(old), "--fresh did not move the old parts to parts.old-1")
+    check(sorted(os.listdir(old)) == old_parts, "parts.old-1 does not hold the old parts")
+    sound(out)
+    for f in CSVS:
+        check(rows(os.path.join(out, f)) == before[f], f"{f}: a fresh rerun gave different results")
+    sweep([exp, "--out", out, "--fresh", "-q"])
+    check(os.path.isdir(os.path.join(out, "parts.old-2")), "a second --fresh must not overwrite parts.old-1")
+
+
+def case_set_and_profile(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"),
+                GRID + '\n[profile.quick]\nnorm = ["batch", "layer"]\nseeds = 1\n')
+    p = sweep([exp, "--dry-run", "--profile", "quick"])
+    check(len(p.stdout.splitlines()) == 4, f"profile quick: 2 norms x 2 lr x 1 seed:\n{p.stdout}")
+    p = sweep([exp, "--dry-run", "--set", "lr=0.5", "--set", "norm=layer"])
+    lines = p.stdout.splitlines()
+    check(len(lines) == 2, f"--set collapses the lr and norm axes (2 seeds left):\n{p.stdout}")
+    check(all("lr=0.5" in l and "norm=layer" in l for l in lines), f"--set not applied:\n{p.stdout}")
+    p = sweep([exp, "--dry-run", "--set", "learning_rate=0.5"], expect=2)
+    check("--set learning_rate" in p.stderr and "unknown key" in p.stderr, f"--set unknown key:\n{p.stderr}")
+    p = sweep([exp, "--dry-run", "--set", "lr=fast"], expect=2)
+    check("--set lr" in p.stderr and "fast" in p.stderr, f"--set bad value:\n{p.stderr}")
+    p = sweep([exp, "--dry-run", "--set", "seeds=two"], expect=2)
+    check("seeds" in p.stderr, f"--set seeds=two:\n{p.stderr}")
+    p = sweep([exp, "--dry-run", "--profile", "nope"], expect=2)
+    check(exp in p.stderr and "nope" in p.stderr and "quick" in p.stderr,
+          f"unknown profile should name the file, the profile and the defined ones:\n{p.stderr}")
+
+
+# Bad experiment files: (file text, [strings the message must hold]). "{f}" is
+# the file's path; each line-numbered message must name FILE:LINE: and the key.
+HEAD = 'dataset = "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3"\nwidths = [32, 16]\n'
+BAD = {
+    "unknown-key": (HEAD + "learning_rate = 0.1\n", ["{f}:3:", "learning_rate", "unknown key"]),
+    "wrong-type": (HEAD + 'lr = "fast"\n', ["{f}:3:", "lr", "fast"]),
+    "wrong-type-in-list": (HEAD + "lr = [0.1,\n  true]\n", ["{f}:4:", "lr"]),
+    "empty-list": (HEAD + "norm = []\n", ["{f}:3:", "norm", "empty list"]),
+    "invalid-norm": (HEAD + 'norm = ["batch", "weird"]\n', ["{f}:3:", "norm", "weird",
+                                                           "none, batch, layer, group"]),
+    "zero-lr": (HEAD + "lr = 0\n", ["{f}:3:", "lr"]),
+    "negative-lr": (HEAD + "lr = [0.1, -0.5]\n", ["{f}:3:", "lr", "-0.5"]),
+    "bad-seeds": (HEAD + 'seeds = "three"\n', ["{f}:3:", "seeds"]),
+    "several": (HEAD + 'learning_rate = 0.1\nnorm = "weird"\nbatch_size = "big"\nepochs = []\n',
+                ["{f}:3:", "learning_rate", "{f}:5:", "batch-size", "big", "{f}:6:", "epochs"]),
+    "several-values": (HEAD + 'norm = "weird"\nlr = -1\n', ["{f}:3:", "norm", "{f}:4:", "lr"]),
+    "syntax": (HEAD + "lr = [0.1, 0.2\nnorm = 'batch'\n", ["{f}:4:"]),
+    "exclude-unknown-key": (HEAD + "norm = ['batch', 'layer']\n[[exclude]]\nnrom = 'batch'\n",
+                            ["{f}:5:", "nrom"]),
+    "random-bad-range": (HEAD + "[random]\nsamples = 3\nlr = { log_uniform = [0, 1] }\n",
+                         ["{f}:5:", "lr", "log_uniform"]),
+    "unknown-table": (HEAD + "[sweep]\nlr = 0.1\n", ["{f}:3:", "sweep"]),
+}
+
+
+def case_bad_input(tmp):
+    for name, (text, needles) in BAD.items():
+        f = write(os.path.join(tmp, f"{name}.toml"), text)
+        out = os.path.join(tmp, name)
+        p = sweep([f, "--out", out], expect=2)
+        for n in needles:
+            n = n.format(f=f)
+            check(n in p.stderr, f"{name}: message does not name '{n}':\n{p.stderr}")
+        check(not os.path.exists(out), f"{name}: created the sweep directory")
+
+
+def case_groups_not_dividing(tmp):
+    # groups=5 divides neither 32 nor 16: found when the models are built, before any run.
+    f = write(os.path.join(tmp, "groups.toml"),
+              HEAD + 'norm = ["batch", "group"]\ngroups = 5\nlr = [0.1, 0.2]\nseeds = 2\n')
+    out = os.path.join(tmp, "groups")
+    p = sweep([f, "--out", out], expect=2)
+    for n in [f, "groups", "5"]:
+        check(n in p.stderr, f"groups: message does not name '{n}':\n{p.stderr}")
+    check(p.stderr.count("norm=group") == 1, f"groups: one problem per distinct model:\n{p.stderr}")
+    check(not os.path.exists(os.path.join(out, "runs.csv")), "groups: runs.csv written")
+    parts = os.path.join(out, "parts")
+    check(not os.path.isdir(parts) or not os.listdir(parts), "groups: a run was started")
+
+
+def case_random(tmp):
+    f = write(os.path.join(tmp, "rnd.toml"),
+              HEAD + 'norm = ["batch", "layer"]\n[random]\nsamples = 5\nseed = 7\n'
+                     'lr = { log_uniform = [1e-3, 1.0] }\n')
+    p1 = sweep([f, "--dry-run"])
+    p2 = sweep([f, "--dry-run"])
+    check(p1.stdout == p2.stdout, "random mode is not deterministic")
+    lines = p1.stdout.splitlines()
+    check(len(lines) == 10, f"5 draws x 2 norms:\n{p1.stdout}")
+    lrs = {float(tok[3:]) for l in lines for tok in l.split() if tok.startswith("lr=")}
+    check(len(lrs) == 5 and all(1e-3 <= x <= 1.0 for x in lrs), f"lr draws {sorted(lrs)}")
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    globals()["case_" + CASE.replace("-", "_")](tmp)
+print(f"PASS {CASE}")

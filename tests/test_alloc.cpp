@@ -1,0 +1,83 @@
+// Counts heap allocations made through operator new during training steps:
+// after the first step, a step (forward, loss, backward, optimizer) and a
+// batch gather must allocate nothing, for every model and norm.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "data/dataset.h"
+#include "data/sampler.h"
+#include "init/init.h"
+#include "nn/model.h"
+#include "train/train_step.h"
+
+namespace {
+std::atomic<long> g_allocs{0};
+}
+
+void* operator new(std::size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace normlab;
+
+TEST_CASE("alloc: a training step allocates nothing after the first") {
+  const auto data = load_dataset("synthetic-images:n=256,test=64,classes=10,seed=1");
+  struct Case {
+    const char* model;
+    NormKind norm;
+    const char* optimizer;
+  };
+  for (const Case c : {Case{"mlp", NormKind::batch, "sgd"}, Case{"mlp", NormKind::layer, "adam"},
+                       Case{"cnn", NormKind::batch, "momentum"}, Case{"cnn", NormKind::group, "sgd"},
+                       Case{"cnn-small", NormKind::layer, "adam"},
+                       Case{"cnn-small", NormKind::none, "sgd"}}) {
+    ModelConfig mc;
+    mc.model = c.model;
+    mc.norm.kind = c.norm;
+    mc.norm.groups = 4;
+    mc.input = data->shape;
+    const int N = 32;
+    auto model = build_model<float>(mc, N);
+    init_model(*model, InitSpec{}, 1);
+    OptimConfig oc;
+    oc.kind = c.optimizer;
+    TrainStep step(*model, oc, N);
+    EpochSampler sampler(data->train.count(), N, 7);
+    std::vector<float> x(std::size_t(N) * model->input_shape().size());
+    std::vector<int32_t> y(N);
+    sampler.start_epoch(0);
+    auto one = [&] {
+      const uint32_t* idx;
+      int n;
+      if (!sampler.next(idx, n)) {
+        sampler.start_epoch(1);
+        sampler.next(idx, n);
+      }
+      data->train.gather(x.data(), y.data(), idx, n);
+      return step.run(x.data(), y.data(), n, 0.01, 1e30);
+    };
+    CHECK(one().updated);  // warm-up: the first step may allocate (nothing does today)
+    const long before = g_allocs.load();
+    for (int i = 0; i < 10; ++i) REQUIRE(one().updated);
+    const long during = g_allocs.load() - before;
+    INFO(c.model, " norm ", to_string(c.norm), " ", c.optimizer);
+    CHECK(during == 0);
+  }
+}
+
+TEST_CASE("alloc: the counter sees allocations (the test can fail)") {
+  const long before = g_allocs.load();
+  auto* v = new std::vector<int>(100);
+  delete v;
+  CHECK(g_allocs.load() - before >= 2);
+}

@@ -1,0 +1,65 @@
+// Dataset spec strings: parsing, canonical form, and errors that name the key.
+#include <doctest/doctest.h>
+
+#include "data/spec.h"
+#include "nn/errors.h"
+
+using namespace normlab;
+
+namespace {
+std::string err(const std::string& s) {
+  try {
+    parse_data_spec(s);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("spec strings parse into fields") {
+  const DataSpec s = parse_data_spec("blobs:n=2000,dim=20,classes=4,noise=1.5,seed=3,val=0.1,standardize=0");
+  CHECK(s.name == "blobs");
+  CHECK(*s.n == 2000);
+  CHECK(*s.dim == 20);
+  CHECK(*s.classes == 4);
+  CHECK(*s.noise == 1.5);
+  CHECK(*s.seed == 3);
+  CHECK(s.val_fraction == 0.1);
+  CHECK_FALSE(s.standardize);
+  CHECK(s.synthetic());
+
+  const DataSpec m = parse_data_spec("mnist");
+  CHECK(m.name == "mnist");
+  CHECK_FALSE(m.n.has_value());
+  CHECK(m.standardize);
+  CHECK_FALSE(m.synthetic());
+
+  const DataSpec i = parse_data_spec("idx:/data/kmnist,classes=10,val=0.2");
+  CHECK(i.name == "idx");
+  CHECK(i.path == "/data/kmnist");
+  CHECK(i.val_fraction == 0.2);
+}
+
+TEST_CASE("canonical form is order-independent and round-trips") {
+  const DataSpec a = parse_data_spec("blobs:seed=3,n=100"), b = parse_data_spec("blobs:n=100,seed=3");
+  CHECK(a.canonical() == b.canonical());
+  CHECK(parse_data_spec(a.canonical()).canonical() == a.canonical());
+  CHECK(parse_data_spec("blobs:n=100,seed=4").canonical() != a.canonical());
+  const DataSpec i = parse_data_spec("idx:/x/y,val=0.25");
+  CHECK(parse_data_spec(i.canonical()).canonical() == i.canonical());
+  CHECK(parse_data_spec(i.canonical()).path == "/x/y");
+}
+
+TEST_CASE("bad specs are ConfigErrors naming what is wrong") {
+  CHECK(err("cifar").find("unknown dataset 'cifar'") != std::string::npos);
+  CHECK(err("blobs:n=abc").find("'n'") != std::string::npos);
+  CHECK(err("blobs:size=3").find("unknown key 'size'") != std::string::npos);
+  CHECK(err("mnist:noise=0.1").find("'noise'") != std::string::npos);
+  CHECK(err("mnist:val=0.9").find("[0, 0.5]") != std::string::npos);
+  CHECK(err("idx:").find("idx:DIR") != std::string::npos);
+  CHECK(err("blobs:n").find("KEY=VALUE") != std::string::npos);
+  CHECK(err("synthetic-images:dim=10").find("28x28") != std::string::npos);
+  CHECK(err("blobs:standardize=maybe").find("'standardize'") != std::string::npos);
+  CHECK(err("blobs:n=10").empty());
+}
