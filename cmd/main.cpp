@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   normlab::cmd::setup_data(app);
   normlab::cmd::setup_sweep(app);
   normlab::cmd::setup_merge(app);
+  normlab::cmd::setup_bench(app);
 
   try {
     app.parse(argc, argv);

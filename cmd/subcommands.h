@@ -10,5 +10,6 @@ void setup_train(CLI::App& app);
 void setup_data(CLI::App& app);
 void setup_sweep(CLI::App& app);
 void setup_merge(CLI::App& app);
+void setup_bench(CLI::App& app);
 
 }  // namespace normlab::cmd

@@ -125,35 +125,48 @@ void gen_spirals(const Params& p, int count, uint64_t stream, std::vector<float>
 }
 
 void gen_images(const Params& p, int count, uint64_t stream, std::vector<float>& x, std::vector<int32_t>& y) {
-  constexpr int S = 28, D = S * S, kBlobs = 4;
+  constexpr int S = 28, D = S * S, kPool = 16, kPer = 4, kShift = 3;
+  // A pool of oriented strokes (anisotropic Gaussians) shared by all classes.
   Rng st(mix_seed(p.seed, 0));
-  std::vector<double> proto(std::size_t(p.classes) * D, 0.0);
+  std::vector<double> pool(std::size_t(kPool) * D);
+  for (int b = 0; b < kPool; ++b) {
+    const double cy = st.uniform(8, 20), cx = st.uniform(8, 20), th = st.uniform(0, kPi);
+    const double sl = st.uniform(2.5, 4.5), sw = st.uniform(0.8, 1.3);
+    const double c = std::cos(th), s = std::sin(th);
+    for (int i = 0; i < S; ++i)
+      for (int j = 0; j < S; ++j) {
+        const double u = (i - cy) * c + (j - cx) * s, v = -(i - cy) * s + (j - cx) * c;
+        pool[std::size_t(b) * D + i * S + j] = std::exp(-0.5 * (u * u / (sl * sl) + v * v / (sw * sw)));
+      }
+  }
+  // Class k draws kPer distinct strokes from the pool (partial Fisher–Yates).
+  std::vector<int> strokes(std::size_t(p.classes) * kPer);
   for (int k = 0; k < p.classes; ++k) {
-    double* im = proto.data() + std::size_t(k) * D;
-    for (int b = 0; b < kBlobs; ++b) {
-      const double cy = st.uniform(7, 21), cx = st.uniform(7, 21), sg = st.uniform(1.5, 3.0);
-      for (int i = 0; i < S; ++i)
-        for (int j = 0; j < S; ++j)
-          im[i * S + j] += std::exp(-((i - cy) * (i - cy) + (j - cx) * (j - cx)) / (2 * sg * sg));
-    }
-    const double mx = *std::max_element(im, im + D);
-    for (int q = 0; q < D; ++q) im[q] /= mx;
+    int order[kPool];
+    for (int b = 0; b < kPool; ++b) order[b] = b;
+    for (int b = 0; b < kPer; ++b) std::swap(order[b], order[b + int(st.below(kPool - b))]);
+    for (int b = 0; b < kPer; ++b) strokes[k * kPer + b] = order[b];
   }
   Rng r(mix_seed(p.seed, stream));
   x.resize(std::size_t(count) * D);
   y.resize(count);
+  std::vector<double> im(D);
   for (int n = 0; n < count; ++n) {
     const int k = int(r.below(p.classes));
     y[n] = k;
-    const int dy = int(r.below(5)) - 2, dx = int(r.below(5)) - 2;
-    const double amp = r.uniform(0.7, 1.0);
-    const double* im = proto.data() + std::size_t(k) * D;
+    std::fill(im.begin(), im.end(), 0.0);
+    for (int b = 0; b < kPer; ++b) {
+      const double amp = r.uniform(0.6, 1.0);
+      const double* src = pool.data() + std::size_t(strokes[k * kPer + b]) * D;
+      for (int q = 0; q < D; ++q) im[q] = std::max(im[q], amp * src[q]);
+    }
+    const int dy = int(r.below(2 * kShift + 1)) - kShift, dx = int(r.below(2 * kShift + 1)) - kShift;
     float* xo = x.data() + std::size_t(n) * D;
     for (int i = 0; i < S; ++i)
       for (int j = 0; j < S; ++j) {
         const int si = i - dy, sj = j - dx;
         const double base = (si >= 0 && si < S && sj >= 0 && sj < S) ? im[si * S + sj] : 0.0;
-        xo[i * S + j] = float(std::clamp(amp * base + p.noise * r.normal(), 0.0, 1.0));
+        xo[i * S + j] = float(std::clamp(base + p.noise * r.normal(), 0.0, 1.0));
       }
   }
 }
@@ -167,7 +180,7 @@ DataSpec with_synthetic_defaults(const DataSpec& spec) {
   if (s.name == "blobs") d = {2000, 1000, 20, 4, 1.0};
   else if (s.name == "teacher") d = {4000, 2000, 20, 4, 0.0};
   else if (s.name == "spirals") d = {3000, 1500, 2, 3, 0.05};
-  else if (s.name == "synthetic-images") d = {4000, 1000, 784, 10, 0.3};
+  else if (s.name == "synthetic-images") d = {6000, 2000, 784, 10, 0.2};
   else throw ConfigError("dataset '" + spec.canonical() + "' is not a generated dataset");
   if (!s.n) s.n = d.n;
   if (!s.test) s.test = d.test;

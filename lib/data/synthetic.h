@@ -20,12 +20,16 @@
 //                     x = r (cos, sin) + noise * N(0, I); coordinates beyond the
 //                     second are pure noise * N(0,1).
 //                     defaults n=3000 test=1500 dim=2 classes=3 noise=0.05
-//   synthetic-images  1x28x28 in [0,1]: each class has a prototype of four
-//                     Gaussian blobs (sigma 1.5..3 px, centers in [7,21]^2); a
-//                     sample is its class prototype shifted by up to ±2 px in x
-//                     and y, scaled by U(0.7, 1), plus noise * N(0,1), clipped to
-//                     [0,1]. Translation makes it a job for a CNN.
-//                     defaults n=4000 test=1000 classes=10 noise=0.3
+//   synthetic-images  1x28x28 in [0,1]. A pool of 16 oriented strokes (anisotropic
+//                     Gaussians, length sigma 2.5..4.5 px, width 0.8..1.3 px, centers
+//                     in [8,20]^2) is shared by all classes; class k is a fixed set of
+//                     4 of them. A sample overlays (pixelwise max) its class's
+//                     strokes with amplitudes U(0.6, 1), shifts the image by up to
+//                     ±3 px in x and y, adds noise * N(0,1) and clips to [0,1].
+//                     At the defaults softmax regression (300 full-batch steps)
+//                     reaches about 0.88 test accuracy and cnn-small with BN about
+//                     0.80 after 3 epochs: learnable, not saturated.
+//                     defaults n=6000 test=2000 classes=10 noise=0.3
 // Labels are uniform over classes except for teacher (set by the teacher).
 #include "data/dataset.h"
 #include "data/spec.h"

@@ -8,63 +8,161 @@
 //      = dy*(gamma*rstd) + x*(-rstd^2*a2/M) + rstd*(mu*rstd*a2 - a1)/M
 // Per (n,c) block only the two sums sum(dy) and sum(dy*x) are needed when the
 // affine is per channel, so a group costs one reduction pass and one write pass.
+//
+// Statistics are moments about a shift K (the group's first value), summed in
+// double: mu = K + s1/M, var = s2/M - (s1/M)^2 with s1 = sum(x-K), s2 = sum((x-K)^2).
+// One read of x gives both, without the cancellation of the unshifted formula.
+// Traversal follows the memory: a GN/LN group is one contiguous span; a BN
+// channel is N strided spans of S (S = 1: per-channel accumulators across rows).
+// Inner loops carry `omp simd` reductions (compiled with -fopenmp-simd, no
+// runtime): a fixed vector order, so results are deterministic for a build.
 #include "nn/norm_core.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace normlab {
 
+namespace {
+
+// Per-thread scratch for per-channel accumulators; grows once, then reused,
+// so steady-state training allocates nothing.
+std::vector<double>& scratch(std::size_t n) {
+  thread_local std::vector<double> v;
+  if (v.size() < n) v.resize(n);
+  return v;
+}
+
+template <class T>
+inline void moments(const T* x, long n, double K, double& s1, double& s2) {
+  double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (long s = 0; s < n; ++s) {
+    const double t = double(x[s]) - K;
+    a += t;
+    b += t * t;
+  }
+  s1 += a;
+  s2 += b;
+}
+
+template <class T>
+inline void dot2(const T* dy, const T* x, long n, double& sdy, double& sdyx) {
+  double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (long s = 0; s < n; ++s) {
+    a += double(dy[s]);
+    b += double(dy[s]) * double(x[s]);
+  }
+  sdy += a;
+  sdyx += b;
+}
+
+template <class T>
+inline void axpb(T* y, const T* x, long n, T a, T b) {
+#pragma omp simd
+  for (long s = 0; s < n; ++s) y[s] = x[s] * a + b;
+}
+
+// dx += dy*a + x*kx + k0
+template <class T>
+inline void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0) {
+#pragma omp simd
+  for (long s = 0; s < n; ++s) dx[s] += dy[s] * a + x[s] * kx + k0;
+}
+
+template <class T>
+void finish_stats(T* mean, T* rstd, T* var, int i, double K, double s1, double s2, double M,
+                  double eps) {
+  const double m1 = s1 / M;
+  const double v = std::max(0.0, s2 / M - m1 * m1);
+  mean[i] = T(K + m1);
+  rstd[i] = T(1.0 / std::sqrt(v + eps));
+  if (var) var[i] = T(v);
+}
+
+}  // namespace
+
 template <class T>
 void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps) {
-  const int S = d.S, B = d.blocks_per_stat();
+  const long S = d.S, C = d.C;
   const double M = double(d.group_size());
-  for (int i = 0; i < d.stat_count(); ++i) {
-    double sum = 0;
-    for (int b = 0; b < B; ++b) {
-      int n, c;
-      d.block(i, b, n, c);
-      const T* xb = x + (long(n) * d.C + c) * S;
-      for (int s = 0; s < S; ++s) sum += xb[s];
+  if (d.over == NormDims::Over::group) {
+    for (int i = 0; i < d.stat_count(); ++i) {
+      const T* g = x + long(i) * d.group_size();
+      double s1 = 0, s2 = 0;
+      moments(g, d.group_size(), double(g[0]), s1, s2);
+      finish_stats(mean, rstd, var, i, double(g[0]), s1, s2, M, eps);
     }
-    const double mu = sum / M;
-    double ss = 0;
-    for (int b = 0; b < B; ++b) {
-      int n, c;
-      d.block(i, b, n, c);
-      const T* xb = x + (long(n) * d.C + c) * S;
-      for (int s = 0; s < S; ++s) {
-        const double t = double(xb[s]) - mu;
-        ss += t * t;
+  } else {
+    // Per-channel accumulators, samples in memory order.
+    auto& acc = scratch(std::size_t(3 * C));
+    double *s1 = acc.data(), *s2 = s1 + C, *K = s2 + C;
+    for (long c = 0; c < C; ++c) {
+      s1[c] = s2[c] = 0;
+      K[c] = double(x[c * S]);
+    }
+    for (long n = 0; n < d.N; ++n) {
+      if (S == 1) {
+        const T* row = x + n * C;
+#pragma omp simd
+        for (long c = 0; c < C; ++c) {
+          const double t = double(row[c]) - K[c];
+          s1[c] += t;
+          s2[c] += t * t;
+        }
+      } else {
+        for (long c = 0; c < C; ++c) moments(x + (n * C + c) * S, S, K[c], s1[c], s2[c]);
       }
     }
-    const double v = ss / M;
-    mean[i] = T(mu);
-    rstd[i] = T(1.0 / std::sqrt(v + eps));
-    if (var) var[i] = T(v);
+    for (int c = 0; c < C; ++c) finish_stats(mean, rstd, var, c, K[c], s1[c], s2[c], M, eps);
   }
 }
 
 template <class T>
 void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta,
                 const NormDims& d) {
-  const int S = d.S, B = d.blocks_per_stat();
-  for (int i = 0; i < d.stat_count(); ++i) {
-    const T mu = mean[i], r = rstd[i];
-    for (int b = 0; b < B; ++b) {
-      int n, c;
-      d.block(i, b, n, c);
-      const long off = (long(n) * d.C + c) * S;
-      const T* xb = x + off;
-      T* yb = y + off;
+  const long S = d.S, C = d.C;
+  if (d.over == NormDims::Over::group) {
+    const long K = C / d.groups;
+    for (int i = 0; i < d.stat_count(); ++i) {
+      const long off = long(i) * d.group_size();
+      const long c0 = (i % d.groups) * K;
+      const T mu = mean[i], r = rstd[i];
       if (d.elementwise_affine && gamma) {
-        const T* g = gamma + long(c) * S;
-        const T* be = beta + long(c) * S;
-        for (int s = 0; s < S; ++s) yb[s] = (xb[s] - mu) * r * g[s] + be[s];
+        const T* g = gamma + c0 * S;
+        const T* b = beta + c0 * S;
+        const T* xs = x + off;
+        T* ys = y + off;
+#pragma omp simd
+        for (long j = 0; j < K * S; ++j) ys[j] = xs[j] * (r * g[j]) + (b[j] - mu * r * g[j]);
       } else {
-        const T alpha = gamma ? gamma[c] * r : r;
-        const T shift = (beta ? beta[c] : T(0)) - mu * alpha;
-        for (int s = 0; s < S; ++s) yb[s] = xb[s] * alpha + shift;
+        for (long k = 0; k < K; ++k) {
+          const long c = c0 + k;
+          const T a = gamma ? gamma[c] * r : r;
+          const T b = (beta ? beta[c] : T(0)) - mu * a;
+          axpb(y + off + k * S, x + off + k * S, S, a, b);
+        }
       }
+    }
+    return;
+  }
+  // batch: one (alpha, shift) per channel
+  auto& acc = scratch(std::size_t(2 * C));
+  double *al = acc.data(), *sh = al + C;
+  for (long c = 0; c < C; ++c) {
+    al[c] = gamma ? double(gamma[c]) * rstd[c] : double(rstd[c]);
+    sh[c] = (beta ? double(beta[c]) : 0.0) - double(mean[c]) * al[c];
+  }
+  for (long n = 0; n < d.N; ++n) {
+    if (S == 1) {
+      const T* xs = x + n * C;
+      T* ys = y + n * C;
+#pragma omp simd
+      for (long c = 0; c < C; ++c) ys[c] = T(xs[c] * al[c] + sh[c]);
+    } else {
+      for (long c = 0; c < C; ++c) axpb(y + (n * C + c) * S, x + (n * C + c) * S, S, T(al[c]), T(sh[c]));
     }
   }
 }
@@ -72,59 +170,99 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
 template <class T>
 void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
                    const T* rstd, const T* gamma, const NormDims& d) {
-  const int S = d.S, B = d.blocks_per_stat();
+  const long S = d.S, C = d.C;
   const double M = double(d.group_size());
-  for (int i = 0; i < d.stat_count(); ++i) {
-    const double mu = mean[i], r = rstd[i];
-    double a1 = 0, a2 = 0;  // sum dxhat, sum dxhat*xhat over the group
-    for (int b = 0; b < B; ++b) {
-      int n, c;
-      d.block(i, b, n, c);
-      const long off = (long(n) * d.C + c) * S;
-      const T* xb = x + off;
-      const T* dyb = dy + off;
+  if (d.over == NormDims::Over::group) {
+    const long K = C / d.groups;
+    for (int i = 0; i < d.stat_count(); ++i) {
+      const long off = long(i) * d.group_size();
+      const long c0 = (i % d.groups) * K;
+      const double mu = mean[i], r = rstd[i];
+      double a1 = 0, a2 = 0;  // sum dxhat, sum dxhat*xhat over the group
       if (d.elementwise_affine && gamma) {
-        const T* g = gamma + long(c) * S;
-        for (int s = 0; s < S; ++s) {
-          const double xh = (double(xb[s]) - mu) * r;
-          dgamma[long(c) * S + s] += T(dyb[s] * xh);
-          dbeta[long(c) * S + s] += dyb[s];
-          const double dxh = double(dyb[s]) * g[s];
+        const T* g = gamma + c0 * S;
+        T* dg = dgamma + c0 * S;
+        T* db = dbeta + c0 * S;
+        const T* xs = x + off;
+        const T* dys = dy + off;
+        const T tmu = T(mu), tr = T(r);
+#pragma omp simd reduction(+ : a1, a2)
+        for (long j = 0; j < K * S; ++j) {
+          const T xh = (xs[j] - tmu) * tr;
+          dg[j] += dys[j] * xh;
+          db[j] += dys[j];
+          const double dxh = double(dys[j]) * double(g[j]);
           a1 += dxh;
-          a2 += dxh * xh;
+          a2 += dxh * double(xh);
         }
+        const T kx = T(-r * r * a2 / M), k0 = T(r * (mu * r * a2 - a1) / M);
+        T* dxs = dx + off;
+#pragma omp simd
+        for (long j = 0; j < K * S; ++j) dxs[j] += dys[j] * (g[j] * tr) + xs[j] * kx + k0;
       } else {
-        double sdy = 0, sdyx = 0;
-        for (int s = 0; s < S; ++s) {
-          sdy += dyb[s];
-          sdyx += double(dyb[s]) * xb[s];
+        for (long k = 0; k < K; ++k) {
+          const long c = c0 + k;
+          double sdy = 0, sdyx = 0;
+          dot2(dy + off + k * S, x + off + k * S, S, sdy, sdyx);
+          const double sdyxh = r * (sdyx - mu * sdy);  // sum dy*xhat over the block
+          const double g = gamma ? double(gamma[c]) : 1.0;
+          if (gamma) {
+            dgamma[c] += T(sdyxh);
+            dbeta[c] += T(sdy);
+          }
+          a1 += g * sdy;
+          a2 += g * sdyxh;
         }
-        const double sdyxh = r * (sdyx - mu * sdy);  // sum dy*xhat over the block
-        const double g = gamma ? double(gamma[c]) : 1.0;
-        if (gamma) {
-          dgamma[c] += T(sdyxh);
-          dbeta[c] += T(sdy);
+        const T kx = T(-r * r * a2 / M), k0 = T(r * (mu * r * a2 - a1) / M);
+        for (long k = 0; k < K; ++k) {
+          const long c = c0 + k;
+          const T a = T(gamma ? gamma[c] * r : r);
+          dx_pass(dx + off + k * S, dy + off + k * S, x + off + k * S, S, a, kx, k0);
         }
-        a1 += g * sdy;
-        a2 += g * sdyxh;
       }
     }
-    const T kx = T(-r * r * a2 / M);
-    const T k0 = T(r * (mu * r * a2 - a1) / M);
-    for (int b = 0; b < B; ++b) {
-      int n, c;
-      d.block(i, b, n, c);
-      const long off = (long(n) * d.C + c) * S;
-      const T* xb = x + off;
-      const T* dyb = dy + off;
-      T* dxb = dx + off;
-      if (d.elementwise_affine && gamma) {
-        const T* g = gamma + long(c) * S;
-        const T rr = T(r);
-        for (int s = 0; s < S; ++s) dxb[s] += dyb[s] * (g[s] * rr) + xb[s] * kx + k0;
-      } else {
-        const T a = T(gamma ? gamma[c] * r : r);
-        for (int s = 0; s < S; ++s) dxb[s] += dyb[s] * a + xb[s] * kx + k0;
+    return;
+  }
+  // batch: per-channel sums of dy and dy*x over (n, s) in memory order, then one pass.
+  auto& acc = scratch(std::size_t(5 * C));
+  double *sdy = acc.data(), *sdyx = sdy + C, *A = sdyx + C, *KX = A + C, *K0 = KX + C;
+  for (long c = 0; c < C; ++c) sdy[c] = sdyx[c] = 0;
+  for (long n = 0; n < d.N; ++n) {
+    if (S == 1) {
+      const T* dys = dy + n * C;
+      const T* xs = x + n * C;
+#pragma omp simd
+      for (long c = 0; c < C; ++c) {
+        sdy[c] += double(dys[c]);
+        sdyx[c] += double(dys[c]) * double(xs[c]);
+      }
+    } else {
+      for (long c = 0; c < C; ++c) dot2(dy + (n * C + c) * S, x + (n * C + c) * S, S, sdy[c], sdyx[c]);
+    }
+  }
+  for (long c = 0; c < C; ++c) {
+    const double mu = mean[c], r = rstd[c], g = gamma ? double(gamma[c]) : 1.0;
+    const double sdyxh = r * (sdyx[c] - mu * sdy[c]);
+    if (gamma) {
+      dgamma[c] += T(sdyxh);
+      dbeta[c] += T(sdy[c]);
+    }
+    const double a1 = g * sdy[c], a2 = g * sdyxh;
+    A[c] = g * r;
+    KX[c] = -r * r * a2 / M;
+    K0[c] = r * (mu * r * a2 - a1) / M;
+  }
+  for (long n = 0; n < d.N; ++n) {
+    if (S == 1) {
+      const T* dys = dy + n * C;
+      const T* xs = x + n * C;
+      T* dxs = dx + n * C;
+#pragma omp simd
+      for (long c = 0; c < C; ++c) dxs[c] += T(dys[c] * A[c] + xs[c] * KX[c] + K0[c]);
+    } else {
+      for (long c = 0; c < C; ++c) {
+        const long off = (n * C + c) * S;
+        dx_pass(dx + off, dy + off, x + off, S, T(A[c]), T(KX[c]), T(K0[c]));
       }
     }
   }

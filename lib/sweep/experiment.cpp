@@ -184,7 +184,14 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       const std::string where = "--set " + k;
       if (k == "seeds") {
         seeds.clear();
-        const int n = std::stoi(v);
+        int n = 0;
+        std::size_t used = 0;
+        try {
+          n = std::stoi(v, &used);
+        } catch (const std::exception&) {
+        }
+        if (used != v.size() || used == 0 || n < 1)
+          throw ConfigError(fmt::format("{}: '{}' (allowed: a count >= 1)", where, v));
         for (int i = 0; i < n; ++i) seeds.push_back(uint64_t(i));
         return;
       }
@@ -298,9 +305,16 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
         cfg.set("seed", std::to_string(s));
         resolve(cfg);
       } catch (const ConfigError& e) {
-        std::string where;
+        std::string where, detail;
         for (const auto& [k, v] : c) where += (where.empty() ? "" : ", ") + k + "=" + v.text;
-        const std::string msg = fmt::format("{}: in the run with {}:\n  {}", path, where, e.what());
+        // resolve() reports one "key: problem" per line; point each at the key's value in the file.
+        std::istringstream lines(e.what());
+        for (std::string line; std::getline(lines, line);) {
+          const auto colon = line.find(':');
+          const auto it = colon == std::string::npos ? c.end() : c.find(line.substr(0, colon));
+          detail += fmt::format("\n  {}{}", it == c.end() ? "" : it->second.where + ": ", line);
+        }
+        const std::string msg = fmt::format("{}: in the run with {}:{}", path, where, detail);
         if (messages.insert(e.what()).second) problems.push_back(msg);
         continue;
       }

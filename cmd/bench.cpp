@@ -1,0 +1,125 @@
+// normlab bench: timings of norm kernels, layers and whole training steps,
+// with the machine's memory bandwidth (triad) and sgemm rate as yardsticks.
+// --compare BASELINE.csv: each case's time relative to the probes, against
+// the baseline's; exit 1 when a case is slower by more than --tolerance.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "bench/cases.h"
+#include "cmd/subcommands.h"
+#include "nn/errors.h"
+#include "tensor/gemm.h"
+#include "train/run_files.h"
+
+namespace normlab::cmd {
+
+namespace {
+
+struct BenchOptions {
+  std::string suite = "all";
+  int threads = 1;
+  std::string csv, compare, filter;
+  double tolerance = 0.25;
+  double min_time = 0.3;
+};
+
+std::string csv_text(const std::vector<BenchRow>& rows) {
+  std::string s = "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s\n";
+  for (const auto& r : rows)
+    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g}\n", r.suite, r.name, r.median_s,
+                     r.min_s, r.samples_per_s(), r.gb_per_s(), r.gflop_per_s());
+  return s;
+}
+
+// name -> median_s from a bench CSV.
+std::map<std::string, double> read_medians(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("--compare: cannot open {}", path));
+  std::string line;
+  std::getline(in, line);
+  if (line.rfind("suite,name,median_s", 0) != 0)
+    throw ConfigError(fmt::format("{}: not a bench CSV (header must start with suite,name,median_s)", path));
+  std::map<std::string, double> m;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string suite, name, med;
+    std::getline(ss, suite, ',');
+    std::getline(ss, name, ',');
+    std::getline(ss, med, ',');
+    m[name] = std::stod(med);
+  }
+  return m;
+}
+
+void run_bench_cmd(const BenchOptions& o) {
+  if (o.suite != "all") {
+    bool ok = false;
+    for (const auto& s : bench_suites()) ok = ok || s == o.suite;
+    if (!ok) throw ConfigError(fmt::format("--suite: unknown '{}' (allowed: all, probe, norm, layers, step)", o.suite));
+  }
+  blas_set_threads(o.threads);
+  TimingOptions t;
+  t.min_total_s = o.min_time;
+  std::vector<BenchRow> rows = run_bench("probe", t);  // always: the yardsticks
+  if (o.suite != "probe")
+    for (auto& r : run_bench(o.suite, t, o.filter)) rows.push_back(r);
+  double triad = 0, sgemm = 0;
+  for (const auto& r : rows) {
+    if (r.name == "probe/triad") triad = r.gb_per_s();
+    if (r.name.rfind("probe/sgemm", 0) == 0) sgemm = r.gflop_per_s();
+  }
+  std::printf("%-36s %11s %12s %8s %9s %7s %7s\n", "case", "median ms", "samples/s", "GB/s", "GFLOP/s",
+              "%triad", "%sgemm");
+  for (const auto& r : rows)
+    std::printf("%-36s %11.4f %12.0f %8.2f %9.2f %7s %7s\n", r.name.c_str(), r.median_s * 1e3,
+                r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(),
+                r.bytes > 0 && r.name != "probe/triad" ? fmt::format("{:.0f}", 100 * r.gb_per_s() / triad).c_str() : "",
+                r.flops > 0 && r.name.rfind("probe/", 0) != 0 ? fmt::format("{:.0f}", 100 * r.gflop_per_s() / sgemm).c_str() : "");
+  if (!o.csv.empty()) write_file_atomic(o.csv, csv_text(rows));
+
+  if (o.compare.empty()) return;
+  // Relative to the probes, so a faster or slower machine does not read as a change.
+  const auto base = read_medians(o.compare);
+  auto probe_scale = [](const std::map<std::string, double>& m) {
+    const auto t = m.find("probe/triad"), g = m.find("probe/sgemm-512x784x128");
+    return std::sqrt((t != m.end() ? t->second : 1.0) * (g != m.end() ? g->second : 1.0));
+  };
+  std::map<std::string, double> now;
+  for (const auto& r : rows) now[r.name] = r.median_s;
+  const double s_now = probe_scale(now), s_base = probe_scale(base);
+  int slower = 0;
+  std::printf("\n%-36s %10s  (time relative to the probes, now / baseline; tolerance +%.0f%%)\n", "case", "ratio",
+              100 * o.tolerance);
+  for (const auto& r : rows) {
+    auto it = base.find(r.name);
+    if (it == base.end() || r.name.rfind("probe/", 0) == 0) continue;
+    const double ratio = (r.median_s / s_now) / (it->second / s_base);
+    const bool bad = ratio > 1 + o.tolerance;
+    slower += bad;
+    std::printf("%-36s %10.3f%s\n", r.name.c_str(), ratio, bad ? "  SLOWER" : "");
+  }
+  if (slower)
+    throw std::runtime_error(fmt::format("bench: {} case(s) slower than {} by more than {:.0f}%",
+                                         slower, o.compare, 100 * o.tolerance));
+}
+
+}  // namespace
+
+void setup_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* sub = app.add_subcommand("bench", "Time norm kernels, layers and training steps");
+  sub->add_option("--suite", o->suite, "all | probe | norm | layers | step")->capture_default_str();
+  sub->add_option("--threads", o->threads, "BLAS threads")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--filter", o->filter, "only cases whose name contains this text");
+  sub->add_option("--csv", o->csv, "write the results as CSV");
+  sub->add_option("--compare", o->compare, "baseline bench CSV to compare against (exit 1 if slower)");
+  sub->add_option("--tolerance", o->tolerance, "allowed slowdown for --compare, as a fraction")->capture_default_str();
+  sub->add_option("--min-time", o->min_time, "seconds of timing per case")->capture_default_str();
+  sub->callback([o] { run_bench_cmd(*o); });
+}
+
+}  // namespace normlab::cmd

@@ -1,0 +1,27 @@
+// Timing harness: steady_clock around each call; median of the per-call times.
+#include "bench/harness.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace normlab {
+
+Timing time_it(const std::function<void()>& fn, const TimingOptions& opt) {
+  using Clock = std::chrono::steady_clock;
+  for (int i = 0; i < opt.warmup; ++i) fn();
+  std::vector<double> t;
+  t.reserve(std::size_t(opt.max_repeats));
+  double total = 0;
+  while (int(t.size()) < opt.max_repeats &&
+         (int(t.size()) < opt.min_repeats || total < opt.min_total_s)) {
+    const auto t0 = Clock::now();
+    fn();
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    t.push_back(dt);
+    total += dt;
+  }
+  std::sort(t.begin(), t.end());
+  return {t[t.size() / 2], t.front(), int(t.size())};
+}
+
+}  // namespace normlab

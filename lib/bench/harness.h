@@ -1,0 +1,37 @@
+#pragma once
+// Timing harness: warm up, then time repeated calls until both a minimum
+// number of repeats and a minimum total time are reached. Reports the median
+// and the minimum of the per-call times.
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace normlab {
+
+struct Timing {
+  double median_s = 0, min_s = 0;
+  int repeats = 0;
+};
+
+struct TimingOptions {
+  int warmup = 3;
+  int min_repeats = 10;
+  double min_total_s = 0.3;
+  int max_repeats = 10000;
+};
+
+Timing time_it(const std::function<void()>& fn, const TimingOptions& opt = {});
+
+// One benchmark result row.
+struct BenchRow {
+  std::string suite, name;   // name identifies the case across normlab and PyTorch
+  double median_s = 0, min_s = 0;
+  double items = 0;          // samples per call (batch size), 0 when not meaningful
+  double bytes = 0;          // bytes a call must move at least (memory-bound kernels)
+  double flops = 0;          // floating-point operations per call (GEMM work)
+  double samples_per_s() const { return items > 0 ? items / median_s : 0; }
+  double gb_per_s() const { return bytes > 0 ? bytes / median_s / 1e9 : 0; }
+  double gflop_per_s() const { return flops > 0 ? flops / median_s / 1e9 : 0; }
+};
+
+}  // namespace normlab

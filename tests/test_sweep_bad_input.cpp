@@ -1,0 +1,182 @@
+// Bad experiment files: every problem is a ConfigError that names FILE:LINE
+// (and the column) and the key, and all problems of a file come together.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <string>
+
+#include "data_test_util.h"
+#include "nn/errors.h"
+#include "sweep/experiment.h"
+#include "sweep/scheduler.h"
+
+using namespace normlab;
+using normlab::testing::ScratchDir;
+
+namespace {
+
+// Lines 1-2 of every file; the line under test is line 3.
+const char* kHead =
+    "dataset = \"blobs:n=200,test=100,dim=8,classes=3,seed=1\"\n"
+    "widths = [32, 16]\n";
+
+struct Failure {
+  std::string path, message;
+  bool has(const std::string& s) const { return message.find(s) != std::string::npos; }
+  // "PATH:LINE:" at the start of some line of the message.
+  bool at(int line) const { return has(path + ":" + std::to_string(line) + ":"); }
+};
+
+Failure fail(const ScratchDir& dir, const std::string& body, const ExperimentOptions& opt = {}) {
+  const std::string path = dir / "bad.toml";
+  std::ofstream(path) << kHead << body;
+  try {
+    load_experiment(path, opt);
+  } catch (const ConfigError& e) {
+    return {path, e.what()};
+  }
+  FAIL("no ConfigError for:\n" << body);
+  return {path, ""};
+}
+
+}  // namespace
+
+TEST_CASE("sweep: bad input: unknown key names file:line:col and the key") {
+  ScratchDir d("sweep-bad-unknown");
+  const auto f = fail(d, "learning_rate = 0.1\n");
+  CHECK(f.has(f.path + ":3:17:"));  // the position of the key's value
+  CHECK(f.has("unknown key 'learning_rate'"));
+  CHECK(f.has("lr"));  // the allowed keys are listed
+}
+
+TEST_CASE("sweep: bad input: wrong type") {
+  ScratchDir d("sweep-bad-type");
+  auto f = fail(d, "lr = \"fast\"\n");
+  CHECK(f.at(3));
+  CHECK(f.has("lr: 'fast' is not a number"));
+  f = fail(d, "batch_size = 1.5\n");
+  CHECK(f.at(3));
+  CHECK(f.has("batch-size: '1.5' is not an integer"));
+  // An element of a list, at its own line.
+  f = fail(d, "lr = [\n  0.1,\n  \"x\",\n]\n");
+  CHECK(f.has(f.path + ":5:3:"));
+  CHECK(f.has("lr: 'x'"));
+  f = fail(d, "norm = { kind = \"batch\" }\n");
+  CHECK(f.at(3));
+  CHECK(f.has("unknown table [norm]"));
+}
+
+TEST_CASE("sweep: bad input: empty list") {
+  ScratchDir d("sweep-bad-empty");
+  auto f = fail(d, "norm = []\n");
+  CHECK(f.at(3));
+  CHECK(f.has("norm: empty list"));
+  f = fail(d, "seeds = []\n");
+  CHECK(f.at(3));
+  CHECK(f.has("seeds: empty list"));
+}
+
+TEST_CASE("sweep: bad input: invalid values name the value's line and the key") {
+  ScratchDir d("sweep-bad-values");
+  auto f = fail(d, "norm = [\"batch\", \"weird\"]\n");
+  CHECK(f.has(f.path + ":3:18: norm: unknown value 'weird' (allowed: none, batch, layer, group)"));
+  f = fail(d, "lr = 0\n");
+  CHECK(f.has(f.path + ":3:6: lr: 0 must be > 0"));
+  f = fail(d, "lr = [0.1,\n      -0.5]\n");
+  CHECK(f.has(f.path + ":4:7: lr: -0.5 must be > 0"));
+  f = fail(d, "momentum = 1.5\noptimizer = \"momentum\"\n");
+  CHECK(f.at(3));
+  CHECK(f.has("momentum: 1.5"));
+  f = fail(d, "seeds = -2\n");
+  CHECK(f.at(3));
+  CHECK(f.has("seeds: -2"));
+  f = fail(d, "init = \"magic\"\n");
+  CHECK(f.at(3));
+  CHECK(f.has("init: unknown scheme 'magic'"));
+}
+
+TEST_CASE("sweep: bad input: several problems are reported together") {
+  ScratchDir d("sweep-bad-several");
+  const auto f = fail(d,
+                      "learning_rate = 0.1\n"       // 3: unknown key
+                      "batch_size = \"big\"\n"       // 4: wrong type
+                      "epochs = []\n"                // 5: empty list
+                      "[[exclude]]\n"
+                      "nrom = \"batch\"\n");          // 7: unknown key in a table
+  CHECK(f.at(3));
+  CHECK(f.has("learning_rate"));
+  CHECK(f.at(4));
+  CHECK(f.has("batch-size: 'big'"));
+  CHECK(f.at(5));
+  CHECK(f.has("epochs: empty list"));
+  CHECK(f.at(7));
+  CHECK(f.has("nrom"));
+  // Invalid values of different keys in one file, found when runs are resolved.
+  const auto v = fail(d, "norm = \"weird\"\nlr = -1\n");
+  CHECK(v.has(v.path + ":3:8: norm: unknown value 'weird'"));
+  CHECK(v.has(v.path + ":4:6: lr: -1 must be > 0"));
+}
+
+TEST_CASE("sweep: bad input: TOML syntax error has line:col") {
+  ScratchDir d("sweep-bad-syntax");
+  auto f = fail(d, "lr = [0.1, 0.2\nnorm = \"batch\"\n");
+  CHECK(f.has(f.path + ":4:"));
+  f = fail(d, "lr = 0.1\nlr = 0.2\n");  // a key defined twice
+  CHECK(f.at(4));
+  f = fail(d, "norm = \"batch\n");
+  CHECK(f.at(3));
+}
+
+TEST_CASE("sweep: bad input: unknown profile names the defined ones") {
+  ScratchDir d("sweep-bad-profile");
+  ExperimentOptions o;
+  o.profile = "huge";
+  auto f = fail(d, "lr = 0.1\n[profile.quick]\nepochs = 1\n[profile.full]\nepochs = 9\n", o);
+  CHECK(f.has(f.path));
+  CHECK(f.has("profile 'huge' is not defined"));
+  CHECK(f.has("quick"));
+  CHECK(f.has("full"));
+  f = fail(d, "lr = 0.1\n", o);
+  CHECK(f.has("(defined: none)"));
+  // A profile's own keys are checked like the file's.
+  o.profile = "quick";
+  f = fail(d, "lr = 0.1\n[profile.quick]\nepoch = 1\n", o);
+  CHECK(f.at(5));
+  CHECK(f.has("unknown key 'epoch'"));
+}
+
+TEST_CASE("sweep: bad input: random ranges and unknown tables") {
+  ScratchDir d("sweep-bad-random");
+  auto f = fail(d, "[random]\nsamples = 4\nlr = { log_uniform = [0, 1] }\n");
+  CHECK(f.at(5));
+  CHECK(f.has("random.lr"));
+  f = fail(d, "[random]\nsamples = 4\nlr = [0.1, 1]\n");
+  CHECK(f.at(5));
+  CHECK(f.has("random.lr"));
+  f = fail(d, "[random]\nsamples = 0\nlr = { uniform = [0.1, 1] }\n");
+  CHECK(f.has("random.samples"));
+  f = fail(d, "[random]\nsamples = 2\nlrate = { uniform = [0.1, 1] }\n");
+  CHECK(f.at(5));
+  CHECK(f.has("lrate"));
+  f = fail(d, "[sweep]\nlr = 0.1\n");
+  CHECK(f.at(3));
+  CHECK(f.has("unknown table [sweep]"));
+}
+
+TEST_CASE("sweep: bad input: groups that do not divide the channels stop the sweep before any run") {
+  ScratchDir d("sweep-bad-groups");
+  const std::string path = d / "groups.toml";
+  std::ofstream(path) << kHead << "norm = [\"batch\", \"group\"]\ngroups = 5\nlr = [0.1, 0.2]\n";
+  const Experiment ex = load_experiment(path);  // every key is valid on its own
+  REQUIRE(ex.runs.size() == 4);
+  try {
+    validate_runs(ex);
+    FAIL("validate_runs accepted groups = 5 for widths 32,16");
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    CHECK(m.find(path) != std::string::npos);
+    CHECK(m.find("groups") != std::string::npos);
+    CHECK(m.find("norm=group") != std::string::npos);
+    CHECK(m.find("norm=batch") == std::string::npos);  // only the failing model is named
+  }
+}

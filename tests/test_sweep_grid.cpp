@@ -1,0 +1,306 @@
+// Experiment files -> run lists: grid order, seeds, [[exclude]]/[[include]],
+// --set, profiles, lr scaling with the batch, random search, run identity.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "data_test_util.h"
+#include "nn/errors.h"
+#include "sweep/experiment.h"
+
+using namespace normlab;
+using normlab::testing::ScratchDir;
+
+namespace {
+
+const char* kData = "dataset = \"blobs:n=200,test=100,dim=8,classes=3,seed=1\"\n";
+
+// Writes `text` to DIR/NAME and loads it.
+Experiment load(const ScratchDir& dir, const std::string& text, const ExperimentOptions& opt = {},
+                const std::string& name = "exp.toml") {
+  const std::string path = dir / name;
+  std::ofstream(path) << text;
+  return load_experiment(path, opt);
+}
+
+std::vector<std::string> column(const Experiment& ex, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& r : ex.runs) out.push_back(r.get(key));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sweep: grid count and order, first key slowest, seeds fastest") {
+  ScratchDir d("sweep-grid-order");
+  // File order is lr before norm; the grid follows run_keys() order (norm before lr).
+  const auto ex = load(d, std::string(kData) +
+                              "lr = [0.1, 0.2, 0.3]\n"
+                              "norm = [\"none\", \"batch\"]\n"
+                              "seeds = 2\n");
+  REQUIRE(ex.runs.size() == 2 * 3 * 2);
+  CHECK(ex.name == "exp");
+  const std::vector<std::string> norms = {"none", "batch"}, lrs = {"0.1", "0.2", "0.3"};
+  for (std::size_t i = 0; i < ex.runs.size(); ++i) {
+    CAPTURE(i);
+    CHECK(ex.runs[i].get("norm") == norms[i / 6]);
+    CHECK(ex.runs[i].get("lr") == lrs[(i / 2) % 3]);
+    CHECK(ex.runs[i].get("seed") == std::to_string(i % 2));
+    CHECK(ex.runs[i].get("dataset") == "blobs:n=200,test=100,dim=8,classes=3,seed=1");
+  }
+  // Keys not given keep their defaults.
+  CHECK(ex.runs[0].get("batch-size") == "64");
+  CHECK(ex.runs[0].get("optimizer") == "sgd");
+}
+
+TEST_CASE("sweep: name, multi-line lists, comments and underscore aliases") {
+  ScratchDir d("sweep-grid-syntax");
+  const auto ex = load(d, std::string(kData) +
+                              "name = \"my-study\"\n"
+                              "description = \"free text\"\n"
+                              "batch_size = [\n"
+                              "  16,   # small\n"
+                              "  32,\n"
+                              "]\n"
+                              "eval_every = 5\n");
+  CHECK(ex.name == "my-study");
+  CHECK(column(ex, "batch-size") == std::vector<std::string>{"16", "32"});
+  CHECK(column(ex, "eval-every") == std::vector<std::string>{"5", "5"});
+}
+
+TEST_CASE("sweep: seeds as a count, as a list, and the default") {
+  ScratchDir d("sweep-grid-seeds");
+  CHECK(column(load(d, std::string(kData) + "seeds = 3\n"), "seed") ==
+        std::vector<std::string>{"0", "1", "2"});
+  CHECK(column(load(d, std::string(kData) + "seeds = [5, 9, 2]\n"), "seed") ==
+        std::vector<std::string>{"5", "9", "2"});
+  CHECK(column(load(d, std::string(kData)), "seed") == std::vector<std::string>{"0"});
+  // A repeated seed is one run, not two.
+  CHECK(load(d, std::string(kData) + "seeds = [1, 1]\n").runs.size() == 1);
+}
+
+TEST_CASE("sweep: [[exclude]] drops the combinations matching every key given") {
+  ScratchDir d("sweep-grid-exclude");
+  const std::string grid = std::string(kData) +
+                           "norm = [\"none\", \"batch\", \"layer\"]\n"
+                           "lr = [0.1, 1.0]\n";
+  const auto one = load(d, grid + "[[exclude]]\nnorm = \"none\"\nlr = 1.0\n");
+  REQUIRE(one.runs.size() == 5);
+  for (const auto& r : one.runs) CHECK_FALSE((r.get("norm") == "none" && r.get("lr") == "1"));
+
+  // A list in an exclude matches any of its values; several excludes add up.
+  const auto many = load(d, grid +
+                                "[[exclude]]\nnorm = [\"none\", \"batch\"]\nlr = 1.0\n"
+                                "[[exclude]]\nnorm = \"layer\"\nlr = 0.1\n");
+  CHECK(many.runs.size() == 3);
+  CHECK(column(many, "norm") == std::vector<std::string>{"none", "batch", "layer"});
+  CHECK(column(many, "lr") == std::vector<std::string>{"0.1", "0.1", "1"});
+
+  // An exclude on one key drops every run with that value, whatever the seed.
+  const auto by_norm = load(d, grid + "seeds = 2\n[[exclude]]\nnorm = \"batch\"\n");
+  CHECK(by_norm.runs.size() == 2 * 2 * 2);
+}
+
+TEST_CASE("sweep: [[include]] adds combinations after the grid, other axes expanded") {
+  ScratchDir d("sweep-grid-include");
+  const auto ex = load(d, std::string(kData) +
+                              "norm = [\"batch\", \"layer\"]\n"
+                              "lr = [0.1, 0.2]\n"
+                              "[[include]]\n"
+                              "norm = \"group\"\n"
+                              "groups = 2\n"
+                              "[[include]]\n"   // already in the grid: not run twice
+                              "norm = \"batch\"\n"
+                              "lr = 0.1\n");
+  REQUIRE(ex.runs.size() == 4 + 2);
+  CHECK(column(ex, "norm") ==
+        std::vector<std::string>{"batch", "batch", "layer", "layer", "group", "group"});
+  CHECK(column(ex, "lr") == std::vector<std::string>{"0.1", "0.2", "0.1", "0.2", "0.1", "0.2"});
+  CHECK(column(ex, "groups") == std::vector<std::string>{"8", "8", "8", "8", "2", "2"});
+  std::set<std::string> ids;
+  for (const auto& r : ex.runs) ids.insert(r.run_id());
+  CHECK(ids.size() == ex.runs.size());
+}
+
+TEST_CASE("sweep: --set overrides a key, applied last") {
+  ScratchDir d("sweep-grid-set");
+  const std::string grid = std::string(kData) +
+                           "norm = [\"none\", \"batch\"]\n"
+                           "lr = [0.1, 0.2, 0.3]\n"
+                           "seeds = 2\n"
+                           "[profile.quick]\n"
+                           "lr = 0.7\n";
+  ExperimentOptions o;
+  o.sets = {{"lr", "0.05"}, {"batch_size", "16"}};
+  auto ex = load(d, grid, o);
+  REQUIRE(ex.runs.size() == 2 * 2);
+  CHECK(column(ex, "lr") == std::vector<std::string>(4, "0.05"));
+  CHECK(column(ex, "batch-size") == std::vector<std::string>(4, "16"));
+
+  o.profile = "quick";  // --set wins over the profile too
+  CHECK(column(load(d, grid, o), "lr") == std::vector<std::string>(4, "0.05"));
+
+  ExperimentOptions s;
+  s.sets = {{"seeds", "3"}};
+  CHECK(load(d, grid, s).runs.size() == 2 * 3 * 3);
+
+  for (const auto& [k, v, needle] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"learning_rate", "0.1", "--set learning_rate: unknown key"},
+           {"lr", "fast", "--set lr: lr: 'fast' is not a number"},
+           {"seeds", "two", "--set seeds"},
+           {"seeds", "0", "--set seeds"}}) {
+    ExperimentOptions bad;
+    bad.sets = {{k, v}};
+    CAPTURE(k);
+    CAPTURE(v);
+    try {
+      load(d, grid, bad);
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("sweep: profiles apply their keys on top of the file") {
+  ScratchDir d("sweep-grid-profile");
+  const std::string grid = std::string(kData) +
+                           "norm = [\"none\", \"batch\", \"layer\"]\n"
+                           "epochs = 10\n"
+                           "seeds = 5\n"
+                           "[profile.quick]\n"
+                           "epochs = 1\n"
+                           "seeds = 2\n"
+                           "norm = [\"batch\", \"layer\"]\n"
+                           "[profile.full]\n"
+                           "epochs = 30\n";
+  const auto plain = load(d, grid);
+  CHECK(plain.runs.size() == 15);
+  CHECK(plain.profile.empty());
+  ExperimentOptions q;
+  q.profile = "quick";
+  const auto quick = load(d, grid, q);
+  CHECK(quick.profile == "quick");
+  REQUIRE(quick.runs.size() == 4);
+  CHECK(column(quick, "epochs") == std::vector<std::string>(4, "1"));
+  CHECK(column(quick, "norm") == std::vector<std::string>{"batch", "batch", "layer", "layer"});
+  ExperimentOptions f;
+  f.profile = "full";
+  const auto full = load(d, grid, f);
+  CHECK(full.runs.size() == 15);
+  CHECK(column(full, "epochs") == std::vector<std::string>(15, "30"));
+  CHECK(full.grid_hash != plain.grid_hash);
+}
+
+TEST_CASE("sweep: lr_scale_with_batch scales lr linearly from the reference batch") {
+  ScratchDir d("sweep-grid-lrscale");
+  const auto ex = load(d, std::string(kData) +
+                              "batch_size = [16, 64, 256]\n"
+                              "lr = [0.1, 0.2]\n"
+                              "lr_scale_with_batch = true\n"
+                              "lr_reference_batch = 64\n");
+  REQUIRE(ex.runs.size() == 6);
+  // lr comes before batch-size in run_keys(), so it varies slower.
+  CHECK(column(ex, "batch-size") == std::vector<std::string>{"16", "64", "256", "16", "64", "256"});
+  CHECK(column(ex, "lr") == std::vector<std::string>{"0.025", "0.1", "0.4", "0.05", "0.2", "0.8"});
+  // The default reference batch is 32.
+  const auto def = load(d, std::string(kData) +
+                               "batch_size = [8, 32, 128]\n"
+                               "lr = 0.1\n"
+                               "lr_scale_with_batch = true\n");
+  CHECK(column(def, "lr") == std::vector<std::string>{"0.025", "0.1", "0.4"});
+  // Off by default.
+  CHECK(column(load(d, std::string(kData) + "batch_size = [8, 128]\nlr = 0.1\n"), "lr") ==
+        std::vector<std::string>{"0.1", "0.1"});
+}
+
+TEST_CASE("sweep: random mode draws log-uniform values in range, deterministically") {
+  ScratchDir d("sweep-grid-random");
+  const std::string base = std::string(kData) + "norm = [\"batch\", \"layer\"]\nseeds = 2\n";
+  const std::string rnd = "[random]\nsamples = 6\nseed = 4\nlr = { log_uniform = [1e-3, 1.0] }\n";
+  const auto a = load(d, base + rnd);
+  REQUIRE(a.runs.size() == 6 * 2 * 2);
+  std::set<double> lrs;
+  for (const auto& r : a.runs) {
+    const double lr = std::stod(r.get("lr"));
+    CHECK(lr >= 1e-3);
+    CHECK(lr <= 1.0);
+    lrs.insert(lr);
+  }
+  CHECK(lrs.size() == 6);
+  // Each draw is crossed with the remaining lists: a draw's runs share its lr.
+  CHECK(a.runs[0].get("lr") == a.runs[3].get("lr"));
+  CHECK(a.runs[0].get("norm") != a.runs[3].get("norm"));
+
+  const auto b = load(d, base + rnd);
+  CHECK(column(a, "lr") == column(b, "lr"));
+  CHECK(a.grid_hash == b.grid_hash);
+  std::string other = rnd;
+  other.replace(other.find("seed = 4"), 8, "seed = 5");
+  CHECK(column(load(d, base + other), "lr") != column(a, "lr"));
+
+  // Log-uniform: about half the draws fall below the geometric midpoint 10^-1.5.
+  const auto many = load(d, std::string(kData) +
+                                "[random]\nsamples = 400\nlr = { log_uniform = [1e-3, 1.0] }\n");
+  REQUIRE(many.runs.size() > 380);  // draws that round to the same lr are one run
+  int below = 0;
+  for (const auto& r : many.runs) below += std::stod(r.get("lr")) < 0.0316227766;
+  CHECK(below > 0.4 * double(many.runs.size()));
+  CHECK(below < 0.6 * double(many.runs.size()));
+  // Uniform ranges too; a random key replaces a list of the same key.
+  const auto u = load(d, std::string(kData) + "momentum = [0.1, 0.2]\n"
+                             "[random]\nsamples = 20\nmomentum = { uniform = [0.5, 0.9] }\n");
+  REQUIRE(u.runs.size() == 20);
+  for (const auto& r : u.runs) {
+    CHECK(std::stod(r.get("momentum")) >= 0.5);
+    CHECK(std::stod(r.get("momentum")) <= 0.9);
+  }
+}
+
+TEST_CASE("sweep: run_id is stable and changes exactly when an identity key changes") {
+  ScratchDir d("sweep-grid-runid");
+  const auto a = load(d, std::string(kData) + "lr = [0.1, 0.2]\nnorm = \"batch\"\n");
+  const auto b = load(d, std::string(kData) + "norm = \"batch\"\nlr = [0.10, 0.2]  # same values\n",
+                      {}, "other.toml");
+  REQUIRE(a.runs.size() == 2);
+  CHECK(a.runs[0].run_id() == b.runs[0].run_id());
+  CHECK(a.runs[1].run_id() == b.runs[1].run_id());
+  CHECK(a.runs[0].run_id() != a.runs[1].run_id());
+  CHECK(a.runs[0].run_id().size() == 16);
+  CHECK(a.grid_hash == b.grid_hash);
+  // The same config built by hand (as `normlab train` does) has the same id.
+  RunConfig c;
+  c.set("dataset", "blobs:n=200,test=100,dim=8,classes=3,seed=1");
+  c.set("norm", "batch");
+  c.set("lr", "0.1");
+  CHECK(c.run_id() == a.runs[0].run_id());
+  // Every identity key counts; threads does not.
+  RunConfig t = c;
+  t.set("threads", "4");
+  CHECK(t.run_id() == c.run_id());
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"seed", "1"}, {"lr", "0.1000001"}, {"widths", "8"}, {"eps", "1e-3"}, {"init", "he-normal"}}) {
+    RunConfig m = c;
+    m.set(k, v);
+    CAPTURE(k);
+    CHECK(m.run_id() != c.run_id());
+  }
+  const auto changed = load(d, std::string(kData) + "lr = [0.1, 0.3]\nnorm = \"batch\"\n");
+  CHECK(changed.runs[0].run_id() == a.runs[0].run_id());
+  CHECK(changed.grid_hash != a.grid_hash);
+}
+
+TEST_CASE("sweep: widths as one list value or a list of lists") {
+  ScratchDir d("sweep-grid-widths");
+  const auto one = load(d, std::string(kData) + "widths = [32, 16]\n");
+  CHECK(column(one, "widths") == std::vector<std::string>{"32,16"});
+  const auto axis = load(d, std::string(kData) + "widths = [[32, 16], [64], [8, 8, 8]]\n");
+  CHECK(column(axis, "widths") == std::vector<std::string>{"32,16", "64", "8,8,8"});
+  const auto text = load(d, std::string(kData) + "widths = \"32, 16\"\n");
+  CHECK(column(text, "widths") == std::vector<std::string>{"32,16"});
+}
