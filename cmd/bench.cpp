@@ -4,6 +4,7 @@
 // the baseline's; exit 1 when a case is slower by more than --tolerance.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -65,8 +66,9 @@ void run_bench_cmd(const BenchOptions& o) {
   TimingOptions t;
   t.min_total_s = o.min_time;
   std::vector<BenchRow> rows = run_bench("probe", t);  // always: the yardsticks
-  if (o.suite != "probe")
-    for (auto& r : run_bench(o.suite, t, o.filter)) rows.push_back(r);
+  for (const auto& s : bench_suites())
+    if (s != "probe" && (o.suite == "all" || o.suite == s))
+      for (auto& r : run_bench(s, t, o.filter)) rows.push_back(r);
   double triad = 0, sgemm = 0;
   for (const auto& r : rows) {
     if (r.name == "probe/triad") triad = r.gb_per_s();
@@ -85,8 +87,8 @@ void run_bench_cmd(const BenchOptions& o) {
   // Relative to the probes, so a faster or slower machine does not read as a change.
   const auto base = read_medians(o.compare);
   auto probe_scale = [](const std::map<std::string, double>& m) {
-    const auto t = m.find("probe/triad"), g = m.find("probe/sgemm-512x784x128");
-    return std::sqrt((t != m.end() ? t->second : 1.0) * (g != m.end() ? g->second : 1.0));
+    const auto tri = m.find("probe/triad"), sg = m.find("probe/sgemm-512x784x128");
+    return std::sqrt((tri != m.end() ? tri->second : 1.0) * (sg != m.end() ? sg->second : 1.0));
   };
   std::map<std::string, double> now;
   for (const auto& r : rows) now[r.name] = r.median_s;

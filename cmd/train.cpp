@@ -100,7 +100,10 @@ void run_train(const TrainOptions& o) {
          {"subset", data->subset},
          {"train", data->train.count()},
          {"test", data->test.count()},
-         {"checksum", data->checksum}}}}};
+         {"checksum", data->checksum},
+         {"location", data->location},
+         {"standardize_mean", data->mean},
+         {"standardize_std", data->stdev}}}}};
   write_file_atomic(o.out + "/manifest.json", manifest.dump(2) + "\n");
   write_file_atomic(o.out + "/runs.csv", runs_header() + runs_row(cfg, r));  // last: marks completion
   spdlog::info("{}: final test acc {:.4f}, best {:.4f}, {:.0f} samples/s; wrote {}/", r.status,

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake git pkg-config ca-certificates curl npm
+  build-essential cmake git pkg-config ca-certificates
   libcli11-dev libspdlog-dev libfmt-dev libboost-dev doctest-dev
   libopenblas-dev libeigen3-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev libssl-dev
   python3 python3-numpy python3-torch python3-pandas python3-matplotlib
@@ -15,6 +15,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Commands that may come from outside Debian's packages (a node install ships its own npm).
+command -v curl >/dev/null || missing+=(curl)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -137,7 +137,8 @@ TEST_CASE("corrupt IDX files are DataErrors naming the file, the expectation and
     b.resize(b.size() - 5);
     write_bytes(dir / "tr", b);
     write_gz(dir / "tr.gz", b);
-    for (const std::string p : {dir / "tr", dir / "tr.gz"}) {
+    const std::string paths[] = {dir / "tr", dir / "tr.gz"};
+    for (const auto& p : paths) {
       const std::string e = error_of([&] { read_idx(p, 3); });
       CHECK(e.find(p) != std::string::npos);
       CHECK(e.find("truncated") != std::string::npos);

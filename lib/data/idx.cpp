@@ -62,6 +62,12 @@ std::string hex32(uint32_t v) {
   return b;
 }
 
+std::string hex8(uint8_t v) {
+  char b[8];
+  std::snprintf(b, sizeof b, "0x%02X", v);
+  return b;
+}
+
 std::vector<uint32_t> read_header(gzFile f, const std::string& path, int expect_ndims) {
   uint8_t m[4];
   const std::size_t got = read_some(f, path, m, 4);
@@ -75,7 +81,7 @@ std::vector<uint32_t> read_header(gzFile f, const std::string& path, int expect_
                     " (not an IDX file)");
   if (m[2] != 0x08)
     throw DataError(path + ": unsupported IDX element type: expected 0x08 (unsigned byte), found " +
-                    "0x" + hex32(m[2]).substr(8) + " (magic " + hex32(magic) + ")");
+                    hex8(m[2]) + " (magic " + hex32(magic) + ")");
   if (m[3] != expect_ndims)
     throw DataError(path + ": wrong IDX dimension count: expected " + std::to_string(expect_ndims) + " (magic " +
                     hex32(expected_magic) + "), found " + std::to_string(m[3]) + " (magic " + hex32(magic) + ")");
@@ -92,7 +98,10 @@ std::vector<uint32_t> read_header(gzFile f, const std::string& path, int expect_
 
 std::string dims_str(const std::vector<uint32_t>& d) {
   std::string s;
-  for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "x" : "") + std::to_string(d[i]);
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(d[i]);
+  }
   return s;
 }
 

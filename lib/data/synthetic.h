@@ -29,7 +29,7 @@
 //                     At the defaults softmax regression (300 full-batch steps)
 //                     reaches about 0.88 test accuracy and cnn-small with BN about
 //                     0.80 after 3 epochs: learnable, not saturated.
-//                     defaults n=6000 test=2000 classes=10 noise=0.3
+//                     defaults n=6000 test=2000 classes=10 noise=0.2
 // Labels are uniform over classes except for teacher (set by the teacher).
 #include "data/dataset.h"
 #include "data/spec.h"

@@ -6,6 +6,7 @@ Usage: sweep_cli.py NORMLAB_BIN CASE
 Every comparison is between parsed CSVs with the time columns removed: all
 other fields, the header and the row order must be identical."""
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -98,6 +99,10 @@ def sound(d, expect_runs=GRID_RUNS):
     with open(os.path.join(d, "runs.csv"), newline="") as fh:
         for r in csv.DictReader(fh):
             check(r["status"] in ("ok", "diverged"), f"run {r['run_id']}: status {r['status']}")
+    with open(os.path.join(d, "manifest.json")) as fh:
+        m = json.load(fh)
+    check([r["run_id"] for r in m["runs"]] == ids, f"{d}/manifest.json: runs differ from runs.csv")
+    check(m["grid_hash"] and m["experiment"]["text"], f"{d}/manifest.json lacks the experiment")
 
 
 def reference(tmp, exp):
@@ -183,6 +188,8 @@ def case_shard_merge(tmp):
     merge([a, b, "--out", c])
     sound(c)
     same_csvs(ref, c)
+    with open(os.path.join(c, "manifest.json")) as fh:
+        check(json.load(fh)["merged_from"] == [a, b], "merged manifest names its shards")
     # Merging again, or a shard with itself, de-duplicates by run_id.
     c2 = os.path.join(tmp, "merged2")
     merge([a, b, a, ref, "--out", c2])

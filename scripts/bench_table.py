@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""Pairs normlab and PyTorch bench CSVs by case name and writes the speed-up table.
+
+Usage: bench_table.py DIR THREADS OUTDIR   (DIR holds normlab-R.csv and torch-R.csv)
+Writes OUTDIR/vs_torch.csv, OUTDIR/vs_torch.md and OUTDIR/normlab.csv (the
+best-of-rounds normlab timings, usable as a `normlab bench --compare` baseline).
+"""
+import csv
+import glob
+import os
+import platform
+import sys
+import time
+
+TARGETS = {  # case -> minimum speed-up over PyTorch (issue targets)
+    "step/mlp-bn/b8": 2.0, "step/mlp-bn/b32": 2.0, "step/mlp-bn/b128": 1.2, "step/mlp-bn/b512": 1.0,
+    "step/cnn-bn/b32": 2.0, "step/cnn-bn/b128": 2.0, "step/cnn-gn/b32": 2.0, "step/cnn-gn/b128": 2.0,
+    "step/cnn-ln/b32": 2.0, "step/cnn-ln/b128": 2.0, "norm/bn-fwdbwd/128x32x28x28": 2.0,
+}
+
+
+def best(pattern):
+    rows = {}
+    for path in sorted(glob.glob(pattern)):
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                if r["name"] not in rows or float(r["median_s"]) < float(rows[r["name"]]["median_s"]):
+                    rows[r["name"]] = r
+    return rows
+
+
+def main():
+    d, threads, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    nl, th = best(os.path.join(d, "normlab-*.csv")), best(os.path.join(d, "torch-*.csv"))
+    triad = float(nl["probe/triad"]["gb_per_s"])
+    lines = ["case,normlab_ms,torch_ms,speedup,target,meets,normlab_pct_triad,normlab_gflop_per_s"]
+    md = [f"# normlab vs PyTorch {threads} thread(s)", "",
+          f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
+          f"({os.cpu_count()} cores), interleaved runs, best median per case. Speed-up = PyTorch time / normlab time.",
+          "", "| case | normlab ms | PyTorch ms | speed-up | target | % of triad |", "|---|---:|---:|---:|---:|---:|"]
+    for name, r in nl.items():
+        if name not in th:
+            continue
+        a, b = float(r["median_s"]), float(th[name]["median_s"])
+        sp = b / a
+        tgt = TARGETS.get(name)
+        meets = "" if tgt is None else ("yes" if sp >= tgt else "NO")
+        pct = float(r["gb_per_s"]) / triad * 100 if float(r["gb_per_s"]) > 0 and not name.startswith("probe") else 0
+        lines.append(f"{name},{a * 1e3:.4f},{b * 1e3:.4f},{sp:.3f},{tgt or ''},{meets},{pct:.0f},{r['gflop_per_s']}")
+        md.append(f"| {name} | {a * 1e3:.3f} | {b * 1e3:.3f} | {sp:.2f}x | {f'{tgt}x ' + meets if tgt else ''} | "
+                  f"{f'{pct:.0f}%' if pct else ''} |")
+    for path, text in [(os.path.join(out, "vs_torch.csv"), "\n".join(lines) + "\n"),
+                       (os.path.join(out, "vs_torch.md"), "\n".join(md) + "\n")]:
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+    with open(os.path.join(out, "normlab.csv") + ".tmp", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(next(iter(nl.values())).keys()))
+        w.writeheader()
+        w.writerows(nl.values())
+    os.replace(os.path.join(out, "normlab.csv") + ".tmp", os.path.join(out, "normlab.csv"))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

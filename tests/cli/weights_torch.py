@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""`normlab train --save-weights` -> PyTorch: the checkpoint loads (strict) into
+the equivalent nn.Sequential, and PyTorch's test accuracy on the same test set,
+preprocessed as the manifest says, equals normlab's to 1e-6.
+Usage: weights_torch.py NORMLAB_BIN MODEL NORM"""
+import csv
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from make_fixtures import read_safetensors  # noqa: E402
+
+BIN, MODEL, NORM = sys.argv[1:4]
+
+
+def idx(path):
+    with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def norm_layer(norm, c, shape):
+    if norm == "batch":
+        return nn.BatchNorm2d(c) if shape else nn.BatchNorm1d(c)
+    if norm == "layer":
+        return nn.LayerNorm([c, *shape] if shape else [c])
+    return nn.GroupNorm(8, c)
+
+
+def build(model, norm):
+    if model == "mlp":
+        return nn.Sequential(nn.Linear(784, 128), norm_layer(norm, 128, None), nn.ReLU(),
+                             nn.Linear(128, 64), norm_layer(norm, 64, None), nn.ReLU(), nn.Linear(64, 10))
+    return nn.Sequential(nn.Conv2d(1, 32, 3), norm_layer(norm, 32, (26, 26)), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(32 * 26 * 26, 10))
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    w = os.path.join(tmp, "w.safetensors")
+    subprocess.run([BIN, "train", "--dataset", "fashion-mnist", "--model", MODEL, "--norm", NORM,
+                    "--steps", "150", "--batch-size", "64", "--lr", "0.05", "--quiet", "--out", tmp,
+                    "--save-weights", w], check=True)
+    with open(os.path.join(tmp, "runs.csv"), newline="") as f:
+        acc_normlab = float(next(csv.DictReader(f))["final_test_acc"])
+    man = json.load(open(os.path.join(tmp, "manifest.json")))["datasets"][0]
+    loc = man["location"]
+    x = idx(os.path.join(loc, "t10k-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
+    y = idx(os.path.join(loc, "t10k-labels-idx1-ubyte.gz")).astype(np.int64)
+    if man["standardize_mean"]:
+        x = (x - np.float32(man["standardize_mean"][0])) / np.float32(man["standardize_std"][0])
+    x = torch.from_numpy(x.reshape(-1, 784) if MODEL == "mlp" else x.reshape(-1, 1, 28, 28))
+    net = build(MODEL, NORM)
+    state = {k: torch.from_numpy(v) for k, v in read_safetensors(w)[0].items()}
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    with torch.no_grad():
+        acc_torch = (net(x).argmax(1).numpy() == y).mean()
+    print(f"{MODEL}/{NORM}: normlab test accuracy {acc_normlab:.6f}, PyTorch {acc_torch:.6f}")
+    if abs(acc_torch - acc_normlab) > 1e-6:
+        sys.exit("FAIL: accuracies differ")
+print("PASS")
