@@ -20,7 +20,7 @@ struct SweepCliOptions {
   std::string experiment;
   std::string out;  // default results/<name>
   int jobs = 0;     // 0: the core count
-  int threads = 1;  // BLAS threads per run; fixed, not derived from --jobs (see below)
+  int threads = 0;  // threads per run; 0: cores / jobs
   std::string shard;
   std::vector<std::string> sets;
   std::string profile;
@@ -42,10 +42,8 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   if (!o.shard.empty()) std::tie(so.shard_index, so.shard_count) = parse_shard(o.shard);
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   so.jobs = o.jobs > 0 ? o.jobs : cores;
-  // One BLAS thread per run by default, whatever --jobs is: OpenBLAS's results
-  // change in the last digits with its thread count, and --jobs must not change
-  // results. --jobs is the way to use the cores.
-  so.threads_per_run = o.threads;
+  // Each run gets its share of the cores; results do not depend on it.
+  so.threads_per_run = o.threads > 0 ? o.threads : std::max(1, cores / so.jobs);
   const auto mine = shard_runs(ex, so.shard_index, so.shard_count);
 
   if (o.dry_run) {
@@ -64,7 +62,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   const std::string out = o.out.empty() ? "results/" + ex.name : o.out;
   const SweepDir dir(out);
   if (o.fresh) spdlog::info("--fresh: earlier parts moved to {}", dir.archive_parts());
-  spdlog::info("{}: {} runs, {} in this shard; {} jobs x {} BLAS threads; writing {}/", ex.name,
+  spdlog::info("{}: {} runs, {} in this shard; {} jobs x {} threads; writing {}/", ex.name,
                ex.runs.size(), mine.size(), so.jobs, so.threads_per_run, out);
   const std::string started = utc_now();
   const auto summary = run_sweep(ex, dir, so, [](const SweepProgress& p, const std::string& line) {
@@ -90,7 +88,7 @@ void setup_sweep(CLI::App& app) {
   sub->add_option("experiment", o->experiment, "experiment TOML file")->required()->check(CLI::ExistingFile);
   sub->add_option("--out", o->out, "sweep directory [default: results/<experiment name>]");
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::PositiveNumber);
-  sub->add_option("--threads", o->threads, "BLAS threads per run (may change the last digits of results) [default: 1]")->check(CLI::PositiveNumber);
+  sub->add_option("--threads", o->threads, "threads per run (results do not depend on it) [default: cores / jobs]")->check(CLI::PositiveNumber);
   sub->add_option("--shard", o->shard, "run the i-th of n deterministic parts of the grid, as i/n");
   sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable)");
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table (e.g. quick, full)");

@@ -3,6 +3,9 @@
 //   y_n = W (OC, K) @ col + b          (OC, P)
 //   dW += dy_n @ col^T,  db += sum_p dy_n,  dx_n += col2im(W^T @ dy_n)
 // im2col is recomputed in backward rather than stored for the whole batch.
+// The batch is cut into kChunks fixed slices (run on the run's thread pool);
+// weight gradients are summed per slice, then across slices in slice order,
+// so the result does not depend on how many threads ran the slices.
 #include "nn/conv2d.h"
 
 #include <fmt/format.h>
@@ -11,6 +14,7 @@
 
 #include "nn/errors.h"
 #include "tensor/gemm.h"
+#include "tensor/parallel.h"
 
 namespace normlab {
 
@@ -75,8 +79,10 @@ std::vector<TensorSpec> Conv2D<T>::params() const {
 
 template <class T>
 void Conv2D<T>::reserve(int) {
-  col_.resize(std::size_t(g_.K()) * g_.P());
-  dcol_.resize(std::size_t(g_.K()) * g_.P());
+  const std::size_t kp = std::size_t(g_.K()) * g_.P();
+  col_.resize(kChunks * kp);
+  dcol_.resize(kChunks * kp);
+  dw_part_.resize(kChunks * std::size_t(g_.OC) * (g_.K() + 1));
 }
 
 template <class T>
@@ -84,36 +90,54 @@ void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
   const int K = g_.K(), P = g_.P(), OC = g_.OC;
   const T* W = this->param_;
   const T* b = bias_ ? W + long(OC) * K : nullptr;
-  for (int n = 0; n < N; ++n) {
-    const T* x = in + long(n) * this->in_.size();
-    T* y = out + long(n) * OC * P;
-    if (b)
-      for (int o = 0; o < OC; ++o) std::fill(y + long(o) * P, y + long(o + 1) * P, b[o]);
-    im2col(col_.data(), x, g_);
-    gemm<T>(false, false, OC, P, K, T(1), W, col_.data(), b ? T(1) : T(0), y);
-  }
+  auto chunk = [&](int t) {
+    T* col = col_.data() + std::size_t(t) * K * P;
+    for (int n = t * N / kChunks; n < (t + 1) * N / kChunks; ++n) {
+      const T* x = in + long(n) * this->in_.size();
+      T* y = out + long(n) * OC * P;
+      if (b)
+        for (int o = 0; o < OC; ++o) std::fill(y + long(o) * P, y + long(o + 1) * P, b[o]);
+      im2col(col, x, g_);
+      gemm<T>(false, false, OC, P, K, T(1), W, col, b ? T(1) : T(0), y);
+    }
+  };
+  parallel_for(kChunks, chunk);
 }
 
 template <class T>
 void Conv2D<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
   const int K = g_.K(), P = g_.P(), OC = g_.OC;
   const T* W = this->param_;
-  T* dW = this->grad_;
-  T* db = bias_ ? dW + long(OC) * K : nullptr;
-  for (int n = 0; n < N; ++n) {
-    const T* x = in + long(n) * this->in_.size();
-    const T* dy = dout + long(n) * OC * P;
-    im2col(col_.data(), x, g_);
-    gemm<T>(false, true, OC, K, P, T(1), dy, col_.data(), T(1), dW);
-    if (db)
+  const std::size_t part = std::size_t(OC) * (K + 1);  // dW (OC,K) then db (OC)
+  auto chunk = [&](int t) {
+    T* col = col_.data() + std::size_t(t) * K * P;
+    T* dcol = dcol_.data() + std::size_t(t) * K * P;
+    T* dW = dw_part_.data() + t * part;
+    T* db = dW + long(OC) * K;
+    std::fill(dW, dW + part, T(0));
+    for (int n = t * N / kChunks; n < (t + 1) * N / kChunks; ++n) {
+      const T* x = in + long(n) * this->in_.size();
+      const T* dy = dout + long(n) * OC * P;
+      im2col(col, x, g_);
+      gemm<T>(false, true, OC, K, P, T(1), dy, col, T(1), dW);
       for (int o = 0; o < OC; ++o) {
-        T s = 0;
-        for (int p = 0; p < P; ++p) s += dy[long(o) * P + p];
-        db[o] += s;
+        T sum = 0;
+        for (int p = 0; p < P; ++p) sum += dy[long(o) * P + p];
+        db[o] += sum;
       }
-    if (!din) continue;
-    gemm<T>(true, false, K, P, OC, T(1), W, dy, T(0), dcol_.data());
-    col2im_add(din + long(n) * this->in_.size(), dcol_.data(), g_);
+      if (!din) continue;
+      gemm<T>(true, false, K, P, OC, T(1), W, dy, T(0), dcol);
+      col2im_add(din + long(n) * this->in_.size(), dcol, g_);
+    }
+  };
+  parallel_for(kChunks, chunk);
+  // Fixed-order reduction of the chunk partials: the same sums for any thread count.
+  T* dW = this->grad_;
+  for (int t = 0; t < kChunks; ++t) {
+    const T* pw = dw_part_.data() + t * part;
+    for (long i = 0; i < long(OC) * K; ++i) dW[i] += pw[i];
+    if (bias_)
+      for (int o = 0; o < OC; ++o) dW[long(OC) * K + o] += pw[long(OC) * K + o];
   }
 }
 

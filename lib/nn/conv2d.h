@@ -32,10 +32,12 @@ class Conv2D final : public Layer<T> {
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
 
  private:
+  static constexpr int kChunks = 8;  // batch slices; fixed, so results do not depend on threads
   ConvGeom g_;
   bool bias_;
-  std::vector<T> col_;   // (K, P) im2col of one sample
-  std::vector<T> dcol_;  // (K, P)
+  std::vector<T> col_;      // (kChunks, K, P) im2col of one sample per slice
+  std::vector<T> dcol_;     // (kChunks, K, P)
+  std::vector<T> dw_part_;  // (kChunks, OC*K + OC) per-slice weight and bias gradients
 };
 
 }  // namespace normlab

@@ -82,7 +82,6 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
     else
       pending.push_back(g);
   }
-  blas_set_threads(opt.threads_per_run);
 
   std::mutex mu;
   std::atomic<std::size_t> next{0};

@@ -11,7 +11,7 @@ namespace normlab {
 
 struct SweepOptions {
   int jobs = 1;
-  int threads_per_run = 1;       // BLAS threads each run may use
+  int threads_per_run = 1;       // each run's thread pool (results do not depend on it)
   int shard_index = 0, shard_count = 1;  // run grid indices g with g % count == index
   bool dry_run = false;
 };

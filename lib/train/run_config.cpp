@@ -43,7 +43,7 @@ const std::vector<KeySpec>& run_keys() {
       {"target-acc", 'f', "0", "test accuracy target for steps/seconds-to-target; 0 = none"},
       {"diverge-factor", 'f', "1000", "diverged when the loss exceeds this multiple of its initial value"},
       {"seed", 'i', "0", "seed for initialization and shuffling"},
-      {"threads", 'i', "1", "BLAS threads for this run", false},
+      {"threads", 'i', "1", "threads for this run (conv layers; results do not depend on it)", false},
   };
   return keys;
 }

@@ -61,7 +61,7 @@ struct TrainSpec {
   long steps = 0;        // > 0 overrides epochs
   long eval_every = 0;   // 0: about 20 evaluations per run
   int eval_batch = 1000;
-  int eval_train = 10000;  // training samples evaluated per point
+  int eval_train = 4096;   // training samples evaluated per point (the generalization gap)
   double target_acc = 0;   // 0: no target
   double diverge_factor = 1000;
   uint64_t seed = 0;

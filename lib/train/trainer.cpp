@@ -20,6 +20,7 @@
 #include "nn/errors.h"
 #include "nn/model.h"
 #include "tensor/gemm.h"
+#include "tensor/parallel.h"
 #include "train/probe.h"
 #include "nn/softmax_xent.h"
 #include "train/train_step.h"
@@ -78,7 +79,14 @@ std::pair<double, double> evaluate(Sequential<float>& model, const Split& split,
 
 RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float>& model,
                     const TrainHooks& hooks) {
-  blas_set_threads(spec.threads);
+  // BLAS stays single-threaded: its threading changes the last bits with the
+  // thread count. Parallelism inside a run comes from the pool, deterministically.
+  blas_set_threads(1);
+  ThreadPool pool(spec.threads);
+  set_current_pool(&pool);
+  struct Unset {
+    ~Unset() { set_current_pool(nullptr); }
+  } unset;
   RunResult r;
   const Split& train = data.train;
   const int N = spec.batch_size, K = data.classes;

@@ -82,15 +82,18 @@ def case_step_zero(tmp):
 
 def case_deterministic(tmp):
     outs = []
-    for i, threads in enumerate(["1", "1", "2"]):
+    cnn = ["--dataset", "synthetic-images:n=256,test=64,classes=10,seed=2", "--model", "cnn-small",
+           "--widths", "8,16", "--epochs", "1"]
+    for i, (threads, extra) in enumerate([("1", []), ("1", []), ("2", []), ("1", cnn), ("2", cnn)]):
         d = os.path.join(tmp, f"r{i}")
-        run(BASE + ["--threads", threads, "--out", d])
+        run(BASE + extra + ["--threads", threads, "--out", d])
         outs.append(d)
-    for f in ["runs.csv", "curves.csv", "activations.csv"]:
-        a = strip_time(read(os.path.join(outs[0], f)))
-        for other in outs[1:]:
-            b = strip_time(read(os.path.join(other, f)))
-            check(a == b, f"{f} differs between {outs[0]} and {other}")
+    for group in (outs[:3], outs[3:]):
+        for f in ["runs.csv", "curves.csv", "activations.csv"]:
+            a = strip_time(read(os.path.join(group[0], f)))
+            for other in group[1:]:
+                b = strip_time(read(os.path.join(other, f)))
+                check(a == b, f"{f} differs between {group[0]} and {other}")
 
 
 def case_divergence(tmp):
