@@ -106,7 +106,12 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
         r.status = "error";
         r.message = e.what();
       }
-      dir.write_run(cfg, r);
+      try {
+        dir.write_run(cfg, r);
+      } catch (const std::exception& e) {  // disk full, permissions: report, do not abort the sweep
+        r.status = "error";
+        r.message = std::string("writing results: ") + e.what();
+      }
       std::lock_guard<std::mutex> lock(mu);
       --prog.running;
       ++prog.done;
