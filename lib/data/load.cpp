@@ -20,7 +20,7 @@
 #include "data/data_error.h"
 #include "data/dataset.h"
 #include "data/idx_dataset.h"
-#include "data/rng.h"
+#include "tensor/rng.h"
 #include "data/synthetic.h"
 
 namespace normlab {
@@ -111,7 +111,7 @@ std::shared_ptr<const Dataset> load_uncached(const DataSpec& spec, const std::st
                         std::to_string(N) + " training samples leaves an empty split");
     std::vector<uint32_t> perm(N);
     std::iota(perm.begin(), perm.end(), 0u);
-    data::Rng r(kValSeed);
+    Rng r(kValSeed);
     for (int i = N - 1; i > 0; --i) std::swap(perm[i], perm[r.below(uint32_t(i) + 1)]);
     std::vector<uint32_t> val(perm.begin(), perm.begin() + nval), keep(perm.begin() + nval, perm.end());
     std::sort(val.begin(), val.end());

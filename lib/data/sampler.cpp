@@ -7,7 +7,7 @@
 #include <numeric>
 #include <string>
 
-#include "data/rng.h"
+#include "tensor/rng.h"
 #include "nn/errors.h"
 
 namespace normlab {
@@ -25,7 +25,7 @@ EpochSampler::EpochSampler(int count, int batch, uint64_t seed, bool drop_last)
 
 void EpochSampler::start_epoch(int epoch) {
   std::iota(perm_.begin(), perm_.end(), 0u);
-  data::Rng r(data::mix_seed(seed_, uint64_t(uint32_t(epoch)) + 0x5EEDull));
+  Rng r(mix_seed(seed_, uint64_t(uint32_t(epoch)) + 0x5EEDull));
   for (int i = count_ - 1; i > 0; --i) std::swap(perm_[i], perm_[r.below(uint32_t(i) + 1)]);
   pos_ = 0;
 }

@@ -1,7 +1,7 @@
 #pragma once
-// SHA-256 (FIPS 180-4), used to pin downloaded files and to give every loaded
-// dataset a checksum for run manifests. Self-contained so the library needs no
-// crypto dependency.
+// SHA-256 (FIPS 180-4) through OpenSSL's EVP interface, used to pin
+// downloaded files, to give every loaded dataset a checksum for run manifests,
+// and to derive run ids.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,17 +12,16 @@ namespace normlab {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(const void* data, std::size_t n);
   void update(std::string_view s) { update(s.data(), s.size()); }
   // Lowercase hex digest. REQUIRES: called once; the object is spent afterwards.
   std::string hex_digest();
 
  private:
-  void block(const uint8_t* p);
-  uint32_t h_[8];
-  uint8_t buf_[64];
-  std::size_t buf_len_ = 0;
-  uint64_t total_ = 0;
+  void* ctx_;  // EVP_MD_CTX
 };
 
 std::string sha256_hex(std::string_view bytes);

@@ -6,14 +6,12 @@
 #include <vector>
 
 #include "data/data_error.h"
-#include "data/rng.h"
+#include "tensor/rng.h"
 #include "data/sha256.h"
 
 namespace normlab {
 namespace {
 
-using data::mix_seed;
-using data::Rng;
 
 constexpr double kPi = 3.14159265358979323846;
 

@@ -15,7 +15,7 @@
 // Biases are zero except under `default`. Norm layers start at gamma=1, beta=0.
 #include <string>
 
-#include "init/rng.h"
+#include "tensor/rng.h"
 #include "nn/sequential.h"
 
 namespace normlab {

@@ -15,7 +15,7 @@
 #include <toml++/toml.h>
 
 #include "data/sha256.h"
-#include "init/rng.h"
+#include "tensor/rng.h"
 #include "nn/errors.h"
 #include "train/config_file.h"
 

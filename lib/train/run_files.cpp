@@ -46,7 +46,10 @@ std::string runs_header() {
 std::string runs_row(const RunConfig& cfg, const RunResult& r) {
   std::string s = cfg.run_id();
   for (const auto& k : run_keys())
-    if (k.identity) s += "," + csv_field(cfg.get(k.name));
+    if (k.identity) {
+      s += ',';
+      s += csv_field(cfg.get(k.name));
+    }
   const bool reached = r.steps_to_target >= 0;
   s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
                    num(r.final_test_acc), num(r.best_test_acc), num(r.final_train_loss),

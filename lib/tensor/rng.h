@@ -1,5 +1,5 @@
 #pragma once
-// Deterministic random numbers for data generation and shuffling.
+// Deterministic random numbers: data generation, shuffling, initialization.
 //
 // splitmix64 (Steele, Lea, Flood 2014) expands a 64-bit seed into state;
 // xoshiro256** (Blackman, Vigna 2018) generates. Uniform doubles take the top
@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace normlab::data {
+namespace normlab {
 
 inline uint64_t splitmix64(uint64_t& x) {
   uint64_t z = (x += 0x9E3779B97F4A7C15ull);
@@ -34,6 +34,8 @@ class Rng {
     uint64_t x = seed;
     for (auto& w : s_) w = splitmix64(x);
   }
+  // An independent stream of a seed (one per weight tensor, say).
+  Rng(uint64_t seed, uint64_t stream) : Rng(mix_seed(seed, stream)) {}
 
   uint64_t next_u64() {
     const uint64_t result = rotl(s_[1] * 5, 7) * 9;
@@ -88,4 +90,4 @@ class Rng {
   bool has_spare_ = false;
 };
 
-}  // namespace normlab::data
+}  // namespace normlab
