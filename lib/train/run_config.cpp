@@ -168,14 +168,11 @@ TrainSpec resolve(const RunConfig& c) {
   t.dataset = c.get("dataset");
   t.model.model = c.get("model");
   check([&] { default_widths(t.model.model); });
-  for (const auto& w : c.get("widths").empty() ? std::vector<std::string>{} : [&] {
-         std::vector<std::string> out;
-         std::stringstream ss(c.get("widths"));
-         std::string item;
-         while (std::getline(ss, item, ',')) out.push_back(item);
-         return out;
-       }())
-    t.model.widths.push_back(std::stoi(w));
+  {  // canonical text is "128,64": integers joined by commas, or empty
+    std::stringstream ss(c.get("widths"));
+    std::string item;
+    while (std::getline(ss, item, ',')) t.model.widths.push_back(std::stoi(item));
+  }
   check([&] { t.model.activation = parse_activation(c.get("activation")); });
   check([&] { t.model.norm.kind = parse_norm_kind(c.get("norm")); });
   t.model.placement = c.get("norm-placement");

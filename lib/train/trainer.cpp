@@ -21,8 +21,8 @@
 #include "nn/model.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
-#include "train/probe.h"
 #include "nn/softmax_xent.h"
+#include "train/probe.h"
 #include "train/train_step.h"
 
 namespace normlab {
@@ -44,8 +44,11 @@ std::unique_ptr<Sequential<float>> prepare_model(const TrainSpec& spec, const Da
   if (spec.batch_size > data.train.count())
     throw ConfigError(fmt::format("batch-size: {} is larger than the training set of {} ({})",
                                   spec.batch_size, data.train.count(), data.name));
-  if (spec.model.norm.kind == NormKind::batch && spec.batch_size < 2)
-    throw ConfigError("batch-size: batch norm needs a batch of at least 2 to train");
+  // Dense batch norm has one value per feature per sample: a batch of 1 gives
+  // no variance. (Conv batch norm pools over H x W and trains at batch 1.)
+  if (spec.model.norm.kind == NormKind::batch && spec.batch_size < 2 && spec.model.model == "mlp")
+    throw ConfigError("batch-size: batch norm in an mlp needs a batch of at least 2 to train "
+                      "(allowed: batch-size >= 2, or norm layer/group/none)");
   ModelConfig mc = spec.model;
   mc.input = data.shape;
   mc.classes = data.classes;
