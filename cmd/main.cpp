@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   normlab::cmd::setup_sweep(app);
   normlab::cmd::setup_merge(app);
   normlab::cmd::setup_bench(app);
+  normlab::cmd::setup_claims(app);
 
   try {
     app.parse(argc, argv);

@@ -11,5 +11,6 @@ void setup_data(CLI::App& app);
 void setup_sweep(CLI::App& app);
 void setup_merge(CLI::App& app);
 void setup_bench(CLI::App& app);
+void setup_claims(CLI::App& app);
 
 }  // namespace normlab::cmd

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 #include "data/sampler.h"
 #include "init/init.h"
@@ -50,6 +51,10 @@ std::unique_ptr<Sequential<float>> prepare_model(const TrainSpec& spec, const Da
     throw ConfigError("batch-size: batch norm in an mlp needs a batch of at least 2 to train "
                       "(allowed: batch-size >= 2, or norm layer/group/none)");
   ModelConfig mc = spec.model;
+  // Test-only fault injection (see NormOptions::bn_train_uses_running): lets the
+  // claims baseline test prove that a broken batch norm is caught.
+  if (const char* f = std::getenv("NORMLAB_FAULT_BN_TRAIN_USES_RUNNING"); f && *f == '1')
+    mc.norm.bn_train_uses_running = true;
   mc.input = data.shape;
   mc.classes = data.classes;
   const int probe = std::min(spec.probe_batch, data.train.count());

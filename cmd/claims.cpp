@@ -1,0 +1,211 @@
+// normlab claims: run each claim's experiment (experiments/claims/ID.toml)
+// through the sweep engine at a profile size, apply its pre-registered rule,
+// and write claims.csv and claims.md. --baseline DIR exits 1 when a verdict
+// flips or a decisive number moves beyond the rule's tolerance.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "claims/rule.h"
+#include "cmd/subcommands.h"
+#include "nn/errors.h"
+#include "sweep/manifest.h"
+#include "sweep/scheduler.h"
+#include "train/run_files.h"
+
+namespace normlab::cmd {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ClaimsOptions {
+  std::string profile = "quick";
+  std::vector<std::string> only;
+  std::string out;  // default results/claims-<profile>
+  std::string baseline;
+  std::string dir = "experiments/claims";
+  int jobs = 0;
+  bool no_report = false;
+};
+
+struct Claim {
+  std::string path;
+  ClaimRule rule;
+  Experiment ex;
+  ExperimentOptions eo;
+};
+
+std::string signed_num(double v) { return fmt::format("{:+.4g}", v); }
+
+// The number that decides a claim: the smallest mean difference over its treatments.
+double decisive(const ClaimResult& r) {
+  double m = INFINITY;
+  for (const auto& c : r.comparisons) m = std::min(m, c.mean);
+  return std::isfinite(m) ? m : 0.0;
+}
+
+std::string claims_csv(const std::vector<Claim>& claims, const std::vector<ClaimResult>& results) {
+  std::string s = "id,verdict,decisive_mean_diff,comparisons,metric_by_norm,metric,control,margin,"
+                  "tolerance,statement,rule\n";
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    const auto& r = claims[i].rule;
+    const auto& res = results[i];
+    std::string comps, by_norm;
+    for (const auto& c : res.comparisons)
+      comps += fmt::format("{}{}: {} mean {} [min {}, max {}] over {} seeds", comps.empty() ? "" : "; ",
+                           c.treatment, c.verdict, signed_num(c.mean), signed_num(c.min), signed_num(c.max),
+                           c.diffs.size());
+    for (const auto& [norm, seeds] : res.metric) {
+      double m = 0;
+      for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
+      by_norm += fmt::format("{}{}={:.4g}", by_norm.empty() ? "" : "; ", norm, m);
+    }
+    s += fmt::format("{},{},{:.6g},{},{},{},{},{},{},{},{}\n", r.id, res.verdict, decisive(res),
+                     csv_field(comps), csv_field(by_norm), r.metric, r.control, r.margin, r.tolerance,
+                     csv_field(r.statement), csv_field(r.text));
+  }
+  return s;
+}
+
+std::string claims_md(const std::vector<Claim>& claims, const std::vector<ClaimResult>& results,
+                      const std::string& profile) {
+  std::string s = fmt::format("# normlab claims ({} profile)\n\nGenerated {} by `normlab claims --profile {}`."
+                              " Each claim's rule was written before its results were seen; the "
+                              "verdict is what the rule gives.\n\n| claim | verdict | decisive mean "
+                              "difference | margin |\n|---|---|---:|---:|\n", profile, utc_now(), profile);
+  for (std::size_t i = 0; i < claims.size(); ++i)
+    s += fmt::format("| [{}](#{}) | **{}** | {} | {} |\n", claims[i].rule.id, claims[i].rule.id,
+                     results[i].verdict, signed_num(decisive(results[i])), claims[i].rule.margin);
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    const auto& c = claims[i];
+    const auto& res = results[i];
+    s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**\n\n",
+                     c.rule.id, c.rule.statement, c.rule.source, c.rule.text, res.verdict);
+    s += fmt::format("Metric `{}`{} per norm and seed (mean over seeds):\n\n| norm | metric |\n|---|---:|\n",
+                     c.rule.metric, c.rule.metric == "largest_stable_lr" ? " (log10 of the learning rate)" : "");
+    for (const auto& [norm, seeds] : res.metric) {
+      double m = 0;
+      for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
+      s += fmt::format("| {} | {:.4g} |\n", norm, m);
+    }
+    s += "\n| treatment vs " + c.rule.control + " | per-seed differences | mean | verdict |\n|---|---|---:|---|\n";
+    for (const auto& cmp : res.comparisons) {
+      std::string d;
+      for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
+      s += fmt::format("| {} | {} | {} | {} |\n", cmp.treatment, d, signed_num(cmp.mean), cmp.verdict);
+    }
+    s += fmt::format("\nRuns: [{}/runs.csv]({}/runs.csv); figures: [{}/report.md]({}/report.md).\n",
+                     c.rule.id, c.rule.id, c.rule.id, c.rule.id);
+  }
+  return s;
+}
+
+// Verdict flips and moves beyond tolerance against a baseline claims.csv.
+int compare_baseline(const std::string& dir, const std::vector<Claim>& claims,
+                     const std::vector<ClaimResult>& results) {
+  const CsvTable base = read_csv(dir + "/claims.csv");
+  int changes = 0;
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    const auto& r = claims[i].rule;
+    std::size_t row = base.rows.size();
+    for (std::size_t j = 0; j < base.rows.size(); ++j)
+      if (base.at(j, "id") == r.id) row = j;
+    if (row == base.rows.size()) {
+      spdlog::warn("baseline {}: no row for claim {}", dir, r.id);
+      continue;
+    }
+    const std::string v0 = base.at(row, "verdict");
+    const double d0 = base.num(row, "decisive_mean_diff"), d1 = decisive(results[i]);
+    if (v0 != results[i].verdict) {
+      spdlog::error("{}: verdict changed from '{}' to '{}'", r.id, v0, results[i].verdict);
+      ++changes;
+    } else if (std::abs(d1 - d0) > r.tolerance) {
+      spdlog::error("{}: decisive difference moved from {:.4g} to {:.4g} (tolerance {})", r.id, d0, d1, r.tolerance);
+      ++changes;
+    } else {
+      spdlog::info("{}: unchanged ({}, {:.4g} vs baseline {:.4g})", r.id, v0, d1, d0);
+    }
+  }
+  return changes;
+}
+
+void run_claims(const ClaimsOptions& o) {
+  if (o.profile != "quick" && o.profile != "full")
+    throw ConfigError(fmt::format("--profile: '{}' (allowed: quick, full)", o.profile));
+  std::vector<std::string> files;
+  if (!fs::is_directory(o.dir)) throw ConfigError(fmt::format("--dir: {} is not a directory", o.dir));
+  for (const auto& e : fs::directory_iterator(o.dir))
+    if (e.path().extension() == ".toml") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+
+  // Everything is read and checked before anything runs.
+  std::vector<Claim> claims;
+  std::vector<std::string> ids;
+  for (const auto& f : files) {
+    Claim c;
+    c.path = f;
+    c.rule = read_claim_rule(f);
+    ids.push_back(c.rule.id);
+    if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), c.rule.id) == o.only.end()) continue;
+    c.eo.profile = o.profile;
+    c.ex = load_experiment(f, c.eo);
+    claims.push_back(std::move(c));
+  }
+  for (const auto& id : o.only)
+    if (std::find(ids.begin(), ids.end(), id) == ids.end())
+      throw ConfigError(fmt::format("--only: unknown claim '{}' (allowed: {})", id, fmt::join(ids, ", ")));
+  for (const auto& c : claims) validate_runs(c.ex);
+
+  const std::string out = o.out.empty() ? "results/claims-" + o.profile : o.out;
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  SweepOptions so;
+  so.jobs = o.jobs > 0 ? o.jobs : cores;
+  so.threads_per_run = std::max(1, cores / so.jobs);
+  std::vector<ClaimResult> results;
+  int errors = 0;
+  for (const auto& c : claims) {
+    const std::string dir = out + "/" + c.rule.id;
+    const SweepDir sd(dir);
+    const std::string started = utc_now();
+    const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
+      if (p.done % 10 == 0 || p.done + p.skipped == p.total)
+        spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
+    });
+    errors += sum.progress.failed;
+    write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
+    results.push_back(evaluate_claim(c.rule, read_csv(dir + "/runs.csv")));
+    spdlog::info("{}: {}", c.rule.id, results.back().verdict);
+    if (!o.no_report)
+      std::system(fmt::format("/usr/bin/python3 scripts/report.py '{}' >/dev/null 2>&1", dir).c_str());
+  }
+  write_file_atomic(out + "/claims.csv", claims_csv(claims, results));
+  write_file_atomic(out + "/claims.md", claims_md(claims, results, o.profile));
+  std::printf("%-22s %s\n", "claim", "verdict");
+  for (std::size_t i = 0; i < claims.size(); ++i)
+    std::printf("%-22s %s\n", claims[i].rule.id.c_str(), results[i].verdict.c_str());
+  spdlog::info("wrote {}/claims.md and claims.csv", out);
+  if (errors) throw std::runtime_error(fmt::format("{} run(s) ended in error", errors));
+  if (!o.baseline.empty() && compare_baseline(o.baseline, claims, results) > 0)
+    throw std::runtime_error(fmt::format("claims changed against the baseline {}", o.baseline));
+}
+
+}  // namespace
+
+void setup_claims(CLI::App& app) {
+  auto o = std::make_shared<ClaimsOptions>();
+  auto* sub = app.add_subcommand("claims", "Test the documented claims about batch norm and give verdicts");
+  sub->add_option("--profile", o->profile, "quick (minutes, for CI) or full")->capture_default_str();
+  sub->add_option("--only", o->only, "only these claim ids");
+  sub->add_option("--out", o->out, "output directory [default: results/claims-<profile>]");
+  sub->add_option("--baseline", o->baseline, "compare with this claims directory; exit 1 on a change")
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--dir", o->dir, "directory of claim experiment files")->capture_default_str();
+  sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]");
+  sub->add_flag("--no-report", o->no_report, "skip the per-claim figures (scripts/report.py)");
+  sub->callback([o] { run_claims(*o); });
+}
+
+}  // namespace normlab::cmd

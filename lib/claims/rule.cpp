@@ -1,0 +1,174 @@
+// Claim rules: per-(norm, seed) metrics from runs.csv, paired differences
+// across seeds, and the verdict (definitions in rule.h).
+#include "claims/rule.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <toml++/toml.h>
+
+#include "nn/errors.h"
+#include "train/config_file.h"
+
+namespace normlab {
+
+ClaimRule read_claim_rule(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
+                                  e.description()));
+  }
+  ClaimRule r;
+  const auto* claim = t["claim"].as_table();
+  const auto* rule = t["rule"].as_table();
+  if (!claim || !rule) throw ConfigError(fmt::format("{}: needs [claim] and [rule] tables", path));
+  // Unknown keys are errors: an experiment key written below [rule] would
+  // otherwise silently leave the experiment.
+  auto only = [&](const toml::table& tb, const char* name, std::initializer_list<const char*> allowed) {
+    for (const auto& [k, v] : tb) {
+      bool ok = false;
+      for (const char* a : allowed) ok = ok || k.str() == a;
+      if (!ok)
+        throw ConfigError(fmt::format("{}:{}:{}: [{}] has no key '{}' (allowed: {}); experiment keys go "
+                                      "above [claim]", path, v.source().begin.line, v.source().begin.column,
+                                      name, k.str(), fmt::join(allowed, ", ")));
+    }
+  };
+  only(*claim, "claim", {"id", "statement", "source"});
+  only(*rule, "rule", {"metric", "column", "over", "select", "where", "treatment", "control", "direction",
+                       "margin", "floor", "tolerance", "text"});
+  auto str = [&](const toml::table& tb, const char* k, bool required) {
+    auto v = tb[k].value<std::string>();
+    if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
+    return v.value_or("");
+  };
+  r.id = str(*claim, "id", true);
+  r.statement = str(*claim, "statement", true);
+  r.source = str(*claim, "source", false);
+  r.metric = str(*rule, "metric", true);
+  if (r.metric != "largest_stable_lr" && r.metric != "value" && r.metric != "spread")
+    throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, value, spread)", path, r.metric));
+  if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
+  r.over = str(*rule, "over", r.metric == "spread");
+  r.select = str(*rule, "select", false);
+  r.text = str(*rule, "text", true);
+  r.control = str(*rule, "control", true);
+  r.direction = str(*rule, "direction", true);
+  if (r.direction != "greater" && r.direction != "less")
+    throw ConfigError(fmt::format("{}: rule.direction: '{}' (allowed: greater, less)", path, r.direction));
+  if (const auto* tr = (*rule)["treatment"].as_array())
+    for (const auto& e : *tr) r.treatment.push_back(e.value<std::string>().value_or(""));
+  else
+    r.treatment.push_back(str(*rule, "treatment", true));
+  if (const auto* w = (*rule)["where"].as_table())
+    for (const auto& [k, v] : *w) r.where[canonical_key(std::string(k.str()), path)] = toml_value_text(&v, path);
+  r.margin = (*rule)["margin"].value<double>().value_or(0.0);
+  r.floor = (*rule)["floor"].value<double>().value_or(0.0);
+  r.tolerance = (*rule)["tolerance"].value<double>().value_or(r.margin / 2);
+  return r;
+}
+
+namespace {
+
+double column_value(const CsvTable& t, std::size_t row, const std::string& col) {
+  if (col == "gap_acc") return t.num(row, "final_train_acc") - t.num(row, "final_test_acc");
+  if (col == "gap_loss") return t.num(row, "final_test_loss") - t.num(row, "final_train_loss");
+  return t.num(row, col);
+}
+
+bool matches(const CsvTable& t, std::size_t row, const std::map<std::string, std::string>& where) {
+  for (const auto& [k, v] : where) {
+    // Compare as numbers when both parse (2 == 2.0), else as text.
+    const std::string& have = t.at(row, k);
+    try {
+      if (std::stod(have) != std::stod(v)) return false;
+    } catch (const std::exception&) {
+      if (have != v) return false;
+    }
+  }
+  return true;
+}
+
+bool stable(const CsvTable& t, std::size_t row, double floor) {
+  return t.at(row, "status") == "ok" && t.at(row, "failure").empty() &&
+         t.num(row, "final_test_acc") >= floor;
+}
+
+}  // namespace
+
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t) {
+  // Group rows by (norm, seed).
+  std::map<std::string, std::map<long, std::vector<std::size_t>>> groups;
+  for (std::size_t i = 0; i < t.rows.size(); ++i)
+    if (matches(t, i, rule.where)) groups[t.at(i, "norm")][std::stol(t.at(i, "seed"))].push_back(i);
+
+  ClaimResult res;
+  for (const auto& [norm, seeds] : groups)
+    for (const auto& [seed, rows] : seeds) {
+      double m = std::nan("");
+      if (rule.metric == "largest_stable_lr") {
+        double best = -INFINITY, lowest = INFINITY;
+        for (auto i : rows) {
+          const double lr = t.num(i, "lr");
+          lowest = std::min(lowest, lr);
+          if (stable(t, i, rule.floor)) best = std::max(best, lr);
+        }
+        // No stable lr at all: one decade below the grid.
+        m = std::isfinite(best) ? std::log10(best) : std::log10(lowest) - 1;
+      } else if (rule.metric == "spread") {
+        double s = 0, s2 = 0;
+        for (auto i : rows) {
+          const double v = column_value(t, i, rule.column);
+          s += v;
+          s2 += v * v;
+        }
+        const double n = double(rows.size()), mean = s / n;
+        m = std::sqrt(std::max(0.0, s2 / n - mean * mean));
+      } else if (rule.select == "best-lr") {
+        std::size_t best = rows[0];
+        for (auto i : rows)
+          if (t.num(i, "final_test_acc") > t.num(best, "final_test_acc")) best = i;
+        m = column_value(t, best, rule.column);
+      } else {
+        double s = 0;
+        for (auto i : rows) s += column_value(t, i, rule.column);
+        m = s / double(rows.size());
+      }
+      res.metric[norm][seed] = m;
+    }
+
+  const auto& ctrl = res.metric[rule.control];
+  int supported = 0, refuted = 0;
+  for (const auto& tr : rule.treatment) {
+    Comparison c;
+    c.treatment = tr;
+    for (const auto& [seed, m] : res.metric[tr]) {
+      auto it = ctrl.find(seed);
+      if (it == ctrl.end()) continue;
+      const double d = m - it->second;
+      c.diffs.push_back(rule.direction == "greater" ? d : -d);
+    }
+    if (c.diffs.empty()) {
+      c.verdict = "inconclusive";
+    } else {
+      c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
+      c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
+      for (double d : c.diffs) c.mean += d / double(c.diffs.size());
+      c.verdict = c.min > rule.margin ? "supported" : c.max <= rule.margin ? "not supported" : "inconclusive";
+    }
+    supported += c.verdict == "supported";
+    refuted += c.verdict == "not supported";
+    res.comparisons.push_back(std::move(c));
+  }
+  res.verdict = refuted > 0 ? "not supported"
+                : supported == int(rule.treatment.size()) ? "supported"
+                                                           : "inconclusive";
+  return res;
+}
+
+}  // namespace normlab

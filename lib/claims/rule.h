@@ -1,0 +1,67 @@
+#pragma once
+// A claim and its pre-registered rule, as written in the [claim] and [rule]
+// tables of experiments/claims/ID.toml:
+//
+//   [claim]
+//   id = "lr-tolerance"
+//   statement = "Batch norm lets the network train at higher learning rates without diverging."
+//   source = "..."
+//   [rule]
+//   metric = "largest_stable_lr"   # or "value" (a runs.csv column) or "spread"
+//   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss)
+//   over = "init"                  # spread: the key whose values the spread is taken over
+//   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
+//   where = { batch-size = 2 }     # only these rows
+//   treatment = ["batch"]          # norm values the claim is about
+//   control = "none"               # the norm it is compared with
+//   direction = "greater"          # treatment's metric should be greater (or "less")
+//   margin = 0.4                   # the smallest difference that counts
+//   floor = 0.5                    # largest_stable_lr: a run must reach this test accuracy
+//   tolerance = 0.2                # baseline comparison: allowed move of the mean difference
+//   text = "..."                   # the rule in words, shown beside the verdict
+//
+// Per seed s the difference is d_s = m_treatment(s) - m_control(s) (negated
+// for "less"). Verdict, fixed before any result is seen:
+//   supported       every seed has d_s > margin
+//   not supported   no seed has d_s > margin
+//   inconclusive    otherwise (the seeds disagree: the effect is within their spread)
+// With several treatments, each is compared; the claim is supported only if
+// all are, not supported if any is not.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "claims/csv_table.h"
+
+namespace normlab {
+
+struct ClaimRule {
+  std::string id, statement, source, text;
+  std::string metric, column = "final_test_acc", over, select;
+  std::map<std::string, std::string> where;
+  std::vector<std::string> treatment;
+  std::string control;
+  std::string direction = "greater";
+  double margin = 0, floor = 0, tolerance = 0;
+};
+
+// Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
+ClaimRule read_claim_rule(const std::string& path);
+
+struct Comparison {
+  std::string treatment;
+  std::vector<double> diffs;  // per seed, signed so that > 0 favours the claim
+  double mean = 0, min = 0, max = 0;
+  std::string verdict;
+};
+
+struct ClaimResult {
+  std::string verdict;
+  std::vector<Comparison> comparisons;
+  std::map<std::string, std::map<long, double>> metric;  // norm -> seed -> metric
+};
+
+// Applies the rule to a sweep's runs.csv.
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& runs);
+
+}  // namespace normlab

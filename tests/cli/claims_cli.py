@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""Command-line tests of `normlab claims`. Usage: claims_cli.py NORMLAB_BIN CASE
+
+baseline-catches-fault: a build whose batch norm normalizes with its running
+averages in training (test-only switch NORMLAB_FAULT_BN_TRAIN_USES_RUNNING=1)
+must change the lr-tolerance verdict and make --baseline exit 1, while an
+unchanged rerun against the same baseline exits 0.
+quick-vs-committed-baseline: the quick profile reproduces results/baseline/
+(verdicts and numbers within each rule's tolerance)."""
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN, CASE = sys.argv[1], sys.argv[2]
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def claims(args, env=None, expect=0):
+    p = subprocess.run([BIN, "claims", "--no-report", *args], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, **(env or {})))
+    if p.returncode != expect:
+        sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\n{p.stderr[-3000:]}")
+    return p
+
+
+def verdicts(d):
+    with open(os.path.join(d, "claims.csv"), newline="") as f:
+        return {r["id"]: r["verdict"] for r in csv.DictReader(f)}
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    if CASE == "baseline-catches-fault":
+        base, same, broken = (os.path.join(tmp, n) for n in ("base", "same", "broken"))
+        claims(["--only", "lr-tolerance", "--out", base])
+        claims(["--only", "lr-tolerance", "--out", same, "--baseline", base])
+        p = claims(["--only", "lr-tolerance", "--out", broken, "--baseline", base],
+                   env={"NORMLAB_FAULT_BN_TRAIN_USES_RUNNING": "1"}, expect=1)
+        v0, v1 = verdicts(base)["lr-tolerance"], verdicts(broken)["lr-tolerance"]
+        if "lr-tolerance" not in p.stderr or v0 == v1 and "moved" not in p.stderr:
+            sys.exit(f"FAIL: the fault was not reported ({v0} -> {v1}):\n{p.stderr[-2000:]}")
+        print(f"fault caught: lr-tolerance {v0} -> {v1}")
+    elif CASE == "quick-vs-committed-baseline":
+        claims(["--out", os.path.join(tmp, "q"), "--baseline", os.path.join(ROOT, "results", "baseline")])
+    else:
+        sys.exit(f"unknown case {CASE}")
+print(f"PASS {CASE}")
