@@ -41,7 +41,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   };
   only(*claim, "claim", {"id", "statement", "source"});
   only(*rule, "rule", {"metric", "column", "over", "select", "where", "treatment", "control", "direction",
-                       "margin", "floor", "tolerance", "text"});
+                       "margin", "floor", "within", "tolerance", "text"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
     if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
@@ -51,8 +51,9 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.statement = str(*claim, "statement", true);
   r.source = str(*claim, "source", false);
   r.metric = str(*rule, "metric", true);
-  if (r.metric != "largest_stable_lr" && r.metric != "value" && r.metric != "spread")
-    throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, value, spread)", path, r.metric));
+  if (r.metric != "largest_stable_lr" && r.metric != "lr_range" && r.metric != "value" && r.metric != "spread")
+    throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, lr_range, value, spread)",
+                                  path, r.metric));
   if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
   r.over = str(*rule, "over", r.metric == "spread");
   r.select = str(*rule, "select", false);
@@ -69,6 +70,7 @@ ClaimRule read_claim_rule(const std::string& path) {
     for (const auto& [k, v] : *w) r.where[canonical_key(std::string(k.str()), path)] = toml_value_text(&v, path);
   r.margin = (*rule)["margin"].value<double>().value_or(0.0);
   r.floor = (*rule)["floor"].value<double>().value_or(0.0);
+  r.within = (*rule)["within"].value<double>().value_or(0.02);
   r.tolerance = (*rule)["tolerance"].value<double>().value_or(r.margin / 2);
   return r;
 }
@@ -120,6 +122,18 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t) {
         }
         // No stable lr at all: one decade below the grid.
         m = std::isfinite(best) ? std::log10(best) : std::log10(lowest) - 1;
+      } else if (rule.metric == "lr_range") {
+        // Width in decades of the lrs whose run ends within `within` of the best accuracy.
+        double best = -INFINITY;
+        for (auto i : rows)
+          if (stable(t, i, rule.floor)) best = std::max(best, t.num(i, "final_test_acc"));
+        double lo = INFINITY, hi = -INFINITY;
+        for (auto i : rows)
+          if (stable(t, i, rule.floor) && t.num(i, "final_test_acc") >= best - rule.within) {
+            lo = std::min(lo, t.num(i, "lr"));
+            hi = std::max(hi, t.num(i, "lr"));
+          }
+        m = std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0;
       } else if (rule.metric == "spread") {
         double s = 0, s2 = 0;
         for (auto i : rows) {

@@ -7,7 +7,7 @@
 //   statement = "Batch norm lets the network train at higher learning rates without diverging."
 //   source = "..."
 //   [rule]
-//   metric = "largest_stable_lr"   # or "value" (a runs.csv column) or "spread"
+//   metric = "largest_stable_lr"   # or "lr_range", "value" (a runs.csv column), "spread"
 //   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss)
 //   over = "init"                  # spread: the key whose values the spread is taken over
 //   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
@@ -16,7 +16,8 @@
 //   control = "none"               # the norm it is compared with
 //   direction = "greater"          # treatment's metric should be greater (or "less")
 //   margin = 0.4                   # the smallest difference that counts
-//   floor = 0.5                    # largest_stable_lr: a run must reach this test accuracy
+//   floor = 0.5                    # lr metrics: a run must reach this test accuracy to count
+//   within = 0.02                  # lr_range: decades of lr within this accuracy of the best
 //   tolerance = 0.2                # baseline comparison: allowed move of the mean difference
 //   text = "..."                   # the rule in words, shown beside the verdict
 //
@@ -42,7 +43,7 @@ struct ClaimRule {
   std::vector<std::string> treatment;
   std::string control;
   std::string direction = "greater";
-  double margin = 0, floor = 0, tolerance = 0;
+  double margin = 0, floor = 0, within = 0.02, tolerance = 0;
 };
 
 // Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
