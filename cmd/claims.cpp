@@ -48,7 +48,7 @@ double decisive(const ClaimResult& r) {
 }
 
 std::string claims_csv(const std::vector<Claim>& claims, const std::vector<ClaimResult>& results) {
-  std::string s = "id,verdict,decisive_mean_diff,comparisons,metric_by_norm,metric,control,margin,"
+  std::string s = "id,verdict,decisive_mean_diff,comparisons,metric_by_group,metric,by,control,margin,"
                   "tolerance,statement,rule\n";
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const auto& r = claims[i].rule;
@@ -63,8 +63,8 @@ std::string claims_csv(const std::vector<Claim>& claims, const std::vector<Claim
       for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
       by_norm += fmt::format("{}{}={:.4g}", by_norm.empty() ? "" : "; ", norm, m);
     }
-    s += fmt::format("{},{},{:.6g},{},{},{},{},{},{},{},{}\n", r.id, res.verdict, decisive(res),
-                     csv_field(comps), csv_field(by_norm), r.metric, r.control, r.margin, r.tolerance,
+    s += fmt::format("{},{},{:.6g},{},{},{},{},{},{},{},{},{}\n", r.id, res.verdict, decisive(res),
+                     csv_field(comps), csv_field(by_norm), r.metric, r.by, r.control, r.margin, r.tolerance,
                      csv_field(r.statement), csv_field(r.text));
   }
   return s;
@@ -84,8 +84,9 @@ std::string claims_md(const std::vector<Claim>& claims, const std::vector<ClaimR
     const auto& res = results[i];
     s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**\n\n",
                      c.rule.id, c.rule.statement, c.rule.source, c.rule.text, res.verdict);
-    s += fmt::format("Metric `{}`{} per norm and seed (mean over seeds):\n\n| norm | metric |\n|---|---:|\n",
-                     c.rule.metric, c.rule.metric == "largest_stable_lr" ? " (log10 of the learning rate)" : "");
+    s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
+                     c.rule.metric, c.rule.metric == "largest_stable_lr" ? " (log10 of the learning rate)" : "",
+                     c.rule.by, c.rule.by);
     for (const auto& [norm, seeds] : res.metric) {
       double m = 0;
       for (const auto& [sd, v] : seeds) m += v / double(seeds.size());

@@ -40,7 +40,7 @@ ClaimRule read_claim_rule(const std::string& path) {
     }
   };
   only(*claim, "claim", {"id", "statement", "source"});
-  only(*rule, "rule", {"metric", "column", "over", "select", "where", "treatment", "control", "direction",
+  only(*rule, "rule", {"metric", "column", "over", "select", "where", "by", "treatment", "control", "direction",
                        "margin", "floor", "within", "tolerance", "text"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
@@ -57,6 +57,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
   r.over = str(*rule, "over", r.metric == "spread");
   r.select = str(*rule, "select", false);
+  if (auto b = (*rule)["by"].value<std::string>()) r.by = canonical_key(*b, path);
   r.text = str(*rule, "text", true);
   r.control = str(*rule, "control", true);
   r.direction = str(*rule, "direction", true);
@@ -104,10 +105,10 @@ bool stable(const CsvTable& t, std::size_t row, double floor) {
 }  // namespace
 
 ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t) {
-  // Group rows by (norm, seed).
+  // Group rows by (the compared key's value, seed).
   std::map<std::string, std::map<long, std::vector<std::size_t>>> groups;
   for (std::size_t i = 0; i < t.rows.size(); ++i)
-    if (matches(t, i, rule.where)) groups[t.at(i, "norm")][std::stol(t.at(i, "seed"))].push_back(i);
+    if (matches(t, i, rule.where)) groups[t.at(i, rule.by)][std::stol(t.at(i, "seed"))].push_back(i);
 
   ClaimResult res;
   for (const auto& [norm, seeds] : groups)

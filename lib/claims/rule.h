@@ -12,7 +12,8 @@
 //   over = "init"                  # spread: the key whose values the spread is taken over
 //   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
 //   where = { batch-size = 2 }     # only these rows
-//   treatment = ["batch"]          # norm values the claim is about
+//   by = "norm"                    # the key whose values are compared (default norm)
+//   treatment = ["batch"]          # values of `by` the claim is about
 //   control = "none"               # the norm it is compared with
 //   direction = "greater"          # treatment's metric should be greater (or "less")
 //   margin = 0.4                   # the smallest difference that counts
@@ -40,6 +41,7 @@ struct ClaimRule {
   std::string id, statement, source, text;
   std::string metric, column = "final_test_acc", over, select;
   std::map<std::string, std::string> where;
+  std::string by = "norm";
   std::vector<std::string> treatment;
   std::string control;
   std::string direction = "greater";
@@ -59,7 +61,7 @@ struct Comparison {
 struct ClaimResult {
   std::string verdict;
   std::vector<Comparison> comparisons;
-  std::map<std::string, std::map<long, double>> metric;  // norm -> seed -> metric
+  std::map<std::string, std::map<long, double>> metric;  // value of `by` -> seed -> metric
 };
 
 // Applies the rule to a sweep's runs.csv.
