@@ -40,7 +40,7 @@ ClaimRule read_claim_rule(const std::string& path) {
     }
   };
   only(*claim, "claim", {"id", "statement", "source"});
-  only(*rule, "rule", {"metric", "column", "over", "select", "where", "by", "treatment", "control", "direction",
+  only(*rule, "rule", {"metric", "column", "over", "select", "where", "by", "each", "treatment", "control", "direction",
                        "margin", "floor", "within", "tolerance", "text"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
@@ -58,6 +58,8 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.over = str(*rule, "over", r.metric == "spread");
   r.select = str(*rule, "select", false);
   if (auto b = (*rule)["by"].value<std::string>()) r.by = canonical_key(*b, path);
+  if (const auto* each = (*rule)["each"].as_array())
+    for (const auto& e : *each) r.each.push_back(canonical_key(e.value<std::string>().value_or(""), path));
   r.text = str(*rule, "text", true);
   r.control = str(*rule, "control", true);
   r.direction = str(*rule, "direction", true);
@@ -105,10 +107,17 @@ bool stable(const CsvTable& t, std::size_t row, double floor) {
 }  // namespace
 
 ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t) {
-  // Group rows by (the compared key's value, seed).
+  // Group rows by (the compared key's value [@ each combination], seed).
   std::map<std::string, std::map<long, std::vector<std::size_t>>> groups;
-  for (std::size_t i = 0; i < t.rows.size(); ++i)
-    if (matches(t, i, rule.where)) groups[t.at(i, rule.by)][std::stol(t.at(i, "seed"))].push_back(i);
+  std::set<std::string> combos;
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    if (!matches(t, i, rule.where)) continue;
+    std::string combo;
+    for (const auto& k : rule.each) combo += (combo.empty() ? " @ " : ", ") + k + "=" + t.at(i, k);
+    combos.insert(combo);
+    groups[t.at(i, rule.by) + combo][std::stol(t.at(i, "seed"))].push_back(i);
+  }
+  if (combos.empty()) combos.insert("");
 
   ClaimResult res;
   for (const auto& [norm, seeds] : groups)
@@ -157,32 +166,32 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t) {
       res.metric[norm][seed] = m;
     }
 
-  const auto& ctrl = res.metric[rule.control];
-  int supported = 0, refuted = 0;
-  for (const auto& tr : rule.treatment) {
-    Comparison c;
-    c.treatment = tr;
-    for (const auto& [seed, m] : res.metric[tr]) {
-      auto it = ctrl.find(seed);
-      if (it == ctrl.end()) continue;
-      const double d = m - it->second;
-      c.diffs.push_back(rule.direction == "greater" ? d : -d);
+  int supported = 0, refuted = 0, compared = 0;
+  for (const auto& combo : combos)
+    for (const auto& tr : rule.treatment) {
+      const auto& ctrl = res.metric[rule.control + combo];
+      Comparison c;
+      c.treatment = tr + combo;
+      for (const auto& [seed, m] : res.metric[tr + combo]) {
+        auto it = ctrl.find(seed);
+        if (it == ctrl.end()) continue;
+        const double d = m - it->second;
+        c.diffs.push_back(rule.direction == "greater" ? d : -d);
+      }
+      if (c.diffs.empty()) {
+        c.verdict = "inconclusive";
+      } else {
+        c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
+        c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
+        for (double d : c.diffs) c.mean += d / double(c.diffs.size());
+        c.verdict = c.min > rule.margin ? "supported" : c.max <= rule.margin ? "not supported" : "inconclusive";
+      }
+      supported += c.verdict == "supported";
+      refuted += c.verdict == "not supported";
+      ++compared;
+      res.comparisons.push_back(std::move(c));
     }
-    if (c.diffs.empty()) {
-      c.verdict = "inconclusive";
-    } else {
-      c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
-      c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
-      for (double d : c.diffs) c.mean += d / double(c.diffs.size());
-      c.verdict = c.min > rule.margin ? "supported" : c.max <= rule.margin ? "not supported" : "inconclusive";
-    }
-    supported += c.verdict == "supported";
-    refuted += c.verdict == "not supported";
-    res.comparisons.push_back(std::move(c));
-  }
-  res.verdict = refuted > 0 ? "not supported"
-                : supported == int(rule.treatment.size()) ? "supported"
-                                                           : "inconclusive";
+  res.verdict = refuted > 0 ? "not supported" : supported == compared ? "supported" : "inconclusive";
   return res;
 }
 

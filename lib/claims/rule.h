@@ -13,6 +13,7 @@
 //   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
 //   where = { batch-size = 2 }     # only these rows
 //   by = "norm"                    # the key whose values are compared (default norm)
+//   each = ["model", "optimizer"]  # compare separately within each combination of these keys
 //   treatment = ["batch"]          # values of `by` the claim is about
 //   control = "none"               # the norm it is compared with
 //   direction = "greater"          # treatment's metric should be greater (or "less")
@@ -27,8 +28,8 @@
 //   supported       every seed has d_s > margin
 //   not supported   no seed has d_s > margin
 //   inconclusive    otherwise (the seeds disagree: the effect is within their spread)
-// With several treatments, each is compared; the claim is supported only if
-// all are, not supported if any is not.
+// With several treatments (or `each` combinations), each is compared; the
+// claim is supported only if all are, not supported if any is not.
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +43,7 @@ struct ClaimRule {
   std::string metric, column = "final_test_acc", over, select;
   std::map<std::string, std::string> where;
   std::string by = "norm";
+  std::vector<std::string> each;
   std::vector<std::string> treatment;
   std::string control;
   std::string direction = "greater";
