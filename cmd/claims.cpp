@@ -49,7 +49,7 @@ double decisive(const ClaimResult& r) {
 
 std::string claims_csv(const std::vector<Claim>& claims, const std::vector<ClaimResult>& results) {
   std::string s = "id,verdict,decisive_mean_diff,comparisons,metric_by_group,metric,by,control,margin,"
-                  "tolerance,statement,rule\n";
+                  "tolerance,note,statement,rule\n";
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const auto& r = claims[i].rule;
     const auto& res = results[i];
@@ -63,8 +63,9 @@ std::string claims_csv(const std::vector<Claim>& claims, const std::vector<Claim
       for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
       by_norm += fmt::format("{}{}={:.4g}", by_norm.empty() ? "" : "; ", norm, m);
     }
-    s += fmt::format("{},{},{:.6g},{},{},{},{},{},{},{},{},{}\n", r.id, res.verdict, decisive(res),
+    s += fmt::format("{},{},{:.6g},{},{},{},{},{},{},{},{},{},{}\n", r.id, res.verdict, decisive(res),
                      csv_field(comps), csv_field(by_norm), r.metric, r.by, r.control, r.margin, r.tolerance,
+                     csv_field(res.note),
                      csv_field(r.statement), csv_field(r.text));
   }
   return s;
@@ -82,8 +83,9 @@ std::string claims_md(const std::vector<Claim>& claims, const std::vector<ClaimR
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const auto& c = claims[i];
     const auto& res = results[i];
-    s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**\n\n",
-                     c.rule.id, c.rule.statement, c.rule.source, c.rule.text, res.verdict);
+    s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**{}\n\n",
+                     c.rule.id, c.rule.statement, c.rule.source, c.rule.text, res.verdict,
+                     res.note.empty() ? "" : " (" + res.note + ")");
     s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
                      c.rule.metric, c.rule.metric == "largest_stable_lr" ? " (log10 of the learning rate)" : "",
                      c.rule.by, c.rule.by);
@@ -177,7 +179,8 @@ void run_claims(const ClaimsOptions& o) {
     });
     errors += sum.progress.failed;
     write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
-    results.push_back(evaluate_claim(c.rule, read_csv(dir + "/runs.csv")));
+    const CsvTable curves = read_csv(dir + "/curves.csv");
+    results.push_back(evaluate_claim(c.rule, read_csv(dir + "/runs.csv"), &curves));
     spdlog::info("{}: {}", c.rule.id, results.back().verdict);
     if (!o.no_report)
       std::system(fmt::format("/usr/bin/python3 scripts/report.py '{}' >/dev/null 2>&1", dir).c_str());

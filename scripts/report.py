@@ -115,8 +115,8 @@ def read_csv(path, required, numeric, optional_numeric=()):
         raise ReportError(f"{path}: cannot read as CSV: {e}")
     if not header or all(not h.strip() for h in header):
         raise ReportError(f"{path}: malformed CSV: empty file, no header row")
-    # runs.csv has a config key and a result column both called "steps": the second
-    # occurrence of a name (the result) becomes NAME_run.
+    # A repeated column name (older runs.csv files had "steps" twice) gets _run on its
+    # second occurrence, so nothing is silently dropped.
     names, seen = [], set()
     for h in header:
         names.append(h + "_run" if h in seen else h)

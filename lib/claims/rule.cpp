@@ -41,7 +41,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   };
   only(*claim, "claim", {"id", "statement", "source"});
   only(*rule, "rule", {"metric", "column", "over", "select", "where", "by", "each", "treatment", "control", "direction",
-                       "margin", "floor", "within", "tolerance", "text"});
+                       "margin", "floor", "within", "fraction", "tolerance", "text"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
     if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
@@ -51,9 +51,10 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.statement = str(*claim, "statement", true);
   r.source = str(*claim, "source", false);
   r.metric = str(*rule, "metric", true);
-  if (r.metric != "largest_stable_lr" && r.metric != "lr_range" && r.metric != "value" && r.metric != "spread")
-    throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, lr_range, value, spread)",
-                                  path, r.metric));
+  if (r.metric != "largest_stable_lr" && r.metric != "lr_range" && r.metric != "value" &&
+      r.metric != "spread" && r.metric != "steps_to_target")
+    throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, lr_range, value, "
+                                  "spread, steps_to_target)", path, r.metric));
   if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
   r.over = str(*rule, "over", r.metric == "spread");
   r.select = str(*rule, "select", false);
@@ -74,6 +75,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.margin = (*rule)["margin"].value<double>().value_or(0.0);
   r.floor = (*rule)["floor"].value<double>().value_or(0.0);
   r.within = (*rule)["within"].value<double>().value_or(0.02);
+  r.fraction = (*rule)["fraction"].value<double>().value_or(0.95);
   r.tolerance = (*rule)["tolerance"].value<double>().value_or(r.margin / 2);
   return r;
 }
@@ -106,7 +108,7 @@ bool stable(const CsvTable& t, std::size_t row, double floor) {
 
 }  // namespace
 
-ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t) {
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves) {
   // Group rows by (the compared key's value [@ each combination], seed).
   std::map<std::string, std::map<long, std::vector<std::size_t>>> groups;
   std::set<std::string> combos;
@@ -120,6 +122,28 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t) {
   if (combos.empty()) combos.insert("");
 
   ClaimResult res;
+  // steps_to_target: each run's test-accuracy curve, and the target derived from the data.
+  std::map<std::string, std::vector<std::pair<long, double>>> curve;  // run_id -> (step, acc)
+  double target = 0, budget = 0;  // budget: the most steps any run made
+  if (rule.metric == "steps_to_target") {
+    if (!curves) throw ConfigError("steps_to_target needs curves.csv");
+    for (std::size_t i = 0; i < curves->rows.size(); ++i)
+      if (curves->at(i, "split") == "test")
+        curve[curves->at(i, "run_id")].push_back({std::stol(curves->at(i, "step")), curves->num(i, "accuracy")});
+    target = INFINITY;
+    for (const auto& [g, seeds] : groups) {
+      double mean_best = 0;
+      for (const auto& [seed, rows] : seeds) {
+        double b = 0;
+        for (auto i : rows) b = std::max(b, t.num(i, "best_test_acc"));
+        mean_best += b / double(seeds.size());
+      }
+      target = std::min(target, rule.fraction * mean_best);
+    }
+    for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
+    res.note = fmt::format("target test accuracy {:.4f} = {} x the lowest group's mean best accuracy", target,
+                           rule.fraction);
+  }
   for (const auto& [norm, seeds] : groups)
     for (const auto& [seed, rows] : seeds) {
       double m = std::nan("");
@@ -144,6 +168,17 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t) {
             hi = std::max(hi, t.num(i, "lr"));
           }
         m = std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0;
+      } else if (rule.metric == "steps_to_target") {
+        m = INFINITY;
+        for (auto i : rows) {
+          double reached = budget + 1;  // censored: not reached within the budget (or diverged)
+          for (const auto& [step, acc] : curve[t.at(i, "run_id")])
+            if (acc >= target) {
+              reached = double(step);
+              break;
+            }
+          m = std::min(m, reached);
+        }
       } else if (rule.metric == "spread") {
         double s = 0, s2 = 0;
         for (auto i : rows) {

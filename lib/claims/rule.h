@@ -7,7 +7,8 @@
 //   statement = "Batch norm lets the network train at higher learning rates without diverging."
 //   source = "..."
 //   [rule]
-//   metric = "largest_stable_lr"   # or "lr_range", "value" (a runs.csv column), "spread"
+//   metric = "largest_stable_lr"   # or "lr_range", "value" (a runs.csv column), "spread",
+//                                  # "steps_to_target" (curves.csv; target derived, see below)
 //   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss)
 //   over = "init"                  # spread: the key whose values the spread is taken over
 //   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
@@ -20,6 +21,11 @@
 //   margin = 0.4                   # the smallest difference that counts
 //   floor = 0.5                    # lr metrics: a run must reach this test accuracy to count
 //   within = 0.02                  # lr_range: decades of lr within this accuracy of the best
+//   fraction = 0.95                # steps_to_target: target = fraction x the lowest, over the
+//                                  #   compared groups, of the mean over seeds of the best test
+//                                  #   accuracy; a group's metric is its fastest lr's first
+//                                  #   evaluation step at or above the target (unreached:
+//                                  #   censored at the run's last step + 1)
 //   tolerance = 0.2                # baseline comparison: allowed move of the mean difference
 //   text = "..."                   # the rule in words, shown beside the verdict
 //
@@ -47,7 +53,7 @@ struct ClaimRule {
   std::vector<std::string> treatment;
   std::string control;
   std::string direction = "greater";
-  double margin = 0, floor = 0, within = 0.02, tolerance = 0;
+  double margin = 0, floor = 0, within = 0.02, fraction = 0.95, tolerance = 0;
 };
 
 // Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
@@ -62,11 +68,12 @@ struct Comparison {
 
 struct ClaimResult {
   std::string verdict;
+  std::string note;  // e.g. the derived target
   std::vector<Comparison> comparisons;
   std::map<std::string, std::map<long, double>> metric;  // value of `by` -> seed -> metric
 };
 
-// Applies the rule to a sweep's runs.csv.
-ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& runs);
+// Applies the rule to a sweep's runs.csv (and curves.csv for steps_to_target).
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& runs, const CsvTable* curves = nullptr);
 
 }  // namespace normlab

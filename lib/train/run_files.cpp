@@ -38,7 +38,7 @@ std::string runs_header() {
   for (const auto& k : run_keys())
     if (k.identity) h += std::string(",") + k.name;
   h += ",status,failure,final_test_acc,best_test_acc,final_train_loss,final_test_loss,"
-       "final_train_acc,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps,"
+       "final_train_acc,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps_done,"
        "train_seconds,samples_per_s,peak_rss_mb,message\n";
   return h;
 }
