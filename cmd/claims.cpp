@@ -179,8 +179,8 @@ void run_claims(const ClaimsOptions& o) {
     });
     errors += sum.progress.failed;
     write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
-    const CsvTable curves = read_csv(dir + "/curves.csv");
-    results.push_back(evaluate_claim(c.rule, read_csv(dir + "/runs.csv"), &curves));
+    const CsvTable curves = read_csv(dir + "/curves.csv"), acts = read_csv(dir + "/activations.csv");
+    results.push_back(evaluate_claim(c.rule, read_csv(dir + "/runs.csv"), &curves, &acts));
     spdlog::info("{}: {}", c.rule.id, results.back().verdict);
     if (!o.no_report)
       std::system(fmt::format("/usr/bin/python3 scripts/report.py '{}' >/dev/null 2>&1", dir).c_str());

@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <set>
 #include <toml++/toml.h>
@@ -52,9 +53,9 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.source = str(*claim, "source", false);
   r.metric = str(*rule, "metric", true);
   if (r.metric != "largest_stable_lr" && r.metric != "lr_range" && r.metric != "value" &&
-      r.metric != "spread" && r.metric != "steps_to_target")
+      r.metric != "spread" && r.metric != "steps_to_target" && r.metric != "activation_drift")
     throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, lr_range, value, "
-                                  "spread, steps_to_target)", path, r.metric));
+                                  "spread, steps_to_target, activation_drift)", path, r.metric));
   if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
   r.over = str(*rule, "over", r.metric == "spread");
   r.select = str(*rule, "select", false);
@@ -108,7 +109,8 @@ bool stable(const CsvTable& t, std::size_t row, double floor) {
 
 }  // namespace
 
-ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves) {
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
+                           const CsvTable* activations) {
   // Group rows by (the compared key's value [@ each combination], seed).
   std::map<std::string, std::map<long, std::vector<std::size_t>>> groups;
   std::set<std::string> combos;
@@ -143,6 +145,31 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
     res.note = fmt::format("target test accuracy {:.4f} = {} x the lowest group's mean best accuracy", target,
                            rule.fraction);
+  }
+  // activation_drift: per run, the percentile path of its last hidden pre-activation layer.
+  std::map<std::string, double> drift;  // run_id -> drift
+  if (rule.metric == "activation_drift") {
+    if (!activations) throw ConfigError("activation_drift needs activations.csv");
+    const CsvTable& a = *activations;
+    std::map<std::string, int> last_layer;
+    for (std::size_t i = 0; i < a.rows.size(); ++i) {
+      const int l = std::stoi(a.at(i, "layer"));
+      auto& ll = last_layer[a.at(i, "run_id")];
+      ll = std::max(ll, l);
+    }
+    std::map<std::string, std::vector<std::array<double, 3>>> path;  // rows in step order
+    for (std::size_t i = 0; i < a.rows.size(); ++i)
+      if (std::stoi(a.at(i, "layer")) == last_layer[a.at(i, "run_id")])
+        path[a.at(i, "run_id")].push_back({a.num(i, "p15"), a.num(i, "p50"), a.num(i, "p85")});
+    for (const auto& [id, p] : path) {
+      double moved = 0, spread = 0;
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        spread += (p[k][2] - p[k][0]) / double(p.size());
+        if (k > 0)
+          for (int q = 0; q < 3; ++q) moved += std::abs(p[k][q] - p[k - 1][q]);
+      }
+      drift[id] = spread > 0 ? moved / (3 * spread) : 0.0;
+    }
   }
   for (const auto& [norm, seeds] : groups)
     for (const auto& [seed, rows] : seeds) {
@@ -179,6 +206,10 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
             }
           m = std::min(m, reached);
         }
+      } else if (rule.metric == "activation_drift") {
+        double sum = 0;
+        for (auto i : rows) sum += drift[t.at(i, "run_id")];
+        m = sum / double(rows.size());
       } else if (rule.metric == "spread") {
         double s = 0, s2 = 0;
         for (auto i : rows) {

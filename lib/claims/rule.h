@@ -8,7 +8,8 @@
 //   source = "..."
 //   [rule]
 //   metric = "largest_stable_lr"   # or "lr_range", "value" (a runs.csv column), "spread",
-//                                  # "steps_to_target" (curves.csv; target derived, see below)
+//                                  # "steps_to_target" (curves.csv; target derived, see below),
+//                                  # "activation_drift" (activations.csv, see below)
 //   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss)
 //   over = "init"                  # spread: the key whose values the spread is taken over
 //   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
@@ -26,6 +27,10 @@
 //                                  #   accuracy; a group's metric is its fastest lr's first
 //                                  #   evaluation step at or above the target (unreached:
 //                                  #   censored at the run's last step + 1)
+//   activation_drift: for the last hidden pre-activation layer of a run, the
+//     path length of its 15th, 50th and 85th percentiles over the evaluation
+//     points, sum_t sum_q |p_q(t) - p_q(t-1)|, divided by 3 x the mean spread
+//     p85 - p15 over those points: drift in units of the distribution's width
 //   tolerance = 0.2                # baseline comparison: allowed move of the mean difference
 //   text = "..."                   # the rule in words, shown beside the verdict
 //
@@ -73,7 +78,9 @@ struct ClaimResult {
   std::map<std::string, std::map<long, double>> metric;  // value of `by` -> seed -> metric
 };
 
-// Applies the rule to a sweep's runs.csv (and curves.csv for steps_to_target).
-ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& runs, const CsvTable* curves = nullptr);
+// Applies the rule to a sweep's runs.csv (curves.csv for steps_to_target,
+// activations.csv for activation_drift).
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& runs, const CsvTable* curves = nullptr,
+                           const CsvTable* activations = nullptr);
 
 }  // namespace normlab
