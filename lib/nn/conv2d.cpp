@@ -122,6 +122,7 @@ void Conv2D<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
       gemm<T>(false, true, OC, K, P, T(1), dy, col, T(1), dW);
       for (int o = 0; o < OC; ++o) {
         T sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int p = 0; p < P; ++p) sum += dy[long(o) * P + p];
         db[o] += sum;
       }

@@ -19,8 +19,8 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int N, 
 
 template <class T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
-                    int N, int IN, int OUT) {
-  if (dinp) gemm<T>(false, false, N, IN, OUT, T(1), dout, weight, T(1), dinp);
+                    int N, int IN, int OUT, bool accumulate) {
+  if (dinp) gemm<T>(false, false, N, IN, OUT, T(1), dout, weight, T(accumulate ? 1 : 0), dinp);
   gemm<T>(true, false, OUT, IN, N, T(1), dout, inp, T(1), dweight);
   if (dbias) {
     for (int n = 0; n < N; ++n)
@@ -54,6 +54,13 @@ void Dense<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
   const long wsize = long(out_f_) * in_f_;
   dense_backward(din, this->grad_, bias_ ? this->grad_ + wsize : nullptr, dout, in, this->param_,
                  N, in_f_, out_f_);
+}
+
+template <class T>
+void Dense<T>::backward_overwrite(T* din, const T* dout, const T* in, const T*, int N) {
+  const long wsize = long(out_f_) * in_f_;
+  dense_backward(din, this->grad_, bias_ ? this->grad_ + wsize : nullptr, dout, in, this->param_,
+                 N, in_f_, out_f_, false);
 }
 
 template class Dense<float>;

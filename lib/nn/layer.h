@@ -8,6 +8,7 @@
 //          parameter gradients; callers zero gradients beforehand.
 // Parameters, gradients and non-trainable buffers (running statistics) are
 // slices of flat model-wide arrays handed out by `bind`, in state_dict order.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,12 @@ class Layer {
   // `din` may be null for the first layer of a model (no input gradient wanted);
   // dense and conv layers then skip that product.
   virtual void backward(T* din, const T* dout, const T* in, const T* out, int N) = 0;
+  // As backward, but din (non-null) is overwritten (=), not accumulated into, so a
+  // caller that owns din need not zero it. Default: zero it, then backward.
+  virtual void backward_overwrite(T* din, const T* dout, const T* in, const T* out, int N) {
+    std::fill_n(din, std::size_t(N) * in_.size(), T(0));
+    backward(din, dout, in, out, N);
+  }
 
  protected:
   Shape in_, out_;

@@ -65,11 +65,16 @@ inline void axpb(T* y, const T* x, long n, T a, T b) {
   for (long s = 0; s < n; ++s) y[s] = x[s] * a + b;
 }
 
-// dx += dy*a + x*kx + k0
+// dx = (acc ? dx : 0) + dy*a + x*kx + k0
 template <class T>
-inline void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0) {
+inline void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0, bool acc) {
+  if (acc) {
 #pragma omp simd
-  for (long s = 0; s < n; ++s) dx[s] += dy[s] * a + x[s] * kx + k0;
+    for (long s = 0; s < n; ++s) dx[s] += dy[s] * a + x[s] * kx + k0;
+  } else {
+#pragma omp simd
+    for (long s = 0; s < n; ++s) dx[s] = dy[s] * a + x[s] * kx + k0;
+  }
 }
 
 template <class T>
@@ -169,7 +174,7 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
 
 template <class T>
 void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
-                   const T* rstd, const T* gamma, const NormDims& d) {
+                   const T* rstd, const T* gamma, const NormDims& d, bool accumulate) {
   const long S = d.S, C = d.C;
   const double M = double(d.group_size());
   if (d.over == NormDims::Over::group) {
@@ -197,8 +202,13 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
         }
         const T kx = T(-r * r * a2 / M), k0 = T(r * (mu * r * a2 - a1) / M);
         T* dxs = dx + off;
+        if (accumulate) {
 #pragma omp simd
-        for (long j = 0; j < K * S; ++j) dxs[j] += dys[j] * (g[j] * tr) + xs[j] * kx + k0;
+          for (long j = 0; j < K * S; ++j) dxs[j] += dys[j] * (g[j] * tr) + xs[j] * kx + k0;
+        } else {
+#pragma omp simd
+          for (long j = 0; j < K * S; ++j) dxs[j] = dys[j] * (g[j] * tr) + xs[j] * kx + k0;
+        }
       } else {
         for (long k = 0; k < K; ++k) {
           const long c = c0 + k;
@@ -217,7 +227,7 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
         for (long k = 0; k < K; ++k) {
           const long c = c0 + k;
           const T a = T(gamma ? gamma[c] * r : r);
-          dx_pass(dx + off + k * S, dy + off + k * S, x + off + k * S, S, a, kx, k0);
+          dx_pass(dx + off + k * S, dy + off + k * S, x + off + k * S, S, a, kx, k0, accumulate);
         }
       }
     }
@@ -257,12 +267,13 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
       const T* dys = dy + n * C;
       const T* xs = x + n * C;
       T* dxs = dx + n * C;
+      if (!accumulate) std::fill_n(dxs, C, T(0));
 #pragma omp simd
       for (long c = 0; c < C; ++c) dxs[c] += T(dys[c] * A[c] + xs[c] * KX[c] + K0[c]);
     } else {
       for (long c = 0; c < C; ++c) {
         const long off = (n * C + c) * S;
-        dx_pass(dx + off, dy + off, x + off, S, T(A[c]), T(KX[c]), T(K0[c]));
+        dx_pass(dx + off, dy + off, x + off, S, T(A[c]), T(KX[c]), T(K0[c]), accumulate);
       }
     }
   }
@@ -296,7 +307,7 @@ void norm_backward_fixed_stats(T* dx, T* dgamma, T* dbeta, const T* dy, const T*
   template void norm_apply<T>(T*, const T*, const T*, const T*, const T*, const T*,               \
                               const NormDims&);                                                   \
   template void norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*,    \
-                                 const NormDims&);                                                \
+                                 const NormDims&, bool);                                          \
   template void norm_backward_fixed_stats<T>(T*, T*, T*, const T*, const T*, const T*, const T*,  \
                                              const T*, const NormDims&);
 NORMLAB_INSTANTIATE(float)

@@ -57,10 +57,10 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
 //   xhat = (x-mean)*rstd, dxhat = dy*gamma
 //   dgamma += sum dy*xhat, dbeta += sum dy           (over n, and s if per channel)
 //   dx += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat))   (means over the group)
-// Two reductions per group, then one pass writing dx.
+// Two reductions per group, then one pass writing dx (= instead of += if !accumulate).
 template <class T>
 void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
-                   const T* rstd, const T* gamma, const NormDims& d);
+                   const T* rstd, const T* gamma, const NormDims& d, bool accumulate = true);
 
 // Backward when the statistics are constants (eval mode, running averages):
 //   dx += dy * gamma * rstd, and the same dgamma/dbeta as above.

@@ -5,6 +5,7 @@
 //   LN, GN  : per-sample statistics in both modes; no running averages.
 #include "nn/norm_layers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -80,14 +81,26 @@ void NormLayer<T>::reserve(int max_batch) {
 
 template <class T>
 void NormLayer<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
+  backward_impl(din, dout, in, N, true);
+}
+
+template <class T>
+void NormLayer<T>::backward_overwrite(T* din, const T* dout, const T* in, const T*, int N) {
+  backward_impl(din, dout, in, N, false);
+}
+
+template <class T>
+void NormLayer<T>::backward_impl(T* din, const T* dout, const T* in, int N, bool accumulate) {
   const NormDims d = dims(N);
   const T* gamma = opt_.affine ? this->param_ : nullptr;
   T* dgamma = opt_.affine ? this->grad_ : nullptr;
   T* dbeta = opt_.affine ? this->grad_ + d.affine_size() : nullptr;
-  if (fixed_stats_)
+  if (fixed_stats_) {
+    if (!accumulate) std::fill_n(din, std::size_t(N) * this->in_.size(), T(0));
     norm_backward_fixed_stats(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d);
-  else
-    norm_backward(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d);
+  } else {
+    norm_backward(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d, accumulate);
+  }
 }
 
 // ---- BatchNorm ----

@@ -38,9 +38,11 @@ class NormLayer : public Layer<T> {
   std::vector<TensorSpec> params() const override;
   void reserve(int max_batch) override;
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
+  void backward_overwrite(T* din, const T* dout, const T* in, const T* out, int N) override;
   const NormOptions& options() const { return opt_; }
 
  protected:
+  void backward_impl(T* din, const T* dout, const T* in, int N, bool accumulate);
   NormDims dims(int N) const;
   NormDims proto_;       // N filled per call
   NormOptions opt_;

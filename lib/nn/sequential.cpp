@@ -1,5 +1,8 @@
 // Sequential: layer i reads acts[i-1] (or the input) and writes acts[i];
-// backward walks the chain in reverse, each layer accumulating into dacts[i-1].
+// backward walks the chain in reverse, each layer writing dacts[i-1].
+// A flatten between two layers is a view: its acts/dacts are its input's, so it
+// costs no copy forward and no add backward. dacts[i-1] has one writer, layer i,
+// so backward overwrites it (Layer::backward_overwrite) and nothing is zeroed.
 #include "nn/sequential.h"
 
 #include <algorithm>
@@ -32,15 +35,27 @@ void Sequential<T>::finalize(int max_batch) {
   params_.assign(np, T(0));
   grads_.assign(np, T(0));
   buffers_.assign(nb, T(0));
-  acts_.clear();
-  dacts_.clear();
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
+  const std::size_t L = layers_.size();
+  acts_.assign(L, {});
+  dacts_.assign(L, {});
+  out_.assign(L, nullptr);
+  dout_.assign(L, nullptr);
+  view_.assign(L, false);
+  for (std::size_t i = 0; i < L; ++i) {
     auto& l = *layers_[i];
     l.bind(params_.data() + param_off_[i], grads_.data() + param_off_[i],
            buffers_.data() + buffer_off_[i]);
     l.reserve(max_batch);
-    acts_.emplace_back(std::size_t(max_batch) * l.out_shape().size());
-    dacts_.emplace_back(std::size_t(max_batch) * l.out_shape().size());
+    view_[i] = l.kind() == "flatten" && i > 0 && i + 1 < L;
+    if (view_[i]) {  // same memory, (N, C*H*W) instead of (N, C, H, W)
+      out_[i] = out_[i - 1];
+      dout_[i] = dout_[i - 1];
+      continue;
+    }
+    acts_[i].assign(std::size_t(max_batch) * l.out_shape().size(), T(0));
+    dacts_[i].assign(std::size_t(max_batch) * l.out_shape().size(), T(0));
+    out_[i] = acts_[i].data();
+    dout_[i] = dacts_[i].data();
   }
   const std::string k0 = layers_.empty() ? "" : layers_[0]->kind();
   first_takes_null_ = k0 == "linear" || k0 == "conv2d";
@@ -59,8 +74,8 @@ const T* Sequential<T>::forward(const T* x, int N, Mode mode) {
   input_ptr_ = x;
   const T* in = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(acts_[i].data(), in, N, mode);
-    in = acts_[i].data();
+    if (!view_[i]) layers_[i]->forward(out_[i], in, N, mode);
+    in = out_[i];
   }
   return in;
 }
@@ -68,14 +83,16 @@ const T* Sequential<T>::forward(const T* x, int N, Mode mode) {
 template <class T>
 void Sequential<T>::backward(const T* dlogits, int N) {
   const std::size_t L = layers_.size();
-  for (std::size_t i = 0; i + 1 < L; ++i)
-    std::fill_n(dacts_[i].begin(), std::size_t(N) * layers_[i]->out_shape().size(), T(0));
   for (std::size_t i = L; i-- > 0;) {
-    const T* dout = i + 1 == L ? dlogits : dacts_[i].data();
-    const T* in = i == 0 ? input_ptr_ : acts_[i - 1].data();
+    if (view_[i]) continue;  // the next layer already wrote dout_[i - 1]
+    const T* dout = i + 1 == L ? dlogits : dout_[i];
+    const T* in = i == 0 ? input_ptr_ : out_[i - 1];
     // The input gradient is never wanted; dense and conv skip it on a null pointer.
-    T* din = i > 0 ? dacts_[i - 1].data() : first_takes_null_ ? nullptr : dinput_.data();
-    layers_[i]->backward(din, dout, in, acts_[i].data(), N);
+    T* din = i > 0 ? dout_[i - 1] : first_takes_null_ ? nullptr : dinput_.data();
+    if (din)
+      layers_[i]->backward_overwrite(din, dout, in, out_[i], N);
+    else
+      layers_[i]->backward(din, dout, in, out_[i], N);
   }
 }
 

@@ -2,7 +2,8 @@
 // A chain of layers with every array it needs allocated once, up front:
 //   params/grads (P)          flat, same layout, in state_dict order
 //   buffers (B)               running statistics, in state_dict order
-//   acts[i], dacts[i]         (max_batch, out_shape of layer i)
+//   acts[i], dacts[i]         (max_batch, out_shape of layer i); a flatten
+//                             between layers aliases its input's instead
 // forward/backward then run with no allocation for any N <= max_batch.
 #include <memory>
 #include <string>
@@ -53,7 +54,7 @@ class Sequential {
   void zero_grad();
 
   // Output of layer i from the last forward: (N, layer(i).out_shape()).
-  const T* activation(std::size_t i) const { return acts_[i].data(); }
+  const T* activation(std::size_t i) const { return out_[i]; }
 
   std::vector<T>& params() { return params_; }
   std::vector<T>& grads() { return grads_; }
@@ -72,7 +73,9 @@ class Sequential {
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   std::vector<T> params_, grads_, buffers_;
   std::vector<std::size_t> param_off_, buffer_off_;
-  std::vector<std::vector<T>> acts_, dacts_;
+  std::vector<std::vector<T>> acts_, dacts_;  // storage; empty for a view
+  std::vector<T*> out_, dout_;                 // layer i's output and its gradient
+  std::vector<bool> view_;                     // layer i is a flatten aliasing layer i-1
   bool first_takes_null_ = false;
   std::vector<T> dinput_;  // scratch input gradient when layer 0 needs one to write
 };
