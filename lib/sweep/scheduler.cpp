@@ -15,7 +15,6 @@
 
 #include "data/dataset.h"
 #include "nn/errors.h"
-#include "tensor/gemm.h"
 #include "train/trainer.h"
 
 namespace normlab {

@@ -20,6 +20,5 @@ void gemm<double>(bool ta, bool tb, int M, int N, int K, double alpha, const dou
 }
 
 void blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
-int blas_threads() { return openblas_get_num_threads(); }
 
 }  // namespace normlab

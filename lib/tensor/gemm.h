@@ -11,6 +11,5 @@ void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, const T* B
 
 // Threads BLAS may use for the calling process (OpenBLAS keeps one global pool).
 void blas_set_threads(int n);
-int blas_threads();
 
 }  // namespace normlab
