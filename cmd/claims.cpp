@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "claims/rule.h"
+#include "claims/step_time.h"
 #include "cmd/subcommands.h"
 #include "nn/errors.h"
 #include "sweep/manifest.h"
@@ -100,8 +101,12 @@ std::string claims_md(const std::vector<Claim>& claims, const std::vector<ClaimR
       for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
       s += fmt::format("| {} | {} | {} | {} |\n", cmp.treatment, d, signed_num(cmp.mean), cmp.verdict);
     }
-    s += fmt::format("\nRuns: [{}/runs.csv]({}/runs.csv); figures: [{}/report.md]({}/report.md).\n",
-                     c.rule.id, c.rule.id, c.rule.id, c.rule.id);
+    if (c.rule.measure == "step-time")
+      s += fmt::format("\nTimings (seconds per training step, one row per configuration and repeat): "
+                       "[{}/timings.csv]({}/timings.csv).\n", c.rule.id, c.rule.id);
+    else
+      s += fmt::format("\nRuns: [{}/runs.csv]({}/runs.csv); figures: [{}/report.md]({}/report.md).\n",
+                       c.rule.id, c.rule.id, c.rule.id, c.rule.id);
   }
   return s;
 }
@@ -122,6 +127,15 @@ int compare_baseline(const std::string& dir, const std::vector<Claim>& claims,
     }
     const std::string v0 = base.at(row, "verdict");
     const double d0 = base.num(row, "decisive_mean_diff"), d1 = decisive(results[i]);
+    if (r.measure == "step-time") {
+      // Timings vary with the machine and its load; speed is gated by `bench --compare`.
+      if (v0 != results[i].verdict || std::abs(d1 - d0) > r.tolerance)
+        spdlog::warn("{}: '{}' ({:.4g}) vs baseline '{}' ({:.4g}); a timing claim, reported but not gated",
+                     r.id, results[i].verdict, d1, v0, d0);
+      else
+        spdlog::info("{}: unchanged ({}, {:.4g} vs baseline {:.4g})", r.id, v0, d1, d0);
+      continue;
+    }
     if (v0 != results[i].verdict) {
       spdlog::error("{}: verdict changed from '{}' to '{}'", r.id, v0, results[i].verdict);
       ++changes;
@@ -171,8 +185,20 @@ void run_claims(const ClaimsOptions& o) {
   int errors = 0;
   for (const auto& c : claims) {
     const std::string dir = out + "/" + c.rule.id;
-    const SweepDir sd(dir);
     const std::string started = utc_now();
+    if (c.rule.measure == "step-time") {
+      // Timed one configuration at a time: concurrent jobs would time each other.
+      fs::create_directories(dir);
+      spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
+      TimingOptions topt;
+      topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
+      write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, topt));
+      write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
+      results.push_back(evaluate_claim(c.rule, read_csv(dir + "/timings.csv")));
+      spdlog::info("{}: {}", c.rule.id, results.back().verdict);
+      continue;
+    }
+    const SweepDir sd(dir);
     const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
       if (p.done % 10 == 0 || p.done + p.skipped == p.total)
         spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
@@ -180,7 +206,9 @@ void run_claims(const ClaimsOptions& o) {
     errors += sum.progress.failed;
     write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
     const CsvTable curves = read_csv(dir + "/curves.csv"), acts = read_csv(dir + "/activations.csv");
-    results.push_back(evaluate_claim(c.rule, read_csv(dir + "/runs.csv"), &curves, &acts));
+    const CsvTable runs = read_csv(dir + "/runs.csv");
+    const CsvTable table = c.rule.file == "runs.csv" ? runs : join_runs(read_csv(dir + "/" + c.rule.file), runs);
+    results.push_back(evaluate_claim(c.rule, table, &curves, &acts));
     spdlog::info("{}: {}", c.rule.id, results.back().verdict);
     if (!o.no_report)
       std::system(fmt::format("/usr/bin/python3 scripts/report.py '{}' >/dev/null 2>&1", dir).c_str());

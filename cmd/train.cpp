@@ -83,6 +83,8 @@ void run_train(const TrainOptions& o) {
   write_file_atomic(o.out + "/curves.csv", curves_header() + curves_rows(run_id, r));
   write_file_atomic(o.out + "/activations.csv",
                     activations_header() + activations_rows(run_id, r));
+  if (!spec.stat_batches.empty())
+    write_file_atomic(o.out + "/batchstats.csv", batchstats_header() + batchstats_rows(run_id, r));
   nlohmann::json given = nlohmann::json::object();
   for (const auto& [k, v] : o.keys) given[k] = v;
   nlohmann::json manifest = {

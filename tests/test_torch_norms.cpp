@@ -123,6 +123,12 @@ void run_case(const NormCase& c, double tol, std::map<std::string, double>& wors
     check("running_mean after 3", b.data(), ref("rm3"));
     check("running_var after 3", b.data() + c.C, ref("rv3"));
     CHECK(b[2 * std::size_t(c.C)] == T(3));  // num_batches_tracked
+    // Inference with batch statistics: x1 normalizes exactly as in training
+    // (PyTorch's y1), whatever the running averages are now, and leaves them alone.
+    const std::vector<T> before = b;
+    L->forward(y.data(), x1.data(), c.N, Mode::eval_batch_stats);
+    check("eval_batch_stats y", y.data(), ref("y1"));
+    CHECK(b == before);
   }
 
   // Eval mode (BN: running statistics; LN/GN: per-sample statistics as in training).

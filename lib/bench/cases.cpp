@@ -5,6 +5,8 @@
 //   flops: 2*M*N*K per matrix product.
 #include "bench/cases.h"
 
+#include "bench/step_timing.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -176,28 +178,9 @@ void step_suite(std::vector<BenchRow>& out, const TimingOptions& opt, const std:
       mc.model = c.model;
       mc.norm.kind = parse_norm_kind(c.norm);
       mc.norm.groups = 8;
-      auto model = build_model<float>(mc, N);
-      init_model(*model, InitSpec{}, 1);
-      OptimConfig oc;  // plain SGD, as the PyTorch counterpart
-      TrainStep step(*model, oc, N);
-      auto x = random_vec(std::size_t(N) * model->input_shape().size(), 5);
-      for (auto& v : x) v = 0.5f + 0.2f * v;
-      std::vector<int32_t> y(N);
-      for (int i = 0; i < N; ++i) y[i] = i % 10;
-      const Timing t = time_it([&] { step.run(x.data(), y.data(), N, 0.01, 1e30); }, opt);
-      // GEMM work per step: forward, input-gradient and weight-gradient products.
-      double flops = 0;
-      for (std::size_t i = 0; i < model->num_layers(); ++i) {
-        const auto& L = model->layer(i);
-        const auto ps = L.params();
-        if (L.kind() == "linear")
-          flops += 3 * 2.0 * N * ps[0].shape[0] * ps[0].shape[1] - (i == 0 ? 2.0 * N * ps[0].shape[0] * ps[0].shape[1] : 0);
-        if (L.kind() == "conv2d") {
-          const double k = double(ps[0].shape[1]) * ps[0].shape[2] * ps[0].shape[3];
-          flops += (i == 0 ? 2 : 3) * 2.0 * N * ps[0].shape[0] * k * L.out_shape().spatial();
-        }
-      }
-      out.push_back({"", name, t.median_s, t.min_s, double(N), 0, flops});
+      BenchRow row = time_train_step(mc, OptimConfig{}, N, opt);  // plain SGD, as the PyTorch counterpart
+      row.name = name;
+      out.push_back(row);
     }
 }
 

@@ -40,9 +40,9 @@ ClaimRule read_claim_rule(const std::string& path) {
                                       name, k.str(), fmt::join(allowed, ", ")));
     }
   };
-  only(*claim, "claim", {"id", "statement", "source"});
-  only(*rule, "rule", {"metric", "column", "over", "select", "where", "by", "each", "treatment", "control", "direction",
-                       "margin", "floor", "within", "fraction", "tolerance", "text"});
+  only(*claim, "claim", {"id", "statement", "source", "measure"});
+  only(*rule, "rule", {"metric", "column", "file", "relative", "over", "select", "where", "by", "each", "treatment",
+                       "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
     if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
@@ -51,6 +51,22 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.id = str(*claim, "id", true);
   r.statement = str(*claim, "statement", true);
   r.source = str(*claim, "source", false);
+  r.measure = (*claim)["measure"].value<std::string>().value_or("training");
+  if (r.measure != "training" && r.measure != "step-time")
+    throw ConfigError(fmt::format("{}: claim.measure: '{}' (allowed: training, step-time)", path, r.measure));
+  r.file = (*rule)["file"].value<std::string>().value_or(r.measure == "step-time" ? "timings.csv" : "runs.csv");
+  if (r.file != "runs.csv" && r.file != "batchstats.csv" && r.file != "timings.csv")
+    throw ConfigError(fmt::format("{}: rule.file: '{}' (allowed: runs.csv, batchstats.csv, timings.csv)", path, r.file));
+  r.relative = (*rule)["relative"].value<bool>().value_or(false);
+  // A run key (any spelling), or a column of rule.file, checked when the file is read.
+  auto key = [&](const std::string& k) {
+    try {
+      return canonical_key(k, path);
+    } catch (const ConfigError&) {
+      if (r.file == "runs.csv") throw;
+      return k;
+    }
+  };
   r.metric = str(*rule, "metric", true);
   if (r.metric != "largest_stable_lr" && r.metric != "lr_range" && r.metric != "value" &&
       r.metric != "spread" && r.metric != "steps_to_target" && r.metric != "activation_drift")
@@ -59,9 +75,9 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
   r.over = str(*rule, "over", r.metric == "spread");
   r.select = str(*rule, "select", false);
-  if (auto b = (*rule)["by"].value<std::string>()) r.by = canonical_key(*b, path);
+  if (auto b = (*rule)["by"].value<std::string>()) r.by = key(*b);
   if (const auto* each = (*rule)["each"].as_array())
-    for (const auto& e : *each) r.each.push_back(canonical_key(e.value<std::string>().value_or(""), path));
+    for (const auto& e : *each) r.each.push_back(key(e.value<std::string>().value_or("")));
   r.text = str(*rule, "text", true);
   r.control = str(*rule, "control", true);
   r.direction = str(*rule, "direction", true);
@@ -72,7 +88,13 @@ ClaimRule read_claim_rule(const std::string& path) {
   else
     r.treatment.push_back(str(*rule, "treatment", true));
   if (const auto* w = (*rule)["where"].as_table())
-    for (const auto& [k, v] : *w) r.where[canonical_key(std::string(k.str()), path)] = toml_value_text(&v, path);
+    for (const auto& [k, v] : *w) {
+      auto& vals = r.where[key(std::string(k.str()))];
+      if (const auto* arr = v.as_array())
+        for (const auto& e : *arr) vals.push_back(toml_value_text(&e, path));
+      else
+        vals.push_back(toml_value_text(&v, path));
+    }
   r.margin = (*rule)["margin"].value<double>().value_or(0.0);
   r.floor = (*rule)["floor"].value<double>().value_or(0.0);
   r.within = (*rule)["within"].value<double>().value_or(0.02);
@@ -89,15 +111,20 @@ double column_value(const CsvTable& t, std::size_t row, const std::string& col) 
   return t.num(row, col);
 }
 
-bool matches(const CsvTable& t, std::size_t row, const std::map<std::string, std::string>& where) {
-  for (const auto& [k, v] : where) {
-    // Compare as numbers when both parse (2 == 2.0), else as text.
+bool same_value(const std::string& have, const std::string& want) {
+  // Compare as numbers when both parse (2 == 2.0), else as text.
+  try {
+    return std::stod(have) == std::stod(want);
+  } catch (const std::exception&) {
+    return have == want;
+  }
+}
+
+bool matches(const CsvTable& t, std::size_t row, const std::map<std::string, std::vector<std::string>>& where) {
+  for (const auto& [k, allowed] : where) {
     const std::string& have = t.at(row, k);
-    try {
-      if (std::stod(have) != std::stod(v)) return false;
-    } catch (const std::exception&) {
-      if (have != v) return false;
-    }
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& v) { return same_value(have, v); }))
+      return false;
   }
   return true;
 }
@@ -108,6 +135,25 @@ bool stable(const CsvTable& t, std::size_t row, double floor) {
 }
 
 }  // namespace
+
+CsvTable join_runs(const CsvTable& file, const CsvTable& runs) {
+  CsvTable j = file;
+  std::map<std::string, std::size_t> row_of;
+  for (std::size_t i = 0; i < runs.rows.size(); ++i) row_of[runs.at(i, "run_id")] = i;
+  std::vector<int> add;
+  for (std::size_t c = 0; c < runs.header.size(); ++c)
+    if (std::find(file.header.begin(), file.header.end(), runs.header[c]) == file.header.end()) {
+      add.push_back(int(c));
+      j.header.push_back(runs.header[c]);
+    }
+  for (auto& row : j.rows) {
+    auto it = row_of.find(row[file.col("run_id")]);
+    if (it == row_of.end())
+      throw ConfigError(fmt::format("{}: run {} is not in {}", file.path, row[file.col("run_id")], runs.path));
+    for (int c : add) row.push_back(runs.rows[it->second][c]);
+  }
+  return j;
+}
 
 ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
                            const CsvTable* activations) {
@@ -241,7 +287,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
       for (const auto& [seed, m] : res.metric[tr + combo]) {
         auto it = ctrl.find(seed);
         if (it == ctrl.end()) continue;
-        const double d = m - it->second;
+        const double d = rule.relative ? m / it->second - 1 : m - it->second;
         c.diffs.push_back(rule.direction == "greater" ? d : -d);
       }
       if (c.diffs.empty()) {

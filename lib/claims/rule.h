@@ -6,14 +6,19 @@
 //   id = "lr-tolerance"
 //   statement = "Batch norm lets the network train at higher learning rates without diverging."
 //   source = "..."
+//   measure = "training"          # or "step-time": the grid's configs are timed with the
+//                                  #   benchmark harness (timings.csv), not trained
 //   [rule]
+//   file = "runs.csv"              # the table the metric reads: runs.csv, batchstats.csv
+//                                  #   (joined to runs.csv by run_id), timings.csv
+//   relative = false               # true: d = m_treatment / m_control - 1 instead of the difference
 //   metric = "largest_stable_lr"   # or "lr_range", "value" (a runs.csv column), "spread",
 //                                  # "steps_to_target" (curves.csv; target derived, see below),
 //                                  # "activation_drift" (activations.csv, see below)
 //   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss)
 //   over = "init"                  # spread: the key whose values the spread is taken over
 //   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
-//   where = { batch-size = 2 }     # only these rows
+//   where = { batch-size = 2 }     # only these rows (a list: any of these values)
 //   by = "norm"                    # the key whose values are compared (default norm)
 //   each = ["model", "optimizer"]  # compare separately within each combination of these keys
 //   treatment = ["batch"]          # values of `by` the claim is about
@@ -34,8 +39,8 @@
 //   tolerance = 0.2                # baseline comparison: allowed move of the mean difference
 //   text = "..."                   # the rule in words, shown beside the verdict
 //
-// Per seed s the difference is d_s = m_treatment(s) - m_control(s) (negated
-// for "less"). Verdict, fixed before any result is seen:
+// Per seed s the difference is d_s = m_treatment(s) - m_control(s), or with
+// relative = true m_treatment(s) / m_control(s) - 1 (negated for "less"). Verdict, fixed before any result is seen:
 //   supported       every seed has d_s > margin
 //   not supported   no seed has d_s > margin
 //   inconclusive    otherwise (the seeds disagree: the effect is within their spread)
@@ -51,8 +56,10 @@ namespace normlab {
 
 struct ClaimRule {
   std::string id, statement, source, text;
+  std::string measure = "training", file = "runs.csv";
+  bool relative = false;
   std::string metric, column = "final_test_acc", over, select;
-  std::map<std::string, std::string> where;
+  std::map<std::string, std::vector<std::string>> where;
   std::string by = "norm";
   std::vector<std::string> each;
   std::vector<std::string> treatment;
@@ -78,9 +85,14 @@ struct ClaimResult {
   std::map<std::string, std::map<long, double>> metric;  // value of `by` -> seed -> metric
 };
 
-// Applies the rule to a sweep's runs.csv (curves.csv for steps_to_target,
-// activations.csv for activation_drift).
-ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& runs, const CsvTable* curves = nullptr,
+// rule.file's rows with the runs.csv columns they lack, matched by run_id.
+// Throws ConfigError for a run_id runs.csv does not have.
+CsvTable join_runs(const CsvTable& file, const CsvTable& runs);
+
+// Applies the rule to `table`: runs.csv, or the table rule.file names (joined
+// with runs.csv by the caller). Also reads curves.csv for steps_to_target and
+// activations.csv for activation_drift.
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& table, const CsvTable* curves = nullptr,
                            const CsvTable* activations = nullptr);
 
 }  // namespace normlab

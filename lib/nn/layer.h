@@ -16,7 +16,11 @@
 
 namespace normlab {
 
-enum class Mode { train, eval };
+// train: batch norm normalizes with the batch's statistics and updates its
+//        running averages. eval: it uses the running averages.
+// eval_batch_stats: inference with the batch's own statistics, running
+//        averages untouched (the train-vs-inference measurement).
+enum class Mode { train, eval, eval_batch_stats };
 
 // One named tensor of a layer, as PyTorch's state_dict names it ("weight").
 struct TensorSpec {

@@ -134,20 +134,24 @@ void BatchNorm<T>::forward(T* out, const T* in, int N, Mode mode) {
   T* rv = this->buffer_ + C;
   const T* gamma = this->opt_.affine ? this->param_ : nullptr;
   const T* beta = this->opt_.affine ? this->param_ + C : nullptr;
-  const bool use_running = mode == Mode::eval || this->opt_.bn_train_uses_running;
+  const bool use_running =
+      mode == Mode::eval || (mode == Mode::train && this->opt_.bn_train_uses_running);
   if (!use_running) {
     const long M = d.group_size();
-    if (M < 2)
+    // In eval_batch_stats a single value per channel is allowed: it normalizes to 0.
+    if (M < 2 && mode == Mode::train)
       throw NormError(fmt::format(
           "batch norm in training needs more than one value per channel, got N={} x H*W={} "
           "(use a batch size of at least 2, or layer/group norm)", N, d.S));
     norm_stats(this->mean_.data(), this->rstd_.data(), this->var_.data(), in, d, this->opt_.eps);
-    const double m = this->opt_.momentum, unbias = double(M) / double(M - 1);
-    for (int c = 0; c < C; ++c) {
-      rm[c] = T((1 - m) * rm[c] + m * this->mean_[c]);
-      rv[c] = T((1 - m) * rv[c] + m * this->var_[c] * unbias);
+    if (mode == Mode::train) {
+      const double m = this->opt_.momentum, unbias = double(M) / double(M - 1);
+      for (int c = 0; c < C; ++c) {
+        rm[c] = T((1 - m) * rm[c] + m * this->mean_[c]);
+        rv[c] = T((1 - m) * rv[c] + m * this->var_[c] * unbias);
+      }
+      this->buffer_[2 * C] += T(1);
     }
-    this->buffer_[2 * C] += T(1);
   } else {
     for (int c = 0; c < C; ++c) {
       this->mean_[c] = rm[c];

@@ -64,11 +64,12 @@ void SweepDir::write_run(const RunConfig& cfg, const RunResult& r) const {
   const std::string id = cfg.run_id();
   write_file_atomic(part(id, "curves"), curves_header() + curves_rows(id, r));
   write_file_atomic(part(id, "activations"), activations_header() + activations_rows(id, r));
+  write_file_atomic(part(id, "batchstats"), batchstats_header() + batchstats_rows(id, r));
   write_file_atomic(part(id, "runs"), runs_header() + runs_row(cfg, r));
 }
 
 int SweepDir::assemble(const std::vector<RunConfig>& runs) const {
-  std::string rs = runs_header(), cs = curves_header(), as = activations_header();
+  std::string rs = runs_header(), cs = curves_header(), as = activations_header(), bs = batchstats_header();
   int present = 0;
   for (const auto& cfg : runs) {
     const std::string id = cfg.run_id();
@@ -77,7 +78,9 @@ int SweepDir::assemble(const std::vector<RunConfig>& runs) const {
     rs += body(slurp(part(id, "runs")));
     cs += body(slurp(part(id, "curves")));
     as += body(slurp(part(id, "activations")));
+    if (fs::exists(part(id, "batchstats"))) bs += body(slurp(part(id, "batchstats")));
   }
+  write_file_atomic(dir_ + "/batchstats.csv", bs);
   write_file_atomic(dir_ + "/curves.csv", cs);
   write_file_atomic(dir_ + "/activations.csv", as);
   write_file_atomic(dir_ + "/runs.csv", rs);

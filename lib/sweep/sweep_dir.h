@@ -1,10 +1,10 @@
 #pragma once
 // A sweep directory:
-//   parts/RUN_ID.curves.csv, parts/RUN_ID.activations.csv, parts/RUN_ID.runs.csv
+//   parts/RUN_ID.curves.csv, .activations.csv, .batchstats.csv, then .runs.csv
 //       one completed run each, written in that order, each by rename from a
 //       .tmp file; the runs part marks the run complete, so a run killed at any
 //       moment has no runs part and is simply run again.
-//   runs.csv, curves.csv, activations.csv
+//   runs.csv, curves.csv, activations.csv, batchstats.csv
 //       the parts of the experiment's runs concatenated in grid order (so the
 //       bytes do not depend on --jobs, shards or resumes), rebuilt atomically.
 //   manifest.json

@@ -40,6 +40,9 @@ const std::vector<KeySpec>& run_keys() {
       {"steps", 'i', "0", "training steps; 0 = use epochs"},
       {"eval-every", 'i', "0", "steps between evaluations; 0 = about 20 per run"},
       {"eval-batch", 'i', "1000", "batch size for evaluation"},
+      {"eval-stats", 's', "running", "batch norm at evaluation: running (its running averages) | batch (each evaluation batch's own statistics)"},
+      {"stat-batches", 'l', "", "after training, measure each batch-norm input's batch mean/variance error against the training set's at these batch sizes (batchstats.csv); empty: off"},
+      {"stat-draws", 'i', "200", "stat-batches: batches drawn per size"},
       {"target-acc", 'f', "0", "test accuracy target for steps/seconds-to-target; 0 = none"},
       {"diverge-factor", 'f', "1000", "diverged when the loss exceeds this multiple of its initial value"},
       {"seed", 'i', "0", "seed for initialization and shuffling"},
@@ -210,6 +213,18 @@ TrainSpec resolve(const RunConfig& c) {
   require(t.eval_every >= 0, "eval-every", "must be >= 0");
   t.eval_batch = int(integer("eval-batch"));
   require(t.eval_batch >= 1, "eval-batch", "must be >= 1");
+  const std::string es = c.get("eval-stats");
+  require(es == "running" || es == "batch", "eval-stats", fmt::format("unknown value '{}' (allowed: running, batch)", es));
+  t.eval_batch_stats = es == "batch";
+  {
+    std::stringstream ss(c.get("stat-batches"));
+    std::string item;
+    while (std::getline(ss, item, ',')) t.stat_batches.push_back(std::stoi(item));
+  }
+  for (int b : t.stat_batches)
+    require(b >= 2, "stat-batches", fmt::format("{} must be >= 2", b));
+  t.stat_draws = int(integer("stat-draws"));
+  require(t.stat_draws >= 1, "stat-draws", "must be >= 1");
   t.target_acc = num("target-acc");
   require(t.target_acc >= 0 && t.target_acc <= 1, "target-acc", "must be in [0, 1]");
   t.diverge_factor = num("diverge-factor");

@@ -62,6 +62,9 @@ struct TrainSpec {
   long eval_every = 0;   // 0: about 20 evaluations per run
   int eval_batch = 1000;
   int eval_train = 4096;   // training samples evaluated per point (the generalization gap)
+  bool eval_batch_stats = false;  // evaluate BN with each batch's own statistics
+  std::vector<int> stat_batches;  // batch-statistic error measured at these sizes after training
+  int stat_draws = 200;           // batches drawn per size
   double target_acc = 0;   // 0: no target
   double diverge_factor = 1000;
   uint64_t seed = 0;

@@ -88,6 +88,16 @@ std::string activations_rows(const std::string& run_id, const RunResult& r) {
   return s;
 }
 
+std::string batchstats_header() { return "run_id,step,layer,batch,draws,mean_err,var_err\n"; }
+
+std::string batchstats_rows(const std::string& run_id, const RunResult& r) {
+  std::string s;
+  for (const auto& b : r.batch_stats)
+    s += fmt::format("{},{},{},{},{},{},{}\n", run_id, b.step, b.layer, b.batch, b.draws, num(b.mean_err),
+                     num(b.var_err));
+  return s;
+}
+
 void write_file_atomic(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {

@@ -4,6 +4,7 @@
 //   runs.csv         run_id, every identity config key (not threads), status, failure, summary metrics, message
 //   curves.csv       run_id, step, epoch, samples, split, loss, accuracy, grad_norm, lr, elapsed_s
 //   activations.csv  run_id, step, layer, kind, mean, std, p15, p50, p85, bn_running_mean, bn_running_var
+//   batchstats.csv   run_id, step, layer, batch, draws, mean_err, var_err (runs with stat-batches)
 // Time-dependent columns (excluded from determinism checks) are listed by
 // time_columns(). Every file is written to "NAME.tmp" and renamed into place,
 // so a killed process never leaves a half-written file behind.
@@ -24,6 +25,8 @@ std::string curves_header();
 std::string curves_rows(const std::string& run_id, const RunResult& r);
 std::string activations_header();
 std::string activations_rows(const std::string& run_id, const RunResult& r);
+std::string batchstats_header();
+std::string batchstats_rows(const std::string& run_id, const RunResult& r);
 
 // RFC 4180 field: quoted when it holds a comma, quote or newline.
 std::string csv_field(const std::string& s);

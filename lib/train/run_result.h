@@ -27,6 +27,17 @@ struct ActivationPoint {
   bool has_bn = false;
 };
 
+// Error of batch statistics against the training set's, for one batch-norm
+// input at one batch size (see train/batch_stats.h).
+struct BatchStatPoint {
+  long step;
+  int layer;         // index of the batch-norm layer whose input is measured
+  int batch;         // batch size
+  int draws;         // batches drawn
+  double mean_err;   // RMS over draws and channels of (m_B - mu) / sigma
+  double var_err;    // RMS over draws and channels of (v_B - sigma^2) / sigma^2
+};
+
 struct RunResult {
   std::string status = "ok";  // ok | diverged | error
   std::string failure;        // "" | nan | explosion | collapsed (chance accuracy, loss ~ ln K)
@@ -44,6 +55,7 @@ struct RunResult {
   double peak_rss_mb = 0;
   std::vector<EvalPoint> curve;
   std::vector<ActivationPoint> activations;
+  std::vector<BatchStatPoint> batch_stats;
 };
 
 }  // namespace normlab

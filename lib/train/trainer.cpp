@@ -4,7 +4,9 @@
 //   zero grads -> backward -> global grad norm -> optimizer step at lr(t)
 // Evaluation at step 0 (before any update), every eval_every steps and at T:
 // a fixed training subset and the whole test split, both in eval mode
-// (running statistics for BN), plus the activation probe.
+// (running statistics for BN, or with eval-stats=batch each evaluation batch's
+// own statistics), plus the activation probe. After training, optionally, the
+// batch-statistic error of every BN input (train/batch_stats.h).
 #include "train/trainer.h"
 
 #include <fmt/format.h>
@@ -23,6 +25,7 @@
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 #include "nn/softmax_xent.h"
+#include "train/batch_stats.h"
 #include "train/probe.h"
 #include "train/train_step.h"
 
@@ -50,6 +53,10 @@ std::unique_ptr<Sequential<float>> prepare_model(const TrainSpec& spec, const Da
   if (spec.model.norm.kind == NormKind::batch && spec.batch_size < 2 && spec.model.model == "mlp")
     throw ConfigError("batch-size: batch norm in an mlp needs a batch of at least 2 to train "
                       "(allowed: batch-size >= 2, or norm layer/group/none)");
+  for (int b : spec.stat_batches)
+    if (b > data.train.count())
+      throw ConfigError(fmt::format("stat-batches: {} is larger than the training set of {} ({})", b,
+                                    data.train.count(), data.name));
   ModelConfig mc = spec.model;
   // Test-only fault injection (see NormOptions::bn_train_uses_running): lets the
   // claims baseline test prove that a broken batch norm is caught.
@@ -67,7 +74,7 @@ std::unique_ptr<Sequential<float>> prepare_model(const TrainSpec& spec, const Da
 }
 
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
-                                   int limit) {
+                                   int limit, Mode mode) {
   const int total = limit > 0 ? std::min(limit, split.count()) : split.count();
   const int B = std::min(eval_batch, model.max_batch());
   const int K = int(model.output_shape().size());
@@ -78,7 +85,7 @@ std::pair<double, double> evaluate(Sequential<float>& model, const Split& split,
   for (int begin = 0; begin < total; begin += B) {
     const int n = std::min(B, total - begin);
     split.gather_range(x.data(), y.data(), begin, n);
-    const float* z = model.forward(x.data(), n, Mode::eval);
+    const float* z = model.forward(x.data(), n, mode);
     loss += softmax_xent_forward(probs.data(), z, y.data(), n, K) * n;
     correct += count_correct(z, y.data(), n, K);
   }
@@ -118,8 +125,9 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   double train_s = 0, grad_norm = 0, auc = 0, initial_loss = 0, lr = spec.lr;
   long samples = 0;
   auto record = [&](long step) {
-    const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train);
-    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch);
+    const Mode em = spec.eval_batch_stats ? Mode::eval_batch_stats : Mode::eval;
+    const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em);
+    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, 0, em);
     const double epoch = double(samples) / train.count();
     r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s});
     r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s});
@@ -177,6 +185,9 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   if (r.status == "ok" && r.final_test_acc < 1.5 * chance &&
       r.final_train_loss > 0.9 * std::log(double(K)))
     r.failure = "collapsed";
+  if (r.status == "ok" && !spec.stat_batches.empty())
+    measure_batch_stats(model, train, spec.stat_batches, spec.stat_draws, spec.eval_batch, spec.seed,
+                        r.steps_done, r.batch_stats);
   r.peak_rss_mb = peak_rss_mb();
   if (!hooks.save_weights.empty()) save_checkpoint(hooks.save_weights, model);
   return r;

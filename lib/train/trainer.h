@@ -29,8 +29,10 @@ std::unique_ptr<Sequential<float>> prepare_model(const TrainSpec& spec, const Da
 RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float>& model,
                     const TrainHooks& hooks = {});
 
-// Test-set evaluation in eval mode at a given batch size: {loss, accuracy}.
+// Evaluation of the first `limit` samples (0: all) in batches of eval_batch:
+// {loss, accuracy}. Mode::eval uses BN's running averages; Mode::eval_batch_stats
+// each batch's own statistics (the last batch may be smaller).
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
-                                   int limit = 0);
+                                   int limit = 0, Mode mode = Mode::eval);
 
 }  // namespace normlab

@@ -17,7 +17,7 @@ import time
 BIN = sys.argv[1]
 CASE = sys.argv[2]
 TIME_COLS = {"seconds_to_target", "train_seconds", "samples_per_s", "peak_rss_mb", "elapsed_s"}
-CSVS = ["runs.csv", "curves.csv", "activations.csv"]
+CSVS = ["runs.csv", "curves.csv", "activations.csv", "batchstats.csv"]
 
 # 4 norms x 2 learning rates x 2 seeds = 16 runs of a few tenths of a second each.
 GRID = """\
@@ -160,7 +160,7 @@ def case_kill_resume(tmp):
                if not os.path.exists(os.path.join(parts, r + ".runs.csv"))]
     check(pending, "no pending run left after the kill")
     victim = pending[0]
-    for kind in ["curves", "activations", "runs"]:
+    for kind in ["curves", "activations", "batchstats", "runs"]:
         write(os.path.join(parts, f"{victim}.{kind}.csv.tmp"), "run_id\nGARBAGE,HALF-A-ROW")
     p = sweep(cmd[2:])
     check("GARBAGE" not in p.stderr, "resume read a .tmp file")

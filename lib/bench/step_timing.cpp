@@ -1,0 +1,41 @@
+// Training-step timing (contract in step_timing.h). GEMM work per layer and
+// step, batch N: dense (out x in) 3 x 2*N*out*in (2x for the first layer);
+// conv 3 x 2*N*Cout*(Cin*k*k)*Hout*Wout (2x for the first layer).
+#include "bench/step_timing.h"
+
+#include "init/init.h"
+#include "tensor/rng.h"
+#include "train/train_step.h"
+
+namespace normlab {
+
+BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, const TimingOptions& opt) {
+  auto model = build_model<float>(mc, N);
+  init_model(*model, InitSpec{}, 1);
+  TrainStep step(*model, oc, N);
+  std::vector<float> x(std::size_t(N) * model->input_shape().size());
+  Rng r(5);
+  for (auto& v : x) v = 0.5f + 0.2f * float(r.normal());
+  std::vector<int32_t> y(N);
+  for (int i = 0; i < N; ++i) y[i] = i % mc.classes;
+  const Timing t = time_it([&] { step.run(x.data(), y.data(), N, 0.01, 1e30); }, opt);
+  double flops = 0;
+  for (std::size_t i = 0; i < model->num_layers(); ++i) {
+    const auto& L = model->layer(i);
+    const auto ps = L.params();
+    const double passes = i == 0 ? 2 : 3;
+    if (L.kind() == "linear") flops += passes * 2.0 * N * ps[0].shape[0] * ps[0].shape[1];
+    if (L.kind() == "conv2d") {
+      const double k = double(ps[0].shape[1]) * ps[0].shape[2] * ps[0].shape[3];
+      flops += passes * 2.0 * N * ps[0].shape[0] * k * L.out_shape().spatial();
+    }
+  }
+  BenchRow row;
+  row.median_s = t.median_s;
+  row.min_s = t.min_s;
+  row.items = N;
+  row.flops = flops;
+  return row;
+}
+
+}  // namespace normlab

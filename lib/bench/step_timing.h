@@ -1,0 +1,18 @@
+#pragma once
+// One full training step (forward, backward, optimizer update) of a model,
+// timed by the harness: the step suite's cases and the compute-overhead
+// claim's measurement, so both time the same thing.
+#include "bench/harness.h"
+#include "nn/model.h"
+#include "optim/optimizer.h"
+
+namespace normlab {
+
+// Builds the model (default init, seed 1), feeds a fixed pseudo-random batch of
+// N inputs in about [0.3, 0.7] with cycling labels, and times TrainStep::run at
+// lr 0.01. Returns median/min seconds, items = N, and the step's GEMM FLOPs
+// (forward, input-gradient and weight-gradient products; none for the input
+// gradient of the first layer). Throws ConfigError if the model does not build.
+BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, const TimingOptions& opt);
+
+}  // namespace normlab

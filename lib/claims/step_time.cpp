@@ -1,0 +1,54 @@
+// Step timings for a grid of run configurations (format in step_time.h).
+#include "claims/step_time.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <numeric>
+
+#include "bench/step_timing.h"
+#include "data/dataset.h"
+#include "tensor/gemm.h"
+#include "train/run_files.h"
+
+namespace normlab {
+
+std::string time_step_configs(const std::vector<RunConfig>& runs, const TimingOptions& opt) {
+  blas_set_threads(1);  // as in training: one thread per run
+  std::string s = "run_id";
+  for (const auto& k : run_keys())
+    if (k.identity) {
+      s += ',';
+      s += k.name;
+    }
+  s += ",median_s,min_s,samples_per_s\n";
+  std::vector<std::size_t> order(runs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return std::stoll(runs[a].get("seed")) < std::stoll(runs[b].get("seed"));
+  });
+  std::map<std::string, std::shared_ptr<const Dataset>> data;  // shapes and classes only
+  std::vector<std::string> rows(runs.size());
+  for (std::size_t i : order) {
+    const TrainSpec spec = resolve(runs[i]);
+    auto& d = data[spec.dataset];
+    if (!d) d = load_dataset(spec.dataset);
+    ModelConfig mc = spec.model;
+    mc.input = d->shape;
+    mc.classes = d->classes;
+    const BenchRow r = time_train_step(mc, spec.optim, spec.batch_size, opt);
+    std::string row = runs[i].run_id();
+    for (const auto& k : run_keys())
+      if (k.identity) {
+        row += ',';
+        row += csv_field(runs[i].get(k.name));
+      }
+    rows[i] = row + fmt::format(",{:.6g},{:.6g},{:.6g}\n", r.median_s, r.min_s, r.samples_per_s());
+  }
+  for (const auto& r : rows) s += r;  // grid order
+  return s;
+}
+
+}  // namespace normlab

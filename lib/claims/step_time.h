@@ -1,0 +1,19 @@
+#pragma once
+// The compute-overhead claim's measurement: every configuration of a claim's
+// grid timed as one training step by the benchmark harness (bench/step_timing.h),
+// not trained. Each seed is one timing repeat; repeats run in seed order, all
+// configurations per repeat, so slow drift of the machine hits every norm alike.
+//   timings.csv  run_id, every identity config key, median_s, min_s, samples_per_s
+#include <string>
+#include <vector>
+
+#include "bench/harness.h"
+#include "train/run_config.h"
+
+namespace normlab {
+
+// Returns the timings.csv text, rows in grid order.
+// Throws ConfigError for a configuration that does not build.
+std::string time_step_configs(const std::vector<RunConfig>& runs, const TimingOptions& opt);
+
+}  // namespace normlab
