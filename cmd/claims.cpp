@@ -39,6 +39,20 @@ struct Claim {
   ExperimentOptions eo;
 };
 
+// timings.csv holds exactly the experiment's runs, in grid order.
+bool timings_complete(const std::string& path, const Experiment& ex) {
+  if (!fs::exists(path)) return false;
+  try {
+    const CsvTable t = read_csv(path);
+    if (t.rows.size() != ex.runs.size()) return false;
+    for (std::size_t i = 0; i < t.rows.size(); ++i)
+      if (t.at(i, "run_id") != ex.runs[i].run_id()) return false;
+    return true;
+  } catch (const ConfigError&) {
+    return false;
+  }
+}
+
 std::string signed_num(double v) { return fmt::format("{:+.4g}", v); }
 
 // The number that decides a claim: the smallest mean difference over its treatments.
@@ -188,12 +202,17 @@ void run_claims(const ClaimsOptions& o) {
     const std::string started = utc_now();
     if (c.rule.measure == "step-time") {
       // Timed one configuration at a time: concurrent jobs would time each other.
+      // Like a sweep, a complete earlier measurement of the same grid is reused.
       fs::create_directories(dir);
-      spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
-      TimingOptions topt;
-      topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
-      write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, topt));
-      write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
+      if (timings_complete(dir + "/timings.csv", c.ex)) {
+        spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
+      } else {
+        spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
+        TimingOptions topt;
+        topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
+        write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, topt));
+        write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
+      }
       results.push_back(evaluate_claim(c.rule, read_csv(dir + "/timings.csv")));
       spdlog::info("{}: {}", c.rule.id, results.back().verdict);
       continue;

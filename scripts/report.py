@@ -9,6 +9,20 @@ Reads only the CSV contract of a sweep directory (see ../shared/design.md, "Outp
   curves.csv       run_id, step, epoch, samples, split (train|test), loss, accuracy, ...
   activations.csv  run_id, step, layer, kind, mean, std, p15, p50, p85, ...
   manifest.json    the experiment, its expanded runs, build and dataset provenance
+and, when present, the files of claim measurements:
+  batchstats.csv   run_id, step, layer, batch, draws, mean_err, var_err: per run, batch-norm
+                   layer (its index in the model) and batch size, the RMS error of `draws`
+                   batch means (relative to the population std) and batch variances
+                   (relative to the population variance) against the whole training split
+                   -> batchstats.png, beside the closed forms for iid Gaussian values
+  timings.csv      run_id, every config key, then median_s, min_s, samples_per_s: one
+                   training step timed per configuration and repeat (the seed) -> step_time.png.
+                   A timing sweep has only timings.csv and manifest.json (no runs.csv): its
+                   report holds the provenance, grid, dataset and step times and skips every
+                   section that needs runs.csv.
+A runs.csv whose `eval-stats` takes several values (running = the running averages, batch =
+each evaluation batch's own statistics) gets eval_stats.png: final test accuracy against
+`eval-batch` per evaluation mode.
 
 Statistics (all stated again in the report):
   - a "setting" is one combination of the config keys that vary in the sweep, seed excluded;
@@ -19,7 +33,12 @@ Statistics (all stated again in the report):
   - target: the sweep's target-acc when it is > 0, else derived as 90% of the lowest
     per-norm best mean best-test-accuracy, and steps to it are read from curves.csv;
   - a norm's "best setting" has the highest mean final test accuracy; the "shared setting"
-    is the one all norms ran that maximizes the lowest per-norm mean final test accuracy.
+    is the one all norms ran that maximizes the lowest per-norm mean final test accuracy;
+  - batch-statistic errors: a line per model and layer is the mean over seeds; the table
+    averages each run's layers first, then gives mean +- std over seeds;
+  - step time: mean over repeats of the per-repeat median, whiskers min-max over repeats;
+    overhead: per repeat, the time with the norm divided by the same repeat's time with
+    norm "none", minus 1; the mean over repeats, their range in brackets.
 
 Exit codes: 0 report written; 2 bad input (missing directory, missing or malformed CSV,
 absent column), with the file and column named.
@@ -80,8 +99,19 @@ CURVES_NUMERIC = ["step", "loss", "accuracy", "elapsed_s"]
 ACTS_REQUIRED = ["run_id", "step", "layer", "kind", "p15", "p50", "p85"]
 ACTS_NUMERIC = ["step", "layer", "p15", "p50", "p85"]
 
+BATCHSTATS_REQUIRED = ["run_id", "layer", "batch", "mean_err", "var_err"]
+BATCHSTATS_NUMERIC = ["layer", "batch", "mean_err", "var_err"]
+TIMINGS_REQUIRED = ["run_id", "norm", "seed", "median_s"]
+TIMINGS_NUMERIC = ["seed", "median_s"]
+TIMINGS_NUMERIC_OPTIONAL = ["min_s", "samples_per_s"]
+TIMINGS_RESULTS = ["median_s", "min_s", "samples_per_s"]  # the columns after the config keys
+
+EVAL_STATS_LABELS = {"running": "running averages", "batch": "batch statistics"}
+EVAL_STATS_COLORS = {"running": "#1f77b4", "batch": "#d62728"}
+LINE_STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+
 FIGURES = ["learning-curves.png", "convergence.png", "stability.png", "batch-size.png",
-           "init.png", "activations.png"]
+           "init.png", "activations.png", "batchstats.png", "eval_stats.png", "step_time.png"]
 TARGET_FRACTION = 0.9
 
 
@@ -229,6 +259,66 @@ def setting_label(keys, values):
 # ---------------------------------------------------------------------------------------------
 # The sweep, loaded and annotated
 
+def grid_keys(sw, table="runs.csv"):
+    """Set sw.vary, others, norms, seeds and the partial-sweep fields from sw.runs (one row
+    per run: runs.csv, or timings.csv for a timing sweep), sw.config_keys and sw.manifest."""
+    r = sw.runs
+    # Keys that vary (seed apart), in a stable order: norm first, then file order.
+    vary = [k for k in sw.config_keys if k != "seed" and r[k].nunique() > 1]
+    sw.vary = (["norm"] if "norm" in vary else []) + [k for k in vary if k != "norm"]
+    sw.others = [k for k in sw.vary if k != "norm"]
+    sw.norms = sort_values(r["norm"], "norm")
+    sw.seeds = sort_values(r["seed"].dropna().astype(int).astype(str))
+
+    # Partial sweeps: runs the manifest lists that the table lacks.
+    sw.expected = None
+    sw.missing_ids = []
+    if sw.manifest and isinstance(sw.manifest.get("runs"), list):
+        ids = [x.get("run_id") for x in sw.manifest["runs"] if isinstance(x, dict)]
+        sw.expected = len(ids)
+        present = set(r["run_id"])
+        sw.missing_ids = [i for i in ids if i not in present]
+        extra = present - set(ids)
+        if extra:
+            sw.warnings.append(f"{len(extra)} run(s) in {table} are not in "
+                               "manifest.json (merged from another grid?).")
+    sw.partial = bool(sw.missing_ids)
+
+
+def read_timings(path):
+    """timings.csv: run_id, the config keys, then median_s, min_s, samples_per_s."""
+    t = read_csv(path, TIMINGS_REQUIRED, TIMINGS_NUMERIC, TIMINGS_NUMERIC_OPTIONAL)
+    t["norm"] = t["norm"].astype(str)
+    return t
+
+
+def timing_config_keys(t):
+    cols = list(t.columns)
+    end = min(cols.index(c) for c in TIMINGS_RESULTS if c in cols)
+    return [c for c in cols[:end] if c != "run_id"]
+
+
+class TimingSweep:
+    """A timing sweep: timings.csv and manifest.json, no runs.csv. It carries what the
+    provenance, grid and dataset sections read, with `runs` the timings table."""
+
+    def __init__(self, sweep_dir):
+        self.dir = sweep_dir
+        p = lambda f: os.path.join(sweep_dir, f)  # noqa: E731
+        self.runs_path = p("timings.csv")
+        self.runs = self.timings = read_timings(self.runs_path)
+        if not self.runs["median_s"].notna().any():
+            raise ReportError(f"{self.runs_path}: no timings (header only, or no "
+                              "'median_s' value)")
+        self.manifest = read_manifest(p("manifest.json"))
+        self.warnings = []
+        if self.manifest is None:
+            self.warnings.append("manifest.json is missing: the grid, commit and dataset "
+                                 "provenance below come from timings.csv alone.")
+        self.config_keys = timing_config_keys(self.runs)
+        grid_keys(self, "timings.csv")
+
+
 class Sweep:
     def __init__(self, sweep_dir):
         if not os.path.exists(sweep_dir):
@@ -243,6 +333,11 @@ class Sweep:
             raise ReportError(f"{self.runs_path}: no runs (header only)")
         self.curves = read_csv(p("curves.csv"), CURVES_REQUIRED, CURVES_NUMERIC)
         self.acts = read_csv(p("activations.csv"), ACTS_REQUIRED, ACTS_NUMERIC)
+        self.batchstats = (read_csv(p("batchstats.csv"), BATCHSTATS_REQUIRED,
+                                    BATCHSTATS_NUMERIC, ["step", "draws"])
+                           if os.path.exists(p("batchstats.csv")) else None)
+        self.timings = read_timings(p("timings.csv")) if os.path.exists(p("timings.csv")) \
+            else None
         self.manifest = read_manifest(p("manifest.json"))
         self.warnings = []
         if self.manifest is None:
@@ -262,27 +357,7 @@ class Sweep:
         for c in ["final_test_acc", "best_test_acc"]:
             r[c + "_ok"] = r[c].where(~r["errored"])
 
-        # Keys that vary (seed apart), in a stable order: norm first, then file order.
-        vary = [k for k in self.config_keys if k != "seed" and r[k].nunique() > 1]
-        self.vary = (["norm"] if "norm" in vary else []) + [k for k in vary if k != "norm"]
-        self.others = [k for k in self.vary if k != "norm"]
-        self.norms = sort_values(r["norm"], "norm")
-        self.seeds = sort_values(r["seed"].dropna().astype(int).astype(str))
-
-        # Partial sweeps: runs the manifest lists that runs.csv lacks.
-        self.expected = None
-        self.missing_ids = []
-        if self.manifest and isinstance(self.manifest.get("runs"), list):
-            ids = [x.get("run_id") for x in self.manifest["runs"] if isinstance(x, dict)]
-            self.expected = len(ids)
-            present = set(r["run_id"])
-            self.missing_ids = [i for i in ids if i not in present]
-            extra = present - set(ids)
-            if extra:
-                self.warnings.append(f"{len(extra)} run(s) in runs.csv are not in "
-                                     "manifest.json (merged from another grid?).")
-        self.partial = bool(self.missing_ids)
-
+        grid_keys(self)
         self._target()
 
     # -- target accuracy ------------------------------------------------------------------
@@ -728,6 +803,287 @@ def fig_activations(sw, out):
                            drift)
 
 
+def group_label(keys, values):
+    """'mlp' for the model alone, 'mlp, norm=batch' with further keys."""
+    return ", ".join(str(v) if k == "model" else f"{k}={v}" for k, v in zip(keys, values))
+
+
+def line_groups(sw, skip):
+    """The keys that split lines: model (even when fixed, it names the line), then every
+    other varying key not in skip."""
+    keys = ["model"] if "model" in sw.runs else []
+    return keys + [k for k in sw.vary if k != "model" and k not in skip]
+
+
+def ordered_groups(df, keys):
+    """(values tuple, DataFrame) per combination of keys, in sorted grid order."""
+    if not keys:
+        return [((), df)]
+    order = [sort_values(df[k], k) for k in keys]
+    groups = {(k if isinstance(k, tuple) else (k,)): g
+              for k, g in df.groupby(keys if len(keys) > 1 else keys[0], sort=False)}
+    return [(k, groups[k]) for k in sorted(
+        groups, key=lambda key: tuple(order[i].index(v) for i, v in enumerate(key)))]
+
+
+def log_y_ticks(ax, lo, hi):
+    """Readable ticks on a log y axis that may span less than a decade."""
+    ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1,
+                                          math.ceil(math.log10(hi)) + 1) for m in (1, 2, 3, 5)]
+    ticks = [x for x in ticks if lo / 1.05 <= x <= hi * 1.05]
+    ax.set_yticks(ticks)
+    ax.set_yticklabels([f"{x:g}" for x in ticks])
+    ax.minorticks_off()
+
+
+def log2_batch_axis(ax, values, label):
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(values)
+    ax.set_xticklabels([f"{v:g}" for v in values])
+    ax.minorticks_off()
+    ax.set_xlabel(label)
+
+
+def batchstats_joined(sw):
+    """batchstats.csv rows of runs that did not error, with the line keys and seed from
+    runs.csv; the count of rows whose run_id is not in runs.csv."""
+    keys = line_groups(sw, skip=())
+    runs = sw.runs[~sw.runs["errored"]][["run_id", "seed"] + keys]
+    bs = sw.batchstats
+    unknown = int((~bs["run_id"].isin(sw.runs["run_id"])).sum())
+    return keys, bs.merge(runs, on="run_id", how="inner"), unknown
+
+
+def fig_batchstats(sw, out):
+    keys, j, unknown = batchstats_joined(sw)
+    if len(j) == 0:
+        return None, unknown
+    batches = sorted(float(b) for b in j["batch"].unique())
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0))
+    lines = ordered_groups(j, keys + ["layer"])
+    colors = [NORM_COLORS["batch"]] + EXTRA_COLORS + ["#7f7f7f", "#aec7e8", "#ffbb78"]
+    models = list(dict.fromkeys(v[:-1] for v, _ in lines))
+    handles, labels = [], []
+    for i, (values, g) in enumerate(lines):
+        ls, marker = LINE_STYLES[models.index(values[:-1]) % len(LINE_STYLES)]
+        m = g.groupby("batch")[["mean_err", "var_err"]].mean()
+        color = colors[i % len(colors)]
+        for ax, col in zip(axes, ["mean_err", "var_err"]):
+            (h,) = ax.plot(m.index, m[col], color=color, ls=ls, marker=marker, ms=4.5, lw=1.5,
+                           alpha=0.85)
+        name = group_label(keys, values[:-1])
+        labels.append((f"{name}, " if name else "") + f"layer {int(values[-1])}")
+        handles.append(h)
+    b = np.geomspace(min(batches), max(batches), 100)
+    refs = [(1 / np.sqrt(b), "iid Gaussian: 1/√B"), (np.sqrt(2 * b - 1) / b,
+                                                      "iid Gaussian: √(2B−1)/B")]
+    titles = ["Batch mean: RMS error / population std",
+              "Batch variance: RMS error / population variance"]
+    for ax, (ref, ref_label), title in zip(axes, refs, titles):
+        ax.plot(b, ref, color="black", ls="--", lw=1.2, label=ref_label, zorder=4)
+        ax.set_yscale("log")
+        log2_batch_axis(ax, batches, "batch size B (samples, log₂ axis)")
+        lo, hi = ax.get_ylim()
+        log_y_ticks(ax, lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_ylabel("RMS relative error (log axis)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="upper right", frameon=False, fontsize=9)
+    n_seeds = j.groupby(keys + ["layer", "batch"])["run_id"].nunique()
+    seeds = f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else \
+        f"{n_seeds.min()}–{n_seeds.max()}"
+    fig.suptitle("Error of batch statistics against the whole training split, per "
+                 f"batch-norm layer input (mean over {seeds} seeds)", fontsize=10.5)
+    long = any(len(x) > 22 for x in labels)
+    ncol = min(len(labels), 3 if long else 5)
+    bottom_legend(fig, handles, labels, ncol=ncol, title="model, layer (index in the model)")
+    nrow_leg = math.ceil(len(labels) / ncol)
+    fig.tight_layout(rect=(0, (0.05 + 0.035 * nrow_leg) * 5.0 / fig.get_figheight(), 1, 0.97))
+    finish(fig, os.path.join(out, "batchstats.png"))
+
+    # Table: per run, the mean over its layers; then mean +- std over seeds.
+    per_run = j.groupby(keys + ["run_id", "batch"], sort=False)[["mean_err", "var_err"]] \
+        .mean().reset_index()
+    models = ordered_groups(per_run, keys)
+    header = ["batch"]
+    for values, _ in models:
+        name = group_label(keys, values)
+        header += [f"{name}: mean err" if name else "mean err",
+                   f"{name}: var err" if name else "var err"]
+    header += ["iid Gaussian: 1/√B", "iid Gaussian: √(2B−1)/B"]
+    rows = []
+    for bv in batches:
+        row = [f"{bv:g}"]
+        for _, g in models:
+            g = g[g["batch"] == bv]
+            row += [fmt_ms(g["mean_err"]), fmt_ms(g["var_err"])]
+        row += [f"{1 / math.sqrt(bv):.3f}", f"{math.sqrt(2 * bv - 1) / bv:.3f}"]
+        rows.append(row)
+    return md_table(header, rows), unknown
+
+
+def eval_stats_drawn(sw):
+    r = sw.runs
+    return ("eval-stats" in r and r["eval-stats"].nunique() > 1 and "eval-batch" in r
+            and all((as_number(v) or 0) > 0 for v in r["eval-batch"])
+            and bool((~r["errored"]).any()))
+
+
+def fig_eval_stats(sw, out):
+    r = sw.runs[~sw.runs["errored"]].copy()
+    r["eval_batch_n"] = r["eval-batch"].astype(float)
+    keys = line_groups(sw, skip=("eval-stats", "eval-batch"))
+    modes = sort_values(r["eval-stats"])
+    modes = [m for m in EVAL_STATS_LABELS if m in modes] + \
+        [m for m in modes if m not in EVAL_STATS_LABELS]
+    batches = sorted(r["eval_batch_n"].unique())
+    groups = ordered_groups(r, keys)
+    fig, ax = plt.subplots(figsize=(8.6, 5.0))
+    table = []
+    for gi, (values, g) in enumerate(groups):
+        ls, marker = LINE_STYLES[gi % len(LINE_STYLES)]
+        name = group_label(keys, values)
+        for k, mode in enumerate(modes):
+            s = g[g["eval-stats"] == mode].groupby("eval_batch_n")["final_test_acc"]
+            if s.ngroups == 0:
+                continue
+            color = EVAL_STATS_COLORS.get(mode, EXTRA_COLORS[(k + 1) % len(EXTRA_COLORS)])
+            mlabel = EVAL_STATS_LABELS.get(mode, mode)
+            ax.plot(s.mean().index, s.mean(), color=color, ls=ls, marker=marker, lw=1.6,
+                    label=(f"{name}: " if name else "") + mlabel)
+            ax.fill_between(s.min().index, s.min(), s.max(), color=color, alpha=0.15, lw=0)
+        for bv in batches:
+            cells = [g[(g["eval-stats"] == mode) & (g["eval_batch_n"] == bv)]["final_test_acc"]
+                     for mode in modes]
+            if not any(len(c) for c in cells):
+                continue
+            row = ([name] if keys else []) + [f"{bv:g}"] + [fmt_ms(c) for c in cells]
+            if "running" in modes and "batch" in modes:
+                a, b = (cells[modes.index(x)] for x in ("running", "batch"))
+                row.append(f"{a.mean() - b.mean():+.3f}" if len(a) and len(b) else "—")
+            table.append(row)
+    log2_batch_axis(ax, batches, "evaluation batch size (eval-batch, log₂ axis)")
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("final test accuracy (line = mean, band = min–max over seeds)")
+    ax.set_title("Test accuracy by the statistics batch norm evaluates with:\n"
+                 "running averages from training vs each evaluation batch's own statistics",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", frameon=True, framealpha=0.9, fontsize=9)
+    fig.tight_layout()
+    finish(fig, os.path.join(out, "eval_stats.png"))
+    header = (["model"] if keys else []) + ["eval batch"] + \
+        [EVAL_STATS_LABELS.get(m, f"`{m}`") for m in modes]
+    if "running" in modes and "batch" in modes:
+        header.append("running − batch")
+    return md_table(header, table)
+
+
+def step_time_cells(t):
+    """Per (panel values, group values, norm): the per-repeat times in ms and overheads
+    against norm "none" in the same repeat. Panels are models, groups batch size and the
+    other varying keys."""
+    keys = timing_config_keys(t)
+    vary = [k for k in keys if k not in ("seed", "norm") and t[k].nunique() > 1]
+    panel_keys = ["model"] if "model" in t else []
+    group_keys = (["batch-size"] if "batch-size" in t else []) + \
+        [k for k in vary if k not in ("model", "batch-size")]
+    t = t[t["median_s"].notna()]
+    norms = sort_values(t["norm"], "norm")
+    cells = []
+    for pv, pg in ordered_groups(t, panel_keys):
+        for gv, g in ordered_groups(pg, group_keys):
+            base = g[g["norm"] == "none"].groupby("seed")["median_s"].mean()
+            for n in norms:
+                sub = g[g["norm"] == n]
+                if len(sub) == 0:
+                    continue
+                per_seed = sub.groupby("seed")["median_s"].mean()
+                paired = per_seed.index.intersection(base.index)
+                over = (per_seed[paired] / base[paired] - 1) if n != "none" else None
+                cells.append((pv, gv, n, sub["median_s"] * 1000, over))
+    return panel_keys, group_keys, norms, cells
+
+
+def fmt_overhead(over):
+    if over is None or len(over) == 0:
+        return "—"
+    s = f"{100 * over.mean():+.1f}%"
+    if len(over) > 1:
+        s += f" ({100 * over.min():+.1f} … {100 * over.max():+.1f})"
+    return s
+
+
+def fig_step_time(t, out, name):
+    panel_keys, group_keys, norms, cells = step_time_cells(t)
+    panels = list(dict.fromkeys(c[0] for c in cells))
+    groups = {p: list(dict.fromkeys(c[1] for c in cells if c[0] == p)) for p in panels}
+    ng = max(len(g) for g in groups.values())
+    w = max(4.6, 0.55 * len(norms) * ng + 1.6)
+    fig, axes = plt.subplots(1, len(panels), figsize=(w * len(panels) + 0.4, 5.2),
+                             squeeze=False)
+    width = 0.8 / len(norms)
+    for ax, p in zip(axes[0], panels):
+        top = 0
+        for pv, gv, n, ms, over in cells:
+            if pv != p:
+                continue
+            x = groups[p].index(gv) + (norms.index(n) - (len(norms) - 1) / 2) * width
+            m = ms.mean()
+            ax.bar(x, m, width * 0.9, color=norm_color(n), alpha=0.9,
+                   yerr=[[m - ms.min()], [ms.max() - m]], capsize=3,
+                   error_kw={"lw": 1, "ecolor": "#222222"})
+            top = max(top, ms.max())
+            if over is not None and len(over):
+                v = 100 * over.mean()
+                ax.annotate(f"{v:+.1f}%" if abs(v) < 9.95 else f"{v:+.0f}%", (x, ms.max()),
+                            xytext=(0, 3),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=8)
+        ax.set_ylim(0, top * 1.15)
+        ax.set_xticks(range(len(groups[p])))
+        ax.set_xticklabels([", ".join(("batch " + str(v)) if k == "batch-size" else f"{k}={v}"
+                                      for k, v in zip(group_keys, gv)) or "—"
+                            for gv in groups[p]])
+        ax.set_xlim(-0.6, len(groups[p]) - 0.4)
+        ax.set_ylabel("training step time (ms, median per repeat)")
+        ax.set_title(group_label(panel_keys, p) or name, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=norm_color(n)) for n in norms]
+    bottom_legend(fig, handles, [norm_label(n) for n in norms], ncol=len(norms))
+    reps = t.groupby(["norm"] + panel_keys + group_keys)["seed"].nunique()
+    reps = f"{reps.min()}" if reps.min() == reps.max() else f"{reps.min()}–{reps.max()}"
+    fig.suptitle(f"Training step time per norm: bar = mean over {reps} repeats, whiskers = "
+                 "min–max;\nlabel = overhead against no norm (mean over repeats)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))
+    finish(fig, os.path.join(out, "step_time.png"))
+
+    rows = []
+    for pv, gv, n, ms, over in cells:
+        m, s, k = mean_std(ms)
+        d = max(0, 3 - math.floor(math.log10(m))) if m > 0 else 3  # 4 significant digits
+        rows.append([group_label(panel_keys, pv) or "—",
+                     ", ".join(str(v) for v in gv) or "—", norm_label(n),
+                     f"{m:.{d}f}" + (f" ± {s:.{d}f}" if k > 1 else ""),
+                     f"{ms.min():.{d}f} – {ms.max():.{d}f}", fmt_overhead(over)])
+    header = ["model", ", ".join(f"`{k}`" for k in group_keys) or "setting", "norm",
+              "step time (ms)", "range (ms)", "overhead vs none"]
+    return md_table(header, rows)
+
+
+def step_time_section(t, out, name):
+    table = fig_step_time(t, out, name)
+    return ["### Step time\n", "![Training step time per norm](step_time.png)\n",
+            "Time of one full training step (forward, backward, update) on a fixed batch, "
+            "from timings.csv: per configuration and repeat (the seed) the median over the "
+            "repeat's timed steps; bars are the mean over repeats, whiskers the fastest and "
+            "slowest repeat. Overhead vs none: per repeat, the step time with the norm "
+            "divided by the same repeat's step time without a norm, minus 1; mean over "
+            "repeats, in brackets the lowest and highest repeat. Step time ± is the sample "
+            "std over repeats.\n", table + "\n"]
+
+
 # ---------------------------------------------------------------------------------------------
 # The report
 
@@ -976,6 +1332,41 @@ def write_report(sw, out):
                      "relative to the initial 15–85 spread, since unnormalized values are "
                      "larger.\n")
             L.append(table + "\n")
+    table, unknown = (fig_batchstats(sw, out) if sw.batchstats is not None
+                      and len(sw.batchstats) else ("", 0))
+    if table is None:
+        L.append("### Batch-statistic noise\n")
+        L.append(f"Not drawn: none of the {len(sw.batchstats)} rows of batchstats.csv "
+                 "belongs to a run of runs.csv that did not error.\n")
+    elif table:
+        figs.append("batchstats.png")
+        L.append("### Batch-statistic noise\n")
+        L.append("![Error of batch statistics vs batch size](batchstats.png)\n")
+        L.append("From batchstats.csv: after training, the input of each batch-norm layer is "
+                 "computed over the whole training split (the population); at each batch size "
+                 "B, batches are drawn and their per-channel mean and variance compared with "
+                 "the population's, as batch norm computes them in training. The error is the "
+                 "RMS over draws and channels, of the mean relative to the population std, of "
+                 "the variance relative to the population variance. Dashed: the closed forms "
+                 "for B iid Gaussian values. Table: per run the mean over its batch-norm "
+                 "layers, then mean ± std over seeds."
+                 + (f" {unknown} row(s) of batchstats.csv name a run_id that is not in "
+                    "runs.csv and are left out." if unknown else "") + "\n")
+        L.append(table + "\n")
+    if eval_stats_drawn(sw):
+        table = fig_eval_stats(sw, out)
+        figs.append("eval_stats.png")
+        L.append("### Evaluation statistics: running averages vs batch statistics\n")
+        L.append("![Test accuracy vs evaluation batch size](eval_stats.png)\n")
+        L.append("Final test accuracy against the evaluation batch size, per `eval-stats`: "
+                 "`running` evaluates with the running averages kept in training, `batch` "
+                 "normalizes each evaluation batch with its own mean and variance, so a "
+                 "prediction depends on the rest of its batch. Mean ± std over seeds; "
+                 "running − batch is the difference of the means.\n")
+        L.append(table + "\n")
+    if sw.timings is not None and sw.timings["median_s"].notna().any():
+        L.extend(step_time_section(sw.timings, out, sw.name))
+        figs.append("step_time.png")
     skipped = []
     if "lr" not in sw.others:
         skipped.append("the stability heatmap (lr does not vary)")
@@ -1009,6 +1400,62 @@ def write_report(sw, out):
     return path, figs
 
 
+def write_timing_report(sw, out):
+    """The report of a timing sweep (timings.csv, no runs.csv)."""
+    load_pyplot()
+    os.makedirs(out, exist_ok=True)
+    for f in FIGURES:
+        p = os.path.join(out, f)
+        if os.path.exists(p):
+            os.remove(p)
+    m = sw.manifest or {}
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    L = []
+    L.append(f"# normlab report: {sw.name}\n")
+    L.append(f"Generated by `scripts/report.py` on {now} from `{sw.dir_shown}`. "
+             "Figures are PNG files beside this report.\n")
+    L.append("A timing sweep: timings.csv holds step times from the benchmark harness and "
+             "there is no runs.csv, so nothing here is about accuracy or training curves.\n")
+    if sw.partial:
+        L.append(f"> [!WARNING]\n> **PARTIAL SWEEP:** {len(sw.runs)} of {sw.expected} "
+                 f"configurations timed; {len(sw.missing_ids)} of the grid are missing from "
+                 "timings.csv. Every number below covers only those timed.\n")
+    ds_text, subset = dataset_section(sw)
+    if subset:
+        L.append("> [!NOTE]\n> The dataset is a subset ("
+                 + "; ".join(f"{d.get('name')}: {d.get('source')}"
+                             for d in m.get("datasets", []) if d.get("subset"))
+                 + "); step times depend only on the batch shape.\n")
+    for w in sw.warnings:
+        L.append(f"> [!NOTE]\n> {w}\n")
+
+    L.append("## What was run\n")
+    L.append(provenance(sw) + "\n")
+    n = len(sw.runs)
+    L.append("**Timings:** " + (f"{sw.expected} runs in the grid; " if sw.expected is not None
+                                else "") + f"{n} row{'s' if n != 1 else ''} in timings.csv "
+             "(one per configuration and repeat).\n")
+    L.append("### Grid\n")
+    L.append(grid_section(sw).replace("per setting", "repeats per setting") + "\n")
+    L.append("### Dataset\n")
+    L.append(ds_text + "\n")
+    exp_text = (m.get("experiment") or {}).get("text")
+    if exp_text:
+        L.append("<details><summary>Experiment file as given</summary>\n\n```toml\n"
+                 + exp_text.rstrip() + "\n```\n\n</details>\n")
+
+    L.append("## Figures\n")
+    L.extend(step_time_section(sw.runs, out, sw.name))
+    L.append("Not drawn, without runs.csv: the summary table, learning curves, convergence, "
+             "stability, batch-size, init and activation figures.\n")
+    path = os.path.join(out, "report.md")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(L))
+    os.replace(tmp, path)
+    return path, ["step_time.png"]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="report.py",
@@ -1018,12 +1465,15 @@ def main(argv=None):
                                                  "(default: SWEEP_DIR)")
     args = ap.parse_args(argv)
     try:
-        sw = Sweep(args.sweep_dir)
+        p = lambda f: os.path.join(args.sweep_dir, f)  # noqa: E731
+        timing = os.path.isdir(args.sweep_dir) and not os.path.exists(p("runs.csv")) \
+            and os.path.exists(p("timings.csv"))
+        sw = TimingSweep(args.sweep_dir) if timing else Sweep(args.sweep_dir)
         sw.dir_shown = args.sweep_dir.rstrip("/")
         exp = (sw.manifest or {}).get("experiment") or {}
         sw.name = exp.get("name") or os.path.basename(os.path.abspath(args.sweep_dir))
         out = args.out or args.sweep_dir
-        path, figs = write_report(sw, out)
+        path, figs = (write_timing_report if timing else write_report)(sw, out)
     except ReportError as e:
         print(f"report.py: error: {e}", file=sys.stderr)
         return 2
