@@ -132,7 +132,7 @@ def seed_model(model, norm):
 
 def step_suite(rows, opt):
     cases = [("mlp", "none", [8, 32, 128, 512]), ("mlp", "bn", [8, 32, 128, 512]),
-             ("cnn", "none", [32, 128]), ("cnn", "bn", [32, 128]), ("cnn", "gn", [32, 128]),
+             ("cnn", "none", [32, 128, 512]), ("cnn", "bn", [32, 128]), ("cnn", "gn", [32, 128]),
              ("cnn", "ln", [32, 128])]
     for model, norm, batches in cases:
         for n in batches:

@@ -168,7 +168,7 @@ void step_suite(std::vector<BenchRow>& out, const TimingOptions& opt, const std:
     std::vector<int> batches;
   };
   const C cases[] = {{"mlp", "none", {8, 32, 128, 512}}, {"mlp", "bn", {8, 32, 128, 512}},
-                     {"cnn", "none", {32, 128}}, {"cnn", "bn", {32, 128}},
+                     {"cnn", "none", {32, 128, 512}}, {"cnn", "bn", {32, 128}},
                      {"cnn", "gn", {32, 128}},   {"cnn", "ln", {32, 128}}};
   for (const auto& c : cases)
     for (int N : c.batches) {

@@ -5,7 +5,7 @@
 //   norm/{bn,ln,gn8}-{fwd,fwdbwd}/128x32x28x28, norm/{bn,ln}-{fwd,fwdbwd}/128x1024
 //   layers/dense-{fwd,fwdbwd}/512x784x128, layers/conv-{fwd,fwdbwd}/128x1x28x28-32k3,
 //   layers/conv-{fwd,fwdbwd}/128x16x14x14-32k3p1
-//   step/mlp-{none,bn}/bN (N = 8, 32, 128, 512), step/cnn-{none,bn,gn,ln}/bN (N = 32, 128)
+//   step/mlp-{none,bn}/bN (N = 8, 32, 128, 512), step/cnn-{none,bn,gn,ln}/bN (N = 32, 128; none also 512)
 #include <string>
 #include <vector>
 

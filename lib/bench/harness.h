@@ -29,9 +29,12 @@ struct BenchRow {
   double items = 0;          // samples per call (batch size), 0 when not meaningful
   double bytes = 0;          // bytes a call must move at least (memory-bound kernels)
   double flops = 0;          // floating-point operations per call (GEMM work)
+  double gemm_s = 0;         // seconds per call inside gemm (steps only; 0: not measured)
   double samples_per_s() const { return items > 0 ? items / median_s : 0; }
   double gb_per_s() const { return bytes > 0 ? bytes / median_s / 1e9 : 0; }
   double gflop_per_s() const { return flops > 0 ? flops / median_s / 1e9 : 0; }
+  // The GEMM part's own rate: GEMM work over the time spent inside gemm.
+  double gemm_gflop_per_s() const { return flops > 0 && gemm_s > 0 ? flops / gemm_s / 1e9 : 0; }
 };
 
 }  // namespace normlab

@@ -3,7 +3,11 @@
 // conv 3 x 2*N*Cout*(Cin*k*k)*Hout*Wout (2x for the first layer).
 #include "bench/step_timing.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "init/init.h"
+#include "tensor/gemm.h"
 #include "tensor/rng.h"
 #include "train/train_step.h"
 
@@ -19,6 +23,16 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
   std::vector<int32_t> y(N);
   for (int i = 0; i < N; ++i) y[i] = i % mc.classes;
   const Timing t = time_it([&] { step.run(x.data(), y.data(), N, 0.01, 1e30); }, opt);
+  // The GEMM part: the fraction of a step's time spent inside gemm, over a few
+  // more steps with the timer on, applied to the median step time.
+  const int K = std::clamp(t.repeats, 3, 50);
+  gemm_timer_reset();
+  gemm_timer_enable(true);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int k = 0; k < K; ++k) step.run(x.data(), y.data(), N, 0.01, 1e30);
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  gemm_timer_enable(false);
+  const double gemm_s = t.median_s * gemm_timer_seconds() / total;
   double flops = 0;
   for (std::size_t i = 0; i < model->num_layers(); ++i) {
     const auto& L = model->layer(i);
@@ -35,6 +49,7 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
   row.min_s = t.min_s;
   row.items = N;
   row.flops = flops;
+  row.gemm_s = gemm_s;
   return row;
 }
 

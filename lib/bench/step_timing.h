@@ -12,7 +12,9 @@ namespace normlab {
 // N inputs in about [0.3, 0.7] with cycling labels, and times TrainStep::run at
 // lr 0.01. Returns median/min seconds, items = N, and the step's GEMM FLOPs
 // (forward, input-gradient and weight-gradient products; none for the input
-// gradient of the first layer). Throws ConfigError if the model does not build.
+// gradient of the first layer) and the seconds spent inside gemm per step
+// (the median step time x the fraction of time inside gemm, measured over
+// extra steps with the gemm timer on). Throws ConfigError if the model does not build.
 BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, const TimingOptions& opt);
 
 }  // namespace normlab
