@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <thread>
 
@@ -51,6 +52,33 @@ bool timings_complete(const std::string& path, const Experiment& ex) {
   } catch (const ConfigError&) {
     return false;
   }
+}
+
+// Group names in natural order: numbers compare as numbers ("2" < "16" < "128").
+std::vector<std::string> natural_order(const std::map<std::string, std::map<long, double>>& m) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : m) keys.push_back(k);
+  auto split = [](const std::string& s) {
+    std::vector<std::pair<std::string, double>> parts;  // text run, then the number after it
+    std::size_t i = 0;
+    while (i < s.size()) {
+      std::size_t j = i;
+      while (j < s.size() && !std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+      std::size_t k = j;
+      while (k < s.size() && (std::isdigit(static_cast<unsigned char>(s[k])) || s[k] == '.')) ++k;
+      parts.push_back({s.substr(i, j - i), k > j ? std::atof(s.substr(j, k - j).c_str()) : -1.0});
+      i = k;
+    }
+    return parts;
+  };
+  std::stable_sort(keys.begin(), keys.end(), [&](const std::string& a, const std::string& b) {
+    // Combination first (" @ model=..."), then the compared value, so rows of one combination sit together.
+    const auto at_a = a.find(" @ "), at_b = b.find(" @ ");
+    const std::string ca = at_a == std::string::npos ? "" : a.substr(at_a), cb = at_b == std::string::npos ? "" : b.substr(at_b);
+    const auto ka = std::make_pair(split(ca), split(a.substr(0, at_a))), kb = std::make_pair(split(cb), split(b.substr(0, at_b)));
+    return ka < kb;
+  });
+  return keys;
 }
 
 std::string signed_num(double v) { return fmt::format("{:+.4g}", v); }
@@ -104,7 +132,8 @@ std::string claims_md(const std::vector<Claim>& claims, const std::vector<ClaimR
     s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
                      c.rule.metric, c.rule.metric == "largest_stable_lr" ? " (log10 of the learning rate)" : "",
                      c.rule.by, c.rule.by);
-    for (const auto& [norm, seeds] : res.metric) {
+    for (const auto& norm : natural_order(res.metric)) {
+      const auto& seeds = res.metric.at(norm);
       double m = 0;
       for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
       s += fmt::format("| {} | {:.4g} |\n", norm, m);
