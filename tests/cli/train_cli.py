@@ -122,6 +122,19 @@ def case_eval_uses_running_stats(tmp):
         check(s1 == s2 and a1 == a2, f"step {s1}: accuracy {a1} at eval batch 1, {a2} at 1000")
         check(abs(l1 - l2) <= 1e-5 * abs(l2), f"step {s1}: loss {l1} vs {l2}")
     check(float(accs[0][-1][1]) > 0.8, "the trained net should be accurate at eval batch 1")
+    # The same training evaluated with each batch's own statistics: at eval batch 1 every
+    # dense BN feature normalizes to its beta, so the prediction no longer depends on the input.
+    d = os.path.join(tmp, "batch-stats")
+    run(BASE + ["--eval-batch", "1", "--eval-stats", "batch", "--stat-batches", "2,64", "--out", d])
+    last = [c for c in read(os.path.join(d, "curves.csv")) if c["split"] == "test"][-1]
+    check(float(last["accuracy"]) < 0.3, f"batch statistics at eval batch 1 gave accuracy {last['accuracy']}")
+    # batchstats.csv: one row per BN layer and size; the error falls with the batch size.
+    rows = read(os.path.join(d, "batchstats.csv"))
+    layers = sorted({r["layer"] for r in rows})
+    check(len(rows) == 2 * len(layers) and len(layers) >= 1, f"batchstats rows: {len(rows)}")
+    for l in layers:
+        e = {r["batch"]: (float(r["mean_err"]), float(r["var_err"])) for r in rows if r["layer"] == l}
+        check(e["2"][0] > 3 * e["64"][0] and e["2"][1] > 3 * e["64"][1], f"layer {l}: errors {e}")
 
 
 BAD = {
@@ -136,6 +149,9 @@ BAD = {
     "init": (["--init", "magic"], "init"),
     "unknown-option": (["--learning-rate", "0.1"], "learning-rate"),
     "not-a-number": (["--lr", "fast"], "lr"),
+    "eval-stats": (["--eval-stats", "mean"], "running, batch"),
+    "stat-batches": (["--stat-batches", "1,4"], "stat-batches"),
+    "stat-batches-too-big": (["--stat-batches", "100000"], "stat-batches"),
 }
 
 
