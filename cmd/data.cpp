@@ -2,7 +2,7 @@
 // checksums, and show what is present. Tables go to stdout, progress to the
 // log (stderr).
 //
-//   normlab data fetch mnist|fashion-mnist|all
+//   normlab data fetch mnist|mnist-10k|fashion-mnist|all
 //   normlab data verify                 exit 1 if any file's sha256 differs from the pinned one
 //   normlab data info [SPEC] [--time]   without SPEC: every dataset present;
 //                                       with SPEC (e.g. idx:DIR, blobs:n=500): load it and describe it
@@ -35,10 +35,16 @@ struct DataOptions {
 void run_fetch(const DataOptions& o) {
   const std::string dir = data_dir();
   spdlog::info("data directory: {}", dir);
-  if (o.fetch_name != "mnist" && o.fetch_name != "fashion-mnist" && o.fetch_name != "all")
-    throw normlab::ConfigError("data fetch: unknown dataset '" + o.fetch_name + "'; expected mnist, fashion-mnist or all");
+  if (o.fetch_name != "mnist" && o.fetch_name != "mnist-10k" && o.fetch_name != "fashion-mnist" &&
+      o.fetch_name != "all")
+    throw normlab::ConfigError("data fetch: unknown dataset '" + o.fetch_name +
+                               "'; expected mnist, mnist-10k, fashion-mnist or all");
   if (o.fetch_name == "mnist" || o.fetch_name == "all") {
     const FetchReport r = fetch_mnist(dir);
+    std::printf("mnist\t%s\t%s\n", r.dir.c_str(), r.source.c_str());
+  }
+  if (o.fetch_name == "mnist-10k") {
+    const FetchReport r = fetch_mnist_subset(dir);
     std::printf("mnist\t%s\t%s\n", r.dir.c_str(), r.source.c_str());
   }
   if (o.fetch_name == "fashion-mnist" || o.fetch_name == "all") {
@@ -133,8 +139,10 @@ void setup_data(CLI::App& app) {
   auto* data = app.add_subcommand("data", "Fetch, verify and list datasets (under $NORMLAB_DATA, default <checkout>/data)");
   data->require_subcommand(1);
 
-  auto* fetch = data->add_subcommand("fetch", "Download or install a named dataset (mnist, fashion-mnist, all)");
-  fetch->add_option("name", opt->fetch_name, "mnist | fashion-mnist | all")->required();
+  auto* fetch = data->add_subcommand("fetch", "Download or install a named dataset (mnist, mnist-10k, fashion-mnist, all)");
+  fetch->add_option("name", opt->fetch_name,
+                    "mnist (full, else the 10k subset) | mnist-10k (only the subset the committed baselines use) | "
+                    "fashion-mnist | all")->required();
   fetch->callback([opt] { run_fetch(*opt); });
 
   auto* verify = data->add_subcommand("verify", "Recompute the sha256 of every present dataset file; exit 1 on mismatch");

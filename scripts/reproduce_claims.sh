@@ -13,4 +13,5 @@ build/normlab claims --profile quick --out "$out"
 echo
 echo "claims: the verdicts and their numbers are in $out/claims.md"
 echo "        (one section per claim: rule, per-seed numbers, figures in $out/ID/report.md);"
-echo "        compare with the committed quick baseline: build/normlab claims --out $out --baseline results/baseline"
+echo "        the committed quick baseline (results/baseline) was made on the MNIST 10k subset;"
+echo "        on that data, build/normlab claims --out $out --baseline results/baseline compares with it"

