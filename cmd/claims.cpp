@@ -136,9 +136,13 @@ std::string claims_md(const std::vector<Claim>& claims, const std::vector<ClaimR
     s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**{}\n\n",
                      c.rule.id, c.rule.statement, c.rule.source, c.rule.text, res.verdict,
                      res.note.empty() ? "" : " (" + res.note + ")");
+    std::string what;
+    if (c.rule.metric == "largest_stable_lr") what = " (log10 of the learning rate)";
+    if (c.rule.metric == "value" || c.rule.metric == "spread")
+      what = fmt::format(" (column `{}` of {}{})", c.rule.column, c.rule.file,
+                         c.rule.relative ? "; differences are ratios minus 1" : "");
     s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
-                     c.rule.metric, c.rule.metric == "largest_stable_lr" ? " (log10 of the learning rate)" : "",
-                     c.rule.by, c.rule.by);
+                     c.rule.metric, what, c.rule.by, c.rule.by);
     for (const auto& norm : natural_order(res.metric)) {
       const auto& seeds = res.metric.at(norm);
       double m = 0;

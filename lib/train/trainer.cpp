@@ -144,6 +144,12 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
     if (hooks.on_eval) hooks.on_eval(r.curve.back(), total, train_s > 0 ? samples / train_s : 0);
   };
 
+  // Test-only fault: runs with this norm throw at step 3, so tests can show that
+  // an error during a run is recorded as data and retried when the sweep resumes.
+  bool fault = false;
+  if (const char* f = std::getenv("NORMLAB_FAULT_THROW_NORM"); f && *f)
+    fault = parse_norm_kind(f) == spec.model.norm.kind;
+
   record(0);
   int epoch = 0;
   sampler.start_epoch(epoch);
@@ -155,6 +161,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       sampler.start_epoch(++epoch);
       sampler.next(idx, n);
     }
+    if (fault && step == 3) throw std::runtime_error("injected fault (NORMLAB_FAULT_THROW_NORM) at step 3");
     train.gather(xb.data(), yb.data(), idx, n);
     lr = lr_at(spec.schedule, spec.lr, step - 1, total);
     // The first batch's loss is the reference for "exploded"; it is not known before step 1.

@@ -219,6 +219,27 @@ def case_jobs(tmp):
     same_csvs(one, two)
 
 
+def case_run_error(tmp):
+    # Runs that fail while training (test-only switch: group-norm runs throw at step 3)
+    # are recorded with status error and their message, the other runs complete, the
+    # sweep exits 1; a rerun retries only the failed runs and matches a clean sweep.
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    out, ref = os.path.join(tmp, "out"), os.path.join(tmp, "ref")
+    p = subprocess.run([BIN, "sweep", exp, "--out", out, "-q"], capture_output=True, text=True,
+                       env=dict(os.environ, NORMLAB_FAULT_THROW_NORM="group"))
+    check(p.returncode == 1, f"a sweep with failed runs should exit 1, got {p.returncode}:\n{p.stderr}")
+    with open(os.path.join(out, "runs.csv"), newline="") as f:
+        runs = list(csv.DictReader(f))
+    status = [(r["norm"], r["status"]) for r in runs]
+    check(len(runs) == GRID_RUNS, f"runs.csv should hold every run, has {len(runs)}")
+    check(all((s == "error") == (n == "group") for n, s in status), f"statuses: {status}")
+    check(all("injected fault" in r["message"] for r in runs if r["status"] == "error"), "error message missing")
+    p = sweep([exp, "--out", out])
+    check("ran 4, skipped 12" in p.stderr, f"a rerun should retry only the 4 failed runs:\n{p.stderr}")
+    sweep([exp, "--out", ref, "-q"])
+    same_csvs(ref, out)
+
+
 def case_fresh(tmp):
     exp = write(os.path.join(tmp, "grid.toml"), GRID)
     out = os.path.join(tmp, "out")
