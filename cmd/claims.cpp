@@ -155,13 +155,8 @@ std::string claims_md(const std::vector<Claim>& claims, const std::vector<ClaimR
       for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
       s += fmt::format("| {} | {} | {} | {} |\n", cmp.treatment, d, signed_num(cmp.mean), cmp.verdict);
     }
-    if (c.rule.measure == "step-time")
-      s += fmt::format("\nTimings (seconds per training step, one row per configuration and repeat): "
-                       "[{}/timings.csv]({}/timings.csv); figures: [{}/report.md]({}/report.md).\n",
-                       c.rule.id, c.rule.id, c.rule.id, c.rule.id);
-    else
-      s += fmt::format("\nRuns: [{}/runs.csv]({}/runs.csv); figures: [{}/report.md]({}/report.md).\n",
-                       c.rule.id, c.rule.id, c.rule.id, c.rule.id);
+    const std::string data = c.rule.measure == "step-time" ? "timings.csv" : "runs.csv";
+    s += fmt::format("\nData: [{0}/{1}]({0}/{1}); figures: [{0}/report.md]({0}/report.md).\n", c.rule.id, data);
   }
   return s;
 }

@@ -1205,13 +1205,37 @@ def budget_note(sw):
     return ""
 
 
-def write_report(sw, out):
+def start_report(out):
+    """Prepare `out`: pyplot loaded, no stale figure from an earlier report of another sweep."""
     load_pyplot()
     os.makedirs(out, exist_ok=True)
-    for f in FIGURES:  # no stale figure from an earlier report of another sweep
+    for f in FIGURES:
         p = os.path.join(out, f)
         if os.path.exists(p):
             os.remove(p)
+
+
+def experiment_block(m):
+    """The experiment file as given, folded, or nothing when the manifest lacks it."""
+    exp_text = (m.get("experiment") or {}).get("text")
+    if not exp_text:
+        return []
+    return ["<details><summary>Experiment file as given</summary>\n\n```toml\n"
+            + exp_text.rstrip() + "\n```\n\n</details>\n"]
+
+
+def finish_report(out, L):
+    """Writes report.md atomically; returns its path."""
+    path = os.path.join(out, "report.md")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(L))
+    os.replace(tmp, path)
+    return path
+
+
+def write_report(sw, out):
+    start_report(out)
     m = sw.manifest or {}
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = []
@@ -1239,10 +1263,7 @@ def write_report(sw, out):
     L.append(grid_section(sw) + "\n")
     L.append("### Dataset\n")
     L.append(ds_text + "\n")
-    exp_text = (m.get("experiment") or {}).get("text")
-    if exp_text:
-        L.append("<details><summary>Experiment file as given</summary>\n\n```toml\n"
-                 + exp_text.rstrip() + "\n```\n\n</details>\n")
+    L.extend(experiment_block(m))
 
     L.append("## Summary\n")
     if sw.target is not None:
@@ -1392,22 +1413,12 @@ def write_report(sw, out):
              "whose lowest per-norm mean final test accuracy is highest.\n"
              "- Colours are fixed per norm across figures: " + ", ".join(
                  f"{norm_label(n)} {NORM_COLORS[n]}" for n in NORM_ORDER) + ".\n")
-    path = os.path.join(out, "report.md")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("\n".join(L))
-    os.replace(tmp, path)
-    return path, figs
+    return finish_report(out, L), figs
 
 
 def write_timing_report(sw, out):
     """The report of a timing sweep (timings.csv, no runs.csv)."""
-    load_pyplot()
-    os.makedirs(out, exist_ok=True)
-    for f in FIGURES:
-        p = os.path.join(out, f)
-        if os.path.exists(p):
-            os.remove(p)
+    start_report(out)
     m = sw.manifest or {}
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = []
@@ -1439,21 +1450,13 @@ def write_timing_report(sw, out):
     L.append(grid_section(sw).replace("per setting", "repeats per setting") + "\n")
     L.append("### Dataset\n")
     L.append(ds_text + "\n")
-    exp_text = (m.get("experiment") or {}).get("text")
-    if exp_text:
-        L.append("<details><summary>Experiment file as given</summary>\n\n```toml\n"
-                 + exp_text.rstrip() + "\n```\n\n</details>\n")
+    L.extend(experiment_block(m))
 
     L.append("## Figures\n")
     L.extend(step_time_section(sw.runs, out, sw.name))
     L.append("Not drawn, without runs.csv: the summary table, learning curves, convergence, "
              "stability, batch-size, init and activation figures.\n")
-    path = os.path.join(out, "report.md")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("\n".join(L))
-    os.replace(tmp, path)
-    return path, ["step_time.png"]
+    return finish_report(out, L), ["step_time.png"]
 
 
 def main(argv=None):

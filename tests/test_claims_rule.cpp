@@ -16,6 +16,20 @@ CsvTable table(std::vector<std::string> header, std::vector<std::vector<std::str
   t.rows = std::move(rows);
   return t;
 }
+
+// A "value" rule comparing `treatment` with `control` in `column`, per `each` combination.
+ClaimRule value_rule(std::string column, std::string by, std::vector<std::string> each,
+                     std::vector<std::string> treatment, std::string control, double margin) {
+  ClaimRule r;
+  r.metric = "value";
+  r.column = std::move(column);
+  r.by = std::move(by);
+  r.each = std::move(each);
+  r.treatment = std::move(treatment);
+  r.control = std::move(control);
+  r.margin = margin;
+  return r;
+}
 }  // namespace
 
 TEST_CASE("claims rule: relative differences of step times, per combination") {
@@ -24,14 +38,8 @@ TEST_CASE("claims rule: relative differences of step times, per combination") {
                            {{"a", "none", "mlp", "0", "1.0"},  {"b", "batch", "mlp", "0", "1.1"},
                             {"c", "layer", "mlp", "0", "1.01"}, {"d", "none", "mlp", "1", "2.0"},
                             {"e", "batch", "mlp", "1", "2.6"},  {"f", "layer", "mlp", "1", "2.2"}});
-  ClaimRule r;
-  r.metric = "value";
-  r.column = "median_s";
+  ClaimRule r = value_rule("median_s", "norm", {"model"}, {"batch"}, "none", 0.02);
   r.relative = true;
-  r.each = {"model"};
-  r.treatment = {"batch"};
-  r.control = "none";
-  r.margin = 0.02;
   auto res = evaluate_claim(r, t);
   REQUIRE(res.comparisons.size() == 1);
   CHECK(res.comparisons[0].diffs[0] == doctest::Approx(0.1));
@@ -49,14 +57,8 @@ TEST_CASE("claims rule: where-lists keep rows with any listed value, compared pe
                            {{"1", "running", "1", "0", "0.9"},  {"2", "batch", "1", "0", "0.1"},
                             {"3", "running", "4", "0", "0.9"},  {"4", "batch", "4", "0", "0.8"},
                             {"5", "running", "1000", "0", "0.9"}, {"6", "batch", "1000", "0", "0.95"}});
-  ClaimRule r;
-  r.metric = "value";
-  r.by = "eval-stats";
-  r.each = {"eval-batch"};
+  ClaimRule r = value_rule("final_test_acc", "eval-stats", {"eval-batch"}, {"running"}, "batch", 0.05);
   r.where = {{"eval-batch", {"1", "4.0"}}};  // numeric match: "4" == "4.0"
-  r.treatment = {"running"};
-  r.control = "batch";
-  r.margin = 0.05;
   auto res = evaluate_claim(r, t);
   REQUIRE(res.comparisons.size() == 2);
   CHECK(res.comparisons[0].diffs[0] == doctest::Approx(0.8));
@@ -75,14 +77,7 @@ TEST_CASE("claims rule: a per-run table joined to runs.csv by run_id") {
   const CsvTable j = join_runs(stats, runs);
   CHECK(j.header.size() == 7);  // run_id, layer, batch, var_err + model, seed, status
   CHECK(j.at(4, "seed") == "1");
-  ClaimRule r;
-  r.metric = "value";
-  r.column = "var_err";
-  r.by = "batch";
-  r.each = {"model"};
-  r.treatment = {"2"};
-  r.control = "128";
-  r.margin = 0.2;
+  const ClaimRule r = value_rule("var_err", "batch", {"model"}, {"2"}, "128", 0.2);
   const auto res = evaluate_claim(r, j);
   // Seed 0: layers averaged, 0.8 - 0.1 = 0.7; seed 1: 0.3 - 0.2 = 0.1 (not above the margin).
   REQUIRE(res.comparisons.size() == 1);

@@ -5,21 +5,18 @@
 //   flops: 2*M*N*K per matrix product.
 #include "bench/cases.h"
 
-#include "bench/step_timing.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <memory>
 
-#include "init/init.h"
+#include "bench/step_timing.h"
 #include "tensor/rng.h"
 #include "nn/conv2d.h"
 #include "nn/dense.h"
 #include "nn/model.h"
 #include "nn/norm_layers.h"
 #include "tensor/gemm.h"
-#include "train/train_step.h"
 
 namespace normlab {
 
@@ -178,7 +175,7 @@ void step_suite(std::vector<BenchRow>& out, const TimingOptions& opt, const std:
       mc.model = c.model;
       mc.norm.kind = parse_norm_kind(c.norm);
       mc.norm.groups = 8;
-      BenchRow row = time_train_step(mc, OptimConfig{}, N, opt);  // plain SGD, as the PyTorch counterpart
+      BenchRow row = time_train_step(mc, OptimConfig{}, N, opt, true);  // plain SGD, as the PyTorch counterpart
       row.name = name;
       out.push_back(row);
     }

@@ -13,7 +13,8 @@
 
 namespace normlab {
 
-BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, const TimingOptions& opt) {
+BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, const TimingOptions& opt,
+                         bool gemm_part) {
   auto model = build_model<float>(mc, N);
   init_model(*model, InitSpec{}, 1);
   TrainStep step(*model, oc, N);
@@ -23,33 +24,32 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
   std::vector<int32_t> y(N);
   for (int i = 0; i < N; ++i) y[i] = i % mc.classes;
   const Timing t = time_it([&] { step.run(x.data(), y.data(), N, 0.01, 1e30); }, opt);
-  // The GEMM part: the fraction of a step's time spent inside gemm, over a few
-  // more steps with the timer on, applied to the median step time.
-  const int K = std::clamp(t.repeats, 3, 50);
-  gemm_timer_reset();
-  gemm_timer_enable(true);
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int k = 0; k < K; ++k) step.run(x.data(), y.data(), N, 0.01, 1e30);
-  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  gemm_timer_enable(false);
-  const double gemm_s = t.median_s * gemm_timer_seconds() / total;
-  double flops = 0;
-  for (std::size_t i = 0; i < model->num_layers(); ++i) {
-    const auto& L = model->layer(i);
-    const auto ps = L.params();
-    const double passes = i == 0 ? 2 : 3;
-    if (L.kind() == "linear") flops += passes * 2.0 * N * ps[0].shape[0] * ps[0].shape[1];
-    if (L.kind() == "conv2d") {
-      const double k = double(ps[0].shape[1]) * ps[0].shape[2] * ps[0].shape[3];
-      flops += passes * 2.0 * N * ps[0].shape[0] * k * L.out_shape().spatial();
-    }
-  }
   BenchRow row;
   row.median_s = t.median_s;
   row.min_s = t.min_s;
   row.items = N;
-  row.flops = flops;
-  row.gemm_s = gemm_s;
+  if (gemm_part) {
+    // The fraction of a step's time spent inside gemm, over a few more steps
+    // with the timer on, applied to the median step time.
+    const int K = std::clamp(t.repeats, 3, 50);
+    gemm_timer_reset();
+    gemm_timer_enable(true);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int k = 0; k < K; ++k) step.run(x.data(), y.data(), N, 0.01, 1e30);
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    gemm_timer_enable(false);
+    row.gemm_s = t.median_s * gemm_timer_seconds() / total;
+  }
+  for (std::size_t i = 0; i < model->num_layers(); ++i) {
+    const auto& L = model->layer(i);
+    const auto ps = L.params();
+    const double passes = i == 0 ? 2 : 3;
+    if (L.kind() == "linear") row.flops += passes * 2.0 * N * ps[0].shape[0] * ps[0].shape[1];
+    if (L.kind() == "conv2d") {
+      const double k = double(ps[0].shape[1]) * ps[0].shape[2] * ps[0].shape[3];
+      row.flops += passes * 2.0 * N * ps[0].shape[0] * k * L.out_shape().spatial();
+    }
+  }
   return row;
 }
 

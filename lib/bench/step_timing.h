@@ -12,9 +12,11 @@ namespace normlab {
 // N inputs in about [0.3, 0.7] with cycling labels, and times TrainStep::run at
 // lr 0.01. Returns median/min seconds, items = N, and the step's GEMM FLOPs
 // (forward, input-gradient and weight-gradient products; none for the input
-// gradient of the first layer) and the seconds spent inside gemm per step
-// (the median step time x the fraction of time inside gemm, measured over
-// extra steps with the gemm timer on). Throws ConfigError if the model does not build.
-BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, const TimingOptions& opt);
+// gradient of the first layer). With gemm_part, also the seconds spent inside
+// gemm per step (the median step time x the fraction of time inside gemm,
+// measured over extra steps with the gemm timer on). Throws ConfigError if
+// the model does not build.
+BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, const TimingOptions& opt,
+                         bool gemm_part);
 
 }  // namespace normlab

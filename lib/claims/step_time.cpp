@@ -17,13 +17,7 @@ namespace normlab {
 
 std::string time_step_configs(const std::vector<RunConfig>& runs, const TimingOptions& opt) {
   blas_set_threads(1);  // as in training: one thread per run
-  std::string s = "run_id";
-  for (const auto& k : run_keys())
-    if (k.identity) {
-      s += ',';
-      s += k.name;
-    }
-  s += ",median_s,min_s,samples_per_s\n";
+  std::string s = config_header() + ",median_s,min_s,samples_per_s\n";
   std::vector<std::size_t> order(runs.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -38,14 +32,8 @@ std::string time_step_configs(const std::vector<RunConfig>& runs, const TimingOp
     ModelConfig mc = spec.model;
     mc.input = d->shape;
     mc.classes = d->classes;
-    const BenchRow r = time_train_step(mc, spec.optim, spec.batch_size, opt);
-    std::string row = runs[i].run_id();
-    for (const auto& k : run_keys())
-      if (k.identity) {
-        row += ',';
-        row += csv_field(runs[i].get(k.name));
-      }
-    rows[i] = row + fmt::format(",{:.6g},{:.6g},{:.6g}\n", r.median_s, r.min_s, r.samples_per_s());
+    const BenchRow r = time_train_step(mc, spec.optim, spec.batch_size, opt, false);
+    rows[i] = config_fields(runs[i]) + fmt::format(",{:.6g},{:.6g},{:.6g}\n", r.median_s, r.min_s, r.samples_per_s());
   }
   for (const auto& r : rows) s += r;  // grid order
   return s;

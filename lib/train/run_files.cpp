@@ -33,10 +33,25 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-std::string runs_header() {
+std::string config_header() {
   std::string h = "run_id";
   for (const auto& k : run_keys())
     if (k.identity) h += std::string(",") + k.name;
+  return h;
+}
+
+std::string config_fields(const RunConfig& cfg) {
+  std::string s = cfg.run_id();
+  for (const auto& k : run_keys())
+    if (k.identity) {
+      s += ',';
+      s += csv_field(cfg.get(k.name));
+    }
+  return s;
+}
+
+std::string runs_header() {
+  std::string h = config_header();
   h += ",status,failure,final_test_acc,best_test_acc,final_train_loss,final_test_loss,"
        "final_train_acc,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps_done,"
        "train_seconds,samples_per_s,peak_rss_mb,message\n";
@@ -44,12 +59,7 @@ std::string runs_header() {
 }
 
 std::string runs_row(const RunConfig& cfg, const RunResult& r) {
-  std::string s = cfg.run_id();
-  for (const auto& k : run_keys())
-    if (k.identity) {
-      s += ',';
-      s += csv_field(cfg.get(k.name));
-    }
+  std::string s = config_fields(cfg);
   const bool reached = r.steps_to_target >= 0;
   s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
                    num(r.final_test_acc), num(r.best_test_acc), num(r.final_train_loss),

@@ -19,6 +19,11 @@ namespace normlab {
 
 const std::vector<std::string>& time_columns();
 
+// "run_id,<every identity key>" and one run's values for them: the leading
+// columns of runs.csv (and of the compute-overhead claim's timings.csv).
+std::string config_header();
+std::string config_fields(const RunConfig& cfg);
+
 std::string runs_header();
 std::string runs_row(const RunConfig& cfg, const RunResult& r);
 std::string curves_header();
