@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <thread>
 
 #include "claims/rule.h"
@@ -15,6 +17,7 @@
 #include "nn/errors.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
+#include "tensor/blas_kernel.h"
 #include "train/run_files.h"
 
 namespace normlab::cmd {
@@ -161,10 +164,29 @@ std::string claims_md(const std::vector<Claim>& claims, const std::vector<ClaimR
   return s;
 }
 
+// Warns when the baseline's claims ran on another BLAS kernel than this
+// process (their numbers may then differ in the last bits, growing over training).
+void warn_baseline_kernel(const std::string& dir, const std::vector<Claim>& claims) {
+  const std::string now = blas_kernel().name;
+  std::set<std::string> kernels;
+  for (const auto& c : claims) {
+    std::ifstream in(dir + "/" + c.rule.id + "/manifest.json");
+    if (!in) continue;
+    const auto m = nlohmann::json::parse(in, nullptr, false);
+    if (m.is_discarded()) continue;
+    kernels.insert(m.contains("build") ? m["build"].value("blas_kernel", "unrecorded") : "unrecorded");
+  }
+  for (const auto& k : kernels)
+    if (k != now)
+      spdlog::warn("baseline {}: made with BLAS kernel {}, this run uses {}; numbers may differ beyond the "
+                   "tolerances for that reason alone", dir, k, now);
+}
+
 // Verdict flips and moves beyond tolerance against a baseline claims.csv.
 int compare_baseline(const std::string& dir, const std::vector<Claim>& claims,
                      const std::vector<ClaimResult>& results) {
   const CsvTable base = read_csv(dir + "/claims.csv");
+  warn_baseline_kernel(dir, claims);
   int changes = 0;
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const auto& r = claims[i].rule;

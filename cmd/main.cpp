@@ -10,20 +10,36 @@
 
 #include "cmd/subcommands.h"
 #include "nn/errors.h"
+#include "tensor/blas_kernel.h"
 
 int main(int argc, char** argv) {
+  // First, before OpenBLAS is used or any thread starts: may re-execute the process.
+  const auto kernel_error = normlab::pin_blas_kernel(argv);
   // Colour only on a terminal, and never under CI: logs stay plain text in files.
   const bool plain = std::getenv("CI") != nullptr;
   spdlog::set_default_logger(spdlog::stderr_color_mt(
       "normlab", plain ? spdlog::color_mode::never : spdlog::color_mode::automatic));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  if (kernel_error) {
+    spdlog::error("{}", *kernel_error);
+    return 2;
+  }
+  const normlab::BlasKernel kernel = normlab::blas_kernel();
+  if (!kernel.warning.empty()) spdlog::warn("{}", kernel.warning);
 
   CLI::App app{"normlab: trains small networks with and without batch, layer and group\n"
                "normalization, sweeps their settings, and tests the claims made about them."};
   app.set_version_flag("--version",
                        std::string("normlab ") + NORMLAB_VERSION + " (" + NORMLAB_GIT_COMMIT + ", " +
-                           NORMLAB_BLAS + ")");
+                           NORMLAB_BLAS + ", kernel " + kernel.name +
+                           (kernel.pinned ? " (pinned)" : " (not pinned)") + ")");
   app.require_subcommand(1);
+  app.footer(fmt::format(
+      "Environment:\n  {}=pinned|native  BLAS kernel. pinned (default): every product runs OpenBLAS's {}\n"
+      "      kernel on any x86-64 machine with AVX2, so results are the same bytes everywhere.\n"
+      "      native: OpenBLAS picks by CPU; results then match only machines that pick the same kernel.\n"
+      "      In use now: {}{}.",
+      normlab::kBlasKernelEnv, normlab::kPinnedBlasKernel, kernel.name, kernel.pinned ? " (pinned)" : " (not pinned)"));
   normlab::cmd::setup_train(app);
   normlab::cmd::setup_data(app);
   normlab::cmd::setup_sweep(app);

@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""The BLAS kernel contract: the same config and seed give the same bytes
+whatever kernel OpenBLAS would pick by itself (see lib/tensor/blas_kernel.h).
+Usage: kernel_cli.py NORMLAB_BIN CASE
+
+OPENBLAS_CORETYPE set to each kernel stands in for a machine whose CPU makes
+OpenBLAS pick it. Comparisons are between CSVs with the time columns removed:
+every other byte, the header and the row order must be identical."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN = sys.argv[1]
+CASE = sys.argv[2]
+TIME_COLS = {"seconds_to_target", "train_seconds", "samples_per_s", "peak_rss_mb", "elapsed_s"}
+CSVS = ["runs.csv", "curves.csv", "activations.csv"]
+KERNELS = ["Haswell", "Zen", "SkylakeX", "Cooperlake", "Sandybridge"]
+# A kernel every x86-64 machine with AVX can run that rounds differently from
+# the pinned Haswell one: the control that shows the comparison can fail.
+OTHER_KERNEL = "Sandybridge"
+
+MLP = ["--dataset", "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3", "--model", "mlp",
+       "--widths", "64,32", "--batch-size", "32", "--epochs", "2", "--eval-every", "10", "--lr", "0.1"]
+CNN = ["--dataset", "synthetic-images:n=256,test=64,classes=10,seed=2", "--model", "cnn-small",
+       "--widths", "8,16", "--batch-size", "32", "--epochs", "1", "--eval-every", "4", "--groups", "4"]
+GRID = """\
+dataset = "blobs:n=400,test=200,dim=16,classes=4,noise=1.0,seed=5"
+model = "mlp"
+widths = [32, 16]
+batch_size = 16
+epochs = 2
+norm = ["none", "batch", "layer", "group"]
+groups = 4
+lr = [0.05, 0.5]
+seeds = 1
+"""
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit("FAIL: " + msg)
+
+
+def normlab(args, env_extra, expect=0):
+    env = dict(os.environ)
+    env.pop("NORMLAB_BLAS_KERNEL", None)
+    env.update(env_extra)
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, env=env)
+    if p.returncode != expect:
+        sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\nenv: {env_extra}\n"
+                 f"stderr:\n{p.stderr}")
+    return p
+
+
+def rows(path):
+    """Header and rows of a CSV with the time columns dropped."""
+    with open(path, newline="") as f:
+        r = list(csv.reader(f))
+    keep = [i for i, c in enumerate(r[0]) if c not in TIME_COLS]
+    return [[row[i] for i in keep] for row in r]
+
+
+def outputs(root, env):
+    """Short MLP and CNN runs with BN, LN and GN, and a small sweep, into root.
+    Returns {relative csv path: rows without time columns}."""
+    runs = []
+    for model, args in (("mlp", MLP), ("cnn", CNN)):
+        for norm in ("batch", "layer", "group"):
+            d = os.path.join(root, f"{model}-{norm}")
+            normlab(["train", *args, "--norm", norm, "--seed", "7", "--quiet", "--out", d], env)
+            runs.append(d)
+    exp = os.path.join(root, "grid.toml")
+    with open(exp, "w") as f:
+        f.write(GRID)
+    normlab(["sweep", exp, "--jobs", "2", "--out", os.path.join(root, "sweep")], env)
+    runs.append(os.path.join(root, "sweep"))
+    out = {}
+    for d in runs:
+        for f in CSVS:
+            out[os.path.relpath(os.path.join(d, f), root)] = rows(os.path.join(d, f))
+    return out
+
+
+def build(root, name):
+    with open(os.path.join(root, name, "manifest.json")) as f:
+        return json.load(f)["build"]
+
+
+def case_same_bytes_every_kernel(tmp):
+    ref = None
+    for k in KERNELS:
+        root = os.path.join(tmp, k)
+        got = outputs(root, {"OPENBLAS_CORETYPE": k})
+        for name in ("mlp-batch", "sweep"):
+            b = build(root, name)
+            check(b["blas_kernel"] == "Haswell" and b["blas_kernel_pinned"] is True and b["reproducibility"] == [],
+                  f"OPENBLAS_CORETYPE={k}: {name}/manifest.json build is {b}")
+        if ref is None:
+            ref = got
+            continue
+        for f in ref:
+            check(got[f] == ref[f], f"OPENBLAS_CORETYPE={k}: {f} differs from the Haswell machine's")
+    # The control: unpinned, another kernel does change the numbers, so the
+    # comparison above would have caught a pin that did nothing.
+    native = outputs(os.path.join(tmp, "native"), {"OPENBLAS_CORETYPE": OTHER_KERNEL, "NORMLAB_BLAS_KERNEL": "native"})
+    changed = [f for f in ref if native[f] != ref[f]]
+    check(len(changed) > 0, f"NORMLAB_BLAS_KERNEL=native with {OTHER_KERNEL}: no CSV differs from the pinned "
+                            "runs; the comparison cannot detect a kernel change")
+    print(f"pinned: {len(ref)} CSVs identical under {', '.join(KERNELS)}; "
+          f"native {OTHER_KERNEL}: {len(changed)} of {len(ref)} differ")
+
+
+def case_opt_out(tmp):
+    env = {"OPENBLAS_CORETYPE": OTHER_KERNEL, "NORMLAB_BLAS_KERNEL": "native"}
+    v = normlab(["--version"], env).stdout
+    check(f"kernel {OTHER_KERNEL} (not pinned)" in v, f"--version under the opt-out: {v!r}")
+    v = normlab(["--version"], {"OPENBLAS_CORETYPE": OTHER_KERNEL}).stdout
+    check("kernel Haswell (pinned)" in v, f"--version pinned: {v!r}")
+    h = normlab(["--help"], {}).stdout
+    check("NORMLAB_BLAS_KERNEL=pinned|native" in h, "--help does not document NORMLAB_BLAS_KERNEL")
+    d = os.path.join(tmp, "run")
+    p = normlab(["train", *MLP, "--norm", "batch", "--out", d, "--quiet"], env)
+    check("results match only machines where it picks the same kernel" in p.stderr,
+          f"no warning under the opt-out; stderr:\n{p.stderr}")
+    with open(os.path.join(d, "manifest.json")) as f:
+        b = json.load(f)["build"]
+    check(b["blas_kernel"] == OTHER_KERNEL and b["blas_kernel_pinned"] is False and len(b["reproducibility"]) == 1,
+          f"manifest build under the opt-out: {b}")
+    p = normlab(["train", *MLP, "--out", os.path.join(tmp, "bad")], {"NORMLAB_BLAS_KERNEL": "fast"}, expect=2)
+    check("NORMLAB_BLAS_KERNEL='fast' (allowed: pinned, native)" in p.stderr, f"bad value message: {p.stderr}")
+    check(not os.path.exists(os.path.join(tmp, "bad")), "a run started despite a bad NORMLAB_BLAS_KERNEL")
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    {"same-bytes-every-kernel": case_same_bytes_every_kernel, "opt-out": case_opt_out}[CASE](tmp)
+print("ok")
