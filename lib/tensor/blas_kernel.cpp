@@ -30,6 +30,8 @@ bool cpu_can_run_pinned() {
 #endif
 }
 
+bool reexec_failed = false;  // set when execv returned
+
 std::string env_or(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
@@ -45,6 +47,7 @@ std::optional<std::string> pin_blas_kernel(char** argv) {
   if (env_or("OPENBLAS_CORETYPE", "") == kPinnedBlasKernel) return std::nullopt;
   setenv("OPENBLAS_CORETYPE", kPinnedBlasKernel, 1);
   execv("/proc/self/exe", argv);
+  reexec_failed = true;
   return std::nullopt;  // exec failed: run unpinned; blas_kernel() says so
 }
 
@@ -62,6 +65,9 @@ BlasKernel blas_kernel() {
   else if (!cpu_can_run_pinned())
     k.warning = std::string("this CPU is not x86-64 with AVX2 and FMA, so the ") + kPinnedBlasKernel +
                 " kernel cannot run; OpenBLAS uses " + k.name +
+                " and results may differ from other machines and from the committed baselines";
+  else if (!is_pinned_kernel && reexec_failed)
+    k.warning = "could not re-execute /proc/self/exe to pin the BLAS kernel; OpenBLAS runs " + k.name +
                 " and results may differ from other machines and from the committed baselines";
   else if (!is_pinned_kernel)
     k.warning = "OpenBLAS runs kernel " + k.name + ", not the pinned " + kPinnedBlasKernel +

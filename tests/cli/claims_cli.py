@@ -7,6 +7,9 @@ must change the lr-tolerance verdict and make --baseline exit 1, while an
 unchanged rerun against the same baseline exits 0.
 quick-vs-committed-baseline: the quick profile reproduces results/baseline/
 (verdicts and numbers within each rule's tolerance).
+baseline-kernel: against results/baseline, the pinned BLAS kernel gives no
+kernel warning; the opt-out on another kernel (Sandybridge) warns that the
+baseline was made with Haswell.
 
 Both run on the data the committed baseline was made with, the MNIST 10k
 subset (`normlab data fetch mnist-10k`), even where full MNIST is present: the
@@ -39,7 +42,7 @@ DATA = None
 def claims(args, env=None, expect=0):
     p = subprocess.run([BIN, "claims", "--no-report", *args], cwd=ROOT, capture_output=True, text=True,
                        env=dict(os.environ, NORMLAB_DATA=DATA, **(env or {})))
-    if p.returncode != expect:
+    if expect is not None and p.returncode != expect:
         sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\n{p.stderr[-3000:]}")
     return p
 
@@ -63,6 +66,16 @@ with tempfile.TemporaryDirectory() as tmp:
         print(f"fault caught: lr-tolerance {v0} -> {v1}")
     elif CASE == "quick-vs-committed-baseline":
         claims(["--out", os.path.join(tmp, "q"), "--baseline", os.path.join(ROOT, "results", "baseline")])
+    elif CASE == "baseline-kernel":
+        base = os.path.join(ROOT, "results", "baseline")
+        p = claims(["--only", "placement", "--out", os.path.join(tmp, "pinned"), "--baseline", base],
+                   env={"OPENBLAS_CORETYPE": "Sandybridge"})
+        if "made with BLAS kernel" in p.stderr:
+            sys.exit(f"FAIL: kernel warning on the pinned kernel:\n{p.stderr[-2000:]}")
+        p = claims(["--only", "placement", "--out", os.path.join(tmp, "native"), "--baseline", base],
+                   env={"OPENBLAS_CORETYPE": "Sandybridge", "NORMLAB_BLAS_KERNEL": "native"}, expect=None)
+        if "made with BLAS kernel Haswell, this run uses Sandybridge" not in p.stderr:
+            sys.exit(f"FAIL: no kernel warning under the opt-out:\n{p.stderr[-2000:]}")
     else:
         sys.exit(f"unknown case {CASE}")
 print(f"PASS {CASE}")
