@@ -12,9 +12,9 @@
 
 #include "bench/cases.h"
 #include "cmd/subcommands.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "tensor/gemm.h"
-#include "train/run_files.h"
+#include "results/run_files.h"
 
 namespace normlab::cmd {
 

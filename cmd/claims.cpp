@@ -12,13 +12,13 @@
 #include <thread>
 
 #include "claims/rule.h"
-#include "claims/step_time.h"
+#include "bench/grid_timing.h"
 #include "cmd/subcommands.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
 #include "tensor/blas_kernel.h"
-#include "train/run_files.h"
+#include "results/run_files.h"
 
 namespace normlab::cmd {
 

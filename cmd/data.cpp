@@ -21,7 +21,7 @@
 #include "data/fetch.h"
 #include "data/idx.h"
 #include "data/idx_dataset.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab::cmd {
 namespace {

@@ -9,7 +9,7 @@
 #include <exception>
 
 #include "cmd/subcommands.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "tensor/blas_kernel.h"
 
 int main(int argc, char** argv) {
@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   }
   const normlab::BlasKernel kernel = normlab::blas_kernel();
   if (!kernel.warning.empty()) spdlog::warn("{}", kernel.warning);
+#ifdef NORMLAB_NATIVE_BUILD
+  spdlog::warn("built with -march=native: results may differ from other builds and CPUs");
+#endif
 
   CLI::App app{"normlab: trains small networks with and without batch, layer and group\n"
                "normalization, sweeps their settings, and tests the claims made about them."};

@@ -6,10 +6,10 @@
 #include <filesystem>
 
 #include "cmd/subcommands.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "sweep/manifest.h"
 #include "sweep/sweep_dir.h"
-#include "train/run_files.h"
+#include "results/run_files.h"
 
 namespace normlab::cmd {
 

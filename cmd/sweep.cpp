@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "cmd/subcommands.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
-#include "train/run_files.h"
+#include "results/run_files.h"
 
 namespace normlab::cmd {
 

@@ -10,9 +10,9 @@
 
 #include "cmd/subcommands.h"
 #include "data/dataset.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "train/config_file.h"
-#include "train/run_files.h"
+#include "results/run_files.h"
 #include "train/trainer.h"
 
 namespace normlab::cmd {

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "claims/rule.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 
 using namespace normlab;
 

@@ -3,9 +3,9 @@
 #include <doctest/doctest.h>
 
 #include "data/catalog.h"
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/dataset.h"
-#include "data/sha256.h"
+#include "core/sha256.h"
 #include "data_test_util.h"
 
 using namespace normlab;

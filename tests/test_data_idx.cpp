@@ -6,11 +6,11 @@
 
 #include <functional>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/dataset.h"
 #include "data/idx.h"
 #include "data/idx_dataset.h"
-#include "data/sha256.h"
+#include "core/sha256.h"
 #include "data_test_util.h"
 
 using namespace normlab;

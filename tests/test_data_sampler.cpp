@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "data/sampler.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 
 using namespace normlab;
 

@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "data/spec.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 
 using namespace normlab;
 

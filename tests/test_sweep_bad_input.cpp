@@ -6,7 +6,7 @@
 #include <string>
 
 #include "data_test_util.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "sweep/experiment.h"
 #include "sweep/scheduler.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "data_test_util.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "sweep/experiment.h"
 #include "sweep/scheduler.h"
 #include "sweep/sweep_dir.h"

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "data_test_util.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "sweep/experiment.h"
 
 using namespace normlab;

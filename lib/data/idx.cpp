@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 
 namespace normlab {
 namespace {

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <future>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/idx.h"
-#include "data/sha256.h"
+#include "core/sha256.h"
 
 namespace normlab {
 namespace {

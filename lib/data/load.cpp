@@ -17,7 +17,7 @@
 
 #include "data/catalog.h"
 #include "data/data_dir.h"
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/dataset.h"
 #include "data/idx_dataset.h"
 #include "tensor/rng.h"

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <vector>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/idx.h"
 
 namespace normlab {

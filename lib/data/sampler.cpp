@@ -8,7 +8,7 @@
 #include <string>
 
 #include "tensor/rng.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab {
 

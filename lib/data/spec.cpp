@@ -7,7 +7,7 @@
 #include <sstream>
 #include <vector>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 
 namespace normlab {
 namespace {

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "data/dataset.h"
 
 namespace normlab {

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <vector>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 #include "tensor/rng.h"
-#include "data/sha256.h"
+#include "core/sha256.h"
 
 namespace normlab {
 namespace {

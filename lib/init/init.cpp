@@ -7,7 +7,7 @@
 #include <Eigen/Dense>
 #include <cmath>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab {
 

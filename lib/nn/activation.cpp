@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab {
 

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "tensor/safetensors.h"
 
 namespace normlab {

@@ -12,7 +12,7 @@
 
 #include <algorithm>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 

@@ -3,7 +3,7 @@
 // All three products go through BLAS; beta = 1 makes them accumulate.
 #include "nn/dense.h"
 
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "tensor/gemm.h"
 
 namespace normlab {

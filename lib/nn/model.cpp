@@ -6,7 +6,7 @@
 
 #include "nn/conv2d.h"
 #include "nn/dense.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "nn/pool.h"
 
 namespace normlab {

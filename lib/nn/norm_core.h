@@ -8,7 +8,7 @@
 //   layer: group with G = 1, over (c, s)                       M = C*S
 // The affine is per channel (BN, GN) or per element of (C, S) (LN, as
 // PyTorch's elementwise_affine over normalized_shape = (C, H, W)).
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab {
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab {
 

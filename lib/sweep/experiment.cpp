@@ -14,9 +14,9 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "data/sha256.h"
+#include "core/sha256.h"
 #include "tensor/rng.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "train/config_file.h"
 
 namespace normlab {

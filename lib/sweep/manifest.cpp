@@ -8,8 +8,8 @@
 #include <set>
 
 #include "data/dataset.h"
-#include "nn/errors.h"
-#include "train/run_files.h"
+#include "core/errors.h"
+#include "results/run_files.h"
 
 namespace normlab {
 

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "data/dataset.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "train/trainer.h"
 
 namespace normlab {

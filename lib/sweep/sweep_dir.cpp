@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "train/run_files.h"
+#include "results/run_files.h"
 
 namespace normlab {
 

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab {
 

@@ -6,7 +6,7 @@
 
 #include <toml++/toml.h>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab {
 

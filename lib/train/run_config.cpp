@@ -7,8 +7,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "data/sha256.h"
-#include "nn/errors.h"
+#include "core/sha256.h"
+#include "core/errors.h"
 
 namespace normlab {
 

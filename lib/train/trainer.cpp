@@ -20,7 +20,7 @@
 #include "data/sampler.h"
 #include "init/init.h"
 #include "nn/checkpoint.h"
-#include "nn/errors.h"
+#include "core/errors.h"
 #include "nn/model.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"

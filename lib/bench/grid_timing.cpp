@@ -1,5 +1,5 @@
-// Step timings for a grid of run configurations (format in step_time.h).
-#include "claims/step_time.h"
+// Step timings for a grid of run configurations (format in grid_timing.h).
+#include "bench/grid_timing.h"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@
 #include "bench/step_timing.h"
 #include "data/dataset.h"
 #include "tensor/gemm.h"
-#include "train/run_files.h"
+#include "results/run_files.h"
 
 namespace normlab {
 

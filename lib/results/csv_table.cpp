@@ -1,13 +1,13 @@
 // CSV reading: fields separated by commas, a field in double quotes may hold
 // commas and doubled quotes; one record per line (no embedded newlines here).
-#include "claims/csv_table.h"
+#include "results/csv_table.h"
 
 #include <fmt/format.h>
 
 #include <cmath>
 #include <fstream>
 
-#include "nn/errors.h"
+#include "core/errors.h"
 
 namespace normlab {
 

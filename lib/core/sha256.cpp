@@ -1,6 +1,6 @@
 // SHA-256 via OpenSSL EVP (the digest itself is FIPS 180-4; tests check the
 // FIPS example vectors), plus the file and string conveniences.
-#include "data/sha256.h"
+#include "core/sha256.h"
 
 #include <openssl/evp.h>
 
@@ -10,7 +10,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "data/data_error.h"
+#include "core/errors.h"
 
 namespace normlab {
 

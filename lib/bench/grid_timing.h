@@ -1,5 +1,5 @@
 #pragma once
-// The compute-overhead claim's measurement: every configuration of a claim's
+// Step timings for a grid (the compute-overhead claim's measurement): every configuration of a
 // grid timed as one training step by the benchmark harness (bench/step_timing.h),
 // not trained. Each seed is one timing repeat; repeats run in seed order, all
 // configurations per repeat, so slow drift of the machine hits every norm alike.

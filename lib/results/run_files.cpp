@@ -1,6 +1,6 @@
 // CSV and manifest writing for runs (layouts in run_files.h). Numbers are
 // printed with 8 significant digits, so identical runs give identical bytes.
-#include "train/run_files.h"
+#include "results/run_files.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
