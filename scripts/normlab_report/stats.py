@@ -1,0 +1,366 @@
+"""The numbers of a report: run classes, grid keys, the target accuracy, settings and
+their best / shared choice, means over seeds and the per-figure data (curves,
+stability grid, activation percentiles, batch statistics, evaluation modes, step-time
+cells)."""
+import math
+
+import numpy as np
+import pandas as pd
+
+from .conventions import EVAL_STATS_LABELS, as_number, norm_label, sort_values
+from .load import timing_config_keys
+
+TARGET_FRACTION = 0.9
+
+
+def mean_std(x):
+    x = pd.Series(x, dtype=float).dropna()
+    if len(x) == 0:
+        return float("nan"), float("nan"), 0
+    return float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else float("nan"), len(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep annotated: run classes, grid keys, target
+
+def annotate_sweep(sw):
+    """Add to a load.Sweep the run classes, the grid fields and the target."""
+    classify_runs(sw.runs)
+    grid_keys(sw)
+    set_target(sw)
+
+
+def annotate_timing_sweep(sw):
+    grid_keys(sw, "timings.csv")
+
+
+def classify_runs(r):
+    r["errored"] = r["status"] == "error"
+    r["diverged"] = r["status"] == "diverged"
+    r["collapsed"] = r["failure"] == "collapsed"
+    r["clean"] = (r["status"] == "ok") & (r["failure"] == "")
+    r["gap_loss"] = (r["final_test_loss"] - r["final_train_loss"]).where(r["clean"])
+    r["gap_acc"] = (r["final_train_acc"] - r["final_test_acc"]).where(r["clean"])
+    for c in ["final_test_acc", "best_test_acc"]:
+        r[c + "_ok"] = r[c].where(~r["errored"])
+
+
+def grid_keys(sw, table="runs.csv"):
+    """Set sw.vary, others, norms, seeds and the partial-sweep fields from sw.runs (one row
+    per run: runs.csv, or timings.csv for a timing sweep), sw.config_keys and sw.manifest."""
+    r = sw.runs
+    # Keys that vary (seed apart), in a stable order: norm first, then file order.
+    vary = [k for k in sw.config_keys if k != "seed" and r[k].nunique() > 1]
+    sw.vary = (["norm"] if "norm" in vary else []) + [k for k in vary if k != "norm"]
+    sw.others = [k for k in sw.vary if k != "norm"]
+    sw.norms = sort_values(r["norm"], "norm")
+    sw.seeds = sort_values(r["seed"].dropna().astype(int).astype(str))
+
+    # Partial sweeps: runs the manifest lists that the table lacks.
+    sw.expected = None
+    sw.missing_ids = []
+    if sw.manifest and isinstance(sw.manifest.get("runs"), list):
+        ids = [x.get("run_id") for x in sw.manifest["runs"] if isinstance(x, dict)]
+        sw.expected = len(ids)
+        present = set(r["run_id"])
+        sw.missing_ids = [i for i in ids if i not in present]
+        extra = present - set(ids)
+        if extra:
+            sw.warnings.append(f"{len(extra)} run(s) in {table} are not in "
+                               "manifest.json (merged from another grid?).")
+    sw.partial = bool(sw.missing_ids)
+
+
+def set_target(sw):
+    """Set sw.target (None when it varies per run), target_source, target_per_run and the
+    runs' tt_steps / tt_seconds to it."""
+    r = sw.runs
+    given = r["target-acc"].dropna()
+    given = given[given > 0]
+    sw.target_per_run = False
+    if len(given) != len(r):
+        derive_target(sw)
+        return
+    if given.nunique() == 1:
+        sw.target = float(given.iloc[0])
+        sw.target_source = "the sweep's `target-acc`"
+    else:
+        sw.target = None
+        sw.target_per_run = True
+        sw.target_source = "each run's own `target-acc` (it varies)"
+    r["tt_steps"] = r["steps_to_target"].where(r["steps_to_target"] >= 0)
+    r["tt_seconds"] = r["seconds_to_target"].where(r["seconds_to_target"] >= 0)
+
+
+def derive_target(sw):
+    """90% of the lowest per-norm best mean best-test-accuracy; steps to it from curves.csv."""
+    r = sw.runs
+    per_norm = []
+    ok = r[~r["errored"]]
+    for n in sw.norms:
+        sub = ok[ok["norm"] == n]
+        if len(sub):
+            by = sub.groupby(sw.others, sort=False)["best_test_acc"].mean() \
+                if sw.others else pd.Series([sub["best_test_acc"].mean()])
+            per_norm.append((n, float(by.max())))
+    low = min(per_norm, key=lambda t: t[1]) if per_norm else ("none", 0.0)
+    sw.target = math.floor(TARGET_FRACTION * low[1] * 1000) / 1000
+    sw.target_source = (f"derived from the data: {TARGET_FRACTION:.0%} of the lowest "
+                        f"per-norm best mean best-test-accuracy ({norm_label(low[0])}, "
+                        f"{low[1]:.3f}), since the sweep's `target-acc` is 0; "
+                        "steps to it are read from curves.csv")
+    test = sw.curves[sw.curves["split"] == "test"].sort_values(["run_id", "step"])
+    hit = test[test["accuracy"] >= sw.target - 1e-12].groupby("run_id").first()
+    r["tt_steps"] = r["run_id"].map(hit["step"])
+    r["tt_seconds"] = r["run_id"].map(hit["elapsed_s"])
+
+
+def eval_resolution(sw):
+    """(the most common step interval between test evaluations or None, the fraction of
+    runs that reached the target at their first evaluation after step 0)."""
+    diffs = (sw.curves[sw.curves["split"] == "test"].sort_values(["run_id", "step"])
+             .groupby("run_id")["step"].diff().dropna())
+    interval = int(diffs.mode().iloc[0]) if len(diffs) else None
+    test = sw.curves[(sw.curves["split"] == "test") & (sw.curves["step"] > 0)]
+    first = test.groupby("run_id")["step"].min()
+    tt = sw.runs.set_index("run_id")["tt_steps"].dropna()
+    at_first = (tt == first.reindex(tt.index)).mean() if len(tt) else 0
+    return interval, at_first
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings: combinations of the varying keys
+
+def settings(sw, runs=None):
+    """(values tuple over sw.vary, DataFrame) per setting, in sorted grid order."""
+    runs = sw.runs if runs is None else runs
+    if not sw.vary:
+        return [((), runs)]
+    groups = {k: g for k, g in runs.groupby(sw.vary, sort=False)}
+    order = [sort_values(runs[k], k) for k in sw.vary]
+
+    def rank(key):
+        key = key if isinstance(key, tuple) else (key,)
+        return tuple(order[i].index(v) for i, v in enumerate(key))
+    return [((k if isinstance(k, tuple) else (k,)), groups[k])
+            for k in sorted(groups, key=rank)]
+
+
+def best_setting(sw, norm, runs=None, fix=None):
+    """The other-key values (tuple over sw.others) with the highest mean final test
+    accuracy for this norm, restricted to runs matching fix {key: value}."""
+    runs = sw.runs if runs is None else runs
+    sub = runs[(runs["norm"] == norm) & ~runs["errored"]]
+    for k, v in (fix or {}).items():
+        sub = sub[sub[k] == v]
+    if len(sub) == 0:
+        return None
+    if not sw.others:
+        return ()
+    m = sub.groupby(sw.others, sort=False)["final_test_acc"].mean()
+    best = m.idxmax()
+    return best if isinstance(best, tuple) else (best,)
+
+
+def shared_setting(sw, norms):
+    """The other-key values that every norm in norms ran, maximizing the lowest
+    per-norm mean final test accuracy."""
+    if not sw.others:
+        return ()
+    ok = sw.runs[~sw.runs["errored"] & sw.runs["norm"].isin(norms)]
+    m = ok.groupby(["norm"] + sw.others)["final_test_acc"].mean().unstack("norm")
+    m = m.reindex(columns=norms).dropna()
+    if len(m) == 0:
+        return None
+    best = m.min(axis=1).idxmax()
+    return best if isinstance(best, tuple) else (best,)
+
+
+def select(sw, norm, others):
+    r = sw.runs
+    sel = r[r["norm"] == norm]
+    for k, v in zip(sw.others, others):
+        sel = sel[sel[k] == v]
+    return sel
+
+
+def comparison_panels(sw):
+    """[(kind, shared setting)]: "best" (each norm at its own best setting), then "shared"
+    when other keys vary and some setting was run by every norm."""
+    panels = [("best", None)]
+    if sw.others:
+        shared = shared_setting(sw, sw.norms)
+        if shared is not None:
+            panels.append(("shared", shared))
+    return panels
+
+
+def panel_runs(sw, kind, shared):
+    """(position in sw.norms, norm, setting, runs, errored runs included) per norm that
+    has a setting in this panel."""
+    out = []
+    for xi, n in enumerate(sw.norms):
+        setting = best_setting(sw, n) if kind == "best" else shared
+        if setting is not None:
+            out.append((xi, n, setting, select(sw, n, setting)))
+    return out
+
+
+def convergence_rows(sw):
+    """(panel kind, norm, setting, runs that did not error) per convergence-figure column."""
+    return [(kind, n, setting, runs[~runs["errored"]])
+            for kind, shared in comparison_panels(sw)
+            for _, n, setting, runs in panel_runs(sw, kind, shared)]
+
+
+def best_of_others(sw, key):
+    """Per (norm, value of key): the runs of the best setting of the remaining keys."""
+    out = {}
+    for n in sw.norms:
+        for v in sort_values(sw.runs[key], key):
+            s = best_setting(sw, n, fix={key: v})
+            if s is not None:
+                runs = select(sw, n, s)
+                out[(n, v)] = (s, runs[~runs["errored"]])
+    return out
+
+
+def line_groups(sw, skip):
+    """The keys that split lines: model (even when fixed, it names the line), then every
+    other varying key not in skip."""
+    keys = ["model"] if "model" in sw.runs else []
+    return keys + [k for k in sw.vary if k != "model" and k not in skip]
+
+
+def ordered_groups(df, keys):
+    """(values tuple, DataFrame) per combination of keys, in sorted grid order."""
+    if not keys:
+        return [((), df)]
+    order = [sort_values(df[k], k) for k in keys]
+    groups = {(k if isinstance(k, tuple) else (k,)): g
+              for k, g in df.groupby(keys if len(keys) > 1 else keys[0], sort=False)}
+    return [(k, groups[k]) for k in sorted(
+        groups, key=lambda key: tuple(order[i].index(v) for i, v in enumerate(key)))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-figure data
+
+def curves_for(sw, runs, split, col):
+    """Mean and std over runs of a curve column, per step."""
+    c = sw.curves[(sw.curves["split"] == split) & sw.curves["run_id"].isin(runs["run_id"])]
+    if len(c) == 0:
+        return None
+    g = c.groupby("step")[col]
+    return pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1).fillna(0), "n": g.count()})
+
+
+def stability_grid(sw):
+    """lrs, and per (norm, lr) cell the mean final test accuracy (NaN: not run), the
+    diverged, collapsed and total counts of the runs that did not error."""
+    lrs = sort_values(sw.runs["lr"], "lr")
+    norms = sw.norms
+    acc = np.full((len(norms), len(lrs)), np.nan)
+    div = np.zeros_like(acc)
+    col = np.zeros_like(acc)
+    cnt = np.zeros_like(acc)
+    for i, n in enumerate(norms):
+        for j, lr in enumerate(lrs):
+            sub = sw.runs[(sw.runs["norm"] == n) & (sw.runs["lr"] == lr) & ~sw.runs["errored"]]
+            if len(sub):
+                acc[i, j] = sub["final_test_acc"].mean()
+                div[i, j] = sub["diverged"].sum()
+                col[i, j] = sub["collapsed"].sum()
+                cnt[i, j] = len(sub)
+    return lrs, acc, div, col, cnt
+
+
+def activation_percentiles(sw, pair):
+    """The pair's shared setting (None when there is none, then no rows) and per norm of
+    the pair at it: (norm, runs, layer, kind, per-step mean p15/p50/p85 of the last hidden
+    layer); layer, kind and percentiles None when the runs have no activation rows."""
+    shared = shared_setting(sw, pair)
+    if shared is None:
+        return None, []
+    out = []
+    for n in pair:
+        runs = select(sw, n, shared)
+        runs = runs[~runs["errored"]]
+        a = sw.acts[sw.acts["run_id"].isin(runs["run_id"])]
+        if len(a) == 0:
+            out.append((n, runs, None, None, None))
+            continue
+        # The last hidden pre-activation: the highest layer index in each run.
+        a = a[a["layer"] == a.groupby("run_id")["layer"].transform("max")]
+        layer, kind = int(a["layer"].iloc[0]), a["kind"].iloc[0]
+        out.append((n, runs, layer, kind, a.groupby("step")[["p15", "p50", "p85"]].mean()))
+    return shared, out
+
+
+def batchstats_joined(sw):
+    """batchstats.csv rows of runs that did not error, with the line keys and seed from
+    runs.csv; the count of rows whose run_id is not in runs.csv."""
+    keys = line_groups(sw, skip=())
+    runs = sw.runs[~sw.runs["errored"]][["run_id", "seed"] + keys]
+    bs = sw.batchstats
+    unknown = int((~bs["run_id"].isin(sw.runs["run_id"])).sum())
+    return keys, bs.merge(runs, on="run_id", how="inner"), unknown
+
+
+def batchstats_per_run(j, keys):
+    """Per run and batch size the mean error over the run's layers, grouped by keys."""
+    per_run = j.groupby(keys + ["run_id", "batch"], sort=False)[["mean_err", "var_err"]] \
+        .mean().reset_index()
+    return ordered_groups(per_run, keys)
+
+
+def eval_stats_drawn(sw):
+    r = sw.runs
+    return ("eval-stats" in r and r["eval-stats"].nunique() > 1 and "eval-batch" in r
+            and all((as_number(v) or 0) > 0 for v in r["eval-batch"])
+            and bool((~r["errored"]).any()))
+
+
+def eval_stats_data(sw):
+    """The runs that did not error (eval_batch_n: eval-batch as a number), the line keys,
+    the eval-stats modes (known ones first), the eval batch sizes and the line groups."""
+    r = sw.runs[~sw.runs["errored"]].copy()
+    r["eval_batch_n"] = r["eval-batch"].astype(float)
+    keys = line_groups(sw, skip=("eval-stats", "eval-batch"))
+    modes = sort_values(r["eval-stats"])
+    modes = [m for m in EVAL_STATS_LABELS if m in modes] + \
+        [m for m in modes if m not in EVAL_STATS_LABELS]
+    batches = sorted(r["eval_batch_n"].unique())
+    return keys, modes, batches, ordered_groups(r, keys)
+
+
+def step_time_cells(t):
+    """Per (panel values, group values, norm): the per-repeat times in ms and overheads
+    against norm "none" in the same repeat. Panels are models, groups batch size and the
+    other varying keys."""
+    keys = timing_config_keys(t)
+    vary = [k for k in keys if k not in ("seed", "norm") and t[k].nunique() > 1]
+    panel_keys = ["model"] if "model" in t else []
+    group_keys = (["batch-size"] if "batch-size" in t else []) + \
+        [k for k in vary if k not in ("model", "batch-size")]
+    t = t[t["median_s"].notna()]
+    norms = sort_values(t["norm"], "norm")
+    cells = []
+    for pv, pg in ordered_groups(t, panel_keys):
+        for gv, g in ordered_groups(pg, group_keys):
+            base = g[g["norm"] == "none"].groupby("seed")["median_s"].mean()
+            for n in norms:
+                sub = g[g["norm"] == n]
+                if len(sub) == 0:
+                    continue
+                per_seed = sub.groupby("seed")["median_s"].mean()
+                paired = per_seed.index.intersection(base.index)
+                over = (per_seed[paired] / base[paired] - 1) if n != "none" else None
+                cells.append((pv, gv, n, sub["median_s"] * 1000, over))
+    return panel_keys, group_keys, norms, cells
+
+
+def step_time_repeats(t, panel_keys, group_keys):
+    """The repeat count per configuration: "5", or "3–5" when it differs."""
+    reps = t.groupby(["norm"] + panel_keys + group_keys)["seed"].nunique()
+    return f"{reps.min()}" if reps.min() == reps.max() else f"{reps.min()}–{reps.max()}"
