@@ -14,6 +14,7 @@
 #include "claims/rule.h"
 #include "bench/grid_timing.h"
 #include "cmd/subcommands.h"
+#include "cmd/test_faults.h"
 #include "core/errors.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
@@ -251,6 +252,7 @@ void run_claims(const ClaimsOptions& o) {
   const std::string out = o.out.empty() ? "results/claims-" + o.profile : o.out;
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   SweepOptions so;
+  so.faults = test_faults();
   so.jobs = o.jobs > 0 ? o.jobs : cores;
   so.threads_per_run = std::max(1, cores / so.jobs);
   std::vector<ClaimResult> results;
@@ -268,7 +270,7 @@ void run_claims(const ClaimsOptions& o) {
         spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
         TimingOptions topt;
         topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
-        write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, topt));
+        write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, c.ex.specs, topt));
         write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
       }
       results.push_back(evaluate_claim(c.rule, read_csv(dir + "/timings.csv")));

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cmd/subcommands.h"
+#include "cmd/test_faults.h"
 #include "core/errors.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
@@ -39,6 +40,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   }
   const Experiment ex = load_experiment(o.experiment, eo);
   SweepOptions so;
+  so.faults = test_faults();
   if (!o.shard.empty()) std::tie(so.shard_index, so.shard_count) = parse_shard(o.shard);
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   so.jobs = o.jobs > 0 ? o.jobs : cores;

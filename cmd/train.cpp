@@ -13,7 +13,8 @@
 #include "core/errors.h"
 #include "train/config_file.h"
 #include "results/run_files.h"
-#include "train/trainer.h"
+#include "cmd/test_faults.h"
+#include "train/run_setup.h"
 
 namespace normlab::cmd {
 
@@ -62,11 +63,13 @@ void run_train(const TrainOptions& o) {
   const std::string run_id = cfg.run_id();
   check_out_dir(o.out, run_id, o.force);
 
-  const auto data = load_dataset(spec.dataset);
   TrainHooks hooks;
   hooks.load_weights = o.load_weights;
   hooks.save_weights = o.save_weights;
-  auto model = prepare_model(spec, *data, hooks);  // all bad input is found by here
+  hooks.faults = test_faults();
+  const RunSetup setup = setup_run(spec, hooks.faults);
+  const auto& data = setup.data;
+  auto model = build_run_model(setup, hooks);  // all bad input is found by here
   std::filesystem::create_directories(o.out);
 
   spdlog::info("run {}: {} on {} ({} train / {} test, {}), {} parameters", run_id,
@@ -77,7 +80,7 @@ void run_train(const TrainOptions& o) {
                  p.step, total, p.epoch, p.loss, p.accuracy, sps);
   };
   const std::string started = utc_now();
-  const RunResult r = train_run(spec, *data, *model, hooks);
+  const RunResult r = train_run(setup.spec, *data, *model, hooks);
   if (r.status == "diverged") spdlog::warn("run diverged: {}", r.message);
 
   write_file_atomic(o.out + "/curves.csv", curves_header() + curves_rows(run_id, r));

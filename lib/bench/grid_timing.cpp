@@ -4,18 +4,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <memory>
 #include <numeric>
 
 #include "bench/step_timing.h"
-#include "data/dataset.h"
+#include "train/run_setup.h"
 #include "tensor/gemm.h"
 #include "results/run_files.h"
 
 namespace normlab {
 
-std::string time_step_configs(const std::vector<RunConfig>& runs, const TimingOptions& opt) {
+std::string time_step_configs(const std::vector<RunConfig>& runs, const std::vector<TrainSpec>& specs,
+                              const TimingOptions& opt) {
   blas_set_threads(1);  // as in training: one thread per run
   std::string s = config_header() + ",median_s,min_s,samples_per_s\n";
   std::vector<std::size_t> order(runs.size());
@@ -23,16 +22,10 @@ std::string time_step_configs(const std::vector<RunConfig>& runs, const TimingOp
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return std::stoll(runs[a].get("seed")) < std::stoll(runs[b].get("seed"));
   });
-  std::map<std::string, std::shared_ptr<const Dataset>> data;  // shapes and classes only
   std::vector<std::string> rows(runs.size());
   for (std::size_t i : order) {
-    const TrainSpec spec = resolve(runs[i]);
-    auto& d = data[spec.dataset];
-    if (!d) d = load_dataset(spec.dataset);
-    ModelConfig mc = spec.model;
-    mc.input = d->shape;
-    mc.classes = d->classes;
-    const BenchRow r = time_train_step(mc, spec.optim, spec.batch_size, opt, false);
+    const RunSetup setup = setup_run(specs[i]);  // shapes and classes of the data
+    const BenchRow r = time_train_step(setup.model, setup.spec.optim, setup.spec.batch_size, opt, false);
     rows[i] = config_fields(runs[i]) + fmt::format(",{:.6g},{:.6g},{:.6g}\n", r.median_s, r.min_s, r.samples_per_s());
   }
   for (const auto& r : rows) s += r;  // grid order

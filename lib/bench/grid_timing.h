@@ -12,8 +12,9 @@
 
 namespace normlab {
 
-// Returns the timings.csv text, rows in grid order.
+// Returns the timings.csv text, rows in grid order. REQUIRES: specs[i] = resolve(runs[i]).
 // Throws ConfigError for a configuration that does not build.
-std::string time_step_configs(const std::vector<RunConfig>& runs, const TimingOptions& opt);
+std::string time_step_configs(const std::vector<RunConfig>& runs, const std::vector<TrainSpec>& specs,
+                              const TimingOptions& opt);
 
 }  // namespace normlab

@@ -296,6 +296,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
     if (excluded(c)) continue;
     for (uint64_t s : seeds) {
       RunConfig cfg;
+      TrainSpec spec;
       try {
         for (const auto& [k, v] : c) cfg.set(k, v.text, v.where);
         if (scale) {
@@ -303,7 +304,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
           cfg.set("lr", fmt::format("{:.6g}", lr));
         }
         cfg.set("seed", std::to_string(s));
-        resolve(cfg);
+        spec = resolve(cfg);
       } catch (const ConfigError& e) {
         std::string where, detail;
         for (const auto& [k, v] : c) where += (where.empty() ? "" : ", ") + k + "=" + v.text;
@@ -321,6 +322,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       if (!seen.insert(cfg.run_id()).second) continue;
       all_canon += cfg.canonical();
       ex.runs.push_back(std::move(cfg));
+      ex.specs.push_back(std::move(spec));
     }
   }
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));

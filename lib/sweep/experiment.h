@@ -40,6 +40,7 @@ struct Experiment {
   std::string text;         // the file as given
   std::string profile;      // applied profile, "" for none
   std::vector<RunConfig> runs;  // in grid order: the order of every output file
+  std::vector<TrainSpec> specs; // runs[i] resolved, once, when the file is loaded
   // sha256 over the canonical configs of all runs: shards and resumes of the
   // same experiment agree on it.
   std::string grid_hash;

@@ -15,7 +15,7 @@
 
 #include "data/dataset.h"
 #include "core/errors.h"
-#include "train/trainer.h"
+#include "train/run_setup.h"
 
 namespace normlab {
 
@@ -43,18 +43,16 @@ std::vector<std::size_t> shard_runs(const Experiment& ex, int index, int count) 
 
 void validate_runs(const Experiment& ex) {
   std::vector<std::string> problems;
-  std::set<std::string> seen_models, seen_msgs;
-  for (const auto& cfg : ex.runs) {
-    // Everything that shapes the model or the data; seeds and lr do not.
+  std::set<std::string> seen_setups, seen_msgs;
+  for (std::size_t i = 0; i < ex.runs.size(); ++i) {
+    const RunConfig& cfg = ex.runs[i];
+    // One run per distinct combination of the keys that can change its set-up.
     std::string key;
-    for (const char* k : {"dataset", "model", "widths", "norm", "norm-placement", "groups",
-                          "batch-size", "eval-batch", "init"})
-      key += cfg.get(k) + "|";
-    if (!seen_models.insert(key).second) continue;
+    for (const auto& k : run_keys())
+      if (k.setup) key += cfg.get(k.name) + "|";
+    if (!seen_setups.insert(key).second) continue;
     try {
-      const TrainSpec spec = resolve(cfg);
-      const auto data = load_dataset(spec.dataset);
-      prepare_model(spec, *data);
+      validate_run(ex.specs[i]);
     } catch (const ConfigError& e) {
       if (seen_msgs.insert(e.what()).second)
         problems.push_back(fmt::format("{}: run with dataset={} model={} widths={} norm={} "
@@ -82,6 +80,8 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
       pending.push_back(g);
   }
 
+  TrainHooks hooks;
+  hooks.faults = opt.faults;
   std::mutex mu;
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
@@ -95,11 +95,7 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
       }
       RunResult r;
       try {
-        TrainSpec spec = resolve(cfg);
-        spec.threads = opt.threads_per_run;
-        const auto data = load_dataset(spec.dataset);
-        auto model = prepare_model(spec, *data);
-        r = train_run(spec, *data, *model);
+        r = run_one(ex.specs[pending[k]], opt.threads_per_run, hooks);
       } catch (const std::exception& e) {
         r = RunResult{};
         r.status = "error";

@@ -6,6 +6,7 @@
 
 #include "sweep/experiment.h"
 #include "sweep/sweep_dir.h"
+#include "train/trainer.h"
 
 namespace normlab {
 
@@ -14,6 +15,7 @@ struct SweepOptions {
   int threads_per_run = 1;       // each run's thread pool (results do not depend on it)
   int shard_index = 0, shard_count = 1;  // run grid indices g with g % count == index
   bool dry_run = false;
+  TrainFaults faults;            // test-only (train/trainer.h); off by default
 };
 
 struct SweepProgress {

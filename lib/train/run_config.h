@@ -23,6 +23,9 @@ struct KeySpec {
   const char* def;   // default, canonical text
   const char* help;  // for --help, and the allowed values in error messages
   bool identity = true;  // part of run_id (threads is not: results do not depend on it)
+  // Can change whether the run sets up (data, model shapes, batch sizes): sweep
+  // validation checks one run per distinct combination of these keys.
+  bool setup = true;
 };
 
 // Every key, in CSV column order.

@@ -15,10 +15,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 
 #include "data/sampler.h"
-#include "init/init.h"
 #include "nn/checkpoint.h"
 #include "core/errors.h"
 #include "nn/model.h"
@@ -42,36 +40,6 @@ double peak_rss_mb() {
   return double(u.ru_maxrss) / 1024.0;
 }
 }  // namespace
-
-std::unique_ptr<Sequential<float>> prepare_model(const TrainSpec& spec, const Dataset& data,
-                                                 const TrainHooks& hooks) {
-  if (spec.batch_size > data.train.count())
-    throw ConfigError(fmt::format("batch-size: {} is larger than the training set of {} ({})",
-                                  spec.batch_size, data.train.count(), data.name));
-  // Dense batch norm has one value per feature per sample: a batch of 1 gives
-  // no variance. (Conv batch norm pools over H x W and trains at batch 1.)
-  if (spec.model.norm.kind == NormKind::batch && spec.batch_size < 2 && spec.model.model == "mlp")
-    throw ConfigError("batch-size: batch norm in an mlp needs a batch of at least 2 to train "
-                      "(allowed: batch-size >= 2, or norm layer/group/none)");
-  for (int b : spec.stat_batches)
-    if (b > data.train.count())
-      throw ConfigError(fmt::format("stat-batches: {} is larger than the training set of {} ({})", b,
-                                    data.train.count(), data.name));
-  ModelConfig mc = spec.model;
-  // Test-only fault injection (see NormOptions::bn_train_uses_running): lets the
-  // claims baseline test prove that a broken batch norm is caught.
-  if (const char* f = std::getenv("NORMLAB_FAULT_BN_TRAIN_USES_RUNNING"); f && *f == '1')
-    mc.norm.bn_train_uses_running = true;
-  mc.input = data.shape;
-  mc.classes = data.classes;
-  const int probe = std::min(spec.probe_batch, data.train.count());
-  auto model = build_model<float>(mc, std::max({spec.batch_size, spec.eval_batch, probe}));
-  if (!hooks.load_weights.empty())
-    load_checkpoint(hooks.load_weights, *model);
-  else
-    init_model(*model, spec.init, spec.seed);
-  return model;
-}
 
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
                                    int limit, Mode mode) {
@@ -146,9 +114,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
 
   // Test-only fault: runs with this norm throw at step 3, so tests can show that
   // an error during a run is recorded as data and retried when the sweep resumes.
-  bool fault = false;
-  if (const char* f = std::getenv("NORMLAB_FAULT_THROW_NORM"); f && *f)
-    fault = parse_norm_kind(f) == spec.model.norm.kind;
+  const bool fault = hooks.faults.throw_norm && *hooks.faults.throw_norm == spec.model.norm.kind;
 
   record(0);
   int epoch = 0;

@@ -2,6 +2,7 @@
 // One training run: model, data stream, optimizer, evaluation, divergence.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "data/dataset.h"
@@ -11,20 +12,22 @@
 
 namespace normlab {
 
+// Test-only faults, off unless a caller sets them; the library reads no
+// environment for them (the CLI maps its NORMLAB_FAULT_* test switches here).
+struct TrainFaults {
+  bool bn_train_uses_running = false;  // batch norm normalizes with its running averages in training
+  std::optional<NormKind> throw_norm;  // runs with this norm throw at step 3 (an error during a run)
+};
+
 struct TrainHooks {
   // Called after each evaluation, for progress display. Never for data output.
   std::function<void(const EvalPoint& test, long total_steps, double samples_per_s)> on_eval;
   std::string load_weights;  // safetensors to start from instead of init
   std::string save_weights;  // safetensors written at the end
+  TrainFaults faults;
 };
 
-// Everything that can be checked before training starts: the dataset fits the
-// batch size and the model, the model builds (groups divide channels, widths
-// fit). Throws ConfigError. Returns the built, initialized model.
-std::unique_ptr<Sequential<float>> prepare_model(const TrainSpec& spec, const Dataset& data,
-                                                 const TrainHooks& hooks = {});
-
-// Trains. Never throws for a diverged run (status "diverged"); throws for
+// Trains a model built by build_run_model (train/run_setup.h). Never throws for a diverged run (status "diverged"); throws for
 // errors in the run itself (the caller records status "error").
 RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float>& model,
                     const TrainHooks& hooks = {});

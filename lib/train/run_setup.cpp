@@ -1,0 +1,55 @@
+// The one run set-up path (contract in run_setup.h).
+#include "train/run_setup.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/errors.h"
+#include "init/init.h"
+#include "nn/checkpoint.h"
+
+namespace normlab {
+
+RunSetup setup_run(const TrainSpec& spec, const TrainFaults& faults) {
+  RunSetup s{spec, load_dataset(spec.dataset), spec.model};
+  const Dataset& data = *s.data;
+  if (spec.batch_size > data.train.count())
+    throw ConfigError(fmt::format("batch-size: {} is larger than the training set of {} ({})",
+                                  spec.batch_size, data.train.count(), data.name));
+  // Dense batch norm has one value per feature per sample: a batch of 1 gives
+  // no variance. (Conv batch norm pools over H x W and trains at batch 1.)
+  if (spec.model.norm.kind == NormKind::batch && spec.batch_size < 2 && spec.model.model == "mlp")
+    throw ConfigError("batch-size: batch norm in an mlp needs a batch of at least 2 to train "
+                      "(allowed: batch-size >= 2, or norm layer/group/none)");
+  for (int b : spec.stat_batches)
+    if (b > data.train.count())
+      throw ConfigError(fmt::format("stat-batches: {} is larger than the training set of {} ({})", b,
+                                    data.train.count(), data.name));
+  s.model.input = data.shape;
+  s.model.classes = data.classes;
+  if (faults.bn_train_uses_running) s.model.norm.bn_train_uses_running = true;
+  return s;
+}
+
+std::unique_ptr<Sequential<float>> build_run_model(const RunSetup& s, const TrainHooks& hooks, bool init) {
+  const int probe = std::min(s.spec.probe_batch, s.data->train.count());
+  auto model = build_model<float>(s.model, std::max({s.spec.batch_size, s.spec.eval_batch, probe}));
+  if (!init) return model;
+  if (!hooks.load_weights.empty())
+    load_checkpoint(hooks.load_weights, *model);
+  else
+    init_model(*model, s.spec.init, s.spec.seed);
+  return model;
+}
+
+void validate_run(const TrainSpec& spec) { build_run_model(setup_run(spec), {}, false); }
+
+RunResult run_one(TrainSpec spec, int threads, const TrainHooks& hooks) {
+  spec.threads = threads;
+  const RunSetup s = setup_run(spec, hooks.faults);
+  auto model = build_run_model(s, hooks);
+  return train_run(s.spec, *s.data, *model, hooks);
+}
+
+}  // namespace normlab
