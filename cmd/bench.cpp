@@ -14,6 +14,7 @@
 #include "cmd/subcommands.h"
 #include "core/errors.h"
 #include "tensor/gemm.h"
+#include "results/csv_table.h"
 #include "results/run_files.h"
 
 namespace normlab::cmd {
@@ -38,21 +39,11 @@ std::string csv_text(const std::vector<BenchRow>& rows) {
 
 // name -> median_s from a bench CSV.
 std::map<std::string, double> read_medians(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("--compare: cannot open {}", path));
-  std::string line;
-  std::getline(in, line);
-  if (line.rfind("suite,name,median_s", 0) != 0)
+  const CsvTable t = read_csv(path);
+  if (t.header.size() < 3 || t.header[0] != "suite" || t.header[1] != "name" || t.header[2] != "median_s")
     throw ConfigError(fmt::format("{}: not a bench CSV (header must start with suite,name,median_s)", path));
   std::map<std::string, double> m;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string suite, name, med;
-    std::getline(ss, suite, ',');
-    std::getline(ss, name, ',');
-    std::getline(ss, med, ',');
-    m[name] = std::stod(med);
-  }
+  for (std::size_t i = 0; i < t.rows.size(); ++i) m[t.at(i, "name")] = t.num(i, "median_s");
   return m;
 }
 

@@ -12,6 +12,8 @@
 #include "data/dataset.h"
 #include "core/errors.h"
 #include "train/config_file.h"
+#include "results/csv_table.h"
+#include "results/manifest.h"
 #include "results/run_files.h"
 #include "cmd/test_faults.h"
 #include "train/run_setup.h"
@@ -44,11 +46,8 @@ void check_out_dir(const std::string& out, const std::string& run_id, bool force
   namespace fs = std::filesystem;
   const fs::path runs = fs::path(out) / "runs.csv";
   if (force || !fs::exists(runs)) return;
-  std::ifstream in(runs);
-  std::string header, row;
-  std::getline(in, header);
-  std::getline(in, row);
-  if (row.rfind(run_id + ",", 0) == 0) return;  // the same run again
+  const CsvTable t = read_csv(runs.string());
+  if (!t.rows.empty() && t.at(0, "run_id") == run_id) return;  // the same run again
   throw ConfigError(fmt::format(
       "out: {} already holds the results of another run; choose another --out or pass --force",
       out));
@@ -90,25 +89,9 @@ void run_train(const TrainOptions& o) {
     write_file_atomic(o.out + "/batchstats.csv", batchstats_header() + batchstats_rows(run_id, r));
   nlohmann::json given = nlohmann::json::object();
   for (const auto& [k, v] : o.keys) given[k] = v;
-  nlohmann::json manifest = {
-      {"command", "train"},
-      {"config_file", o.config},
-      {"config_given", given},
-      {"config_resolved", cfg.values()},
-      {"run_id", run_id},
-      {"build", build_info()},
-      {"started", started},
-      {"finished", utc_now()},
-      {"datasets",
-       {{{"name", data->name},
-         {"source", data->source},
-         {"subset", data->subset},
-         {"train", data->train.count()},
-         {"test", data->test.count()},
-         {"checksum", data->checksum},
-         {"location", data->location},
-         {"standardize_mean", data->mean},
-         {"standardize_std", data->stdev}}}}};
+  const nlohmann::json what = {{"config_file", o.config}, {"config_given", given},
+                               {"config_resolved", cfg.values()}, {"run_id", run_id}};
+  const auto manifest = make_manifest("train", what, {data.get()}, started, utc_now());
   write_file_atomic(o.out + "/manifest.json", manifest.dump(2) + "\n");
   write_file_atomic(o.out + "/runs.csv", runs_header() + runs_row(cfg, r));  // last: marks completion
   spdlog::info("{}: final test acc {:.4f}, best {:.4f}, {:.0f} samples/s; wrote {}/", r.status,

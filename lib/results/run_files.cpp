@@ -3,14 +3,12 @@
 #include "results/run_files.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 
-#include "tensor/blas_kernel.h"
 
 namespace normlab {
 
@@ -129,27 +127,6 @@ std::string utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-nlohmann::json build_info() {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  const BlasKernel kernel = blas_kernel();
-  // What could make these bytes differ from another machine's; empty when nothing known does.
-  nlohmann::json reproducibility = nlohmann::json::array();
-  if (!kernel.warning.empty()) reproducibility.push_back(kernel.warning);
-#ifdef NORMLAB_NATIVE_BUILD
-  reproducibility.push_back("built with -march=native: floating-point code may differ from other builds' on other CPUs");
-#endif
-  return {{"normlab_version", NORMLAB_VERSION},
-          {"git_commit", NORMLAB_GIT_COMMIT},
-          {"compiler", fmt::format("{} {}", "g++", __VERSION__)},
-          {"cxx_flags", NORMLAB_CXX_FLAGS},
-          {"linear_algebra", NORMLAB_BLAS},
-          {"blas_kernel", kernel.name},
-          {"blas_kernel_pinned", kernel.pinned},
-          {"reproducibility", reproducibility},
-          {"host", host}};
 }
 
 }  // namespace normlab

@@ -8,7 +8,6 @@
 // Time-dependent columns (excluded from determinism checks) are listed by
 // time_columns(). Every file is written to "NAME.tmp" and renamed into place,
 // so a killed process never leaves a half-written file behind.
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,8 +38,7 @@ std::string csv_field(const std::string& s);
 // Writes `text` to path atomically (path.tmp, then rename).
 void write_file_atomic(const std::string& path, const std::string& text);
 
-// Build and host facts for manifest.json: commit, compiler and flags, BLAS, host, time.
-nlohmann::json build_info();
+// The current time, "YYYY-MM-DDTHH:MM:SSZ".
 std::string utc_now();
 
 }  // namespace normlab

@@ -9,36 +9,28 @@
 
 #include "data/dataset.h"
 #include "core/errors.h"
-#include "results/run_files.h"
+#include "results/manifest.h"
 
 namespace normlab {
 
 nlohmann::json sweep_manifest(const Experiment& ex, const ExperimentOptions& opt,
                               const std::string& started, const std::string& finished) {
   nlohmann::json runs = nlohmann::json::array();
-  std::set<std::string> datasets;
+  std::set<std::string> names;
   for (const auto& r : ex.runs) {
     runs.push_back({{"run_id", r.run_id()}, {"config", r.values()}});
-    datasets.insert(r.get("dataset"));
+    names.insert(r.get("dataset"));
   }
-  nlohmann::json data = nlohmann::json::array();
-  for (const auto& d : datasets) {
-    const auto ds = load_dataset(d);  // cached: already loaded by the runs
-    data.push_back({{"name", ds->name}, {"source", ds->source}, {"subset", ds->subset},
-                    {"train", ds->train.count()}, {"test", ds->test.count()},
-                    {"checksum", ds->checksum}});
-  }
+  std::vector<std::shared_ptr<const Dataset>> loaded;  // cached: already loaded by the runs
+  std::vector<const Dataset*> datasets;
+  for (const auto& n : names) datasets.push_back(loaded.emplace_back(load_dataset(n)).get());
   nlohmann::json sets = nlohmann::json::object();
   for (const auto& [k, v] : opt.sets) sets[k] = v;
-  return {{"command", "sweep"},
-          {"experiment", {{"name", ex.name}, {"path", ex.path}, {"profile", ex.profile},
-                          {"set", sets}, {"text", ex.text}}},
-          {"grid_hash", ex.grid_hash},
-          {"runs", runs},
-          {"build", build_info()},
-          {"datasets", data},
-          {"started", started},
-          {"finished", finished}};
+  const nlohmann::json what = {
+      {"experiment", {{"name", ex.name}, {"path", ex.path}, {"profile", ex.profile}, {"set", sets}, {"text", ex.text}}},
+      {"grid_hash", ex.grid_hash},
+      {"runs", runs}};
+  return make_manifest("sweep", what, datasets, started, finished);
 }
 
 ManifestGrid read_manifest_grid(const std::string& path) {

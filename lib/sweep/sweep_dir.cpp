@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/errors.h"
+#include "results/csv_table.h"
 #include "results/run_files.h"
 
 namespace normlab {
@@ -36,28 +38,12 @@ std::string SweepDir::part(const std::string& run_id, const char* kind) const {
 std::optional<std::string> SweepDir::completed_status(const std::string& run_id) const {
   const std::string p = part(run_id, "runs");
   if (!fs::exists(p)) return std::nullopt;
-  const std::string row = body(slurp(p));
-  // status follows the identity keys; find it by header position.
-  std::istringstream hs(runs_header());
-  std::string col;
-  int idx = 0, status_idx = -1;
-  while (std::getline(hs, col, ',')) {
-    if (col == "status") status_idx = idx;
-    ++idx;
+  try {
+    const CsvTable t = read_csv(p);
+    return t.rows.empty() ? std::string("unknown") : t.at(0, "status");
+  } catch (const ConfigError&) {
+    return std::string("unknown");
   }
-  // Walk the row's fields, honouring quotes.
-  int field = 0;
-  bool quoted = false;
-  std::string cur;
-  for (char c : row) {
-    if (c == '"') quoted = !quoted;
-    else if (c == ',' && !quoted) {
-      if (field == status_idx) return cur;
-      ++field;
-      cur.clear();
-    } else cur += c;
-  }
-  return std::string("unknown");
 }
 
 void SweepDir::write_run(const RunConfig& cfg, const RunResult& r) const {

@@ -1,0 +1,51 @@
+// manifest.json builder (layout in manifest.h).
+#include "results/manifest.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "tensor/blas_kernel.h"
+
+namespace normlab {
+
+nlohmann::json build_info() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const BlasKernel kernel = blas_kernel();
+  // What could make these bytes differ from another machine's; empty when nothing known does.
+  nlohmann::json reproducibility = nlohmann::json::array();
+  if (!kernel.warning.empty()) reproducibility.push_back(kernel.warning);
+#ifdef NORMLAB_NATIVE_BUILD
+  reproducibility.push_back("built with -march=native: floating-point code may differ from other builds' on other CPUs");
+#endif
+  return {{"normlab_version", NORMLAB_VERSION},
+          {"git_commit", NORMLAB_GIT_COMMIT},
+          {"compiler", fmt::format("{} {}", "g++", __VERSION__)},
+          {"cxx_flags", NORMLAB_CXX_FLAGS},
+          {"linear_algebra", NORMLAB_BLAS},
+          {"blas_kernel", kernel.name},
+          {"blas_kernel_pinned", kernel.pinned},
+          {"reproducibility", reproducibility},
+          {"host", host}};
+}
+
+nlohmann::json dataset_record(const Dataset& ds) {
+  return {{"name", ds.name},         {"source", ds.source},      {"subset", ds.subset},
+          {"train", ds.train.count()}, {"test", ds.test.count()}, {"checksum", ds.checksum},
+          {"location", ds.location}, {"standardize_mean", ds.mean}, {"standardize_std", ds.stdev}};
+}
+
+nlohmann::json make_manifest(const std::string& command, const nlohmann::json& what,
+                             const std::vector<const Dataset*>& datasets, const std::string& started,
+                             const std::string& finished) {
+  nlohmann::json m = what;
+  m["command"] = command;
+  m["build"] = build_info();
+  m["datasets"] = nlohmann::json::array();
+  for (const Dataset* ds : datasets) m["datasets"].push_back(dataset_record(*ds));
+  m["started"] = started;
+  m["finished"] = finished;
+  return m;
+}
+
+}  // namespace normlab

@@ -1,0 +1,28 @@
+#pragma once
+// manifest.json, the one builder for `train` and `sweep` directories:
+//   { "command": "train" | "sweep", <what was run, given by the caller>,
+//     "build": { normlab_version, git_commit, compiler, cxx_flags, linear_algebra,
+//                blas_kernel, blas_kernel_pinned, reproducibility: [why bytes may differ], host },
+//     "datasets": [ { name, source, subset, train, test, checksum, location,
+//                     standardize_mean, standardize_std } ],
+//     "started", "finished" }
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace normlab {
+
+// Build and host facts, including the BLAS kernel in use (tensor/blas_kernel.h).
+nlohmann::json build_info();
+
+// One dataset's provenance.
+nlohmann::json dataset_record(const Dataset& ds);
+
+// REQUIRES: what is an object (its keys are merged in at the top level).
+nlohmann::json make_manifest(const std::string& command, const nlohmann::json& what,
+                             const std::vector<const Dataset*>& datasets, const std::string& started,
+                             const std::string& finished);
+
+}  // namespace normlab
