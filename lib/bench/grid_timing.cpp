@@ -4,11 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 
 #include "bench/step_timing.h"
 #include "train/run_setup.h"
 #include "tensor/gemm.h"
+#include "core/errors.h"
+#include "results/csv_table.h"
 #include "results/run_files.h"
 
 namespace normlab {
@@ -30,6 +33,19 @@ std::string time_step_configs(const std::vector<RunConfig>& runs, const std::vec
   }
   for (const auto& r : rows) s += r;  // grid order
   return s;
+}
+
+bool timings_complete(const std::string& path, const std::vector<RunConfig>& runs) {
+  if (!std::filesystem::exists(path)) return false;
+  try {
+    const CsvTable t = read_csv(path);
+    if (t.rows.size() != runs.size()) return false;
+    for (std::size_t i = 0; i < t.rows.size(); ++i)
+      if (t.at(i, "run_id") != runs[i].run_id()) return false;
+    return true;
+  } catch (const ConfigError&) {
+    return false;
+  }
 }
 
 }  // namespace normlab

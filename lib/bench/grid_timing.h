@@ -17,4 +17,8 @@ namespace normlab {
 std::string time_step_configs(const std::vector<RunConfig>& runs, const std::vector<TrainSpec>& specs,
                               const TimingOptions& opt);
 
+// True when PATH is a timings.csv of exactly these runs, in grid order (a
+// complete earlier measurement that can be reused); false if missing or unreadable.
+bool timings_complete(const std::string& path, const std::vector<RunConfig>& runs);
+
 }  // namespace normlab

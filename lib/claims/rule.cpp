@@ -17,13 +17,7 @@
 namespace normlab {
 
 ClaimRule read_claim_rule(const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
-                                  e.description()));
-  }
+  const toml::table t = read_toml_file(path);
   ClaimRule r;
   const auto* claim = t["claim"].as_table();
   const auto* rule = t["rule"].as_table();
@@ -91,9 +85,9 @@ ClaimRule read_claim_rule(const std::string& path) {
     for (const auto& [k, v] : *w) {
       auto& vals = r.where[key(std::string(k.str()))];
       if (const auto* arr = v.as_array())
-        for (const auto& e : *arr) vals.push_back(toml_value_text(&e, path));
+        for (const auto& e : *arr) vals.push_back(toml_value_text(e, path));
       else
-        vals.push_back(toml_value_text(&v, path));
+        vals.push_back(toml_value_text(v, path));
     }
   r.margin = (*rule)["margin"].value<double>().value_or(0.0);
   r.floor = (*rule)["floor"].value<double>().value_or(0.0);

@@ -1,39 +1,54 @@
-// CSV reading: fields separated by commas, a field in double quotes may hold
-// commas and doubled quotes; one record per line (no embedded newlines here).
+// CSV reading (RFC 4180): fields separated by commas; a field in double quotes
+// may hold commas, newlines and doubled quotes; blank lines are skipped.
 #include "results/csv_table.h"
 
 #include <fmt/format.h>
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include "core/errors.h"
 
 namespace normlab {
 
 namespace {
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
+// Splits RFC 4180 text into records: a field in double quotes may hold commas,
+// newlines and doubled quotes. Each record keeps the line it starts on.
+std::vector<std::pair<int, std::vector<std::string>>> parse_records(const std::string& text) {
+  std::vector<std::pair<int, std::vector<std::string>>> out;
+  std::vector<std::string> rec(1);
+  bool quoted = false, any = false;
+  int line = 1, start = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        out.back() += '"';
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        rec.back() += '"';
         ++i;
       } else if (c == '"') {
         quoted = false;
       } else {
-        out.back() += c;
+        if (c == '\n') ++line;
+        rec.back() += c;
       }
     } else if (c == '"') {
-      quoted = true;
+      quoted = any = true;
     } else if (c == ',') {
-      out.emplace_back();
+      rec.emplace_back();
+      any = true;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      if (any || rec.size() > 1 || !rec[0].empty()) out.emplace_back(start, std::move(rec));  // blank lines skipped
+      rec.assign(1, "");
+      any = false;
+      start = ++line;
     } else {
-      out.back() += c;
+      rec.back() += c;
+      any = true;
     }
   }
+  if (any || rec.size() > 1 || !rec[0].empty()) out.emplace_back(start, std::move(rec));
   return out;
 }
 }  // namespace
@@ -50,18 +65,19 @@ double CsvTable::num(std::size_t row, const std::string& name) const {
 }
 
 CsvTable read_csv(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(fmt::format("{}: cannot open", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto records = parse_records(ss.str());
+  if (records.empty()) throw ConfigError(fmt::format("{}: empty file", path));
   CsvTable t;
   t.path = path;
-  std::string line;
-  if (!std::getline(in, line)) throw ConfigError(fmt::format("{}: empty file", path));
-  t.header = split(line);
-  for (int n = 2; std::getline(in, line); ++n) {
-    if (line.empty()) continue;
-    auto r = split(line);
+  t.header = std::move(records[0].second);
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    auto& [line, r] = records[i];
     if (r.size() != t.header.size())
-      throw ConfigError(fmt::format("{}:{}: {} fields, the header has {}", path, n, r.size(), t.header.size()));
+      throw ConfigError(fmt::format("{}:{}: {} fields, the header has {}", path, line, r.size(), t.header.size()));
     t.rows.push_back(std::move(r));
   }
   return t;

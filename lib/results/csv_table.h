@@ -1,6 +1,6 @@
 #pragma once
-// A CSV file read into memory (RFC 4180 quoting), for the claims rules, which
-// read only the sweep's CSVs.
+// A CSV file read into memory (RFC 4180 quoting): the one CSV reader of the C++
+// side (claims rules, sweep part status, bench baselines, the train out-dir guard).
 #include <string>
 #include <vector>
 

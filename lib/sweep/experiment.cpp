@@ -34,10 +34,6 @@ const std::set<std::string> kMeta = {"name", "description", "seeds", "lr_scale_w
                                      "lr-reference-batch", "exclude", "include", "random",
                                      "profile", "rule", "claim"};
 
-std::string where_of(const std::string& path, const toml::node& n) {
-  return fmt::format("{}:{}:{}", path, n.source().begin.line, n.source().begin.column);
-}
-
 class Parser {
  public:
   explicit Parser(std::string path) : path_(std::move(path)) {}
@@ -54,13 +50,13 @@ class Parser {
 
   // A key's alternatives: a list is an axis, anything else one value.
   void read_axis(Axes& axes, const std::string& raw_key, const toml::node& node) {
-    const std::string where = where_of(path_, node);
+    const std::string where = toml_where(path_, node);
     guard([&] {
       const std::string key = canonical_key(raw_key, where);
       std::vector<Value> vals;
       auto add = [&](const toml::node& n) {
-        const std::string w = where_of(path_, n);
-        const std::string text = toml_value_text(&n, w);
+        const std::string w = toml_where(path_, n);
+        const std::string text = toml_value_text(n, w);
         RunConfig probe;
         probe.set(key, text, w);  // type check now, with the value's own position
         vals.push_back({probe.get(key), w});
@@ -86,7 +82,7 @@ class Parser {
       if (top && kMeta.count(key)) continue;
       if (node.is_table()) {
         problems.push_back(fmt::format("{}: unknown table [{}] (allowed: exclude, include, random, "
-                                       "profile.NAME, rule)", where_of(path_, node), key));
+                                       "profile.NAME, rule)", toml_where(path_, node), key));
         continue;
       }
       read_axis(axes, key, node);
@@ -95,7 +91,7 @@ class Parser {
 
   std::vector<uint64_t> read_seeds(const toml::node& n) {
     std::vector<uint64_t> seeds;
-    const std::string where = where_of(path_, n);
+    const std::string where = toml_where(path_, n);
     if (auto c = n.value<int64_t>(); c && n.is_integer()) {
       if (*c < 1) problems.push_back(fmt::format("{}: seeds: {} (allowed: a count >= 1 or a list)", where, *c));
       for (int64_t i = 0; i < *c; ++i) seeds.push_back(uint64_t(i));
@@ -104,7 +100,7 @@ class Parser {
       for (const auto& e : *arr) {
         auto v = e.value<int64_t>();
         if (!e.is_integer() || *v < 0)
-          problems.push_back(fmt::format("{}: seeds: entries must be integers >= 0", where_of(path_, e)));
+          problems.push_back(fmt::format("{}: seeds: entries must be integers >= 0", toml_where(path_, e)));
         else
           seeds.push_back(uint64_t(*v));
       }
@@ -140,20 +136,7 @@ std::vector<std::map<std::string, Value>> product(const Axes& axes) {
 Experiment load_experiment(const std::string& path, const ExperimentOptions& opt) {
   Experiment ex;
   ex.path = path;
-  {
-    std::ifstream in(path);
-    if (!in) throw ConfigError(fmt::format("{}: cannot open experiment file", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    ex.text = ss.str();
-  }
-  toml::table tbl;
-  try {
-    tbl = toml::parse(ex.text, path);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
-                                  e.source().begin.column, e.description()));
-  }
+  const toml::table tbl = read_toml_file(path, &ex.text);
   Parser p(path);
   ex.name = tbl["name"].value_or(std::filesystem::path(path).stem().string());
   ex.profile = opt.profile;
@@ -182,17 +165,17 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
   for (const auto& [k, v] : opt.sets) {
     p.guard([&] {
       const std::string where = "--set " + k;
-      if (k == "seeds") {
-        seeds.clear();
-        int n = 0;
-        std::size_t used = 0;
+      if (k == "seeds") {  // the same forms as in the file: a count or a list
+        toml::table t;
         try {
-          n = std::stoi(v, &used);
-        } catch (const std::exception&) {
+          t = toml::parse("seeds = " + v, where);
+        } catch (const toml::parse_error&) {
+          throw ConfigError(fmt::format("{}: '{}' (allowed: a count >= 1, or a list of integers >= 0 like [1, 2])",
+                                        where, v));
         }
-        if (used != v.size() || used == 0 || n < 1)
-          throw ConfigError(fmt::format("{}: '{}' (allowed: a count >= 1)", where, v));
-        for (int i = 0; i < n; ++i) seeds.push_back(uint64_t(i));
+        Parser sp(where);
+        seeds = sp.read_seeds(*t.get("seeds"));
+        if (!sp.problems.empty()) throw ConfigError(sp.problems.front());
         return;
       }
       const std::string key = canonical_key(k, where);
@@ -207,13 +190,13 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
   if (const auto* rnd = tbl["random"].as_table()) {
     const int64_t samples = (*rnd)["samples"].value_or(int64_t(0));
     if (samples < 1)
-      p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", where_of(path, *rnd)));
+      p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", toml_where(path, *rnd)));
     Rng rng(uint64_t((*rnd)["seed"].value_or(int64_t(0))), 77);
     draws.assign(std::size_t(std::max<int64_t>(samples, 0)), {});
     for (const auto& [k, node] : *rnd) {
       const std::string key(k.str());
       if (key == "samples" || key == "seed") continue;
-      const std::string where = where_of(path, node);
+      const std::string where = toml_where(path, node);
       p.guard([&] {
         const std::string ck = canonical_key(key, where);
         const auto* range = node.as_table();
@@ -245,12 +228,12 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       for (const auto& e : *arr) {
         const auto* t = e.as_table();
         if (!t) {
-          p.problems.push_back(fmt::format("{}: [[{}]] entries must be tables", where_of(path, e), name));
+          p.problems.push_back(fmt::format("{}: [[{}]] entries must be tables", toml_where(path, e), name));
           continue;
         }
         Axes a;
         p.read_table(a, *t, false);
-        rows.push_back({std::move(a), where_of(path, e)});
+        rows.push_back({std::move(a), toml_where(path, e)});
       }
     return rows;
   };

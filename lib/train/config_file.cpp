@@ -4,18 +4,34 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <toml++/toml.h>
+#include <fstream>
+#include <sstream>
 
 #include "core/errors.h"
 
 namespace normlab {
 
-namespace {
-std::string where_of(const std::string& path, const toml::node& n) {
+toml::table read_toml_file(const std::string& path, std::string* text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot open", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string body = ss.str();
+  if (text) *text = body;
+  try {
+    return toml::parse(body, path);
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    throw ConfigError(fmt::format("{}:{}:{}: {}", path, b.line, b.column, e.description()));
+  }
+}
+
+std::string toml_where(const std::string& path, const toml::node& n) {
   const auto& src = n.source();
   return fmt::format("{}:{}:{}", path, src.begin.line, src.begin.column);
 }
 
+namespace {
 std::string scalar_text(const toml::node& n, const std::string& where) {
   if (auto s = n.value<std::string>(); s && n.is_string()) return *s;
   if (n.is_integer()) return fmt::format("{}", *n.value<int64_t>());
@@ -25,8 +41,7 @@ std::string scalar_text(const toml::node& n, const std::string& where) {
 }
 }  // namespace
 
-std::string toml_value_text(const void* node_ptr, const std::string& where) {
-  const auto& n = *static_cast<const toml::node*>(node_ptr);
+std::string toml_value_text(const toml::node& n, const std::string& where) {
   if (const auto* arr = n.as_array()) {
     std::vector<std::string> items;
     for (const auto& e : *arr) {
@@ -41,22 +56,16 @@ std::string toml_value_text(const void* node_ptr, const std::string& where) {
 }
 
 void apply_config_file(RunConfig& cfg, const std::string& path) {
-  toml::table tbl;
-  try {
-    tbl = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& b = e.source().begin;
-    throw ConfigError(fmt::format("{}:{}:{}: {}", path, b.line, b.column, e.description()));
-  }
+  const toml::table tbl = read_toml_file(path);
   std::vector<std::string> problems;
   for (const auto& [key, node] : tbl) {
-    const std::string where = where_of(path, node);
+    const std::string where = toml_where(path, node);
     try {
       const std::string k = canonical_key(std::string(key.str()), where);
       if (node.is_array() && k != "widths")
         throw ConfigError(fmt::format("{}: {}: a list of values is a sweep axis; use `normlab "
                                       "sweep` (train takes one value)", where, k));
-      cfg.set(k, toml_value_text(&node, where), where);
+      cfg.set(k, toml_value_text(node, where), where);
     } catch (const ConfigError& e) {
       problems.push_back(e.what());
     }

@@ -7,14 +7,23 @@
 // Keys are those of train's options (dashes or underscores). A list is only
 // allowed for list-valued keys (widths); lists of alternatives belong in a sweep.
 #include <string>
+#include <toml++/toml.h>
 
 #include "train/run_config.h"
 
 namespace normlab {
 
+// The one TOML reader for run files, experiments and claims. Throws ConfigError
+// "PATH: cannot open" or "PATH:LINE:COL: what is wrong". With text, also
+// returns the file as read.
+toml::table read_toml_file(const std::string& path, std::string* text = nullptr);
+
+// A node's place in its file, "PATH:LINE:COL", for messages.
+std::string toml_where(const std::string& path, const toml::node& n);
+
 // TOML value as the text RunConfig::set takes ("0.1", "true", "128,64").
 // Throws ConfigError naming `where` when the value is a table or a nested list.
-std::string toml_value_text(const void* toml_node, const std::string& where);
+std::string toml_value_text(const toml::node& n, const std::string& where);
 
 // Applies every key of the file to cfg. Throws one ConfigError listing every
 // problem as FILE:LINE:COL: key: message.

@@ -1,0 +1,19 @@
+#pragma once
+// Gating against a baseline claims directory (a committed claims-quick run):
+// a verdict that flips, or a decisive mean difference that moves beyond the
+// rule's tolerance, is a change. Timing claims (measure = "step-time") are
+// reported but never gated: speed is gated by `normlab bench --compare`.
+#include <string>
+#include <vector>
+
+#include "claims/rule.h"
+
+namespace normlab {
+
+// Logs each claim's comparison and returns the number of changes. Warns when the
+// baseline's manifests name another BLAS kernel than this process runs.
+// REQUIRES: rules.size() == results.size(). Throws ConfigError if DIR/claims.csv is unreadable.
+int compare_baseline(const std::string& dir, const std::vector<ClaimRule>& rules,
+                     const std::vector<ClaimResult>& results);
+
+}  // namespace normlab

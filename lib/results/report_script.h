@@ -1,0 +1,16 @@
+#pragma once
+// The one way C++ starts a report: scripts/report.py (a thin entry to the
+// scripts/normlab_report package) reads a sweep or claim directory's CSVs and
+// writes report.md and its figures into that directory. It runs under Debian's
+// /usr/bin/python3, which has pandas and matplotlib. Every number it prints is
+// read from the CSVs; it computes none that a rule decides on.
+#include <string>
+
+namespace normlab {
+
+// Runs `/usr/bin/python3 SCRIPT DIR` with its output discarded. Returns true on
+// exit 0; otherwise logs a warning naming DIR and the exit code and returns false.
+// SCRIPT is relative to the current directory (the checkout) unless absolute.
+bool render_report(const std::string& dir, const std::string& script = "scripts/report.py");
+
+}  // namespace normlab
