@@ -1,0 +1,55 @@
+// Paired t-interval and the cell decision (definitions in paired_interval.h).
+#include "claims/paired_interval.h"
+
+#include <boost/math/distributions/students_t.hpp>
+#include <cmath>
+#include <limits>
+
+namespace normlab {
+
+namespace {
+double t_quantile(double p, int df) { return boost::math::quantile(boost::math::students_t(double(df)), p); }
+}  // namespace
+
+CellDecision decide_cell(const std::vector<double>& d, double margin, double level) {
+  CellDecision c;
+  c.n = int(d.size());
+  const double inf = std::numeric_limits<double>::infinity();
+  if (c.n == 0) {
+    c.ci_low = -inf, c.ci_high = inf, c.verdict = "inconclusive", c.seeds_needed = 2;
+    return c;
+  }
+  double sum = 0;
+  for (double v : d) sum += v;
+  c.mean = sum / c.n;
+  if (c.n < 2) {
+    c.ci_low = -inf, c.ci_high = inf, c.verdict = "inconclusive", c.seeds_needed = 2;
+    return c;
+  }
+  double ss = 0;
+  for (double v : d) ss += (v - c.mean) * (v - c.mean);
+  c.sd = std::sqrt(ss / (c.n - 1));
+  const double p = 0.5 + level / 2;
+  const double half = t_quantile(p, c.n - 1) * c.sd / std::sqrt(double(c.n));
+  c.ci_low = c.mean - half;
+  c.ci_high = c.mean + half;
+  if (c.ci_low > margin) {
+    c.verdict = "supported";
+  } else if (c.ci_high < margin) {
+    c.verdict = "not supported";
+    c.why = c.ci_high < 0 ? "opposite" : "too small";
+  } else {
+    c.verdict = "inconclusive";
+    const double gap = std::abs(c.mean - margin);
+    c.seeds_needed = -1;
+    if (gap > 0)
+      for (int m = c.n + 1; m <= 100000; ++m)
+        if (t_quantile(p, m - 1) * c.sd / std::sqrt(double(m)) < gap) {
+          c.seeds_needed = m;
+          break;
+        }
+  }
+  return c;
+}
+
+}  // namespace normlab
