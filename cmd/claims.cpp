@@ -117,6 +117,7 @@ void run_claims(const ClaimsOptions& o) {
   }
   write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
   write_file_atomic(out + "/claims.md", claims_md(rules, results, o.profile));
+  if (!o.no_report) render_report(out);  // forest.png: every cell of every claim
   std::printf("%-22s %s\n", "claim", "verdict");
   for (std::size_t i = 0; i < claims.size(); ++i)
     std::printf("%-22s %s\n", claims[i].rule.id.c_str(), results[i].verdict.c_str());

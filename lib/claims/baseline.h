@@ -1,7 +1,8 @@
 #pragma once
 // Gating against a baseline claims directory (a committed claims-quick run):
-// a verdict that flips, or a decisive mean difference that moves beyond the
-// rule's tolerance, is a change. Timing claims (measure = "step-time") are
+// a claim verdict that changes, a cell verdict that changes, a cell mean that
+// moves beyond the rule's tolerance, or a cell the baseline lacks is a change,
+// logged with the claim and the cell. Timing claims (measure = "step-time") are
 // reported but never gated: speed is gated by `normlab bench --compare`.
 #include <string>
 #include <vector>

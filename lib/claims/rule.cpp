@@ -11,6 +11,7 @@
 #include <set>
 #include <toml++/toml.h>
 
+#include "claims/paired_interval.h"
 #include "core/errors.h"
 #include "train/config_file.h"
 
@@ -183,6 +184,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
       target = std::min(target, rule.fraction * mean_best);
     }
     for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
+    res.target = target;
     res.note = fmt::format("target test accuracy {:.4f} = {} x the lowest group's mean best accuracy", target,
                            rule.fraction);
   }
@@ -272,7 +274,8 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
       res.metric[norm][seed] = m;
     }
 
-  int supported = 0, refuted = 0, compared = 0;
+  std::vector<std::string> cells_by[2];  // decided cells: [0] supported, [1] not supported
+  bool undecided = false;
   for (const auto& combo : combos)
     for (const auto& tr : rule.treatment) {
       const auto& ctrl = res.metric[rule.control + combo];
@@ -284,20 +287,30 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
         const double d = rule.relative ? m / it->second - 1 : m - it->second;
         c.diffs.push_back(rule.direction == "greater" ? d : -d);
       }
-      if (c.diffs.empty()) {
-        c.verdict = "inconclusive";
-      } else {
+      const CellDecision cd = decide_cell(c.diffs, rule.margin);
+      c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high;
+      c.verdict = cd.verdict, c.why = cd.why, c.seeds_needed = cd.seeds_needed;
+      if (!c.diffs.empty()) {
         c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
         c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
-        for (double d : c.diffs) c.mean += d / double(c.diffs.size());
-        c.verdict = c.min > rule.margin ? "supported" : c.max <= rule.margin ? "not supported" : "inconclusive";
       }
-      supported += c.verdict == "supported";
-      refuted += c.verdict == "not supported";
-      ++compared;
+      if (c.verdict == "supported") cells_by[0].push_back(c.treatment);
+      else if (c.verdict == "not supported") cells_by[1].push_back(c.treatment);
+      else undecided = true;
       res.comparisons.push_back(std::move(c));
     }
-  res.verdict = refuted > 0 ? "not supported" : supported == compared ? "supported" : "inconclusive";
+  const auto list = [](const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, "; ")); };
+  std::string decided;
+  if (!cells_by[0].empty()) decided += "supported for " + list(cells_by[0]);
+  if (!cells_by[1].empty()) decided += (decided.empty() ? "" : "; ") + ("not supported for " + list(cells_by[1]));
+  if (undecided) {
+    res.verdict = "inconclusive";
+    if (!decided.empty()) res.note += (res.note.empty() ? "" : "; ") + ("decided: " + decided);
+  } else if (!cells_by[0].empty() && !cells_by[1].empty()) {
+    res.verdict = "depends: " + decided;
+  } else {
+    res.verdict = cells_by[0].empty() ? "not supported" : "supported";
+  }
   return res;
 }
 

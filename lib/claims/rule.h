@@ -40,12 +40,18 @@
 //   text = "..."                   # the rule in words, shown beside the verdict
 //
 // Per seed s the difference is d_s = m_treatment(s) - m_control(s), or with
-// relative = true m_treatment(s) / m_control(s) - 1 (negated for "less"). Verdict, fixed before any result is seen:
-//   supported       every seed has d_s > margin
-//   not supported   no seed has d_s > margin
-//   inconclusive    otherwise (the seeds disagree: the effect is within their spread)
-// With several treatments (or `each` combinations), each is compared; the
-// claim is supported only if all are, not supported if any is not.
+// relative = true m_treatment(s) / m_control(s) - 1 (negated for "less").
+// A cell is one treatment within one combination of the `each` keys; its
+// differences give n, a mean and a 95% t interval, decided against the margin
+// (claims/paired_interval.h):
+//   supported       the interval's lower bound is above margin
+//   not supported   its upper bound is below margin (opposite: below 0; or too small)
+//   inconclusive    otherwise, with the seeds that would likely decide it
+// The claim's verdict never hides a decided cell: supported or not supported
+// when every cell is decided alike; "depends: supported for CELLS; not supported
+// for CELLS" when decided cells disagree; inconclusive when a cell is undecided
+// (the note names the cells that were decided).
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -71,16 +77,20 @@ struct ClaimRule {
 // Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
 ClaimRule read_claim_rule(const std::string& path);
 
-struct Comparison {
-  std::string treatment;
-  std::vector<double> diffs;  // per seed, signed so that > 0 favours the claim
+struct Comparison {                // one cell
+  std::string treatment;           // the treatment value [" @ key=value, ..." of the each combination]
+  std::vector<double> diffs;       // per seed, signed so that > 0 favours the claim
   double mean = 0, min = 0, max = 0;
-  std::string verdict;
+  double ci_low = 0, ci_high = 0;  // 95% t interval of the mean
+  std::string verdict;             // supported | not supported | inconclusive
+  std::string why;                 // not supported: opposite | too small
+  int seeds_needed = 0;            // inconclusive: seeds that would likely decide it (-1: none)
 };
 
 struct ClaimResult {
   std::string verdict;
-  std::string note;  // e.g. the derived target
+  std::string note;  // the derived target; which cells were decided when the claim is not
+  double target = std::nan("");  // steps_to_target: the derived target accuracy
   std::vector<Comparison> comparisons;
   std::map<std::string, std::map<long, double>> metric;  // value of `by` -> seed -> metric
 };

@@ -49,25 +49,24 @@ double decisive(const ClaimResult& r) {
 }
 
 std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results) {
-  std::string s = "id,verdict,decisive_mean_diff,comparisons,metric_by_group,metric,by,control,margin,"
-                  "tolerance,note,statement,rule\n";
+  std::string s = "id,cell,n,mean,ci_low,ci_high,margin,verdict,why,seeds_needed,min,max,diffs,target,"
+                  "tolerance,metric,by,control,note,statement,rule\n";
+  const auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& r = rules[i];
     const auto& res = results[i];
-    std::string comps, by_norm;
-    for (const auto& c : res.comparisons)
-      comps += fmt::format("{}{}: {} mean {} [min {}, max {}] over {} seeds", comps.empty() ? "" : "; ",
-                           c.treatment, c.verdict, signed_num(c.mean), signed_num(c.min), signed_num(c.max),
-                           c.diffs.size());
-    for (const auto& [norm, seeds] : res.metric) {
-      double m = 0;
-      for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
-      by_norm += fmt::format("{}{}={:.4g}", by_norm.empty() ? "" : "; ", norm, m);
+    // The claim's own row (cell empty): n counts its cells, mean is the decisive (smallest) cell mean.
+    s += fmt::format("{},,{},{},,,{},{},,,,,,{},{},{},{},{},{},{},{}\n", r.id, res.comparisons.size(),
+                     num(decisive(res)), r.margin, csv_field(res.verdict), num(res.target), r.tolerance, r.metric,
+                     r.by, r.control, csv_field(res.note), csv_field(r.statement), csv_field(r.text));
+    for (const auto& c : res.comparisons) {
+      std::string d;
+      for (double v : c.diffs) d += (d.empty() ? "" : "; ") + fmt::format("{:.6g}", v);
+      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},,,\n", r.id, csv_field(c.treatment),
+                       c.diffs.size(), num(c.mean), num(c.ci_low), num(c.ci_high), r.margin, c.verdict, c.why,
+                       c.verdict == "inconclusive" ? std::to_string(c.seeds_needed) : "", num(c.min), num(c.max),
+                       csv_field(d), num(res.target), r.tolerance, r.metric, r.by, r.control);
     }
-    s += fmt::format("{},{},{:.6g},{},{},{},{},{},{},{},{},{},{}\n", r.id, res.verdict, decisive(res),
-                     csv_field(comps), csv_field(by_norm), r.metric, r.by, r.control, r.margin, r.tolerance,
-                     csv_field(res.note),
-                     csv_field(r.statement), csv_field(r.text));
   }
   return s;
 }
@@ -76,11 +75,20 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
                       const std::string& profile) {
   std::string s = fmt::format("# normlab claims ({} profile)\n\nGenerated {} by `normlab claims --profile {}`."
                               " Each claim's rule was written before its results were seen; the "
-                              "verdict is what the rule gives.\n\n| claim | verdict | decisive mean "
-                              "difference | margin |\n|---|---|---:|---:|\n", profile, utc_now(), profile);
-  for (std::size_t i = 0; i < rules.size(); ++i)
-    s += fmt::format("| [{}](#{}) | **{}** | {} | {} |\n", rules[i].id, rules[i].id,
-                     results[i].verdict, signed_num(decisive(results[i])), rules[i].margin);
+                              "verdict is what the rule gives. A cell is one treatment in one combination "
+                              "of the rule's `each` keys; its per-seed differences give n, a mean and a "
+                              "95% t interval, decided against the margin.\n\n| claim | verdict | cells: "
+                              "supported / not supported / inconclusive | margin |\n|---|---|---|---:|\n",
+                              profile, utc_now(), profile);
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    int n[3] = {0, 0, 0};
+    for (const auto& c : results[i].comparisons)
+      ++n[c.verdict == "supported" ? 0 : c.verdict == "not supported" ? 1 : 2];
+    s += fmt::format("| [{}](#{}) | **{}** | {} / {} / {} | {} |\n", rules[i].id, rules[i].id,
+                     results[i].verdict, n[0], n[1], n[2], rules[i].margin);
+  }
+  s += "\nEvery cell of every claim, its mean difference with its 95% interval, against its margin "
+       "(dashed) and zero:\n\n![forest plot of every cell](forest.png)\n";
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& c = rules[i];
     const auto& res = results[i];
@@ -100,11 +108,18 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
       for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
       s += fmt::format("| {} | {:.4g} |\n", norm, m);
     }
-    s += "\n| treatment vs " + c.control + " | per-seed differences | mean | verdict |\n|---|---|---:|---|\n";
+    s += "\n| cell: treatment vs " + c.control + " | n | mean | 95% interval | per-seed differences | verdict |\n"
+         "|---|---:|---:|---|---|---|\n";
     for (const auto& cmp : res.comparisons) {
       std::string d;
       for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
-      s += fmt::format("| {} | {} | {} | {} |\n", cmp.treatment, d, signed_num(cmp.mean), cmp.verdict);
+      std::string v = cmp.verdict;
+      if (!cmp.why.empty()) v += " (" + cmp.why + ")";
+      if (cmp.verdict == "inconclusive")
+        v += cmp.seeds_needed > 0 ? fmt::format(" (about {} seeds would decide it)", cmp.seeds_needed)
+                                  : " (the mean sits on the margin)";
+      s += fmt::format("| {} | {} | {} | [{}, {}] | {} | {} |\n", cmp.treatment, cmp.diffs.size(),
+                       signed_num(cmp.mean), signed_num(cmp.ci_low), signed_num(cmp.ci_high), d, v);
     }
     const std::string data = c.measure == "step-time" ? "timings.csv" : "runs.csv";
     s += fmt::format("\nData: [{0}/{1}]({0}/{1}); figures: [{0}/report.md]({0}/report.md).\n", c.id, data);

@@ -1,8 +1,10 @@
-"""The command line: SWEEP_DIR [--out DIR] -> report.md and figures, exit 0 or 2."""
+"""The command line: SWEEP_DIR [--out DIR] -> report.md and figures, exit 0 or 2; a claims
+directory (claims.csv, no runs.csv) gets its forest plot, forest.png."""
 import argparse
 import os
 import sys
 
+from .forest import write_forest
 from .load import ReportError, Sweep, TimingSweep
 from .markdown import write_report, write_timing_report
 from .stats import annotate_sweep, annotate_timing_sweep
@@ -34,6 +36,15 @@ def main(argv=None):
     ap.add_argument("--out", metavar="DIR", help="where report.md and figures go "
                                                  "(default: SWEEP_DIR)")
     args = ap.parse_args(argv)
+    p = lambda f: os.path.join(args.sweep_dir, f)  # noqa: E731
+    if os.path.exists(p("claims.csv")) and not os.path.exists(p("runs.csv")):
+        # A claims directory: the forest plot of every cell, from claims.csv.
+        try:
+            print(write_forest(args.sweep_dir, args.out))
+        except ReportError as e:
+            print(f"report.py: error: {e}", file=sys.stderr)
+            return 2
+        return 0
     try:
         sw, timing = open_sweep(args.sweep_dir)
         out = args.out or args.sweep_dir

@@ -49,7 +49,7 @@ def claims(args, env=None, expect=0):
 
 def verdicts(d):
     with open(os.path.join(d, "claims.csv"), newline="") as f:
-        return {r["id"]: r["verdict"] for r in csv.DictReader(f)}
+        return {r["id"]: r["verdict"] for r in csv.DictReader(f) if r["cell"] == ""}
 
 
 with tempfile.TemporaryDirectory() as tmp:
