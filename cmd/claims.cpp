@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "claims/baseline.h"
@@ -34,7 +35,23 @@ struct ClaimsOptions {
   std::string dir = "experiments/claims";
   int jobs = 0;
   bool no_report = false;
+  bool evaluate_only = false;
 };
+
+// --evaluate-only: the claim's CSVs in DIR hold every run of its grid (and no
+// other), so its rule can be applied again without running anything.
+void check_complete(const std::string& dir, const ClaimRule& rule, const Experiment& ex) {
+  const std::string file = dir + "/" + (rule.measure == "step-time" ? "timings.csv" : "runs.csv");
+  std::set<std::string> want, have;
+  for (const auto& r : ex.runs) want.insert(r.run_id());
+  const CsvTable t = read_csv(file);
+  for (std::size_t i = 0; i < t.rows.size(); ++i) have.insert(t.at(i, "run_id"));
+  if (have != want)
+    throw ConfigError(fmt::format("--evaluate-only: {} holds {} of the {} runs of claim {}'s grid (and {} others); "
+                                  "run without --evaluate-only to complete it",
+                                  file, want.size() - [&] { std::size_t m = 0; for (const auto& w : want) m += !have.count(w); return m; }(),
+                                  want.size(), rule.id, [&] { std::size_t m = 0; for (const auto& h : have) m += !want.count(h); return m; }()));
+}
 
 struct Claim {
   std::string path;
@@ -71,6 +88,8 @@ void run_claims(const ClaimsOptions& o) {
   for (const auto& c : claims) validate_runs(c.ex);
 
   const std::string out = o.out.empty() ? "results/claims-" + o.profile : o.out;
+  if (o.evaluate_only)
+    for (const auto& c : claims) check_complete(out + "/" + c.rule.id, c.rule, c.ex);
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   SweepOptions so;
   so.faults = test_faults();
@@ -87,7 +106,7 @@ void run_claims(const ClaimsOptions& o) {
       // Timed one configuration at a time: concurrent jobs would time each other.
       // Like a sweep, a complete earlier measurement of the same grid is reused.
       fs::create_directories(dir);
-      if (timings_complete(dir + "/timings.csv", c.ex.runs)) {
+      if (o.evaluate_only || timings_complete(dir + "/timings.csv", c.ex.runs)) {
         spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
       } else {
         spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
@@ -101,13 +120,15 @@ void run_claims(const ClaimsOptions& o) {
       if (!o.no_report) render_report(dir);
       continue;
     }
-    const SweepDir sd(dir);
-    const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
-      if (p.done % 10 == 0 || p.done + p.skipped == p.total)
-        spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
-    });
-    errors += sum.progress.failed;
-    write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
+    if (!o.evaluate_only) {
+      const SweepDir sd(dir);
+      const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
+        if (p.done % 10 == 0 || p.done + p.skipped == p.total)
+          spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
+      });
+      errors += sum.progress.failed;
+      write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
+    }
     const CsvTable curves = read_csv(dir + "/curves.csv"), acts = read_csv(dir + "/activations.csv");
     const CsvTable runs = read_csv(dir + "/runs.csv");
     const CsvTable table = c.rule.file == "runs.csv" ? runs : join_runs(read_csv(dir + "/" + c.rule.file), runs);
@@ -140,6 +161,9 @@ void setup_claims(CLI::App& app) {
   sub->add_option("--dir", o->dir, "directory of claim experiment files")->capture_default_str();
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]");
   sub->add_flag("--no-report", o->no_report, "skip the per-claim figures (scripts/report.py)");
+  sub->add_flag("--evaluate-only", o->evaluate_only,
+                "apply the rules again to the CSVs already in the output directory; run nothing "
+                "(exit 2 unless each claim's CSVs hold exactly its grid's runs)");
   sub->callback([o] { run_claims(*o); });
 }
 
