@@ -7,6 +7,8 @@ must change the lr-tolerance verdict and make --baseline exit 1, while an
 unchanged rerun against the same baseline exits 0.
 quick-vs-committed-baseline: the quick profile reproduces results/baseline/
 (verdicts and numbers within each rule's tolerance).
+quick-full-cells: the committed quick baseline and full profile have the same
+cells, and no cell decided in both has opposite verdicts.
 baseline-kernel: against results/baseline, the pinned BLAS kernel gives no
 kernel warning; the opt-out on another kernel (Sandybridge) warns that the
 baseline was made with Haswell.
@@ -51,6 +53,24 @@ def verdicts(d):
     with open(os.path.join(d, "claims.csv"), newline="") as f:
         return {r["id"]: r["verdict"] for r in csv.DictReader(f) if r["cell"] == ""}
 
+
+def cells(d):
+    with open(os.path.join(d, "claims.csv"), newline="") as f:
+        return {(r["id"], r["cell"]): r["verdict"] for r in csv.DictReader(f) if r["cell"] != ""}
+
+
+if CASE == "quick-full-cells":
+    quick, full = (cells(os.path.join(ROOT, "results", d)) for d in ("baseline", "claims-full"))
+    if set(quick) != set(full):
+        sys.exit(f"FAIL: cells only in quick: {sorted(set(quick) - set(full))}; "
+                 f"only in full: {sorted(set(full) - set(quick))}")
+    decided = ("supported", "not supported")
+    clash = [(k, quick[k], full[k]) for k in quick if quick[k] in decided and full[k] in decided and quick[k] != full[k]]
+    if clash:
+        sys.exit(f"FAIL: quick and full decide these cells oppositely: {clash}")
+    both = sum(quick[k] in decided and full[k] in decided for k in quick)
+    print(f"PASS {CASE}: {len(quick)} cells in both; {both} decided in both, none opposite")
+    sys.exit(0)
 
 with tempfile.TemporaryDirectory() as tmp:
     DATA = subset_only_data(tmp)
