@@ -46,6 +46,10 @@ void check_complete(const std::string& dir, const ClaimRule& rule, const Experim
   for (const auto& r : ex.runs) want.insert(r.run_id());
   const CsvTable t = read_csv(file);
   for (std::size_t i = 0; i < t.rows.size(); ++i) have.insert(t.at(i, "run_id"));
+  const ManifestGrid g = read_manifest_grid(dir + "/manifest.json");
+  if (g.grid_hash != ex.grid_hash)
+    throw ConfigError(fmt::format("--evaluate-only: {}/manifest.json records grid {}, the claim file expands to {}; "
+                                  "run without --evaluate-only", dir, g.grid_hash, ex.grid_hash));
   if (have != want)
     throw ConfigError(fmt::format("--evaluate-only: {} holds {} of the {} runs of claim {}'s grid (and {} others); "
                                   "run without --evaluate-only to complete it",
@@ -59,6 +63,15 @@ struct Claim {
   Experiment ex;
   ExperimentOptions eo;
 };
+
+// --evaluate-only, same grid, rules applied again: the manifest now shows the
+// claim file whose rules gave these verdicts.
+void refresh_manifest(const std::string& dir, const Experiment& ex) {
+  ManifestGrid g = read_manifest_grid(dir + "/manifest.json");
+  g.json["experiment"]["text"] = ex.text;
+  g.json["rules_reapplied"] = utc_now();
+  write_file_atomic(dir + "/manifest.json", g.json.dump(2) + "\n");
+}
 
 void run_claims(const ClaimsOptions& o) {
   if (o.profile != "quick" && o.profile != "full")
@@ -106,7 +119,9 @@ void run_claims(const ClaimsOptions& o) {
       // Timed one configuration at a time: concurrent jobs would time each other.
       // Like a sweep, a complete earlier measurement of the same grid is reused.
       fs::create_directories(dir);
-      if (o.evaluate_only || timings_complete(dir + "/timings.csv", c.ex.runs)) {
+      if (o.evaluate_only) {
+        refresh_manifest(dir, c.ex);
+      } else if (timings_complete(dir + "/timings.csv", c.ex.runs)) {
         spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
       } else {
         spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
@@ -120,7 +135,9 @@ void run_claims(const ClaimsOptions& o) {
       if (!o.no_report) render_report(dir);
       continue;
     }
-    if (!o.evaluate_only) {
+    if (o.evaluate_only) {
+      refresh_manifest(dir, c.ex);
+    } else {
       const SweepDir sd(dir);
       const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
         if (p.done % 10 == 0 || p.done + p.skipped == p.total)

@@ -9,6 +9,9 @@ quick-vs-committed-baseline: the quick profile reproduces results/baseline/
 (verdicts and numbers within each rule's tolerance).
 quick-full-cells: the committed quick baseline and full profile have the same
 cells, and no cell decided in both has opposite verdicts.
+evaluate-only: re-applying the rules to a copy of results/claims-full runs
+nothing and gives its claims.csv byte for byte; on a directory of another
+grid (the quick baseline) it exits 2 naming the grid.
 baseline-kernel: against results/baseline, the pinned BLAS kernel gives no
 kernel warning; the opt-out on another kernel (Sandybridge) warns that the
 baseline was made with Haswell.
@@ -86,6 +89,21 @@ with tempfile.TemporaryDirectory() as tmp:
         print(f"fault caught: lr-tolerance {v0} -> {v1}")
     elif CASE == "quick-vs-committed-baseline":
         claims(["--out", os.path.join(tmp, "q"), "--baseline", os.path.join(ROOT, "results", "baseline")])
+    elif CASE == "evaluate-only":
+        import shutil
+        full = os.path.join(tmp, "full")
+        shutil.copytree(os.path.join(ROOT, "results", "claims-full"), full)
+        os.remove(os.path.join(full, "claims.csv"))
+        claims(["--profile", "full", "--evaluate-only", "--out", full])
+        with open(os.path.join(full, "claims.csv"), "rb") as a, \
+                open(os.path.join(ROOT, "results", "claims-full", "claims.csv"), "rb") as b:
+            if a.read() != b.read():
+                sys.exit("FAIL: --evaluate-only on claims-full gave another claims.csv")
+        quick = os.path.join(tmp, "quick")
+        shutil.copytree(os.path.join(ROOT, "results", "baseline"), quick)
+        p = claims(["--profile", "full", "--evaluate-only", "--out", quick], expect=2)
+        if "records grid" not in p.stderr:
+            sys.exit(f"FAIL: no grid mismatch message:\n{p.stderr[-2000:]}")
     elif CASE == "baseline-kernel":
         base = os.path.join(ROOT, "results", "baseline")
         p = claims(["--only", "placement", "--out", os.path.join(tmp, "pinned"), "--baseline", base],
