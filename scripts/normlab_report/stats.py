@@ -3,6 +3,7 @@ their best / shared choice, means over seeds and the per-figure data (curves,
 stability grid, activation percentiles, batch statistics, evaluation modes, step-time
 cells)."""
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -92,9 +93,37 @@ def set_target(sw):
     r["tt_seconds"] = r["seconds_to_target"].where(r["seconds_to_target"] >= 0)
 
 
+def claim_target(sw):
+    """The target normlab's claim rule derived (claims.csv beside the claim's directory,
+    the claim's own row), or None for a sweep that is not a claim's."""
+    path = os.path.join(os.path.dirname(os.path.abspath(sw.dir)), "claims.csv")
+    name = ((sw.manifest or {}).get("experiment") or {}).get("name")
+    if not name or not os.path.exists(path):
+        return None
+    try:
+        t = pd.read_csv(path, keep_default_na=False, dtype=str)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if not {"id", "cell", "target"} <= set(t.columns):
+        return None
+    row = t[(t["id"] == name) & (t["cell"] == "")]
+    if len(row) != 1 or row["target"].iloc[0] == "":
+        return None
+    return float(row["target"].iloc[0])
+
+
 def derive_target(sw):
-    """90% of the lowest per-norm best mean best-test-accuracy; steps to it from curves.csv."""
+    """The claim rule's target when this sweep is a claim's (read from claims.csv, never
+    derived again); otherwise 90% of the lowest per-norm best mean best-test-accuracy.
+    Steps to it from curves.csv."""
     r = sw.runs
+    target = claim_target(sw)
+    if target is not None:
+        sw.target = target
+        sw.target_source = ("the claim's rule, as normlab derived it (`target` in claims.csv: its fraction "
+                            "x the lowest group's mean best test accuracy); steps to it are read from curves.csv")
+        hits_from_curves(sw)
+        return
     per_norm = []
     ok = r[~r["errored"]]
     for n in sw.norms:
@@ -109,6 +138,12 @@ def derive_target(sw):
                         f"per-norm best mean best-test-accuracy ({norm_label(low[0])}, "
                         f"{low[1]:.3f}), since the sweep's `target-acc` is 0; "
                         "steps to it are read from curves.csv")
+    hits_from_curves(sw)
+
+
+def hits_from_curves(sw):
+    """Each run's first test evaluation at or above sw.target: its step and seconds."""
+    r = sw.runs
     test = sw.curves[sw.curves["split"] == "test"].sort_values(["run_id", "step"])
     hit = test[test["accuracy"] >= sw.target - 1e-12].groupby("run_id").first()
     r["tt_steps"] = r["run_id"].map(hit["step"])
