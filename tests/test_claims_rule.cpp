@@ -112,3 +112,151 @@ TEST_CASE("claims rule: a per-run table joined to runs.csv by run_id") {
   const CsvTable orphan = table({"run_id", "var_err"}, {{"r9", "1"}});
   CHECK_THROWS_AS(join_runs(orphan, runs), ConfigError);
 }
+
+namespace {
+// Rows "run_id, norm, seed, lr, status, failure, final_test_acc, best_test_acc, steps_done" for a grid.
+struct Run {
+  std::string norm;
+  int seed;
+  double lr, acc;
+  std::string status = "ok", failure = "";
+};
+CsvTable runs_table(const std::vector<Run>& rs) {
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 0; i < rs.size(); ++i)
+    rows.push_back({"r" + std::to_string(i), rs[i].norm, std::to_string(rs[i].seed), std::to_string(rs[i].lr),
+                    rs[i].status, rs[i].failure, std::to_string(rs[i].acc), std::to_string(rs[i].acc), "100"});
+  return table({"run_id", "norm", "seed", "lr", "status", "failure", "final_test_acc", "best_test_acc", "steps_done"},
+               rows);
+}
+ClaimRule bn_vs_none(const std::string& metric, double margin, const std::string& direction = "greater") {
+  ClaimRule r;
+  r.metric = metric;
+  r.treatment = {"batch"};
+  r.control = "none";
+  r.direction = direction;
+  r.margin = margin;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("claims rule: largest_stable_lr, per seed the log10 of the largest lr that trains") {
+  // none: stable up to 0.1 (1.0 diverged, 10 collapsed); batch: up to 1.0 in seeds 0, 1 and 10 in seed 2.
+  std::vector<Run> rs;
+  for (int s = 0; s < 3; ++s) {
+    rs.push_back({"none", s, 0.1, 0.9});
+    rs.push_back({"none", s, 1.0, 0.1, "diverged"});
+    rs.push_back({"none", s, 10.0, 0.1, "ok", "collapsed"});
+    rs.push_back({"batch", s, 0.1, 0.9});
+    rs.push_back({"batch", s, 1.0, 0.9});
+    rs.push_back({"batch", s, 10.0, s == 2 ? 0.8 : 0.3});  // below the floor 0.5 except in seed 2
+  }
+  ClaimRule r = bn_vs_none("largest_stable_lr", 0.3);
+  r.floor = 0.5;
+  const auto res = evaluate_claim(r, runs_table(rs));
+  REQUIRE(res.comparisons.size() == 1);
+  const auto& c = res.comparisons[0];
+  REQUIRE(c.diffs.size() == 3);
+  CHECK(c.diffs[0] == doctest::Approx(1.0));  // log10(1) - log10(0.1)
+  CHECK(c.diffs[2] == doctest::Approx(2.0));  // log10(10) - log10(0.1)
+  // d = 1, 1, 2: mean 4/3, sd 0.57735, t(.975, 2) = 4.302653 -> [-0.101, 2.768]: undecided at 3 seeds
+  CHECK(c.mean == doctest::Approx(4.0 / 3));
+  CHECK(c.ci_low == doctest::Approx(4.0 / 3 - 4.302653 * 0.5773503 / std::sqrt(3.0)).epsilon(1e-5));
+  CHECK(c.verdict == "inconclusive");
+  CHECK(c.seeds_needed > 3);
+  CHECK(res.metric.at("none").at(1) == doctest::Approx(-1.0));
+}
+
+TEST_CASE("claims rule: lr_range, the decades of lr within `within` of the best accuracy") {
+  // batch: 0.01..1 all within 0.02 of its best (2 decades); none: only 0.1 and 0.3 (0.477 decades).
+  std::vector<Run> rs;
+  const double lrs[4] = {0.01, 0.1, 0.3, 1.0};
+  for (int s = 0; s < 3; ++s)
+    for (double lr : lrs) {
+      rs.push_back({"batch", s, lr, 0.95 - 0.005 * s - (lr == 1.0 ? 0.01 : 0.0)});
+      rs.push_back({"none", s, lr, lr == 0.1 || lr == 0.3 ? 0.93 : 0.7});
+    }
+  ClaimRule r = bn_vs_none("lr_range", 0.3);
+  r.within = 0.02;
+  const auto res = evaluate_claim(r, runs_table(rs));
+  const auto& c = res.comparisons.at(0);
+  for (double d : c.diffs) CHECK(d == doctest::Approx(2.0 - std::log10(3.0)));
+  CHECK(c.ci_low == doctest::Approx(c.mean));  // no spread: a zero-width interval
+  CHECK(c.verdict == "supported");
+}
+
+TEST_CASE("claims rule: spread, the standard deviation of a column over another key") {
+  // Over four inits per seed: batch's accuracies spread 0.01, none's 0.1 (population sd).
+  std::vector<std::vector<std::string>> rows;
+  int id = 0;
+  for (int s = 0; s < 3; ++s)
+    for (int i = 0; i < 4; ++i) {
+      const double sign = i % 2 ? 1 : -1;
+      rows.push_back({std::to_string(id++), "batch", std::to_string(s), std::to_string(i), std::to_string(0.9 + 0.01 * sign)});
+      rows.push_back({std::to_string(id++), "none", std::to_string(s), std::to_string(i),
+                      std::to_string(0.8 + (0.1 + 0.01 * s) * sign)});
+    }
+  ClaimRule r = bn_vs_none("spread", 0.05, "less");
+  r.over = "init";
+  const auto res = evaluate_claim(r, table({"run_id", "norm", "seed", "init", "final_test_acc"}, rows));
+  const auto& c = res.comparisons.at(0);
+  CHECK(res.metric.at("batch").at(0) == doctest::Approx(0.01));
+  CHECK(c.diffs[0] == doctest::Approx(0.09));  // none's spread minus batch's ("less" is better)
+  CHECK(c.diffs[2] == doctest::Approx(0.11));
+  CHECK(c.verdict == "supported");  // 0.1 +- 4.303 * 0.01 / sqrt(3) = [0.075, 0.125] > 0.05
+}
+
+TEST_CASE("claims rule: steps_to_target, the first evaluation at the derived target") {
+  // Best accuracies: batch 0.9, none 0.8 in every seed -> target 0.95 * 0.8 = 0.76.
+  // batch reaches 0.76 at step 20, none at 60 (seed 2: never, censored at steps_done + 1 = 101).
+  std::vector<Run> rs;
+  std::vector<std::vector<std::string>> curve;
+  for (int s = 0; s < 3; ++s) {
+    rs.push_back({"batch", s, 0.1, 0.9});
+    rs.push_back({"none", s, 0.1, 0.8});
+  }
+  const CsvTable t = runs_table(rs);
+  for (std::size_t i = 0; i < rs.size(); ++i)
+    for (int step : {0, 20, 40, 60, 80, 100}) {
+      const bool bn = rs[i].norm == "batch";
+      const double acc = bn ? (step >= 20 ? 0.85 : 0.1) : (step >= 60 && rs[i].seed != 2 ? 0.77 : 0.5);
+      curve.push_back({t.rows[i][0], "test", std::to_string(step), std::to_string(acc)});
+    }
+  const CsvTable curves = table({"run_id", "split", "step", "accuracy"}, curve);
+  const ClaimRule r = bn_vs_none("steps_to_target", 25, "less");
+  const auto res = evaluate_claim(r, t, &curves);
+  CHECK(res.target == doctest::Approx(0.76));
+  const auto& c = res.comparisons.at(0);
+  CHECK(c.diffs[0] == doctest::Approx(40));  // 60 - 20
+  CHECK(c.diffs[2] == doctest::Approx(81));  // 101 (censored) - 20
+  CHECK(c.verdict == "inconclusive");        // 40, 40, 81: [-3.2, 110.5] straddles 25
+  CHECK_THROWS_AS(evaluate_claim(r, t), ConfigError);  // needs curves.csv
+}
+
+TEST_CASE("claims rule: activation_drift, percentile path length in units of the spread") {
+  // Last layer (2) only. batch: percentiles still (drift 0); none: each moves by 1 per point,
+  // spread 2 -> drift = (3 percentiles x 2 moves x 1) / (3 x 2) = 1.
+  std::vector<Run> rs;
+  for (int s = 0; s < 2; ++s) {
+    rs.push_back({"batch", s, 0.1, 0.9});
+    rs.push_back({"none", s, 0.1, 0.9});
+  }
+  const CsvTable t = runs_table(rs);
+  std::vector<std::vector<std::string>> acts;
+  for (std::size_t i = 0; i < rs.size(); ++i)
+    for (int k = 0; k < 3; ++k)
+      for (int layer : {1, 2}) {
+        const double shift = rs[i].norm == "none" && layer == 2 ? k * (1.0 + 0.1 * rs[i].seed) : 0.0;
+        acts.push_back({t.rows[i][0], std::to_string(layer), std::to_string(-1 + shift), std::to_string(shift),
+                        std::to_string(1 + shift)});
+      }
+  const CsvTable a = table({"run_id", "layer", "p15", "p50", "p85"}, acts);
+  const ClaimRule r = bn_vs_none("activation_drift", 0.1, "less");
+  const auto res = evaluate_claim(r, t, nullptr, &a);
+  CHECK(res.metric.at("batch").at(0) == doctest::Approx(0.0));
+  CHECK(res.metric.at("none").at(0) == doctest::Approx(1.0));
+  CHECK(res.metric.at("none").at(1) == doctest::Approx(1.1));
+  const auto& c = res.comparisons.at(0);
+  CHECK(c.mean == doctest::Approx(1.05));
+  CHECK(c.verdict == "supported");  // 1.05 +- 12.706 * 0.0707 / sqrt(2) = [0.415, 1.685] > 0.1
+}
