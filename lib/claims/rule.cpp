@@ -100,7 +100,11 @@ ClaimRule read_claim_rule(const std::string& path) {
 
 namespace {
 
+// gap_acc and gap_loss are defined for runs that ended ok and not collapsed
+// (as in the reports); another run's gap is NaN, which leaves its cell undecided.
 double column_value(const CsvTable& t, std::size_t row, const std::string& col) {
+  const bool gap = col == "gap_acc" || col == "gap_loss";
+  if (gap && !(t.at(row, "status") == "ok" && t.at(row, "failure").empty())) return std::nan("");
   if (col == "gap_acc") return t.num(row, "final_train_acc") - t.num(row, "final_test_acc");
   if (col == "gap_loss") return t.num(row, "final_test_loss") - t.num(row, "final_train_loss");
   return t.num(row, col);

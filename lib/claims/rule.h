@@ -15,7 +15,8 @@
 //   metric = "largest_stable_lr"   # or "lr_range", "value" (a runs.csv column), "spread",
 //                                  # "steps_to_target" (curves.csv; target derived, see below),
 //                                  # "activation_drift" (activations.csv, see below)
-//   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss)
+//   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss:
+//                                  #   train-test gaps of runs that ended ok, not collapsed)
 //   over = "init"                  # spread: the key whose values the spread is taken over
 //   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
 //   where = { batch-size = 2 }     # only these rows (a list: any of these values)
