@@ -12,6 +12,7 @@ build/normlab data fetch mnist
 build/normlab claims --profile quick --out "$out"
 echo
 echo "claims: the verdicts and their numbers are in $out/claims.md"
-echo "        (one section per claim: rule, per-seed numbers, figures in $out/ID/report.md);"
+echo "        (a forest plot of every cell, then one section per claim: rule, per-cell intervals,"
+echo "        figures in $out/ID/report.md);"
 echo "        the committed quick baseline (results/baseline) was made on the MNIST 10k subset;"
 echo "        on that data, build/normlab claims --out $out --baseline results/baseline compares with it"
