@@ -42,46 +42,27 @@ void Activation<T>::forward(T* out, const T* in, int N, Mode) {
   }
 }
 
-// din (N, in) = (Acc ? din : 0) + dout * f'(out)
+// din (N, in) += dout * f'(out)
 template <class T>
-template <bool Acc>
-void Activation<T>::backward_impl(T* din, const T* dout, const T* out, int N) {
+void Activation<T>::backward(T* din, const T* dout, const T*, const T* out, int N) {
   const long n = long(N) * this->in_.size();
   switch (act_) {
     case ActKind::relu:  // a select, not a branch: signs are random
-      if constexpr (Acc) {
 #pragma omp simd
-        for (long i = 0; i < n; ++i) {
-          const T d = dout[i];  // loaded unconditionally, so the select vectorizes
-          din[i] += out[i] > T(0) ? d : T(0);
-        }
-      } else {
-#pragma omp simd
-        for (long i = 0; i < n; ++i) {
-          const T d = dout[i];
-          din[i] = out[i] > T(0) ? d : T(0);
-        }
+      for (long i = 0; i < n; ++i) {
+        const T d = dout[i];  // loaded unconditionally, so the select vectorizes
+        din[i] += out[i] > T(0) ? d : T(0);
       }
       break;
     case ActKind::sigmoid:
 #pragma omp simd
-      for (long i = 0; i < n; ++i) din[i] = (Acc ? din[i] : T(0)) + dout[i] * out[i] * (T(1) - out[i]);
+      for (long i = 0; i < n; ++i) din[i] += dout[i] * out[i] * (T(1) - out[i]);
       break;
     case ActKind::tanh:
 #pragma omp simd
-      for (long i = 0; i < n; ++i) din[i] = (Acc ? din[i] : T(0)) + dout[i] * (T(1) - out[i] * out[i]);
+      for (long i = 0; i < n; ++i) din[i] += dout[i] * (T(1) - out[i] * out[i]);
       break;
   }
-}
-
-template <class T>
-void Activation<T>::backward(T* din, const T* dout, const T*, const T* out, int N) {
-  backward_impl<true>(din, dout, out, N);
-}
-
-template <class T>
-void Activation<T>::backward_overwrite(T* din, const T* dout, const T*, const T* out, int N) {
-  backward_impl<false>(din, dout, out, N);
 }
 
 template <class T>

@@ -19,12 +19,8 @@ class Activation final : public Layer<T> {
   void forward(T* out, const T* in, int N, Mode mode) override;
   // dx += dy * f'(x), with f' from the output: 1[y>0], y(1-y), 1-y^2
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
-  // dx = dy * f'(x)
-  void backward_overwrite(T* din, const T* dout, const T* in, const T* out, int N) override;
 
  private:
-  template <bool Acc>
-  void backward_impl(T* din, const T* dout, const T* out, int N);
   ActKind act_;
 };
 

@@ -1,9 +1,10 @@
-// Conv2D by im2col + GEMM, one sample at a time:
+// conv2d_forward / conv2d_backward (the Conv2D layer calls them): im2col + GEMM,
+// one sample at a time:
 //   col = im2col(x_n)                  (K, P),  K = C*KH*KW, P = OH*OW
 //   y_n = W (OC, K) @ col + b          (OC, P)
 //   dW += dy_n @ col^T,  db += sum_p dy_n,  dx_n += col2im(W^T @ dy_n)
 // im2col is recomputed in backward rather than stored for the whole batch.
-// The batch is cut into kChunks fixed slices (run on the run's thread pool);
+// The batch is cut into kConvChunks fixed slices (run on the run's thread pool);
 // weight gradients are summed per slice, then across slices in slice order,
 // so the result does not depend on how many threads ran the slices.
 #include "nn/conv2d.h"
@@ -18,47 +19,162 @@
 
 namespace normlab {
 
+namespace {
+// The output columns ow whose input column iw = ow*stride - pad + kw lies in
+// [0, W): the range [lo, hi). Outside it im2col reads padding (0).
+void valid_cols(const ConvGeom& g, int kw, int& lo, int& hi) {
+  // need first <= ow*stride <= last
+  const int OW = g.OW(), first = g.pad - kw, last = g.W - 1 + g.pad - kw;
+  lo = first <= 0 ? 0 : (first + g.stride - 1) / g.stride;
+  hi = last < 0 ? 0 : std::min(OW, last / g.stride + 1);
+  lo = std::min(lo, hi);
+}
+
+// db (R) += row sums of dy (R, P). Plain math: for r: db[r] += sum_p dy[r, p].
+// Each row's sum is one `omp simd` reduction (lane partials, fixed for a build);
+// four rows go through one loop, each with its own accumulator, so the four
+// chains of adds overlap instead of waiting on one another. A row's order of
+// additions is the same as in a loop over that row alone.
+template <class T>
+void row_sums_add(T* db, const T* dy, int R, int P) {
+  int r = 0;
+  for (; r + 4 <= R; r += 4) {
+    const T* d0 = dy + long(r) * P;
+    const T *d1 = d0 + P, *d2 = d1 + P, *d3 = d2 + P;
+    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (int p = 0; p < P; ++p) {
+      s0 += d0[p];
+      s1 += d1[p];
+      s2 += d2[p];
+      s3 += d3[p];
+    }
+    db[r] += s0;
+    db[r + 1] += s1;
+    db[r + 2] += s2;
+    db[r + 3] += s3;
+  }
+  for (; r < R; ++r) {
+    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int p = 0; p < P; ++p) sum += dy[long(r) * P + p];
+    db[r] += sum;
+  }
+}
+
+}  // namespace
+
 template <class T>
 void im2col(T* col, const T* img, const ConvGeom& g) {
-  const int OH = g.OH(), OW = g.OW();
+  const int OH = g.OH(), OW = g.OW(), st = g.stride;
   for (int c = 0; c < g.C; ++c)
     for (int kh = 0; kh < g.KH; ++kh)
       for (int kw = 0; kw < g.KW; ++kw) {
+        int lo, hi;
+        valid_cols(g, kw, lo, hi);
         T* row = col + (long(c * g.KH + kh) * g.KW + kw) * OH * OW;
         for (int oh = 0; oh < OH; ++oh) {
-          const int ih = oh * g.stride - g.pad + kh;
+          const int ih = oh * st - g.pad + kh;
           T* r = row + long(oh) * OW;
           if (ih < 0 || ih >= g.H) {
             std::fill(r, r + OW, T(0));
             continue;
           }
+          // Plain form: r[ow] = 0 <= iw < W ? img[c, ih, iw] : 0, iw = ow*stride - pad + kw;
+          // here the padding columns are filled and the valid span copied.
           const T* src = img + (long(c) * g.H + ih) * g.W;
-          for (int ow = 0; ow < OW; ++ow) {
-            const int iw = ow * g.stride - g.pad + kw;
-            r[ow] = (iw >= 0 && iw < g.W) ? src[iw] : T(0);
+          const int shift = kw - g.pad;  // iw = ow*stride + shift
+          for (int ow = 0; ow < lo; ++ow) r[ow] = T(0);
+          if (st == 1) {
+#pragma omp simd
+            for (int ow = lo; ow < hi; ++ow) r[ow] = src[ow + shift];
+          } else {
+            for (int ow = lo; ow < hi; ++ow) r[ow] = src[ow * st + shift];
           }
+          for (int ow = hi; ow < OW; ++ow) r[ow] = T(0);
         }
       }
 }
 
 template <class T>
 void col2im_add(T* img, const T* col, const ConvGeom& g) {
-  const int OH = g.OH(), OW = g.OW();
+  const int OH = g.OH(), OW = g.OW(), st = g.stride;
   for (int c = 0; c < g.C; ++c)
     for (int kh = 0; kh < g.KH; ++kh)
       for (int kw = 0; kw < g.KW; ++kw) {
+        int lo, hi;
+        valid_cols(g, kw, lo, hi);
         const T* row = col + (long(c * g.KH + kh) * g.KW + kw) * OH * OW;
         for (int oh = 0; oh < OH; ++oh) {
-          const int ih = oh * g.stride - g.pad + kh;
+          const int ih = oh * st - g.pad + kh;
           if (ih < 0 || ih >= g.H) continue;
+          // Plain form: img[c, ih, iw] += r[ow] for each ow with 0 <= iw < W,
+          // iw = ow*stride - pad + kw. Within one row each iw is hit once, so the
+          // adds into any img element keep their (c, kh, kw, oh) order.
           T* dst = img + (long(c) * g.H + ih) * g.W;
           const T* r = row + long(oh) * OW;
-          for (int ow = 0; ow < OW; ++ow) {
-            const int iw = ow * g.stride - g.pad + kw;
-            if (iw >= 0 && iw < g.W) dst[iw] += r[ow];
+          const int shift = kw - g.pad;  // iw = ow*stride + shift
+          if (st == 1) {
+#pragma omp simd
+            for (int ow = lo; ow < hi; ++ow) dst[ow + shift] += r[ow];
+          } else {
+            for (int ow = lo; ow < hi; ++ow) dst[ow * st + shift] += r[ow];
           }
         }
       }
+}
+
+template <class T>
+void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
+                    const ConvGeom& g) {
+  const int K = g.K(), P = g.P(), OC = g.OC;
+  const long in_size = long(g.C) * g.H * g.W;
+  auto chunk = [&](int t) {
+    T* col_t = col + std::size_t(t) * K * P;  // (K, P)
+    for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
+      const T* x = inp + long(n) * in_size;  // (C, H, W)
+      T* y = out + long(n) * OC * P;          // (OC, P)
+      if (bias)
+        for (int o = 0; o < OC; ++o) std::fill(y + long(o) * P, y + long(o + 1) * P, bias[o]);
+      im2col(col_t, x, g);
+      gemm<T>(false, false, OC, P, K, T(1), weight, col_t, bias ? T(1) : T(0), y);
+    }
+  };
+  parallel_for(kConvChunks, chunk);
+}
+
+template <class T>
+void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, const T* dout,
+                     const T* inp, const T* weight, int N, const ConvGeom& g) {
+  const int K = g.K(), P = g.P(), OC = g.OC;
+  const long in_size = long(g.C) * g.H * g.W;
+  const std::size_t kp = std::size_t(K) * P;
+  const std::size_t part = std::size_t(OC) * (K + 1);  // dW (OC,K) then db (OC)
+  auto chunk = [&](int t) {
+    T* col_t = col + t * kp;    // (K, P)
+    T* dcol_t = dcol + t * kp;  // (K, P)
+    T* dW = parts + t * part;   // (OC, K)
+    T* db = dW + long(OC) * K;  // (OC)
+    std::fill(dW, dW + part, T(0));
+    for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
+      const T* x = inp + long(n) * in_size;   // (C, H, W)
+      const T* dy = dout + long(n) * OC * P;  // (OC, P)
+      im2col(col_t, x, g);
+      gemm<T>(false, true, OC, K, P, T(1), dy, col_t, T(1), dW);
+      row_sums_add(db, dy, OC, P);
+      if (!dinp) continue;
+      gemm<T>(true, false, K, P, OC, T(1), weight, dy, T(0), dcol_t);  // workspace: overwritten
+      col2im_add(dinp + long(n) * in_size, dcol_t, g);
+    }
+  };
+  parallel_for(kConvChunks, chunk);
+  // Fixed-order reduction of the slice partials: the same sums for any thread count.
+  for (int t = 0; t < kConvChunks; ++t) {
+    const T* pw = parts + t * part;
+    for (long i = 0; i < long(OC) * K; ++i) dweight[i] += pw[i];
+    if (dbias)
+      for (int o = 0; o < OC; ++o) dbias[o] += pw[long(OC) * K + o];
+  }
 }
 
 template <class T>
@@ -80,72 +196,37 @@ std::vector<TensorSpec> Conv2D<T>::params() const {
 template <class T>
 void Conv2D<T>::reserve(int) {
   const std::size_t kp = std::size_t(g_.K()) * g_.P();
-  col_.resize(kChunks * kp);
-  dcol_.resize(kChunks * kp);
-  dw_part_.resize(kChunks * std::size_t(g_.OC) * (g_.K() + 1));
+  col_.resize(kConvChunks * kp);
+  dcol_.resize(kConvChunks * kp);
+  parts_.resize(kConvChunks * std::size_t(g_.OC) * (g_.K() + 1));
 }
 
 template <class T>
 void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
-  const int K = g_.K(), P = g_.P(), OC = g_.OC;
   const T* W = this->param_;
-  const T* b = bias_ ? W + long(OC) * K : nullptr;
-  auto chunk = [&](int t) {
-    T* col = col_.data() + std::size_t(t) * K * P;
-    for (int n = t * N / kChunks; n < (t + 1) * N / kChunks; ++n) {
-      const T* x = in + long(n) * this->in_.size();
-      T* y = out + long(n) * OC * P;
-      if (b)
-        for (int o = 0; o < OC; ++o) std::fill(y + long(o) * P, y + long(o + 1) * P, b[o]);
-      im2col(col, x, g_);
-      gemm<T>(false, false, OC, P, K, T(1), W, col, b ? T(1) : T(0), y);
-    }
-  };
-  parallel_for(kChunks, chunk);
+  conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_);
 }
 
 template <class T>
 void Conv2D<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
-  const int K = g_.K(), P = g_.P(), OC = g_.OC;
-  const T* W = this->param_;
-  const std::size_t part = std::size_t(OC) * (K + 1);  // dW (OC,K) then db (OC)
-  auto chunk = [&](int t) {
-    T* col = col_.data() + std::size_t(t) * K * P;
-    T* dcol = dcol_.data() + std::size_t(t) * K * P;
-    T* dW = dw_part_.data() + t * part;
-    T* db = dW + long(OC) * K;
-    std::fill(dW, dW + part, T(0));
-    for (int n = t * N / kChunks; n < (t + 1) * N / kChunks; ++n) {
-      const T* x = in + long(n) * this->in_.size();
-      const T* dy = dout + long(n) * OC * P;
-      im2col(col, x, g_);
-      gemm<T>(false, true, OC, K, P, T(1), dy, col, T(1), dW);
-      for (int o = 0; o < OC; ++o) {
-        T sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int p = 0; p < P; ++p) sum += dy[long(o) * P + p];
-        db[o] += sum;
-      }
-      if (!din) continue;
-      gemm<T>(true, false, K, P, OC, T(1), W, dy, T(0), dcol);
-      col2im_add(din + long(n) * this->in_.size(), dcol, g_);
-    }
-  };
-  parallel_for(kChunks, chunk);
-  // Fixed-order reduction of the chunk partials: the same sums for any thread count.
   T* dW = this->grad_;
-  for (int t = 0; t < kChunks; ++t) {
-    const T* pw = dw_part_.data() + t * part;
-    for (long i = 0; i < long(OC) * K; ++i) dW[i] += pw[i];
-    if (bias_)
-      for (int o = 0; o < OC; ++o) dW[long(OC) * K + o] += pw[long(OC) * K + o];
-  }
+  conv2d_backward(din, dW, bias_ ? dW + long(g_.OC) * g_.K() : nullptr, col_.data(), dcol_.data(),
+                  parts_.data(), dout, in, this->param_, N, g_);
 }
 
 template void im2col<float>(float*, const float*, const ConvGeom&);
 template void im2col<double>(double*, const double*, const ConvGeom&);
 template void col2im_add<float>(float*, const float*, const ConvGeom&);
 template void col2im_add<double>(double*, const double*, const ConvGeom&);
+template void conv2d_forward<float>(float*, float*, const float*, const float*, const float*, int,
+                                    const ConvGeom&);
+template void conv2d_forward<double>(double*, double*, const double*, const double*, const double*,
+                                     int, const ConvGeom&);
+template void conv2d_backward<float>(float*, float*, float*, float*, float*, float*, const float*,
+                                     const float*, const float*, int, const ConvGeom&);
+template void conv2d_backward<double>(double*, double*, double*, double*, double*, double*,
+                                      const double*, const double*, const double*, int,
+                                      const ConvGeom&);
 template class Conv2D<float>;
 template class Conv2D<double>;
 

@@ -1,6 +1,7 @@
 // Dense: y = x W^T + b, with W stored (OUT, IN) as in PyTorch.
 //   dx += dy W,  dW += dy^T x,  db += sum_n dy
-// All three products go through BLAS; beta = 1 makes them accumulate.
+// Both matrix products go through BLAS with beta = 1, so they accumulate; the
+// bias gradient is a column sum.
 #include "nn/dense.h"
 
 #include "core/errors.h"
@@ -19,8 +20,8 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int N, 
 
 template <class T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
-                    int N, int IN, int OUT, bool accumulate) {
-  if (dinp) gemm<T>(false, false, N, IN, OUT, T(1), dout, weight, T(accumulate ? 1 : 0), dinp);
+                    int N, int IN, int OUT) {
+  if (dinp) gemm<T>(false, false, N, IN, OUT, T(1), dout, weight, T(1), dinp);
   gemm<T>(true, false, OUT, IN, N, T(1), dout, inp, T(1), dweight);
   if (dbias) {
     for (int n = 0; n < N; ++n)
@@ -56,13 +57,13 @@ void Dense<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
                  N, in_f_, out_f_);
 }
 
-template <class T>
-void Dense<T>::backward_overwrite(T* din, const T* dout, const T* in, const T*, int N) {
-  const long wsize = long(out_f_) * in_f_;
-  dense_backward(din, this->grad_, bias_ ? this->grad_ + wsize : nullptr, dout, in, this->param_,
-                 N, in_f_, out_f_, false);
-}
-
+template void dense_forward<float>(float*, const float*, const float*, const float*, int, int, int);
+template void dense_forward<double>(double*, const double*, const double*, const double*, int, int,
+                                    int);
+template void dense_backward<float>(float*, float*, float*, const float*, const float*,
+                                    const float*, int, int, int);
+template void dense_backward<double>(double*, double*, double*, const double*, const double*,
+                                     const double*, int, int, int);
 template class Dense<float>;
 template class Dense<double>;
 

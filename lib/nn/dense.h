@@ -4,14 +4,17 @@
 
 namespace normlab {
 
-// out (N,OUT) = inp (N,IN) @ weight^T + bias
+// out (N,OUT) = inp (N,IN) @ weight (OUT,IN)^T + bias (OUT)
+// bias may be null (no bias).
 template <class T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int N, int IN, int OUT);
-// dinp (N,IN) += dout @ weight (skipped if dinp is null; = instead of += if !accumulate);
-// dweight (OUT,IN) += dout^T @ inp; dbias (OUT) += colsum(dout)
+// Accumulates (+=), as every backward:
+//   dinp (N,IN) += dout (N,OUT) @ weight (OUT,IN)   (skipped if dinp is null)
+//   dweight (OUT,IN) += dout^T @ inp (N,IN)
+//   dbias (OUT) += colsum(dout)                      (skipped if dbias is null)
 template <class T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
-                    int N, int IN, int OUT, bool accumulate = true);
+                    int N, int IN, int OUT);
 
 template <class T>
 class Dense final : public Layer<T> {
@@ -22,7 +25,6 @@ class Dense final : public Layer<T> {
   std::vector<TensorSpec> params() const override;
   void forward(T* out, const T* in, int N, Mode mode) override;
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
-  void backward_overwrite(T* din, const T* dout, const T* in, const T* out, int N) override;
 
  private:
   int in_f_, out_f_;

@@ -5,7 +5,10 @@
 // Buffers are NCHW, batch N first; `Shape` is the per-sample shape.
 // forward  writes `out` (N, out_shape) from `in` (N, in_shape).
 // backward ACCUMULATES (+=) into `din` (N, in_shape) and into the layer's
-//          parameter gradients; callers zero gradients beforehand.
+//          parameter gradients. There is no overwriting variant: zeroing is a
+//          separate step, done by the caller (Sequential zeroes each
+//          activation gradient before the layer that writes it; zero_grad
+//          zeroes the parameter gradients once per step).
 // Parameters, gradients and non-trainable buffers (running statistics) are
 // slices of flat model-wide arrays handed out by `bind`, in state_dict order.
 #include <algorithm>
@@ -64,12 +67,6 @@ class Layer {
   // `din` may be null for the first layer of a model (no input gradient wanted);
   // dense and conv layers then skip that product.
   virtual void backward(T* din, const T* dout, const T* in, const T* out, int N) = 0;
-  // As backward, but din (non-null) is overwritten (=), not accumulated into, so a
-  // caller that owns din need not zero it. Default: zero it, then backward.
-  virtual void backward_overwrite(T* din, const T* dout, const T* in, const T* out, int N) {
-    std::fill_n(din, std::size_t(N) * in_.size(), T(0));
-    backward(din, dout, in, out, N);
-  }
 
  protected:
   Shape in_, out_;

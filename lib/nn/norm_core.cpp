@@ -34,9 +34,12 @@ std::vector<double>& scratch(std::size_t n) {
   return v;
 }
 
+// s1 += sum (x-K), s2 += sum (x-K)^2 over one span x (n), in double.
 template <class T>
 inline void moments(const T* x, long n, double K, double& s1, double& s2) {
   double a = 0, b = 0;
+  // Scalar math (the simd reduction keeps per-lane partial sums of a, b):
+  //   for s in [0, n): t = x[s] - K; a += t; b += t*t
 #pragma omp simd reduction(+ : a, b)
   for (long s = 0; s < n; ++s) {
     const double t = double(x[s]) - K;
@@ -47,9 +50,12 @@ inline void moments(const T* x, long n, double K, double& s1, double& s2) {
   s2 += b;
 }
 
+// sdy += sum dy, sdyx += sum dy*x over one span dy, x (n), in double.
 template <class T>
 inline void dot2(const T* dy, const T* x, long n, double& sdy, double& sdyx) {
   double a = 0, b = 0;
+  // Scalar math (per-lane partial sums, as in moments):
+  //   for s in [0, n): a += dy[s]; b += dy[s]*x[s]
 #pragma omp simd reduction(+ : a, b)
   for (long s = 0; s < n; ++s) {
     a += double(dy[s]);
@@ -59,24 +65,23 @@ inline void dot2(const T* dy, const T* x, long n, double& sdy, double& sdyx) {
   sdyx += b;
 }
 
+// y (n) = x (n) * a + b
 template <class T>
 inline void axpb(T* y, const T* x, long n, T a, T b) {
+  // Scalar math: for s in [0, n): y[s] = x[s]*a + b
 #pragma omp simd
   for (long s = 0; s < n; ++s) y[s] = x[s] * a + b;
 }
 
-// dx = (acc ? dx : 0) + dy*a + x*kx + k0
+// dx (n) += dy (n) * a + x (n) * kx + k0
 template <class T>
-inline void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0, bool acc) {
-  if (acc) {
+inline void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0) {
+  // Scalar math: for s in [0, n): dx[s] += dy[s]*a + x[s]*kx + k0
 #pragma omp simd
-    for (long s = 0; s < n; ++s) dx[s] += dy[s] * a + x[s] * kx + k0;
-  } else {
-#pragma omp simd
-    for (long s = 0; s < n; ++s) dx[s] = dy[s] * a + x[s] * kx + k0;
-  }
+  for (long s = 0; s < n; ++s) dx[s] += dy[s] * a + x[s] * kx + k0;
 }
 
+// Statistic i from the shifted sums: mean = K + s1/M, var = s2/M - (s1/M)^2 (clamped at 0).
 template <class T>
 void finish_stats(T* mean, T* rstd, T* var, int i, double K, double s1, double s2, double M,
                   double eps) {
@@ -94,6 +99,8 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
   const long S = d.S, C = d.C;
   const double M = double(d.group_size());
   if (d.over == NormDims::Over::group) {
+    // LN and GN: statistic i = (n, g) is over one contiguous span of M values,
+    // x[n, g*C/G : (g+1)*C/G, :] (LN: G = 1, the whole sample).
     for (int i = 0; i < d.stat_count(); ++i) {
       const T* g = x + long(i) * d.group_size();
       double s1 = 0, s2 = 0;
@@ -101,9 +108,9 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
       finish_stats(mean, rstd, var, i, double(g[0]), s1, s2, M, eps);
     }
   } else {
-    // Per-channel accumulators, samples in memory order.
+    // BN: statistic c is over x[:, c, :]; per-channel accumulators, samples in memory order.
     auto& acc = scratch(std::size_t(3 * C));
-    double *s1 = acc.data(), *s2 = s1 + C, *K = s2 + C;
+    double *s1 = acc.data(), *s2 = s1 + C, *K = s2 + C;  // (C) each
     for (long c = 0; c < C; ++c) {
       s1[c] = s2[c] = 0;
       K[c] = double(x[c * S]);
@@ -111,6 +118,8 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
     for (long n = 0; n < d.N; ++n) {
       if (S == 1) {
         const T* row = x + n * C;
+        // Scalar math, vectorized across channels (each c its own accumulators):
+        //   for c in [0, C): t = x[n, c] - K[c]; s1[c] += t; s2[c] += t*t
 #pragma omp simd
         for (long c = 0; c < C; ++c) {
           const double t = double(row[c]) - K[c];
@@ -118,6 +127,7 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
           s2[c] += t * t;
         }
       } else {
+        // for c: moments of the span x[n, c, :] into s1[c], s2[c]
         for (long c = 0; c < C; ++c) moments(x + (n * C + c) * S, S, K[c], s1[c], s2[c]);
       }
     }
@@ -130,19 +140,26 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
                 const NormDims& d) {
   const long S = d.S, C = d.C;
   if (d.over == NormDims::Over::group) {
+    // LN and GN: group i = (n, g) is the span of K = C/G channels from c0 = g*K.
+    // The two affine shapes (per element for LN, per channel for GN) take two loops.
     const long K = C / d.groups;
     for (int i = 0; i < d.stat_count(); ++i) {
       const long off = long(i) * d.group_size();
       const long c0 = (i % d.groups) * K;
       const T mu = mean[i], r = rstd[i];
       if (d.elementwise_affine && gamma) {
-        const T* g = gamma + c0 * S;
-        const T* b = beta + c0 * S;
-        const T* xs = x + off;
-        T* ys = y + off;
+        const T* g = gamma + c0 * S;  // (K, S)
+        const T* b = beta + c0 * S;   // (K, S)
+        const T* xs = x + off;        // (K, S)
+        T* ys = y + off;              // (K, S)
+        // Scalar math, per element j = (c - c0)*S + s of the group's span:
+        //   y[j] = (x[j] - mu) * r * gamma[j] + beta[j]
+        //        = x[j] * alpha_j + (beta[j] - mu * alpha_j),   alpha_j = r * gamma[j]
 #pragma omp simd
         for (long j = 0; j < K * S; ++j) ys[j] = xs[j] * (r * g[j]) + (b[j] - mu * r * g[j]);
       } else {
+        // for channel c of the group: y[n, c, :] = x[n, c, :] * a + b,
+        //   a = gamma[c]*r, b = beta[c] - mu*a
         for (long k = 0; k < K; ++k) {
           const long c = c0 + k;
           const T a = gamma ? gamma[c] * r : r;
@@ -153,9 +170,10 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
     }
     return;
   }
-  // batch: one (alpha, shift) per channel
+  // batch: one (alpha, shift) per channel,
+  //   al[c] = gamma[c]*rstd[c], sh[c] = beta[c] - mean[c]*al[c]
   auto& acc = scratch(std::size_t(2 * C));
-  double *al = acc.data(), *sh = al + C;
+  double *al = acc.data(), *sh = al + C;  // (C) each
   for (long c = 0; c < C; ++c) {
     al[c] = gamma ? double(gamma[c]) * rstd[c] : double(rstd[c]);
     sh[c] = (beta ? double(beta[c]) : 0.0) - double(mean[c]) * al[c];
@@ -164,9 +182,13 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
     if (S == 1) {
       const T* xs = x + n * C;
       T* ys = y + n * C;
+      // Scalar math, vectorized across channels:
+      //   for c in [0, C): y[n, c] = (x[n, c] - mean[c]) * rstd[c] * gamma[c] + beta[c]
+      //                             = x[n, c] * al[c] + sh[c]     (in double, rounded to T)
 #pragma omp simd
       for (long c = 0; c < C; ++c) ys[c] = T(xs[c] * al[c] + sh[c]);
     } else {
+      // for c: y[n, c, :] = x[n, c, :] * al[c] + sh[c]
       for (long c = 0; c < C; ++c) axpb(y + (n * C + c) * S, x + (n * C + c) * S, S, T(al[c]), T(sh[c]));
     }
   }
@@ -174,7 +196,7 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
 
 template <class T>
 void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
-                   const T* rstd, const T* gamma, const NormDims& d, bool accumulate) {
+                   const T* rstd, const T* gamma, const NormDims& d) {
   const long S = d.S, C = d.C;
   const double M = double(d.group_size());
   if (d.over == NormDims::Over::group) {
@@ -185,12 +207,15 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
       const double mu = mean[i], r = rstd[i];
       double a1 = 0, a2 = 0;  // sum dxhat, sum dxhat*xhat over the group
       if (d.elementwise_affine && gamma) {
-        const T* g = gamma + c0 * S;
-        T* dg = dgamma + c0 * S;
-        T* db = dbeta + c0 * S;
-        const T* xs = x + off;
-        const T* dys = dy + off;
+        const T* g = gamma + c0 * S;  // (K, S)
+        T* dg = dgamma + c0 * S;      // (K, S)
+        T* db = dbeta + c0 * S;       // (K, S)
+        const T* xs = x + off;        // (K, S)
+        const T* dys = dy + off;      // (K, S)
         const T tmu = T(mu), tr = T(r);
+        // Scalar math, per element j of the group's span (gamma per element):
+        //   xhat = (x[j] - mu) * r;  dgamma[j] += dy[j]*xhat;  dbeta[j] += dy[j]
+        //   dxhat = dy[j] * gamma[j];  a1 += dxhat;  a2 += dxhat*xhat     (a1, a2 in double)
 #pragma omp simd reduction(+ : a1, a2)
         for (long j = 0; j < K * S; ++j) {
           const T xh = (xs[j] - tmu) * tr;
@@ -201,15 +226,15 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
           a2 += dxh * double(xh);
         }
         const T kx = T(-r * r * a2 / M), k0 = T(r * (mu * r * a2 - a1) / M);
-        T* dxs = dx + off;
-        if (accumulate) {
+        T* dxs = dx + off;  // (K, S)
+        // Scalar math: dx[j] += r * (dxhat_j - a1/M - xhat_j * a2/M)
+        //                     = dy[j] * (gamma[j]*r) + x[j] * kx + k0
 #pragma omp simd
-          for (long j = 0; j < K * S; ++j) dxs[j] += dys[j] * (g[j] * tr) + xs[j] * kx + k0;
-        } else {
-#pragma omp simd
-          for (long j = 0; j < K * S; ++j) dxs[j] = dys[j] * (g[j] * tr) + xs[j] * kx + k0;
-        }
+        for (long j = 0; j < K * S; ++j) dxs[j] += dys[j] * (g[j] * tr) + xs[j] * kx + k0;
       } else {
+        // Per channel block k of the group: sdy = sum dy, sdyx = sum dy*x (dot2), then
+        //   sum dy*xhat = r * (sdyx - mu*sdy)
+        //   a1 += gamma[c]*sdy;  a2 += gamma[c] * sum dy*xhat
         for (long k = 0; k < K; ++k) {
           const long c = c0 + k;
           double sdy = 0, sdyx = 0;
@@ -224,10 +249,11 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
           a2 += g * sdyxh;
         }
         const T kx = T(-r * r * a2 / M), k0 = T(r * (mu * r * a2 - a1) / M);
+        // dx[n, c, s] += dy * (gamma[c]*r) + x * kx + k0, one dx_pass per channel block
         for (long k = 0; k < K; ++k) {
           const long c = c0 + k;
           const T a = T(gamma ? gamma[c] * r : r);
-          dx_pass(dx + off + k * S, dy + off + k * S, x + off + k * S, S, a, kx, k0, accumulate);
+          dx_pass(dx + off + k * S, dy + off + k * S, x + off + k * S, S, a, kx, k0);
         }
       }
     }
@@ -235,12 +261,14 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
   }
   // batch: per-channel sums of dy and dy*x over (n, s) in memory order, then one pass.
   auto& acc = scratch(std::size_t(5 * C));
-  double *sdy = acc.data(), *sdyx = sdy + C, *A = sdyx + C, *KX = A + C, *K0 = KX + C;
+  double *sdy = acc.data(), *sdyx = sdy + C, *A = sdyx + C, *KX = A + C, *K0 = KX + C;  // (C) each
   for (long c = 0; c < C; ++c) sdy[c] = sdyx[c] = 0;
   for (long n = 0; n < d.N; ++n) {
     if (S == 1) {
       const T* dys = dy + n * C;
       const T* xs = x + n * C;
+      // Scalar math, vectorized across channels (each c its own accumulators):
+      //   for c in [0, C): sdy[c] += dy[n, c]; sdyx[c] += dy[n, c] * x[n, c]
 #pragma omp simd
       for (long c = 0; c < C; ++c) {
         sdy[c] += double(dys[c]);
@@ -250,6 +278,8 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
       for (long c = 0; c < C; ++c) dot2(dy + (n * C + c) * S, x + (n * C + c) * S, S, sdy[c], sdyx[c]);
     }
   }
+  // Per channel: sum dy*xhat = r*(sdyx - mu*sdy); a1 = gamma*sdy, a2 = gamma*sum dy*xhat;
+  // dx = dy*A + x*KX + K0 with A = gamma*r, KX = -r^2*a2/M, K0 = r*(mu*r*a2 - a1)/M.
   for (long c = 0; c < C; ++c) {
     const double mu = mean[c], r = rstd[c], g = gamma ? double(gamma[c]) : 1.0;
     const double sdyxh = r * (sdyx[c] - mu * sdy[c]);
@@ -267,13 +297,15 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
       const T* dys = dy + n * C;
       const T* xs = x + n * C;
       T* dxs = dx + n * C;
-      if (!accumulate) std::fill_n(dxs, C, T(0));
+      // Scalar math, vectorized across channels:
+      //   for c in [0, C): dx[n, c] += dy[n, c]*A[c] + x[n, c]*KX[c] + K0[c]
+      //   (in double, rounded to T)
 #pragma omp simd
       for (long c = 0; c < C; ++c) dxs[c] += T(dys[c] * A[c] + xs[c] * KX[c] + K0[c]);
     } else {
       for (long c = 0; c < C; ++c) {
         const long off = (n * C + c) * S;
-        dx_pass(dx + off, dy + off, x + off, S, T(A[c]), T(KX[c]), T(K0[c]), accumulate);
+        dx_pass(dx + off, dy + off, x + off, S, T(A[c]), T(KX[c]), T(K0[c]));
       }
     }
   }
@@ -307,7 +339,7 @@ void norm_backward_fixed_stats(T* dx, T* dgamma, T* dbeta, const T* dy, const T*
   template void norm_apply<T>(T*, const T*, const T*, const T*, const T*, const T*,               \
                               const NormDims&);                                                   \
   template void norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*,    \
-                                 const NormDims&, bool);                                          \
+                                 const NormDims&);                                                \
   template void norm_backward_fixed_stats<T>(T*, T*, T*, const T*, const T*, const T*, const T*,  \
                                              const T*, const NormDims&);
 NORMLAB_INSTANTIATE(float)

@@ -81,26 +81,14 @@ void NormLayer<T>::reserve(int max_batch) {
 
 template <class T>
 void NormLayer<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
-  backward_impl(din, dout, in, N, true);
-}
-
-template <class T>
-void NormLayer<T>::backward_overwrite(T* din, const T* dout, const T* in, const T*, int N) {
-  backward_impl(din, dout, in, N, false);
-}
-
-template <class T>
-void NormLayer<T>::backward_impl(T* din, const T* dout, const T* in, int N, bool accumulate) {
   const NormDims d = dims(N);
   const T* gamma = opt_.affine ? this->param_ : nullptr;
   T* dgamma = opt_.affine ? this->grad_ : nullptr;
   T* dbeta = opt_.affine ? this->grad_ + d.affine_size() : nullptr;
-  if (fixed_stats_) {
-    if (!accumulate) std::fill_n(din, std::size_t(N) * this->in_.size(), T(0));
+  if (fixed_stats_)
     norm_backward_fixed_stats(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d);
-  } else {
-    norm_backward(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d, accumulate);
-  }
+  else
+    norm_backward(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d);
 }
 
 // ---- BatchNorm ----
@@ -162,30 +150,41 @@ void BatchNorm<T>::forward(T* out, const T* in, int N, Mode mode) {
   norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, d);
 }
 
-// ---- LayerNorm ----
+// ---- LayerNorm and GroupNorm: one forward ----
 
 template <class T>
-LayerNorm<T>::LayerNorm(Shape in, const NormOptions& opt) : NormLayer<T>(in, opt) {
+void PerSampleNorm<T>::forward(T* out, const T* in, int N, Mode) {
+  // A sample's statistics need no other sample, so the batch goes through in
+  // blocks of samples small enough to be still in cache when norm_apply reads
+  // them again after norm_stats. Same values as one call over the whole batch.
+  constexpr long kBlockBytes = 1 << 20;  // of x per block, about an L2 cache
+  const long per_sample = long(this->in_.size());
+  const int block = int(std::max(1L, kBlockBytes / long(sizeof(T)) / per_sample));
+  const T* gamma = this->opt_.affine ? this->param_ : nullptr;
+  const T* beta = this->opt_.affine ? this->param_ + this->dims(N).affine_size() : nullptr;
+  for (int n0 = 0; n0 < N; n0 += block) {
+    const NormDims d = this->dims(std::min(block, N - n0));
+    const long x0 = long(n0) * per_sample;  // first value of the block
+    const long s0 = long(n0) * d.groups;    // its first statistic
+    T* mean = this->mean_.data() + s0;  // (nb, G)
+    T* rstd = this->rstd_.data() + s0;  // (nb, G)
+    norm_stats(mean, rstd, static_cast<T*>(nullptr), in + x0, d, this->opt_.eps);
+    norm_apply(out + x0, in + x0, mean, rstd, gamma, beta, d);
+  }
+  this->fixed_stats_ = false;
+}
+
+// LN: one group per sample, over (C, H, W); affine per element, as PyTorch's LayerNorm((C,H,W)).
+template <class T>
+LayerNorm<T>::LayerNorm(Shape in, const NormOptions& opt) : PerSampleNorm<T>(in, opt) {
   this->proto_.over = NormDims::Over::group;
   this->proto_.groups = 1;
   this->proto_.elementwise_affine = true;
 }
 
+// GN: G groups per sample, each over (C/G, H, W); affine per channel.
 template <class T>
-void LayerNorm<T>::forward(T* out, const T* in, int N, Mode) {
-  const NormDims d = this->dims(N);
-  norm_stats(this->mean_.data(), this->rstd_.data(), static_cast<T*>(nullptr), in, d,
-             this->opt_.eps);
-  const T* gamma = this->opt_.affine ? this->param_ : nullptr;
-  const T* beta = this->opt_.affine ? this->param_ + d.affine_size() : nullptr;
-  this->fixed_stats_ = false;
-  norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, d);
-}
-
-// ---- GroupNorm ----
-
-template <class T>
-GroupNorm<T>::GroupNorm(Shape in, const NormOptions& opt) : NormLayer<T>(in, opt) {
+GroupNorm<T>::GroupNorm(Shape in, const NormOptions& opt) : PerSampleNorm<T>(in, opt) {
   if (opt.groups < 1 || in.c % opt.groups != 0)
     throw NormError(fmt::format(
         "groups: {} does not divide the {} channels of this layer (allowed: a divisor of {})",
@@ -194,19 +193,10 @@ GroupNorm<T>::GroupNorm(Shape in, const NormOptions& opt) : NormLayer<T>(in, opt
   this->proto_.groups = opt.groups;
 }
 
-template <class T>
-void GroupNorm<T>::forward(T* out, const T* in, int N, Mode) {
-  const NormDims d = this->dims(N);
-  norm_stats(this->mean_.data(), this->rstd_.data(), static_cast<T*>(nullptr), in, d,
-             this->opt_.eps);
-  const T* gamma = this->opt_.affine ? this->param_ : nullptr;
-  const T* beta = this->opt_.affine ? this->param_ + d.C : nullptr;
-  this->fixed_stats_ = false;
-  norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, d);
-}
-
 template class NormLayer<float>;
 template class NormLayer<double>;
+template class PerSampleNorm<float>;
+template class PerSampleNorm<double>;
 template class BatchNorm<float>;
 template class BatchNorm<double>;
 template class LayerNorm<float>;

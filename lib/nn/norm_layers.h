@@ -37,12 +37,11 @@ class NormLayer : public Layer<T> {
   NormLayer(Shape in, const NormOptions& opt);
   std::vector<TensorSpec> params() const override;
   void reserve(int max_batch) override;
+  // Accumulates (layer.h): din (N, in_shape), dgamma, dbeta (affine_size) +=.
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
-  void backward_overwrite(T* din, const T* dout, const T* in, const T* out, int N) override;
   const NormOptions& options() const { return opt_; }
 
  protected:
-  void backward_impl(T* din, const T* dout, const T* in, int N, bool accumulate);
   NormDims dims(int N) const;
   NormDims proto_;       // N filled per call
   NormOptions opt_;
@@ -64,21 +63,29 @@ class BatchNorm final : public NormLayer<T> {
   const T* running_var() const { return this->buffer_ + this->in_.c; }
 };
 
+// Layer and group norm: statistics per sample and group, in every mode, no
+// running averages. One forward for both; they differ only in the index set
+// (NormDims: LN is one group over C*H*W) and in the affine's shape.
 template <class T>
-class LayerNorm final : public NormLayer<T> {
+class PerSampleNorm : public NormLayer<T> {
  public:
-  LayerNorm(Shape in, const NormOptions& opt);
-  std::string kind() const override { return "layernorm"; }
+  using NormLayer<T>::NormLayer;
   void forward(T* out, const T* in, int N, Mode mode) override;
 };
 
 template <class T>
-class GroupNorm final : public NormLayer<T> {
+class LayerNorm final : public PerSampleNorm<T> {
+ public:
+  LayerNorm(Shape in, const NormOptions& opt);
+  std::string kind() const override { return "layernorm"; }
+};
+
+template <class T>
+class GroupNorm final : public PerSampleNorm<T> {
  public:
   // REQUIRES: opt.groups divides in.c (else NormError naming both numbers).
   GroupNorm(Shape in, const NormOptions& opt);
   std::string kind() const override { return "groupnorm"; }
-  void forward(T* out, const T* in, int N, Mode mode) override;
 };
 
 }  // namespace normlab

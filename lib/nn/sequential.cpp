@@ -1,8 +1,9 @@
 // Sequential: layer i reads acts[i-1] (or the input) and writes acts[i];
-// backward walks the chain in reverse, each layer writing dacts[i-1].
+// backward walks the chain in reverse, each layer accumulating into dacts[i-1].
 // A flatten between two layers is a view: its acts/dacts are its input's, so it
-// costs no copy forward and no add backward. dacts[i-1] has one writer, layer i,
-// so backward overwrites it (Layer::backward_overwrite) and nothing is zeroed.
+// costs no copy forward and no add backward. Backward has one protocol, +=
+// (layer.h): dacts[i-1] is zeroed (a memset) right before layer i's backward,
+// its only writer.
 #include "nn/sequential.h"
 
 #include <algorithm>
@@ -89,10 +90,8 @@ void Sequential<T>::backward(const T* dlogits, int N) {
     const T* in = i == 0 ? input_ptr_ : out_[i - 1];
     // The input gradient is never wanted; dense and conv skip it on a null pointer.
     T* din = i > 0 ? dout_[i - 1] : first_takes_null_ ? nullptr : dinput_.data();
-    if (din)
-      layers_[i]->backward_overwrite(din, dout, in, out_[i], N);
-    else
-      layers_[i]->backward(din, dout, in, out_[i], N);
+    if (din) std::fill_n(din, std::size_t(N) * layers_[i]->in_shape().size(), T(0));
+    layers_[i]->backward(din, dout, in, out_[i], N);
   }
 }
 

@@ -49,7 +49,9 @@ class Sequential {
 
   // REQUIRES: finalize() called, N <= max_batch. Returns the logits (N, out).
   const T* forward(const T* x, int N, Mode mode);
-  // Accumulates parameter gradients from dlogits (N, out) for the last forward.
+  // Accumulates parameter gradients from dlogits (N, out) for the last forward
+  // (the caller zeroes them: zero_grad). Activation gradients are internal:
+  // each is zeroed right before the layer that accumulates into it.
   void backward(const T* dlogits, int N);
   void zero_grad();
 
