@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 #include <thread>
 
 #include "claims/baseline.h"
@@ -42,19 +41,17 @@ struct ClaimsOptions {
 // other), so its rule can be applied again without running anything.
 void check_complete(const std::string& dir, const ClaimRule& rule, const Experiment& ex) {
   const std::string file = dir + "/" + (rule.measure == "step-time" ? "timings.csv" : "runs.csv");
-  std::set<std::string> want, have;
-  for (const auto& r : ex.runs) want.insert(r.run_id());
-  const CsvTable t = read_csv(file);
-  for (std::size_t i = 0; i < t.rows.size(); ++i) have.insert(t.at(i, "run_id"));
+  std::vector<std::string> want;
+  for (const auto& r : ex.runs) want.push_back(r.run_id());
+  const RunIdMatch m = match_run_ids(read_csv(file), want);
   const ManifestGrid g = read_manifest_grid(dir + "/manifest.json");
   if (g.grid_hash != ex.grid_hash)
     throw ConfigError(fmt::format("--evaluate-only: {}/manifest.json records grid {}, the claim file expands to {}; "
                                   "run without --evaluate-only", dir, g.grid_hash, ex.grid_hash));
-  if (have != want)
+  if (!m.exact())
     throw ConfigError(fmt::format("--evaluate-only: {} holds {} of the {} runs of claim {}'s grid (and {} others); "
                                   "run without --evaluate-only to complete it",
-                                  file, want.size() - [&] { std::size_t m = 0; for (const auto& w : want) m += !have.count(w); return m; }(),
-                                  want.size(), rule.id, [&] { std::size_t m = 0; for (const auto& h : have) m += !want.count(h); return m; }()));
+                                  file, want.size() - m.missing, want.size(), rule.id, m.extra));
 }
 
 struct Claim {

@@ -3,6 +3,8 @@
 // runs.csv by run_id.
 #include <doctest/doctest.h>
 
+#include <tuple>
+
 #include "claims/rule.h"
 #include "core/errors.h"
 
@@ -259,4 +261,54 @@ TEST_CASE("claims rule: activation_drift, percentile path length in units of the
   const auto& c = res.comparisons.at(0);
   CHECK(c.mean == doctest::Approx(1.05));
   CHECK(c.verdict == "supported");  // 1.05 +- 12.706 * 0.0707 / sqrt(2) = [0.415, 1.685] > 0.1
+}
+
+TEST_CASE("claims rule: select-on val, selection reads the validation split and the metric test") {
+  // Per seed, batch at lr 0.1: val 0.90, test 0.80; at lr 1.0: val 0.85, test 0.95. none: 0.5 on both.
+  std::vector<std::vector<std::string>> rows;
+  for (int s = 0; s < 3; ++s)
+    for (const auto& [norm, lr, val, test] :
+         std::vector<std::tuple<std::string, std::string, double, double>>{
+             {"batch", "0.1", 0.90, 0.80}, {"batch", "1", 0.85, 0.95}, {"none", "0.1", 0.5, 0.5}, {"none", "1", 0.5, 0.5}}) {
+      const std::string id = norm + lr + "s" + std::to_string(s);
+      rows.push_back({id, norm, std::to_string(s), lr, "ok", "", std::to_string(test), std::to_string(test),
+                      std::to_string(val), std::to_string(val), "100"});
+    }
+  const CsvTable t = table({"run_id", "norm", "seed", "lr", "status", "failure", "final_test_acc", "best_test_acc",
+                            "final_val_acc", "best_val_acc", "steps_done"},
+                           rows);
+  ClaimRule r = bn_vs_none("value", 0.1);
+  r.select = "best-lr";
+  CHECK(evaluate_claim(r, t).comparisons.at(0).mean == doctest::Approx(0.45));  // peeks: lr 1.0 by test
+  r.select_on = "val";
+  CHECK(evaluate_claim(r, t).comparisons.at(0).mean == doctest::Approx(0.30));  // lr 0.1 by val, read on test
+  // The floor reads the selection split too: at floor 0.88 only batch's lr 0.1 counts on val.
+  ClaimRule st = bn_vs_none("largest_stable_lr", 0.3);
+  st.floor = 0.88;
+  st.select_on = "val";
+  CHECK(evaluate_claim(st, t).metric.at("batch").at(0) == doctest::Approx(-1.0));  // log10(0.1)
+  st.select_on = "test";
+  CHECK(evaluate_claim(st, t).metric.at("batch").at(0) == doctest::Approx(0.0));  // log10(1)
+
+  // steps_to_target: target 0.95 x the lower mean best val accuracy (none's 0.5) = 0.475.
+  // batch lr 0.1 reaches it on val at 20 but on test at 60; lr 1.0 at 40 on both.
+  // none reaches it at 80 on both. On val the fastest batch lr is 0.1, reported by its test curve: 60.
+  std::vector<std::vector<std::string>> curve;
+  for (const auto& row : rows)
+    for (int step : {0, 20, 40, 60, 80, 100}) {
+      const std::string& id = row[0];
+      int val_at = 80, test_at = 80;
+      if (row[1] == "batch") val_at = row[3] == "0.1" ? 20 : 40, test_at = row[3] == "0.1" ? 60 : 40;
+      curve.push_back({id, "val", std::to_string(step), step >= val_at ? "0.9" : "0.1"});
+      curve.push_back({id, "test", std::to_string(step), step >= test_at ? "0.9" : "0.1"});
+    }
+  const CsvTable curves = table({"run_id", "split", "step", "accuracy"}, curve);
+  ClaimRule sp = bn_vs_none("steps_to_target", 10, "less");
+  sp.select_on = "val";
+  const auto res = evaluate_claim(sp, t, &curves);
+  CHECK(res.target == doctest::Approx(0.475));
+  CHECK(res.metric.at("batch").at(0) == doctest::Approx(60));
+  CHECK(res.comparisons.at(0).diffs.at(0) == doctest::Approx(20));  // 80 - 60
+  sp.select_on = "test";  // selecting on test picks lr 1.0: 80 - 40
+  CHECK(evaluate_claim(sp, t, &curves).comparisons.at(0).diffs.at(0) == doctest::Approx(40));
 }

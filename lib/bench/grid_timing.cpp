@@ -37,12 +37,10 @@ std::string time_step_configs(const std::vector<RunConfig>& runs, const std::vec
 
 bool timings_complete(const std::string& path, const std::vector<RunConfig>& runs) {
   if (!std::filesystem::exists(path)) return false;
+  std::vector<std::string> want;
+  for (const auto& r : runs) want.push_back(r.run_id());
   try {
-    const CsvTable t = read_csv(path);
-    if (t.rows.size() != runs.size()) return false;
-    for (std::size_t i = 0; i < t.rows.size(); ++i)
-      if (t.at(i, "run_id") != runs[i].run_id()) return false;
-    return true;
+    return match_run_ids(read_csv(path), want).in_order;
   } catch (const ConfigError&) {
     return false;
   }

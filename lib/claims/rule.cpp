@@ -37,7 +37,8 @@ ClaimRule read_claim_rule(const std::string& path) {
   };
   only(*claim, "claim", {"id", "statement", "source", "measure"});
   only(*rule, "rule", {"metric", "column", "file", "relative", "over", "select", "where", "by", "each", "treatment",
-                       "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text"});
+                       "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text",
+                       "select-on"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
     if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
@@ -70,6 +71,9 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
   r.over = str(*rule, "over", r.metric == "spread");
   r.select = str(*rule, "select", false);
+  r.select_on = (*rule)["select-on"].value<std::string>().value_or("test");
+  if (r.select_on != "test" && r.select_on != "val")
+    throw ConfigError(fmt::format("{}: rule.select-on: '{}' (allowed: test, val)", path, r.select_on));
   if (auto b = (*rule)["by"].value<std::string>()) r.by = key(*b);
   if (const auto* each = (*rule)["each"].as_array())
     for (const auto& e : *each) r.each.push_back(key(e.value<std::string>().value_or("")));
@@ -128,9 +132,26 @@ bool matches(const CsvTable& t, std::size_t row, const std::map<std::string, std
   return true;
 }
 
-bool stable(const CsvTable& t, std::size_t row, double floor) {
-  return t.at(row, "status") == "ok" && t.at(row, "failure").empty() &&
-         t.num(row, "final_test_acc") >= floor;
+// acc: the accuracy column selection reads (final_test_acc or final_val_acc).
+bool stable(const CsvTable& t, std::size_t row, double floor, const std::string& acc) {
+  return t.at(row, "status") == "ok" && t.at(row, "failure").empty() && t.num(row, acc) >= floor;
+}
+
+// A split's accuracy curve per run: run_id -> (step, accuracy) in file order.
+std::map<std::string, std::vector<std::pair<long, double>>> accuracy_curves(const CsvTable& curves,
+                                                                             const std::string& split) {
+  std::map<std::string, std::vector<std::pair<long, double>>> out;
+  for (std::size_t i = 0; i < curves.rows.size(); ++i)
+    if (curves.at(i, "split") == split)
+      out[curves.at(i, "run_id")].push_back({std::stol(curves.at(i, "step")), curves.num(i, "accuracy")});
+  return out;
+}
+
+// The first step at which a curve reaches target; censored at budget + 1.
+double first_reach(const std::vector<std::pair<long, double>>& curve, double target, double budget) {
+  for (const auto& [step, acc] : curve)
+    if (acc >= target) return double(step);
+  return budget + 1;
 }
 
 }  // namespace
@@ -169,28 +190,31 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
   if (combos.empty()) combos.insert("");
 
   ClaimResult res;
-  // steps_to_target: each run's test-accuracy curve, and the target derived from the data.
-  std::map<std::string, std::vector<std::pair<long, double>>> curve;  // run_id -> (step, acc)
+  // Selection (stability, best lr, near-best range, the target and each group's
+  // fastest lr) reads the split rule.select_on names; what is reported is test.
+  const std::string sel_acc = "final_" + rule.select_on + "_acc";
+  // steps_to_target: each run's accuracy curves, and the target derived from the data.
+  std::map<std::string, std::vector<std::pair<long, double>>> sel_curve, test_curve;  // run_id -> (step, acc)
   double target = 0, budget = 0;  // budget: the most steps any run made
   if (rule.metric == "steps_to_target") {
     if (!curves) throw ConfigError("steps_to_target needs curves.csv");
-    for (std::size_t i = 0; i < curves->rows.size(); ++i)
-      if (curves->at(i, "split") == "test")
-        curve[curves->at(i, "run_id")].push_back({std::stol(curves->at(i, "step")), curves->num(i, "accuracy")});
+    test_curve = accuracy_curves(*curves, "test");
+    sel_curve = rule.select_on == "test" ? test_curve : accuracy_curves(*curves, rule.select_on);
     target = INFINITY;
     for (const auto& [g, seeds] : groups) {
       double mean_best = 0;
       for (const auto& [seed, rows] : seeds) {
         double b = 0;
-        for (auto i : rows) b = std::max(b, t.num(i, "best_test_acc"));
+        for (auto i : rows) b = std::max(b, t.num(i, "best_" + rule.select_on + "_acc"));
         mean_best += b / double(seeds.size());
       }
       target = std::min(target, rule.fraction * mean_best);
     }
     for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
     res.target = target;
-    res.note = fmt::format("target test accuracy {:.4f} = {} x the lowest group's mean best accuracy", target,
-                           rule.fraction);
+    res.note = fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
+                           rule.select_on, target, rule.fraction, rule.select_on);
+    if (rule.select_on != "test") res.note += "; each group's fastest lr chosen on val, its steps read on test";
   }
   // activation_drift: per run, the percentile path of its last hidden pre-activation layer.
   std::map<std::string, double> drift;  // run_id -> drift
@@ -225,7 +249,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
         for (auto i : rows) {
           const double lr = t.num(i, "lr");
           lowest = std::min(lowest, lr);
-          if (stable(t, i, rule.floor)) best = std::max(best, lr);
+          if (stable(t, i, rule.floor, sel_acc)) best = std::max(best, lr);
         }
         // No stable lr at all: one decade below the grid.
         m = std::isfinite(best) ? std::log10(best) : std::log10(lowest) - 1;
@@ -233,24 +257,24 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
         // Width in decades of the lrs whose run ends within `within` of the best accuracy.
         double best = -INFINITY;
         for (auto i : rows)
-          if (stable(t, i, rule.floor)) best = std::max(best, t.num(i, "final_test_acc"));
+          if (stable(t, i, rule.floor, sel_acc)) best = std::max(best, t.num(i, sel_acc));
         double lo = INFINITY, hi = -INFINITY;
         for (auto i : rows)
-          if (stable(t, i, rule.floor) && t.num(i, "final_test_acc") >= best - rule.within) {
+          if (stable(t, i, rule.floor, sel_acc) && t.num(i, sel_acc) >= best - rule.within) {
             lo = std::min(lo, t.num(i, "lr"));
             hi = std::max(hi, t.num(i, "lr"));
           }
         m = std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0;
       } else if (rule.metric == "steps_to_target") {
-        m = INFINITY;
+        // The fastest lr by the selection split's curve (first in grid order on a tie),
+        // reported by its test curve; unreached (or diverged) is censored at budget + 1.
+        double fastest = INFINITY;
         for (auto i : rows) {
-          double reached = budget + 1;  // censored: not reached within the budget (or diverged)
-          for (const auto& [step, acc] : curve[t.at(i, "run_id")])
-            if (acc >= target) {
-              reached = double(step);
-              break;
-            }
-          m = std::min(m, reached);
+          const double reached = first_reach(sel_curve[t.at(i, "run_id")], target, budget);
+          if (reached < fastest) {
+            fastest = reached;
+            m = first_reach(test_curve[t.at(i, "run_id")], target, budget);
+          }
         }
       } else if (rule.metric == "activation_drift") {
         double sum = 0;
@@ -268,7 +292,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
       } else if (rule.select == "best-lr") {
         std::size_t best = rows[0];
         for (auto i : rows)
-          if (t.num(i, "final_test_acc") > t.num(best, "final_test_acc")) best = i;
+          if (t.num(i, sel_acc) > t.num(best, sel_acc)) best = i;
         m = column_value(t, best, rule.column);
       } else {
         double s = 0;

@@ -18,7 +18,12 @@
 //   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss:
 //                                  #   train-test gaps of runs that ended ok, not collapsed)
 //   over = "init"                  # spread: the key whose values the spread is taken over
-//   select = "best-lr"             # value: per norm and seed, the lr with the best final_test_acc
+//   select = "best-lr"             # value: per norm and seed, the lr with the best final accuracy
+//   select-on = "test"             # the split every selection reads: "test", or "val" (the
+//                                  #   dataset's validation split, `val=F` in its spec): the
+//                                  #   stability floor, the best lr, the near-best lr range, the
+//                                  #   steps_to_target target and each group's fastest lr. The
+//                                  #   reported metric is read on test either way.
 //   where = { batch-size = 2 }     # only these rows (a list: any of these values)
 //   by = "norm"                    # the key whose values are compared (default norm)
 //   each = ["model", "optimizer"]  # compare separately within each combination of these keys
@@ -26,7 +31,7 @@
 //   control = "none"               # the norm it is compared with
 //   direction = "greater"          # treatment's metric should be greater (or "less")
 //   margin = 0.4                   # the smallest difference that counts
-//   floor = 0.5                    # lr metrics: a run must reach this test accuracy to count
+//   floor = 0.5                    # lr metrics: a run must reach this accuracy (select-on split) to count
 //   within = 0.02                  # lr_range: decades of lr within this accuracy of the best
 //   fraction = 0.95                # steps_to_target: target = fraction x the lowest, over the
 //                                  #   compared groups, of the mean over seeds of the best test
@@ -65,7 +70,7 @@ struct ClaimRule {
   std::string id, statement, source, text;
   std::string measure = "training", file = "runs.csv";
   bool relative = false;
-  std::string metric, column = "final_test_acc", over, select;
+  std::string metric, column = "final_test_acc", over, select, select_on = "test";
   std::map<std::string, std::vector<std::string>> where;
   std::string by = "norm";
   std::vector<std::string> each;

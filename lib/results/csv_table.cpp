@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/errors.h"
@@ -81,6 +82,21 @@ CsvTable read_csv(const std::string& path) {
     t.rows.push_back(std::move(r));
   }
   return t;
+}
+
+RunIdMatch match_run_ids(const CsvTable& t, const std::vector<std::string>& want) {
+  RunIdMatch m;
+  const int c = t.col("run_id");
+  const std::set<std::string> w(want.begin(), want.end());
+  std::set<std::string> have;
+  for (const auto& row : t.rows) {
+    have.insert(row[c]);
+    m.extra += !w.count(row[c]);
+  }
+  for (const auto& id : w) m.missing += !have.count(id);
+  m.in_order = t.rows.size() == want.size();
+  for (std::size_t i = 0; m.in_order && i < want.size(); ++i) m.in_order = t.rows[i][c] == want[i];
+  return m;
 }
 
 }  // namespace normlab

@@ -19,4 +19,14 @@ struct CsvTable {
 // Throws ConfigError naming the file (missing, or a row with the wrong field count).
 CsvTable read_csv(const std::string& path);
 
+// How a table's run_id column stands against the run ids a grid expects.
+struct RunIdMatch {
+  std::size_t missing = 0;  // expected ids absent from the table
+  std::size_t extra = 0;    // table rows whose id is not expected
+  bool in_order = false;    // the column is exactly `want`, in order
+  bool exact() const { return missing == 0 && extra == 0; }
+};
+// REQUIRES: t has a run_id column (else ConfigError naming the file).
+RunIdMatch match_run_ids(const CsvTable& t, const std::vector<std::string>& want);
+
 }  // namespace normlab

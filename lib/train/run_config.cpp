@@ -40,6 +40,7 @@ const std::vector<KeySpec>& run_keys() {
       {"steps", 'i', "0", "training steps; 0 = use epochs", true, false},
       {"eval-every", 'i', "0", "steps between evaluations; 0 = about 20 per run", true, false},
       {"eval-batch", 'i', "1000", "batch size for evaluation"},
+      {"eval-subset", 'i', "0", "evaluate the validation and test splits on their first N images only (a fixed subset, so frequent evaluation is cheap); 0 = whole splits", true, false, false},
       {"eval-stats", 's', "running", "batch norm at evaluation: running (its running averages) | batch (each evaluation batch's own statistics)"},
       {"stat-batches", 'l', "", "after training, measure each batch-norm input's batch mean/variance error against the training set's at these batch sizes (batchstats.csv); empty: off"},
       {"stat-draws", 'i', "200", "stat-batches: batches drawn per size", true, false},
@@ -146,7 +147,7 @@ const std::string& RunConfig::get(const std::string& key) const { return v_.at(k
 std::string RunConfig::canonical() const {
   std::string s;
   for (const auto& k : run_keys())
-    if (k.identity) s += fmt::format("{}={}\n", k.name, v_.at(k.name));
+    if (k.identity && (k.id_at_default || v_.at(k.name) != k.def)) s += fmt::format("{}={}\n", k.name, v_.at(k.name));
   return s;
 }
 
@@ -211,6 +212,8 @@ TrainSpec resolve(const RunConfig& c) {
   require(t.steps > 0 || t.epochs > 0, "epochs", "must be > 0 when steps is 0");
   t.eval_every = integer("eval-every");
   require(t.eval_every >= 0, "eval-every", "must be >= 0");
+  t.eval_subset = int(integer("eval-subset"));
+  require(t.eval_subset >= 0, "eval-subset", "must be >= 0");
   t.eval_batch = int(integer("eval-batch"));
   require(t.eval_batch >= 1, "eval-batch", "must be >= 1");
   const std::string es = c.get("eval-stats");

@@ -26,6 +26,9 @@ struct KeySpec {
   // Can change whether the run sets up (data, model shapes, batch sizes): sweep
   // validation checks one run per distinct combination of these keys.
   bool setup = true;
+  // false for keys added after results were first published: at their default
+  // they stay out of run_id, so adding a key never changes an existing run's id.
+  bool id_at_default = true;
 };
 
 // Every key, in CSV column order.
@@ -65,6 +68,7 @@ struct TrainSpec {
   long eval_every = 0;   // 0: about 20 evaluations per run
   int eval_batch = 1000;
   int eval_train = 4096;   // training samples evaluated per point (the generalization gap)
+  int eval_subset = 0;     // > 0: validation and test evaluated on their first N samples
   bool eval_batch_stats = false;  // evaluate BN with each batch's own statistics
   std::vector<int> stat_batches;  // batch-statistic error measured at these sizes after training
   int stat_draws = 200;           // batches drawn per size

@@ -10,7 +10,7 @@ struct EvalPoint {
   long step;
   double epoch;
   long samples;
-  std::string split;  // "train" (fixed subset, eval mode) or "test" (eval mode)
+  std::string split;  // "train" (fixed subset), "val" (when the dataset has one) or "test"; all in eval mode
   double loss, accuracy;
   double grad_norm;   // of the last update before this point (0 at step 0)
   double lr;
@@ -47,6 +47,8 @@ struct RunResult {
   double final_test_acc = 0, best_test_acc = 0;
   double final_train_loss = 0, final_test_loss = 0;
   double final_train_acc = 0;
+  bool has_val = false;        // the dataset has a validation split (dataset key val=F)
+  double final_val_acc = 0, best_val_acc = 0, final_val_loss = 0;
   long steps_to_target = -1;
   double seconds_to_target = -1;
   double loss_auc = 0;         // mean training-batch loss over the steps run

@@ -3,9 +3,10 @@
 //   diverged if L_t is NaN/Inf or L_t > diverge_factor * L_1, or the gradient is not finite
 //   zero grads -> backward -> global grad norm -> optimizer step at lr(t)
 // Evaluation at step 0 (before any update), every eval_every steps and at T:
-// a fixed training subset and the whole test split, both in eval mode
-// (running statistics for BN, or with eval-stats=batch each evaluation batch's
-// own statistics), plus the activation probe. After training, optionally, the
+// a fixed training subset, the validation split (when the dataset has one) and
+// the test split, all in eval mode (running statistics for BN, or with
+// eval-stats=batch each evaluation batch's own statistics), plus the activation
+// probe. eval-subset = N limits validation and test to their first N samples. After training, optionally, the
 // batch-statistic error of every BN input (train/batch_stats.h).
 #include "train/trainer.h"
 
@@ -71,6 +72,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
     ~Unset() { set_current_pool(nullptr); }
   } unset;
   RunResult r;
+  r.has_val = data.val.count() > 0;
   const Split& train = data.train;
   const int N = spec.batch_size, K = data.classes;
   const std::size_t in_size = model.input_shape().size();
@@ -95,9 +97,16 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   auto record = [&](long step) {
     const Mode em = spec.eval_batch_stats ? Mode::eval_batch_stats : Mode::eval;
     const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em);
-    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, 0, em);
+    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em);
     const double epoch = double(samples) / train.count();
     r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s});
+    if (r.has_val) {
+      const auto [vl, va] = evaluate(model, data.val, spec.eval_batch, spec.eval_subset, em);
+      r.curve.push_back({step, epoch, samples, "val", vl, va, grad_norm, lr, train_s});
+      r.final_val_loss = vl;
+      r.final_val_acc = va;
+      r.best_val_acc = std::max(r.best_val_acc, va);
+    }
     r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s});
     probe.measure(model, step, r.activations);
     r.final_train_loss = trl;

@@ -13,9 +13,10 @@ import subprocess
 import sys
 import tempfile
 
+from csv_rows import TIME_COLS, rows
+
 BIN = sys.argv[1]
 CASE = sys.argv[2]
-TIME_COLS = {"seconds_to_target", "train_seconds", "samples_per_s", "peak_rss_mb", "elapsed_s"}
 CSVS = ["runs.csv", "curves.csv", "activations.csv"]
 KERNELS = ["Haswell", "Zen", "SkylakeX", "Cooperlake", "Sandybridge"]
 # A kernel every x86-64 machine with AVX can run that rounds differently from
@@ -53,14 +54,6 @@ def normlab(args, env_extra, expect=0):
         sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\nenv: {env_extra}\n"
                  f"stderr:\n{p.stderr}")
     return p
-
-
-def rows(path):
-    """Header and rows of a CSV with the time columns dropped."""
-    with open(path, newline="") as f:
-        r = list(csv.reader(f))
-    keep = [i for i, c in enumerate(r[0]) if c not in TIME_COLS]
-    return [[row[i] for i in keep] for row in r]
 
 
 def outputs(root, env):

@@ -14,9 +14,10 @@ import sys
 import tempfile
 import time
 
+from csv_rows import TIME_COLS, rows
+
 BIN = sys.argv[1]
 CASE = sys.argv[2]
-TIME_COLS = {"seconds_to_target", "train_seconds", "samples_per_s", "peak_rss_mb", "elapsed_s"}
 CSVS = ["runs.csv", "curves.csv", "activations.csv", "batchstats.csv"]
 
 # 4 norms x 2 learning rates x 2 seeds = 16 runs of a few tenths of a second each.
@@ -63,14 +64,6 @@ def write(path, text):
     with open(path, "w") as f:
         f.write(text)
     return path
-
-
-def rows(path):
-    """Header and rows of a CSV with the time columns dropped."""
-    with open(path, newline="") as f:
-        r = list(csv.reader(f))
-    keep = [i for i, c in enumerate(r[0]) if c not in TIME_COLS]
-    return [[row[i] for i in keep] for row in r]
 
 
 def run_ids(d):

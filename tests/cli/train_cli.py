@@ -8,9 +8,10 @@ import subprocess
 import sys
 import tempfile
 
+from csv_rows import TIME_COLS
+
 BIN = sys.argv[1]
 CASE = sys.argv[2]
-TIME_COLS = {"seconds_to_target", "train_seconds", "samples_per_s", "peak_rss_mb", "elapsed_s"}
 DATA = "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3"
 BASE = ["--dataset", DATA, "--model", "mlp", "--widths", "32,16", "--norm", "batch",
         "--batch-size", "32", "--epochs", "2", "--eval-every", "10", "--seed", "5", "--quiet"]
@@ -57,7 +58,7 @@ def case_files_and_columns(tmp):
           f"curves.csv header {list(curves[0].keys())}")
     for c in curves:
         int(c["step"]); int(c["samples"]); float(c["loss"]); float(c["accuracy"])
-        check(c["split"] in ("train", "test"), "split must be train|test")
+        check(c["split"] in ("train", "test"), "split must be train|test (no val split here)")
         check(c["run_id"] == r["run_id"], "run_id mismatch")
     acts = read(os.path.join(tmp, "activations.csv"))
     check(len(acts) > 0, "no activation rows")
@@ -184,6 +185,36 @@ def case_config_file(tmp):
         f.write('norm = "layer"\nlearning_rate = 0.05\n')
     p = run(BASE + ["--config", cfg, "--out", os.path.join(tmp, "b")], expect=2)
     check(f"{cfg}:2:" in p.stderr and "learning_rate" in p.stderr, f"file:line and key:\n{p.stderr}")
+
+
+def case_validation_split(tmp):
+    """val=F in the dataset spec: val rows in curves.csv at every evaluation, the
+    summary columns read from them; eval-subset limits val and test to N images."""
+    data = DATA.replace("test=400", "test=400,val=0.25")
+    args = [a if a != DATA else data for a in BASE]
+    run(args + ["--eval-subset", "50", "--out", os.path.join(tmp, "v")])
+    r = read(os.path.join(tmp, "v", "runs.csv"))[0]
+    curves = read(os.path.join(tmp, "v", "curves.csv"))
+    val = [c for c in curves if c["split"] == "val"]
+    test = [c for c in curves if c["split"] == "test"]
+    check(len(val) == len(test) > 2, f"{len(val)} val and {len(test)} test rows")
+    check([c["step"] for c in val] == [c["step"] for c in test], "val evaluated at every test step")
+    check(r["final_val_acc"] == val[-1]["accuracy"], "final_val_acc is the last val evaluation")
+    check(float(r["best_val_acc"]) == max(float(c["accuracy"]) for c in val), "best_val_acc is the best")
+    check(r["final_val_loss"] == val[-1]["loss"], "final_val_loss is the last val evaluation")
+    for c in val + test:  # 50 images: accuracies are multiples of 1/50
+        check(abs(float(c["accuracy"]) * 50 - round(float(c["accuracy"]) * 50)) < 1e-4,
+              f"eval-subset 50 not applied: accuracy {c['accuracy']}")
+    # No val split: the columns are empty and there are no val rows. eval-subset at its
+    # default leaves the run id as it was before the key existed.
+    run(BASE + ["--out", os.path.join(tmp, "n")])
+    run(BASE + ["--eval-subset", "0", "--out", os.path.join(tmp, "z")])
+    n = read(os.path.join(tmp, "n", "runs.csv"))[0]
+    check(n["final_val_acc"] == n["best_val_acc"] == n["final_val_loss"] == "", "val columns empty without val")
+    check(all(c["split"] != "val" for c in read(os.path.join(tmp, "n", "curves.csv"))), "no val rows")
+    check(n["run_id"] == read(os.path.join(tmp, "z", "runs.csv"))[0]["run_id"], "eval-subset 0 is the default")
+    check(n["run_id"] != r["run_id"], "a val split is another run")
+    run(BASE + ["--eval-subset", "-1", "--out", os.path.join(tmp, "bad")], expect=2)
 
 
 with tempfile.TemporaryDirectory() as tmp:
