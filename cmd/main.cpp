@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   normlab::cmd::setup_merge(app);
   normlab::cmd::setup_bench(app);
   normlab::cmd::setup_claims(app);
+  normlab::cmd::setup_slurm(app);
+  normlab::cmd::setup_status(app);
 
   try {
     app.parse(argc, argv);
@@ -64,6 +66,9 @@ int main(int argc, char** argv) {
   } catch (const normlab::ConfigError& e) {
     spdlog::error("{}", e.what());
     return 2;
+  } catch (const normlab::Interrupted& e) {
+    spdlog::warn("{}", e.what());
+    return 128 + e.signal;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

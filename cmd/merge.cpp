@@ -7,6 +7,7 @@
 
 #include "cmd/subcommands.h"
 #include "core/errors.h"
+#include "sweep/ledger.h"
 #include "sweep/manifest.h"
 #include "sweep/sweep_dir.h"
 #include "results/run_files.h"
@@ -49,6 +50,9 @@ void run_merge(const MergeOptions& o) {
   auto manifest = grids[0].json;
   manifest["merged_from"] = o.dirs;
   manifest["merged_at"] = utc_now();
+  manifest["shards"] = nlohmann::json::array();  // each input's shard ledger (sweep/ledger.h)
+  for (const auto& d : o.dirs)
+    for (const auto& r : read_ledgers(d)) manifest["shards"].push_back(r);
   write_file_atomic(o.out + "/manifest.json", manifest.dump(2) + "\n");
   spdlog::info("merge: {} of {} runs present in {}/ ({} part files copied)", present, runs.size(),
                o.out, copied);

@@ -12,5 +12,7 @@ void setup_sweep(CLI::App& app);
 void setup_merge(CLI::App& app);
 void setup_bench(CLI::App& app);
 void setup_claims(CLI::App& app);
+void setup_slurm(CLI::App& app);
+void setup_status(CLI::App& app);
 
 }  // namespace normlab::cmd

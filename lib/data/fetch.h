@@ -34,7 +34,4 @@ FetchReport fetch_mnist_subset(const std::string& data_dir);
 // to run `sudo apt-get install dataset-fashion-mnist`.
 FetchReport fetch_fashion_mnist(const std::string& data_dir);
 
-// Quotes s for /bin/sh.
-std::string shell_quote(const std::string& s);
-
 }  // namespace normlab

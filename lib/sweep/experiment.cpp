@@ -3,6 +3,7 @@
 // with axes in run_keys() order, the first key varying slowest, seeds fastest.
 #include "sweep/experiment.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -312,6 +313,21 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
   if (ex.runs.empty()) throw ConfigError(fmt::format("{}: the experiment expands to no runs", path));
   ex.grid_hash = sha256_hex(all_canon).substr(0, 16);
   return ex;
+}
+
+std::vector<std::string> run_labels(const Experiment& ex) {
+  std::vector<const char*> varying;
+  for (const auto& k : run_keys())
+    if (k.identity && std::any_of(ex.runs.begin(), ex.runs.end(),
+                                  [&](const RunConfig& r) { return r.get(k.name) != ex.runs[0].get(k.name); }))
+      varying.push_back(k.name);
+  std::vector<std::string> out;
+  for (const auto& r : ex.runs) {
+    std::string l;
+    for (const char* k : varying) l += (l.empty() ? "" : " ") + std::string(k) + "=" + r.get(k);
+    out.push_back(l.empty() ? r.run_id() : l);
+  }
+  return out;
 }
 
 }  // namespace normlab

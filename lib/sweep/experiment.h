@@ -54,4 +54,8 @@ struct ExperimentOptions {
 // Parses and expands; throws ConfigError listing every problem.
 Experiment load_experiment(const std::string& path, const ExperimentOptions& opt = {});
 
+// Each run (grid order) named by the identity keys that vary over the grid,
+// for log lines: "norm=batch lr=0.3 seed=1" (the run id when nothing varies).
+std::vector<std::string> run_labels(const Experiment& ex);
+
 }  // namespace normlab

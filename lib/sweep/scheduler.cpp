@@ -82,12 +82,18 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
 
   TrainHooks hooks;
   hooks.faults = opt.faults;
+  hooks.stop = opt.stop;
+  std::vector<std::string> abandoned;
+  std::atomic<int> started{0};
+  const std::vector<std::string> labels = run_labels(ex);  // varying keys, for the log
   std::mutex mu;
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (;;) {
+      if (opt.stop && opt.stop->load()) return;
       const std::size_t k = next.fetch_add(1);
       if (k >= pending.size()) return;
+      ++started;
       const RunConfig& cfg = ex.runs[pending[k]];
       {
         std::lock_guard<std::mutex> lock(mu);
@@ -96,6 +102,11 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
       RunResult r;
       try {
         r = run_one(ex.specs[pending[k]], opt.threads_per_run, hooks);
+      } catch (const RunAbandoned&) {  // incomplete: nothing is written; a rerun runs it
+        std::lock_guard<std::mutex> lock(mu);
+        --prog.running;
+        abandoned.push_back(cfg.run_id());
+        continue;
       } catch (const std::exception& e) {
         r = RunResult{};
         r.status = "error";
@@ -115,7 +126,7 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
       prog.elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();
       const int left = int(pending.size()) - prog.done;
       prog.eta_s = prog.elapsed_s / prog.done * left;
-      report(prog, fmt::format("{} {} {}", cfg.run_id(), r.status,
+      report(prog, fmt::format("{} ({}) {} {}", labels[pending[k]], cfg.run_id(), r.status,
                                r.status == "error" ? r.message
                                                    : fmt::format("test acc {:.4f}", r.final_test_acc)));
     }
@@ -128,6 +139,8 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
 
   SweepSummary s;
   s.progress = prog;
+  s.abandoned = std::move(abandoned);
+  s.not_started = int(pending.size()) - started.load();
   s.assembled = dir.assemble(ex.runs);
   return s;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Runs an experiment's grid: validation of every run before any starts, then
 // `jobs` runs at a time in this process, skipping runs already complete.
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -16,6 +17,9 @@ struct SweepOptions {
   int shard_index = 0, shard_count = 1;  // run grid indices g with g % count == index
   bool dry_run = false;
   TrainFaults faults;            // test-only (train/trainer.h); off by default
+  // Raised (nonzero) to stop: no new run starts and runs in flight are
+  // abandoned, unwritten (sweep/interrupt.h). nullptr: never stops.
+  const std::atomic<int>* stop = nullptr;
 };
 
 struct SweepProgress {
@@ -28,6 +32,8 @@ struct SweepProgress {
 struct SweepSummary {
   SweepProgress progress;
   int assembled = 0;   // runs of the whole grid present in the CSVs
+  std::vector<std::string> abandoned;  // run ids stopped midway (opt.stop), not written
+  int not_started = 0;                 // pending runs never started because of opt.stop
 };
 
 // "i/n" -> (i, n); throws ConfigError unless 0 <= i < n.

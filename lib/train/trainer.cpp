@@ -137,6 +137,8 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       sampler.next(idx, n);
     }
     if (fault && step == 3) throw std::runtime_error("injected fault (NORMLAB_FAULT_THROW_NORM) at step 3");
+    if (hooks.stop && hooks.stop->load(std::memory_order_relaxed))
+      throw RunAbandoned(fmt::format("stopped by signal {} at step {}", hooks.stop->load(), step));
     train.gather(xb.data(), yb.data(), idx, n);
     lr = lr_at(spec.schedule, spec.lr, step - 1, total);
     // The first batch's loss is the reference for "exploded"; it is not known before step 1.

@@ -1,6 +1,8 @@
 #pragma once
 // One training run: model, data stream, optimizer, evaluation, divergence.
+#include <atomic>
 #include <functional>
+#include <stdexcept>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,14 @@ struct TrainHooks {
   std::string load_weights;  // safetensors to start from instead of init
   std::string save_weights;  // safetensors written at the end
   TrainFaults faults;
+  // When set and nonzero (a signal number), the run stops at its next step by
+  // throwing RunAbandoned; nothing of it should be written (sweep/interrupt.h).
+  const std::atomic<int>* stop = nullptr;
+};
+
+// Thrown by train_run when hooks.stop was raised: the run is incomplete.
+struct RunAbandoned : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 // Trains a model built by build_run_model (train/run_setup.h). Never throws for a diverged run (status "diverged"); throws for

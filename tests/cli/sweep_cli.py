@@ -7,6 +7,7 @@ Every comparison is between parsed CSVs with the time columns removed: all
 other fields, the header and the row order must be identical."""
 import csv
 import json
+import re
 import os
 import signal
 import subprocess
@@ -332,6 +333,100 @@ def case_random(tmp):
     check(len(lines) == 10, f"5 draws x 2 norms:\n{p1.stdout}")
     lrs = {float(tok[3:]) for l in lines for tok in l.split() if tok.startswith("lr=")}
     check(len(lrs) == 5 and all(1e-3 <= x <= 1.0 for x in lrs), f"lr draws {sorted(lrs)}")
+
+
+# Runs of about a second each, so a signal or a second writer lands mid-run.
+SLOW = GRID.replace("epochs = 4", "epochs = 200")
+
+
+def ledger(out):
+    d = os.path.join(out, "ledger")
+    recs = []
+    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if f.endswith(".json"):
+            with open(os.path.join(d, f)) as fh:
+                recs.append(json.load(fh))
+    return recs
+
+
+def start_slow(tmp, out, extra=()):
+    exp = write(os.path.join(tmp, "slow.toml"), SLOW)
+    proc = subprocess.Popen([BIN, "sweep", exp, "--out", out, "--jobs", "1", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parts = os.path.join(out, "parts")
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.isdir(parts) and len([f for f in os.listdir(parts) if f.endswith(".runs.csv")]) >= 2:
+            break
+        time.sleep(0.05)
+    check(proc.poll() is None, "the slow sweep ended before it could be interrupted")
+    return exp, proc
+
+
+def case_interrupt(tmp):
+    """SIGTERM and SIGINT: one line saying what finished and how to resume, exit 143 / 130,
+    the run in flight abandoned with nothing of it kept; the resume gives the same bytes."""
+    for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+        out = os.path.join(tmp, f"sig{int(sig)}")
+        exp, proc = start_slow(tmp, out)
+        time.sleep(0.3)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        check(proc.returncode == code, f"exit {proc.returncode} after signal {int(sig)}, expected {code}:\n{err}")
+        check(f"stopped by signal {int(sig)}" in err and "Run the same command again to resume" in err,
+              f"no resume line:\n{err}")
+        rec = ledger(out)[0]
+        check(rec["state"] == "interrupted" and rec["abandoned"], f"ledger {rec}")
+        for rid in rec["abandoned"]:
+            check(not [f for f in os.listdir(os.path.join(out, "parts")) if f.startswith(rid)],
+                  f"abandoned run {rid} left a part")
+        st = json.loads(subprocess.run([BIN, "status", out, "--json"], capture_output=True, text=True).stdout)
+        check(st["counts"]["preempted"] == len(rec["abandoned"]) and st["counts"]["pending"] > 0,
+              f"status after the interruption: {st['counts']}")
+    sweep([exp, "--out", out, "--jobs", "2", "-q"])
+    check(ledger(out)[0]["preemptions"] == 1, f"ledger after the resume: {ledger(out)[0]}")
+    same_csvs(reference(tmp, exp), out)
+    p = subprocess.run([BIN, "status", out], capture_output=True, text=True)
+    check(p.returncode == 0 and "every run is complete" in p.stdout, f"status:\n{p.stdout}{p.stderr}")
+
+
+def case_lock(tmp):
+    """A second writer of the same runs is refused (exit 2, naming the first); a
+    distinct shard of the same directory is not."""
+    out = os.path.join(tmp, "locked")
+    exp, proc = start_slow(tmp, out, ["--shard", "0/2"])
+    same = sweep([exp, "--out", out, "--shard", "0/2", "-q"], expect=2)
+    check("is being written by another normlab process" in same.stderr and "shard 0/2" in same.stderr,
+          f"message:\n{same.stderr}")
+    whole = sweep([exp, "--out", out, "-q"], expect=2)
+    check("is being written by" in whole.stderr, f"an unsharded writer beside a shard:\n{whole.stderr}")
+    sweep([exp, "--out", out, "--shard", "1/2", "-q"])  # the other shard runs beside it
+    proc.wait(timeout=300)
+    check(proc.returncode == 0, f"the first writer failed: {proc.stderr.read()}")
+    sweep([exp, "--out", out, "-q"])  # free again once it ended
+    sound(out)
+
+
+def case_progress(tmp):
+    """On a terminal: one redrawn progress line. Elsewhere: a plain log line per run,
+    naming the run's config."""
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    plain = sweep([exp, "--out", os.path.join(tmp, "plain"), "--jobs", "2"])
+    check("\r" not in plain.stderr and "[" + "#" not in plain.stderr, "a progress bar without a terminal")
+    check(re.search(r"\[\d+/16\] norm=\w+ lr=[\d.]+ seed=\d \([0-9a-f]{16}\) ok", plain.stderr),
+          f"log lines should name the config:\n{plain.stderr}")
+    cmd = f"{BIN} sweep {exp} --out {os.path.join(tmp, 'tty')} --jobs 2"
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    # Bytes, not text: text mode would turn the bar's carriage returns into newlines.
+    tty = subprocess.run(["script", "-qfec", cmd, "/dev/null"], capture_output=True, env=env)
+    out = tty.stdout.decode()
+    check(tty.returncode == 0, f"under a pseudo-terminal: exit {tty.returncode}\n{out}")
+    check("\r\x1b[K[" in out and "16/16" in out and "eta" in out and "#" * 24 in out,
+          f"no progress bar on a terminal:\n{out!r}")
+    check(not re.search(r"\[\d+/16\] norm=", out), "per-run log lines on a terminal")
+    ci = subprocess.run(["script", "-qfec", cmd.replace("/tty", "/tty-ci"), "/dev/null"], capture_output=True,
+                        env=dict(env, CI="true")).stdout.decode()
+    check("#" * 24 not in ci and re.search(r"\[\d+/16\] norm=", ci), "CI=true keeps plain lines")
 
 
 with tempfile.TemporaryDirectory() as tmp:
