@@ -122,6 +122,19 @@ def seed_model(model, norm):
         if norm == "gn":
             return [nn.GroupNorm(8, c)]
         return [nn.LayerNorm([c, 26, 26] if conv else [c])]
+    if model == "cnn-deep":  # the default widths 16,32,64, stride-2 convs: maps 14, 7, 4
+        layers, c, s = [], 1, 28
+        for w in (16, 32, 64):
+            s = (s - 1) // 2 + 1
+            layers += [nn.Conv2d(c, w, 3, stride=2, padding=1),
+                       *([nn.LayerNorm([w, s, s])] if norm == "ln" else nl(w, True)), nn.ReLU()]
+            c = w
+        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 4 * 4, 10))
+    if model == "rnn":  # hidden 128, the module the fixtures use (scripts/make_fixtures.py)
+        sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+        from make_fixtures import build_model
+        kind = {"none": "none", "bn": "batch", "ln": "layer", "gn": "group"}[norm]
+        return build_model(dict(model="rnn", widths=[128], norm=kind, groups=8))
     if model == "mlp":
         layers = [nn.Linear(784, 128), *nl(128, False), nn.ReLU(), nn.Linear(128, 64), *nl(64, False), nn.ReLU(),
                   nn.Linear(64, 10)]
@@ -134,6 +147,7 @@ def step_suite(rows, opt):
     cases = [("mlp", "none", [8, 32, 128, 512]), ("mlp", "bn", [8, 32, 128, 512]),
              ("cnn", "none", [32, 128, 512]), ("cnn", "bn", [32, 128]), ("cnn", "gn", [32, 128]),
              ("cnn", "ln", [32, 128])]
+    cases += [(m, norm, [2, 32, 128]) for m in ("cnn-deep", "rnn") for norm in ("none", "bn", "gn", "ln")]
     for model, norm, batches in cases:
         for n in batches:
             name = f"step/{model}-{norm}/b{n}"

@@ -24,6 +24,7 @@ Writes safetensors files (a tiny writer below; the safetensors package is not ne
                           stats; run table (optimizer settings) is JSON in metadata["runs"].
   interop_<m>.safetensors     a trained-ish torch state_dict (PyTorch -> normlab)
   interop_<m>.io.safetensors  x and torch eval-mode logits; metadata["config"] = model config.
+  models.safetensors, traj_<m>*.safetensors   cnn-deep and rnn: see fixtures_models.py.
 
 check_checkpoint.py imports build_model/read_safetensors from here for the reverse
 direction (normlab -> PyTorch).
@@ -90,7 +91,8 @@ def read_safetensors(path):
 
 # ---------------------------------------------------------------- models (mirror lib/nn/model.cpp)
 
-DEFAULT_WIDTHS = {"mlp": [128, 64], "cnn": [32], "cnn-small": [16, 32]}
+DEFAULT_WIDTHS = {"mlp": [128, 64], "cnn": [32], "cnn-small": [16, 32], "cnn-deep": [16, 32, 64],
+                  "rnn": [128]}
 
 
 def _norm(kind, c, shape_chw, dense, groups, eps, momentum, affine):
@@ -104,6 +106,61 @@ def _norm(kind, c, shape_chw, dense, groups, eps, momentum, affine):
     if kind == "group":
         return nn.GroupNorm(groups, c, eps=eps, affine=affine)
     raise ValueError(kind)
+
+
+class StepBatchNorm(nn.Module):
+    """BatchNorm1d over (N, H) with one running average per time step t (Cooijmans et al.):
+    weight/bias (H) shared by all steps, running_mean/running_var (T, H)."""
+
+    def __init__(self, steps, h, eps, momentum, affine):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(h)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(h)) if affine else None
+        self.register_buffer("running_mean", torch.zeros(steps, h))
+        self.register_buffer("running_var", torch.ones(steps, h))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, a, t):
+        return nn.functional.batch_norm(a, self.running_mean[t], self.running_var[t], self.weight,
+                                        self.bias, self.training, self.momentum, self.eps)
+
+
+class NormRNN(nn.Module):
+    """normlab's rnn layer (lib/nn/rnn.h): x (N, 1, T, D) -> h_T (N, H), with
+    a_t = x_t W_ih^T + h_{t-1} W_hh^T + b, h_t = tanh(norm(a_t)), h_0 = 0."""
+
+    def __init__(self, steps, d, h, kind, groups, eps, momentum, affine):
+        super().__init__()
+        self.weight_ih = nn.Parameter(torch.empty(h, d))
+        self.weight_hh = nn.Parameter(torch.empty(h, h))
+        self.bias = nn.Parameter(torch.empty(h))
+        k = h ** -0.5  # nn.RNN's init
+        for p in (self.weight_ih, self.weight_hh, self.bias):
+            nn.init.uniform_(p, -k, k)
+        self.kind = kind
+        if kind == "batch":
+            self.norm = StepBatchNorm(steps, h, eps, momentum, affine)
+        elif kind == "layer":
+            self.norm = nn.LayerNorm(h, eps=eps, elementwise_affine=affine)
+        elif kind == "group":
+            self.norm = nn.GroupNorm(groups, h, eps=eps, affine=affine)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], -1, self.weight_ih.shape[1])
+        h = x.new_zeros(x.shape[0], self.weight_hh.shape[0])
+        for t in range(x.shape[1]):
+            a = x[:, t] @ self.weight_ih.t() + self.bias
+            if t > 0:
+                a = a + h @ self.weight_hh.t()
+            if self.kind == "batch":
+                a = self.norm(a, t)
+            elif self.kind != "none":
+                a = self.norm(a)
+            h = torch.tanh(a)
+        if self.kind == "batch" and self.training:
+            self.norm.num_batches_tracked.add_(1)
+        return h
 
 
 def build_model(cfg):
@@ -147,6 +204,16 @@ def build_model(cfg):
             h, w = h // 2, w // 2
         layers.append(nn.Flatten())
         f = c * h * w
+    elif model == "cnn-deep":
+        for wd in widths:
+            layers.append(nn.Conv2d(c, wd, 3, stride=2, padding=1))
+            c, h, w = wd, (h - 1) // 2 + 1, (w - 1) // 2 + 1
+            block(c, h, w, False)
+        layers.append(nn.Flatten())
+        f = c * h * w
+    elif model == "rnn":
+        layers.append(NormRNN(h, w, widths[0], **norm_kw))
+        f = widths[0]
     else:
         raise ValueError(model)
     layers.append(nn.Linear(f, classes))
@@ -354,6 +421,9 @@ def main():
     write_safetensors(os.path.join(outdir, "norms.safetensors"), tensors, meta)
     trained = optim_fixtures(outdir)
     interop_fixtures(outdir, trained)
+    from fixtures_models import model_fixtures, trajectory_fixtures  # cnn-deep and rnn
+    model_fixtures(outdir)
+    trajectory_fixtures(outdir)
     total = 0
     for f in sorted(os.listdir(outdir)):
         if f.endswith(".safetensors"):

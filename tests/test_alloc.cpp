@@ -40,7 +40,11 @@ TEST_CASE("alloc: a training step allocates nothing after the first") {
   for (const Case c : {Case{"mlp", NormKind::batch, "sgd"}, Case{"mlp", NormKind::layer, "adam"},
                        Case{"cnn", NormKind::batch, "momentum"}, Case{"cnn", NormKind::group, "sgd"},
                        Case{"cnn-small", NormKind::layer, "adam"},
-                       Case{"cnn-small", NormKind::none, "sgd"}}) {
+                       Case{"cnn-small", NormKind::none, "sgd"},
+                       Case{"cnn-deep", NormKind::batch, "momentum"},
+                       Case{"cnn-deep", NormKind::group, "adam"},
+                       Case{"rnn", NormKind::batch, "sgd"}, Case{"rnn", NormKind::layer, "adam"},
+                       Case{"rnn", NormKind::group, "momentum"}, Case{"rnn", NormKind::none, "sgd"}}) {
     ModelConfig mc;
     mc.model = c.model;
     mc.norm.kind = c.norm;

@@ -16,6 +16,7 @@
 #include "nn/model.h"
 #include "nn/norm_layers.h"
 #include "nn/pool.h"
+#include "nn/rnn.h"
 #include "nn/softmax_xent.h"
 
 using namespace normlab;
@@ -148,6 +149,23 @@ TEST_CASE("gradcheck: group norm, several group counts") {
   check_layer(dense, 3, Mode::train, 35);
 }
 
+TEST_CASE("gradcheck: rnn through all its steps, every norm") {
+  // T = 6 steps of D = 3, hidden 6, batch 3: the check reaches h_0 through all six steps.
+  NormOptions o;
+  for (NormKind k : {NormKind::none, NormKind::batch, NormKind::layer, NormKind::group}) {
+    o.kind = k;
+    o.groups = 3;
+    RNN<double> L(Shape{1, 6, 3}, 6, o);
+    INFO("rnn norm ", to_string(k));
+    check_layer(L, 3, Mode::train, 60 + int(k));
+    if (k == NormKind::batch) check_layer(L, 3, Mode::eval_batch_stats, 65);
+  }
+  o.kind = NormKind::layer;
+  o.affine = false;
+  RNN<double> plain(Shape{1, 4, 5}, 4, o);
+  check_layer(plain, 2, Mode::train, 66);
+}
+
 TEST_CASE("gradcheck: softmax cross-entropy") {
   const int N = 4, K = 5;
   Rng rng(40);
@@ -179,12 +197,19 @@ TEST_CASE("gradcheck: whole models through the loss, every norm and placement") 
       {"mlp", NormKind::batch, "before", {12, 1, 1}},  {"mlp", NormKind::layer, "after", {12, 1, 1}},
       {"mlp", NormKind::group, "before", {12, 1, 1}},  {"cnn", NormKind::batch, "before", {1, 6, 6}},
       {"cnn-small", NormKind::group, "before", {1, 8, 8}},
-      {"cnn-small", NormKind::layer, "after", {1, 8, 8}}};
+      {"cnn-small", NormKind::layer, "after", {1, 8, 8}},
+      {"cnn-deep", NormKind::batch, "before", {1, 8, 8}},
+      {"cnn-deep", NormKind::group, "before", {1, 9, 9}},
+      {"rnn", NormKind::batch, "before", {1, 5, 4}},
+      {"rnn", NormKind::layer, "before", {1, 5, 4}},
+      {"rnn", NormKind::none, "before", {1, 5, 4}}};
   for (const auto& c : cases) {
     ModelConfig cfg;
     cfg.model = c.model;
     cfg.widths = std::string(c.model) == "mlp" ? std::vector<int>{8, 6} : std::vector<int>{4, 4};
     if (std::string(c.model) == "cnn") cfg.widths = {4};
+    if (std::string(c.model) == "cnn-deep") cfg.widths = {4, 4, 6};
+    if (std::string(c.model) == "rnn") cfg.widths = {6};
     cfg.activation = ActKind::tanh;  // smooth, so no kink sits near a probe
     cfg.norm.kind = c.norm;
     cfg.norm.groups = 2;

@@ -139,6 +139,9 @@ TEST_CASE("torch interop: export normlab checkpoints for scripts/check_checkpoin
       {"cnnsmall_ln", make_cfg("cnn-small", {4, 8}, NormKind::layer, Shape{2, 8, 8})},
       {"mlp_bn_after",
        make_cfg("mlp", {32, 16}, NormKind::batch, Shape{1, 6, 6}, 8, "after", ActKind::tanh)},
+      {"cnndeep_bn", make_cfg("cnn-deep", {4, 8, 8}, NormKind::batch, Shape{1, 28, 28})},
+      {"rnn_bn", make_cfg("rnn", {16}, NormKind::batch, Shape{1, 28, 28})},
+      {"rnn_gn", make_cfg("rnn", {16}, NormKind::group, Shape{1, 28, 28}, 4)},
   };
   uint64_t seed = 11;
   for (const auto& it : items) {

@@ -166,7 +166,11 @@ void step_suite(std::vector<BenchRow>& out, const TimingOptions& opt, const std:
   };
   const C cases[] = {{"mlp", "none", {8, 32, 128, 512}}, {"mlp", "bn", {8, 32, 128, 512}},
                      {"cnn", "none", {32, 128, 512}}, {"cnn", "bn", {32, 128}},
-                     {"cnn", "gn", {32, 128}},   {"cnn", "ln", {32, 128}}};
+                     {"cnn", "gn", {32, 128}},   {"cnn", "ln", {32, 128}},
+                     {"cnn-deep", "none", {2, 32, 128}}, {"cnn-deep", "bn", {2, 32, 128}},
+                     {"cnn-deep", "gn", {2, 32, 128}},   {"cnn-deep", "ln", {2, 32, 128}},
+                     {"rnn", "none", {2, 32, 128}},      {"rnn", "bn", {2, 32, 128}},
+                     {"rnn", "gn", {2, 32, 128}},        {"rnn", "ln", {2, 32, 128}}};
   for (const auto& c : cases)
     for (int N : c.batches) {
       const std::string name = fmt::format("step/{}-{}/b{}", c.model, c.norm, N);

@@ -49,6 +49,10 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
       const double k = double(ps[0].shape[1]) * ps[0].shape[2] * ps[0].shape[3];
       row.flops += passes * 2.0 * N * ps[0].shape[0] * k * L.out_shape().spatial();
     }
+    if (L.kind() == "rnn") {  // per step x_t W_ih^T (T steps), h W_hh^T (T-1 steps)
+      const double H = ps[0].shape[0], D = ps[0].shape[1], T = L.in_shape().h;
+      row.flops += passes * 2.0 * N * (T * H * D + (T - 1) * H * H);
+    }
   }
   return row;
 }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 
 #include "core/errors.h"
@@ -88,6 +89,31 @@ void init_weight(float* w, std::size_t n, int fan_in, int fan_out, const InitSpe
   else throw ConfigError(fmt::format("init: unknown scheme '{}' (allowed: {})", k, kSchemes));
 }
 
+namespace {
+// The rnn's tensors (rnn.h): weight_ih (H, D) has fans (D, H), weight_hh (H, H) fans (H, H);
+// under `default` every tensor, biases included, is U(+-1/sqrt(H)) as PyTorch's nn.RNN;
+// otherwise biases are zero. Norm affine: gamma = 1, beta = 0.
+void init_rnn(float* p, const std::vector<TensorSpec>& specs, const InitSpec& spec, uint64_t seed,
+              uint64_t& stream) {
+  const int H = specs[0].shape[0];
+  for (const auto& s : specs) {
+    Rng rng(seed, ++stream);
+    const std::size_t n = s.numel();
+    const bool weight = s.name == "weight_ih" || s.name == "weight_hh";
+    if (s.name == "norm.weight" || s.name == "norm.bias") {
+      std::fill_n(p, n, s.name == "norm.weight" ? 1.f : 0.f);
+    } else if (spec.scheme == "default") {
+      init_weight(p, n, H, H, spec, rng);
+    } else if (weight) {
+      init_weight(p, n, s.shape[1], s.shape[0], spec, rng);
+    } else {
+      std::fill_n(p, n, 0.f);
+    }
+    p += n;
+  }
+}
+}  // namespace
+
 void init_model(Sequential<float>& model, const InitSpec& spec, uint64_t seed) {
   uint64_t stream = 0;
   for (std::size_t i = 0; i < model.num_layers(); ++i) {
@@ -95,6 +121,10 @@ void init_model(Sequential<float>& model, const InitSpec& spec, uint64_t seed) {
     const auto specs = l.params();
     float* p = model.params().data() + model.param_offset(i);
     const bool weighted = l.kind() == "linear" || l.kind() == "conv2d";
+    if (l.kind() == "rnn") {
+      init_rnn(p, specs, spec, seed, stream);
+      continue;
+    }
     int fan_in = 1, fan_out = 1;
     if (weighted) {
       const auto& ws = specs[0].shape;

@@ -13,6 +13,8 @@
 //   orthogonal:g       g * Q of a QR of a Gaussian (out, fan_in) matrix
 // g is an extra scale (default 1), so "he-normal:0.1" shrinks He by 10x.
 // Biases are zero except under `default`. Norm layers start at gamma=1, beta=0.
+// The rnn (nn/rnn.h): weight_ih has fans (D, H), weight_hh (H, H); `default` is
+// PyTorch's nn.RNN init, U(+-1/sqrt(H)) for every weight and bias.
 #include <string>
 
 #include "tensor/rng.h"

@@ -65,7 +65,7 @@ class Layer {
   virtual void forward(T* out, const T* in, int N, Mode mode) = 0;
   // `out` is what forward wrote for this `in`; some layers need only one of them.
   // `din` may be null for the first layer of a model (no input gradient wanted);
-  // dense and conv layers then skip that product.
+  // dense, conv and rnn layers then skip that product.
   virtual void backward(T* din, const T* dout, const T* in, const T* out, int N) = 0;
 
  protected:

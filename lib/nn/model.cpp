@@ -8,6 +8,7 @@
 #include "nn/dense.h"
 #include "core/errors.h"
 #include "nn/pool.h"
+#include "nn/rnn.h"
 
 namespace normlab {
 
@@ -15,7 +16,10 @@ std::vector<int> default_widths(const std::string& model) {
   if (model == "mlp") return {128, 64};
   if (model == "cnn") return {32};
   if (model == "cnn-small") return {16, 32};
-  throw ConfigError(fmt::format("model: unknown value '{}' (allowed: mlp, cnn, cnn-small)", model));
+  if (model == "cnn-deep") return {16, 32, 64};
+  if (model == "rnn") return {128};
+  throw ConfigError(fmt::format(
+      "model: unknown value '{}' (allowed: mlp, cnn, cnn-small, cnn-deep, rnn)", model));
 }
 
 namespace {
@@ -35,6 +39,20 @@ void add_block(Sequential<T>& m, const ModelConfig& cfg) {
   if (cfg.placement == "before") add_norm(m, cfg.norm);
   m.template add<Activation<T>>(cfg.activation);
   if (cfg.placement == "after") add_norm(m, cfg.norm);
+}
+
+// Group norm: the group count must divide every normalized layer; names the first that it
+// does not, by its state_dict index (layer_of(i) for the i-th width).
+template <class F>
+void check_groups(const ModelConfig& cfg, const std::vector<int>& widths, const char* what,
+                  F layer_of) {
+  if (cfg.norm.kind != NormKind::group) return;
+  for (std::size_t i = 0; i < widths.size(); ++i)
+    if (cfg.norm.groups < 1 || widths[i] % cfg.norm.groups != 0)
+      throw ConfigError(fmt::format(
+          "groups: {} does not divide the {} {} of layer {} of model {} (widths {}; allowed: "
+          "a divisor of every width)", cfg.norm.groups, widths[i], what, layer_of(i), cfg.model,
+          fmt::join(widths, ",")));
 }
 
 }  // namespace
@@ -65,6 +83,29 @@ std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch
     m->template add<Conv2D<T>>(widths[0], 3);
     add_block(*m, cfg);
     m->template add<Flatten<T>>();
+  } else if (cfg.model == "cnn-deep") {
+    if (widths.size() < 3 || widths.size() > 4)
+      throw ConfigError(fmt::format("widths: cnn-deep takes 3 or 4 conv widths, got {}",
+                                    fmt::join(widths, ",")));
+    // block i is layers 3i (conv), 3i+1, 3i+2 (norm and activation, in placement order)
+    check_groups(cfg, widths, "channels", [&](std::size_t i) {
+      return fmt::format("{} (the GroupNorm of conv {}'s block)", 3 * i + (cfg.placement == "before" ? 1 : 2), 3 * i);
+    });
+    m = std::make_unique<Sequential<T>>(cfg.input);
+    for (int w : widths) {
+      m->template add<Conv2D<T>>(w, 3, 2, 1);  // stride 2: 28 -> 14 -> 7 -> 4 (-> 2)
+      add_block(*m, cfg);
+    }
+    m->template add<Flatten<T>>();
+  } else if (cfg.model == "rnn") {
+    if (widths.size() != 1)
+      throw ConfigError(fmt::format("widths: rnn takes one hidden width, got {}",
+                                    fmt::join(widths, ",")));
+    if (cfg.placement != "before")
+      throw ConfigError("norm-placement: rnn normalizes the recurrent pre-activation (allowed: before)");
+    check_groups(cfg, widths, "hidden features", [](std::size_t) { return "0 (the rnn's norm)"; });
+    m = std::make_unique<Sequential<T>>(cfg.input);
+    m->template add<RNN<T>>(widths[0], cfg.norm);
   } else {  // cnn-small
     if (widths.empty() || widths.size() > 3)
       throw ConfigError(fmt::format("widths: cnn-small takes 1 to 3 conv widths, got {}",

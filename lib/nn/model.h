@@ -6,6 +6,11 @@
 //   cnn       Conv(w0, 3x3) -> norm -> act -> Flatten -> Linear(classes)   (default w0 = 32)
 //   cnn-small [Conv(w, 3x3, pad 1) -> norm -> act -> MaxPool(2)] per width -> Flatten -> Linear
 //             (default widths 16,32)
+//   cnn-deep  [Conv(w, 3x3, stride 2, pad 1) -> norm -> act] per width (3 or 4) -> Flatten -> Linear
+//             (default widths 16,32,64: maps 14, 7, 4 on 28x28, so the last norm sees 4x4)
+//   rnn       RNN(hidden, norm inside, tanh) -> Linear(classes): an Elman RNN reading the
+//             image row by row (rnn.h); widths = the one hidden width (default 128);
+//             the activation key does not apply (always tanh), placement must be "before"
 // With placement "after", the norm follows the activation instead.
 #include <memory>
 #include <string>

@@ -59,7 +59,7 @@ void Sequential<T>::finalize(int max_batch) {
     dout_[i] = dacts_[i].data();
   }
   const std::string k0 = layers_.empty() ? "" : layers_[0]->kind();
-  first_takes_null_ = k0 == "linear" || k0 == "conv2d";
+  first_takes_null_ = k0 == "linear" || k0 == "conv2d" || k0 == "rnn";
   dinput_.assign(first_takes_null_ ? 0 : std::size_t(max_batch) * input_.size(), T(0));
   reset_buffers();
 }

@@ -15,8 +15,8 @@ namespace normlab {
 const std::vector<KeySpec>& run_keys() {
   static const std::vector<KeySpec> keys = {
       {"dataset", 's', "mnist", "mnist | fashion-mnist | idx:DIR | blobs | teacher | spirals | synthetic-images, with :key=value options"},
-      {"model", 's', "mlp", "mlp | cnn | cnn-small"},
-      {"widths", 'l', "", "hidden widths (mlp) or conv channels (cnn), comma-separated; empty: the model's default"},
+      {"model", 's', "mlp", "mlp | cnn | cnn-small | cnn-deep | rnn (layer lists: README, Models)"},
+      {"widths", 'l', "", "hidden widths (mlp), conv channels (cnn, cnn-small, cnn-deep) or the hidden width (rnn), comma-separated; empty: the model's default"},
       {"activation", 's', "relu", "relu | sigmoid | tanh"},
       {"norm", 's', "none", "none | batch | layer | group"},
       {"norm-placement", 's', "before", "before | after the activation"},
