@@ -7,6 +7,9 @@
 //   cnn-small [Conv(w, 3x3, pad 1) -> norm -> act -> MaxPool(2)] per width -> Flatten -> Linear
 //             (default widths 16,32)
 // With placement "after", the norm follows the activation instead.
+// With dropout p > 0, a Dropout(p) ends each hidden block (after its activation,
+// and after its norm when that follows the activation): one more index per block,
+// as nn.Dropout in nn.Sequential. p = 0 adds no layer.
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,7 +28,12 @@ struct ModelConfig {
   std::string placement = "before";  // norm before or after the activation
   Shape input{1, 28, 28};
   int classes = 10;
+  double dropout = 0;  // drop probability in [0, 1)
+  // Seed of the random layers (dropout, noisy batch norm); layer i draws from stream
+  // (seed, kLayerStream + i), so same seed, same masks and noise.
+  uint64_t seed = 0;
 };
+inline constexpr uint64_t kLayerStream = 0x6c61796572000000ull;
 
 std::vector<int> default_widths(const std::string& model);
 
