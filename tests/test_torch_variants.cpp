@@ -260,3 +260,73 @@ TEST_CASE("torch variants: PreciseBN population statistics and eval logits match
   w.check("precise", "eval logits", z, fx("precise.logits_eval"));
   w.report("PreciseBN (float)");
 }
+
+// The random parts themselves (their use is checked above with given values).
+TEST_CASE("variants: dropout masks are 0 or 1/(1-p), drop about p, and follow the seed") {
+  const Shape in{50, 1, 1};
+  const int N = 200;  // 10000 draws
+  const double p = 0.3;
+  std::vector<float> x(std::size_t(N) * in.size(), 1.f), y1(x.size()), y2(x.size()), y3(x.size());
+  Dropout<float> a(in, p, 7, 1), b(in, p, 7, 1), c(in, p, 7, 2);
+  for (auto* L : {&a, &b, &c}) L->reserve(N);
+  a.forward(y1.data(), x.data(), N, Mode::train);
+  b.forward(y2.data(), x.data(), N, Mode::train);
+  c.forward(y3.data(), x.data(), N, Mode::train);
+  long dropped = 0;
+  for (float v : y1) {
+    CHECK((v == 0.f || v == float(1.0 / (1 - p))));
+    dropped += v == 0.f;
+  }
+  // Binomial(10000, 0.3): sd 46; 5 sd either side.
+  CHECK(std::abs(double(dropped) - p * double(y1.size())) < 5 * 46);
+  CHECK(y1 == y2);  // same seed and stream
+  CHECK(y1 != y3);  // another stream
+  a.forward(y2.data(), x.data(), N, Mode::train);
+  CHECK(y1 != y2);  // a new mask every step
+}
+
+TEST_CASE("variants: noisy-batch noise stays in its schedule's bounds and changes every step") {
+  NormOptions o;
+  o.kind = NormKind::noisy_batch;
+  o.noise_mean = 0.5;
+  o.noise_scale = 2;
+  o.seed = 3;
+  const int C = 64, N = 4;
+  BatchNorm<double> L(Shape{C, 1, 1}, o);
+  std::vector<double> p(2 * C), g(2 * C), b(2 * C + 1), x(std::size_t(N) * C), y(x.size());
+  for (int c = 0; c < C; ++c) p[c] = 1;
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = double(i % 7) - double(i % 3);
+  L.bind(p.data(), g.data(), b.data());
+  L.reserve(N);
+  L.reset_buffers();
+  std::vector<double> prev_s, prev_m;
+  double shift_spread = 0;
+  for (int step = 0; step < 20; ++step) {
+    L.forward(y.data(), x.data(), N, Mode::train);
+    const auto& s = L.noise_scale();
+    const auto& m = L.noise_shift();
+    for (int c = 0; c < C; ++c) {
+      CHECK(s[c] >= 1 / o.noise_scale);
+      CHECK(s[c] <= o.noise_scale);
+      CHECK(std::abs(m[c]) <= 2 * o.noise_mean);
+    }
+    // Within a step the shifts spread over [mu_t - a, mu_t + a]: width up to 2a.
+    shift_spread = std::max(shift_spread, *std::max_element(m.begin(), m.end()) -
+                                              *std::min_element(m.begin(), m.end()));
+    if (step > 0) {
+      CHECK(s != prev_s);
+      CHECK(m != prev_m);
+    }
+    prev_s = s;
+    prev_m = m;
+  }
+  CHECK(shift_spread > o.noise_mean);
+  CHECK(shift_spread <= 2 * o.noise_mean);
+  // Eval: no noise, batch norm with the running averages.
+  std::vector<double> ye(x.size());
+  L.forward(ye.data(), x.data(), N, Mode::eval);
+  for (int c = 0; c < C; ++c) {
+    const double want = (x[c] - b[c]) / std::sqrt(b[C + c] + o.eps) * p[c] + p[C + c];
+    CHECK(ye[c] == doctest::Approx(want).epsilon(1e-12));
+  }
+}

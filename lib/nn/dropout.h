@@ -2,7 +2,8 @@
 // Inverted dropout (Srivastava et al. 2014, "Dropout: A Simple Way to Prevent
 // Neural Networks from Overfitting"), as PyTorch's nn.Dropout(p).
 //   train: y = x * keep / (1 - p), keep ~ Bernoulli(1 - p) per element, drawn anew
-//          each forward from the layer's own stream of the run's seed
+//          each train-mode forward (the trainer's activation probe runs one too) from
+//          the layer's own stream of the run's seed
 //   eval, eval_batch_stats: y = x (identity)
 // No parameters or buffers, so it takes an index in the model as nn.Dropout does
 // in nn.Sequential and adds nothing to the state_dict.

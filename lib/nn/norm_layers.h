@@ -114,6 +114,8 @@ class BatchNorm final : public NormLayer<T> {
   // Renorm corrections (r, d) and noise (s, m) of the last train forward, (C) each.
   const std::vector<T>& renorm_r() const { return r_; }
   const std::vector<T>& renorm_d() const { return d_; }
+  const std::vector<T>& noise_scale() const { return s_; }
+  const std::vector<T>& noise_shift() const { return m_; }
 
   // Test hook (noisy-batch): train forwards use scale (C) and shift (C) instead of
   // drawing; null returns to drawing. REQUIRES: both outlive their use.
