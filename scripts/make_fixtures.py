@@ -109,7 +109,8 @@ DEFAULT_WIDTHS = {"mlp": [128, 64], "cnn": [32], "cnn-small": [16, 32]}
 def _norm(kind, c, shape_chw, dense, groups, eps, momentum, affine):
     if kind == "none":
         return None
-    if kind == "batch":
+    if kind in ("batch", "ghost-batch", "batch-renorm", "noisy-batch"):
+        # The variants differ from BatchNorm only in training; tensors and eval are its.
         cls = nn.BatchNorm1d if dense else nn.BatchNorm2d
         return cls(c, eps=eps, momentum=momentum, affine=affine)
     if kind == "layer":
