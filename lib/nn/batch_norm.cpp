@@ -28,7 +28,8 @@
 //   per channel c:  m_c = mu_t + a*(2u - 1),  s_c = sigma_t^(2v - 1),   u, v ~ U[0, 1)
 //     (shift uniform on [mu_t - a, mu_t + a]; scale log-uniform on [1/sigma_t, sigma_t])
 //   y = s_c*(gamma*xhat + beta) + m_c,  s and m constants in backward.
-//   Draw order from the layer's stream: mu_t, sigma_t, then (u, v) per channel.
+//   Draw order from the layer's stream: mu_t, sigma_t, then (u, v) per channel, at
+//   every train-mode forward (the trainer's activation probe runs one too).
 //   a = 0 and b = 1 give plain batch norm.
 //
 // Renorm and noise both fold into the core's affine: y = (x - mu_B)*rstd_B*gamma' + beta'

@@ -9,8 +9,9 @@
 // probe. With eval-stats=precise, before each evaluation the BN population
 // statistics are recomputed over precise-batches training batches (precise_bn.h)
 // and the evaluation runs in eval mode with them; the running averages are put
-// back afterwards, so training and saved weights keep their own. eval-subset = N limits validation and test to their first N samples. After training, optionally, the
-// batch-statistic error of every BN input (train/batch_stats.h).
+// back before the probe, so training, the probe and saved weights keep their own.
+// eval-subset = N limits validation and test to their first N samples. After
+// training, optionally, the batch-statistic error of every BN input (train/batch_stats.h).
 #include "train/trainer.h"
 
 #include <fmt/format.h>
