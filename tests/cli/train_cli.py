@@ -248,8 +248,8 @@ def case_variants(tmp):
         "precise": ["--eval-stats", "precise", "--precise-batches", "5"],
     }
     for name, extra in variants.items():
-        a, b = go(name, extra), go(name + "2", extra)
-        check(same(a, b), f"{name}: same seed, different results")
+        a, b = go(name, extra), go(name + "2", extra + ["--threads", "2"])
+        check(same(a, b), f"{name}: same seed, different results (threads 1 and 2)")
         r = a["runs.csv"][0]
         check(r["status"] == "ok" and float(r["final_test_acc"]) > 0.5,
               f"{name}: did not train ({r['status']}, acc {r['final_test_acc']})")
