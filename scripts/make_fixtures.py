@@ -22,6 +22,19 @@ Writes safetensors files (a tiny writer below; the safetensors package is not ne
                           per optimizer run "<run>.loss" (10 losses, train mode, before each
                           step) and "<run>.final.<name>" final BN tensors, biases and running
                           stats; run table (optimizer settings) is JSON in metadata["runs"].
+  variants.safetensors    dropout, ghost-batch, batch-renorm, noisy-batch and precise BN
+                          statistics, float64 unless noted; the case table is JSON in
+                          metadata["cases"]. Per case "<case>.<tensor>", per step s = 1, 2, ...:
+                            dropout: x, keep (0/1), dy -> y, dx (train); eval is identity
+                            ghost:   BatchNorm applied to each chunk of torch.split(x, K) in
+                                     turn: y<s>, dx<s>, dgamma<s>, dbeta<s>, rm<s>, rv<s>
+                            renorm:  a torch-ops batch renormalization (renorm_step below)
+                                     from running stats rm0, rv0: y<s>, dx<s>, dgamma<s>,
+                                     dbeta<s>, r<s>, d<s>, rm<s>, rv<s>
+                            noisy:   BN then the given per-channel scale<s>, shift<s>
+                            precise: a small BN model (float32 state_dict "state.*"), batches
+                                     X (B, n, F); pop_mean.<i>, pop_var.<i> pooled over the
+                                     batches' BN inputs; x_eval -> logits_eval with those stats
   interop_<m>.safetensors     a trained-ish torch state_dict (PyTorch -> normlab)
   interop_<m>.io.safetensors  x and torch eval-mode logits; metadata["config"] = model config.
   models.safetensors, traj_<m>*.safetensors   cnn-deep and rnn: see fixtures_models.py.
@@ -98,7 +111,8 @@ DEFAULT_WIDTHS = {"mlp": [128, 64], "cnn": [32], "cnn-small": [16, 32], "cnn-dee
 def _norm(kind, c, shape_chw, dense, groups, eps, momentum, affine):
     if kind == "none":
         return None
-    if kind == "batch":
+    if kind in ("batch", "ghost-batch", "batch-renorm", "noisy-batch"):
+        # The variants differ from BatchNorm only in training; tensors and eval are its.
         cls = nn.BatchNorm1d if dense else nn.BatchNorm2d
         return cls(c, eps=eps, momentum=momentum, affine=affine)
     if kind == "layer":
@@ -174,6 +188,7 @@ def build_model(cfg):
                    eps=cfg.get("eps", 1e-5), momentum=cfg.get("momentum", 0.1),
                    affine=cfg.get("affine", True))
     placement = cfg.get("placement", "before")
+    dropout = cfg.get("dropout", 0.0)
     c, h, w = cfg.get("input", [1, 28, 28])
     classes = cfg.get("classes", 10)
     layers = []
@@ -182,6 +197,8 @@ def build_model(cfg):
         n = _norm(c=ch, shape_chw=(ch, hh, ww), dense=dense, **norm_kw)
         seq = [n, act()] if placement == "before" else [act(), n]
         layers.extend(m for m in seq if m is not None)
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
 
     if model == "mlp":
         f = c * h * w
@@ -302,6 +319,177 @@ def norm_fixtures():
     return out, {"cases": json.dumps(table), "generator": "scripts/make_fixtures.py",
                  "torch": torch.__version__}
 
+# ---------------------------------------------------------------- a2. norm variants and dropout
+
+
+def _dims(x):
+    return [0] if x.dim() == 2 else [0, 2, 3]
+
+
+def _chan(v, x):
+    """Per-channel vector v (C) shaped to broadcast against x."""
+    return v.view(1, -1) if x.dim() == 2 else v.view(1, -1, 1, 1)
+
+
+def renorm_step(x, gamma, beta, rm, rv, nbt, eps, mom, rmax, dmax, warmup):
+    """Batch renormalization (Ioffe 2017, Algorithm 1) with torch ops, training mode.
+    r and d are detached (stop-gradient). rmax/dmax grow linearly from 1/0 over `warmup`
+    steps, nbt counting the steps before this one. Updates rm, rv in place (PyTorch's
+    momentum and unbiased variance). Returns y, r, d."""
+    dims = _dims(x)
+    M = x.numel() // x.shape[1]
+    mu = x.mean(dims)
+    var = x.var(dims, unbiased=False)
+    f = min(1.0, nbt / warmup) if warmup > 0 else 1.0
+    rmax_t, dmax_t = 1 + (rmax - 1) * f, dmax * f
+    sigma = torch.sqrt(rv + eps)
+    sigma_b = torch.sqrt(var + eps)
+    r = (sigma_b / sigma).detach().clamp(1 / rmax_t, rmax_t)
+    d = ((mu - rm) / sigma).detach().clamp(-dmax_t, dmax_t)
+    xhat = (x - _chan(mu, x)) / _chan(sigma_b, x) * _chan(r, x) + _chan(d, x)
+    y = xhat if gamma is None else xhat * _chan(gamma, x) + _chan(beta, x)
+    with torch.no_grad():
+        rm.mul_(1 - mom).add_(mom * mu)
+        rv.mul_(1 - mom).add_(mom * var * M / (M - 1))
+    return y, r, d
+
+
+VARIANT_CASES = [
+    # name, kind, N, C, H, W, dense, affine, momentum, extra
+    ("drop_dense", "dropout", 6, 7, 1, 1, True, False, 0.0, dict(p=0.3)),
+    ("drop_conv", "dropout", 2, 3, 4, 3, False, False, 0.0, dict(p=0.5)),
+    ("ghost_dense_div", "ghost", 8, 4, 1, 1, True, True, 0.1, dict(K=4)),
+    ("ghost_dense_rem", "ghost", 8, 5, 1, 1, True, True, 0.3, dict(K=3)),
+    ("ghost_conv_rem", "ghost", 5, 3, 3, 2, False, True, 0.1, dict(K=2)),
+    ("ghost_conv_noaffine", "ghost", 6, 2, 2, 2, False, False, 0.3, dict(K=4)),
+    ("renorm_dense", "renorm", 8, 5, 1, 1, True, True, 0.1, dict(rmax=1.5, dmax=0.5, warmup=2)),
+    ("renorm_conv", "renorm", 3, 4, 3, 3, False, True, 0.3, dict(rmax=2.0, dmax=1.0, warmup=0)),
+    ("renorm_noaffine", "renorm", 6, 3, 1, 1, True, False, 0.1, dict(rmax=1.2, dmax=0.3, warmup=3)),
+    ("noisy_dense", "noisy", 7, 5, 1, 1, True, True, 0.1, {}),
+    ("noisy_conv", "noisy", 3, 4, 2, 3, False, True, 0.3, {}),
+    ("noisy_noaffine", "noisy", 5, 3, 1, 1, True, False, 0.1, {}),
+]
+VARIANT_STEPS = 4
+EPS = 1e-5
+
+
+def variant_fixtures():
+    torch.manual_seed(4321)
+    out, table = {}, []
+    for (name, kind, N, C, H, W, dense, affine, mom, extra) in VARIANT_CASES:
+        t = {}
+        if kind == "dropout":
+            p = extra["p"]
+            x = _rand_input(N, C, H, W, dense)
+            keep = (torch.rand_like(x) >= p).to(torch.float64)
+            xg = x.clone().requires_grad_(True)
+            y = xg * keep / (1 - p)
+            dy = torch.randn_like(y)
+            y.backward(dy)
+            t.update(x=x, keep=keep, dy=dy, y=y, dx=xg.grad)
+        else:
+            gamma = (1.0 + 0.5 * torch.randn(C, dtype=torch.float64)) if affine else None
+            beta = 0.5 * torch.randn(C, dtype=torch.float64) if affine else None
+            if affine:
+                t.update(gamma=gamma, beta=beta)
+            rm = 0.5 * torch.randn(C, dtype=torch.float64)
+            rv = 0.3 + 2.0 * torch.rand(C, dtype=torch.float64)
+            if kind == "renorm":  # start from running stats away from 0/1, so r and d move
+                t.update(rm0=rm.clone(), rv0=rv.clone())
+            else:
+                rm, rv = torch.zeros(C, dtype=torch.float64), torch.ones(C, dtype=torch.float64)
+            bn = (nn.BatchNorm1d if dense else nn.BatchNorm2d)(C, eps=EPS, momentum=mom,
+                                                               affine=affine).double()
+            if affine:
+                with torch.no_grad():
+                    bn.weight.copy_(gamma)
+                    bn.bias.copy_(beta)
+            for s in range(1, VARIANT_STEPS + 1):
+                x = _rand_input(N, C, H, W, dense)
+                xg = x.clone().requires_grad_(True)
+                g = gamma.clone().requires_grad_(True) if affine else None
+                b = beta.clone().requires_grad_(True) if affine else None
+                if kind == "ghost":
+                    bn.train()
+                    if affine:
+                        bn.weight.grad = None
+                        bn.bias.grad = None
+                    y = torch.cat([bn(c) for c in torch.split(xg, extra["K"])])
+                elif kind == "renorm":
+                    y, r, d = renorm_step(xg, g, b, rm, rv, s - 1, EPS, mom, extra["rmax"],
+                                          extra["dmax"], extra["warmup"])
+                    t.update({f"r{s}": r, f"d{s}": d})
+                else:  # noisy: BN (functional, training) then the step's scale and shift
+                    scale = torch.exp(0.6 * torch.randn(C, dtype=torch.float64))
+                    shift = 0.8 * torch.randn(C, dtype=torch.float64)
+                    z = nn.functional.batch_norm(xg, rm, rv, g, b, training=True, momentum=mom,
+                                                 eps=EPS)
+                    y = z * _chan(scale, x) + _chan(shift, x)
+                    t.update({f"scale{s}": scale, f"shift{s}": shift})
+                dy = torch.randn_like(y)
+                y.backward(dy)
+                t.update({f"x{s}": x, f"dy{s}": dy, f"y{s}": y, f"dx{s}": xg.grad})
+                if kind == "ghost":
+                    t.update({f"rm{s}": bn.running_mean.clone(), f"rv{s}": bn.running_var.clone()})
+                    if affine:
+                        t.update({f"dgamma{s}": bn.weight.grad.clone(),
+                                  f"dbeta{s}": bn.bias.grad.clone()})
+                else:
+                    t.update({f"rm{s}": rm.clone(), f"rv{s}": rv.clone()})
+                    if affine:
+                        t.update({f"dgamma{s}": g.grad, f"dbeta{s}": b.grad})
+            if kind == "ghost":
+                chunks = len(torch.split(torch.empty(N), extra["K"]))
+                assert int(bn.num_batches_tracked) == VARIANT_STEPS * chunks
+        for k, v in t.items():
+            out[f"{name}.{k}"] = v.detach().to(torch.float64)
+        table.append(dict(name=name, kind=kind, N=N, C=C, H=H, W=W, dense=dense, affine=affine,
+                          momentum=mom, eps=EPS, steps=VARIANT_STEPS, **extra))
+    out.update(precise_fixture())
+    return out, {"cases": json.dumps(table), "generator": "scripts/make_fixtures.py",
+                 "torch": torch.__version__}
+
+
+PRECISE_CFG = dict(model="mlp", widths=[6, 5], activation="relu", norm="batch", groups=8,
+                   eps=1e-5, momentum=0.1, affine=True, placement="before", input=[8, 1, 1],
+                   classes=3)
+
+
+def precise_fixture():
+    """PreciseBN's population statistics, computed directly: every BN layer's inputs over all
+    batches (batch statistics in the forward, as in training), their mean and unbiased var."""
+    torch.manual_seed(99)
+    model = build_model(PRECISE_CFG)
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.BatchNorm1d):
+                m.weight.copy_(1 + 0.3 * torch.randn_like(m.weight))
+                m.bias.copy_(0.3 * torch.randn_like(m.bias))
+    out = {f"precise.state.{k}": v for k, v in _state_np(model).items()}
+    X = torch.randn(5, 16, 8) * 1.5 + 0.5
+    seen = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, o, i=i: seen.setdefault(i, []).append(inp[0]))
+             for i, m in enumerate(model) if isinstance(m, nn.BatchNorm1d)]
+    model.train()
+    with torch.no_grad():
+        for xb in X:
+            model(xb)
+    for h in hooks:
+        h.remove()
+    for i, xs in seen.items():
+        a = torch.cat(xs).double()
+        out[f"precise.pop_mean.{i}"] = a.mean(0)
+        out[f"precise.pop_var.{i}"] = a.var(0, unbiased=True)
+        model[i].running_mean.copy_(a.mean(0).float())
+        model[i].running_var.copy_(a.var(0, unbiased=True).float())
+    model.eval()
+    x_eval = torch.randn(6, 8) * 1.5 + 0.5
+    with torch.no_grad():
+        out["precise.logits_eval"] = model(x_eval).double()
+    out["precise.x_eval"] = x_eval
+    out["precise.X"] = X
+    return out
+
 # ---------------------------------------------------------------- b. optimizer trajectories
 
 OPT_RUNS = [
@@ -419,6 +607,8 @@ def main():
     torch.use_deterministic_algorithms(True)
     tensors, meta = norm_fixtures()
     write_safetensors(os.path.join(outdir, "norms.safetensors"), tensors, meta)
+    tensors, meta = variant_fixtures()
+    write_safetensors(os.path.join(outdir, "variants.safetensors"), tensors, meta)
     trained = optim_fixtures(outdir)
     interop_fixtures(outdir, trained)
     from fixtures_models import model_fixtures, trajectory_fixtures  # cnn-deep and rnn

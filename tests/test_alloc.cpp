@@ -36,6 +36,7 @@ TEST_CASE("alloc: a training step allocates nothing after the first") {
     const char* model;
     NormKind norm;
     const char* optimizer;
+    double dropout = 0;
   };
   for (const Case c : {Case{"mlp", NormKind::batch, "sgd"}, Case{"mlp", NormKind::layer, "adam"},
                        Case{"cnn", NormKind::batch, "momentum"}, Case{"cnn", NormKind::group, "sgd"},
@@ -44,10 +45,20 @@ TEST_CASE("alloc: a training step allocates nothing after the first") {
                        Case{"cnn-deep", NormKind::batch, "momentum"},
                        Case{"cnn-deep", NormKind::group, "adam"},
                        Case{"rnn", NormKind::batch, "sgd"}, Case{"rnn", NormKind::layer, "adam"},
-                       Case{"rnn", NormKind::group, "momentum"}, Case{"rnn", NormKind::none, "sgd"}}) {
+                       Case{"rnn", NormKind::group, "momentum"}, Case{"rnn", NormKind::none, "sgd"},
+                       Case{"mlp", NormKind::ghost_batch, "sgd"},
+                       Case{"cnn-small", NormKind::ghost_batch, "momentum"},
+                       Case{"mlp", NormKind::batch_renorm, "sgd"},
+                       Case{"cnn", NormKind::batch_renorm, "adam"},
+                       Case{"mlp", NormKind::noisy_batch, "sgd"},
+                       Case{"cnn-small", NormKind::noisy_batch, "sgd"},
+                       Case{"mlp", NormKind::batch, "sgd", 0.5},
+                       Case{"cnn-small", NormKind::none, "adam", 0.2}}) {
     ModelConfig mc;
     mc.model = c.model;
     mc.norm.kind = c.norm;
+    mc.norm.ghost_batch = 12;  // chunks 12, 12, 8 of the batch of 32
+    mc.dropout = c.dropout;
     mc.norm.groups = 4;
     mc.input = data->shape;
     const int N = 32;
@@ -74,7 +85,7 @@ TEST_CASE("alloc: a training step allocates nothing after the first") {
     const long before = g_allocs.load();
     for (int i = 0; i < 10; ++i) REQUIRE(one().updated);
     const long during = g_allocs.load() - before;
-    INFO(c.model, " norm ", to_string(c.norm), " ", c.optimizer);
+    INFO(c.model, " norm ", to_string(c.norm), " ", c.optimizer, " dropout ", c.dropout);
     CHECK(during == 0);
   }
 }

@@ -13,6 +13,7 @@
 #include "nn/activation.h"
 #include "nn/conv2d.h"
 #include "nn/dense.h"
+#include "nn/dropout.h"
 #include "nn/model.h"
 #include "nn/norm_layers.h"
 #include "nn/pool.h"
@@ -46,8 +47,11 @@ double check_entries(std::vector<double>& v, const std::vector<double>& analytic
   return worst;
 }
 
-// Gradient check of one layer: input gradient, parameter gradients.
-void check_layer(Layer<double>& L, int N, Mode mode, uint64_t seed, double tol = kTol) {
+// Gradient check of one layer: input gradient (unless check_input is false),
+// parameter gradients. set_buffers, if given, replaces the random running statistics.
+void check_layer(Layer<double>& L, int N, Mode mode, uint64_t seed, double tol = kTol,
+                 const std::function<void(std::vector<double>&)>& set_buffers = {},
+                 bool check_input = true) {
   Rng rng(seed);
   std::size_t np = 0, nb = 0;
   for (auto& s : L.params()) np += s.numel();
@@ -58,6 +62,7 @@ void check_layer(Layer<double>& L, int N, Mode mode, uint64_t seed, double tol =
   L.reserve(N);
   L.reset_buffers();
   for (std::size_t i = 0; i < nb; ++i) b[i] = i % 2 ? 0.8 + 0.4 * rng.uniform() : 0.2 * rng.normal();
+  if (set_buffers) set_buffers(b);
   const std::size_t nin = std::size_t(N) * L.in_shape().size(),
                     nout = std::size_t(N) * L.out_shape().size();
   std::vector<double> x(nin), out(nout), r(nout), dx(nin, 0.0);
@@ -73,9 +78,11 @@ void check_layer(Layer<double>& L, int N, Mode mode, uint64_t seed, double tol =
   };
   f();
   L.backward(dx.data(), r.data(), x.data(), out.data(), N);
-  const double ex = check_entries(x, dx, f);
-  INFO(L.kind(), " input gradient, worst relative error ", ex);
-  CHECK(ex < tol);
+  if (check_input) {
+    const double ex = check_entries(x, dx, f);
+    INFO(L.kind(), " input gradient, worst relative error ", ex);
+    CHECK(ex < tol);
+  }
   if (np) {
     const double ep = check_entries(p, g, f);
     INFO(L.kind(), " parameter gradient, worst relative error ", ep);
@@ -122,6 +129,82 @@ TEST_CASE("gradcheck: batch norm, dense and conv, train and eval") {
   o.affine = false;
   BatchNorm<double> plain(Shape{3, 2, 2}, o);
   check_layer(plain, 3, Mode::train, 14);
+}
+
+TEST_CASE("gradcheck: dropout with fixed masks, train and eval") {
+  const Shape in{3, 2, 2};
+  const int N = 4;
+  Dropout<double> L(in, 0.4, 1, 2);
+  Rng rng(15);
+  std::vector<double> keep(std::size_t(N) * in.size());
+  for (auto& k : keep) k = rng.uniform() < 0.4 ? 0.0 : 1.0;
+  L.use_given_keep(keep.data());  // the masks must not change between evaluations of L
+  check_layer(L, N, Mode::train, 16);
+  check_layer(L, N, Mode::eval, 17);
+}
+
+TEST_CASE("gradcheck: ghost batch norm, chunks that divide the batch and a smaller last one") {
+  NormOptions o;
+  o.kind = NormKind::ghost_batch;
+  o.ghost_batch = 3;
+  BatchNorm<double> dense(Shape{5, 1, 1}, o);
+  check_layer(dense, 8, Mode::train, 60);  // chunks 3, 3, 2
+  check_layer(dense, 6, Mode::train, 61);  // chunks 3, 3
+  check_layer(dense, 8, Mode::eval, 62);
+  o.ghost_batch = 2;
+  BatchNorm<double> conv(Shape{3, 3, 2}, o);
+  check_layer(conv, 5, Mode::train, 63);  // chunks 2, 2, 1 (1 x H*W values)
+  o.affine = false;
+  BatchNorm<double> plain(Shape{2, 2, 2}, o);
+  check_layer(plain, 4, Mode::train, 64);
+}
+
+TEST_CASE("gradcheck: batch renorm, r and d clipped (constants) and free (parameters only)") {
+  NormOptions o;
+  o.kind = NormKind::batch_renorm;
+  o.renorm_rmax = 1.5;
+  o.renorm_dmax = 0.5;
+  // Running mean 50, running var 100: r = sigma_B/10 clips at 1/rmax and d at -dmax, so
+  // r and d are locally constant and the stop-gradient backward is the true derivative.
+  auto far = [](int C) {
+    return [C](std::vector<double>& b) {
+      for (int c = 0; c < C; ++c) {
+        b[c] = 50;
+        b[C + c] = 100;
+      }
+      b[2 * C] = 7;
+    };
+  };
+  BatchNorm<double> dense(Shape{5, 1, 1}, o);
+  check_layer(dense, 6, Mode::train, 70, kTol, far(5));
+  BatchNorm<double> conv(Shape{3, 3, 3}, o);
+  check_layer(conv, 2, Mode::train, 71, kTol, far(3));
+  // Unclipped r and d depend on x, so only the parameter gradients are the true
+  // derivative (r and d do not depend on gamma, beta).
+  o.renorm_rmax = 100;
+  o.renorm_dmax = 100;
+  BatchNorm<double> free_rd(Shape{4, 1, 1}, o);
+  check_layer(free_rd, 6, Mode::train, 72, kTol, {}, false);
+  // At step 0 of a warm-up, r_max = 1 and d_max = 0: batch norm exactly.
+  o.renorm_warmup = 10;
+  BatchNorm<double> warm(Shape{4, 1, 1}, o);
+  check_layer(warm, 6, Mode::train, 73, kTol, [](std::vector<double>& b) { b[8] = 0; });
+}
+
+TEST_CASE("gradcheck: noisy batch norm with fixed noise") {
+  NormOptions o;
+  o.kind = NormKind::noisy_batch;
+  const std::vector<double> scale = {0.7, 1.6, 1.1}, shift = {0.4, -0.9, 0.2};
+  BatchNorm<double> dense(Shape{3, 1, 1}, o);
+  dense.use_given_noise(scale.data(), shift.data());
+  check_layer(dense, 5, Mode::train, 80);
+  BatchNorm<double> conv(Shape{3, 2, 3}, o);
+  conv.use_given_noise(scale.data(), shift.data());
+  check_layer(conv, 2, Mode::train, 81);
+  o.affine = false;
+  BatchNorm<double> plain(Shape{3, 2, 2}, o);
+  plain.use_given_noise(scale.data(), shift.data());
+  check_layer(plain, 3, Mode::train, 82);
 }
 
 TEST_CASE("gradcheck: layer norm, dense and conv") {
@@ -202,7 +285,9 @@ TEST_CASE("gradcheck: whole models through the loss, every norm and placement") 
       {"cnn-deep", NormKind::group, "before", {1, 9, 9}},
       {"rnn", NormKind::batch, "before", {1, 5, 4}},
       {"rnn", NormKind::layer, "before", {1, 5, 4}},
-      {"rnn", NormKind::none, "before", {1, 5, 4}}};
+      {"rnn", NormKind::none, "before", {1, 5, 4}},
+      {"mlp", NormKind::ghost_batch, "before", {12, 1, 1}},
+      {"cnn", NormKind::ghost_batch, "after", {1, 6, 6}}};
   for (const auto& c : cases) {
     ModelConfig cfg;
     cfg.model = c.model;
@@ -213,6 +298,7 @@ TEST_CASE("gradcheck: whole models through the loss, every norm and placement") 
     cfg.activation = ActKind::tanh;  // smooth, so no kink sits near a probe
     cfg.norm.kind = c.norm;
     cfg.norm.groups = 2;
+    cfg.norm.ghost_batch = 2;  // two chunks of the batch of 4
     cfg.placement = c.placement;
     cfg.input = c.input;
     cfg.classes = 3;

@@ -48,6 +48,7 @@ ModelConfig config_from_json(const nlohmann::json& j) {
   c.norm.momentum = j.value("momentum", 0.1);
   c.norm.affine = j.value("affine", true);
   c.placement = j.value("placement", std::string("before"));
+  c.dropout = j.value("dropout", 0.0);
   const auto in = j.at("input").get<std::vector<int>>();
   c.input = Shape{in.at(0), in.at(1), in.at(2)};
   c.classes = j.value("classes", 10);
@@ -65,7 +66,8 @@ nlohmann::json config_to_json(const ModelConfig& c) {
           {"affine", c.norm.affine},
           {"placement", c.placement},
           {"input", {c.input.c, c.input.h, c.input.w}},
-          {"classes", c.classes}};
+          {"classes", c.classes},
+          {"dropout", c.dropout}};
 }
 
 double max_abs(const float* a, const std::vector<double>& r) {
@@ -132,7 +134,19 @@ TEST_CASE("torch interop: export normlab checkpoints for scripts/check_checkpoin
     std::string name;
     ModelConfig cfg;
   };
+  // Dropout adds an index per hidden block; the BN variants save BatchNorm's tensors
+  // (their eval mode is batch norm's).
+  auto with = [](ModelConfig c, double dropout, int ghost) {
+    c.dropout = dropout;
+    c.norm.ghost_batch = ghost;
+    return c;
+  };
   const std::vector<Item> items = {
+      {"mlp_renorm_dropout",
+       with(make_cfg("mlp", {32, 16}, NormKind::batch_renorm, Shape{1, 6, 6}, 8, "after"), 0.3, 32)},
+      {"cnnsmall_ghost_dropout",
+       with(make_cfg("cnn-small", {4, 8}, NormKind::ghost_batch, Shape{1, 8, 8}), 0.2, 4)},
+      {"mlp_noisy", make_cfg("mlp", {16, 8}, NormKind::noisy_batch, Shape{1, 4, 4})},
       {"mlp_bn", make_cfg("mlp", {128, 64}, NormKind::batch, Shape{1, 28, 28})},
       {"cnn_bn", make_cfg("cnn", {32}, NormKind::batch, Shape{1, 12, 12})},
       {"cnnsmall_gn", make_cfg("cnn-small", {16, 32}, NormKind::group, Shape{1, 28, 28}, 4)},

@@ -6,6 +6,7 @@
 
 #include "nn/conv2d.h"
 #include "nn/dense.h"
+#include "nn/dropout.h"
 #include "core/errors.h"
 #include "nn/pool.h"
 #include "nn/rnn.h"
@@ -25,10 +26,16 @@ std::vector<int> default_widths(const std::string& model) {
 namespace {
 
 template <class T>
-void add_norm(Sequential<T>& m, const NormOptions& opt) {
+void add_norm(Sequential<T>& m, const ModelConfig& cfg) {
+  NormOptions opt = cfg.norm;
+  opt.seed = cfg.seed;
+  opt.stream = kLayerStream + m.num_layers();
   switch (opt.kind) {
     case NormKind::none: break;
-    case NormKind::batch: m.template add<BatchNorm<T>>(opt); break;
+    case NormKind::batch:
+    case NormKind::ghost_batch:
+    case NormKind::batch_renorm:
+    case NormKind::noisy_batch: m.template add<BatchNorm<T>>(opt); break;
     case NormKind::layer: m.template add<LayerNorm<T>>(opt); break;
     case NormKind::group: m.template add<GroupNorm<T>>(opt); break;
   }
@@ -36,9 +43,10 @@ void add_norm(Sequential<T>& m, const NormOptions& opt) {
 
 template <class T>
 void add_block(Sequential<T>& m, const ModelConfig& cfg) {
-  if (cfg.placement == "before") add_norm(m, cfg.norm);
+  if (cfg.placement == "before") add_norm(m, cfg);
   m.template add<Activation<T>>(cfg.activation);
-  if (cfg.placement == "after") add_norm(m, cfg.norm);
+  if (cfg.placement == "after") add_norm(m, cfg);
+  if (cfg.dropout > 0) m.template add<Dropout<T>>(cfg.dropout, cfg.seed, kLayerStream + m.num_layers());
 }
 
 // Group norm: the group count must divide every normalized layer; names the first that it
@@ -67,6 +75,9 @@ std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch
   for (int w : widths)
     if (w < 1) throw ConfigError(fmt::format("widths: {} has a width < 1", fmt::join(widths, ",")));
   if (cfg.classes < 2) throw ConfigError("classes: need at least 2");
+  if (!(cfg.dropout >= 0 && cfg.dropout < 1))
+    throw ConfigError(fmt::format("dropout: {} is not a drop probability (allowed: 0 <= p < 1)",
+                                  cfg.dropout));
 
   std::unique_ptr<Sequential<T>> m;
   if (cfg.model == "mlp") {

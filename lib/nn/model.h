@@ -12,6 +12,9 @@
 //             image row by row (rnn.h); widths = the one hidden width (default 128);
 //             the activation key does not apply (always tanh), placement must be "before"
 // With placement "after", the norm follows the activation instead.
+// With dropout p > 0, a Dropout(p) ends each hidden block (after its activation,
+// and after its norm when that follows the activation): one more index per block,
+// as nn.Dropout in nn.Sequential. p = 0 adds no layer.
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,7 +33,12 @@ struct ModelConfig {
   std::string placement = "before";  // norm before or after the activation
   Shape input{1, 28, 28};
   int classes = 10;
+  double dropout = 0;  // drop probability in [0, 1)
+  // Seed of the random layers (dropout, noisy batch norm); layer i draws from stream
+  // (seed, kLayerStream + i), so same seed, same masks and noise.
+  uint64_t seed = 0;
 };
+inline constexpr uint64_t kLayerStream = 0x6c61796572000000ull;
 
 std::vector<int> default_widths(const std::string& model);
 

@@ -1,8 +1,6 @@
-// Norm layers: statistics, running averages and PyTorch conventions around the core.
-//   BN train: batch mean/biased var; running_x = (1-m)*running_x + m*x, with the
-//             UNBIASED variance var*M/(M-1) entering running_var (PyTorch).
-//   BN eval : mean = running_mean, rstd = 1/sqrt(running_var + eps).
+// Norm layers: statistics and PyTorch conventions around the core.
 //   LN, GN  : per-sample statistics in both modes; no running averages.
+//   BN and its variants: batch_norm.cpp.
 #include "nn/norm_layers.h"
 
 #include <algorithm>
@@ -16,7 +14,12 @@ NormKind parse_norm_kind(const std::string& s) {
   if (s == "batch" || s == "bn") return NormKind::batch;
   if (s == "layer" || s == "ln") return NormKind::layer;
   if (s == "group" || s == "gn") return NormKind::group;
-  throw ConfigError(fmt::format("norm: unknown value '{}' (allowed: none, batch, layer, group)", s));
+  if (s == "ghost-batch") return NormKind::ghost_batch;
+  if (s == "batch-renorm") return NormKind::batch_renorm;
+  if (s == "noisy-batch") return NormKind::noisy_batch;
+  throw ConfigError(fmt::format(
+      "norm: unknown value '{}' (allowed: none, batch, layer, group, ghost-batch, batch-renorm, "
+      "noisy-batch)", s));
 }
 
 std::string to_string(NormKind k) {
@@ -25,6 +28,9 @@ std::string to_string(NormKind k) {
     case NormKind::batch: return "batch";
     case NormKind::layer: return "layer";
     case NormKind::group: return "group";
+    case NormKind::ghost_batch: return "ghost-batch";
+    case NormKind::batch_renorm: return "batch-renorm";
+    case NormKind::noisy_batch: return "noisy-batch";
   }
   return "?";
 }
@@ -91,65 +97,6 @@ void NormLayer<T>::backward(T* din, const T* dout, const T* in, const T*, int N)
     norm_backward(din, dgamma, dbeta, dout, in, mean_.data(), rstd_.data(), gamma, d);
 }
 
-// ---- BatchNorm ----
-
-template <class T>
-BatchNorm<T>::BatchNorm(Shape in, const NormOptions& opt) : NormLayer<T>(in, opt) {
-  this->proto_.over = NormDims::Over::batch;
-}
-
-template <class T>
-std::vector<TensorSpec> BatchNorm<T>::buffers() const {
-  const int C = this->in_.c;
-  return {{"running_mean", {C}}, {"running_var", {C}}, {"num_batches_tracked", {}, true}};
-}
-
-template <class T>
-void BatchNorm<T>::reset_buffers() {
-  const int C = this->in_.c;
-  for (int c = 0; c < C; ++c) {
-    this->buffer_[c] = T(0);
-    this->buffer_[C + c] = T(1);
-  }
-  this->buffer_[2 * C] = T(0);
-}
-
-template <class T>
-void BatchNorm<T>::forward(T* out, const T* in, int N, Mode mode) {
-  const NormDims d = this->dims(N);
-  const int C = this->in_.c;
-  T* rm = this->buffer_;
-  T* rv = this->buffer_ + C;
-  const T* gamma = this->opt_.affine ? this->param_ : nullptr;
-  const T* beta = this->opt_.affine ? this->param_ + C : nullptr;
-  const bool use_running =
-      mode == Mode::eval || (mode == Mode::train && this->opt_.bn_train_uses_running);
-  if (!use_running) {
-    const long M = d.group_size();
-    // In eval_batch_stats a single value per channel is allowed: it normalizes to 0.
-    if (M < 2 && mode == Mode::train)
-      throw NormError(fmt::format(
-          "batch norm in training needs more than one value per channel, got N={} x H*W={} "
-          "(use a batch size of at least 2, or layer/group norm)", N, d.S));
-    norm_stats(this->mean_.data(), this->rstd_.data(), this->var_.data(), in, d, this->opt_.eps);
-    if (mode == Mode::train) {
-      const double m = this->opt_.momentum, unbias = double(M) / double(M - 1);
-      for (int c = 0; c < C; ++c) {
-        rm[c] = T((1 - m) * rm[c] + m * this->mean_[c]);
-        rv[c] = T((1 - m) * rv[c] + m * this->var_[c] * unbias);
-      }
-      this->buffer_[2 * C] += T(1);
-    }
-  } else {
-    for (int c = 0; c < C; ++c) {
-      this->mean_[c] = rm[c];
-      this->rstd_[c] = T(1.0 / std::sqrt(double(rv[c]) + this->opt_.eps));
-    }
-  }
-  this->fixed_stats_ = use_running;
-  norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, d);
-}
-
 // ---- LayerNorm and GroupNorm: one forward ----
 
 template <class T>
@@ -197,8 +144,6 @@ template class NormLayer<float>;
 template class NormLayer<double>;
 template class PerSampleNorm<float>;
 template class PerSampleNorm<double>;
-template class BatchNorm<float>;
-template class BatchNorm<double>;
 template class LayerNorm<float>;
 template class LayerNorm<double>;
 template class GroupNorm<float>;

@@ -1,5 +1,10 @@
 #pragma once
 // BatchNorm, LayerNorm and GroupNorm as layers over the shared core (norm_core.h).
+// Three batch-norm variants are the same BatchNorm layer with one option more
+// (batch_norm.cpp holds their math):
+//   ghost-batch  statistics over consecutive chunks of K samples (Hoffer et al. 2017)
+//   batch-renorm r, d corrections toward the running averages (Ioffe 2017)
+//   noisy-batch  BN, then a random per-channel scale and shift (Santurkar et al. 2018)
 // Parameters and buffers follow PyTorch's state_dict names and shapes:
 //   BatchNorm2d/1d(C): weight (C), bias (C); running_mean (C), running_var (C), num_batches_tracked ()
 //   LayerNorm((C,H,W)) : weight (C,H,W), bias (C,H,W)   [dense input: (F)]
@@ -9,11 +14,19 @@
 
 #include "nn/layer.h"
 #include "nn/norm_core.h"
+#include "tensor/rng.h"
 
 namespace normlab {
 
-enum class NormKind { none, batch, layer, group };
-NormKind parse_norm_kind(const std::string& s);  // throws ConfigError naming none|batch|layer|group
+enum class NormKind { none, batch, layer, group, ghost_batch, batch_renorm, noisy_batch };
+// "none", "batch", "layer", "group", "ghost-batch", "batch-renorm", "noisy-batch";
+// throws ConfigError naming the allowed values.
+NormKind parse_norm_kind(const std::string& s);
+// The kinds built as a BatchNorm layer (batch statistics, running averages).
+inline bool is_batch_kind(NormKind k) {
+  return k == NormKind::batch || k == NormKind::ghost_batch || k == NormKind::batch_renorm ||
+         k == NormKind::noisy_batch;
+}
 std::string to_string(NormKind k);
 
 struct NormOptions {
@@ -25,6 +38,17 @@ struct NormOptions {
   // Test-only fault injection: BN normalizes with its running averages in
   // training too. Exists so the claims baseline can prove it catches a broken build.
   bool bn_train_uses_running = false;
+  // ghost-batch: samples per statistics chunk (K >= 1). A batch of N uses
+  // ceil(N/K) chunks, the last one N - K*floor(N/K) samples when K does not divide N.
+  int ghost_batch = 32;
+  // batch-renorm: limits of r (>= 1) and d (>= 0), reached linearly over
+  // renorm_warmup training steps from r_max = 1, d_max = 0 (plain BN).
+  double renorm_rmax = 3, renorm_dmax = 5;
+  long renorm_warmup = 0;
+  // noisy-batch: bounds of the noise schedule (batch_norm.cpp): shift scale >= 0, scale >= 1.
+  double noise_mean = 0.5, noise_scale = 2;
+  // Random stream of a noisy layer: same (seed, stream), same noise, step by step.
+  uint64_t seed = 0, stream = 0;
 };
 
 // "0.1" (PyTorch form, weight of the new value) or "keras:0.99" (Keras form,
@@ -51,16 +75,65 @@ class NormLayer : public Layer<T> {
   bool fixed_stats_ = false;  // last forward normalized with constants (eval BN)
 };
 
+// Batch norm and its variants (opt.kind: ghost-batch, batch-renorm, noisy-batch; any
+// other kind is plain batch norm).
+// Buffers as PyTorch's BatchNorm: running_mean (C), running_var (C), num_batches_tracked ().
+// Train-mode forward, per chunk of the batch (one chunk of N unless ghost-batch):
+// batch statistics, running averages updated once (momentum, unbiased variance),
+// num_batches_tracked += 1; then the normalization (renorm/noise in training only).
+// eval: running averages, every variant alike. eval_batch_stats: each chunk's own
+// statistics, no r/d correction, no noise, running averages untouched.
 template <class T>
 class BatchNorm final : public NormLayer<T> {
  public:
+  // REQUIRES: ghost_batch >= 1, renorm_rmax >= 1,
+  // renorm_dmax >= 0, renorm_warmup >= 0, noise_mean >= 0, noise_scale >= 1
+  // (else NormError naming the key).
   BatchNorm(Shape in, const NormOptions& opt);
   std::string kind() const override { return "batchnorm"; }
   std::vector<TensorSpec> buffers() const override;
+  void reserve(int max_batch) override;
   void reset_buffers() override;
   void forward(T* out, const T* in, int N, Mode mode) override;
+  // Accumulates (layer.h). With r, d (renorm) or s, m (noise) held constant:
+  //   y = s*(gamma*(r*xhat + d) + beta) + m,   xhat = (x - mu_B)*rstd_B
+  //   dgamma += s*(r*sum dy*xhat + d*sum dy),  dbeta += s*sum dy,
+  //   dx: the core's batch-norm backward with gamma' = s*gamma*r.
+  void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
   const T* running_mean() const { return this->buffer_; }
   const T* running_var() const { return this->buffer_ + this->in_.c; }
+  T* running_mean() { return this->buffer_; }
+  T* running_var() { return this->buffer_ + this->in_.c; }
+
+  // Samples per statistics chunk for a batch of N (N itself unless ghost-batch).
+  int chunk(int N) const;
+  // Statistics of the last batch-statistics forward, chunk k at [k*C, (k+1)*C):
+  // mean and biased variance, (ceil(N/chunk(N)), C).
+  const T* batch_mean() const { return this->mean_.data(); }
+  const T* batch_var() const { return this->var_.data(); }
+  // Renorm corrections (r, d) and noise (s, m) of the last train forward, (C) each.
+  const std::vector<T>& renorm_r() const { return r_; }
+  const std::vector<T>& renorm_d() const { return d_; }
+  const std::vector<T>& noise_scale() const { return s_; }
+  const std::vector<T>& noise_shift() const { return m_; }
+
+  // Test hook (noisy-batch): train forwards use scale (C) and shift (C) instead of
+  // drawing; null returns to drawing. REQUIRES: both outlive their use.
+  void use_given_noise(const T* scale, const T* shift) {
+    given_scale_ = scale;
+    given_shift_ = shift;
+  }
+
+ private:
+  void renorm_correction(const T* mean, const T* var);  // r_, d_ from running averages
+  void draw_noise();                                    // s_, m_
+  std::vector<T> r_, d_, s_, m_;  // (C) each; r = s = 1, d = m = 0 when unused
+  std::vector<T> geff_, beff_;    // (C) gamma' = s*gamma*r, beta' = s*(gamma*d + beta) + m
+  std::vector<T> tg_, tb_;        // (C) scratch: sum dy*xhat, sum dy of one chunk
+  bool transformed_ = false;      // last forward applied geff_/beff_ instead of gamma/beta
+  Rng rng_;
+  const T* given_scale_ = nullptr;
+  const T* given_shift_ = nullptr;
 };
 
 // Layer and group norm: statistics per sample and group, in every mode, no

@@ -18,12 +18,19 @@ const std::vector<KeySpec>& run_keys() {
       {"model", 's', "mlp", "mlp | cnn | cnn-small | cnn-deep | rnn (layer lists: README, Models)"},
       {"widths", 'l', "", "hidden widths (mlp), conv channels (cnn, cnn-small, cnn-deep) or the hidden width (rnn), comma-separated; empty: the model's default"},
       {"activation", 's', "relu", "relu | sigmoid | tanh"},
-      {"norm", 's', "none", "none | batch | layer | group"},
+      {"norm", 's', "none", "none | batch | layer | group | ghost-batch | batch-renorm | noisy-batch"},
       {"norm-placement", 's', "before", "before | after the activation"},
       {"groups", 'i', "8", "group norm: groups per layer (must divide its channels)"},
       {"bn-momentum", 's', "0.1", "weight of the new batch statistic (PyTorch form), or keras:0.99 (Keras form)"},
       {"eps", 'f', "1e-05", "norm epsilon > 0"},
       {"affine", 'b', "true", "learnable gamma/beta in norm layers"},
+      {"dropout", 'f', "0", "inverted dropout after each hidden activation: drop probability, 0 <= p < 1; 0 = off", true, false, false},
+      {"ghost-batch", 'i', "32", "norm=ghost-batch: samples per statistics chunk >= 1; a batch it does not divide ends with a smaller chunk", true, true, false},
+      {"renorm-rmax", 'f', "3", "norm=batch-renorm: limit of r, >= 1", true, false, false},
+      {"renorm-dmax", 'f', "5", "norm=batch-renorm: limit of d, >= 0", true, false, false},
+      {"renorm-warmup", 'i', "0", "norm=batch-renorm: steps over which rmax grows from 1 and dmax from 0 to their limits, >= 0", true, false, false},
+      {"noise-mean", 'f', "0.5", "norm=noisy-batch: bound a of the per-step shift distribution, >= 0", true, false, false},
+      {"noise-scale", 'f', "2", "norm=noisy-batch: bound b of the per-step scale distribution, >= 1", true, false, false},
       {"init", 's', "default", "default | zeros | constant:V | normal:STD | uniform:A | xavier-normal | xavier-uniform | he-normal | he-uniform | lecun-normal | orthogonal, each optionally :SCALE"},
       {"optimizer", 's', "sgd", "sgd | momentum | adam"},
       {"lr", 'f', "0.1", "learning rate > 0", true, false},
@@ -41,7 +48,8 @@ const std::vector<KeySpec>& run_keys() {
       {"eval-every", 'i', "0", "steps between evaluations; 0 = about 20 per run", true, false},
       {"eval-batch", 'i', "1000", "batch size for evaluation"},
       {"eval-subset", 'i', "0", "evaluate the validation and test splits on their first N images only (a fixed subset, so frequent evaluation is cheap); 0 = whole splits", true, false, false},
-      {"eval-stats", 's', "running", "batch norm at evaluation: running (its running averages) | batch (each evaluation batch's own statistics)"},
+      {"eval-stats", 's', "running", "batch norm at evaluation: running (its running averages) | batch (each evaluation batch's own statistics) | precise (population statistics recomputed over precise-batches training batches)"},
+      {"precise-batches", 'i', "100", "eval-stats=precise: training batches (of batch-size) the population statistics are computed over, >= 1", true, false, false},
       {"stat-batches", 'l', "", "after training, measure each batch-norm input's batch mean/variance error against the training set's at these batch sizes (batchstats.csv); empty: off"},
       {"stat-draws", 'i', "200", "stat-batches: batches drawn per size", true, false},
       {"target-acc", 'f', "0", "test accuracy target for steps/seconds-to-target; 0 = none", true, false},
@@ -188,6 +196,27 @@ TrainSpec resolve(const RunConfig& c) {
   t.model.norm.eps = num("eps");
   require(t.model.norm.eps > 0, "eps", fmt::format("{} must be > 0", t.model.norm.eps));
   t.model.norm.affine = c.get("affine") == "true";
+  t.model.dropout = num("dropout");
+  require(t.model.dropout >= 0 && t.model.dropout < 1, "dropout",
+          fmt::format("{} is not a drop probability (allowed: 0 <= p < 1)", t.model.dropout));
+  t.model.norm.ghost_batch = int(integer("ghost-batch"));
+  require(t.model.norm.ghost_batch >= 1, "ghost-batch",
+          fmt::format("{} is not a chunk size (allowed: an integer >= 1)", t.model.norm.ghost_batch));
+  t.model.norm.renorm_rmax = num("renorm-rmax");
+  require(t.model.norm.renorm_rmax >= 1, "renorm-rmax",
+          fmt::format("{} is not allowed (allowed: >= 1)", t.model.norm.renorm_rmax));
+  t.model.norm.renorm_dmax = num("renorm-dmax");
+  require(t.model.norm.renorm_dmax >= 0, "renorm-dmax",
+          fmt::format("{} is not allowed (allowed: >= 0)", t.model.norm.renorm_dmax));
+  t.model.norm.renorm_warmup = integer("renorm-warmup");
+  require(t.model.norm.renorm_warmup >= 0, "renorm-warmup",
+          fmt::format("{} is not allowed (allowed: steps >= 0)", t.model.norm.renorm_warmup));
+  t.model.norm.noise_mean = num("noise-mean");
+  require(t.model.norm.noise_mean >= 0, "noise-mean",
+          fmt::format("{} is not allowed (allowed: >= 0)", t.model.norm.noise_mean));
+  t.model.norm.noise_scale = num("noise-scale");
+  require(t.model.norm.noise_scale >= 1, "noise-scale",
+          fmt::format("{} is not allowed (allowed: >= 1)", t.model.norm.noise_scale));
   check([&] { t.init = parse_init(c.get("init")); });
 
   t.optim.kind = c.get("optimizer");
@@ -217,8 +246,13 @@ TrainSpec resolve(const RunConfig& c) {
   t.eval_batch = int(integer("eval-batch"));
   require(t.eval_batch >= 1, "eval-batch", "must be >= 1");
   const std::string es = c.get("eval-stats");
-  require(es == "running" || es == "batch", "eval-stats", fmt::format("unknown value '{}' (allowed: running, batch)", es));
+  require(es == "running" || es == "batch" || es == "precise", "eval-stats",
+          fmt::format("unknown value '{}' (allowed: running, batch, precise)", es));
   t.eval_batch_stats = es == "batch";
+  t.eval_precise = es == "precise";
+  t.precise_batches = int(integer("precise-batches"));
+  require(t.precise_batches >= 1, "precise-batches",
+          fmt::format("{} is not allowed (allowed: an integer >= 1)", t.precise_batches));
   {
     std::stringstream ss(c.get("stat-batches"));
     std::string item;

@@ -70,6 +70,8 @@ struct TrainSpec {
   int eval_train = 4096;   // training samples evaluated per point (the generalization gap)
   int eval_subset = 0;     // > 0: validation and test evaluated on their first N samples
   bool eval_batch_stats = false;  // evaluate BN with each batch's own statistics
+  bool eval_precise = false;      // evaluate BN with population statistics (precise_bn.h)
+  int precise_batches = 100;      // training batches those statistics are computed over
   std::vector<int> stat_batches;  // batch-statistic error measured at these sizes after training
   int stat_draws = 200;           // batches drawn per size
   double target_acc = 0;   // 0: no target

@@ -19,14 +19,24 @@ RunSetup setup_run(const TrainSpec& spec, const TrainFaults& faults) {
                                   spec.batch_size, data.train.count(), data.name));
   // Dense batch norm has one value per feature per sample: a batch of 1 gives
   // no variance. (Conv batch norm pools over H x W and trains at batch 1.)
-  if (spec.model.norm.kind == NormKind::batch && spec.batch_size < 2 && spec.model.model == "mlp")
+  if (is_batch_kind(spec.model.norm.kind) && spec.batch_size < 2 && spec.model.model == "mlp")
     throw ConfigError("batch-size: batch norm in an mlp needs a batch of at least 2 to train "
                       "(allowed: batch-size >= 2, or norm layer/group/none)");
+  // The same for a ghost-batch chunk: the last chunk holds batch-size mod K samples.
+  if (spec.model.norm.kind == NormKind::ghost_batch && spec.model.model == "mlp") {
+    const int K = spec.model.norm.ghost_batch, N = spec.batch_size;
+    if (std::min(K, N) < 2 || (N > K && N % K == 1))
+      throw ConfigError(fmt::format(
+          "ghost-batch: {} splits a batch of {} into chunks with a chunk of one sample, and batch "
+          "norm in an mlp needs at least 2 (allowed: ghost-batch >= 2 with batch-size mod "
+          "ghost-batch != 1)", K, N));
+  }
   for (int b : spec.stat_batches)
     if (b > data.train.count())
       throw ConfigError(fmt::format("stat-batches: {} is larger than the training set of {} ({})", b,
                                     data.train.count(), data.name));
   s.model.input = data.shape;
+  s.model.seed = spec.seed;
   s.model.classes = data.classes;
   if (faults.bn_train_uses_running) s.model.norm.bn_train_uses_running = true;
   return s;

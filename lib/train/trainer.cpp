@@ -6,8 +6,12 @@
 // a fixed training subset, the validation split (when the dataset has one) and
 // the test split, all in eval mode (running statistics for BN, or with
 // eval-stats=batch each evaluation batch's own statistics), plus the activation
-// probe. eval-subset = N limits validation and test to their first N samples. After training, optionally, the
-// batch-statistic error of every BN input (train/batch_stats.h).
+// probe. With eval-stats=precise, before each evaluation the BN population
+// statistics are recomputed over precise-batches training batches (precise_bn.h)
+// and the evaluation runs in eval mode with them; the running averages are put
+// back before the probe, so training, the probe and saved weights keep their own.
+// eval-subset = N limits validation and test to their first N samples. After
+// training, optionally, the batch-statistic error of every BN input (train/batch_stats.h).
 #include "train/trainer.h"
 
 #include <fmt/format.h>
@@ -25,6 +29,7 @@
 #include "tensor/parallel.h"
 #include "nn/softmax_xent.h"
 #include "train/batch_stats.h"
+#include "train/precise_bn.h"
 #include "train/probe.h"
 #include "train/train_step.h"
 
@@ -94,8 +99,13 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
 
   double train_s = 0, grad_norm = 0, auc = 0, initial_loss = 0, lr = spec.lr;
   long samples = 0;
+  std::vector<float> saved_buffers;  // running averages kept aside during a precise evaluation
   auto record = [&](long step) {
     const Mode em = spec.eval_batch_stats ? Mode::eval_batch_stats : Mode::eval;
+    if (spec.eval_precise) {
+      saved_buffers.assign(model.buffers().begin(), model.buffers().end());
+      recompute_precise_bn(model, train, spec.precise_batches, N, spec.seed);
+    }
     const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em);
     const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em);
     const double epoch = double(samples) / train.count();
@@ -108,6 +118,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       r.best_val_acc = std::max(r.best_val_acc, va);
     }
     r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s});
+    if (spec.eval_precise) std::copy(saved_buffers.begin(), saved_buffers.end(), model.buffers().begin());
     probe.measure(model, step, r.activations);
     r.final_train_loss = trl;
     r.final_train_acc = tra;

@@ -153,6 +153,17 @@ BAD = {
     "eval-stats": (["--eval-stats", "mean"], "running, batch"),
     "stat-batches": (["--stat-batches", "1,4"], "stat-batches"),
     "stat-batches-too-big": (["--stat-batches", "100000"], "stat-batches"),
+    "dropout": (["--dropout", "1.5"], "dropout: 1.5 is not a drop probability (allowed: 0 <= p < 1)"),
+    "ghost-batch-zero": (["--norm", "ghost-batch", "--ghost-batch", "0"],
+                         "ghost-batch: 0 is not a chunk size (allowed: an integer >= 1)"),
+    "ghost-batch-chunk-of-one": (["--norm", "ghost-batch", "--ghost-batch", "3", "--batch-size", "64"],
+                                 "ghost-batch: 3 splits a batch of 64"),
+    "renorm-rmax": (["--norm", "batch-renorm", "--renorm-rmax", "0.5"], "renorm-rmax: 0.5 is not allowed (allowed: >= 1)"),
+    "renorm-dmax": (["--norm", "batch-renorm", "--renorm-dmax", "-1"], "renorm-dmax"),
+    "noise-scale": (["--norm", "noisy-batch", "--noise-scale", "0.5"], "noise-scale: 0.5 is not allowed (allowed: >= 1)"),
+    "precise-batches": (["--eval-stats", "precise", "--precise-batches", "0"], "precise-batches"),
+    "norm-variants-named": (["--norm", "weird"], "ghost-batch, batch-renorm, noisy-batch"),
+    "eval-stats-precise-named": (["--eval-stats", "mean"], "running, batch, precise"),
 }
 
 
@@ -215,6 +226,54 @@ def case_validation_split(tmp):
     check(n["run_id"] == read(os.path.join(tmp, "z", "runs.csv"))[0]["run_id"], "eval-subset 0 is the default")
     check(n["run_id"] != r["run_id"], "a val split is another run")
     run(BASE + ["--eval-subset", "-1", "--out", os.path.join(tmp, "bad")], expect=2)
+
+
+def case_variants(tmp):
+    """dropout, the batch-norm variants and eval-stats=precise end to end."""
+    def go(name, extra):
+        d = os.path.join(tmp, name)
+        run(BASE + extra + ["--out", d])
+        return {f: read(os.path.join(d, f)) for f in ["runs.csv", "curves.csv", "activations.csv"]}
+
+    def same(a, b, files=("runs.csv", "curves.csv", "activations.csv"), drop=()):
+        cut = lambda rows: [{k: v for k, v in r.items() if k not in drop} for r in strip_time(rows)]
+        return all(cut(a[f]) == cut(b[f]) for f in files)
+
+    base = go("base", [])
+    variants = {
+        "dropout": ["--dropout", "0.3"],
+        "ghost": ["--norm", "ghost-batch", "--ghost-batch", "8"],
+        "renorm": ["--norm", "batch-renorm", "--renorm-warmup", "20"],
+        "noisy": ["--norm", "noisy-batch", "--dropout", "0.2"],
+        "precise": ["--eval-stats", "precise", "--precise-batches", "5"],
+    }
+    for name, extra in variants.items():
+        a, b = go(name, extra), go(name + "2", extra + ["--threads", "2"])
+        check(same(a, b), f"{name}: same seed, different results (threads 1 and 2)")
+        r = a["runs.csv"][0]
+        check(r["status"] == "ok" and float(r["final_test_acc"]) > 0.5,
+              f"{name}: did not train ({r['status']}, acc {r['final_test_acc']})")
+        check(r["run_id"] != base["runs.csv"][0]["run_id"], f"{name}: same run_id as the default run")
+        check(not same(a, base, ("curves.csv",), ("run_id",)), f"{name}: no effect on the curves")
+    # The defaults written out are the default run: same run_id, same bytes.
+    explicit = go("explicit", ["--dropout", "0", "--ghost-batch", "32", "--renorm-rmax", "3",
+                               "--renorm-dmax", "5", "--renorm-warmup", "0", "--noise-mean", "0.5",
+                               "--noise-scale", "2", "--precise-batches", "100"])
+    check(same(explicit, base), "explicit defaults differ from the default run")
+    # Limits that switch a variant off give batch norm, bit for bit.
+    ident = {"K>=batch": ["--norm", "ghost-batch", "--ghost-batch", "32"],
+             "rmax1": ["--norm", "batch-renorm", "--renorm-rmax", "1", "--renorm-dmax", "0"],
+             "nonoise": ["--norm", "noisy-batch", "--noise-mean", "0", "--noise-scale", "1"]}
+    for name, extra in ident.items():
+        # (The activation probe's batch of 256 does go through ghost chunks of 32, so for
+        # K>=batch only the training and its evaluations are batch norm's.)
+        files = ("runs.csv", "curves.csv") if name == "K>=batch" else ("runs.csv", "curves.csv", "activations.csv")
+        check(same(go(name, extra), base, files, drop=("run_id", "norm", "ghost-batch", "renorm-rmax",
+                                                       "renorm-dmax", "noise-mean", "noise-scale")),
+              f"{name}: differs from batch norm")
+    # Precise statistics change only the evaluations: training, hence the probe, is untouched.
+    p = go("precise3", ["--eval-stats", "precise", "--precise-batches", "5"])
+    check(same(p, base, ("activations.csv",), ("run_id",)), "precise evaluation changed training")
 
 
 with tempfile.TemporaryDirectory() as tmp:
