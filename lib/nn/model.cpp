@@ -114,6 +114,11 @@ std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch
                                     fmt::join(widths, ",")));
     if (cfg.placement != "before")
       throw ConfigError("norm-placement: rnn normalizes the recurrent pre-activation (allowed: before)");
+    const NormKind k = cfg.norm.kind;
+    if (k != NormKind::none && k != NormKind::batch && k != NormKind::layer && k != NormKind::group)
+      throw ConfigError(fmt::format("norm: rnn normalizes with none, batch, layer or group, not {}", to_string(k)));
+    if (cfg.dropout > 0)
+      throw ConfigError(fmt::format("dropout: rnn has no hidden blocks to drop from (allowed: 0), got {}", cfg.dropout));
     check_groups(cfg, widths, "hidden features", [](std::size_t) { return "0 (the rnn's norm)"; });
     m = std::make_unique<Sequential<T>>(cfg.input);
     m->template add<RNN<T>>(widths[0], cfg.norm);

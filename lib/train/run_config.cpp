@@ -250,6 +250,8 @@ TrainSpec resolve(const RunConfig& c) {
           fmt::format("unknown value '{}' (allowed: running, batch, precise)", es));
   t.eval_batch_stats = es == "batch";
   t.eval_precise = es == "precise";
+  require(!(t.eval_precise && c.get("model") == "rnn"), "eval-stats",
+          "precise is not available for rnn, whose batch norm keeps statistics per time step (allowed: running, batch)");
   t.precise_batches = int(integer("precise-batches"));
   require(t.precise_batches >= 1, "precise-batches",
           fmt::format("{} is not allowed (allowed: an integer >= 1)", t.precise_batches));

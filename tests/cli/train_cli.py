@@ -164,6 +164,9 @@ BAD = {
     "precise-batches": (["--eval-stats", "precise", "--precise-batches", "0"], "precise-batches"),
     "norm-variants-named": (["--norm", "weird"], "ghost-batch, batch-renorm, noisy-batch"),
     "eval-stats-precise-named": (["--eval-stats", "mean"], "running, batch, precise"),
+    "rnn-ghost": (["--model", "rnn", "--widths", "16", "--norm", "ghost-batch"], "rnn normalizes with none, batch, layer or group"),
+    "rnn-dropout": (["--model", "rnn", "--widths", "16", "--dropout", "0.3"], "dropout: rnn"),
+    "rnn-precise": (["--model", "rnn", "--widths", "16", "--eval-stats", "precise"], "precise is not available for rnn"),
 }
 
 
