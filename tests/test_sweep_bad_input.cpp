@@ -79,7 +79,7 @@ TEST_CASE("sweep: bad input: empty list") {
 TEST_CASE("sweep: bad input: invalid values name the value's line and the key") {
   ScratchDir d("sweep-bad-values");
   auto f = fail(d, "norm = [\"batch\", \"weird\"]\n");
-  CHECK(f.has(f.path + ":3:18: norm: unknown value 'weird' (allowed: none, batch, layer, group)"));
+  CHECK(f.has(f.path + ":3:18: norm: unknown value 'weird' (allowed: none, batch, layer, group, ghost-batch, batch-renorm, noisy-batch)"));
   f = fail(d, "lr = 0\n");
   CHECK(f.has(f.path + ":3:6: lr: 0 must be > 0"));
   f = fail(d, "lr = [0.1,\n      -0.5]\n");
