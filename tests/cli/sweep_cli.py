@@ -429,6 +429,62 @@ def case_progress(tmp):
     check("#" * 24 not in ci and re.search(r"\[\d+/16\] norm=", ci), "CI=true keeps plain lines")
 
 
+def case_shared_dir_shards(tmp):
+    """The README's shell form: shards started together into one directory, then one
+    merge into it, give the reference bytes."""
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    out = os.path.join(tmp, "shared")
+    procs = [subprocess.Popen([BIN, "sweep", exp, "--out", out, "--shard", f"{i}/4", "--jobs", "1", "-q"],
+                              stderr=subprocess.PIPE, text=True) for i in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        check(p.returncode == 0, f"a shard failed: {err}")
+    merge([out, "--out", out])
+    same_csvs(reference(tmp, exp), out)
+    st = json.loads(subprocess.run([BIN, "status", out, "--json"], capture_output=True, text=True).stdout)
+    check(st["counts"]["done"] == GRID_RUNS and st["tasks"] == 4, f"status: {st['counts']}, tasks {st['tasks']}")
+
+
+def case_slurm_scripts(tmp):
+    """normlab slurm without a cluster: the scripts it writes (offset arrays above
+    MaxArraySize, append logs, the USR1 trap that requeues its own task, the merge
+    job), --resubmit for a shard list, and bad input exiting 2 before any file."""
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    out = os.path.join(tmp, "job")
+    p = subprocess.run([BIN, "slurm", exp, "--out", out, "--tasks", "5", "--max-array-size", "2",
+                        "--array-parallelism", "2", "--time", "00:30:00", "--sbatch-arg=--mem=1G"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, p.stderr)
+    sd = os.path.join(out, "slurm")
+    arrays = sorted(f for f in os.listdir(sd) if f.startswith("array-"))
+    check(arrays == ["array-0.sbatch", "array-2.sbatch", "array-4.sbatch"], f"arrays {arrays}")
+    a2 = open(os.path.join(sd, "array-2.sbatch")).read()
+    for needle in ["#SBATCH --array=0-1%2", "--open-mode=append", "%A_%a.log", "#SBATCH --signal=B:USR1@120",
+                   "#SBATCH --time=00:30:00", "#SBATCH --mem=1G", "shard=$((SLURM_ARRAY_TASK_ID + 2))",
+                   "--shard \"$shard/5\"", "trap requeue USR1 TERM",
+                   'scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"']:
+        check(needle in a2, f"array-2.sbatch lacks {needle!r}:\n{a2}")
+    check("#SBATCH --array=0%2" in open(os.path.join(sd, "array-4.sbatch")).read(), "the last block holds shard 4")
+    m = open(os.path.join(sd, "merge.sbatch")).read()
+    check(f"merge '{out}' --out '{out}'" in m, f"merge job:\n{m}")
+    check("--dependency=afterok:" in p.stdout, f"printed commands:\n{p.stdout}")
+    job = json.load(open(os.path.join(sd, "job.json")))
+    check(job["tasks"] == 5 and job["runs"] == GRID_RUNS, f"job.json {job}")
+    st = json.loads(subprocess.run([BIN, "status", out, "--json"], capture_output=True, text=True).stdout)
+    check(st["counts"]["pending"] == GRID_RUNS and st["unfinished_shards"] == [0, 1, 2, 3, 4]
+          and "--resubmit 0-4" in st["resubmit"], f"status of an unsubmitted job: {st}")
+    r = subprocess.run([BIN, "slurm", exp, "--out", out, "--resubmit", "1,3-4", "--max-array-size", "1001"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, r.stderr)
+    check("#SBATCH --array=1,3-4" in open(os.path.join(sd, "array-0-resubmit.sbatch")).read(), "resubmit list")
+    badout = ["--out", os.path.join(tmp, "bad")]
+    for bad, needle in ((["--tasks", "99", *badout], "--tasks"), (["--resubmit", "7", "--out", out], "--resubmit"),
+                        (["--set", "norm=weird", *badout], "norm")):
+        q = subprocess.run([BIN, "slurm", exp, *bad], capture_output=True, text=True)
+        check(q.returncode == 2 and needle in q.stderr, f"{bad}: exit {q.returncode}\n{q.stderr}")
+    check(not os.path.exists(os.path.join(tmp, "bad", "slurm", "array-0.sbatch")), "bad input wrote scripts")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
