@@ -485,6 +485,31 @@ def case_slurm_scripts(tmp):
     check(not os.path.exists(os.path.join(tmp, "bad", "slurm", "array-0.sbatch")), "bad input wrote scripts")
 
 
+def case_grow(tmp):
+    """Adding seeds or values runs exactly the new runs and keeps the old bytes; a
+    changed fixed key exits 2 with a diff, and --force-new starts over beside it."""
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    out = os.path.join(tmp, "grow")
+    sweep([exp, "--out", out, "--jobs", "2", "-q"])
+    before = {f: rows(os.path.join(out, f)) for f in CSVS}
+    bigger = write(os.path.join(tmp, "grid.toml"), GRID.replace("seeds = 2", "seeds = 3").replace("  0.1,\n", "  0.1,\n  0.3,\n"))
+    p = sweep([bigger, "--out", out, "--jobs", "2"])
+    check("ran 20, skipped 16" in p.stderr and "16 kept, 20 new" in p.stderr, f"growth log:\n{p.stderr}")
+    after = {f: rows(os.path.join(out, f)) for f in CSVS}
+    old_ids = {r[0] for r in before["runs.csv"][1:]}
+    for f in CSVS:  # every old row is still there, byte for byte
+        kept = [r for r in after[f][1:] if r[0] in old_ids]
+        check(kept == before[f][1:], f"{f}: the old runs' rows changed when the sweep grew")
+    check(len(after["runs.csv"]) - 1 == 36, f"{len(after['runs.csv']) - 1} runs after growing to 36")
+    changed = write(os.path.join(tmp, "grid.toml"), GRID.replace("epochs = 4", "epochs = 5"))
+    p = sweep([changed, "--out", out], expect=2)
+    check("epochs: 4 -> 5" in p.stderr and "--force-new" in p.stderr, f"no diff:\n{p.stderr}")
+    check({f: rows(os.path.join(out, f)) for f in CSVS} == after, "a refused change touched the results")
+    p = sweep([changed, "--out", out, "--force-new", "-q"])
+    check(os.path.exists(out + "-2/runs.csv") and len(run_ids(out + "-2")) == GRID_RUNS, "--force-new output")
+    check({f: rows(os.path.join(out, f)) for f in CSVS} == after, "--force-new touched the old directory")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
