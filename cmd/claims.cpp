@@ -103,6 +103,7 @@ void run_claims(const ClaimsOptions& o) {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   SweepOptions so;
   so.faults = test_faults();
+  so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
   so.jobs = o.jobs > 0 ? o.jobs : cores;
   so.threads_per_run = std::max(1, cores / so.jobs);
   std::vector<ClaimRule> rules;

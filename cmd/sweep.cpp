@@ -41,6 +41,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   const Experiment ex = load_experiment(o.experiment, eo);
   SweepOptions so;
   so.faults = test_faults();
+  so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
   if (!o.shard.empty()) std::tie(so.shard_index, so.shard_count) = parse_shard(o.shard);
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   so.jobs = o.jobs > 0 ? o.jobs : cores;

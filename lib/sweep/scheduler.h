@@ -16,6 +16,8 @@ struct SweepOptions {
   int shard_index = 0, shard_count = 1;  // run grid indices g with g % count == index
   bool dry_run = false;
   TrainFaults faults;            // test-only (train/trainer.h); off by default
+  // Told about each run whose parts are damaged (sweep_dir.h), before it is run again.
+  std::function<void(const std::string&)> warn;
 };
 
 struct SweepProgress {

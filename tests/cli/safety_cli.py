@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Command-line tests that nothing is lost and nothing broken is trusted:
+damaged part files are run again, sweep and merge do not overwrite other
+results, bad numbers and files exit 2 before any run.
+Usage: safety_cli.py NORMLAB_BIN CASE"""
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+from csv_rows import rows
+
+BIN = sys.argv[1]
+CASE = sys.argv[2]
+CSVS = ["runs.csv", "curves.csv", "activations.csv", "batchstats.csv"]
+DATA = "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3"
+
+# 3 norms x 2 learning rates = 6 short runs.
+GRID = f"""\
+dataset = "{DATA}"
+model = "mlp"
+widths = [32, 16]
+batch_size = 32
+epochs = 2
+norm = ["none", "batch", "layer"]
+lr = [0.03, 0.1]
+"""
+GRID_RUNS = 6
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit("FAIL: " + msg)
+
+
+def normlab(args, expect=0, env=None):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True,
+                       env=None if env is None else dict(os.environ, **env))
+    if p.returncode != expect:
+        sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\n"
+                 f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run_ids(d):
+    with open(os.path.join(d, "runs.csv"), newline="") as f:
+        return [r["run_id"] for r in csv.DictReader(f)]
+
+
+def same_csvs(a, b):
+    for f in CSVS:
+        ra, rb = rows(os.path.join(a, f)), rows(os.path.join(b, f))
+        check(ra == rb, f"{f} differs between {a} and {b}")
+
+
+def no_footer(d):
+    for f in CSVS:
+        check("#part" not in open(os.path.join(d, f)).read(), f"{d}/{f} holds a part footer line")
+
+
+def damage(parts, ids):
+    """Four kinds of damage, one run each: emptied, cut to 300 bytes, random
+    bytes, and a whole part of an older column layout (no checksum line)."""
+    p = lambda i, kind: os.path.join(parts, f"{ids[i]}.{kind}.csv")
+    open(p(0, "runs"), "w").close()
+    with open(p(1, "curves"), "rb") as f:
+        head = f.read(300)
+    check(len(head) == 300, "curves part shorter than 300 bytes")
+    with open(p(1, "curves"), "wb") as f:
+        f.write(head)
+    with open(p(2, "runs"), "wb") as f:
+        f.write(random.Random(1).randbytes(500))
+    text = open(p(3, "activations")).read()
+    write(p(3, "activations"), "".join(l for l in text.splitlines(True) if not l.startswith("#")))
+
+
+def case_damaged_parts(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    ref, out = os.path.join(tmp, "ref"), os.path.join(tmp, "out")
+    normlab(["sweep", exp, "--out", ref, "-q"])
+    normlab(["sweep", exp, "--out", out, "-q"])
+    no_footer(out)
+    same_csvs(ref, out)
+    ids = run_ids(out)
+    damage(os.path.join(out, "parts"), ids)
+    p = normlab(["sweep", exp, "--out", out])
+    check(f"ran 4, skipped {GRID_RUNS - 4}" in p.stderr, f"the 4 damaged runs should run again:\n{p.stderr}")
+    for i in range(4):
+        check(f"run {ids[i]}: not trusted" in p.stderr, f"the log should name damaged run {ids[i]}:\n{p.stderr}")
+    check(f"{GRID_RUNS} of {GRID_RUNS} runs" in p.stderr, p.stderr)
+    no_footer(out)
+    same_csvs(ref, out)
+    # A part whose checksum matches but whose columns are not today's is not trusted either.
+    part = os.path.join(out, "parts", ids[5] + ".runs.csv")
+    lines = open(part).read().splitlines(True)
+    import hashlib
+    content = lines[0].replace("run_id,", "run_id,old_column,", 1) + "".join(lines[1:-1])
+    write(part, content + "#part sha256=" + hashlib.sha256(content.encode()).hexdigest() + "\n")
+    p = normlab(["sweep", exp, "--out", out])
+    check("ran 1," in p.stderr and "current layout" in p.stderr, p.stderr)
+    same_csvs(ref, out)
+
+
+def case_damaged_merge(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    ref, a, b = (os.path.join(tmp, x) for x in ("ref", "a", "b"))
+    normlab(["sweep", exp, "--out", ref, "-q"])
+    normlab(["sweep", exp, "--out", a, "--shard", "0/2", "-q"])
+    normlab(["sweep", exp, "--out", b, "--shard", "1/2", "-q"])
+    damage(os.path.join(a, "parts"), run_ids(a)[:3] + run_ids(a)[:1])
+    # Only damaged copies of three runs: merge leaves them out, says so, exits 1.
+    m = os.path.join(tmp, "m")
+    p = normlab(["merge", a, b, "--out", m], expect=1)
+    check("3 run(s) missing" in p.stderr and "not used" in p.stderr, p.stderr)
+    check(len(run_ids(m)) == GRID_RUNS - 3, f"merged runs.csv: {len(run_ids(m))} rows")
+    no_footer(m)
+    # A whole copy elsewhere is taken instead, and the merge is complete.
+    p = normlab(["merge", a, b, ref, "--out", m])
+    same_csvs(ref, m)
+    no_footer(m)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    globals()["case_" + CASE.replace("-", "_")](tmp)
+print(f"PASS {CASE}")
