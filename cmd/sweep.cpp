@@ -25,7 +25,7 @@ struct SweepCliOptions {
   std::string shard;
   std::vector<std::string> sets;
   std::string profile;
-  bool dry_run = false, fresh = false, quiet = false;
+  bool dry_run = false, fresh = false, quiet = false, force = false;
 };
 
 void run_sweep_cmd(const SweepCliOptions& o) {
@@ -63,6 +63,10 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   validate_runs(ex);  // exits 2 via ConfigError before any run starts
 
   const std::string out = o.out.empty() ? "results/" + ex.name : o.out;
+  if (const std::string held = foreign_results(out, ex.name); !held.empty() && !o.force)
+    throw ConfigError(fmt::format("--out: {} already holds {}; a sweep of '{}' would replace its "
+                                  "CSVs and manifest.json. Choose another --out, or pass --force to "
+                                  "write there anyway", out, held, ex.name));
   const SweepDir dir(out);
   if (o.fresh) spdlog::info("--fresh: earlier parts moved to {}", dir.archive_parts());
   spdlog::info("{}: {} runs, {} in this shard; {} jobs x {} threads; writing {}/", ex.name,
@@ -97,6 +101,7 @@ void setup_sweep(CLI::App& app) {
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table (e.g. quick, full)");
   sub->add_flag("--dry-run", o->dry_run, "list the expanded runs and exit");
   sub->add_flag("--fresh", o->fresh, "rerun everything (earlier parts are moved aside, not deleted)");
+  sub->add_flag("--force", o->force, "write into --out even when it holds another experiment's or a train run's results");
   sub->add_flag("-q,--quiet", o->quiet, "warnings and errors only");
   sub->callback([o] { run_sweep_cmd(*o); });
 }

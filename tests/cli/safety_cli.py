@@ -130,6 +130,46 @@ def case_damaged_merge(tmp):
     no_footer(m)
 
 
+def snapshot(d):
+    return {f: open(os.path.join(d, f)).read() for f in ["runs.csv", "manifest.json"]}
+
+
+def case_overwrite_guard(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    other = write(os.path.join(tmp, "other.toml"), GRID.replace("0.03", "0.05"))
+    train, a = os.path.join(tmp, "train"), os.path.join(tmp, "a")
+    normlab(["train", "--dataset", DATA, "--widths", "32,16", "--epochs", "1", "--out", train, "-q"])
+    normlab(["sweep", exp, "--out", a, "-q"])
+    held = {train: snapshot(train), a: snapshot(a)}
+    # A train run's directory and another experiment's sweep: exit 2, nothing replaced.
+    p = normlab(["sweep", exp, "--out", train], expect=2)
+    check(train in p.stderr and "train" in p.stderr and "--force" in p.stderr, p.stderr)
+    p = normlab(["sweep", other, "--out", a], expect=2)
+    check(a in p.stderr and "'grid'" in p.stderr and "'other'" in p.stderr and "--force" in p.stderr, p.stderr)
+    b0, b1, m = (os.path.join(tmp, x) for x in ("b0", "b1", "m"))
+    normlab(["sweep", other, "--out", b0, "--shard", "0/2", "-q"])
+    normlab(["sweep", other, "--out", b1, "--shard", "1/2", "-q"])
+    p = normlab(["merge", b0, b1, "--out", a], expect=2)
+    check(a in p.stderr and "'grid'" in p.stderr and "--force" in p.stderr, p.stderr)
+    p = normlab(["merge", b0, b1, "--out", train], expect=2)
+    check(train in p.stderr and "train" in p.stderr, p.stderr)
+    for d, snap in held.items():
+        check(snapshot(d) == snap, f"{d} was changed by a refused command")
+    # The same experiment resumes into its own directory, and may grow.
+    p = normlab(["sweep", exp, "--out", a])
+    check(f"ran 0, skipped {GRID_RUNS}" in p.stderr, p.stderr)
+    grown = write(os.path.join(tmp, "grid.toml"), GRID + "seeds = 2\n")
+    p = normlab(["sweep", grown, "--out", a])
+    check(f"ran {GRID_RUNS}, skipped {GRID_RUNS}" in p.stderr, p.stderr)
+    # Merging the same experiment again into its merged directory is fine.
+    normlab(["merge", b0, b1, "--out", m])
+    # --force writes there anyway; the parts already there stay.
+    normlab(["sweep", other, "--out", a, "--force", "-q"])
+    check(len(run_ids(a)) == GRID_RUNS, "forced sweep of other")
+    check(len(os.listdir(os.path.join(a, "parts"))) >= 4 * (2 * GRID_RUNS + 2), "forced sweep removed parts")
+    normlab(["merge", b0, b1, "--out", train, "--force"])
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
