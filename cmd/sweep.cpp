@@ -94,8 +94,8 @@ void setup_sweep(CLI::App& app) {
   auto* sub = app.add_subcommand("sweep", "Run an experiment file's grid of runs (parallel, resumable, shardable)");
   sub->add_option("experiment", o->experiment, "experiment TOML file")->required()->check(CLI::ExistingFile);
   sub->add_option("--out", o->out, "sweep directory [default: results/<experiment name>]");
-  sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::PositiveNumber);
-  sub->add_option("--threads", o->threads, "threads per run (results do not depend on it) [default: cores / jobs]")->check(CLI::PositiveNumber);
+  sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
+  sub->add_option("--threads", o->threads, "threads per run (results do not depend on it) [default: cores / jobs]")->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--shard", o->shard, "run the i-th of n deterministic parts of the grid, as i/n");
   sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable)");
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table (e.g. quick, full)");

@@ -170,6 +170,81 @@ def case_overwrite_guard(tmp):
     normlab(["merge", b0, b1, "--out", train, "--force"])
 
 
+TRAIN = ["train", "--dataset", DATA, "--widths", "32,16", "--batch-size", "32", "--epochs", "1", "-q"]
+# Numbers a key cannot hold: (extra args, strings the message must hold, strings it must not).
+NUMBERS = {
+    "batch-wraps": (["--batch-size", "4294967360"], ["batch-size", "4294967360", "out of range", "1 to 2147483647"], []),
+    "groups-wraps": (["--norm", "group", "--groups", "4294967304"], ["groups", "out of range", "1 to 2147483647"], []),
+    "batch-huge": (["--batch-size", "99999999999999999999999"], ["batch-size", "out of range"], ["not an integer"]),
+    "widths-wrap": (["--widths", "32,4294967312"], ["widths", "4294967312", "out of range"], []),
+    "seed-negative": (["--seed", "-1"], ["seed", "0 to 9223372036854775807"], []),
+    "threads": (["--threads", "100000"], ["threads", "1 to 256"], []),
+    "epochs-overflow": (["--epochs", "1e19"], ["epochs", "limit of 1000000000000 steps"], []),
+    "epochs-too-many-steps": (["--epochs", "1e11"], ["epochs", "limit", "epochs up to"], []),
+    "steps-huge": (["--steps", "10000000000000"], ["steps", "out of range", "0 to 1000000000000"], []),
+    "lr-underflow": (["--lr", "1e-320"], ["lr", "1e-320", "out of range"], ["not a number"]),
+    "lr-overflow": (["--lr", "1e400"], ["lr", "out of range"], ["not a number"]),
+}
+
+
+def case_numbers(tmp):
+    for name, (extra, needles, absent) in NUMBERS.items():
+        out = os.path.join(tmp, name)
+        p = normlab(TRAIN + extra + ["--out", out], expect=2)
+        for n in needles:
+            check(n in p.stderr, f"{name}: message does not hold '{n}':\n{p.stderr}")
+        for n in absent:
+            check(n not in p.stderr, f"{name}: message should not say '{n}':\n{p.stderr}")
+        check(not os.path.exists(out), f"{name}: wrote {out}")
+    # The same keys in an experiment file, before any run.
+    exp = write(os.path.join(tmp, "wrap.toml"), GRID + "seeds = 1\ngroups = 4294967304\n")
+    p = normlab(["sweep", exp, "--out", os.path.join(tmp, "wrap")], expect=2)
+    check(f"{exp}:9:" in p.stderr and "groups" in p.stderr and "out of range" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(tmp, "wrap")), "sweep with a wrapping value created its directory")
+    # Threads and jobs: a limit named, not a 300-digit range, and no thread started.
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    for opt, val in [("--threads", "100000"), ("--jobs", "100000"), ("--jobs", "0"), ("--jobs", "-2")]:
+        p = normlab(["sweep", exp, "--out", os.path.join(tmp, "j"), opt, val], expect=2)
+        check(opt in p.stderr and "1 to 256" in p.stderr and len(p.stderr) < 300, f"sweep {opt} {val}:\n{p.stderr}")
+    p = normlab(["claims", "--jobs", "0", "--only", "placement"], expect=2)
+    check("--jobs" in p.stderr and "1 to 256" in p.stderr, p.stderr)
+    p = normlab(["bench", "--threads", "100000"], expect=2)
+    check("--threads" in p.stderr and "1 to 256" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(tmp, "j")), "a refused sweep created its directory")
+
+
+def case_bench_options(tmp):
+    for args, needle in [(["--min-time", "-1"], "--min-time"), (["--min-time", "nan"], "--min-time"),
+                         (["--min-time", "0"], "--min-time"), (["--tolerance", "-5"], "--tolerance"),
+                         (["--tolerance", "nan"], "--tolerance")]:
+        p = normlab(["bench", "--suite", "probe", *args], expect=2)
+        check(needle in p.stderr and "allowed" in p.stderr, f"bench {args}:\n{p.stderr}")
+        check("probe/" not in p.stdout, f"bench {args} timed something")
+
+
+def idx(dims, payload):
+    import struct
+    return bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", x) for x in dims) + bytes(payload)
+
+
+def case_no_test_images(tmp):
+    d = os.path.join(tmp, "idx")
+    os.makedirs(d)
+    for split, n in (("train", 20), ("t10k", 0)):
+        with open(os.path.join(d, split + "-images-idx3-ubyte"), "wb") as f:
+            f.write(idx([n, 4, 4], [(i * 7) % 256 for i in range(n * 16)]))
+        with open(os.path.join(d, split + "-labels-idx1-ubyte"), "wb") as f:
+            f.write(idx([n], [i % 10 for i in range(n)]))
+    out = os.path.join(tmp, "t")
+    p = normlab(["train", "--dataset", "idx:" + d, "--batch-size", "4", "--out", out], expect=2)
+    check("dataset" in p.stderr and "no test images" in p.stderr and "at least 1" in p.stderr, p.stderr)
+    check(not os.path.exists(out), "a run with no test images wrote results")
+    exp = write(os.path.join(tmp, "e.toml"), f'dataset = "idx:{d}"\nbatch_size = 4\nlr = [0.1, 0.2]\n')
+    p = normlab(["sweep", exp, "--out", out], expect=2)
+    check("no test images" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(out, "runs.csv")), "a sweep with no test images wrote runs.csv")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
