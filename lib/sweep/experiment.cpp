@@ -77,6 +77,7 @@ class Parser {
   }
 
   void read_table(Axes& axes, const toml::table& t, bool top) {
+    for (auto& d : duplicate_spellings(t, path_)) problems.push_back(std::move(d));
     for (const auto& [k, node] : t) {
       const std::string key(k.str());
       if (top && kMeta.count(key)) continue;
@@ -155,6 +156,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       throw ConfigError(fmt::format("{}: profile '{}' is not defined (defined: {})", path,
                                     opt.profile, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
     }
+    for (auto& d : duplicate_spellings(*prof, path)) p.problems.push_back(std::move(d));
     for (const auto& [k, node] : *prof) {
       if (std::string(k.str()) == "seeds")
         seeds = p.read_seeds(node);
@@ -193,6 +195,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", toml_where(path, *rnd)));
     Rng rng(uint64_t((*rnd)["seed"].value_or(int64_t(0))), 77);
     draws.assign(std::size_t(std::max<int64_t>(samples, 0)), {});
+    for (auto& d : duplicate_spellings(*rnd, path)) p.problems.push_back(std::move(d));
     for (const auto& [k, node] : *rnd) {
       const std::string key(k.str());
       if (key == "samples" || key == "seed") continue;

@@ -245,6 +245,19 @@ def case_no_test_images(tmp):
     check(not os.path.exists(os.path.join(out, "runs.csv")), "a sweep with no test images wrote runs.csv")
 
 
+def case_two_spellings(tmp):
+    run = write(os.path.join(tmp, "run.toml"), "norm = 'batch'\nbatch-size = 16\nlr = 0.1\nbatch_size = 32\n")
+    out = os.path.join(tmp, "t")
+    p = normlab(TRAIN + ["--config", run, "--out", out], expect=2)
+    check(f"{run}:4:" in p.stderr and f"{run}:2:" in p.stderr and "batch_size" in p.stderr
+          and "batch-size" in p.stderr, p.stderr)
+    check(not os.path.exists(out), "train with a key given twice wrote results")
+    exp = write(os.path.join(tmp, "e.toml"), GRID + "batch-size = [32, 64]\n")
+    p = normlab(["sweep", exp, "--out", out], expect=2)
+    check(f"{exp}:8:" in p.stderr and f"{exp}:4:" in p.stderr, p.stderr)
+    check(not os.path.exists(out), "sweep with a key given twice created its directory")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
