@@ -196,3 +196,27 @@ TEST_CASE("sweep: bad input: one key under both spellings names both lines") {
   f = fail(d, "norm = ['batch', 'layer']\n[[exclude]]\nnorm = 'batch'\nbatch-size = 8\nbatch_size = 8\n");
   CHECK(f.at(7));
 }
+
+TEST_CASE("sweep: bad input: an experiment name must be one plain directory name") {
+  ScratchDir d("sweep-bad-name");
+  for (const char* name : {"../../escape", "a/b", "..", ".hidden", ""}) {
+    const auto f = fail(d, std::string("name = \"") + name + "\"\n");
+    CHECK(f.has(f.path + ":3:8: name: '" + name + "'"));
+    CHECK(f.has("without '..' or '/'"));
+  }
+}
+
+TEST_CASE("sweep: bad input: an experiment file with no keys is refused, not run with defaults") {
+  ScratchDir d("sweep-bad-empty-file");
+  for (const char* text : {"", "# nothing here\n", "name = \"x\"\ndescription = \"y\"\n"}) {
+    const std::string path = d / "empty.toml";
+    std::ofstream(path) << text;
+    try {
+      load_experiment(path);
+      FAIL("no ConfigError for an experiment file holding: " << text);
+    } catch (const ConfigError& e) {
+      CHECK(std::string(e.what()).find(path + ": no keys") != std::string::npos);
+    }
+  }
+  CHECK_THROWS_AS(load_experiment("/dev/null"), ConfigError);
+}

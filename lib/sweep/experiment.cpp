@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -141,6 +143,27 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
   Parser p(path);
   ex.name = tbl["name"].value_or(std::filesystem::path(path).stem().string());
   ex.profile = opt.profile;
+  // The name is a directory under results/: one plain path component.
+  {
+    const std::string where = tbl.get("name") ? toml_where(path, *tbl.get("name")) : path;
+    const bool plain = !ex.name.empty() && ex.name.find("..") == std::string::npos && ex.name[0] != '.' &&
+                       std::all_of(ex.name.begin(), ex.name.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                                c == '.' || c == '+';
+                       });
+    if (tbl.get("name") && !tbl.get("name")->is_string())
+      p.problems.push_back(fmt::format("{}: name: expected a string", where));
+    else if (!plain)
+      p.problems.push_back(fmt::format("{}: name: '{}' (allowed: letters, digits, '-', '_', '+' and '.', "
+                                       "not starting with '.' and without '..' or '/': it names the "
+                                       "directory results/NAME)", where, ex.name));
+  }
+  // An empty file (or /dev/null) is a mistake, not a request for one default run.
+  if (std::none_of(tbl.begin(), tbl.end(), [](const auto& kv) {
+        return kv.first.str() != "name" && kv.first.str() != "description";
+      }))
+    throw ConfigError(fmt::format("{}: no keys: an experiment file needs at least one run key "
+                                  "(e.g. dataset = \"mnist\") or seeds", path));
 
   Axes axes;
   p.read_table(axes, tbl, true);

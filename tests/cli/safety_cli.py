@@ -258,6 +258,24 @@ def case_two_spellings(tmp):
     check(not os.path.exists(out), "sweep with a key given twice created its directory")
 
 
+def case_experiment_file(tmp):
+    # Run from tmp: the default output directory is results/NAME under the working directory.
+    work = os.path.join(tmp, "work")
+    os.makedirs(work)
+    def sweep_here(args, expect):
+        p = subprocess.run([BIN, "sweep", *args], capture_output=True, text=True, cwd=work)
+        check(p.returncode == expect, f"sweep {args}: exit {p.returncode}, expected {expect}:\n{p.stderr}")
+        return p
+    p = sweep_here(["/dev/null"], 2)
+    check("/dev/null" in p.stderr and "no keys" in p.stderr, p.stderr)
+    for name in ["../../escape", "a/b", ".."]:
+        exp = write(os.path.join(tmp, "esc.toml"), f'name = "{name}"\n' + GRID)
+        p = sweep_here([exp], 2)
+        check(f"{exp}:1:8: name: '{name}'" in p.stderr, p.stderr)
+    check(os.listdir(work) == [] and sorted(os.listdir(tmp)) == ["esc.toml", "work"],
+          f"a refused experiment wrote files: {os.listdir(tmp)} {os.listdir(work)}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
