@@ -276,6 +276,23 @@ def case_experiment_file(tmp):
           f"a refused experiment wrote files: {os.listdir(tmp)} {os.listdir(work)}")
 
 
+def case_concurrent_shards(tmp):
+    # Two shards in one directory at once, several times: both finish (no clash of
+    # temporary names while assembling), every part is whole, no temporary file is left.
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    for i in range(4):
+        out = os.path.join(tmp, f"out{i}")
+        procs = [subprocess.Popen([BIN, "sweep", exp, "--out", out, "--shard", f"{k}/2", "--jobs", "1", "-q"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (0, 1)]
+        for pr in procs:
+            _, err = pr.communicate()
+            check(pr.returncode == 0, f"round {i}: a shard exited {pr.returncode}:\n{err}")
+        p = normlab(["sweep", exp, "--out", out])
+        check(f"ran 0, skipped {GRID_RUNS}" in p.stderr, p.stderr)
+        left = [f for d in (out, os.path.join(out, "parts")) for f in os.listdir(d) if ".tmp" in f]
+        check(not left, f"temporary files left: {left}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
