@@ -48,6 +48,12 @@ std::map<std::string, double> read_medians(const std::string& path) {
 }
 
 void run_bench_cmd(const BenchOptions& o) {
+  // Checked before anything is timed; NaN fails every comparison, so it is caught too.
+  if (!(o.min_time > 0 && o.min_time <= 3600))
+    throw ConfigError(fmt::format("--min-time: {} (allowed: seconds of timing per case, > 0 and <= 3600)", o.min_time));
+  if (!(o.tolerance >= 0 && o.tolerance <= 100))
+    throw ConfigError(fmt::format("--tolerance: {} (allowed: a fraction >= 0 and <= 100, e.g. 0.25 for 25% slower)",
+                                  o.tolerance));
   if (o.suite != "all") {
     bool ok = false;
     for (const auto& s : bench_suites()) ok = ok || s == o.suite;
@@ -109,7 +115,7 @@ void setup_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   auto* sub = app.add_subcommand("bench", "Time norm kernels, layers and training steps");
   sub->add_option("--suite", o->suite, "all | probe | norm | layers | step")->capture_default_str();
-  sub->add_option("--threads", o->threads, "BLAS threads")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--threads", o->threads, "BLAS threads")->capture_default_str()->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--filter", o->filter, "only cases whose name contains this text");
   sub->add_option("--csv", o->csv, "write the results as CSV");
   sub->add_option("--compare", o->compare, "baseline bench CSV to compare against (exit 1 if slower)");

@@ -103,6 +103,7 @@ void run_claims(const ClaimsOptions& o) {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   SweepOptions so;
   so.faults = test_faults();
+  so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
   so.jobs = o.jobs > 0 ? o.jobs : cores;
   so.threads_per_run = std::max(1, cores / so.jobs);
   std::vector<ClaimRule> rules;
@@ -173,7 +174,7 @@ void setup_claims(CLI::App& app) {
   sub->add_option("--baseline", o->baseline, "compare with this claims directory; exit 1 on a change")
       ->check(CLI::ExistingDirectory);
   sub->add_option("--dir", o->dir, "directory of claim experiment files")->capture_default_str();
-  sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]");
+  sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_flag("--no-report", o->no_report, "skip the per-claim figures (scripts/report.py)");
   sub->add_flag("--evaluate-only", o->evaluate_only,
                 "apply the rules again to the CSVs already in the output directory; run nothing "

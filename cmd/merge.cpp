@@ -19,6 +19,7 @@ namespace {
 struct MergeOptions {
   std::vector<std::string> dirs;
   std::string out;
+  bool force = false;
 };
 
 void run_merge(const MergeOptions& o) {
@@ -31,21 +32,31 @@ void run_merge(const MergeOptions& o) {
                                     "only shards of one experiment can be merged",
                                     o.dirs[i], grids[i].name, grids[i].grid_hash, o.dirs[0],
                                     grids[0].name, grids[0].grid_hash));
+  if (const std::string held = foreign_results(o.out, grids[0].name); !held.empty() && !o.force)
+    throw ConfigError(fmt::format("merge: --out {} already holds {}; merging '{}' there would replace "
+                                  "its CSVs and manifest.json. Choose another --out, or pass --force to "
+                                  "write there anyway", o.out, held, grids[0].name));
   const SweepDir out(o.out);
+  const auto& runs = grids[0].runs;
   int copied = 0;
-  for (const auto& d : o.dirs) {
-    if (fs::weakly_canonical(d) == fs::weakly_canonical(o.out)) continue;
-    for (const auto& e : fs::directory_iterator(d + "/parts")) {
-      const std::string name = e.path().filename().string();
-      if (name.size() < 4 || name.substr(name.size() - 4) != ".csv") continue;  // skip .tmp
-      const fs::path dst = fs::path(out.parts_dir()) / name;
-      if (fs::exists(dst)) continue;  // de-duplicated by run_id
-      fs::copy_file(e.path(), fs::path(out.parts_dir()) / (name + ".tmp"));
-      fs::rename(fs::path(out.parts_dir()) / (name + ".tmp"), dst);
+  // Run by run: a run's parts are taken only from a directory where they are
+  // whole (sweep_dir.h), so a damaged part is never copied or assembled.
+  for (const auto& r : runs) {
+    const std::string id = r.run_id();
+    const RunParts have = out.check_run(id);
+    if (have.state == RunParts::whole) continue;  // de-duplicated by run_id
+    if (have.state == RunParts::damaged) spdlog::warn("merge: run {}: not trusted: {}", id, have.problem);
+    for (const auto& d : o.dirs) {
+      if (fs::weakly_canonical(d) == fs::weakly_canonical(o.out)) continue;
+      const SweepDir from(d);
+      const RunParts c = from.check_run(id);
+      if (c.state == RunParts::damaged) spdlog::warn("merge: run {}: not used: {}", id, c.problem);
+      if (c.state != RunParts::whole) continue;
+      out.copy_run_from(from, id);
       ++copied;
+      break;
     }
   }
-  const auto& runs = grids[0].runs;
   const int present = out.assemble(runs);
   auto manifest = grids[0].json;
   manifest["merged_from"] = o.dirs;
@@ -54,13 +65,13 @@ void run_merge(const MergeOptions& o) {
   for (const auto& d : o.dirs)
     for (const auto& r : read_ledgers(d)) manifest["shards"].push_back(r);
   write_file_atomic(o.out + "/manifest.json", manifest.dump(2) + "\n");
-  spdlog::info("merge: {} of {} runs present in {}/ ({} part files copied)", present, runs.size(),
+  spdlog::info("merge: {} of {} runs present in {}/ ({} runs copied)", present, runs.size(),
                o.out, copied);
   if (present < int(runs.size())) {
     std::string missing;
     int shown = 0;
     for (const auto& r : runs)
-      if (!fs::exists(out.parts_dir() + "/" + r.run_id() + ".runs.csv") && shown++ < 10)
+      if (out.check_run(r.run_id()).state != RunParts::whole && shown++ < 10)
         missing += " " + r.run_id();
     throw std::runtime_error(fmt::format("merge: {} run(s) missing, e.g.{}", int(runs.size()) - present, missing));
   }
@@ -73,6 +84,7 @@ void setup_merge(CLI::App& app) {
   auto* sub = app.add_subcommand("merge", "Combine the shard directories of one sweep");
   sub->add_option("dirs", o->dirs, "sweep directories")->required()->check(CLI::ExistingDirectory);
   sub->add_option("--out", o->out, "merged directory")->required();
+  sub->add_flag("--force", o->force, "write into --out even when it holds another experiment's or a train run's results");
   sub->callback([o] { run_merge(*o); });
 }
 

@@ -34,7 +34,7 @@ struct SweepCliOptions {
   std::string shard;
   std::vector<std::string> sets;
   std::string profile;
-  bool dry_run = false, fresh = false, quiet = false;
+  bool dry_run = false, fresh = false, quiet = false, force = false;
 };
 
 // This process's Slurm facts for the shard ledger; null outside Slurm.
@@ -74,6 +74,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   const Experiment ex = load_experiment(o.experiment, eo);
   SweepOptions so;
   so.faults = test_faults();
+  so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
   if (!o.shard.empty()) std::tie(so.shard_index, so.shard_count) = parse_shard(o.shard);
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   so.jobs = o.jobs > 0 ? o.jobs : cores;
@@ -95,6 +96,10 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   validate_runs(ex);  // exits 2 via ConfigError before any run starts
 
   const std::string out = o.out.empty() ? "results/" + ex.name : o.out;
+  if (const std::string held = foreign_results(out, ex.name); !held.empty() && !o.force)
+    throw ConfigError(fmt::format("--out: {} already holds {}; a sweep of '{}' would replace its "
+                                  "CSVs and manifest.json. Choose another --out, or pass --force to "
+                                  "write there anyway", out, held, ex.name));
   const SweepDir dir(out);
   if (o.fresh) spdlog::info("--fresh: earlier parts moved to {}", dir.archive_parts());
   spdlog::info("{}: {} runs, {} in this shard; {} jobs x {} threads; writing {}/", ex.name,
@@ -149,13 +154,14 @@ void setup_sweep(CLI::App& app) {
   auto* sub = app.add_subcommand("sweep", "Run an experiment file's grid of runs (parallel, resumable, shardable)");
   sub->add_option("experiment", o->experiment, "experiment TOML file")->required()->check(CLI::ExistingFile);
   sub->add_option("--out", o->out, "sweep directory [default: results/<experiment name>]");
-  sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::PositiveNumber);
-  sub->add_option("--threads", o->threads, "threads per run (results do not depend on it) [default: cores / jobs]")->check(CLI::PositiveNumber);
+  sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
+  sub->add_option("--threads", o->threads, "threads per run (results do not depend on it) [default: cores / jobs]")->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--shard", o->shard, "run the i-th of n deterministic parts of the grid, as i/n");
   sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable)");
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table (e.g. quick, full)");
   sub->add_flag("--dry-run", o->dry_run, "list the expanded runs and exit");
   sub->add_flag("--fresh", o->fresh, "rerun everything (earlier parts are moved aside, not deleted)");
+  sub->add_flag("--force", o->force, "write into --out even when it holds another experiment's or a train run's results");
   sub->add_flag("-q,--quiet", o->quiet, "warnings and errors only");
   sub->callback([o] { run_sweep_cmd(*o); });
 }

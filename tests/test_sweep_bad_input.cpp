@@ -180,3 +180,43 @@ TEST_CASE("sweep: bad input: groups that do not divide the channels stop the swe
     CHECK(m.find("norm=batch") == std::string::npos);  // only the failing model is named
   }
 }
+
+TEST_CASE("sweep: bad input: one key under both spellings names both lines") {
+  ScratchDir d("sweep-bad-spellings");
+  auto f = fail(d, "batch-size = 16\nbatch_size = [32, 64]\n");
+  CHECK(f.has(f.path + ":4:14: batch_size: the same key as batch-size at " + f.path + ":3:14"));
+  f = fail(d, "lr_scale_with_batch = true\nlr-scale-with-batch = false\n");
+  CHECK(f.at(4));
+  CHECK(f.has("lr-scale-with-batch: the same key as lr_scale_with_batch"));
+  ExperimentOptions o;
+  o.profile = "quick";
+  f = fail(d, "lr = 0.1\n[profile.quick]\neval-every = 5\neval_every = 10\n", o);
+  CHECK(f.at(6));
+  CHECK(f.has("eval_every: the same key as eval-every at " + f.path + ":5:"));
+  f = fail(d, "norm = ['batch', 'layer']\n[[exclude]]\nnorm = 'batch'\nbatch-size = 8\nbatch_size = 8\n");
+  CHECK(f.at(7));
+}
+
+TEST_CASE("sweep: bad input: an experiment name must be one plain directory name") {
+  ScratchDir d("sweep-bad-name");
+  for (const char* name : {"../../escape", "a/b", "..", ".hidden", ""}) {
+    const auto f = fail(d, std::string("name = \"") + name + "\"\n");
+    CHECK(f.has(f.path + ":3:8: name: '" + name + "'"));
+    CHECK(f.has("without '..' or '/'"));
+  }
+}
+
+TEST_CASE("sweep: bad input: an experiment file with no keys is refused, not run with defaults") {
+  ScratchDir d("sweep-bad-empty-file");
+  for (const char* text : {"", "# nothing here\n", "name = \"x\"\ndescription = \"y\"\n"}) {
+    const std::string path = d / "empty.toml";
+    std::ofstream(path) << text;
+    try {
+      load_experiment(path);
+      FAIL("no ConfigError for an experiment file holding: " << text);
+    } catch (const ConfigError& e) {
+      CHECK(std::string(e.what()).find(path + ": no keys") != std::string::npos);
+    }
+  }
+  CHECK_THROWS_AS(load_experiment("/dev/null"), ConfigError);
+}

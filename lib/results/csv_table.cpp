@@ -70,7 +70,11 @@ CsvTable read_csv(const std::string& path) {
   if (!in) throw ConfigError(fmt::format("{}: cannot open", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  auto records = parse_records(ss.str());
+  return parse_csv(ss.str(), path);
+}
+
+CsvTable parse_csv(const std::string& text, const std::string& path) {
+  auto records = parse_records(text);
   if (records.empty()) throw ConfigError(fmt::format("{}: empty file", path));
   CsvTable t;
   t.path = path;

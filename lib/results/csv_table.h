@@ -18,6 +18,8 @@ struct CsvTable {
 
 // Throws ConfigError naming the file (missing, or a row with the wrong field count).
 CsvTable read_csv(const std::string& path);
+// The same for text already in memory; path names it in messages.
+CsvTable parse_csv(const std::string& text, const std::string& path);
 
 // How a table's run_id column stands against the run ids a grid expects.
 struct RunIdMatch {

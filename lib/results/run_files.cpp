@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -109,16 +112,27 @@ std::string batchstats_rows(const std::string& run_id, const RunResult& r) {
   return s;
 }
 
+// The temporary name is unique to this process and call (PATH.tmp.PID.N), so
+// several processes or threads writing the same PATH (shards assembling one
+// sweep directory) never write or rename each other's temporary file; the
+// last rename wins and every reader sees one whole version.
 void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot write", tmp));
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error(fmt::format("{}: write failed", tmp));
+  static std::atomic<unsigned long> counter{0};
+  const std::string tmp = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter.fetch_add(1));
+  try {
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      if (!out) throw std::runtime_error(fmt::format("{}: cannot write", tmp));
+      out << text;
+      out.flush();
+      if (!out) throw std::runtime_error(fmt::format("{}: write failed", tmp));
+    }
+    std::filesystem::rename(tmp, path);
+  } catch (...) {
+    std::error_code ec;  // leave no temporary file behind; the error is the caller's
+    std::filesystem::remove(tmp, ec);
+    throw;
   }
-  std::filesystem::rename(tmp, path);
 }
 
 std::string utc_now() {

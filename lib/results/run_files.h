@@ -6,8 +6,9 @@
 //   activations.csv  run_id, step, layer, kind, mean, std, p15, p50, p85, bn_running_mean, bn_running_var
 //   batchstats.csv   run_id, step, layer, batch, draws, mean_err, var_err (runs with stat-batches)
 // Time-dependent columns (excluded from determinism checks) are listed by
-// time_columns(). Every file is written to "NAME.tmp" and renamed into place,
-// so a killed process never leaves a half-written file behind.
+// time_columns(). Every file is written to a temporary "NAME.tmp.PID.N" and
+// renamed into place, so a killed process never leaves a half-written file
+// behind and concurrent writers of one NAME never collide.
 #include <string>
 #include <vector>
 
@@ -35,7 +36,9 @@ std::string batchstats_rows(const std::string& run_id, const RunResult& r);
 // RFC 4180 field: quoted when it holds a comma, quote or newline.
 std::string csv_field(const std::string& s);
 
-// Writes `text` to path atomically (path.tmp, then rename).
+// Writes `text` to path atomically (a temporary name unique to this process
+// and call, then rename). On failure the temporary file is removed and the
+// error rethrown; path is then as it was.
 void write_file_atomic(const std::string& path, const std::string& text);
 
 // The current time, "YYYY-MM-DDTHH:MM:SSZ".

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -78,6 +80,7 @@ class Parser {
   }
 
   void read_table(Axes& axes, const toml::table& t, bool top) {
+    for (auto& d : duplicate_spellings(t, path_)) problems.push_back(std::move(d));
     for (const auto& [k, node] : t) {
       const std::string key(k.str());
       if (top && kMeta.count(key)) continue;
@@ -141,6 +144,27 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
   Parser p(path);
   ex.name = tbl["name"].value_or(std::filesystem::path(path).stem().string());
   ex.profile = opt.profile;
+  // The name is a directory under results/: one plain path component.
+  {
+    const std::string where = tbl.get("name") ? toml_where(path, *tbl.get("name")) : path;
+    const bool plain = !ex.name.empty() && ex.name.find("..") == std::string::npos && ex.name[0] != '.' &&
+                       std::all_of(ex.name.begin(), ex.name.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                                c == '.' || c == '+';
+                       });
+    if (tbl.get("name") && !tbl.get("name")->is_string())
+      p.problems.push_back(fmt::format("{}: name: expected a string", where));
+    else if (!plain)
+      p.problems.push_back(fmt::format("{}: name: '{}' (allowed: letters, digits, '-', '_', '+' and '.', "
+                                       "not starting with '.' and without '..' or '/': it names the "
+                                       "directory results/NAME)", where, ex.name));
+  }
+  // An empty file (or /dev/null) is a mistake, not a request for one default run.
+  if (std::none_of(tbl.begin(), tbl.end(), [](const auto& kv) {
+        return kv.first.str() != "name" && kv.first.str() != "description";
+      }))
+    throw ConfigError(fmt::format("{}: no keys: an experiment file needs at least one run key "
+                                  "(e.g. dataset = \"mnist\") or seeds", path));
 
   Axes axes;
   p.read_table(axes, tbl, true);
@@ -156,6 +180,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       throw ConfigError(fmt::format("{}: profile '{}' is not defined (defined: {})", path,
                                     opt.profile, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
     }
+    for (auto& d : duplicate_spellings(*prof, path)) p.problems.push_back(std::move(d));
     for (const auto& [k, node] : *prof) {
       if (std::string(k.str()) == "seeds")
         seeds = p.read_seeds(node);
@@ -194,6 +219,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", toml_where(path, *rnd)));
     Rng rng(uint64_t((*rnd)["seed"].value_or(int64_t(0))), 77);
     draws.assign(std::size_t(std::max<int64_t>(samples, 0)), {});
+    for (auto& d : duplicate_spellings(*rnd, path)) p.problems.push_back(std::move(d));
     for (const auto& [k, node] : *rnd) {
       const std::string key(k.str());
       if (key == "samples" || key == "seed") continue;

@@ -73,11 +73,15 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
   SweepProgress prog;
   for (std::size_t g : shard_runs(ex, opt.shard_index, opt.shard_count)) {
     ++prog.total;
-    const auto st = dir.completed_status(ex.runs[g].run_id());
-    if (st && *st != "error")
+    const std::string id = ex.runs[g].run_id();
+    const RunParts c = dir.check_run(id);
+    if (c.state == RunParts::whole && c.status != "error") {
       ++prog.skipped;
-    else
-      pending.push_back(g);
+      continue;
+    }
+    if (c.state == RunParts::damaged && opt.warn)
+      opt.warn(fmt::format("run {}: not trusted, running it again: {}", id, c.problem));
+    pending.push_back(g);
   }
 
   TrainHooks hooks;

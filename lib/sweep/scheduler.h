@@ -20,6 +20,8 @@ struct SweepOptions {
   // Raised (nonzero) to stop: no new run starts and runs in flight are
   // abandoned, unwritten (sweep/interrupt.h). nullptr: never stops.
   const std::atomic<int>* stop = nullptr;
+  // Told about each run whose parts are damaged (sweep_dir.h), before it is run again.
+  std::function<void(const std::string&)> warn;
 };
 
 struct SweepProgress {

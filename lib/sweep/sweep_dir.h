@@ -2,11 +2,17 @@
 // A sweep directory:
 //   parts/RUN_ID.curves.csv, .activations.csv, .batchstats.csv, then .runs.csv
 //       one completed run each, written in that order, each by rename from a
-//       .tmp file; the runs part marks the run complete, so a run killed at any
-//       moment has no runs part and is simply run again.
+//       temporary file; the runs part marks the run complete, so a run killed at
+//       any moment has no runs part and is simply run again. Each part is
+//           HEADER\n ROWS... #part sha256=HEX\n
+//       where HEX is the SHA-256 of everything before that last line. A part is
+//       trusted only when that line is there, the checksum matches and HEADER is
+//       the current column layout; a run with any part that is not is "damaged"
+//       and is run again (a truncated, overwritten or older-layout file).
 //   runs.csv, curves.csv, activations.csv, batchstats.csv
-//       the parts of the experiment's runs concatenated in grid order (so the
-//       bytes do not depend on --jobs, shards or resumes), rebuilt atomically.
+//       the rows of the experiment's whole runs concatenated in grid order (so
+//       the bytes do not depend on --jobs, shards or resumes; no footer lines),
+//       rebuilt atomically.
 //   manifest.json
 // Several processes (shards) may share one directory: parts never collide.
 #include <optional>
@@ -18,16 +24,28 @@
 
 namespace normlab {
 
+// What a run's parts say about it.
+struct RunParts {
+  enum State { missing, whole, damaged } state = missing;
+  std::string status;   // whole: the status column of its runs part
+  std::string problem;  // damaged: which part and what is wrong with it
+};
+
 class SweepDir {
  public:
   explicit SweepDir(std::string dir);
   const std::string& path() const { return dir_; }
 
-  // The status column of a run's completed part, if there is one.
+  // Whether the run has a whole set of parts (see above).
+  RunParts check_run(const std::string& run_id) const;
+  // The status column of a run's whole set of parts, if it has one.
   std::optional<std::string> completed_status(const std::string& run_id) const;
   void write_run(const RunConfig& cfg, const RunResult& r) const;
-  // Rebuilds the three CSVs from the parts of these runs; returns how many
-  // runs had a part (the others are missing).
+  // Copies a run's whole parts from another sweep directory (runs part last).
+  // REQUIRES: from.check_run(run_id).state == RunParts::whole.
+  void copy_run_from(const SweepDir& from, const std::string& run_id) const;
+  // Rebuilds the CSVs from the whole parts of these runs; returns how many
+  // runs had them (the others are missing or damaged).
   int assemble(const std::vector<RunConfig>& runs) const;
   // Moves parts/ aside to parts.old-N (never deletes results).
   std::string archive_parts() const;
@@ -35,6 +53,8 @@ class SweepDir {
 
  private:
   std::string part(const std::string& run_id, const char* kind) const;
+  // The rows of each part of a whole run, in kKinds order; nullopt otherwise.
+  std::optional<std::vector<std::string>> read_run(const std::string& run_id, RunParts* check) const;
   std::string dir_;
 };
 

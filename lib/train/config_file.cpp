@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/errors.h"
@@ -55,9 +57,33 @@ std::string toml_value_text(const toml::node& n, const std::string& where) {
   return scalar_text(n, where);
 }
 
+std::vector<std::string> duplicate_spellings(const toml::table& t, const std::string& path) {
+  std::vector<std::string> problems;
+  // In file order (a table iterates by name), so the later line is the one reported.
+  std::vector<std::pair<const toml::key*, const toml::node*>> keys;
+  for (const auto& [key, node] : t) keys.push_back({&key, &node});
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    const auto &x = a.second->source().begin, &y = b.second->source().begin;
+    return std::pair(x.line, x.column) < std::pair(y.line, y.column);
+  });
+  std::map<std::string, std::pair<std::string, std::string>> first;  // "a-b" -> (spelling, where)
+  for (const auto& [key, node] : keys) {
+    std::string k(key->str());
+    const std::string spelling = k;
+    for (auto& c : k)
+      if (c == '_') c = '-';
+    const std::string where = toml_where(path, *node);
+    const auto [it, fresh] = first.try_emplace(k, spelling, where);
+    if (!fresh)
+      problems.push_back(fmt::format("{}: {}: the same key as {} at {}; give it once", where, spelling,
+                                     it->second.first, it->second.second));
+  }
+  return problems;
+}
+
 void apply_config_file(RunConfig& cfg, const std::string& path) {
   const toml::table tbl = read_toml_file(path);
-  std::vector<std::string> problems;
+  std::vector<std::string> problems = duplicate_spellings(tbl, path);
   for (const auto& [key, node] : tbl) {
     const std::string where = toml_where(path, node);
     try {

@@ -7,6 +7,7 @@
 // Keys are those of train's options (dashes or underscores). A list is only
 // allowed for list-valued keys (widths); lists of alternatives belong in a sweep.
 #include <string>
+#include <vector>
 #include <toml++/toml.h>
 
 #include "train/run_config.h"
@@ -24,6 +25,11 @@ std::string toml_where(const std::string& path, const toml::node& n);
 // TOML value as the text RunConfig::set takes ("0.1", "true", "128,64").
 // Throws ConfigError naming `where` when the value is a table or a nested list.
 std::string toml_value_text(const toml::node& n, const std::string& where);
+
+// One problem per key of t given under two spellings ("batch-size" and
+// "batch_size" are one key): "PATH:LINE:COL: batch_size: the same key as
+// batch-size at PATH:LINE:COL; give it once". Not recursive.
+std::vector<std::string> duplicate_spellings(const toml::table& t, const std::string& path);
 
 // Applies every key of the file to cfg. Throws one ConfigError listing every
 // problem as FILE:LINE:COL: key: message.

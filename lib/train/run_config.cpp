@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "core/sha256.h"
@@ -75,6 +76,23 @@ std::string all_key_names() {
 
 std::string where_prefix(const std::string& where) { return where.empty() ? "" : where + ": "; }
 
+// The values an integer key can hold without wrapping where the trainer keeps it
+// (an int, a step count, a 64-bit seed): lo is the smallest meaningful value,
+// named in the message; values in [type min, lo) are left to resolve(), which
+// explains them.
+struct IntRange {
+  long long lo, hi;
+};
+IntRange int_range(const std::string& key) {
+  constexpr long long kInt = 2147483647;
+  if (key == "seed") return {0, 9223372036854775807LL};
+  if (key == "threads") return {1, kMaxThreads};
+  if (key == "steps" || key == "eval-every" || key == "warmup") return {0, kMaxSteps};
+  if (key == "lr-step-size") return {1, kMaxSteps};
+  if (key == "eval-subset") return {0, kInt};
+  return {1, kInt};  // batch sizes, groups, draws, list items (widths, stat-batches)
+}
+
 std::string canonical_value(const KeySpec& k, const std::string& raw, const std::string& where) {
   auto bad = [&](const char* what) {
     return ConfigError(fmt::format("{}{}: '{}' is not {} (allowed: {})", where_prefix(where), k.name,
@@ -86,6 +104,10 @@ std::string canonical_value(const KeySpec& k, const std::string& raw, const std:
       double v;
       try {
         v = std::stod(raw, &used);
+      } catch (const std::out_of_range&) {  // a number, but too small or too large for a double
+        throw ConfigError(fmt::format("{}{}: '{}' is out of range (a number's magnitude must be 0 or "
+                                      "between 2.2e-308 and 1.8e+308; allowed: {})",
+                                      where_prefix(where), k.name, raw, k.help));
       } catch (const std::exception&) {
         throw bad("a number");
       }
@@ -95,12 +117,22 @@ std::string canonical_value(const KeySpec& k, const std::string& raw, const std:
     case 'i': {
       std::size_t used = 0;
       long long v;
+      const IntRange r = int_range(k.name);
+      const bool negative = raw.find('-') != std::string::npos;
       try {
         v = std::stoll(raw, &used);
+      } catch (const std::out_of_range&) {
+        v = negative ? std::numeric_limits<long long>::min() : std::numeric_limits<long long>::max();
       } catch (const std::exception&) {
         throw bad("an integer");
       }
-      if (used != raw.size()) throw bad("an integer");
+      if (used != raw.size() && v != std::numeric_limits<long long>::min() &&
+          v != std::numeric_limits<long long>::max())
+        throw bad("an integer");
+      // Above hi, or below what the key's type holds: out of range, not wrapped.
+      if (v > r.hi || v < (r.lo >= 0 ? -r.hi : r.lo) || (k.name == std::string("seed") && v < 0))
+        throw ConfigError(fmt::format("{}{}: '{}' is out of range (allowed: {} to {})", where_prefix(where),
+                                      k.name, raw, r.lo, r.hi));
       return fmt::format("{}", v);
     }
     case 'b': {
@@ -118,10 +150,17 @@ std::string canonical_value(const KeySpec& k, const std::string& raw, const std:
         std::size_t used = 0;
         try {
           out.push_back(std::stoll(item, &used));
+        } catch (const std::out_of_range&) {
+          out.push_back(std::numeric_limits<long long>::max());
+          used = item.size();
         } catch (const std::exception&) {
           throw bad("a comma-separated list of integers");
         }
         if (used != item.size()) throw bad("a comma-separated list of integers");
+        const IntRange r = int_range(k.name);
+        if (out.back() > r.hi || out.back() < -r.hi)
+          throw ConfigError(fmt::format("{}{}: '{}' is out of range (allowed: each {} to {})",
+                                        where_prefix(where), k.name, item, r.lo, r.hi));
       }
       return fmt::format("{}", fmt::join(out, ","));
     }
@@ -239,6 +278,8 @@ TrainSpec resolve(const RunConfig& c) {
   t.steps = integer("steps");
   require(t.steps >= 0, "steps", "must be >= 0");
   require(t.steps > 0 || t.epochs > 0, "epochs", "must be > 0 when steps is 0");
+  require(t.epochs <= double(kMaxSteps), "epochs",
+          fmt::format("{} is more than the limit of {} steps", c.get("epochs"), kMaxSteps));
   t.eval_every = integer("eval-every");
   require(t.eval_every >= 0, "eval-every", "must be >= 0");
   t.eval_subset = int(integer("eval-subset"));

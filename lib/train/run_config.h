@@ -31,6 +31,12 @@ struct KeySpec {
   bool id_at_default = true;
 };
 
+// Limits that keep counts meaningful and arithmetic exact: threads per run (and
+// runs at once), and training steps (an epochs value is checked against it once
+// the training set's size is known).
+constexpr int kMaxThreads = 256;
+constexpr long kMaxSteps = 1000000000000L;  // 1e12
+
 // Every key, in CSV column order.
 const std::vector<KeySpec>& run_keys();
 // "eval_every" -> "eval-every"; throws ConfigError listing the keys when unknown.

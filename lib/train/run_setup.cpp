@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/errors.h"
 #include "init/init.h"
@@ -17,6 +18,17 @@ RunSetup setup_run(const TrainSpec& spec, const TrainFaults& faults) {
   if (spec.batch_size > data.train.count())
     throw ConfigError(fmt::format("batch-size: {} is larger than the training set of {} ({})",
                                   spec.batch_size, data.train.count(), data.name));
+  if (data.test.count() < 1)  // every evaluation and the summary read the test split
+    throw ConfigError(fmt::format("dataset: '{}' has no test images (the test split must hold at "
+                                  "least 1)", data.name));
+  // Steps of an epochs budget, in double: a huge epochs value must not wrap to one step.
+  if (spec.steps == 0) {
+    const double per_epoch = std::ceil(double(data.train.count()) / spec.batch_size);
+    if (spec.epochs * per_epoch > double(kMaxSteps))
+      throw ConfigError(fmt::format("epochs: {:g} epochs of {:g} batches is more than the limit of {} "
+                                    "steps (allowed: epochs up to {:g} here)", spec.epochs, per_epoch,
+                                    kMaxSteps, std::floor(double(kMaxSteps) / per_epoch)));
+  }
   // Dense batch norm has one value per feature per sample: a batch of 1 gives
   // no variance. (Conv batch norm pools over H x W and trains at batch 1.)
   if (is_batch_kind(spec.model.norm.kind) && spec.batch_size < 2 && spec.model.model == "mlp")

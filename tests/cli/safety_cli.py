@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""Command-line tests that nothing is lost and nothing broken is trusted:
+damaged part files are run again, sweep and merge do not overwrite other
+results, bad numbers and files exit 2 before any run.
+Usage: safety_cli.py NORMLAB_BIN CASE"""
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+from csv_rows import rows
+
+BIN = sys.argv[1]
+CASE = sys.argv[2]
+CSVS = ["runs.csv", "curves.csv", "activations.csv", "batchstats.csv"]
+DATA = "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3"
+
+# 3 norms x 2 learning rates = 6 short runs.
+GRID = f"""\
+dataset = "{DATA}"
+model = "mlp"
+widths = [32, 16]
+batch_size = 32
+epochs = 2
+norm = ["none", "batch", "layer"]
+lr = [0.03, 0.1]
+"""
+GRID_RUNS = 6
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit("FAIL: " + msg)
+
+
+def normlab(args, expect=0, env=None):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True,
+                       env=None if env is None else dict(os.environ, **env))
+    if p.returncode != expect:
+        sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\n"
+                 f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run_ids(d):
+    with open(os.path.join(d, "runs.csv"), newline="") as f:
+        return [r["run_id"] for r in csv.DictReader(f)]
+
+
+def same_csvs(a, b):
+    for f in CSVS:
+        ra, rb = rows(os.path.join(a, f)), rows(os.path.join(b, f))
+        check(ra == rb, f"{f} differs between {a} and {b}")
+
+
+def no_footer(d):
+    for f in CSVS:
+        check("#part" not in open(os.path.join(d, f)).read(), f"{d}/{f} holds a part footer line")
+
+
+def damage(parts, ids):
+    """Four kinds of damage, one run each: emptied, cut to 300 bytes, random
+    bytes, and a whole part of an older column layout (no checksum line)."""
+    p = lambda i, kind: os.path.join(parts, f"{ids[i]}.{kind}.csv")
+    open(p(0, "runs"), "w").close()
+    with open(p(1, "curves"), "rb") as f:
+        head = f.read(300)
+    check(len(head) == 300, "curves part shorter than 300 bytes")
+    with open(p(1, "curves"), "wb") as f:
+        f.write(head)
+    with open(p(2, "runs"), "wb") as f:
+        f.write(random.Random(1).randbytes(500))
+    text = open(p(3, "activations")).read()
+    write(p(3, "activations"), "".join(l for l in text.splitlines(True) if not l.startswith("#")))
+
+
+def case_damaged_parts(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    ref, out = os.path.join(tmp, "ref"), os.path.join(tmp, "out")
+    normlab(["sweep", exp, "--out", ref, "-q"])
+    normlab(["sweep", exp, "--out", out, "-q"])
+    no_footer(out)
+    same_csvs(ref, out)
+    ids = run_ids(out)
+    damage(os.path.join(out, "parts"), ids)
+    p = normlab(["sweep", exp, "--out", out])
+    check(f"ran 4, skipped {GRID_RUNS - 4}" in p.stderr, f"the 4 damaged runs should run again:\n{p.stderr}")
+    for i in range(4):
+        check(f"run {ids[i]}: not trusted" in p.stderr, f"the log should name damaged run {ids[i]}:\n{p.stderr}")
+    check(f"{GRID_RUNS} of {GRID_RUNS} runs" in p.stderr, p.stderr)
+    no_footer(out)
+    same_csvs(ref, out)
+    # A part whose checksum matches but whose columns are not today's is not trusted either.
+    part = os.path.join(out, "parts", ids[5] + ".runs.csv")
+    lines = open(part).read().splitlines(True)
+    import hashlib
+    content = lines[0].replace("run_id,", "run_id,old_column,", 1) + "".join(lines[1:-1])
+    write(part, content + "#part sha256=" + hashlib.sha256(content.encode()).hexdigest() + "\n")
+    p = normlab(["sweep", exp, "--out", out])
+    check("ran 1," in p.stderr and "current layout" in p.stderr, p.stderr)
+    same_csvs(ref, out)
+
+
+def case_damaged_merge(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    ref, a, b = (os.path.join(tmp, x) for x in ("ref", "a", "b"))
+    normlab(["sweep", exp, "--out", ref, "-q"])
+    normlab(["sweep", exp, "--out", a, "--shard", "0/2", "-q"])
+    normlab(["sweep", exp, "--out", b, "--shard", "1/2", "-q"])
+    damage(os.path.join(a, "parts"), run_ids(a)[:3] + run_ids(a)[:1])
+    # Only damaged copies of three runs: merge leaves them out, says so, exits 1.
+    m = os.path.join(tmp, "m")
+    p = normlab(["merge", a, b, "--out", m], expect=1)
+    check("3 run(s) missing" in p.stderr and "not used" in p.stderr, p.stderr)
+    check(len(run_ids(m)) == GRID_RUNS - 3, f"merged runs.csv: {len(run_ids(m))} rows")
+    no_footer(m)
+    # A whole copy elsewhere is taken instead, and the merge is complete.
+    p = normlab(["merge", a, b, ref, "--out", m])
+    same_csvs(ref, m)
+    no_footer(m)
+
+
+def snapshot(d):
+    return {f: open(os.path.join(d, f)).read() for f in ["runs.csv", "manifest.json"]}
+
+
+def case_overwrite_guard(tmp):
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    other = write(os.path.join(tmp, "other.toml"), GRID.replace("0.03", "0.05"))
+    train, a = os.path.join(tmp, "train"), os.path.join(tmp, "a")
+    normlab(["train", "--dataset", DATA, "--widths", "32,16", "--epochs", "1", "--out", train, "-q"])
+    normlab(["sweep", exp, "--out", a, "-q"])
+    held = {train: snapshot(train), a: snapshot(a)}
+    # A train run's directory and another experiment's sweep: exit 2, nothing replaced.
+    p = normlab(["sweep", exp, "--out", train], expect=2)
+    check(train in p.stderr and "train" in p.stderr and "--force" in p.stderr, p.stderr)
+    p = normlab(["sweep", other, "--out", a], expect=2)
+    check(a in p.stderr and "'grid'" in p.stderr and "'other'" in p.stderr and "--force" in p.stderr, p.stderr)
+    b0, b1, m = (os.path.join(tmp, x) for x in ("b0", "b1", "m"))
+    normlab(["sweep", other, "--out", b0, "--shard", "0/2", "-q"])
+    normlab(["sweep", other, "--out", b1, "--shard", "1/2", "-q"])
+    p = normlab(["merge", b0, b1, "--out", a], expect=2)
+    check(a in p.stderr and "'grid'" in p.stderr and "--force" in p.stderr, p.stderr)
+    p = normlab(["merge", b0, b1, "--out", train], expect=2)
+    check(train in p.stderr and "train" in p.stderr, p.stderr)
+    for d, snap in held.items():
+        check(snapshot(d) == snap, f"{d} was changed by a refused command")
+    # The same experiment resumes into its own directory, and may grow.
+    p = normlab(["sweep", exp, "--out", a])
+    check(f"ran 0, skipped {GRID_RUNS}" in p.stderr, p.stderr)
+    grown = write(os.path.join(tmp, "grid.toml"), GRID + "seeds = 2\n")
+    p = normlab(["sweep", grown, "--out", a])
+    check(f"ran {GRID_RUNS}, skipped {GRID_RUNS}" in p.stderr, p.stderr)
+    # Merging the same experiment again into its merged directory is fine.
+    normlab(["merge", b0, b1, "--out", m])
+    # --force writes there anyway; the parts already there stay.
+    normlab(["sweep", other, "--out", a, "--force", "-q"])
+    check(len(run_ids(a)) == GRID_RUNS, "forced sweep of other")
+    check(len(os.listdir(os.path.join(a, "parts"))) >= 4 * (2 * GRID_RUNS + 2), "forced sweep removed parts")
+    normlab(["merge", b0, b1, "--out", train, "--force"])
+
+
+TRAIN = ["train", "--dataset", DATA, "--widths", "32,16", "--batch-size", "32", "--epochs", "1", "-q"]
+# Numbers a key cannot hold: (extra args, strings the message must hold, strings it must not).
+NUMBERS = {
+    "batch-wraps": (["--batch-size", "4294967360"], ["batch-size", "4294967360", "out of range", "1 to 2147483647"], []),
+    "groups-wraps": (["--norm", "group", "--groups", "4294967304"], ["groups", "out of range", "1 to 2147483647"], []),
+    "batch-huge": (["--batch-size", "99999999999999999999999"], ["batch-size", "out of range"], ["not an integer"]),
+    "widths-wrap": (["--widths", "32,4294967312"], ["widths", "4294967312", "out of range"], []),
+    "seed-negative": (["--seed", "-1"], ["seed", "0 to 9223372036854775807"], []),
+    "threads": (["--threads", "100000"], ["threads", "1 to 256"], []),
+    "epochs-overflow": (["--epochs", "1e19"], ["epochs", "limit of 1000000000000 steps"], []),
+    "epochs-too-many-steps": (["--epochs", "1e11"], ["epochs", "limit", "epochs up to"], []),
+    "steps-huge": (["--steps", "10000000000000"], ["steps", "out of range", "0 to 1000000000000"], []),
+    "lr-underflow": (["--lr", "1e-320"], ["lr", "1e-320", "out of range"], ["not a number"]),
+    "lr-overflow": (["--lr", "1e400"], ["lr", "out of range"], ["not a number"]),
+}
+
+
+def case_numbers(tmp):
+    for name, (extra, needles, absent) in NUMBERS.items():
+        out = os.path.join(tmp, name)
+        p = normlab(TRAIN + extra + ["--out", out], expect=2)
+        for n in needles:
+            check(n in p.stderr, f"{name}: message does not hold '{n}':\n{p.stderr}")
+        for n in absent:
+            check(n not in p.stderr, f"{name}: message should not say '{n}':\n{p.stderr}")
+        check(not os.path.exists(out), f"{name}: wrote {out}")
+    # The same keys in an experiment file, before any run.
+    exp = write(os.path.join(tmp, "wrap.toml"), GRID + "seeds = 1\ngroups = 4294967304\n")
+    p = normlab(["sweep", exp, "--out", os.path.join(tmp, "wrap")], expect=2)
+    check(f"{exp}:9:" in p.stderr and "groups" in p.stderr and "out of range" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(tmp, "wrap")), "sweep with a wrapping value created its directory")
+    # Threads and jobs: a limit named, not a 300-digit range, and no thread started.
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    for opt, val in [("--threads", "100000"), ("--jobs", "100000"), ("--jobs", "0"), ("--jobs", "-2")]:
+        p = normlab(["sweep", exp, "--out", os.path.join(tmp, "j"), opt, val], expect=2)
+        check(opt in p.stderr and "1 to 256" in p.stderr and len(p.stderr) < 300, f"sweep {opt} {val}:\n{p.stderr}")
+    p = normlab(["claims", "--jobs", "0", "--only", "placement"], expect=2)
+    check("--jobs" in p.stderr and "1 to 256" in p.stderr, p.stderr)
+    p = normlab(["bench", "--threads", "100000"], expect=2)
+    check("--threads" in p.stderr and "1 to 256" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(tmp, "j")), "a refused sweep created its directory")
+
+
+def case_bench_options(tmp):
+    for args, needle in [(["--min-time", "-1"], "--min-time"), (["--min-time", "nan"], "--min-time"),
+                         (["--min-time", "0"], "--min-time"), (["--tolerance", "-5"], "--tolerance"),
+                         (["--tolerance", "nan"], "--tolerance")]:
+        p = normlab(["bench", "--suite", "probe", *args], expect=2)
+        check(needle in p.stderr and "allowed" in p.stderr, f"bench {args}:\n{p.stderr}")
+        check("probe/" not in p.stdout, f"bench {args} timed something")
+
+
+def idx(dims, payload):
+    import struct
+    return bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", x) for x in dims) + bytes(payload)
+
+
+def case_no_test_images(tmp):
+    d = os.path.join(tmp, "idx")
+    os.makedirs(d)
+    for split, n in (("train", 20), ("t10k", 0)):
+        with open(os.path.join(d, split + "-images-idx3-ubyte"), "wb") as f:
+            f.write(idx([n, 4, 4], [(i * 7) % 256 for i in range(n * 16)]))
+        with open(os.path.join(d, split + "-labels-idx1-ubyte"), "wb") as f:
+            f.write(idx([n], [i % 10 for i in range(n)]))
+    out = os.path.join(tmp, "t")
+    p = normlab(["train", "--dataset", "idx:" + d, "--batch-size", "4", "--out", out], expect=2)
+    check("dataset" in p.stderr and "no test images" in p.stderr and "at least 1" in p.stderr, p.stderr)
+    check(not os.path.exists(out), "a run with no test images wrote results")
+    exp = write(os.path.join(tmp, "e.toml"), f'dataset = "idx:{d}"\nbatch_size = 4\nlr = [0.1, 0.2]\n')
+    p = normlab(["sweep", exp, "--out", out], expect=2)
+    check("no test images" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(out, "runs.csv")), "a sweep with no test images wrote runs.csv")
+
+
+def case_two_spellings(tmp):
+    run = write(os.path.join(tmp, "run.toml"), "norm = 'batch'\nbatch-size = 16\nlr = 0.1\nbatch_size = 32\n")
+    out = os.path.join(tmp, "t")
+    p = normlab(TRAIN + ["--config", run, "--out", out], expect=2)
+    check(f"{run}:4:" in p.stderr and f"{run}:2:" in p.stderr and "batch_size" in p.stderr
+          and "batch-size" in p.stderr, p.stderr)
+    check(not os.path.exists(out), "train with a key given twice wrote results")
+    exp = write(os.path.join(tmp, "e.toml"), GRID + "batch-size = [32, 64]\n")
+    p = normlab(["sweep", exp, "--out", out], expect=2)
+    check(f"{exp}:8:" in p.stderr and f"{exp}:4:" in p.stderr, p.stderr)
+    check(not os.path.exists(out), "sweep with a key given twice created its directory")
+
+
+def case_experiment_file(tmp):
+    # Run from tmp: the default output directory is results/NAME under the working directory.
+    work = os.path.join(tmp, "work")
+    os.makedirs(work)
+    def sweep_here(args, expect):
+        p = subprocess.run([BIN, "sweep", *args], capture_output=True, text=True, cwd=work)
+        check(p.returncode == expect, f"sweep {args}: exit {p.returncode}, expected {expect}:\n{p.stderr}")
+        return p
+    p = sweep_here(["/dev/null"], 2)
+    check("/dev/null" in p.stderr and "no keys" in p.stderr, p.stderr)
+    for name in ["../../escape", "a/b", ".."]:
+        exp = write(os.path.join(tmp, "esc.toml"), f'name = "{name}"\n' + GRID)
+        p = sweep_here([exp], 2)
+        check(f"{exp}:1:8: name: '{name}'" in p.stderr, p.stderr)
+    check(os.listdir(work) == [] and sorted(os.listdir(tmp)) == ["esc.toml", "work"],
+          f"a refused experiment wrote files: {os.listdir(tmp)} {os.listdir(work)}")
+
+
+def case_concurrent_shards(tmp):
+    # Two shards in one directory at once, several times: both finish (no clash of
+    # temporary names while assembling), every part is whole, no temporary file is left.
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    for i in range(4):
+        out = os.path.join(tmp, f"out{i}")
+        procs = [subprocess.Popen([BIN, "sweep", exp, "--out", out, "--shard", f"{k}/2", "--jobs", "1", "-q"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (0, 1)]
+        for pr in procs:
+            _, err = pr.communicate()
+            check(pr.returncode == 0, f"round {i}: a shard exited {pr.returncode}:\n{err}")
+        p = normlab(["sweep", exp, "--out", out])
+        check(f"ran 0, skipped {GRID_RUNS}" in p.stderr, p.stderr)
+        left = [f for d in (out, os.path.join(out, "parts")) for f in os.listdir(d) if ".tmp" in f]
+        check(not left, f"temporary files left: {left}")
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    globals()["case_" + CASE.replace("-", "_")](tmp)
+print(f"PASS {CASE}")
