@@ -5,6 +5,7 @@
 // are kept, runs in flight are abandoned, exit 128 + the signal.
 // On a terminal the progress is one redrawn line; elsewhere (CI, log files,
 // Slurm) one plain log line per run.
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "cmd/subcommands.h"
 #include "cmd/test_faults.h"
 #include "core/errors.h"
+#include "sweep/grid_change.h"
 #include "sweep/interrupt.h"
 #include "sweep/ledger.h"
 #include "sweep/manifest.h"
@@ -34,7 +36,7 @@ struct SweepCliOptions {
   std::string shard;
   std::vector<std::string> sets;
   std::string profile;
-  bool dry_run = false, fresh = false, quiet = false, force = false;
+  bool dry_run = false, fresh = false, quiet = false, force = false, force_new = false;
 };
 
 // This process's Slurm facts for the shard ledger; null outside Slurm.
@@ -95,7 +97,26 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   }
   validate_runs(ex);  // exits 2 via ConfigError before any run starts
 
-  const std::string out = o.out.empty() ? "results/" + ex.name : o.out;
+  std::string out = o.out.empty() ? "results/" + ex.name : o.out;
+  // The same experiment again: growth (new seeds or values) runs only the new
+  // runs; a changed fixed key would mix incomparable runs (sweep/grid_change.h).
+  if (!o.fresh && !o.force && std::filesystem::exists(out + "/manifest.json") && foreign_results(out, ex.name).empty()) {
+    const GridChange gc = compare_grids(read_manifest_grid(out + "/manifest.json").runs, ex.runs);
+    if (!gc.fixed_changed.empty() && !o.force_new)
+      throw ConfigError(fmt::format(
+          "--out: {} holds experiment '{}' with other fixed settings:\n  {}\nits runs and these would not be "
+          "comparable in one directory. Choose another --out, or pass --force-new to start over in a new "
+          "directory beside it ({} is kept)", out, ex.name, fmt::join(gc.fixed_changed, "\n  "), out));
+    if (!gc.fixed_changed.empty()) {
+      std::string fresh_out;
+      for (int n = 2; fresh_out.empty() || std::filesystem::exists(fresh_out); ++n) fresh_out = fmt::format("{}-{}", out, n);
+      spdlog::info("--force-new: {} keeps the earlier results; starting over in {}", out, fresh_out);
+      out = fresh_out;
+    } else if (gc.added > 0 && gc.kept > 0) {
+      spdlog::info("{}: growing the sweep in {}: {} kept, {} new{}", ex.name, out, gc.kept, gc.added,
+                   gc.dropped ? fmt::format(" ({} earlier runs no longer in the grid are left out of the CSVs)", gc.dropped) : "");
+    }
+  }
   if (const std::string held = foreign_results(out, ex.name); !held.empty() && !o.force)
     throw ConfigError(fmt::format("--out: {} already holds {}; a sweep of '{}' would replace its "
                                   "CSVs and manifest.json. Choose another --out, or pass --force to "
@@ -161,6 +182,9 @@ void setup_sweep(CLI::App& app) {
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table (e.g. quick, full)");
   sub->add_flag("--dry-run", o->dry_run, "list the expanded runs and exit");
   sub->add_flag("--fresh", o->fresh, "rerun everything (earlier parts are moved aside, not deleted)");
+  sub->add_flag("--force-new", o->force_new,
+                "when a fixed key (model, steps, dataset ...) changed against --out's runs, start over in "
+                "--out-2 (or the next free name) instead of refusing");
   sub->add_flag("--force", o->force, "write into --out even when it holds another experiment's or a train run's results");
   sub->add_flag("-q,--quiet", o->quiet, "warnings and errors only");
   sub->callback([o] { run_sweep_cmd(*o); });
