@@ -47,7 +47,7 @@ void run_merge(const MergeOptions& o) {
     if (have.state == RunParts::whole) continue;  // de-duplicated by run_id
     if (have.state == RunParts::damaged) spdlog::warn("merge: run {}: not trusted: {}", id, have.problem);
     for (const auto& d : o.dirs) {
-      if (fs::weakly_canonical(d) == fs::weakly_canonical(o.out)) continue;
+      if (fs::weakly_canonical(d) == fs::weakly_canonical(o.out) || !fs::is_directory(d + "/parts")) continue;
       const SweepDir from(d);
       const RunParts c = from.check_run(id);
       if (c.state == RunParts::damaged) spdlog::warn("merge: run {}: not used: {}", id, c.problem);

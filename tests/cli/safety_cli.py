@@ -252,6 +252,10 @@ def case_two_spellings(tmp):
     check(f"{run}:4:" in p.stderr and f"{run}:2:" in p.stderr and "batch_size" in p.stderr
           and "batch-size" in p.stderr, p.stderr)
     check(not os.path.exists(out), "train with a key given twice wrote results")
+    # A list in a run file is a sweep axis, not a value train can take.
+    lst = write(os.path.join(tmp, "list.toml"), "norm = 'batch'\nlr = [0.1, 0.2]\n")
+    p = normlab(TRAIN + ["--config", lst, "--out", out], expect=2)
+    check(f"{lst}:2:" in p.stderr and "lr" in p.stderr and "normlab sweep" in p.stderr, p.stderr)
     exp = write(os.path.join(tmp, "e.toml"), GRID + "batch-size = [32, 64]\n")
     p = normlab(["sweep", exp, "--out", out], expect=2)
     check(f"{exp}:8:" in p.stderr and f"{exp}:4:" in p.stderr, p.stderr)
