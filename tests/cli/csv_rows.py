@@ -1,6 +1,9 @@
-"""CSV comparison with the time columns dropped: the columns that may differ
-between two runs of the same config and seed (wall-clock and memory)."""
+"""Shared helpers of the command-line tests: CSV comparison with the time columns
+dropped (the columns that may differ between two runs of the same config and seed:
+wall-clock and memory), and reading a sweep directory's run ids and shard ledger."""
 import csv
+import json
+import os
 
 TIME_COLS = {"seconds_to_target", "train_seconds", "samples_per_s", "peak_rss_mb", "elapsed_s"}
 
@@ -11,3 +14,27 @@ def rows(path):
         r = list(csv.reader(f))
     keep = [i for i, c in enumerate(r[0]) if c not in TIME_COLS]
     return [[row[i] for i in keep] for row in r]
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run_ids(d):
+    """The run ids of a sweep directory's runs.csv, in file order."""
+    with open(os.path.join(d, "runs.csv"), newline="") as f:
+        return [r["run_id"] for r in csv.DictReader(f)]
+
+
+def ledger(out):
+    """The shard records in a sweep directory's ledger/, by file name."""
+    d = os.path.join(out, "ledger")
+    recs = []
+    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if f.endswith(".json"):
+            with open(os.path.join(d, f)) as fh:
+                recs.append(json.load(fh))
+    return recs

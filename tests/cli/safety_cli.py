@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 
-from csv_rows import rows
+from csv_rows import rows, write, run_ids
 
 BIN = sys.argv[1]
 CASE = sys.argv[2]
@@ -45,16 +45,8 @@ def normlab(args, expect=0, env=None):
     return p
 
 
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
 
 
-def run_ids(d):
-    with open(os.path.join(d, "runs.csv"), newline="") as f:
-        return [r["run_id"] for r in csv.DictReader(f)]
 
 
 def same_csvs(a, b):

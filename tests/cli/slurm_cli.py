@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from csv_rows import rows
+from csv_rows import rows, ledger
 
 BIN = os.path.abspath(sys.argv[1])
 CASE = sys.argv[2]
@@ -202,14 +202,6 @@ def status_all_done(out, env, n):
     return st
 
 
-def ledger(out):
-    recs = []
-    d = os.path.join(out, "ledger")
-    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        if f.endswith(".json"):
-            with open(os.path.join(d, f)) as fh:
-                recs.append(json.load(fh))
-    return recs
 
 
 def submit(c, tmp, case, tasks, steps):

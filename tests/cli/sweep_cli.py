@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from csv_rows import TIME_COLS, rows
+from csv_rows import TIME_COLS, rows, write, run_ids, ledger
 
 BIN = sys.argv[1]
 CASE = sys.argv[2]
@@ -60,16 +60,8 @@ def merge(args, expect=0):
     return p
 
 
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
 
 
-def run_ids(d):
-    with open(os.path.join(d, "runs.csv"), newline="") as f:
-        return [r["run_id"] for r in csv.DictReader(f)]
 
 
 def same_csvs(a, b):
@@ -339,14 +331,6 @@ def case_random(tmp):
 SLOW = GRID.replace("epochs = 4", "epochs = 200")
 
 
-def ledger(out):
-    d = os.path.join(out, "ledger")
-    recs = []
-    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        if f.endswith(".json"):
-            with open(os.path.join(d, f)) as fh:
-                recs.append(json.load(fh))
-    return recs
 
 
 def start_slow(tmp, out, extra=()):
