@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Write the README's verdict table from a claims.csv (normlab claims output).
+
+Usage: scripts/readme_verdicts.py CLAIMS_CSV [--readme README.md]
+
+claims.csv has one summary row per claim (empty `cell`) and one row per cell:
+id, cell, n, mean, ci_low, ci_high, margin, verdict, why, seeds_needed, ...
+The table gets one row per claim: its verdict, then every cell as
+"cell: mean [ci_low, ci_high] short-verdict", and the margin m. With --readme,
+the text between the lines "<!-- verdicts:begin -->" and "<!-- verdicts:end -->"
+is replaced; without, the table is printed. Only the standard library is used.
+Exit codes: 0 written; 2 bad input (missing file, column or markers).
+"""
+import csv
+import sys
+
+
+def num(s):
+    return float(s) if s not in ("", None) else None
+
+
+def fmt(v):
+    if v is None:
+        return "?"
+    a = abs(v)
+    if a != 0 and (a < 0.001 or a >= 1000):
+        return f"{v:+.3g}"
+    return f"{v:+.3f}" if a < 10 else f"{v:+.1f}"
+
+
+def short(row):
+    v = row["verdict"]
+    if v == "supported":
+        return "S"
+    if v == "not supported":
+        return {"opposite": "N, opposite", "too small": "N, too small",
+                "equivalent": "N, no practical difference"}.get(row["why"], "N")
+    need = row.get("seeds_needed", "")
+    return f"I, ~{need} seeds" if need not in ("", "-1", "0") else "I"
+
+
+def table(path):
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        sys.exit(f"readme_verdicts: {path}: {e.strerror}")
+    need = {"id", "cell", "mean", "ci_low", "ci_high", "margin", "verdict", "why"}
+    if not rows or not need <= set(rows[0]):
+        print(f"readme_verdicts: {path}: needs columns {', '.join(sorted(need))}", file=sys.stderr)
+        sys.exit(2)
+    out = ["| claim | verdict | cells: mean [95% interval] (S supported, N not supported, I inconclusive) | m |",
+           "|---|---|---|---|"]
+    order = []
+    for r in rows:
+        if r["id"] not in order:
+            order.append(r["id"])
+    for cid in order:
+        mine = [r for r in rows if r["id"] == cid]
+        head = next((r for r in mine if r["cell"] == ""), mine[0])
+        cells = [r for r in mine if r["cell"] != ""]
+        text = "; ".join(f"{c['cell']}: {fmt(num(c['mean']))} [{fmt(num(c['ci_low']))}, {fmt(num(c['ci_high']))}] "
+                         f"{short(c)}" for c in cells)
+        out.append(f"| {cid} | {head['verdict'].split(':')[0]} | {text} | {head['margin']} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv):
+    if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "--readme"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    t = table(argv[1])
+    if len(argv) == 2:
+        sys.stdout.write(t)
+        return 0
+    readme = argv[3]
+    begin, end = "<!-- verdicts:begin -->", "<!-- verdicts:end -->"
+    text = open(readme).read()
+    if begin not in text or end not in text:
+        print(f"readme_verdicts: {readme}: no {begin} ... {end} markers", file=sys.stderr)
+        return 2
+    a, rest = text.split(begin, 1)
+    _, b = rest.split(end, 1)
+    open(readme, "w").write(a + begin + "\n" + t + end + b)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
