@@ -14,12 +14,16 @@ and, when present, the files of claim measurements:
                    layer (its index in the model) and batch size, the RMS error of `draws`
                    batch means (relative to the population std) and batch variances
                    (relative to the population variance) against the whole training split
-                   -> batchstats.png, beside the closed forms for iid Gaussian values
+                   -> batchstats.png, beside the closed forms for iid Gaussian values;
+                   with two or more batch sizes also batchstat_slopes.png (see below)
   timings.csv      run_id, every config key, then median_s, min_s, samples_per_s: one
                    training step timed per configuration and repeat (the seed) -> step_time.png.
                    A timing sweep has only timings.csv and manifest.json (no runs.csv): its
                    report holds the provenance, grid, dataset and step times and skips every
                    section that needs runs.csv.
+A runs.csv whose `lr` takes several (positive) values gets failure_rate.png: the failure rate
+against lr per setting (a panel per model x optimizer where they vary, a line per norm), the
+lr at which half the seeds fail, and batch norm against none when norm takes both values.
 A runs.csv whose `eval-stats` takes several values (running = the running averages, batch =
 each evaluation batch's own statistics) gets eval_stats.png: final test accuracy against
 `eval-batch` per evaluation mode.
@@ -36,6 +40,22 @@ Statistics (all stated again in the report):
     is the one all norms ran that maximizes the lowest per-norm mean final test accuracy;
   - batch-statistic errors: a line per model and layer is the mean over seeds; the table
     averages each run's layers first, then gives mean +- std over seeds;
+  - 95% intervals are t intervals over seeds: mean ± t(0.975, n−1)·s/√n (s: sample std);
+  - failure rate against lr: a run that did not error fails when its status is diverged, or
+    its failure is non-empty (e.g. collapsed), or its accuracy (final_val_acc when the run
+    has one, else final_test_acc) is below 0.5 or missing; per setting (the varying keys but
+    lr and seed) and lr the rate failed/runs. Per seed lr* is the first grid lr at which the
+    run fails with every larger lr failing too; a seed whose largest lr does not fail is
+    censored above the grid and enters one grid step above it (a lower bound, marked >=).
+    The half-fail lr is the geometric mean of lr* over seeds with the 95% t interval of
+    log10 lr*, given as lr values; batch − none is the per-seed (paired) difference of
+    log10 lr* in decades, with its 95% t interval;
+  - batch-statistic slopes: per run and batch-norm layer (at its last measured step) the
+    least-squares slope of log(err) on log(batch), for mean_err and var_err (iid values:
+    1/sqrt(B), slope -1/2; sqrt(2B-1)/B, whose fitted slope on the same batch sizes is shown,
+    tends to -1/2); effective samples per channel n_eff = 1/mean_err^2 at B = 32, and
+    n_eff/32 (1 for iid values, between 1 and H*W for a conv layer); per model and layer
+    the mean over seeds with its 95% t interval;
   - step time: mean over repeats of the per-repeat median, whiskers min-max over repeats;
     overhead: per repeat, the time with the norm divided by the same repeat's time with
     norm "none", minus 1; the mean over repeats, their range in brackets.

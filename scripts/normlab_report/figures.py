@@ -9,11 +9,12 @@ import pandas as pd
 from .conventions import (EVAL_STATS_COLORS, EVAL_STATS_LABELS, EXTRA_COLORS, LINE_STYLES,
                           NORM_COLORS, group_label, norm_color, norm_label, setting_label,
                           sort_values)
-from .stats import (best_of_others, comparison_panels, curves_for, mean_std, ordered_groups,
-                    panel_runs, step_time_repeats)
+from .stats import (FAIL_ACC, NEFF_BATCH, best_of_others, comparison_panels, curves_for,
+                    mean_std, ordered_groups, panel_runs, step_time_repeats)
 
-FIGURES = ["learning-curves.png", "convergence.png", "stability.png", "batch-size.png",
-           "init.png", "activations.png", "batchstats.png", "eval_stats.png", "step_time.png"]
+FIGURES = ["learning-curves.png", "convergence.png", "stability.png", "failure_rate.png",
+           "batch-size.png", "init.png", "activations.png", "batchstats.png",
+           "batchstat_slopes.png", "eval_stats.png", "step_time.png"]
 
 plt = None  # matplotlib.pyplot, imported (headless) once the inputs have been checked
 
@@ -241,6 +242,68 @@ def draw_stability_cells(ax, acc, div, col, cnt):
                                            hatch="///" if div[i, j] == cnt[i, j] else None))
 
 
+def fig_failure_rate(sw, data, out):
+    """data: stats.lr_failure_data. A panel per model x optimizer (where they vary), a line
+    per norm (and further keys): the failure rate k/n against lr; at rate 1/2 the lr at
+    which half the seeds fail with its 95% interval."""
+    pk, lk = data["panel_keys"], data["line_keys"]
+    panels = list(dict.fromkeys(pv for pv, *_ in data["rows"]))
+    ncol = min(len(panels), 3)
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.0 * ncol + 0.4, 3.9 * nrow + 1.1),
+                             squeeze=False, sharey=True)
+    lines = list(dict.fromkeys(lv for _, lv, *_ in data["rows"]))
+    rest = [tuple(v for k, v in zip(lk, lv) if k != "norm") for lv in lines]
+    rest_order = list(dict.fromkeys(rest))
+    handles, labels = {}, {}
+    lrs = data["lrs"]
+    for pi, pv in enumerate(panels):
+        ax = axes[pi // ncol][pi % ncol]
+        rows = [x for x in data["rows"] if x[0] == pv]
+        for k, (_, lv, rates, seeds, half) in enumerate(rows):
+            d = dict(zip(lk, lv))
+            color = norm_color(d["norm"]) if "norm" in d else EXTRA_COLORS[k % 6]
+            ls, marker = LINE_STYLES[rest_order.index(rest[lines.index(lv)]) % len(LINE_STYLES)]
+            xs = sorted(rates)
+            off = 1 + 0.03 * (lines.index(lv) - (len(lines) - 1) / 2)  # dodge coincident lines
+            ys = [rates[x][0] / rates[x][1] for x in xs]
+            (h,) = ax.plot(np.array(xs) * off, ys, color=color, ls=ls, marker=marker, lw=1.6,
+                           ms=5)
+            g, lo, hi, n, cens = half
+            if n and not cens == n:
+                err = ([[g - lo], [hi - g]] if not math.isnan(lo) else None)
+                ax.errorbar([g], [0.5], xerr=err, color=color, marker="D", ms=6, capsize=4,
+                            lw=2.2, mfc="white" if cens else color, zorder=4)
+            labels.setdefault(lv, ", ".join(norm_label(v) if k2 == "norm" else f"{k2}={v}"
+                                            for k2, v in zip(lk, lv)) or "runs")
+            handles.setdefault(lv, h)
+        ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlim(lrs[0] / 2, lrs[-1] * 2)  # an interval wider than the grid is clipped
+        ax.set_xticks(lrs)
+        ax.set_xticklabels([f"{x:g}" for x in lrs], rotation=45 if len(lrs) > 6 else 0)
+        ax.minorticks_off()
+        ax.set_ylim(-0.04, 1.04)
+        ax.set_xlabel("learning rate (log axis)")
+        if pi % ncol == 0:
+            ax.set_ylabel("failure rate (failed / runs)")
+        fixed = [f"{k}={sw.runs[k].iloc[0]}" for k in ("model", "optimizer")
+                 if k in sw.runs and k not in pk]
+        ax.set_title(", ".join([f"{k}={v}" for k, v in zip(pk, pv)] + fixed) or sw.name,
+                     fontsize=10)
+        ax.grid(alpha=0.3)
+    for pi in range(len(panels), nrow * ncol):
+        axes[pi // ncol][pi % ncol].set_visible(False)
+    fig.suptitle("Failure rate against learning rate (fail: diverged, a failure, or accuracy "
+                 f"< {FAIL_ACC:g});\n◆ = lr at which half the seeds fail (geometric mean over "
+                 "seeds, 95% t interval; hollow: some seeds censored)", fontsize=10)
+    bottom_legend(fig, [handles[lv] for lv in lines], [labels[lv] for lv in lines],
+                  ncol=min(len(lines), 4))
+    nrow_leg = math.ceil(len(lines) / 4)
+    fig.tight_layout(rect=(0, (0.3 + 0.25 * nrow_leg) / fig.get_figheight(), 1, 0.96))
+    finish(fig, os.path.join(out, "failure_rate.png"))
+
+
 def fig_batch_size(sw, out):
     """Returns the other varying keys each point is at its best of."""
     bss = sort_values(sw.runs["batch-size"], "batch-size")
@@ -392,6 +455,51 @@ def draw_batchstats_lines(axes, keys, j):
         labels.append((f"{name}, " if name else "") + f"layer {int(values[-1])}")
         handles.append(h)
     return handles, labels
+
+
+def fig_batchstat_slopes(keys, rows, out):
+    """rows: stats.batchstat_slope_rows. Per model and layer, the per-seed slopes of
+    log(err) against log(B) (dots) and their mean with its 95% t interval, for the mean and
+    variance errors; the iid reference slopes dashed."""
+    fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 1.1 * len(rows) + 5.5), 4.8),
+                             squeeze=False)
+    names = [(group_label(keys, vals) + ", " if group_label(keys, vals) else "")
+             + f"layer {layer}" for vals, layer, *_ in rows]
+    titles = ["Batch mean error: slope of log(err) on log(B)",
+              "Batch variance error: slope of log(err) on log(B)"]
+    for ax, col, ci_i, title in zip(axes[0], ["slope_mean_err", "slope_var_err"], [3, 4],
+                                    titles):
+        for x, row in enumerate(rows):
+            g, ci = row[2], row[ci_i]
+            vals = g[col].dropna().values
+            ax.scatter(x + jitter(len(vals), 0.12), vals, color="#888888", s=14, zorder=3)
+            m, lo, hi, n = ci
+            if n:
+                err = None if math.isnan(lo) else [[m - lo], [hi - m]]
+                ax.errorbar([x + 0.25], [m], yerr=err, color=NORM_COLORS["batch"],
+                            marker="o", ms=6, capsize=4, lw=1.8, zorder=4)
+            if col == "slope_var_err" and not math.isnan(row[5]):
+                ax.hlines(row[5], x - 0.35, x + 0.4, color="black", ls="--", lw=1.0)
+        if col == "slope_mean_err":
+            ax.axhline(-0.5, color="black", ls="--", lw=1.0, label="iid: −1/2")
+            lo, hi = ax.get_ylim()
+            pad = 0.08 * max(hi - lo, 0.01)
+            ax.set_ylim(min(lo, -0.5 - pad), max(hi, -0.5 + pad))
+        else:
+            ax.plot([], [], color="black", ls="--", lw=1.0,
+                    label="iid Gaussian √(2B−1)/B fitted on the same B")
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels(names, rotation=30 if len(rows) > 3 else 0,
+                           ha="right" if len(rows) > 3 else "center", fontsize=8.5)
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_ylabel("slope (grey: seeds; blue: mean, 95% t interval)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="best", frameon=False, fontsize=8.5)
+    fig.suptitle("Batch-statistic error against batch size: least-squares slope on log-log "
+                 f"axes per seed (n_eff at B={NEFF_BATCH} in the table)", fontsize=10.5)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    finish(fig, os.path.join(out, "batchstat_slopes.png"))
 
 
 def fig_eval_stats(data, out):

@@ -8,9 +8,10 @@ import os
 from . import figures
 from .conventions import (EVAL_STATS_LABELS, NORM_COLORS, NORM_ORDER, as_number, group_label,
                           norm_label, setting_label, sort_values)
-from .stats import (activation_percentiles, batchstats_joined, batchstats_per_run,
-                    convergence_rows, eval_resolution, eval_stats_data, eval_stats_drawn,
-                    mean_std, settings, stability_grid, step_time_cells)
+from .stats import (FAIL_ACC, NEFF_BATCH, activation_percentiles, batchstat_slope_rows,
+                    batchstat_slopes, batchstats_joined, batchstats_per_run, convergence_rows,
+                    eval_resolution, eval_stats_data, eval_stats_drawn, lr_failure_data,
+                    lr_failure_drawn, mean_std, settings, stability_grid, step_time_cells)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,6 +289,94 @@ def stability_section(sw, out):
             ["stability.png"])
 
 
+def fmt_lr(x):
+    return "—" if x is None or math.isnan(x) else f"{x:.3g}"
+
+
+def fmt_ci(ci, fmt=lambda v: f"{v:.3f}"):
+    """mean [low, high] of a stats.mean_ci tuple; the mean alone for one value."""
+    m, lo, hi, n = ci[:4]
+    if n == 0:
+        return "—"
+    return fmt(m) + ("" if math.isnan(lo) else f" [{fmt(lo)}, {fmt(hi)}]")
+
+
+def lr_failure_tables(data):
+    """The failure rate per setting and lr; the half-fail lr per setting; the batch − none
+    difference per setting of the remaining keys (empty when not both norms ran)."""
+    pk, lk, lrs = data["panel_keys"], data["line_keys"], data["lrs"]
+    keys = pk + lk
+    rate_rows, half_rows = [], []
+    for pv, lv, rates, seeds, half in data["rows"]:
+        vals = [norm_label(v) if k == "norm" else v for k, v in zip(keys, pv + lv)]
+        rate_rows.append(vals + [f"{rates[x][0]}/{rates[x][1]}" if x in rates else "—"
+                                 for x in lrs])
+        g, lo, hi, n, cens = half
+        top = max(rates)
+        per_seed = ", ".join(f"{int(r.seed)}: " + (f">{top:.3g}" if r.censored
+                                                   else f"{r.lr_star:.3g}")
+                             for r in seeds.itertuples())
+        if n and cens == n:
+            est = f"> {top:.3g} (every seed censored)"
+        else:
+            est = ("≥ " if cens else "") + fmt_lr(g) + \
+                ("" if math.isnan(lo) else f" [{fmt_lr(lo)}, {fmt_lr(hi)}]")
+        half_rows.append(vals + [str(n), per_seed, est, f"{cens}/{n}"])
+    head = [f"`{k}`" for k in keys]
+    rate = md_table(head + [fmt_lr(x) for x in lrs], rate_rows)
+    halft = md_table(head + ["seeds", "per-seed lr (first failing, all above failing too)",
+                             "half-fail lr [95% interval]", "censored"], half_rows)
+    diff = ""
+    if data["diffs"]:
+        rows = []
+        for pv, rv, m, lo, hi, n, cens in data["diffs"]:
+            ci = "" if math.isnan(lo) else f" [{lo:+.2f}, {hi:+.2f}]"
+            rows.append(list(pv) + list(rv) + [f"{m:+.2f}{ci}" if n else "—",
+                                               f"×{10 ** m:.3g}" if n else "—",
+                                               str(n), f"{cens}/{n}"])
+        diff = md_table([f"`{k}`" for k in pk + data["rest_keys"]] +
+                        ["batch − none (decades) [95% interval]", "lr ratio", "seed pairs",
+                         "pairs with a censored seed"], rows)
+    return rate, halft, diff
+
+
+def lr_failure_section(sw, out):
+    if not lr_failure_drawn(sw):
+        return [], []
+    data = lr_failure_data(sw)
+    figures.fig_failure_rate(sw, data, out)
+    rate, halft, diff = lr_failure_tables(data)
+    r = data["runs"]
+    nval = int((r["acc_source"] == "val").sum())
+    acc_text = ("validation accuracy (`final_val_acc`)" if nval == len(r) else
+                "test accuracy (`final_test_acc`; runs.csv has no validation accuracy)"
+                if nval == 0 else f"validation accuracy (`final_val_acc`) for {nval} runs "
+                f"and test accuracy (`final_test_acc`) for the {len(r) - nval} without one")
+    errored = int(sw.runs["errored"].sum())
+    L = ["### Failure rate against learning rate\n",
+         "![Failure rate against learning rate](failure_rate.png)\n",
+         "A run **fails** when it diverged (status `diverged`), or has a non-empty `failure` "
+         f"(e.g. collapsed), or its final {acc_text} is below {FAIL_ACC:g} (or missing). "
+         "Failure rate: failed / runs per setting and lr"
+         + (f"; {errored} errored run(s) are left out" if errored else "") + ".\n",
+         rate + "\n",
+         "**The lr at which half the seeds fail.** Per seed, lr\\* is the first grid lr at "
+         "which the run fails with every larger lr of the setting failing too. A seed whose "
+         "largest lr does not fail is *censored* above the grid: it enters as one grid step "
+         "above the largest lr (the largest times its ratio to the one below), the smallest "
+         "value it can have, so an estimate with censored seeds is a lower bound (≥). The "
+         "half-fail lr is the geometric mean of lr\\* over seeds, 10^mean(log10 lr\\*), with "
+         "the 95% t interval on log10 scale, mean ± t(0.975, n−1)·s/√n over the n seeds, "
+         "given back as lr values [low, high].\n",
+         halft + "\n"]
+    if diff:
+        L += ["**Batch norm against none:** per seed (paired by seed), log10 lr\\*(batch) − "
+              "log10 lr\\*(none) in decades; mean over the seeds both ran with its 95% t "
+              "interval (n−1 df); lr ratio = 10^mean. A censored seed enters at its lower "
+              "bound, as above.\n", diff + "\n"]
+    return L, ["failure_rate.png"]
+
+
 def batch_size_drawn(sw):
     return "batch-size" in sw.others and all(as_number(v) for v in sw.runs["batch-size"])
 
@@ -416,6 +505,45 @@ def batchstats_section(sw, out):
             ["batchstats.png"])
 
 
+def batchstat_slope_section(sw, out):
+    if sw.batchstats is None or not len(sw.batchstats):
+        return [], []
+    got = batchstat_slopes(sw)
+    if got is None:
+        return [], []
+    keys, t = got
+    rows = batchstat_slope_rows(keys, t)
+    figures.fig_batchstat_slopes(keys, rows, out)
+    table = []
+    for vals, layer, g, s_mean, s_var, iid_var, neff in rows:
+        name = group_label(keys, vals) or "—"
+        ratio = tuple(v / NEFF_BATCH for v in neff[:3]) + (neff[3],)
+        table.append([name, str(layer), str(len(g)), fmt_ci(s_mean), fmt_ci(s_var),
+                      f"{iid_var:.3f}" if not math.isnan(iid_var) else "—",
+                      fmt_ci(neff, lambda v: f"{v:.1f}"), fmt_ci(ratio, lambda v: f"{v:.2f}")])
+    bs = sorted({b for bb in t["batches"] for b in bb})
+    return (["### Batch-statistic error slope\n",
+             "![Slopes of batch-statistic error against batch size](batchstat_slopes.png)\n",
+             "From batchstats.csv (at each run's last measured step), per run and batch-norm "
+             "layer: the least-squares slope of log(err) against log(B) over the batch sizes "
+             f"measured ({', '.join(f'{b:g}' for b in bs)}), for the batch mean's error "
+             "(mean_err) and the batch variance's (var_err). For B iid values the mean's "
+             "error is 1/√B, slope exactly −1/2; the variance's is √(2B−1)/B for Gaussian "
+             "values, whose slope tends to −1/2 for large B (the column iid var slope fits "
+             "that closed form on the same batch sizes). Effective samples per channel: "
+             f"n_eff = 1/mean_err² at B = {NEFF_BATCH} (iid values give mean_err = 1/√n, "
+             f"so n_eff = {NEFF_BATCH}); n_eff/{NEFF_BATCH} is 1 for iid samples, and for a "
+             "conv layer, whose channel mean pools B·H·W correlated positions, lies between "
+             "1 and H·W. Each number is the mean over seeds (one run per seed) with its 95% "
+             "t interval, mean ± t(0.975, n−1)·s/√n, in brackets"
+             + ("" if (t["n_eff"].notna()).any() else
+                f"; B = {NEFF_BATCH} was not measured, so n_eff is not given") + ".\n",
+             md_table(["model", "layer", "seeds", "mean err slope", "var err slope",
+                       "iid var slope", f"n_eff at B={NEFF_BATCH}", f"n_eff/{NEFF_BATCH}"],
+                      table) + "\n"],
+            ["batchstat_slopes.png"])
+
+
 def eval_stats_table(data):
     """Per line group and eval batch size: final test accuracy per mode, and running −
     batch when both modes ran."""
@@ -493,8 +621,9 @@ def training_step_time_section(sw, out):
 
 
 FIGURE_SECTIONS = [learning_curves_section, convergence_section, stability_section,
-                   batch_size_section, init_section, activations_section, batchstats_section,
-                   eval_stats_section, training_step_time_section]
+                   lr_failure_section, batch_size_section, init_section, activations_section,
+                   batchstats_section, batchstat_slope_section, eval_stats_section,
+                   training_step_time_section]
 
 
 def skipped_note(sw):

@@ -1,7 +1,9 @@
 """The numbers of a report: run classes, grid keys, the target accuracy, settings and
 their best / shared choice, means over seeds and the per-figure data (curves,
-stability grid, activation percentiles, batch statistics, evaluation modes, step-time
-cells)."""
+stability grid, failure rate against lr and the lr at which half the seeds fail,
+activation percentiles, batch statistics and their error slopes against batch size,
+evaluation modes, step-time cells). Intervals are 95% t intervals over seeds,
+mean ± t(0.975, n−1) · s / √n, with the quantile from a table (no scipy needed)."""
 import math
 import os
 
@@ -12,6 +14,13 @@ from .conventions import EVAL_STATS_LABELS, as_number, norm_label, sort_values
 from .load import timing_config_keys
 
 TARGET_FRACTION = 0.9
+FAIL_ACC = 0.5      # a run whose accuracy ends below this fails (failure-rate section)
+NEFF_BATCH = 32     # the batch size the effective samples per channel are read at
+
+# t quantiles t(0.975, df) for df = 1..30; beyond, the Cornish-Fisher expansion (error < 1e-3).
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+        2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
 
 
 def mean_std(x):
@@ -19,6 +28,28 @@ def mean_std(x):
     if len(x) == 0:
         return float("nan"), float("nan"), 0
     return float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else float("nan"), len(x)
+
+
+def t975(df):
+    """The 0.975 quantile of Student's t with df degrees of freedom."""
+    if df <= len(T975):
+        return T975[df - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+
+
+def mean_ci(x):
+    """(mean, low, high, n) of the 95% t interval over x (NaNs dropped); the interval is
+    NaN below two values."""
+    x = pd.Series(x, dtype=float).dropna()
+    n = len(x)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(x.mean())
+    if n < 2:
+        return m, float("nan"), float("nan"), 1
+    h = t975(n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
+    return m, m - h, m + h, n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,3 +430,141 @@ def step_time_repeats(t, panel_keys, group_keys):
     """The repeat count per configuration: "5", or "3–5" when it differs."""
     reps = t.groupby(["norm"] + panel_keys + group_keys)["seed"].nunique()
     return f"{reps.min()}" if reps.min() == reps.max() else f"{reps.min()}–{reps.max()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Failure rate against learning rate
+
+def lr_failure_drawn(sw):
+    """lr varies over positive numbers and some run did not error."""
+    r = sw.runs
+    return ("lr" in sw.others and all((as_number(v) or 0) > 0 for v in r["lr"])
+            and bool((~r["errored"]).any()))
+
+
+def mark_failures(sw):
+    """The runs that did not error, with lr_n (lr as a number), acc_used (final_val_acc
+    where the run has one, else final_test_acc), acc_source ("val" or "test") and fail:
+    diverged, or a non-empty failure, or acc_used below FAIL_ACC (or missing)."""
+    r = sw.runs[~sw.runs["errored"]].copy()
+    r["lr_n"] = r["lr"].astype(float)
+    acc = r["final_test_acc"]
+    src = pd.Series("test", index=r.index)
+    if "final_val_acc" in r:
+        has = r["final_val_acc"].notna()
+        acc = r["final_val_acc"].where(has, acc)
+        src = src.where(~has, "val")
+    r["acc_used"] = acc
+    r["acc_source"] = src
+    r["fail"] = r["diverged"] | (r["failure"] != "") | ~(acc >= FAIL_ACC)
+    return r
+
+
+def first_failing_lr(lrs, fails):
+    """(lr, censored) for one seed: lrs ascending with their fail flags. lr is the first grid
+    lr from which every larger lr fails too; when the largest lr does not fail the seed is
+    censored and lr is one grid step above the largest (its ratio to the one below it)."""
+    if not fails[-1]:
+        step = lrs[-1] / lrs[-2] if len(lrs) > 1 else 10.0
+        return lrs[-1] * step, True
+    i = len(fails) - 1
+    while i > 0 and fails[i - 1]:
+        i -= 1
+    return lrs[i], False
+
+
+def lr_failure_data(sw):
+    """The failure rate per setting and lr and the lr at which half the seeds fail.
+    Returns a dict: runs (mark_failures), panel_keys (model, optimizer where they vary),
+    line_keys (the other setting keys, norm first), lrs (every grid lr), rows: per setting
+    (panel values, line values, {lr: (failed, runs)}, per-seed DataFrame seed/lr_star/
+    censored, half-fail (geometric mean, low, high, seeds, censored)), and diffs: per
+    setting of the keys other than norm, the paired batch − none difference in decades
+    (mean, low, high, pairs, pairs with a censored seed), when norm has both values."""
+    r = mark_failures(sw)
+    keys = [k for k in sw.vary if k != "lr"]
+    panel_keys = [k for k in ("model", "optimizer") if k in keys]
+    line_keys = [k for k in keys if k not in panel_keys]
+    rows = []
+    for pv, pg in ordered_groups(r, panel_keys):
+        for lv, g in ordered_groups(pg, line_keys):
+            rates = {lr: (int(s["fail"].sum()), len(s)) for lr, s in g.groupby("lr_n")}
+            seeds = []
+            for seed, s in g.sort_values("lr_n").groupby("seed"):
+                lr_star, cens = first_failing_lr(list(s["lr_n"]), list(s["fail"]))
+                seeds.append({"seed": seed, "lr_star": lr_star, "censored": cens})
+            seeds = pd.DataFrame(seeds, columns=["seed", "lr_star", "censored"])
+            m, lo, hi, n = mean_ci(np.log10(seeds["lr_star"]))
+            half = (10 ** m, 10 ** lo, 10 ** hi, n, int(seeds["censored"].sum()))
+            rows.append((pv, lv, rates, seeds, half))
+    diffs = []
+    if "norm" in line_keys and {"batch", "none"} <= set(r["norm"]):
+        rest = [k for k in line_keys if k != "norm"]
+        by = {}
+        for pv, lv, _, seeds, _ in rows:
+            d = dict(zip(line_keys, lv))
+            by[(pv, tuple(d[k] for k in rest), d["norm"])] = seeds.set_index("seed")
+        for (pv, rv, norm), b in by.items():
+            if norm != "batch" or (pv, rv, "none") not in by:
+                continue
+            a = by[(pv, rv, "none")]
+            paired = b.index.intersection(a.index)
+            d = np.log10(b.loc[paired, "lr_star"]) - np.log10(a.loc[paired, "lr_star"])
+            cens = int((b.loc[paired, "censored"] | a.loc[paired, "censored"]).sum())
+            diffs.append((pv, rv, *mean_ci(d), cens))
+    return {"runs": r, "panel_keys": panel_keys, "line_keys": line_keys,
+            "rest_keys": [k for k in line_keys if k != "norm"],
+            "lrs": sorted(r["lr_n"].unique()), "rows": rows, "diffs": diffs}
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch-statistic error slopes
+
+def batchstat_slopes(sw):
+    """(keys, per-run table) for the batch-statistic slopes: per run and batch-norm layer
+    (at the run's last measured step), the least-squares slope of log(err) against
+    log(batch) for mean_err and var_err over the batch sizes with a positive error, and
+    n_eff = 1/mean_err² at batch NEFF_BATCH (NaN when that batch was not measured).
+    None when no run has two batch sizes."""
+    keys, j, _ = batchstats_joined(sw)
+    if len(j) == 0:
+        return None
+    if "step" in j and j["step"].notna().any():
+        j = j[j["step"] == j.groupby("run_id")["step"].transform("max")]
+    out = []
+    for vals, g in j.groupby(keys + ["layer", "run_id", "seed"], sort=False):
+        g = g.groupby("batch")[["mean_err", "var_err"]].mean().reset_index()
+        row = dict(zip(keys + ["layer", "run_id", "seed"], vals))
+        for col in ["mean_err", "var_err"]:
+            ok = g[(g[col] > 0) & np.isfinite(g[col])]
+            row[f"slope_{col}"] = (float(np.polyfit(np.log(ok["batch"]), np.log(ok[col]), 1)[0])
+                                   if ok["batch"].nunique() > 1 else float("nan"))
+        at = g[g["batch"] == NEFF_BATCH]["mean_err"]
+        row["n_eff"] = float(1 / at.iloc[0] ** 2) if len(at) and at.iloc[0] > 0 else float("nan")
+        row["batches"] = tuple(sorted(g["batch"]))
+        out.append(row)
+    t = pd.DataFrame(out)
+    if t[["slope_mean_err", "slope_var_err"]].notna().to_numpy().sum() == 0:
+        return None
+    return keys, t
+
+
+def iid_var_slope(batches):
+    """The least-squares slope of log(√(2B−1)/B) against log B over these batch sizes: what
+    iid Gaussian values give for the variance error on this grid (→ −1/2 for large B)."""
+    b = np.array(sorted(set(batches)), dtype=float)
+    if len(b) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(b), np.log(np.sqrt(2 * b - 1) / b), 1)[0])
+
+
+def batchstat_slope_rows(keys, t):
+    """Per model (keys) and layer, in grid order: (values, layer, per-run rows, mean_ci of
+    the mean-error slope, of the variance-error slope, the iid variance slope over the
+    layer's batch sizes, mean_ci of n_eff)."""
+    rows = []
+    for vals, g in ordered_groups(t, keys + ["layer"]):
+        batches = [b for bs in g["batches"] for b in bs]
+        rows.append((vals[:-1], int(vals[-1]), g, mean_ci(g["slope_mean_err"]),
+                     mean_ci(g["slope_var_err"]), iid_var_slope(batches), mean_ci(g["n_eff"])))
+    return rows

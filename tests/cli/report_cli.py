@@ -4,10 +4,14 @@ sections and figures present, summary-table numbers recomputed independently fro
 runs.csv (with the csv module, not pandas), a partial sweep reported as partial, and
 error cases (non-zero exit, message naming the file or column). claim-figures writes
 small claim directories by hand (batchstats.csv, a runs.csv varying eval-stats, a timing
-sweep with timings.csv and no runs.csv) and recomputes the numbers of their tables.
+sweep with timings.csv and no runs.csv, an lr sweep with failures of every kind) and
+recomputes the numbers of their tables: batch-statistic means, slopes and n_eff; failure
+rate per lr and the lr at which half the seeds fail, against per-seed values worked out
+by hand.
 Usage: report_cli.py NORMLAB_BIN CASE"""
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -395,6 +399,73 @@ def eval_stats_dir(tmp):
     return d, runs
 
 
+# An lr sweep: model mlp, optimizer x norm, lr 0.01-10 (momentum without 10), seeds 0-2,
+# plus one errored run. Per (optimizer, norm, lr): one string per seed 0, 1, 2 of what the
+# run gives: "." ok (val 0.9), "d" diverged, "c" collapsed (status ok, failure collapsed),
+# "v" val acc 0.3 (fails), "t" no val acc and test acc 0.3 (fails: test is the fallback),
+# "T" val acc 0.8 and test acc 0.3 (does not fail: val is used when present).
+LR_RUNS = {
+    ("sgd", "none"): {"0.01": "..t", "0.1": ".v.", "1": "cdd", "10": "ddd"},
+    ("sgd", "batch"): {"0.01": "...", "0.1": "T..", "1": "...", "10": "d.c"},
+    ("momentum", "none"): {"0.01": "...", "0.1": "...", "1": "dvd"},
+    ("momentum", "batch"): {"0.01": "...", "0.1": "...", "1": "..."},
+}
+# By hand, per seed: the first lr from which every larger lr fails; None: censored (enters
+# one grid step above the largest lr: 100 for sgd, 10 for momentum).
+LR_STAR = {("sgd", "none"): [1, 0.1, 1], ("sgd", "batch"): [10, None, 10],
+           ("momentum", "none"): [1, 1, 1], ("momentum", "batch"): [None, None, None]}
+LR_RATES = {("sgd", "none"): ["1/3", "1/3", "3/3", "3/3"],
+            ("sgd", "batch"): ["0/3", "0/3", "0/3", "2/3"],
+            ("momentum", "none"): ["0/3", "0/3", "3/3", "—"],
+            ("momentum", "batch"): ["0/3", "0/3", "0/3", "—"]}
+
+
+def lr_failure_dir(tmp):
+    d = os.path.join(tmp, "lr-tolerance")
+    os.makedirs(d)
+    keys = ["run_id", "dataset", "model", "optimizer", "norm", "lr", "target-acc", "seed"]
+    results = ["status", "failure", "final_val_acc"] + RUN_RESULTS[2:]
+    rows, curves = [], []
+    kinds = {".": ("ok", "", "0.9", "0.9"), "d": ("diverged", "explosion", "0.1", "0.1"),
+             "c": ("ok", "collapsed", "0.1", "0.1"), "v": ("ok", "", "0.3", "0.9"),
+             "t": ("ok", "", "", "0.3"), "T": ("ok", "", "0.8", "0.3")}
+    for (opt, norm), per_lr in LR_RUNS.items():
+        for lr, seeds in per_lr.items():
+            for seed, k in enumerate(seeds):
+                status, failure, val, test = kinds[k]
+                rid = f"{opt}-{norm}-{lr}-{seed}"
+                rows.append([rid, "blobs", "mlp", opt, norm, lr, "0.5", str(seed), status,
+                             failure, val, test, test, "0.3", "0.35", test, "10", "0.1"])
+                curves.append([rid, 10, "test", 0.5, test, 0.1])
+    rows.append(["err", "blobs", "mlp", "sgd", "none", "10", "0.5", "3", "error", "", "", "",
+                 "", "", "", "", "", ""])
+    write_csv(os.path.join(d, "runs.csv"), keys + results, rows)
+    write_csv(os.path.join(d, "curves.csv"),
+              ["run_id", "step", "split", "loss", "accuracy", "elapsed_s"], curves)
+    write_csv(os.path.join(d, "activations.csv"),
+              ["run_id", "step", "layer", "kind", "p15", "p50", "p85"], [])
+    write_manifest(d, [r[0] for r in rows])
+    return d
+
+
+def t_interval(xs):
+    """mean, low, high: 95% t interval, t(0.975) from the table for n = 2 and 3."""
+    m = statistics.mean(xs)
+    h = {2: 12.706, 3: 4.303}[len(xs)] * statistics.stdev(xs) / len(xs) ** 0.5
+    return m, m - h, m + h
+
+
+def lsq_slope(xs, ys):
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def parse_ci(cell):
+    """'m [lo, hi]' (values may carry ×, +, ≥) -> floats."""
+    got = re.findall(r"[-+]?[0-9.]+(?:e[-+]?[0-9]+)?", cell)
+    return [float(x) for x in got]
+
+
 TIMING_KEYS = ["run_id", "dataset", "model", "norm", "batch-size", "threads", "seed"]
 
 
@@ -446,6 +517,37 @@ def case_claim_figures(tmp):
         check(close(float(row["iid Gaussian: 1/√B"]), b ** -0.5, 3), f"batch {b}: 1/sqrt(B)")
         check(close(float(row["iid Gaussian: √(2B−1)/B"]), (2 * b - 1) ** 0.5 / b, 3),
               f"batch {b}: sqrt(2B-1)/B")
+
+    # 1b. The slopes of log(err) on log(B) per model and layer: mean_err = f/√B gives -1/2;
+    # var_err = 1.1 f √(2B−1)/B the iid slope on B = 2, 8, 32; n_eff = 1/mean_err² at B=32.
+    check_png(d, "batchstat_slopes.png", p, md)
+    table = md_table_after(md, "### Batch-statistic error slope")
+    check([(r["model"], r["layer"]) for r in table] ==
+          [("mlp", "1"), ("mlp", "4"), ("cnn", "2"), ("cnn", "6"), ("cnn", "9")],
+          f"slope rows {table}")
+    bs = [2, 8, 32]
+    iid_var = lsq_slope([math.log(b) for b in bs],
+                        [math.log((2 * b - 1) ** 0.5 / b) for b in bs])
+    for row in table:
+        ctx = f"slopes {row['model']} layer {row['layer']}"
+        layer = int(row["layer"])
+        runs = [s for s in stats if s[0].startswith(row["model"]) and s[2] == layer]
+        for col, i, want in [("mean err slope", 5, -0.5), ("var err slope", 6, iid_var)]:
+            at = lambda seed, b: next(s[i] for s in runs  # noqa: E731
+                                      if s[0] == f"{row['model']}{seed}" and s[3] == b)
+            per_seed = [lsq_slope([math.log(b) for b in bs], [math.log(at(seed, b)) for b in bs])
+                        for seed in [0, 1]]
+            got = parse_ci(row[col])
+            check(close(got[0], want, 3) and close(got[0], statistics.mean(per_seed), 3),
+                  f"{ctx}: {col} {row[col]} vs {want:.4f}")
+        check(close(float(row["iid var slope"]), iid_var, 3), f"{ctx}: iid var slope")
+        neff = [1 / next(s[5] for s in runs if s[0] == f"{row['model']}{seed}" and s[3] == 32) ** 2
+                for seed in [0, 1]]
+        for cell, scale, digits in [(row["n_eff at B=32"], 1, 1), (row["n_eff/32"], 32, 2)]:
+            got = parse_ci(cell)
+            want = [v / scale for v in t_interval(neff)]
+            check(len(got) == 3 and all(close(g, w, digits) for g, w in zip(got, want)),
+                  f"{ctx}: n_eff {cell} vs {want}")
 
     # 2. eval-stats varies: figure, table of means per mode and their difference.
     d, runs = eval_stats_dir(tmp)
@@ -500,6 +602,58 @@ def case_claim_figures(tmp):
         check(got is not None, f"{ctx}: overhead cell {row['overhead vs none']!r}")
         for g, want in zip(got.groups(), [statistics.mean(over), min(over), max(over)]):
             check(close(float(g), want, 1), f"{ctx}: overhead {g}% vs {want:.3f}% ({over})")
+
+    # 4. An lr sweep: the failure rate per lr, the lr at which half the seeds fail and the
+    # batch − none difference, against the per-seed values worked out by hand above.
+    ld = lr_failure_dir(tmp)
+    md, p = report_md(ld)
+    check_png(ld, "failure_rate.png", p, md)
+    check("validation accuracy (`final_val_acc`) for 41 runs and test accuracy "
+          "(`final_test_acc`) for the 1 without one" in md, "accuracy source not stated")
+    check("1 errored run(s) are left out" in md, "errored run not reported")
+    labels = {"none": "none", "batch": "batch norm"}
+    table = md_table_after(md, "### Failure rate against learning rate")
+    check(len(table) == 4, f"failure-rate table has {len(table)} rows")
+    for row in table:
+        key = (row["optimizer"], next(n for n, l in labels.items() if l == row["norm"]))
+        got = [row[c] for c in ["0.01", "0.1", "1", "10"]]
+        check(got == LR_RATES[key], f"failure rates {key}: {got} vs {LR_RATES[key]}")
+    text = md[md.index("**The lr at which half the seeds fail.**"):]
+    half = md_table_after(text, "**The lr at which half the seeds fail.**")
+    log_star = {}
+    for row in half:
+        key = (row["optimizer"], next(n for n, l in labels.items() if l == row["norm"]))
+        top = 100 if key[0] == "sgd" else 10
+        logs = [math.log10(v if v is not None else top) for v in LR_STAR[key]]
+        log_star[key] = logs
+        cens = sum(v is None for v in LR_STAR[key])
+        cell = row["half-fail lr [95% interval]"]
+        ctx = f"half-fail lr {key}: {cell}"
+        check(row["censored"] == f"{cens}/3", f"{ctx}: censored {row['censored']}")
+        if cens == 3:
+            check(cell == "> 1 (every seed censored)", ctx)
+            continue
+        check(cell.startswith("≥") == (cens > 0), f"{ctx}: lower-bound mark")
+        want = [10 ** v for v in t_interval(logs)]
+        got = parse_ci(cell)
+        check(len(got) == 3 and all(abs(g - w) <= 0.006 * w for g, w in zip(got, want)),
+              f"{ctx} vs {want}")
+    # sgd by hand: log10 lr* none 0, -1, 0 -> 10^(-1/3) = 0.464 [0.0171, 12.6]
+    check("0.464 [0.0171, 12.6]" in md, "sgd/none half-fail lr worked out by hand")
+    diff = md_table_after(text[text.index("**Batch norm against none:**"):],
+                          "**Batch norm against none:**")
+    check([r["optimizer"] for r in diff] == ["sgd", "momentum"], f"difference rows {diff}")
+    for row in diff:
+        opt = row["optimizer"]
+        d_ = [b - a for a, b in zip(log_star[(opt, "none")], log_star[(opt, "batch")])]
+        want = t_interval(d_)
+        got = parse_ci(row["batch − none (decades) [95% interval]"])
+        check(len(got) == 3 and all(close(g, w, 2) for g, w in zip(got, want)),
+              f"difference {opt}: {got} vs {want}")
+        cens = {"sgd": "1/3", "momentum": "3/3"}[opt]
+        check(row["pairs with a censored seed"] == cens, f"difference {opt}: censored pairs")
+    # sgd by hand: differences 1, 3, 1 decades -> +1.67 [-1.20, +4.54]
+    check("+1.67 [-1.20, +4.54]" in md, "sgd difference worked out by hand")
 
     # Malformed claim files: exit 2 naming the file and the column.
     path = os.path.join(d, "timings.csv")
