@@ -2,6 +2,7 @@
 // in claims/rule.h: relative differences (ratios and logs), where-lists,
 // contrasts (differences in differences), and tables joined to runs.csv by run_id.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -130,7 +131,7 @@ struct Run {
 CsvTable runs_table(const std::vector<Run>& rs) {
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < rs.size(); ++i)
-    rows.push_back({"r" + std::to_string(i), rs[i].norm, std::to_string(rs[i].seed), std::to_string(rs[i].lr),
+    rows.push_back({fmt::format("r{}", i), rs[i].norm, std::to_string(rs[i].seed), std::to_string(rs[i].lr),
                     rs[i].status, rs[i].failure, std::to_string(rs[i].acc), std::to_string(rs[i].acc), "100"});
   return table({"run_id", "norm", "seed", "lr", "status", "failure", "final_test_acc", "best_test_acc", "steps_done"},
                rows);
@@ -327,7 +328,7 @@ struct SizedRun {
 CsvTable sized_table(const std::vector<SizedRun>& rs) {
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < rs.size(); ++i)
-    rows.push_back({"r" + std::to_string(i), rs[i].norm, std::to_string(rs[i].seed), std::to_string(rs[i].batch),
+    rows.push_back({fmt::format("r{}", i), rs[i].norm, std::to_string(rs[i].seed), std::to_string(rs[i].batch),
                     std::to_string(rs[i].lr), "ok", "", std::to_string(rs[i].acc), std::to_string(rs[i].acc), "100"});
   return table({"run_id", "norm", "seed", "batch-size", "lr", "status", "failure", "final_test_acc",
                 "best_test_acc", "steps_done"},
