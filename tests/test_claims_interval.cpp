@@ -35,10 +35,17 @@ TEST_CASE("claims interval: t interval of a known sample") {
 }
 
 TEST_CASE("claims interval: verdicts against the margin, with the reason and the seeds needed") {
-  // A precise effect below the margin is "not supported: too small", not hidden.
+  // A precise effect inside (-margin, margin) is "not supported: equivalent", not hidden.
   const CellDecision small = decide_cell({0.086, 0.088, 0.090, 0.092, 0.089}, 0.2);
   CHECK(small.verdict == "not supported");
-  CHECK(small.why == "too small");
+  CHECK(small.why == "equivalent");
+  // Upper bound below the margin and above 0, lower bound below -margin: "too small".
+  // d = -0.1, -0.05, 0: mean -0.05, sd 0.05, t(.975, 2) = 4.302653 -> [-0.1742, 0.0742], margin 0.1.
+  const CellDecision tiny = decide_cell({-0.1, -0.05, 0.0}, 0.1);
+  CHECK(tiny.ci_low == doctest::Approx(-0.05 - 4.302653 * 0.05 / std::sqrt(3.0)).epsilon(1e-6));
+  CHECK(tiny.ci_high == doctest::Approx(-0.05 + 4.302653 * 0.05 / std::sqrt(3.0)).epsilon(1e-6));
+  CHECK(tiny.verdict == "not supported");
+  CHECK(tiny.why == "too small");
   const CellDecision opposite = decide_cell({-0.5, -0.4, -0.6, -0.45}, 0.1);
   CHECK(opposite.verdict == "not supported");
   CHECK(opposite.why == "opposite");
@@ -50,6 +57,28 @@ TEST_CASE("claims interval: verdicts against the margin, with the reason and the
   CHECK(again.verdict == "supported");  // sanity: zero spread with that n clears the margin
   CHECK(decide_cell({0.2, 0.1, 0.3}, 0.2).seeds_needed == -1);  // mean on the margin: no n decides it
   CHECK(decide_cell({0.5}, 0.2).verdict == "inconclusive");     // one seed has no spread
+}
+
+TEST_CASE("claims interval: equivalence, the whole interval inside (-margin, margin)") {
+  // d = -0.01, 0.01, 0, 0.02: mean 0.005, sd 0.0129099, t(.975, 3) = 3.182446
+  // -> half 0.0205425, interval [-0.0155, 0.0255].
+  const std::vector<double> d = {-0.01, 0.01, 0.0, 0.02};
+  const double half = 3.182446 * 0.0129099 / 2;
+  const CellDecision in = decide_cell(d, 0.03);
+  CHECK(in.ci_low == doctest::Approx(0.005 - half).epsilon(1e-5));
+  CHECK(in.ci_high == doctest::Approx(0.005 + half).epsilon(1e-5));
+  CHECK(in.verdict == "not supported");
+  CHECK(in.why == "equivalent");
+  // Margin 0.02: the upper bound 0.0255 is above it, so undecided, not equivalent.
+  CHECK(decide_cell(d, 0.02).verdict == "inconclusive");
+  // Equivalence is checked before "opposite": a negative effect inside (-m, 0).
+  const CellDecision neg = decide_cell({-0.02, -0.021, -0.019}, 0.05);
+  CHECK(neg.ci_high < 0);
+  CHECK(neg.why == "equivalent");
+  // ... but a lower bound at or below -margin is "opposite".
+  CHECK(decide_cell({-0.5, -0.4, -0.6, -0.45}, 0.1).why == "opposite");
+  // Margin 0: no equivalence region; a negative interval is opposite.
+  CHECK(decide_cell({-0.02, -0.021, -0.019}, 0.0).why == "opposite");
 }
 
 TEST_CASE("claims interval: calibration by simulation, 2000 replications each") {

@@ -1,8 +1,12 @@
 // Claim rules on hand-made tables whose verdicts follow from the definitions
-// in claims/rule.h: relative differences, where-lists, and tables joined to
-// runs.csv by run_id.
+// in claims/rule.h: relative differences (ratios and logs), where-lists,
+// contrasts (differences in differences), and tables joined to runs.csv by run_id.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <tuple>
 
 #include "claims/rule.h"
@@ -45,7 +49,7 @@ TEST_CASE("claims rule: relative differences of step times, per combination") {
                             {"i", "layer", "mlp", "2", "0.99"}, {"j", "none", "mlp", "3", "2.0"},
                             {"k", "batch", "mlp", "3", "2.4"},  {"l", "layer", "mlp", "3", "2.0"}});
   ClaimRule r = value_rule("median_s", "norm", {"model"}, {"batch"}, "none", 0.02);
-  r.relative = true;
+  r.relative = Relative::ratio;
   auto res = evaluate_claim(r, t);
   REQUIRE(res.comparisons.size() == 1);
   const auto& b = res.comparisons[0];
@@ -59,8 +63,9 @@ TEST_CASE("claims rule: relative differences of step times, per combination") {
   r.treatment = {"batch", "layer"};
   res = evaluate_claim(r, t);
   CHECK(res.comparisons[1].diffs[0] == doctest::Approx(0.01));
-  CHECK(res.comparisons[1].verdict == "not supported");  // the interval lies below the margin, above -0.02
-  CHECK(res.comparisons[1].why == "too small");
+  // d = .01 .01 -.01 0: mean .0025, sd .009574 -> [-.0127, .0177], inside (-0.02, 0.02)
+  CHECK(res.comparisons[1].verdict == "not supported");
+  CHECK(res.comparisons[1].why == "equivalent");
   CHECK(res.verdict == "depends: supported for batch @ model=mlp; not supported for layer @ model=mlp");
 }
 
@@ -126,7 +131,7 @@ struct Run {
 CsvTable runs_table(const std::vector<Run>& rs) {
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < rs.size(); ++i)
-    rows.push_back({"r" + std::to_string(i), rs[i].norm, std::to_string(rs[i].seed), std::to_string(rs[i].lr),
+    rows.push_back({fmt::format("r{}", i), rs[i].norm, std::to_string(rs[i].seed), std::to_string(rs[i].lr),
                     rs[i].status, rs[i].failure, std::to_string(rs[i].acc), std::to_string(rs[i].acc), "100"});
   return table({"run_id", "norm", "seed", "lr", "status", "failure", "final_test_acc", "best_test_acc", "steps_done"},
                rows);
@@ -311,4 +316,170 @@ TEST_CASE("claims rule: select-on val, selection reads the validation split and 
   CHECK(res.comparisons.at(0).diffs.at(0) == doctest::Approx(20));  // 80 - 60
   sp.select_on = "test";  // selecting on test picks lr 1.0: 80 - 40
   CHECK(evaluate_claim(sp, t, &curves).comparisons.at(0).diffs.at(0) == doctest::Approx(40));
+}
+
+namespace {
+// Rows "run_id, norm, seed, batch-size, lr, status, failure, final_test_acc, best_test_acc, steps_done".
+struct SizedRun {
+  std::string norm;
+  int seed, batch;
+  double lr, acc;
+};
+CsvTable sized_table(const std::vector<SizedRun>& rs) {
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 0; i < rs.size(); ++i)
+    rows.push_back({fmt::format("r{}", i), rs[i].norm, std::to_string(rs[i].seed), std::to_string(rs[i].batch),
+                    std::to_string(rs[i].lr), "ok", "", std::to_string(rs[i].acc), std::to_string(rs[i].acc), "100"});
+  return table({"run_id", "norm", "seed", "batch-size", "lr", "status", "failure", "final_test_acc",
+                "best_test_acc", "steps_done"},
+               rows);
+}
+}  // namespace
+
+TEST_CASE("claims rule: contrast, a difference in differences with selection within each side") {
+  // Best-lr accuracy per seed s: group 0.80+0.01s at batch 2, 0.90 at 32; batch 0.60-0.02s at 2,
+  // 0.92 at 32. Batch 8 rows (0.99) are neither side and must not count. Seed 3 has no group
+  // run at batch 32: skipped.
+  std::vector<SizedRun> rs;
+  for (int s = 0; s < 3; ++s) {
+    rs.push_back({"group", s, 2, 0.1, 0.80 + 0.01 * s});
+    rs.push_back({"group", s, 2, 1.0, 0.70});
+    rs.push_back({"group", s, 32, 0.1, 0.85});
+    rs.push_back({"group", s, 32, 1.0, 0.90});
+    rs.push_back({"batch", s, 2, 0.1, 0.60 - 0.02 * s});
+    rs.push_back({"batch", s, 2, 1.0, 0.50});
+    rs.push_back({"batch", s, 32, 0.1, 0.92});
+    rs.push_back({"group", s, 8, 0.1, 0.99});
+    rs.push_back({"batch", s, 8, 0.1, 0.99});
+  }
+  rs.push_back({"group", 3, 2, 0.1, 0.5});
+  rs.push_back({"batch", 3, 2, 0.1, 0.5});
+  rs.push_back({"batch", 3, 32, 0.1, 0.5});
+  ClaimRule r = value_rule("final_test_acc", "norm", {}, {"group"}, "batch", 0.1);
+  r.select = "best-lr";
+  r.contrast = "batch-size";
+  r.contrast_values = {"2", "32.0"};  // numeric match, as in `where`
+  const auto res = evaluate_claim(r, sized_table(rs));
+  CHECK(res.note == "metric per group: value at batch-size=2 minus at batch-size=32.0");
+  CHECK(res.metric.at("group").at(0) == doctest::Approx(-0.10));
+  CHECK(res.metric.at("batch").at(1) == doctest::Approx(0.58 - 0.92));
+  CHECK(res.metric.at("group").count(3) == 0);
+  const auto& c = res.comparisons.at(0);
+  // d_s = [(0.80+0.01s) - 0.90] - [(0.60-0.02s) - 0.92] = 0.22 + 0.03s
+  REQUIRE(c.diffs.size() == 3);
+  CHECK(c.diffs[0] == doctest::Approx(0.22));
+  CHECK(c.diffs[2] == doctest::Approx(0.28));
+  // mean .25, sd .03, t(.975, 2) = 4.302653 -> [.1755, .3245] > 0.1
+  CHECK(c.ci_low == doctest::Approx(0.25 - 4.302653 * 0.03 / std::sqrt(3.0)).epsilon(1e-5));
+  CHECK(c.verdict == "supported");
+}
+
+TEST_CASE("claims rule: contrast with steps_to_target derives the target over every (group, side)") {
+  // Best accuracies: batch 0.9 at both sizes; none 0.6 at batch 2, 0.8 at 32 -> target
+  // 0.95 x 0.6 = 0.57 (pooled over sizes none's best would be 0.8 and the target 0.76).
+  // Each run reaches its best (else 0.1) at: batch 20 (size 2), 40 (32); none 60, 60
+  // (seed 2 at size 2: 80). Metric per group: steps at 2 minus at 32: batch -20, none 0 (20).
+  std::vector<SizedRun> rs;
+  for (int s = 0; s < 3; ++s)
+    for (int b : {2, 32}) {
+      rs.push_back({"batch", s, b, 0.1, 0.9});
+      rs.push_back({"none", s, b, 0.1, b == 2 ? 0.6 : 0.8});
+    }
+  const CsvTable t = sized_table(rs);
+  std::vector<std::vector<std::string>> curve;
+  for (std::size_t i = 0; i < rs.size(); ++i) {
+    const int reach = rs[i].norm == "batch" ? (rs[i].batch == 2 ? 20 : 40)
+                                            : (rs[i].batch == 2 && rs[i].seed == 2 ? 80 : 60);
+    for (int step : {0, 20, 40, 60, 80, 100})
+      curve.push_back({t.rows[i][0], "test", std::to_string(step), std::to_string(step >= reach ? rs[i].acc : 0.1)});
+  }
+  const CsvTable curves = table({"run_id", "split", "step", "accuracy"}, curve);
+  ClaimRule r = bn_vs_none("steps_to_target", 5, "less");
+  r.contrast = "batch-size";
+  r.contrast_values = {"2", "32"};
+  const auto res = evaluate_claim(r, t, &curves);
+  CHECK(res.target == doctest::Approx(0.57));
+  CHECK(res.note.rfind("metric per group: steps_to_target at batch-size=2 minus at batch-size=32; target test", 0) == 0);
+  CHECK(res.metric.at("batch").at(0) == doctest::Approx(-20));
+  CHECK(res.metric.at("none").at(2) == doctest::Approx(20));
+  const auto& c = res.comparisons.at(0);
+  // "less": d = -(m_batch - m_none) = 20, 20, 40
+  CHECK(c.diffs == std::vector<double>{20, 20, 40});
+}
+
+TEST_CASE("claims rule: relative = log, d = ln(m_t / m_c), negated for less") {
+  // steps_to_target as above without a contrast: batch 20 steps, none 60 (seed 2 censored at 101).
+  std::vector<Run> rs;
+  std::vector<std::vector<std::string>> curve;
+  for (int s = 0; s < 3; ++s) {
+    rs.push_back({"batch", s, 0.1, 0.9});
+    rs.push_back({"none", s, 0.1, 0.8});
+  }
+  const CsvTable t = runs_table(rs);
+  for (std::size_t i = 0; i < rs.size(); ++i)
+    for (int step : {0, 20, 40, 60, 80, 100}) {
+      const bool bn = rs[i].norm == "batch";
+      const double acc = bn ? (step >= 20 ? 0.85 : 0.1) : (step >= 60 && rs[i].seed != 2 ? 0.77 : 0.5);
+      curve.push_back({t.rows[i][0], "test", std::to_string(step), std::to_string(acc)});
+    }
+  const CsvTable curves = table({"run_id", "split", "step", "accuracy"}, curve);
+  ClaimRule r = bn_vs_none("steps_to_target", 0.5, "less");
+  r.relative = Relative::log;
+  const auto res = evaluate_claim(r, t, &curves);
+  const auto& c = res.comparisons.at(0);
+  CHECK(c.diffs[0] == doctest::Approx(std::log(3.0)));         // ln(60 / 20)
+  CHECK(c.diffs[2] == doctest::Approx(std::log(101.0 / 20)));  // ln(101 / 20)
+  r.relative = Relative::ratio;  // 20/60 - 1, negated
+  CHECK(evaluate_claim(r, t, &curves).comparisons.at(0).diffs[0] == doctest::Approx(2.0 / 3));
+  r.direction = "greater";
+  r.relative = Relative::log;
+  CHECK(evaluate_claim(r, t, &curves).comparisons.at(0).diffs[0] == doctest::Approx(-std::log(3.0)));
+}
+
+namespace {
+// Writes a claim file whose [rule] ends with `extra` lines, and reads it.
+ClaimRule read_rule(const std::string& extra) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("normlab-claim-rule-" + std::to_string(::getpid()) + ".toml")).string();
+  std::ofstream(path) << "[claim]\nid = \"x\"\nstatement = \"s\"\n[rule]\nmetric = \"value\"\ntext = \"t\"\n"
+                         "control = \"none\"\ntreatment = \"batch\"\ndirection = \"greater\"\n" << extra;
+  struct Remove {
+    std::string p;
+    ~Remove() { std::filesystem::remove(p); }
+  } remove{path};
+  return read_claim_rule(path);
+}
+std::string read_error(const std::string& extra) {
+  try {
+    read_rule(extra);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("claims rule: reading contrast and relative") {
+  CHECK(read_rule("").relative == Relative::none);
+  CHECK(read_rule("relative = true\n").relative == Relative::ratio);
+  CHECK(read_rule("relative = false\n").relative == Relative::none);
+  CHECK(read_rule("relative = \"log\"\n").relative == Relative::log);
+  CHECK(read_error("relative = \"ln\"\n").find("rule.relative: 'ln' (allowed: true, false, \"log\")") !=
+        std::string::npos);
+  const ClaimRule c = read_rule("contrast = { batch_size = [2, 32] }\n");
+  CHECK(c.contrast == "batch-size");  // canonical spelling, as in where and each
+  CHECK(c.contrast_values == std::array<std::string, 2>{"2", "32"});
+  CHECK(read_rule("").contrast.empty());
+  for (const char* bad : {"contrast = { batch-size = [2, 32, 64] }\n", "contrast = { batch-size = 2 }\n",
+                          "contrast = { batch-size = [2, 32], lr = [0.1, 1] }\n", "contrast = \"batch-size\"\n"}) {
+    CAPTURE(bad);
+    CHECK(read_error(bad).find("rule.contrast: needs exactly one key with two values") != std::string::npos);
+  }
+  const std::string in_each = read_error("each = [\"batch-size\"]\ncontrast = { batch_size = [2, 32] }\n");
+  CHECK(in_each.find("normlab-claim-rule-") != std::string::npos);  // names the file
+  CHECK(in_each.find("key 'batch-size' is also in `each`") != std::string::npos);
+  CHECK(read_error("by = \"batch-size\"\ncontrast = { batch-size = [2, 32] }\n").find("is also `by`") !=
+        std::string::npos);
+  CHECK(read_error("contrast = { batch-size = [2, 2.0] }\n").find("the same value twice") != std::string::npos);
+  CHECK(read_error("contrast = { no-such-key = [2, 32] }\n").find("unknown key 'no-such-key'") != std::string::npos);
 }

@@ -283,6 +283,12 @@ TEST_CASE("sweep: run_id is stable and changes exactly when an identity key chan
   RunConfig t = c;
   t.set("threads", "4");
   CHECK(t.run_id() == c.run_id());
+  // Keys added later count only away from their defaults.
+  RunConfig o = c;
+  o.set("eval-order", "stored");
+  CHECK(o.run_id() == c.run_id());
+  o.set("eval-order", "shuffled");
+  CHECK(o.run_id() != c.run_id());
   for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
            {"seed", "1"}, {"lr", "0.1000001"}, {"widths", "8"}, {"eps", "1e-3"}, {"init", "he-normal"}}) {
     RunConfig m = c;

@@ -35,6 +35,11 @@ CellDecision decide_cell(const std::vector<double>& d, double margin, double lev
   c.ci_high = c.mean + half;
   if (c.ci_low > margin) {
     c.verdict = "supported";
+  } else if (margin > 0 && c.ci_low > -margin && c.ci_high < margin) {
+    // Equivalence: the effect, whatever its sign, is smaller than the margin.
+    // Checked before "too small", which says less.
+    c.verdict = "not supported";
+    c.why = "equivalent";
   } else if (c.ci_high < margin) {
     c.verdict = "not supported";
     c.why = c.ci_high < 0 ? "opposite" : "too small";

@@ -3,7 +3,9 @@
 // control, signed so that > 0 favours the claim) against a pre-registered margin m:
 //   mean d̄, sample sd s, 95% interval d̄ ± t(0.975, n-1) · s / √n
 //   supported       the interval's lower bound is above m
-//   not supported   its upper bound is below m: "opposite" if below 0 too, else "too small"
+//   not supported   "equivalent" when m > 0 and the whole interval lies inside (-m, m):
+//                   no practical difference either way (checked first); else its upper
+//                   bound is below m: "opposite" if below 0 too, else "too small"
 //   inconclusive    otherwise; seeds_needed is the smallest n' at which the interval,
 //                   with this mean and sd, would clear m on one side
 // Calibration (tests/test_claims_interval.cpp): with d ~ N(m, σ) "supported" comes
@@ -17,7 +19,7 @@ struct CellDecision {
   int n = 0;
   double mean = 0, sd = 0, ci_low = 0, ci_high = 0;
   std::string verdict;    // supported | not supported | inconclusive
-  std::string why;        // not supported: opposite | too small; else empty
+  std::string why;        // not supported: equivalent | opposite | too small; else empty
   int seeds_needed = 0;   // inconclusive: seeds that would likely decide it; -1: none would (mean on the margin)
 };
 

@@ -17,6 +17,10 @@
 
 namespace normlab {
 
+namespace {
+bool same_value(const std::string& have, const std::string& want);
+}  // namespace
+
 ClaimRule read_claim_rule(const std::string& path) {
   const toml::table t = read_toml_file(path);
   ClaimRule r;
@@ -38,7 +42,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   only(*claim, "claim", {"id", "statement", "source", "measure"});
   only(*rule, "rule", {"metric", "column", "file", "relative", "over", "select", "where", "by", "each", "treatment",
                        "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text",
-                       "select-on"});
+                       "select-on", "contrast"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
     if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
@@ -53,7 +57,14 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.file = (*rule)["file"].value<std::string>().value_or(r.measure == "step-time" ? "timings.csv" : "runs.csv");
   if (r.file != "runs.csv" && r.file != "batchstats.csv" && r.file != "timings.csv")
     throw ConfigError(fmt::format("{}: rule.file: '{}' (allowed: runs.csv, batchstats.csv, timings.csv)", path, r.file));
-  r.relative = (*rule)["relative"].value<bool>().value_or(false);
+  // A bool (the original form) or the text "log".
+  if (const auto* rel = (*rule)["relative"].node()) {
+    if (auto b = rel->value_exact<bool>()) r.relative = *b ? Relative::ratio : Relative::none;
+    else if (rel->value_exact<std::string>() == "log") r.relative = Relative::log;
+    else
+      throw ConfigError(fmt::format("{}:{}:{}: rule.relative: '{}' (allowed: true, false, \"log\")", path,
+                                    rel->source().begin.line, rel->source().begin.column, toml_value_text(*rel, path)));
+  }
   // A run key (any spelling), or a column of rule.file, checked when the file is read.
   auto key = [&](const std::string& k) {
     try {
@@ -77,6 +88,23 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (auto b = (*rule)["by"].value<std::string>()) r.by = key(*b);
   if (const auto* each = (*rule)["each"].as_array())
     for (const auto& e : *each) r.each.push_back(key(e.value<std::string>().value_or("")));
+  if (const auto* node = (*rule)["contrast"].node()) {
+    const auto* c = node->as_table();
+    const toml::array* vals = c && c->size() == 1 ? c->cbegin()->second.as_array() : nullptr;
+    if (!vals || vals->size() != 2)
+      throw ConfigError(fmt::format("{}:{}:{}: rule.contrast: needs exactly one key with two values, e.g. "
+                                    "contrast = {{ batch-size = [2, 32] }}", path, node->source().begin.line,
+                                    node->source().begin.column));
+    r.contrast = key(std::string(c->cbegin()->first.str()));
+    r.contrast_values = {toml_value_text((*vals)[0], path), toml_value_text((*vals)[1], path)};
+    if (r.contrast == r.by || std::find(r.each.begin(), r.each.end(), r.contrast) != r.each.end())
+      throw ConfigError(fmt::format("{}: rule.contrast: key '{}' is also {}; the contrast is taken within a "
+                                    "group, so it must differ from `by` and the `each` keys", path, r.contrast,
+                                    r.contrast == r.by ? "`by`" : "in `each`"));
+    if (same_value(r.contrast_values[0], r.contrast_values[1]))
+      throw ConfigError(fmt::format("{}: rule.contrast: key '{}' has the same value twice ('{}', '{}')", path,
+                                    r.contrast, r.contrast_values[0], r.contrast_values[1]));
+  }
   r.text = str(*rule, "text", true);
   r.control = str(*rule, "control", true);
   r.direction = str(*rule, "direction", true);
@@ -177,19 +205,32 @@ CsvTable join_runs(const CsvTable& file, const CsvTable& runs) {
 
 ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
                            const CsvTable* activations) {
-  // Group rows by (the compared key's value [@ each combination], seed).
-  std::map<std::string, std::map<long, std::vector<std::size_t>>> groups;
+  // Group rows by (the compared key's value [@ each combination], contrast side, seed).
+  // Side 0 without a contrast; with one, 0 for rows at its value a and 1 at b.
+  using Group = std::pair<std::string, int>;
+  std::map<Group, std::map<long, std::vector<std::size_t>>> groups;
   std::set<std::string> combos;
+  const bool contrast = !rule.contrast.empty();
   for (std::size_t i = 0; i < t.rows.size(); ++i) {
     if (!matches(t, i, rule.where)) continue;
+    int side = 0;
+    if (contrast) {
+      const std::string& v = t.at(i, rule.contrast);
+      if (same_value(v, rule.contrast_values[0])) side = 0;
+      else if (same_value(v, rule.contrast_values[1])) side = 1;
+      else continue;
+    }
     std::string combo;
     for (const auto& k : rule.each) combo += (combo.empty() ? " @ " : ", ") + k + "=" + t.at(i, k);
     combos.insert(combo);
-    groups[t.at(i, rule.by) + combo][std::stol(t.at(i, "seed"))].push_back(i);
+    groups[{t.at(i, rule.by) + combo, side}][std::stol(t.at(i, "seed"))].push_back(i);
   }
   if (combos.empty()) combos.insert("");
 
   ClaimResult res;
+  if (contrast)
+    res.note = fmt::format("metric per group: {} at {}={} minus at {}={}", rule.metric, rule.contrast,
+                           rule.contrast_values[0], rule.contrast, rule.contrast_values[1]);
   // Selection (stability, best lr, near-best range, the target and each group's
   // fastest lr) reads the split rule.select_on names; what is reported is test.
   const std::string sel_acc = "final_" + rule.select_on + "_acc";
@@ -212,7 +253,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     }
     for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
     res.target = target;
-    res.note = fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
+    res.note += (res.note.empty() ? "" : "; ") + fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
                            rule.select_on, target, rule.fraction, rule.select_on);
     if (rule.select_on != "test") res.note += "; each group's fastest lr chosen on val, its steps read on test";
   }
@@ -241,7 +282,8 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
       drift[id] = spread > 0 ? moved / (3 * spread) : 0.0;
     }
   }
-  for (const auto& [norm, seeds] : groups)
+  std::map<Group, std::map<long, double>> per_group;  // (group, side) -> seed -> metric
+  for (const auto& [group, seeds] : groups)
     for (const auto& [seed, rows] : seeds) {
       double m = std::nan("");
       if (rule.metric == "largest_stable_lr") {
@@ -299,8 +341,21 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
         for (auto i : rows) s += column_value(t, i, rule.column);
         m = s / double(rows.size());
       }
-      res.metric[norm][seed] = m;
+      per_group[group][seed] = m;
     }
+  for (const auto& [group, seeds] : per_group) {
+    if (group.second != 0) continue;
+    auto& out = res.metric[group.first];
+    if (!contrast) {
+      out = seeds;
+      continue;
+    }
+    // m(a) - m(b) for the seeds that have both sides.
+    const auto b = per_group.find({group.first, 1});
+    if (b == per_group.end()) continue;
+    for (const auto& [seed, ma] : seeds)
+      if (auto it = b->second.find(seed); it != b->second.end()) out[seed] = ma - it->second;
+  }
 
   std::vector<std::string> cells_by[2];  // decided cells: [0] supported, [1] not supported
   bool undecided = false;
@@ -312,7 +367,9 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
       for (const auto& [seed, m] : res.metric[tr + combo]) {
         auto it = ctrl.find(seed);
         if (it == ctrl.end()) continue;
-        const double d = rule.relative ? m / it->second - 1 : m - it->second;
+        const double d = rule.relative == Relative::ratio ? m / it->second - 1
+                         : rule.relative == Relative::log ? std::log(m / it->second)
+                                                          : m - it->second;
         c.diffs.push_back(rule.direction == "greater" ? d : -d);
       }
       const CellDecision cd = decide_cell(c.diffs, rule.margin);

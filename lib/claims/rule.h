@@ -11,7 +11,8 @@
 //   [rule]
 //   file = "runs.csv"              # the table the metric reads: runs.csv, batchstats.csv
 //                                  #   (joined to runs.csv by run_id), timings.csv
-//   relative = false               # true: d = m_treatment / m_control - 1 instead of the difference
+//   relative = false               # true: d = m_treatment / m_control - 1 instead of the difference;
+//                                  #   "log": d = ln(m_treatment / m_control)
 //   metric = "largest_stable_lr"   # or "lr_range", "value" (a runs.csv column), "spread",
 //                                  # "steps_to_target" (curves.csv; target derived, see below),
 //                                  # "activation_drift" (activations.csv, see below)
@@ -27,6 +28,14 @@
 //   where = { batch-size = 2 }     # only these rows (a list: any of these values)
 //   by = "norm"                    # the key whose values are compared (default norm)
 //   each = ["model", "optimizer"]  # compare separately within each combination of these keys
+//   contrast = { batch-size = [2, 32] }  # one key, two values a, b: rows with neither value are
+//                                  #   ignored; per group (value of `by` [@ each combination]) and
+//                                  #   seed the metric is computed on the rows at a and on those at
+//                                  #   b (selection, floors and lrs within each), and the group's
+//                                  #   metric is m(a) - m(b); a seed without both is skipped. With
+//                                  #   it d_s is a difference in differences. The key may not be
+//                                  #   `by` or in `each`; steps_to_target derives its target over
+//                                  #   every (group, value) pair.
 //   treatment = ["batch"]          # values of `by` the claim is about
 //   control = "none"               # the norm it is compared with
 //   direction = "greater"          # treatment's metric should be greater (or "less")
@@ -46,17 +55,21 @@
 //   text = "..."                   # the rule in words, shown beside the verdict
 //
 // Per seed s the difference is d_s = m_treatment(s) - m_control(s), or with
-// relative = true m_treatment(s) / m_control(s) - 1 (negated for "less").
+// relative = true m_treatment(s) / m_control(s) - 1, or with relative = "log"
+// ln(m_treatment(s) / m_control(s)) (each negated for "less": for steps_to_target,
+// ln(steps_control / steps_treatment)).
 // A cell is one treatment within one combination of the `each` keys; its
 // differences give n, a mean and a 95% t interval, decided against the margin
 // (claims/paired_interval.h):
 //   supported       the interval's lower bound is above margin
-//   not supported   its upper bound is below margin (opposite: below 0; or too small)
+//   not supported   equivalent: margin > 0 and the interval lies inside (-margin, margin);
+//                   else its upper bound is below margin (opposite: below 0; or too small)
 //   inconclusive    otherwise, with the seeds that would likely decide it
 // The claim's verdict never hides a decided cell: supported or not supported
 // when every cell is decided alike; "depends: supported for CELLS; not supported
 // for CELLS" when decided cells disagree; inconclusive when a cell is undecided
 // (the note names the cells that were decided).
+#include <array>
 #include <cmath>
 #include <map>
 #include <string>
@@ -66,14 +79,23 @@
 
 namespace normlab {
 
+// How a seed's treatment and control metrics give its difference.
+enum class Relative {
+  none,   // m_t - m_c
+  ratio,  // m_t / m_c - 1      (relative = true)
+  log,    // ln(m_t / m_c)      (relative = "log")
+};
+
 struct ClaimRule {
   std::string id, statement, source, text;
   std::string measure = "training", file = "runs.csv";
-  bool relative = false;
+  Relative relative = Relative::none;
   std::string metric, column = "final_test_acc", over, select, select_on = "test";
   std::map<std::string, std::vector<std::string>> where;
   std::string by = "norm";
   std::vector<std::string> each;
+  std::string contrast;                         // the contrast key; empty: none
+  std::array<std::string, 2> contrast_values;   // a, b: the group's metric is m(a) - m(b)
   std::vector<std::string> treatment;
   std::string control;
   std::string direction = "greater";
@@ -89,16 +111,17 @@ struct Comparison {                // one cell
   double mean = 0, min = 0, max = 0;
   double ci_low = 0, ci_high = 0;  // 95% t interval of the mean
   std::string verdict;             // supported | not supported | inconclusive
-  std::string why;                 // not supported: opposite | too small
+  std::string why;                 // not supported: equivalent | opposite | too small
   int seeds_needed = 0;            // inconclusive: seeds that would likely decide it (-1: none)
 };
 
 struct ClaimResult {
   std::string verdict;
-  std::string note;  // the derived target; which cells were decided when the claim is not
+  std::string note;  // the contrast; the derived target; which cells were decided when the claim is not
   double target = std::nan("");  // steps_to_target: the derived target accuracy
   std::vector<Comparison> comparisons;
-  std::map<std::string, std::map<long, double>> metric;  // value of `by` -> seed -> metric
+  // value of `by` [@ each combination] -> seed -> metric (with a contrast, m(a) - m(b))
+  std::map<std::string, std::map<long, double>> metric;
 };
 
 // rule.file's rows with the runs.csv columns they lack, matched by run_id.

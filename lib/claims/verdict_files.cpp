@@ -96,10 +96,13 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
                      c.id, c.statement, c.source, c.text, res.verdict,
                      res.note.empty() ? "" : " (" + res.note + ")");
     std::string what;
-    if (c.metric == "largest_stable_lr") what = " (log10 of the learning rate)";
-    if (c.metric == "value" || c.metric == "spread")
-      what = fmt::format(" (column `{}` of {}{})", c.column, c.file,
-                         c.relative ? "; differences are ratios minus 1" : "");
+    const char* rel = c.relative == Relative::ratio ? "; differences are ratios minus 1"
+                      : c.relative == Relative::log ? "; differences are log ratios, ln(treatment / control)"
+                                                    : "";
+    if (c.metric == "largest_stable_lr") what = fmt::format(" (log10 of the learning rate{})", rel);
+    else if (c.metric == "value" || c.metric == "spread")
+      what = fmt::format(" (column `{}` of {}{})", c.column, c.file, rel);
+    else if (*rel) what = fmt::format(" ({})", rel + 2);
     s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
                      c.metric, what, c.by, c.by);
     for (const auto& norm : natural_order(res.metric)) {
@@ -114,7 +117,8 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
       std::string d;
       for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
       std::string v = cmp.verdict;
-      if (!cmp.why.empty()) v += " (" + cmp.why + ")";
+      if (cmp.why == "equivalent") v += fmt::format(" (no practical difference: within ±{})", c.margin);
+      else if (!cmp.why.empty()) v += " (" + cmp.why + ")";
       if (cmp.verdict == "inconclusive")
         v += cmp.seeds_needed > 0 ? fmt::format(" (about {} seeds would decide it)", cmp.seeds_needed)
                                   : " (the mean sits on the margin)";

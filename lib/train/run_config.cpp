@@ -51,6 +51,7 @@ const std::vector<KeySpec>& run_keys() {
       {"eval-subset", 'i', "0", "evaluate the validation and test splits on their first N images only (a fixed subset, so frequent evaluation is cheap); 0 = whole splits", true, false, false},
       {"eval-stats", 's', "running", "batch norm at evaluation: running (its running averages) | batch (each evaluation batch's own statistics) | precise (population statistics recomputed over precise-batches training batches)"},
       {"precise-batches", 'i', "100", "eval-stats=precise: training batches (of batch-size) the population statistics are computed over, >= 1", true, false, false},
+      {"eval-order", 's', "stored", "order evaluation goes through each split in: stored (consecutive slices in stored order) | shuffled (a fixed permutation of the seed, the same at every evaluation point, so with eval-stats=batch a batch's mates are random; eval-subset and the training subset take its first N)", true, false, false},
       {"stat-batches", 'l', "", "after training, measure each batch-norm input's batch mean/variance error against the training set's at these batch sizes (batchstats.csv); empty: off"},
       {"stat-draws", 'i', "200", "stat-batches: batches drawn per size", true, false},
       {"target-acc", 'f', "0", "test accuracy target for steps/seconds-to-target; 0 = none", true, false},
@@ -293,6 +294,10 @@ TrainSpec resolve(const RunConfig& c) {
   t.eval_precise = es == "precise";
   require(!(t.eval_precise && c.get("model") == "rnn"), "eval-stats",
           "precise is not available for rnn, whose batch norm keeps statistics per time step (allowed: running, batch)");
+  const std::string eo = c.get("eval-order");
+  require(eo == "stored" || eo == "shuffled", "eval-order",
+          fmt::format("unknown value '{}' (allowed: stored, shuffled)", eo));
+  t.eval_shuffled = eo == "shuffled";
   t.precise_batches = int(integer("precise-batches"));
   require(t.precise_batches >= 1, "precise-batches",
           fmt::format("{} is not allowed (allowed: an integer >= 1)", t.precise_batches));

@@ -78,6 +78,7 @@ struct TrainSpec {
   bool eval_batch_stats = false;  // evaluate BN with each batch's own statistics
   bool eval_precise = false;      // evaluate BN with population statistics (precise_bn.h)
   int precise_batches = 100;      // training batches those statistics are computed over
+  bool eval_shuffled = false;     // evaluate each split in a fixed permutation, not stored order
   std::vector<int> stat_batches;  // batch-statistic error measured at these sizes after training
   int stat_draws = 200;           // batches drawn per size
   double target_acc = 0;   // 0: no target

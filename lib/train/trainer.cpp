@@ -10,8 +10,12 @@
 // statistics are recomputed over precise-batches training batches (precise_bn.h)
 // and the evaluation runs in eval mode with them; the running averages are put
 // back before the probe, so training, the probe and saved weights keep their own.
-// eval-subset = N limits validation and test to their first N samples. After
-// training, optionally, the batch-statistic error of every BN input (train/batch_stats.h).
+// eval-subset = N limits validation and test to their first N samples. With
+// eval-order = shuffled each split is evaluated in its own fixed permutation
+// (drawn once per run from the seed and a per-split salt, the same at every
+// evaluation point), so "first N" and each evaluation batch's members are a
+// uniform draw instead of a stored slice. After training, optionally, the
+// batch-statistic error of every BN input (train/batch_stats.h).
 #include "train/trainer.h"
 
 #include <fmt/format.h>
@@ -27,6 +31,7 @@
 #include "nn/model.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
+#include "tensor/rng.h"
 #include "nn/softmax_xent.h"
 #include "train/batch_stats.h"
 #include "train/precise_bn.h"
@@ -47,8 +52,14 @@ double peak_rss_mb() {
 }
 }  // namespace
 
+std::vector<uint32_t> eval_permutation(int count, uint64_t seed, uint64_t salt) {
+  // The sampler's shuffle of a salted seed: one batch-1 "epoch" is a permutation.
+  EpochSampler s(count, 1, mix_seed(seed, salt), false);
+  return s.order();
+}
+
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
-                                   int limit, Mode mode) {
+                                   int limit, Mode mode, const uint32_t* order) {
   const int total = limit > 0 ? std::min(limit, split.count()) : split.count();
   const int B = std::min(eval_batch, model.max_batch());
   const int K = int(model.output_shape().size());
@@ -58,7 +69,8 @@ std::pair<double, double> evaluate(Sequential<float>& model, const Split& split,
   long correct = 0;
   for (int begin = 0; begin < total; begin += B) {
     const int n = std::min(B, total - begin);
-    split.gather_range(x.data(), y.data(), begin, n);
+    if (order) split.gather(x.data(), y.data(), order + begin, n);
+    else split.gather_range(x.data(), y.data(), begin, n);
     const float* z = model.forward(x.data(), n, mode);
     loss += softmax_xent_forward(probs.data(), z, y.data(), n, K) * n;
     correct += count_correct(z, y.data(), n, K);
@@ -97,6 +109,15 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   std::vector<float> xb(std::size_t(N) * in_size);
   std::vector<int32_t> yb(N);
 
+  // eval-order = shuffled: each split's permutation, drawn once here, outside the step loop.
+  std::vector<uint32_t> order_train, order_val, order_test;
+  if (spec.eval_shuffled) {
+    order_train = eval_permutation(train.count(), spec.seed, 0x6576616c2d747261ull);  // "eval-tra"
+    order_val = eval_permutation(data.val.count(), spec.seed, 0x6576616c2d76616cull);  // "eval-val"
+    order_test = eval_permutation(data.test.count(), spec.seed, 0x6576616c2d746573ull);  // "eval-tes"
+  }
+  auto order_of = [&](const std::vector<uint32_t>& o) { return spec.eval_shuffled ? o.data() : nullptr; };
+
   double train_s = 0, grad_norm = 0, auc = 0, initial_loss = 0, lr = spec.lr;
   long samples = 0;
   std::vector<float> saved_buffers;  // running averages kept aside during a precise evaluation
@@ -106,12 +127,12 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       saved_buffers.assign(model.buffers().begin(), model.buffers().end());
       recompute_precise_bn(model, train, spec.precise_batches, N, spec.seed);
     }
-    const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em);
-    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em);
+    const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em, order_of(order_train));
+    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_of(order_test));
     const double epoch = double(samples) / train.count();
     r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s});
     if (r.has_val) {
-      const auto [vl, va] = evaluate(model, data.val, spec.eval_batch, spec.eval_subset, em);
+      const auto [vl, va] = evaluate(model, data.val, spec.eval_batch, spec.eval_subset, em, order_of(order_val));
       r.curve.push_back({step, epoch, samples, "val", vl, va, grad_norm, lr, train_s});
       r.final_val_loss = vl;
       r.final_val_acc = va;

@@ -1,11 +1,13 @@
 #pragma once
 // One training run: model, data stream, optimizer, evaluation, divergence.
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "data/dataset.h"
 #include "nn/sequential.h"
@@ -44,8 +46,14 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
 
 // Evaluation of the first `limit` samples (0: all) in batches of eval_batch:
 // {loss, accuracy}. Mode::eval uses BN's running averages; Mode::eval_batch_stats
-// each batch's own statistics (the last batch may be smaller).
+// each batch's own statistics (the last batch may be smaller). With `order`
+// (a permutation of 0..split.count()-1), "first" means order[0..limit): batch k
+// is the samples order[k*B .. (k+1)*B); without it, stored order.
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
-                                   int limit = 0, Mode mode = Mode::eval);
+                                   int limit = 0, Mode mode = Mode::eval, const uint32_t* order = nullptr);
+
+// The fixed evaluation order of a split with `count` samples under eval-order =
+// shuffled: a uniform permutation, a pure function of (seed, salt).
+std::vector<uint32_t> eval_permutation(int count, uint64_t seed, uint64_t salt);
 
 }  // namespace normlab

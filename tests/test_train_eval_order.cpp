@@ -1,0 +1,110 @@
+// eval-order (train/trainer.h, train/run_config.cpp): stored evaluation is the
+// evaluation as it was before the key existed (same run_id, same numbers); shuffled
+// evaluation goes through each split in a fixed permutation of the seed, so with
+// eval-stats = batch an evaluation batch's mates, hence the accuracy, change.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/errors.h"
+#include "train/run_config.h"
+#include "train/run_setup.h"
+
+using namespace normlab;
+
+namespace {
+// Batch norm evaluated with each batch's own statistics, in batches of 4.
+RunConfig tiny(const std::string& order = "") {
+  RunConfig c;
+  c.set("dataset", "blobs:n=200,test=100,dim=8,classes=3,seed=1");
+  c.set("norm", "batch");
+  c.set("eval-stats", "batch");
+  c.set("eval-batch", "4");
+  c.set("steps", "20");
+  c.set("batch-size", "16");
+  c.set("widths", "16");
+  if (!order.empty()) c.set("eval-order", order);
+  return c;
+}
+}  // namespace
+
+TEST_CASE("train eval-order: run ids of configs without the key are unchanged") {
+  // Recorded before eval-order existed (`normlab train` with these keys).
+  CHECK(tiny().run_id() == "557c1f8255cd4928");
+  CHECK(tiny().canonical().find("eval-order") == std::string::npos);
+  CHECK(tiny("stored").run_id() == tiny().run_id());
+  CHECK(tiny("shuffled").run_id() != tiny().run_id());
+  CHECK(tiny("shuffled").canonical().find("eval-order=shuffled\n") != std::string::npos);
+}
+
+TEST_CASE("train eval-order: a bad value lists the allowed ones") {
+  try {
+    resolve(tiny("random"));
+    FAIL("no ConfigError");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()).find("eval-order: unknown value 'random' (allowed: stored, shuffled)") !=
+          std::string::npos);
+  }
+  CHECK_FALSE(resolve(tiny()).eval_shuffled);
+  CHECK(resolve(tiny("shuffled")).eval_shuffled);
+}
+
+TEST_CASE("train eval-order: permutations are uniform draws fixed by (seed, salt)") {
+  const auto p = eval_permutation(100, 7, 1);
+  std::vector<uint32_t> sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<uint32_t> id(100);
+  std::iota(id.begin(), id.end(), 0u);
+  CHECK(sorted == id);  // a permutation
+  CHECK(p != id);
+  CHECK(eval_permutation(100, 7, 1) == p);
+  CHECK(eval_permutation(100, 8, 1) != p);
+  CHECK(eval_permutation(100, 7, 2) != p);
+  CHECK(eval_permutation(0, 7, 1).empty());
+}
+
+TEST_CASE("train eval-order: shuffled evaluation batches change batch-statistics accuracy, reproducibly") {
+  const RunResult stored = run_one(resolve(tiny()), 1);
+  const RunResult shuffled = run_one(resolve(tiny("shuffled")), 1);
+  const RunResult again = run_one(resolve(tiny("shuffled")), 1);
+  // Stored: the numbers `normlab train` gave for this config before eval-order existed.
+  CHECK(stored.final_test_acc == 0.8);
+  CHECK(stored.final_train_acc == 0.805);
+  CHECK(stored.final_test_loss == doctest::Approx(0.65803236).epsilon(1e-7));
+  // Training is untouched (same loss curve area); evaluation differs.
+  CHECK(shuffled.loss_auc == stored.loss_auc);
+  CHECK(shuffled.final_test_acc != stored.final_test_acc);
+  // Same seed, same permutation, same numbers.
+  CHECK(again.final_test_acc == shuffled.final_test_acc);
+  CHECK(again.final_test_loss == shuffled.final_test_loss);
+  REQUIRE(again.curve.size() == shuffled.curve.size());
+  for (std::size_t i = 0; i < again.curve.size(); ++i) CHECK(again.curve[i].accuracy == shuffled.curve[i].accuracy);
+}
+
+TEST_CASE("train eval-order: evaluate with an order reads its first limit entries in batches") {
+  // Whole-split evaluation in eval mode does not depend on the order; with batch statistics and
+  // eval-subset it does: the first N of the permutation, not of the stored order.
+  const TrainSpec spec = resolve(tiny());
+  const RunSetup s = setup_run(spec);
+  auto model = build_run_model(s);
+  const Split& test = s.data->test;
+  const auto perm = eval_permutation(test.count(), 3, 4);
+  const auto a = evaluate(*model, test, 4, 0, Mode::eval);
+  const auto b = evaluate(*model, test, 4, 0, Mode::eval, perm.data());
+  CHECK(a.first == doctest::Approx(b.first).epsilon(1e-6));
+  CHECK(a.second == b.second);
+  // The identity order is stored order, bit for bit.
+  std::vector<uint32_t> id(test.count());
+  std::iota(id.begin(), id.end(), 0u);
+  const auto c = evaluate(*model, test, 4, 20, Mode::eval_batch_stats);
+  const auto d = evaluate(*model, test, 4, 20, Mode::eval_batch_stats, id.data());
+  CHECK(c.first == d.first);
+  CHECK(c.second == d.second);
+  // A subset of 20 through the permutation: the same as those 20 samples stored first.
+  const Split first20 = test.subset(std::vector<uint32_t>(perm.begin(), perm.begin() + 20));
+  const auto e = evaluate(*model, test, 4, 20, Mode::eval_batch_stats, perm.data());
+  const auto f = evaluate(*model, first20, 4, 0, Mode::eval_batch_stats);
+  CHECK(e.first == f.first);
+  CHECK(e.second == f.second);
+}
