@@ -1,5 +1,8 @@
 // Claim rules: per-(norm, seed) metrics from runs.csv, paired differences
-// across seeds, and the verdict (definitions in rule.h).
+// across seeds, and the verdict (definitions in rule.h):
+//   m_g(s)   the metric of group g (value of `by` [@ each combination]) in seed s;
+//            with contrast = { k = [a, b] }, m_g(s) = m_{g,k=a}(s) - m_{g,k=b}(s)
+//   d_s      m_t(s) - m_c(s) | m_t(s) / m_c(s) - 1 | ln(m_t(s) / m_c(s)), negated for "less"
 #include "claims/rule.h"
 
 #include <fmt/format.h>
@@ -253,8 +256,9 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     }
     for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
     res.target = target;
-    res.note += (res.note.empty() ? "" : "; ") + fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
-                           rule.select_on, target, rule.fraction, rule.select_on);
+    if (!res.note.empty()) res.note += "; ";
+    res.note += fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
+                            rule.select_on, target, rule.fraction, rule.select_on);
     if (rule.select_on != "test") res.note += "; each group's fastest lr chosen on val, its steps read on test";
   }
   // activation_drift: per run, the percentile path of its last hidden pre-activation layer.
