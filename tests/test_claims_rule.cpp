@@ -63,10 +63,15 @@ TEST_CASE("claims rule: relative differences of step times, per combination") {
   r.treatment = {"batch", "layer"};
   res = evaluate_claim(r, t);
   CHECK(res.comparisons[1].diffs[0] == doctest::Approx(0.01));
-  // d = .01 .01 -.01 0: mean .0025, sd .009574 -> [-.0127, .0177], inside (-0.02, 0.02)
+  // d = .01 .01 -.01 0: mean .0025, sd .009574 -> [-.0127, .0177], inside (-0.02, 0.02):
+  // below the margin, and only a rule registered as an equivalence test calls it equivalent.
   CHECK(res.comparisons[1].verdict == "not supported");
-  CHECK(res.comparisons[1].why == "equivalent");
+  CHECK(res.comparisons[1].why == "too small");
   CHECK(res.verdict == "depends: supported for batch @ model=mlp; not supported for layer @ model=mlp");
+  r.equivalence = true;
+  res = evaluate_claim(r, t);
+  CHECK(res.comparisons[1].why == "equivalent");
+  CHECK(res.comparisons[0].verdict == "supported");
 }
 
 TEST_CASE("claims rule: where-lists keep rows with any listed value, compared per each-combination") {
@@ -238,6 +243,42 @@ TEST_CASE("claims rule: steps_to_target, the first evaluation at the derived tar
   CHECK(c.diffs[2] == doctest::Approx(81));  // 101 (censored) - 20
   CHECK(c.verdict == "inconclusive");        // 40, 40, 81: [-3.2, 110.5] straddles 25
   CHECK_THROWS_AS(evaluate_claim(r, t), ConfigError);  // needs curves.csv
+}
+
+TEST_CASE("claims rule: steps_to_target derives one target per each-combination") {
+  // Model a: best accuracies batch 0.9, none 0.8 -> target 0.76; batch reaches it at step 20,
+  // none at 60. Model b: batch 0.5, none 0.4 -> target 0.38; batch at 20, none at 40. A target
+  // shared across models (0.38) would let model a's arms both reach it at step 20 (d = 0).
+  std::vector<std::vector<std::string>> rows, curve;
+  int id = 0;
+  for (const std::string model : {"a", "b"})
+    for (int s = 0; s < 3; ++s)
+      for (const std::string norm : {"batch", "none"}) {
+        const bool bn = norm == "batch";
+        const double best = model == "a" ? (bn ? 0.9 : 0.8) : (bn ? 0.5 : 0.4);
+        const std::string rid = fmt::format("r{}", id++);
+        rows.push_back({rid, norm, model, std::to_string(s), "0.1", "ok", "", std::to_string(best),
+                        std::to_string(best), "100"});
+        for (int step : {0, 20, 40, 60, 80, 100}) {
+          double acc = 0.1;
+          if (model == "a") acc = bn ? (step >= 20 ? 0.85 : 0.1) : (step >= 60 ? 0.77 : step >= 20 ? 0.5 : 0.1);
+          else acc = bn ? (step >= 20 ? 0.45 : 0.1) : (step >= 40 ? 0.39 : 0.1);
+          curve.push_back({rid, "test", std::to_string(step), std::to_string(acc)});
+        }
+      }
+  const CsvTable t = table({"run_id", "norm", "model", "seed", "lr", "status", "failure", "final_test_acc",
+                            "best_test_acc", "steps_done"}, rows);
+  const CsvTable curves = table({"run_id", "split", "step", "accuracy"}, curve);
+  ClaimRule r = bn_vs_none("steps_to_target", 5, "less");
+  r.each = {"model"};
+  const auto res = evaluate_claim(r, t, &curves);
+  REQUIRE(res.comparisons.size() == 2);
+  CHECK(res.comparisons[0].target == doctest::Approx(0.76));
+  CHECK(res.comparisons[1].target == doctest::Approx(0.38));
+  CHECK(res.comparisons[0].diffs[0] == doctest::Approx(40));  // model a: 60 - 20
+  CHECK(res.comparisons[1].diffs[0] == doctest::Approx(20));  // model b: 40 - 20
+  CHECK(res.target == doctest::Approx(0.38));                 // the claim row: the lowest target
+  CHECK(res.note.find("per combination") != std::string::npos);
 }
 
 TEST_CASE("claims rule: activation_drift, percentile path length in units of the spread") {

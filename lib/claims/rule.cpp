@@ -45,7 +45,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   only(*claim, "claim", {"id", "statement", "source", "measure"});
   only(*rule, "rule", {"metric", "column", "file", "relative", "over", "select", "where", "by", "each", "treatment",
                        "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text",
-                       "select-on", "contrast"});
+                       "select-on", "contrast", "equivalence"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
     if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
@@ -130,6 +130,10 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.within = (*rule)["within"].value<double>().value_or(0.02);
   r.fraction = (*rule)["fraction"].value<double>().value_or(0.95);
   r.tolerance = (*rule)["tolerance"].value<double>().value_or(r.margin / 2);
+  r.equivalence = (*rule)["equivalence"].value<bool>().value_or(false);
+  if (r.equivalence && !(r.margin > 0))
+    throw ConfigError(fmt::format("{}: rule.equivalence needs a margin > 0 (the equivalence bounds are "
+                                  "+-margin), got {}", path, r.margin));
   return r;
 }
 
@@ -212,6 +216,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
   // Side 0 without a contrast; with one, 0 for rows at its value a and 1 at b.
   using Group = std::pair<std::string, int>;
   std::map<Group, std::map<long, std::vector<std::size_t>>> groups;
+  std::map<std::string, std::string> combo_of;  // group name -> its each combination
   std::set<std::string> combos;
   const bool contrast = !rule.contrast.empty();
   for (std::size_t i = 0; i < t.rows.size(); ++i) {
@@ -226,6 +231,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     std::string combo;
     for (const auto& k : rule.each) combo += (combo.empty() ? " @ " : ", ") + k + "=" + t.at(i, k);
     combos.insert(combo);
+    combo_of[t.at(i, rule.by) + combo] = combo;
     groups[{t.at(i, rule.by) + combo, side}][std::stol(t.at(i, "seed"))].push_back(i);
   }
   if (combos.empty()) combos.insert("");
@@ -239,12 +245,14 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
   const std::string sel_acc = "final_" + rule.select_on + "_acc";
   // steps_to_target: each run's accuracy curves, and the target derived from the data.
   std::map<std::string, std::vector<std::pair<long, double>>> sel_curve, test_curve;  // run_id -> (step, acc)
-  double target = 0, budget = 0;  // budget: the most steps any run made
+  // One target per each-combination (a cell compares arms that share it), so a
+  // slow arm of another combination cannot lower this one's target.
+  std::map<std::string, double> target;  // combination -> target
+  double budget = 0;                      // the most steps any run made
   if (rule.metric == "steps_to_target") {
     if (!curves) throw ConfigError("steps_to_target needs curves.csv");
     test_curve = accuracy_curves(*curves, "test");
     sel_curve = rule.select_on == "test" ? test_curve : accuracy_curves(*curves, rule.select_on);
-    target = INFINITY;
     for (const auto& [g, seeds] : groups) {
       double mean_best = 0;
       for (const auto& [seed, rows] : seeds) {
@@ -252,13 +260,23 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
         for (auto i : rows) b = std::max(b, t.num(i, "best_" + rule.select_on + "_acc"));
         mean_best += b / double(seeds.size());
       }
-      target = std::min(target, rule.fraction * mean_best);
+      auto [it, fresh] = target.emplace(combo_of[g.first], rule.fraction * mean_best);
+      if (!fresh) it->second = std::min(it->second, rule.fraction * mean_best);
     }
     for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
-    res.target = target;
+    res.target = INFINITY;
+    std::string each_target;
+    for (const auto& [combo, v] : target) {
+      res.target = std::min(res.target, v);
+      if (!combo.empty()) each_target += fmt::format("{}{:.4f}{}", each_target.empty() ? "" : ", ", v, combo);
+    }
     if (!res.note.empty()) res.note += "; ";
-    res.note += fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
-                            rule.select_on, target, rule.fraction, rule.select_on);
+    if (target.size() > 1)
+      res.note += fmt::format("target {} accuracy per combination ({}) = {} x the lowest group's mean best {} "
+                              "accuracy in it", rule.select_on, each_target, rule.fraction, rule.select_on);
+    else
+      res.note += fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
+                              rule.select_on, res.target, rule.fraction, rule.select_on);
     if (rule.select_on != "test") res.note += "; each group's fastest lr chosen on val, its steps read on test";
   }
   // activation_drift: per run, the percentile path of its last hidden pre-activation layer.
@@ -316,10 +334,11 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
         // reported by its test curve; unreached (or diverged) is censored at budget + 1.
         double fastest = INFINITY;
         for (auto i : rows) {
-          const double reached = first_reach(sel_curve[t.at(i, "run_id")], target, budget);
+          const double tg = target[combo_of[group.first]];
+          const double reached = first_reach(sel_curve[t.at(i, "run_id")], tg, budget);
           if (reached < fastest) {
             fastest = reached;
-            m = first_reach(test_curve[t.at(i, "run_id")], target, budget);
+            m = first_reach(test_curve[t.at(i, "run_id")], tg, budget);
           }
         }
       } else if (rule.metric == "activation_drift") {
@@ -368,6 +387,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
       const auto& ctrl = res.metric[rule.control + combo];
       Comparison c;
       c.treatment = tr + combo;
+      if (auto tg = target.find(combo); tg != target.end()) c.target = tg->second;
       for (const auto& [seed, m] : res.metric[tr + combo]) {
         auto it = ctrl.find(seed);
         if (it == ctrl.end()) continue;
@@ -379,6 +399,9 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
       const CellDecision cd = decide_cell(c.diffs, rule.margin);
       c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high;
       c.verdict = cd.verdict, c.why = cd.why, c.seeds_needed = cd.seeds_needed;
+      // "Equivalent" is a claim of its own (no practical difference): only rules
+      // registered as equivalence tests report it; others say opposite or too small.
+      if (c.why == "equivalent" && !rule.equivalence) c.why = c.ci_high < 0 ? "opposite" : "too small";
       if (!c.diffs.empty()) {
         c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
         c.max = *std::max_element(c.diffs.begin(), c.diffs.end());

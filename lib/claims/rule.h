@@ -40,11 +40,14 @@
 //   control = "none"               # the norm it is compared with
 //   direction = "greater"          # treatment's metric should be greater (or "less")
 //   margin = 0.4                   # the smallest difference that counts
+//   equivalence = true             # also an equivalence test: an interval inside (-margin, margin)
+//                                  #   is "not supported, equivalent" (no practical difference);
+//                                  #   without it such a cell is "too small" (or "opposite")
 //   floor = 0.5                    # lr metrics: a run must reach this accuracy (select-on split) to count
 //   within = 0.02                  # lr_range: decades of lr within this accuracy of the best
 //   fraction = 0.95                # steps_to_target: target = fraction x the lowest, over the
-//                                  #   compared groups, of the mean over seeds of the best test
-//                                  #   accuracy; a group's metric is its fastest lr's first
+//                                  #   groups of one `each` combination, of the mean over seeds of
+//                                  #   the best (select-on split) accuracy: one target per combination; a group's metric is its fastest lr's first
 //                                  #   evaluation step at or above the target (unreached:
 //                                  #   censored at the run's last step + 1)
 //   activation_drift: for the last hidden pre-activation layer of a run, the
@@ -62,8 +65,9 @@
 // differences give n, a mean and a 95% t interval, decided against the margin
 // (claims/paired_interval.h):
 //   supported       the interval's lower bound is above margin
-//   not supported   equivalent: margin > 0 and the interval lies inside (-margin, margin);
-//                   else its upper bound is below margin (opposite: below 0; or too small)
+//   not supported   with equivalence = true, "equivalent" when margin > 0 and the interval lies
+//                   inside (-margin, margin); else its upper bound is below margin (opposite:
+//                   below 0; or too small)
 //   inconclusive    otherwise, with the seeds that would likely decide it
 // The claim's verdict never hides a decided cell: supported or not supported
 // when every cell is decided alike; "depends: supported for CELLS; not supported
@@ -100,6 +104,7 @@ struct ClaimRule {
   std::string control;
   std::string direction = "greater";
   double margin = 0, floor = 0, within = 0.02, fraction = 0.95, tolerance = 0;
+  bool equivalence = false;
 };
 
 // Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
@@ -113,6 +118,7 @@ struct Comparison {                // one cell
   std::string verdict;             // supported | not supported | inconclusive
   std::string why;                 // not supported: equivalent | opposite | too small
   int seeds_needed = 0;            // inconclusive: seeds that would likely decide it (-1: none)
+  double target = std::nan("");    // steps_to_target: this cell's combination's target accuracy
 };
 
 struct ClaimResult {

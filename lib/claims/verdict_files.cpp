@@ -65,7 +65,8 @@ std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<Cl
       s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},,,\n", r.id, csv_field(c.treatment),
                        c.diffs.size(), num(c.mean), num(c.ci_low), num(c.ci_high), r.margin, c.verdict, c.why,
                        c.verdict == "inconclusive" ? std::to_string(c.seeds_needed) : "", num(c.min), num(c.max),
-                       csv_field(d), num(res.target), r.tolerance, r.metric, r.by, r.control);
+                       csv_field(d), num(std::isfinite(c.target) ? c.target : res.target), r.tolerance, r.metric, r.by,
+                       r.control);
     }
   }
   return s;
