@@ -307,6 +307,10 @@ def case_limits(tmp):
     p = normlab(["sweep", wide, "--out", out, "--dry-run"], expect=2)
     check(f"{wide}:" in p.stderr and "1200000 runs" in p.stderr and "limit of 1000000" in p.stderr
           and "NORMLAB_MAX_RUNS=1200000" in p.stderr, p.stderr)
+    rnd = write(os.path.join(tmp, "rnd.toml"), GRID.replace("lr = [0.03, 0.1]\n", "") +
+                "[random]\nsamples = 4294967296\nlr = { log_uniform = [0.01, 1.0] }\n")
+    p = normlab(["sweep", rnd, "--out", out, "--dry-run"], expect=2)
+    check("random.samples" in p.stderr and "limit of 1000000 runs" in p.stderr, p.stderr)
     # The limit can be lowered and raised, and a bad value of it is named.
     p = normlab(["sweep", wide, "--out", out, "--dry-run", "--set", "seeds=1"], expect=2,
                 env={"NORMLAB_MAX_RUNS": "1000"})
