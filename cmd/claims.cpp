@@ -15,6 +15,7 @@
 #include "cmd/subcommands.h"
 #include "cmd/test_faults.h"
 #include "core/errors.h"
+#include "core/out_path.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
 #include "results/report_script.h"
@@ -98,8 +99,10 @@ void run_claims(const ClaimsOptions& o) {
   for (const auto& c : claims) validate_runs(c.ex);
 
   const std::string out = o.out.empty() ? "results/claims-" + o.profile : o.out;
+  check_out_spelling("--out", out);
   if (o.evaluate_only)
     for (const auto& c : claims) check_complete(out + "/" + c.rule.id, c.rule, c.ex);
+  prepare_out_dir("--out", out);  // before any claim runs
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   SweepOptions so;
   so.faults = test_faults();
@@ -170,7 +173,7 @@ void setup_claims(CLI::App& app) {
   auto* sub = app.add_subcommand("claims", "Test the documented claims about batch norm and give verdicts");
   sub->add_option("--profile", o->profile, "quick (minutes, for CI) or full")->capture_default_str();
   sub->add_option("--only", o->only, "only these claim ids");
-  sub->add_option("--out", o->out, "output directory [default: results/claims-<profile>]");
+  sub->add_option("--out", o->out, "output directory [default: results/claims-<profile>]")->check(kNotEmpty);
   sub->add_option("--baseline", o->baseline, "compare with this claims directory; exit 1 on a change")
       ->check(CLI::ExistingDirectory);
   sub->add_option("--dir", o->dir, "directory of claim experiment files")->capture_default_str();

@@ -11,10 +11,12 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include "cmd/subcommands.h"
+#include "core/out_path.h"
 #include "data/catalog.h"
 #include "data/data_dir.h"
 #include "data/dataset.h"
@@ -39,6 +41,9 @@ void run_fetch(const DataOptions& o) {
       o.fetch_name != "all")
     throw normlab::ConfigError("data fetch: unknown dataset '" + o.fetch_name +
                                "'; expected mnist, mnist-10k, fashion-mnist or all");
+  // Before any download: a directory that cannot take the files is bad input.
+  const char* env = std::getenv("NORMLAB_DATA");
+  prepare_out_dir(env && *env ? "NORMLAB_DATA" : "data directory", dir);
   if (o.fetch_name == "mnist" || o.fetch_name == "all") {
     const FetchReport r = fetch_mnist(dir);
     std::printf("mnist\t%s\t%s\n", r.dir.c_str(), r.source.c_str());

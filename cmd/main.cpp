@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -13,6 +14,9 @@
 #include "tensor/blas_kernel.h"
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, which is
+  // reported with the path, instead of killing the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   // First, before OpenBLAS is used or any thread starts: may re-execute the process.
   const auto kernel_error = normlab::pin_blas_kernel(argv);
   // Colour only on a terminal, and never under CI: logs stay plain text in files.

@@ -7,6 +7,7 @@
 
 #include "cmd/subcommands.h"
 #include "core/errors.h"
+#include "core/out_path.h"
 #include "sweep/ledger.h"
 #include "sweep/manifest.h"
 #include "sweep/sweep_dir.h"
@@ -32,10 +33,12 @@ void run_merge(const MergeOptions& o) {
                                     "only shards of one experiment can be merged",
                                     o.dirs[i], grids[i].name, grids[i].grid_hash, o.dirs[0],
                                     grids[0].name, grids[0].grid_hash));
+  check_out_spelling("--out", o.out);
   if (const std::string held = foreign_results(o.out, grids[0].name); !held.empty() && !o.force)
     throw ConfigError(fmt::format("merge: --out {} already holds {}; merging '{}' there would replace "
                                   "its CSVs and manifest.json. Choose another --out, or pass --force to "
                                   "write there anyway", o.out, held, grids[0].name));
+  prepare_out_dir("--out", o.out);
   const SweepDir out(o.out);
   const auto& runs = grids[0].runs;
   int copied = 0;
@@ -83,7 +86,7 @@ void setup_merge(CLI::App& app) {
   auto o = std::make_shared<MergeOptions>();
   auto* sub = app.add_subcommand("merge", "Combine the shard directories of one sweep");
   sub->add_option("dirs", o->dirs, "sweep directories")->required()->check(CLI::ExistingDirectory);
-  sub->add_option("--out", o->out, "merged directory")->required();
+  sub->add_option("--out", o->out, "merged directory")->check(kNotEmpty)->required();
   sub->add_flag("--force", o->force, "write into --out even when it holds another experiment's or a train run's results");
   sub->callback([o] { run_merge(*o); });
 }

@@ -15,4 +15,10 @@ void setup_claims(CLI::App& app);
 void setup_slurm(CLI::App& app);
 void setup_status(CLI::App& app);
 
+// For --out options whose empty default means "choose one": an explicit
+// `--out ''` is a mistake (exit 2), not a request for the default.
+inline const CLI::Validator kNotEmpty(
+    [](std::string& v) { return v.empty() ? std::string("empty path (give a directory name)") : std::string(); },
+    "", "not empty");
+
 }  // namespace normlab::cmd

@@ -17,6 +17,7 @@
 #include "cmd/subcommands.h"
 #include "cmd/test_faults.h"
 #include "core/errors.h"
+#include "core/out_path.h"
 #include "sweep/grid_change.h"
 #include "sweep/interrupt.h"
 #include "sweep/ledger.h"
@@ -98,6 +99,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   validate_runs(ex);  // exits 2 via ConfigError before any run starts
 
   std::string out = o.out.empty() ? "results/" + ex.name : o.out;
+  check_out_spelling("--out", out);
   // The same experiment again: growth (new seeds or values) runs only the new
   // runs; a changed fixed key would mix incomparable runs (sweep/grid_change.h).
   if (!o.fresh && !o.force && std::filesystem::exists(out + "/manifest.json") && foreign_results(out, ex.name).empty()) {
@@ -121,6 +123,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
     throw ConfigError(fmt::format("--out: {} already holds {}; a sweep of '{}' would replace its "
                                   "CSVs and manifest.json. Choose another --out, or pass --force to "
                                   "write there anyway", out, held, ex.name));
+  prepare_out_dir("--out", out);
   const SweepDir dir(out);
   if (o.fresh) spdlog::info("--fresh: earlier parts moved to {}", dir.archive_parts());
   spdlog::info("{}: {} runs, {} in this shard; {} jobs x {} threads; writing {}/", ex.name,
@@ -174,7 +177,7 @@ void setup_sweep(CLI::App& app) {
   auto o = std::make_shared<SweepCliOptions>();
   auto* sub = app.add_subcommand("sweep", "Run an experiment file's grid of runs (parallel, resumable, shardable)");
   sub->add_option("experiment", o->experiment, "experiment TOML file")->required()->check(CLI::ExistingFile);
-  sub->add_option("--out", o->out, "sweep directory [default: results/<experiment name>]");
+  sub->add_option("--out", o->out, "sweep directory [default: results/<experiment name>]")->check(kNotEmpty);
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--threads", o->threads, "threads per run (results do not depend on it) [default: cores / jobs]")->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--shard", o->shard, "run the i-th of n deterministic parts of the grid, as i/n");

@@ -11,6 +11,7 @@
 #include "cmd/subcommands.h"
 #include "data/dataset.h"
 #include "core/errors.h"
+#include "core/out_path.h"
 #include "train/config_file.h"
 #include "results/csv_table.h"
 #include "results/manifest.h"
@@ -36,8 +37,13 @@ void setup_logging(const TrainOptions& o) {
   if (o.quiet) spdlog::set_level(spdlog::level::warn);
   if (o.verbose) spdlog::set_level(spdlog::level::debug);
   if (!o.log_file.empty()) {
-    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file);
-    spdlog::default_logger()->sinks().push_back(sink);
+    check_out_file("--log-file", o.log_file, true);
+    try {
+      auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file);
+      spdlog::default_logger()->sinks().push_back(sink);
+    } catch (const spdlog::spdlog_ex& e) {
+      throw ConfigError(fmt::format("--log-file: cannot write to {}: {}", o.log_file, e.what()));
+    }
   }
 }
 
@@ -54,6 +60,7 @@ void check_out_dir(const std::string& out, const std::string& run_id, bool force
 }
 
 void run_train(const TrainOptions& o) {
+  check_out_spelling("--out", o.out);
   setup_logging(o);
   RunConfig cfg;
   if (!o.config.empty()) apply_config_file(cfg, o.config);
@@ -69,7 +76,14 @@ void run_train(const TrainOptions& o) {
   const RunSetup setup = setup_run(spec, hooks.faults);
   const auto& data = setup.data;
   auto model = build_run_model(setup, hooks);  // all bad input is found by here
-  std::filesystem::create_directories(o.out);
+  // Where the results go must take files before training, not after.
+  // (--save-weights inside --out: --out is created first.)
+  namespace fs = std::filesystem;
+  const bool weights_in_out = !o.save_weights.empty() &&
+      fs::path(o.save_weights).parent_path().lexically_normal() == fs::path(o.out).lexically_normal();
+  if (!o.save_weights.empty() && !weights_in_out) check_out_file("--save-weights", o.save_weights, false);
+  prepare_out_dir("--out", o.out);
+  if (weights_in_out) check_out_file("--save-weights", o.save_weights, false);
 
   spdlog::info("run {}: {} on {} ({} train / {} test, {}), {} parameters", run_id,
                cfg.get("model"), data->name, data->train.count(), data->test.count(),

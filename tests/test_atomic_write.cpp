@@ -70,3 +70,16 @@ TEST_CASE("atomic write: a failed rename removes the temporary file and keeps th
   CHECK(fs::is_directory(d.path / "target" / "inside"));
   CHECK(entries(d.str()) == 1);  // only the directory: the temporary file is gone
 }
+
+TEST_CASE("atomic write: a failure names the path and the OS's reason") {
+  ScratchDir d("atomic-reason");
+  const std::string path = (d.path / "missing" / "runs.csv").string();
+  std::string what;
+  try {
+    write_file_atomic(path, "x\n");
+  } catch (const std::runtime_error& e) {
+    what = e.what();
+  }
+  CHECK(what.find("cannot write " + path) != std::string::npos);
+  CHECK(what.find("No such file or directory") != std::string::npos);
+}

@@ -1,6 +1,8 @@
 // Pinned checksums and locations of the named datasets (see catalog.h).
 #include "data/catalog.h"
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -107,9 +109,16 @@ void write_provenance(const std::string& dir, const std::string& dataset, const 
   const std::string path = (fs::path(dir) / "provenance.json").string();
   const std::string tmp = path + ".tmp";
   {
+    errno = 0;
     std::ofstream o(tmp);
     o << j.dump(2) << "\n";
-    if (!o) throw DataError(tmp + ": write failed");
+    o.flush();
+    if (!o) {  // the OS's reason, and no half file left
+      const int err = errno;
+      std::error_code rm;
+      fs::remove(tmp, rm);
+      throw DataError("cannot write " + path + ": " + std::strerror(err ? err : EIO));
+    }
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);

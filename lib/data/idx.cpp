@@ -152,6 +152,7 @@ void write_idx(const std::string& path, const std::vector<uint32_t>& dims, const
     for (int s = 24; s >= 0; s -= 8) header.push_back(uint8_t(d >> s));
   const std::string tmp = path + ".tmp";
   bool ok;
+  errno = 0;
   if (gzip) {
     gzFile f = gzopen(tmp.c_str(), "wb6");
     if (!f) throw DataError(tmp + ": cannot create: " + std::strerror(errno));
@@ -170,7 +171,12 @@ void write_idx(const std::string& path, const std::vector<uint32_t>& dims, const
          std::fwrite(data.data(), 1, data.size(), f) == data.size();
     ok = (std::fclose(f) == 0) && ok;
   }
-  if (!ok) throw DataError(tmp + ": write failed");
+  if (!ok) {  // the OS's reason (disk full, file too large), and no half file left
+    const int err = errno;
+    std::error_code rm;
+    std::filesystem::remove(tmp, rm);
+    throw DataError("cannot write " + path + ": " + std::strerror(err ? err : EIO));
+  }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) throw DataError(path + ": cannot rename from " + tmp + ": " + ec.message());

@@ -63,10 +63,10 @@ void check_groups(const ModelConfig& cfg, const std::vector<int>& widths, const 
           fmt::join(widths, ",")));
 }
 
-}  // namespace
-
+// The layers of the model, shapes only: nothing proportional to its size is
+// allocated until finalize().
 template <class T>
-std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch) {
+std::unique_ptr<Sequential<T>> assemble_model(const ModelConfig& cfg) {
   const std::vector<int> widths = cfg.widths.empty() ? default_widths(cfg.model) : cfg.widths;
   default_widths(cfg.model);  // validates the name
   if (cfg.placement != "before" && cfg.placement != "after")
@@ -138,8 +138,20 @@ std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch
     m->template add<Flatten<T>>();
   }
   m->template add<Dense<T>>(cfg.classes);
+  return m;
+}
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch) {
+  auto m = assemble_model<T>(cfg);
   m->finalize(max_batch);
   return m;
+}
+
+double model_memory_bytes(const ModelConfig& cfg, int max_batch) {
+  return assemble_model<float>(cfg)->memory_bytes(max_batch);
 }
 
 template <class T>

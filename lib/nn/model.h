@@ -47,6 +47,11 @@ std::vector<int> default_widths(const std::string& model);
 template <class T>
 std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch);
 
+// Bytes build_model<float>(cfg, max_batch) and training it would take
+// (Sequential::memory_bytes), estimated from the layer shapes without
+// allocating the model. Throws ConfigError as build_model does.
+double model_memory_bytes(const ModelConfig& cfg, int max_batch);
+
 // Indices of the layers whose output is a hidden pre-activation (the input of
 // each hidden activation), for the activation probes.
 template <class T>

@@ -21,6 +21,29 @@ std::size_t total(const std::vector<TensorSpec>& specs) {
 }  // namespace
 
 template <class T>
+double Sequential<T>::memory_bytes(int max_batch) const {
+  auto numel = [](const std::vector<TensorSpec>& specs) {
+    double n = 0;
+    for (const auto& s : specs) {
+      double e = 1;
+      for (int d : s.shape) e *= double(d);
+      n += e;
+    }
+    return n;
+  };
+  double params = 0, buffers = 0, acts = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const auto& l = *layers_[i];
+    params += numel(l.params());
+    buffers += numel(l.buffers());
+    if (!(l.kind() == "flatten" && i > 0 && i + 1 < layers_.size()))
+      acts += 2 * double(max_batch) * double(l.out_shape().size());
+  }
+  acts += double(max_batch) * double(input_.size());  // the input batch itself
+  return double(sizeof(T)) * (4 * params + buffers + acts);
+}
+
+template <class T>
 void Sequential<T>::finalize(int max_batch) {
   if (max_batch < 1) throw std::invalid_argument("Sequential::finalize: max_batch < 1");
   max_batch_ = max_batch;

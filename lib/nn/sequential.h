@@ -39,6 +39,12 @@ class Sequential {
   // Allocates parameters, buffers and activations for batches up to max_batch.
   // Parameters are zero and buffers at their defaults until initialized.
   void finalize(int max_batch);
+  // What finalize(max_batch) and training would allocate, in bytes, computed
+  // from the shapes alone (callable before finalize): parameters four times
+  // (values, gradients, up to two optimizer moments), buffers, and each
+  // layer's activations and their gradients at max_batch. Layer scratch
+  // (im2col, rnn steps) is not counted. A double: no overflow for any shape.
+  double memory_bytes(int max_batch) const;
 
   Shape input_shape() const { return input_; }
   Shape output_shape() const { return layers_.empty() ? input_ : layers_.back()->out_shape(); }

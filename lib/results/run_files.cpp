@@ -4,7 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <chrono>
@@ -119,20 +123,29 @@ std::string batchstats_rows(const std::string& run_id, const RunResult& r) {
 void write_file_atomic(const std::string& path, const std::string& text) {
   static std::atomic<unsigned long> counter{0};
   const std::string tmp = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter.fetch_add(1));
-  try {
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out) throw std::runtime_error(fmt::format("{}: cannot write", tmp));
-      out << text;
-      out.flush();
-      if (!out) throw std::runtime_error(fmt::format("{}: write failed", tmp));
-    }
-    std::filesystem::rename(tmp, path);
-  } catch (...) {
-    std::error_code ec;  // leave no temporary file behind; the error is the caller's
+  // POSIX calls, not a stream: errno then says why (disk full, file too large).
+  auto fail = [&](const char* what) {
+    const int err = errno;
+    std::error_code ec;  // leave no temporary file behind; path is as it was
     std::filesystem::remove(tmp, ec);
-    throw;
+    throw std::runtime_error(fmt::format("cannot write {}: {} ({} {})", path, std::strerror(err), what, tmp));
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("creating");
+  for (std::size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      const int err = errno;
+      ::close(fd);
+      errno = err;
+      fail("writing");
+    }
+    done += std::size_t(n);
   }
+  if (::close(fd) != 0) fail("closing");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming");
 }
 
 std::string utc_now() {

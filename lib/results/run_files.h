@@ -37,8 +37,9 @@ std::string batchstats_rows(const std::string& run_id, const RunResult& r);
 std::string csv_field(const std::string& s);
 
 // Writes `text` to path atomically (a temporary name unique to this process
-// and call, then rename). On failure the temporary file is removed and the
-// error rethrown; path is then as it was.
+// and call, then rename). On failure the temporary file is removed, path is
+// as it was, and std::runtime_error says "cannot write PATH: REASON" with the
+// OS's reason ("No space left on device", "File too large").
 void write_file_atomic(const std::string& path, const std::string& text);
 
 // The current time, "YYYY-MM-DDTHH:MM:SSZ".

@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "tensor/rng.h"
 #include "core/errors.h"
+#include "core/limits.h"
 #include "train/config_file.h"
 
 namespace normlab {
@@ -98,6 +99,13 @@ class Parser {
     const std::string where = toml_where(path_, n);
     if (auto c = n.value<int64_t>(); c && n.is_integer()) {
       if (*c < 1) problems.push_back(fmt::format("{}: seeds: {} (allowed: a count >= 1 or a list)", where, *c));
+      // Counted before the list is made: seeds = 4294967296 must not fill memory first.
+      if (uint64_t(std::max<int64_t>(*c, 0)) > max_runs()) {
+        problems.push_back(fmt::format("{}: seeds: {} is more than the limit of {} runs (allowed: a count "
+                                       "up to {}; set {} to raise the limit)", where, *c, max_runs(),
+                                       max_runs(), kMaxRunsEnv));
+        return {0};
+      }
       for (int64_t i = 0; i < *c; ++i) seeds.push_back(uint64_t(i));
     } else if (const auto* arr = n.as_array()) {
       if (arr->empty()) problems.push_back(fmt::format("{}: seeds: empty list", where));
@@ -133,6 +141,32 @@ std::vector<std::map<std::string, Value>> product(const Axes& axes) {
     out = std::move(next);
   }
   return out;
+}
+
+// The number of runs the grid expands to, counted in double (no overflow)
+// before anything is expanded; [[exclude]] is not subtracted, so it is an
+// upper bound. Refuses more than max_runs().
+void check_grid_size(const std::string& path, const Axes& axes,
+                     const std::vector<std::pair<Axes, std::string>>& includes, std::size_t draws,
+                     std::size_t seeds) {
+  auto combos = [](const Axes& a) {
+    double n = 1;
+    for (const auto& [k, vals] : a) n *= double(vals.size());
+    return n;
+  };
+  double total = double(draws) * combos(axes);
+  for (const auto& [inc, where] : includes) {
+    Axes a = axes;
+    for (const auto& [k, v] : inc) a[k] = v;
+    total += combos(a);
+  }
+  const double combinations = total;
+  total *= double(seeds);
+  if (total > double(max_runs()))
+    throw ConfigError(fmt::format(
+        "{}: the grid expands to {:.0f} runs ({:.0f} combinations x {} seeds, before [[exclude]]), more "
+        "than the limit of {} runs; make the lists shorter, or set {}={:.0f} to allow it",
+        path, total, combinations, seeds, max_runs(), kMaxRunsEnv, total));
 }
 
 }  // namespace
@@ -214,9 +248,14 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
   // Random mode: the [random] keys are drawn, `samples` times, then crossed with the rest.
   std::vector<std::map<std::string, Value>> draws(1);
   if (const auto* rnd = tbl["random"].as_table()) {
-    const int64_t samples = (*rnd)["samples"].value_or(int64_t(0));
+    int64_t samples = (*rnd)["samples"].value_or(int64_t(0));
     if (samples < 1)
       p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", toml_where(path, *rnd)));
+    if (uint64_t(std::max<int64_t>(samples, 0)) > max_runs()) {
+      p.problems.push_back(fmt::format("{}: random.samples: {} is more than the limit of {} runs (set {} to "
+                                       "raise the limit)", toml_where(path, *rnd), samples, max_runs(), kMaxRunsEnv));
+      samples = 1;
+    }
     Rng rng(uint64_t((*rnd)["seed"].value_or(int64_t(0))), 77);
     draws.assign(std::size_t(std::max<int64_t>(samples, 0)), {});
     for (auto& d : duplicate_spellings(*rnd, path)) p.problems.push_back(std::move(d));
@@ -272,6 +311,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       double(tbl["lr_reference_batch"].value_or(tbl["lr-reference-batch"].value_or(int64_t(32))));
 
   if (!p.problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(p.problems, "\n")));
+  check_grid_size(path, axes, includes, draws.size(), seeds.size());
 
   // Combinations: the grid, then each include (its keys fixed, other axes expanded).
   std::vector<std::map<std::string, Value>> combos;

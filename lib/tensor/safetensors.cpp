@@ -7,8 +7,9 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -117,17 +118,31 @@ void write_safetensors(const std::string& path, const SafeTensorFile& file) {
   std::string h = header.dump();
   while (h.size() % 8) h.push_back(' ');
   const std::string tmp = path + ".tmp";
+  // On failure: the OS's reason (errno, as the stream leaves it), and no temporary file left.
+  auto fail = [&] {
+    const int err = errno;
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  };
   {
+    errno = 0;
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot write", tmp));
+    if (!out) fail();
     uint64_t n = h.size();
     for (int i = 0; i < 8; ++i) out.put(char((n >> (8 * i)) & 0xff));
     out.write(h.data(), long(h.size()));
     for (const auto& [name, t] : file.tensors)
       out.write(reinterpret_cast<const char*>(t.bytes.data()), long(t.bytes.size()));
-    if (!out) throw std::runtime_error(fmt::format("{}: write failed", tmp));
+    out.flush();
+    if (!out) fail();
   }
-  std::filesystem::rename(tmp, path);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    errno = ec.value();
+    fail();
+  }
 }
 
 SafeTensor make_f32(const float* data, std::vector<int64_t> shape) {

@@ -24,8 +24,9 @@ struct RunSetup {
 // at least 2, stat-batches fit. Throws ConfigError (or DataError).
 RunSetup setup_run(const TrainSpec& spec, const TrainFaults& faults = {});
 
-// Builds the model (groups must divide channels, widths must fit: ConfigError
-// otherwise), then initializes it from spec.init and spec.seed, or loads
+// Builds the model (groups must divide channels, widths must fit, its
+// estimated memory must be within NORMLAB_MAX_MEMORY_MB (core/limits.h), all
+// checked before anything is allocated: ConfigError otherwise), then initializes it from spec.init and spec.seed, or loads
 // hooks.load_weights. With init = false the weights are left as built (for
 // validation, which needs only the shapes).
 std::unique_ptr<Sequential<float>> build_run_model(const RunSetup& s, const TrainHooks& hooks = {},

@@ -289,6 +289,141 @@ def case_concurrent_shards(tmp):
         check(not left, f"temporary files left: {left}")
 
 
+def case_limits(tmp):
+    # A grid too big to run is refused from its size alone, before it is expanded
+    # (seeds = 4294967296 used to fill memory), and so is --dry-run; the limit is
+    # NORMLAB_MAX_RUNS.
+    out = os.path.join(tmp, "out")
+    big = write(os.path.join(tmp, "seeds.toml"), GRID + "seeds = 4294967296\n")
+    for extra in ([], ["--dry-run"]):
+        p = normlab(["sweep", big, "--out", out, *extra], expect=2)
+        check(f"{big}:8:" in p.stderr and "seeds" in p.stderr and "4294967296" in p.stderr
+              and "limit of 1000000 runs" in p.stderr and "NORMLAB_MAX_RUNS" in p.stderr, p.stderr)
+    p = normlab(["sweep", write(os.path.join(tmp, "wide.toml"), GRID + "seeds = 99999999999999999999\n"),
+                 "--out", out], expect=2)
+    check("wide.toml:8:" in p.stderr, p.stderr)
+    lrs = ", ".join(f"{0.001 * (i + 1):.6g}" for i in range(2000))
+    wide = write(os.path.join(tmp, "lrs.toml"), GRID.replace("lr = [0.03, 0.1]", f"lr = [{lrs}]") + "seeds = 200\n")
+    p = normlab(["sweep", wide, "--out", out, "--dry-run"], expect=2)
+    check(f"{wide}:" in p.stderr and "1200000 runs" in p.stderr and "limit of 1000000" in p.stderr
+          and "NORMLAB_MAX_RUNS=1200000" in p.stderr, p.stderr)
+    rnd = write(os.path.join(tmp, "rnd.toml"), GRID.replace("lr = [0.03, 0.1]\n", "") +
+                "[random]\nsamples = 4294967296\nlr = { log_uniform = [0.01, 1.0] }\n")
+    p = normlab(["sweep", rnd, "--out", out, "--dry-run"], expect=2)
+    check("random.samples" in p.stderr and "limit of 1000000 runs" in p.stderr, p.stderr)
+    # The limit can be lowered and raised, and a bad value of it is named.
+    p = normlab(["sweep", wide, "--out", out, "--dry-run", "--set", "seeds=1"], expect=2,
+                env={"NORMLAB_MAX_RUNS": "1000"})
+    check("6000 runs" in p.stderr and "limit of 1000 runs" in p.stderr, p.stderr)
+    p = normlab(["sweep", big, "--out", out], expect=2, env={"NORMLAB_MAX_RUNS": "lots"})
+    check("NORMLAB_MAX_RUNS" in p.stderr and "'lots'" in p.stderr and "whole number" in p.stderr, p.stderr)
+    grid = write(os.path.join(tmp, "grid.toml"), GRID)
+    p = normlab(["sweep", grid, "--out", out, "--dry-run"], env={"NORMLAB_MAX_RUNS": str(GRID_RUNS)})
+    check(f"{GRID_RUNS} runs" in p.stderr, p.stderr)
+    # A model too big for memory: refused from the layer shapes, before it is built.
+    for extra, needles in [(["--widths", "32,100000000"], ["widths=32,100000000"]),
+                           (["--eval-batch", "2000000000"], ["eval-batch=2000000000"])]:
+        p = normlab(TRAIN + extra + ["--out", out], expect=2)
+        for n in needles + ["model memory", "MiB", "limit of 8192 MiB", "NORMLAB_MAX_MEMORY_MB"]:
+            check(n in p.stderr, f"{extra}: message does not hold '{n}':\n{p.stderr}")
+    p = normlab(TRAIN + ["--out", out], expect=2, env={"NORMLAB_MAX_MEMORY_MB": "0"})
+    check("NORMLAB_MAX_MEMORY_MB" in p.stderr and "'0'" in p.stderr, p.stderr)
+    huge = write(os.path.join(tmp, "huge.toml"), GRID.replace("widths = [32, 16]", "widths = [[32, 16], [32, 100000000]]"))
+    p = normlab(["sweep", huge, "--out", out], expect=2)
+    check("model memory" in p.stderr and "widths=32,100000000" in p.stderr, p.stderr)
+    check(not os.path.exists(out), "a refused command created its output directory")
+
+
+def case_file_too_large(tmp):
+    # Under `ulimit -f` a write fails with EFBIG (SIGXFSZ is ignored): the message
+    # names the path and the reason, no temporary file is left, earlier results stay.
+    out = os.path.join(tmp, "t")
+    args = TRAIN + ["--epochs", "10", "--eval-every", "1", "--out", out]
+    normlab(args)
+    before = {f: open(os.path.join(out, f), "rb").read() for f in os.listdir(out)}
+    check(len(before["curves.csv"]) > 16 * 1024, f"curves.csv is only {len(before['curves.csv'])} bytes")
+    cmd = " ".join(subprocess.list2cmdline([a]) for a in [BIN, *args])
+    p = subprocess.run(["bash", "-c", f"ulimit -f 8; exec {cmd}"], capture_output=True, text=True)
+    check(p.returncode == 1, f"exit {p.returncode} under ulimit -f:\n{p.stderr}")
+    check("File too large" in p.stderr and os.path.join(out, "curves.csv") in p.stderr
+          and len(p.stderr.strip().splitlines()) == 1, p.stderr)
+    check(sorted(os.listdir(out)) == sorted(before), f"files left: {os.listdir(out)}")
+    check({f: open(os.path.join(out, f), "rb").read() for f in os.listdir(out)} == before,
+          "earlier results changed")
+    # A sweep: each part is small, the assembled CSVs are not.
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    s = os.path.join(tmp, "s")
+    normlab(["sweep", exp, "--out", s, "-q"])
+    held = snapshot(s)
+    grown = write(os.path.join(tmp, "grid.toml"), GRID + "seeds = 2\n")
+    cmd = subprocess.list2cmdline([BIN, "sweep", grown, "--out", s, "-q"])
+    p = subprocess.run(["bash", "-c", f"ulimit -f 8; exec {cmd}"], capture_output=True, text=True)
+    check(p.returncode == 1 and "File too large" in p.stderr and s in p.stderr, f"exit {p.returncode}:\n{p.stderr}")
+    left = [f for d in (s, os.path.join(s, "parts")) for f in os.listdir(d) if ".tmp" in f]
+    check(not left, f"temporary files left: {left}")
+    check(snapshot(s)["runs.csv"] == held["runs.csv"], "runs.csv changed by a failed write")
+
+
+def case_disk_full(tmp):
+    # A full file system (a small tmpfs; skipped where it cannot be mounted).
+    mnt = os.path.join(tmp, "small")
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt], capture_output=True).returncode:
+        print("SKIP: cannot mount a tmpfs")
+        sys.exit(77)
+    try:
+        out = os.path.join(mnt, "t")
+        p = normlab(TRAIN + ["--epochs", "10", "--eval-every", "1", "--out", out], expect=1)
+        check("No space left on device" in p.stderr and out in p.stderr, p.stderr)
+        check(not [f for f in os.listdir(out) if ".tmp" in f], f"temporary files left: {os.listdir(out)}")
+    finally:
+        subprocess.run(["umount", mnt])
+
+
+def case_out_paths(tmp):
+    # Paths that cannot take the results are refused before training, for root too.
+    file = write(os.path.join(tmp, "file"), "x\n")
+    long_name = os.path.join(tmp, "n" * 300)
+    long_path = os.path.join(tmp, *(["d" * 200] * 25))
+    bad_dirs = [(file, "it is a file, not a directory"), (file + "/sub", "Not a directory"),
+                ("", "empty path"), (long_name, "File name too long"), (long_path, "File name too long"),
+                ("/proc/normlab-out", "cannot write to /proc/normlab-out")]
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    for d, reason in bad_dirs:
+        for cmd in (TRAIN + ["--out", d], ["sweep", exp, "--out", d, "-q"]):
+            p = normlab(cmd, expect=2)
+            check("--out" in p.stderr and reason in p.stderr and "filesystem" not in p.stderr
+                  and "ran " not in p.stderr and "what()" not in p.stderr, f"{cmd}:\n{p.stderr}")
+    shards = [os.path.join(tmp, f"b{k}") for k in (0, 1)]
+    for k, b in enumerate(shards):
+        normlab(["sweep", exp, "--out", b, "--shard", f"{k}/2", "-q"])
+    p = normlab(["merge", *shards, "--out", file + "/sub"], expect=2)
+    check("--out" in p.stderr and "Not a directory" in p.stderr, p.stderr)
+    # --save-weights and --log-file, before any training.
+    out = os.path.join(tmp, "t")
+    for opt, path, reason in [("--save-weights", os.path.join(tmp, "missing", "w.safetensors"), "does not exist"),
+                              ("--save-weights", file + "/w.safetensors", "is a file, not a directory"),
+                              ("--save-weights", tmp, "it is a directory"),
+                              ("--log-file", file + "/x.log", "is a file, not a directory"),
+                              ("--log-file", tmp, "it is a directory")]:
+        p = normlab(TRAIN + ["--out", out, opt, path], expect=2)
+        check(opt in p.stderr and reason in p.stderr and "step" not in p.stderr, f"{opt} {path}:\n{p.stderr}")
+        check(not os.path.exists(os.path.join(out, "runs.csv")), f"{opt} {path}: trained anyway")
+    # Weights inside --out (created by the run) are fine.
+    normlab(TRAIN + ["--out", out, "--save-weights", os.path.join(out, "w.safetensors")])
+    check(os.path.exists(os.path.join(out, "w.safetensors")), "weights not written")
+    # The data directory, before any download.
+    p = normlab(["data", "fetch", "mnist"], expect=2, env={"NORMLAB_DATA": file + "/data"})
+    check("NORMLAB_DATA" in p.stderr and "Not a directory" in p.stderr, p.stderr)
+    p = normlab(["data", "fetch", "mnist"], expect=2, env={"NORMLAB_DATA": file})
+    check("NORMLAB_DATA" in p.stderr and "not a directory" in p.stderr, p.stderr)
+    # claims --out
+    claims_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "experiments", "claims")
+    p = normlab(["claims", "--dir", claims_dir, "--only", "placement", "--out", file + "/c"], expect=2)
+    check("--out" in p.stderr and "Not a directory" in p.stderr, p.stderr)
+    check(open(file).read() == "x\n", "the regular file was changed")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
