@@ -39,7 +39,7 @@ const std::set<std::string> kMeta = {"name", "description", "seeds", "lr_scale_w
 
 class Parser {
  public:
-  explicit Parser(std::string path) : path_(std::move(path)) {}
+  Parser(std::string path, int64_t max_runs) : path_(std::move(path)), max_runs_(max_runs) {}
   std::vector<std::string> problems;
 
   template <class F>
@@ -98,7 +98,10 @@ class Parser {
     const std::string where = toml_where(path_, n);
     if (auto c = n.value<int64_t>(); c && n.is_integer()) {
       if (*c < 1) problems.push_back(fmt::format("{}: seeds: {} (allowed: a count >= 1 or a list)", where, *c));
-      for (int64_t i = 0; i < *c; ++i) seeds.push_back(uint64_t(i));
+      if (*c > max_runs_)
+        problems.push_back(fmt::format("{}: seeds: {} (allowed: a count up to {})", where, *c, max_runs_));
+      else
+        for (int64_t i = 0; i < *c; ++i) seeds.push_back(uint64_t(i));
     } else if (const auto* arr = n.as_array()) {
       if (arr->empty()) problems.push_back(fmt::format("{}: seeds: empty list", where));
       for (const auto& e : *arr) {
@@ -115,6 +118,7 @@ class Parser {
   }
 
   const std::string path_;
+  const int64_t max_runs_;
 };
 
 // Cartesian product of the axes, first key slowest.
@@ -138,10 +142,15 @@ std::vector<std::map<std::string, Value>> product(const Axes& axes) {
 }  // namespace
 
 Experiment load_experiment(const std::string& path, const ExperimentOptions& opt) {
+  return parse_experiment(read_text_file(path), path, opt);
+}
+
+Experiment parse_experiment(const std::string& text, const std::string& path, const ExperimentOptions& opt) {
   Experiment ex;
   ex.path = path;
-  const toml::table tbl = read_toml_file(path, &ex.text);
-  Parser p(path);
+  ex.text = text;
+  const toml::table tbl = parse_toml_text(text, path);
+  Parser p(path, opt.max_runs);
   ex.name = tbl["name"].value_or(std::filesystem::path(path).stem().string());
   ex.profile = opt.profile;
   // The name is a directory under results/: one plain path component.
@@ -188,7 +197,11 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
         p.read_axis(axes, std::string(k.str()), node);
     }
   }
-  for (const auto& [k, v] : opt.sets) {
+  // Plain references, not structured bindings: clang 14 (the fuzz build)
+  // cannot capture a binding in a lambda.
+  for (const auto& set : opt.sets) {
+    const std::string& k = set.first;
+    const std::string& v = set.second;
     p.guard([&] {
       const std::string where = "--set " + k;
       if (k == "seeds") {  // the same forms as in the file: a count or a list
@@ -199,7 +212,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
           throw ConfigError(fmt::format("{}: '{}' (allowed: a count >= 1, or a list of integers >= 0 like [1, 2])",
                                         where, v));
         }
-        Parser sp(where);
+        Parser sp(where, opt.max_runs);
         seeds = sp.read_seeds(*t.get("seeds"));
         if (!sp.problems.empty()) throw ConfigError(sp.problems.front());
         return;
@@ -217,11 +230,15 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
     const int64_t samples = (*rnd)["samples"].value_or(int64_t(0));
     if (samples < 1)
       p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", toml_where(path, *rnd)));
+    if (samples > opt.max_runs)
+      p.problems.push_back(fmt::format("{}: random.samples: {} (allowed: up to {})", toml_where(path, *rnd),
+                                       samples, opt.max_runs));
     Rng rng(uint64_t((*rnd)["seed"].value_or(int64_t(0))), 77);
-    draws.assign(std::size_t(std::max<int64_t>(samples, 0)), {});
+    draws.assign(samples >= 1 && samples <= opt.max_runs ? std::size_t(samples) : 0, {});
     for (auto& d : duplicate_spellings(*rnd, path)) p.problems.push_back(std::move(d));
-    for (const auto& [k, node] : *rnd) {
-      const std::string key(k.str());
+    for (const auto& entry : *rnd) {
+      const toml::node& node = entry.second;
+      const std::string key(entry.first.str());
       if (key == "samples" || key == "seed") continue;
       const std::string where = toml_where(path, node);
       p.guard([&] {
@@ -272,6 +289,24 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       double(tbl["lr_reference_batch"].value_or(tbl["lr-reference-batch"].value_or(int64_t(32))));
 
   if (!p.problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(p.problems, "\n")));
+
+  // Count before expanding (a double cannot overflow here): lists of a few
+  // hundred values on several keys multiply past any memory.
+  auto grid_size = [](const Axes& a) {
+    double n = 1;
+    for (const auto& [k, vals] : a) n *= double(vals.size());
+    return n;
+  };
+  double n_runs = double(draws.size()) * grid_size(axes);
+  for (const auto& [inc, where] : includes) {
+    Axes a = axes;
+    for (const auto& [k, v] : inc) a[k] = v;
+    n_runs += grid_size(a);
+  }
+  n_runs *= double(seeds.size());
+  if (n_runs > double(opt.max_runs))
+    throw ConfigError(fmt::format("{}: the grid has {:.4g} runs before exclusions (allowed: up to {}); "
+                                  "shorten its lists or split it", path, n_runs, opt.max_runs));
 
   // Combinations: the grid, then each include (its keys fixed, other axes expanded).
   std::vector<std::map<std::string, Value>> combos;
