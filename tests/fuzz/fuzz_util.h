@@ -31,7 +31,7 @@ inline std::string scratch_file(const uint8_t* data, std::size_t size, const cha
   } remove_at_exit{path};
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) throw std::runtime_error(path + ": cannot write");
-  const bool ok = std::fwrite(data, 1, size, f) == size;
+  const bool ok = size == 0 || std::fwrite(data, 1, size, f) == size;  // data may be null when empty
   if (std::fclose(f) != 0 || !ok) throw std::runtime_error(path + ": write failed");
   return path;
 }
