@@ -39,9 +39,13 @@ for t in $targets; do
   echo "== fuzz_$t: ${secs}s, log $log"
   # -timeout: one input taking longer is a hang, saved as timeout-*.
   set +e
-  (cd "$crashes" && $nice_cmd "$exe" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
-     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$crashes/" "$work" "$corpus") >"$log" 2>&1
+  (cd "$crashes" && exec $nice_cmd "$exe" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
+     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$crashes/" "$work" "$corpus") >"$log" 2>&1 &
+  pid=$!
+  wait $pid
   rc=$?
+  # The target's scratch file (tests/fuzz/fuzz_util.h) outlives a crash or a libFuzzer exit.
+  rm -f "/dev/shm/normlab_fuzz_${t}_$pid" "${TMPDIR:-/tmp}/normlab_fuzz_${t}_$pid"
   set -e
   # The last status line (#N DONE/pulse cov: ft: corp: exec/s) and the final stats.
   status=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
