@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # AddressSanitizer + UndefinedBehaviorSanitizer pass: builds an instrumented
 # normlab in build-asan/ and runs the unit tests (the PyTorch reference checks,
-# finite differences, allocation counts; not the 2,000-replication calibration
-# simulation) and a short command-line subset (train, sweep resume, shards,
-# interrupts, bad input) under it. Any sanitizer report fails its test.
+# finite differences, allocation counts, the fuzz corpus replays; not the
+# 2,000-replication calibration simulation) and a short command-line subset
+# (train, sweep resume, shards, interrupts, bad input) under it. Any sanitizer
+# report fails its test.
 # Usage: bash scripts/sanitize.sh   (after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."

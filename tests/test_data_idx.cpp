@@ -118,6 +118,18 @@ TEST_CASE("corrupt IDX files are DataErrors naming the file, the expectation and
     CHECK(e.find("expected 0x00000803") != std::string::npos);
     CHECK(e.find("found 0x12000803") != std::string::npos);
   }
+  SUBCASE("a header claiming gigabytes over a short payload is truncation, not a huge allocation") {
+    // Found by fuzz_idx: 60000x28x... with 16 bytes of file used to resize to 12 GB first.
+    write_bytes(dir / "big", idx_bytes(0x08, {60000, 28, 7168}, px));
+    const std::string e = error_of([&] { read_idx(dir / "big", 3); });
+    CHECK(e.find("truncated IDX data") != std::string::npos);
+    CHECK(e.find("found 16") != std::string::npos);
+  }
+  SUBCASE("dims whose product wraps 64 bits are refused, not read as empty") {
+    write_bytes(dir / "wrap", idx_bytes(0x08, {1u << 20, 1u << 16, 1u << 28}, {}));
+    const std::string e = error_of([&] { read_idx(dir / "wrap", 3); });
+    CHECK(e.find("more than 64 GiB") != std::string::npos);
+  }
   SUBCASE("element type other than unsigned byte") {
     write_bytes(dir / "t", idx_bytes(0x0D, {4, 2, 2}, px));
     const std::string e = error_of([&] { read_idx(dir / "t", 3); });

@@ -220,3 +220,16 @@ TEST_CASE("sweep: bad input: an experiment file with no keys is refused, not run
   }
   CHECK_THROWS_AS(load_experiment("/dev/null"), ConfigError);
 }
+
+TEST_CASE("sweep: bad input: a grid past max_runs is refused before it is expanded") {
+  // Found by fuzz_experiment: seeds = 99999999999999 exhausted memory instead.
+  ScratchDir d("sweep-bad-max-runs");
+  CHECK(fail(d, "seeds = 99999999999999\n").has("seeds: 99999999999999 is more than the limit of 1000000 runs"));
+  CHECK(fail(d, "[random]\nsamples = 10000000000000\nlr = { uniform = [0.1, 1.0] }\n")
+            .has("random.samples: 10000000000000 is more than the limit of 1000000 runs"));
+  ExperimentOptions small;
+  small.max_runs = 100;
+  const auto f = fail(d, "lr = [0.1, 0.2, 0.3, 0.4, 0.5]\nseeds = 30\n", small);
+  CHECK(f.has("the grid expands to 150 runs (5 combinations x 30 seeds, before [[exclude]]), more than the "
+              "limit of 100 runs"));
+}

@@ -11,6 +11,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -118,12 +119,25 @@ IdxArray read_idx(const std::string& path, int expect_ndims) {
   a.dims = read_header(f.get(), path, expect_ndims);
   std::size_t total = 1;
   for (uint32_t d : a.dims) {
-    total *= d;
-    if (total > (std::size_t(1) << 36))
+    // Checked before multiplying: three 32-bit dims can wrap 64 bits, e.g.
+    // 2^20 x 2^16 x 2^28 to 0, which then "matched" an empty payload.
+    if (d != 0 && total > (std::size_t(1) << 36) / d)
       throw DataError(path + ": IDX dims " + dims_str(a.dims) + " describe more than 64 GiB; file is corrupt");
+    total *= d;
   }
-  a.data.resize(total);
-  const std::size_t got = read_some(f.get(), path, a.data.data(), total);
+  // Grow with the bytes actually read: a corrupt header that claims gigabytes
+  // then fails as truncated instead of allocating them first. Capacity doubles,
+  // capped at the total, so a real file ends with no spare capacity.
+  constexpr std::size_t kChunk = std::size_t(1) << 20;
+  std::size_t got = 0;
+  while (got < total) {
+    const std::size_t want = std::min(total - got, kChunk);
+    if (a.data.capacity() < got + want) a.data.reserve(std::min(total, std::max(2 * a.data.capacity(), got + want)));
+    a.data.resize(got + want);
+    const std::size_t r = read_some(f.get(), path, a.data.data() + got, want);
+    got += r;
+    if (r < want) break;
+  }
   if (got < total)
     throw DataError(path + ": truncated IDX data: header says " + dims_str(a.dims) + " = " + std::to_string(total) +
                     " bytes, found " + std::to_string(got));

@@ -40,7 +40,7 @@ const std::set<std::string> kMeta = {"name", "description", "seeds", "lr_scale_w
 
 class Parser {
  public:
-  explicit Parser(std::string path) : path_(std::move(path)) {}
+  Parser(std::string path, uint64_t max_runs) : path_(std::move(path)), max_runs_(max_runs) {}
   std::vector<std::string> problems;
 
   template <class F>
@@ -100,10 +100,10 @@ class Parser {
     if (auto c = n.value<int64_t>(); c && n.is_integer()) {
       if (*c < 1) problems.push_back(fmt::format("{}: seeds: {} (allowed: a count >= 1 or a list)", where, *c));
       // Counted before the list is made: seeds = 4294967296 must not fill memory first.
-      if (uint64_t(std::max<int64_t>(*c, 0)) > max_runs()) {
+      if (uint64_t(std::max<int64_t>(*c, 0)) > max_runs_) {
         problems.push_back(fmt::format("{}: seeds: {} is more than the limit of {} runs (allowed: a count "
-                                       "up to {}; set {} to raise the limit)", where, *c, max_runs(),
-                                       max_runs(), kMaxRunsEnv));
+                                       "up to {}; set {} to raise the limit)", where, *c, max_runs_,
+                                       max_runs_, kMaxRunsEnv));
         return {0};
       }
       for (int64_t i = 0; i < *c; ++i) seeds.push_back(uint64_t(i));
@@ -123,6 +123,7 @@ class Parser {
   }
 
   const std::string path_;
+  const uint64_t max_runs_;
 };
 
 // Cartesian product of the axes, first key slowest.
@@ -145,10 +146,10 @@ std::vector<std::map<std::string, Value>> product(const Axes& axes) {
 
 // The number of runs the grid expands to, counted in double (no overflow)
 // before anything is expanded; [[exclude]] is not subtracted, so it is an
-// upper bound. Refuses more than max_runs().
+// upper bound. Refuses more than `limit`.
 void check_grid_size(const std::string& path, const Axes& axes,
                      const std::vector<std::pair<Axes, std::string>>& includes, std::size_t draws,
-                     std::size_t seeds) {
+                     std::size_t seeds, uint64_t limit) {
   auto combos = [](const Axes& a) {
     double n = 1;
     for (const auto& [k, vals] : a) n *= double(vals.size());
@@ -162,20 +163,26 @@ void check_grid_size(const std::string& path, const Axes& axes,
   }
   const double combinations = total;
   total *= double(seeds);
-  if (total > double(max_runs()))
+  if (total > double(limit))
     throw ConfigError(fmt::format(
         "{}: the grid expands to {:.0f} runs ({:.0f} combinations x {} seeds, before [[exclude]]), more "
         "than the limit of {} runs; make the lists shorter, or set {}={:.0f} to allow it",
-        path, total, combinations, seeds, max_runs(), kMaxRunsEnv, total));
+        path, total, combinations, seeds, limit, kMaxRunsEnv, total));
 }
 
 }  // namespace
 
 Experiment load_experiment(const std::string& path, const ExperimentOptions& opt) {
+  return parse_experiment(read_text_file(path), path, opt);
+}
+
+Experiment parse_experiment(const std::string& text, const std::string& path, const ExperimentOptions& opt) {
   Experiment ex;
   ex.path = path;
-  const toml::table tbl = read_toml_file(path, &ex.text);
-  Parser p(path);
+  ex.text = text;
+  const toml::table tbl = parse_toml_text(text, path);
+  const uint64_t limit = opt.max_runs > 0 ? uint64_t(opt.max_runs) : max_runs();
+  Parser p(path, limit);
   ex.name = tbl["name"].value_or(std::filesystem::path(path).stem().string());
   ex.profile = opt.profile;
   // The name is a directory under results/: one plain path component.
@@ -222,7 +229,11 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
         p.read_axis(axes, std::string(k.str()), node);
     }
   }
-  for (const auto& [k, v] : opt.sets) {
+  // Plain references, not structured bindings: clang 14 (the fuzz build)
+  // cannot capture a binding in a lambda.
+  for (const auto& set : opt.sets) {
+    const std::string& k = set.first;
+    const std::string& v = set.second;
     p.guard([&] {
       const std::string where = "--set " + k;
       if (k == "seeds") {  // the same forms as in the file: a count or a list
@@ -233,7 +244,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
           throw ConfigError(fmt::format("{}: '{}' (allowed: a count >= 1, or a list of integers >= 0 like [1, 2])",
                                         where, v));
         }
-        Parser sp(where);
+        Parser sp(where, limit);
         seeds = sp.read_seeds(*t.get("seeds"));
         if (!sp.problems.empty()) throw ConfigError(sp.problems.front());
         return;
@@ -251,16 +262,17 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
     int64_t samples = (*rnd)["samples"].value_or(int64_t(0));
     if (samples < 1)
       p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", toml_where(path, *rnd)));
-    if (uint64_t(std::max<int64_t>(samples, 0)) > max_runs()) {
+    if (uint64_t(std::max<int64_t>(samples, 0)) > limit) {
       p.problems.push_back(fmt::format("{}: random.samples: {} is more than the limit of {} runs (set {} to "
-                                       "raise the limit)", toml_where(path, *rnd), samples, max_runs(), kMaxRunsEnv));
+                                       "raise the limit)", toml_where(path, *rnd), samples, limit, kMaxRunsEnv));
       samples = 1;
     }
     Rng rng(uint64_t((*rnd)["seed"].value_or(int64_t(0))), 77);
     draws.assign(std::size_t(std::max<int64_t>(samples, 0)), {});
     for (auto& d : duplicate_spellings(*rnd, path)) p.problems.push_back(std::move(d));
-    for (const auto& [k, node] : *rnd) {
-      const std::string key(k.str());
+    for (const auto& entry : *rnd) {
+      const toml::node& node = entry.second;
+      const std::string key(entry.first.str());
       if (key == "samples" || key == "seed") continue;
       const std::string where = toml_where(path, node);
       p.guard([&] {
@@ -311,7 +323,7 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
       double(tbl["lr_reference_batch"].value_or(tbl["lr-reference-batch"].value_or(int64_t(32))));
 
   if (!p.problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(p.problems, "\n")));
-  check_grid_size(path, axes, includes, draws.size(), seeds.size());
+  check_grid_size(path, axes, includes, draws.size(), seeds.size(), limit);
 
   // Combinations: the grid, then each include (its keys fixed, other axes expanded).
   std::vector<std::map<std::string, Value>> combos;

@@ -24,8 +24,11 @@
 //   epochs = 1
 //   [rule]                            # free-form; read by the claims suite, not here
 //
+// A grid larger than ExperimentOptions::max_runs, or by default NORMLAB_MAX_RUNS
+// (seeds and random.samples included), is a ConfigError, reported before any expansion.
 // Every problem in the file (unknown key, wrong type, empty list, a value no
 // run accepts) is collected and reported together as FILE:LINE:COL: key: ...
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,10 +52,17 @@ struct Experiment {
 struct ExperimentOptions {
   std::string profile;                                     // "" = none
   std::vector<std::pair<std::string, std::string>> sets;   // --set key=value, applied last
+  // More runs than this is a typo (seeds = 100000000), not a sweep; expanding
+  // it would exhaust memory first. 0: the NORMLAB_MAX_RUNS limit (core/limits.h).
+  int64_t max_runs = 0;
 };
 
 // Parses and expands; throws ConfigError listing every problem.
 Experiment load_experiment(const std::string& path, const ExperimentOptions& opt = {});
+// The same for text already in memory (load_experiment reads the file, then
+// calls this): path names it in messages and gives the default name.
+Experiment parse_experiment(const std::string& text, const std::string& path,
+                            const ExperimentOptions& opt = {});
 
 // Each run (grid order) named by the identity keys that vary over the grid,
 // for log lines: "norm=batch lr=0.3 seed=1" (the run id when nothing varies).

@@ -7,9 +7,11 @@
 
 #include <fmt/format.h>
 
-#include <filesystem>
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -22,6 +24,34 @@ std::size_t dtype_size(const std::string& d) {
   if (d == "F32" || d == "I32") return 4;
   if (d == "F64" || d == "I64") return 8;
   return 0;
+}
+
+// A list of JSON integers >= 0 (shape, data_offsets). Anything else, floats
+// included, is refused here: converting 1e300 to an integer is undefined.
+std::vector<uint64_t> counts(const nlohmann::json& v, const char* key) {
+  const auto& a = v.at(key);
+  std::vector<uint64_t> out;
+  if (a.is_array())
+    for (const auto& e : a) {
+      if (!e.is_number_unsigned() || e.get<uint64_t>() > uint64_t(INT64_MAX)) break;
+      out.push_back(e.get<uint64_t>());
+    }
+  if (!a.is_array() || out.size() != a.size())
+    throw std::runtime_error(std::string(key) + ": expected a list of integers >= 0");
+  return out;
+}
+
+// Bytes the shape needs, or throws when the count does not fit in 64 bits.
+uint64_t shape_bytes(const std::vector<uint64_t>& shape, std::size_t elem) {
+  uint64_t n = elem;
+  bool overflow = false, zero = false;
+  for (uint64_t d : shape) {
+    zero = zero || d == 0;
+    overflow = __builtin_mul_overflow(n, d, &n) || overflow;
+  }
+  if (zero) return 0;
+  if (overflow) throw std::runtime_error("shape: more elements than fit in memory");
+  return n;
 }
 
 template <class Out>
@@ -85,18 +115,21 @@ SafeTensorFile read_safetensors(const std::string& path) {
   SafeTensorFile file;
   for (auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
-      for (auto& [k, mv] : v.items()) file.metadata[k] = mv.get<std::string>();
+      if (!v.is_object() || !std::all_of(v.begin(), v.end(), [](const auto& mv) { return mv.is_string(); }))
+        throw ConfigError(fmt::format("{}: __metadata__: expected an object of strings", path));
+      for (auto& [k, mv] : v.items()) file.metadata[k] = mv.template get<std::string>();
       continue;
     }
     SafeTensor t;
     try {
       t.dtype = v.at("dtype").get<std::string>();
-      t.shape = v.at("shape").get<std::vector<int64_t>>();
-      const auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
+      const auto shape = counts(v, "shape");
+      t.shape.assign(shape.begin(), shape.end());
+      const auto off = counts(v, "data_offsets");
       if (!dtype_size(t.dtype))
         throw std::runtime_error("dtype " + t.dtype + " (allowed: F32, F64, I64, I32)");
       if (off.size() != 2 || off[0] > off[1] || off[1] > dlen ||
-          off[1] - off[0] != t.numel() * dtype_size(t.dtype))
+          off[1] - off[0] != shape_bytes(shape, dtype_size(t.dtype)))
         throw std::runtime_error("data_offsets do not match the shape and the file length");
       t.bytes.assign(all.begin() + long(data0 + off[0]), all.begin() + long(data0 + off[1]));
     } catch (const std::exception& e) {

@@ -26,7 +26,9 @@ struct SafeTensorFile {
 };
 
 // Throws ConfigError naming the file and what is wrong (truncated, bad JSON,
-// offsets outside the data, a dtype it does not know).
+// offsets outside the data, a dtype it does not know, shape or offsets that
+// are not integers >= 0, a shape too large to count, __metadata__ values that
+// are not strings), and no other exception for any file contents.
 SafeTensorFile read_safetensors(const std::string& path);
 
 // Writes path atomically (temporary file, then rename).

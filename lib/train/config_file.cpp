@@ -13,15 +13,23 @@
 
 namespace normlab {
 
-toml::table read_toml_file(const std::string& path, std::string* text) {
+std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(fmt::format("{}: cannot open", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string body = ss.str();
+  return ss.str();
+}
+
+toml::table read_toml_file(const std::string& path, std::string* text) {
+  const std::string body = read_text_file(path);
   if (text) *text = body;
+  return parse_toml_text(body, path);
+}
+
+toml::table parse_toml_text(const std::string& text, const std::string& path) {
   try {
-    return toml::parse(body, path);
+    return toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     throw ConfigError(fmt::format("{}:{}:{}: {}", path, b.line, b.column, e.description()));

@@ -19,6 +19,13 @@ namespace normlab {
 // returns the file as read.
 toml::table read_toml_file(const std::string& path, std::string* text = nullptr);
 
+// The reading half of read_toml_file: the whole file. Throws ConfigError "PATH: cannot open".
+std::string read_text_file(const std::string& path);
+
+// The parsing half of read_toml_file: text as the file at path would hold it
+// (path only names it in messages). Throws ConfigError "PATH:LINE:COL: ...".
+toml::table parse_toml_text(const std::string& text, const std::string& path);
+
 // A node's place in its file, "PATH:LINE:COL", for messages.
 std::string toml_where(const std::string& path, const toml::node& n);
 
