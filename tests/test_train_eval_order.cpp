@@ -108,3 +108,26 @@ TEST_CASE("train eval-order: evaluate with an order reads its first limit entrie
   CHECK(e.first == f.first);
   CHECK(e.second == f.second);
 }
+
+TEST_CASE("train eval-order: the prediction flip rate, against its closed forms") {
+  auto with = [](const std::string& stats, const std::string& eval_batch, const std::string& order) {
+    RunConfig c = tiny(order);
+    c.set("eval-stats", stats);
+    c.set("eval-batch", eval_batch);
+    return run_one(resolve(c), 1);
+  };
+  // Stored order: not measured.
+  CHECK_FALSE(run_one(resolve(tiny()), 1).has_flip);
+  // Batch statistics over 4 random batch-mates: predictions depend on them.
+  const RunResult b4 = with("batch", "4", "shuffled");
+  REQUIRE(b4.has_flip);
+  CHECK(b4.pred_flip_rate > 0.05);
+  CHECK(with("batch", "4", "shuffled").pred_flip_rate == b4.pred_flip_rate);
+  // Batch 1: each unit's batch mean is the value itself, so every BN output is beta and
+  // every image gets the same prediction whatever the order: no flips.
+  CHECK(with("batch", "1", "shuffled").pred_flip_rate == 0);
+  // One batch holding the whole test split: the same batch-mates in both orders.
+  CHECK(with("batch", "100", "shuffled").pred_flip_rate == 0);
+  // Running averages: an image's output does not depend on its batch.
+  CHECK(with("running", "4", "shuffled").pred_flip_rate == 0);
+}

@@ -19,7 +19,7 @@ namespace normlab {
 std::string time_step_configs(const std::vector<RunConfig>& runs, const std::vector<TrainSpec>& specs,
                               const TimingOptions& opt) {
   blas_set_threads(1);  // as in training: one thread per run
-  std::string s = config_header() + ",median_s,min_s,samples_per_s\n";
+  std::string s = config_header() + ",median_s,min_s,samples_per_s,gemm_flops,norm_flops,norm_bytes\n";
   std::vector<std::size_t> order(runs.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -29,7 +29,8 @@ std::string time_step_configs(const std::vector<RunConfig>& runs, const std::vec
   for (std::size_t i : order) {
     const RunSetup setup = setup_run(specs[i]);  // shapes and classes of the data
     const BenchRow r = time_train_step(setup.model, setup.spec.optim, setup.spec.batch_size, opt, false);
-    rows[i] = config_fields(runs[i]) + fmt::format(",{:.6g},{:.6g},{:.6g}\n", r.median_s, r.min_s, r.samples_per_s());
+    rows[i] = config_fields(runs[i]) + fmt::format(",{:.6g},{:.6g},{:.6g},{:.8g},{:.8g},{:.8g}\n", r.median_s, r.min_s,
+                                                   r.samples_per_s(), r.flops, r.norm_flops, r.norm_bytes);
   }
   for (const auto& r : rows) s += r;  // grid order
   return s;

@@ -3,7 +3,8 @@
 // grid timed as one training step by the benchmark harness (bench/step_timing.h),
 // not trained. Each seed is one timing repeat; repeats run in seed order, all
 // configurations per repeat, so slow drift of the machine hits every norm alike.
-//   timings.csv  run_id, every identity config key, median_s, min_s, samples_per_s
+//   timings.csv  run_id, every identity config key, median_s, min_s, samples_per_s,
+//                gemm_flops, norm_flops, norm_bytes (per step, counted: bench/step_timing.h)
 #include <string>
 #include <vector>
 

@@ -30,6 +30,8 @@ struct BenchRow {
   double bytes = 0;          // bytes a call must move at least (memory-bound kernels)
   double flops = 0;          // floating-point operations per call (GEMM work)
   double gemm_s = 0;         // seconds per call inside gemm (steps only; 0: not measured)
+  double norm_flops = 0;     // normalization work per call (steps only; bench/step_timing.h)
+  double norm_bytes = 0;     // bytes the normalization passes move per call (steps only)
   double samples_per_s() const { return items > 0 ? items / median_s : 0; }
   double gb_per_s() const { return bytes > 0 ? bytes / median_s / 1e9 : 0; }
   double gflop_per_s() const { return flops > 0 ? flops / median_s / 1e9 : 0; }

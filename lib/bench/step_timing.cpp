@@ -1,6 +1,7 @@
 // Training-step timing (contract in step_timing.h). GEMM work per layer and
 // step, batch N: dense (out x in) 3 x 2*N*out*in (2x for the first layer);
 // conv 3 x 2*N*Cout*(Cin*k*k)*Hout*Wout (2x for the first layer).
+// Normalization per step: 13 flops and 36 bytes per normalized value (step_timing.h).
 #include "bench/step_timing.h"
 
 #include <algorithm>
@@ -48,6 +49,11 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
     if (L.kind() == "conv2d") {
       const double k = double(ps[0].shape[1]) * ps[0].shape[2] * ps[0].shape[3];
       row.flops += passes * 2.0 * N * ps[0].shape[0] * k * L.out_shape().spatial();
+    }
+    if (L.kind() == "batchnorm" || L.kind() == "layernorm" || L.kind() == "groupnorm") {
+      const double E = double(N) * double(L.out_shape().size());
+      row.norm_flops += 13.0 * E;
+      row.norm_bytes += 36.0 * E;
     }
     if (L.kind() == "rnn") {  // per step x_t W_ih^T (T steps), h W_hh^T (T-1 steps)
       const double H = ps[0].shape[0], D = ps[0].shape[1], T = L.in_shape().h;

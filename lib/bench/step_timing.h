@@ -15,7 +15,14 @@ namespace normlab {
 // gradient of the first layer). With gemm_part, also the seconds spent inside
 // gemm per step (the median step time x the fraction of time inside gemm,
 // measured over extra steps with the gemm timer on). Throws ConfigError if
-// the model does not build.
+// the model does not build. Also the normalization layers' work per step,
+// counted from the passes of the normalization core (nn/norm_core.cpp) over
+// E = N x (the layer's activation size) values: forward one moments pass (4
+// flops, read x) and one affine pass (2 flops, read x, write y); backward one
+// reduction pass (3 flops, read dy and x) and one write pass (4 flops, read dy
+// and x, accumulate into dx). 13 flops and 9 float32 accesses (36 bytes) per
+// value; per-channel terms, and the norm inside the RNN layer, are left out.
+// A count, not a measurement.
 BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, const TimingOptions& opt,
                          bool gemm_part);
 

@@ -36,15 +36,18 @@ void softmax_xent_backward(T* dlogits, const T* probs, const int32_t* y, int N, 
 }
 
 template <class T>
+int row_argmax(const T* logits, int n, int K) {
+  const T* z = logits + long(n) * K;
+  int best = 0;
+  for (int k = 1; k < K; ++k)
+    if (z[k] > z[best]) best = k;
+  return best;
+}
+
+template <class T>
 int count_correct(const T* logits, const int32_t* y, int N, int K) {
   int correct = 0;
-  for (int n = 0; n < N; ++n) {
-    const T* z = logits + long(n) * K;
-    int best = 0;
-    for (int k = 1; k < K; ++k)
-      if (z[k] > z[best]) best = k;
-    correct += best == y[n];
-  }
+  for (int n = 0; n < N; ++n) correct += row_argmax(logits, n, K) == y[n];
   return correct;
 }
 
@@ -53,6 +56,8 @@ template double softmax_xent_forward<double>(double*, const double*, const int32
 template void softmax_xent_backward<float>(float*, const float*, const int32_t*, int, int);
 template void softmax_xent_backward<double>(double*, const double*, const int32_t*, int, int);
 template int count_correct<float>(const float*, const int32_t*, int, int);
+template int row_argmax<float>(const float*, int, int);
+template int row_argmax<double>(const double*, int, int);
 template int count_correct<double>(const double*, const int32_t*, int, int);
 
 }  // namespace normlab

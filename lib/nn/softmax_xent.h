@@ -18,4 +18,8 @@ void softmax_xent_backward(T* dlogits, const T* probs, const int32_t* y, int N, 
 template <class T>
 int count_correct(const T* logits, const int32_t* y, int N, int K);
 
+// The argmax (first maximum) of row n of logits (N,K).
+template <class T>
+int row_argmax(const T* logits, int n, int K);
+
 }  // namespace normlab

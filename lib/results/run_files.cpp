@@ -60,7 +60,7 @@ std::string config_fields(const RunConfig& cfg) {
 std::string runs_header() {
   std::string h = config_header();
   h += ",status,failure,final_test_acc,best_test_acc,final_train_loss,final_test_loss,"
-       "final_train_acc,final_val_acc,best_val_acc,final_val_loss,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps_done,"
+       "final_train_acc,final_val_acc,best_val_acc,final_val_loss,pred_flip_rate,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps_done,"
        "train_seconds,samples_per_s,peak_rss_mb,message\n";
   return h;
 }
@@ -68,10 +68,11 @@ std::string runs_header() {
 std::string runs_row(const RunConfig& cfg, const RunResult& r) {
   std::string s = config_fields(cfg);
   const bool reached = r.steps_to_target >= 0;
-  s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
+  s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
                    num(r.final_test_acc), num(r.best_test_acc), num(r.final_train_loss),
                    num(r.final_test_loss), num(r.final_train_acc), opt_num(r.final_val_acc, r.has_val),
                    opt_num(r.best_val_acc, r.has_val), opt_num(r.final_val_loss, r.has_val),
+                   opt_num(r.pred_flip_rate, r.has_flip),
                    reached ? std::to_string(r.steps_to_target) : "",
                    opt_num(r.seconds_to_target, reached),
                    r.diverge_step >= 0 ? std::to_string(r.diverge_step) : "", num(r.loss_auc),

@@ -49,6 +49,8 @@ struct RunResult {
   double final_train_acc = 0;
   bool has_val = false;        // the dataset has a validation split (dataset key val=F)
   double final_val_acc = 0, best_val_acc = 0, final_val_loss = 0;
+  bool has_flip = false;        // eval-order = shuffled: pred_flip_rate was measured
+  double pred_flip_rate = 0;    // fraction of test images whose prediction changes with their batch-mates
   long steps_to_target = -1;
   double seconds_to_target = -1;
   double loss_auc = 0;         // mean training-batch loss over the steps run

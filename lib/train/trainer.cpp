@@ -14,7 +14,10 @@
 // eval-order = shuffled each split is evaluated in its own fixed permutation
 // (drawn once per run from the seed and a per-split salt, the same at every
 // evaluation point), so "first N" and each evaluation batch's members are a
-// uniform draw instead of a stored slice. After training, optionally, the
+// uniform draw instead of a stored slice. It also gives the prediction flip
+// rate: at the last evaluation the same test images are evaluated again in a
+// second fixed order, and pred_flip_rate is the fraction whose predicted class
+// differs (0 when predictions do not depend on batch-mates). After training, optionally, the
 // batch-statistic error of every BN input (train/batch_stats.h).
 #include "train/trainer.h"
 
@@ -59,7 +62,7 @@ std::vector<uint32_t> eval_permutation(int count, uint64_t seed, uint64_t salt) 
 }
 
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
-                                   int limit, Mode mode, const uint32_t* order) {
+                                   int limit, Mode mode, const uint32_t* order, int32_t* preds) {
   const int total = limit > 0 ? std::min(limit, split.count()) : split.count();
   const int B = std::min(eval_batch, model.max_batch());
   const int K = int(model.output_shape().size());
@@ -74,6 +77,8 @@ std::pair<double, double> evaluate(Sequential<float>& model, const Split& split,
     const float* z = model.forward(x.data(), n, mode);
     loss += softmax_xent_forward(probs.data(), z, y.data(), n, K) * n;
     correct += count_correct(z, y.data(), n, K);
+    if (preds)
+      for (int i = 0; i < n; ++i) preds[begin + i] = row_argmax(z, i, K);
   }
   return {loss / total, double(correct) / total};
 }
@@ -117,6 +122,18 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
     order_test = eval_permutation(data.test.count(), spec.seed, 0x6576616c2d746573ull);  // "eval-tes"
   }
   auto order_of = [&](const std::vector<uint32_t>& o) { return spec.eval_shuffled ? o.data() : nullptr; };
+  // The prediction flip rate (eval-order = shuffled only): at the final evaluation the
+  // same test images are evaluated a second time in another order, so each image has
+  // other batch-mates; order_flip[j] = order_test[flip_pos[j]].
+  const int flip_n = spec.eval_subset > 0 ? std::min(spec.eval_subset, data.test.count()) : data.test.count();
+  std::vector<uint32_t> flip_pos, order_flip;
+  std::vector<int32_t> preds_a, preds_b;
+  if (spec.eval_shuffled) {
+    flip_pos = eval_permutation(flip_n, spec.seed, 0x6576616c2d666c70ull);  // "eval-flp"
+    for (uint32_t p : flip_pos) order_flip.push_back(order_test[p]);
+    preds_a.resize(flip_n);
+    preds_b.resize(flip_n);
+  }
 
   double train_s = 0, grad_norm = 0, auc = 0, initial_loss = 0, lr = spec.lr;
   long samples = 0;
@@ -128,7 +145,16 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       recompute_precise_bn(model, train, spec.precise_batches, N, spec.seed);
     }
     const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em, order_of(order_train));
-    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_of(order_test));
+    const bool flip = spec.eval_shuffled && step == total;
+    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_of(order_test),
+                                     flip ? preds_a.data() : nullptr);
+    if (flip) {
+      evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_flip.data(), preds_b.data());
+      long changed = 0;
+      for (int j = 0; j < flip_n; ++j) changed += preds_b[j] != preds_a[flip_pos[j]];
+      r.pred_flip_rate = flip_n > 0 ? double(changed) / flip_n : 0;
+      r.has_flip = true;
+    }
     const double epoch = double(samples) / train.count();
     r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s});
     if (r.has_val) {

@@ -48,9 +48,12 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
 // {loss, accuracy}. Mode::eval uses BN's running averages; Mode::eval_batch_stats
 // each batch's own statistics (the last batch may be smaller). With `order`
 // (a permutation of 0..split.count()-1), "first" means order[0..limit): batch k
-// is the samples order[k*B .. (k+1)*B); without it, stored order.
+// is the samples order[k*B .. (k+1)*B); without it, stored order. With `preds`
+// (room for min(limit, count) entries), preds[i] = the predicted class of the
+// i-th sample evaluated.
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
-                                   int limit = 0, Mode mode = Mode::eval, const uint32_t* order = nullptr);
+                                   int limit = 0, Mode mode = Mode::eval, const uint32_t* order = nullptr,
+                                   int32_t* preds = nullptr);
 
 // The fixed evaluation order of a split with `count` samples under eval-order =
 // shuffled: a uniform permutation, a pure function of (seed, salt).

@@ -14,7 +14,7 @@ RUNS_NUMERIC = ["seed", "final_test_acc", "best_test_acc", "final_train_loss",
                 "final_test_loss", "final_train_acc", "steps_to_target", "seconds_to_target",
                 "target-acc"]
 RUNS_NUMERIC_OPTIONAL = ["diverge_step", "train_seconds", "samples_per_s", "loss_auc",
-                         "final_val_acc"]
+                         "final_val_acc", "pred_flip_rate"]
 CURVES_REQUIRED = ["run_id", "step", "split", "loss", "accuracy", "elapsed_s"]
 CURVES_NUMERIC = ["step", "loss", "accuracy", "elapsed_s"]
 ACTS_REQUIRED = ["run_id", "step", "layer", "kind", "p15", "p50", "p85"]
@@ -24,8 +24,9 @@ BATCHSTATS_REQUIRED = ["run_id", "layer", "batch", "mean_err", "var_err"]
 BATCHSTATS_NUMERIC = ["layer", "batch", "mean_err", "var_err"]
 TIMINGS_REQUIRED = ["run_id", "norm", "seed", "median_s"]
 TIMINGS_NUMERIC = ["seed", "median_s"]
-TIMINGS_NUMERIC_OPTIONAL = ["min_s", "samples_per_s"]
-TIMINGS_RESULTS = ["median_s", "min_s", "samples_per_s"]  # the columns after the config keys
+TIMINGS_NUMERIC_OPTIONAL = ["min_s", "samples_per_s", "gemm_flops", "norm_flops", "norm_bytes"]
+TIMINGS_RESULTS = ["median_s", "min_s", "samples_per_s", "gemm_flops", "norm_flops",
+                   "norm_bytes"]  # the columns after the config keys
 
 
 class ReportError(Exception):
@@ -102,7 +103,8 @@ def read_manifest(path):
 
 
 def read_timings(path):
-    """timings.csv: run_id, the config keys, then median_s, min_s, samples_per_s."""
+    """timings.csv: run_id, the config keys, then median_s, min_s, samples_per_s and
+    (newer files) gemm_flops, norm_flops, norm_bytes."""
     t = read_csv(path, TIMINGS_REQUIRED, TIMINGS_NUMERIC, TIMINGS_NUMERIC_OPTIONAL)
     t["norm"] = t["norm"].astype(str)
     return t

@@ -8,10 +8,10 @@ import os
 from . import figures
 from .conventions import (EVAL_STATS_LABELS, NORM_COLORS, NORM_ORDER, as_number, group_label,
                           norm_label, setting_label, sort_values)
-from .stats import (FAIL_ACC, NEFF_BATCH, activation_percentiles, batchstat_slope_rows,
+from .stats import (FAIL_ACC, INIT_NEAR_BEST, NEFF_BATCH, activation_percentiles, batchstat_slope_rows,
                     batchstat_slopes, batchstats_joined, batchstats_per_run, convergence_rows,
-                    eval_resolution, eval_stats_data, eval_stats_drawn, lr_failure_data,
-                    lr_failure_drawn, mean_std, settings, stability_grid, step_time_cells)
+                    eval_resolution, eval_stats_data, eval_stats_drawn, init_width_rows, lr_failure_data,
+                    lr_failure_drawn, mean_ci, mean_std, settings, stability_grid, step_time_cells)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,13 +409,33 @@ def batch_size_section(sw, out):
             ["batch-size.png"])
 
 
+def init_width_table(sw):
+    """The near-best init range in decades and the worst case, per line group and norm."""
+    found = init_width_rows(sw)
+    if not found or not found[1]:
+        return []
+    keys, rows = found
+    table = [([group_label(keys, v) or "—"] if keys else []) +
+             [norm_label(n), fmt_ci(mean_ci(w), lambda x: f"{x:.2f}"), fmt_ci(mean_ci(wc)),
+              fmt_ci(mean_ci(b)), str(len(w))] for v, n, w, wc, b in rows]
+    header = (["setting"] if keys else []) + \
+        ["norm", "decades within 0.02 of best", "worst-case accuracy", "best accuracy", "seeds"]
+    return [f"Init-scale range, per seed: the width in decades (log10 of the largest over the "
+            f"smallest scale) of the contiguous run of grid scales whose final test accuracy "
+            f"is within {INIT_NEAR_BEST} of that seed's best, and the worst accuracy over all "
+            f"scales. Mean [95% t interval] over seeds. A width of 0 means only the best scale "
+            f"qualifies; the grid's full span is the largest possible.\n",
+            md_table(header, table) + "\n"]
+
+
 def init_section(sw, out):
     if "init" not in sw.others:
         return [], []
     rest = figures.fig_init(sw, out)
     return (["### Initialization\n", "![Accuracy per init](init.png)\n",
              "Final test accuracy per initialization scheme and norm"
-             + (f", each at the best {', '.join(rest)}" if rest else "") + ".\n"],
+             + (f", each at the best {', '.join(rest)}" if rest else "") + ".\n"]
+            + init_width_table(sw),
             ["init.png"])
 
 
@@ -569,11 +589,42 @@ def eval_stats_table(data):
     return md_table(header, table)
 
 
+def flip_rate_table(data):
+    """Per line group and eval batch size: the prediction flip rate per mode, mean [95% t
+    interval] over seeds. Empty when no run measured it (eval-order = stored)."""
+    keys, modes, batches, groups = data
+    table = []
+    for values, g in groups:
+        if "pred_flip_rate" not in g or not g["pred_flip_rate"].notna().any():
+            continue
+        name = group_label(keys, values)
+        for bv in batches:
+            cells = [g[(g["eval-stats"] == mode) & (g["eval_batch_n"] == bv)]["pred_flip_rate"]
+                     for mode in modes]
+            if not any(c.notna().any() for c in cells):
+                continue
+            table.append(([name] if keys else []) + [f"{bv:g}"] +
+                         [fmt_ci(mean_ci(c)) for c in cells])
+    if not table:
+        return ""
+    header = (["model"] if keys else []) + ["eval batch"] + \
+        [EVAL_STATS_LABELS.get(m, f"`{m}`") for m in modes]
+    return md_table(header, table)
+
+
 def eval_stats_section(sw, out):
     if not eval_stats_drawn(sw):
         return [], []
     data = eval_stats_data(sw)
     figures.fig_eval_stats(data, out)
+    flips = flip_rate_table(data)
+    flip_lines = [] if not flips else [
+        "Prediction flip rate: the fraction of test images whose predicted class changes "
+        "when the same images are evaluated a second time in another random order, so "
+        "each has other batch-mates (`pred_flip_rate`, measured at the last evaluation). "
+        "Mean [95% t interval] over seeds. Population statistics give 0 by construction; "
+        "with batch statistics it is how much a prediction depends on its batch.\n",
+        flips + "\n"]
     return (["### Evaluation statistics: running averages vs batch statistics\n",
              "![Test accuracy vs evaluation batch size](eval_stats.png)\n",
              "Final test accuracy against the evaluation batch size, per `eval-stats`: "
@@ -581,7 +632,7 @@ def eval_stats_section(sw, out):
              "normalizes each evaluation batch with its own mean and variance, so a "
              "prediction depends on the rest of its batch. Mean ± std over seeds; "
              "running − batch is the difference of the means.\n",
-             eval_stats_table(data) + "\n"],
+             eval_stats_table(data) + "\n"] + flip_lines,
             ["eval_stats.png"])
 
 
@@ -600,6 +651,37 @@ def step_time_table(cells):
     return md_table(header, rows)
 
 
+def norm_work_lines(t, cells):
+    """The normalization work per step beside the measured overhead, from the counted
+    gemm_flops, norm_flops and norm_bytes columns (none in older timings files)."""
+    if not all(c in t for c in ("gemm_flops", "norm_flops", "norm_bytes")):
+        return []
+    panel_keys, group_keys, norms, cells = cells
+    rows = []
+    for pv, gv, n, ms, over in cells:
+        if n == "none":
+            continue
+        sel = t["norm"] == n
+        for k, v in zip(panel_keys + group_keys, tuple(pv) + tuple(gv)):
+            sel &= t[k].astype(str) == str(v)
+        first = t[sel].iloc[0]
+        gemm, nf, nb = (float(first[c]) for c in ("gemm_flops", "norm_flops", "norm_bytes"))
+        rows.append([group_label(panel_keys, pv) or "—", ", ".join(str(v) for v in gv) or "—",
+                     norm_label(n), f"{nf / 1e6:.3g}", f"{100 * nf / gemm:.2f}%" if gemm > 0 else "—",
+                     f"{nb / 1e6:.3g}", fmt_overhead(over)])
+    if not rows:
+        return []
+    header = ["model", ", ".join(f"`{k}`" for k in group_keys) or "setting", "norm",
+              "norm MFLOP/step", "norm FLOPs / GEMM FLOPs", "norm MB moved/step",
+              "measured overhead vs none"]
+    return ["Work each norm adds to a step, counted (not measured): 13 FLOPs and 36 bytes "
+            "per normalized value per training step (the normalization core's four passes: "
+            "moments, affine, gradient sums, input gradient), beside the step's GEMM FLOPs. "
+            "A norm whose FLOPs are a fraction of a percent of the GEMM work but whose "
+            "overhead is several percent is paying for memory traffic, not arithmetic.\n",
+            md_table(header, rows) + "\n"]
+
+
 def step_time_section(t, out, name):
     """The step-time lines of a timings table, in either kind of report."""
     cells = step_time_cells(t)
@@ -611,7 +693,7 @@ def step_time_section(t, out, name):
             "slowest repeat. Overhead vs none: per repeat, the step time with the norm "
             "divided by the same repeat's step time without a norm, minus 1; mean over "
             "repeats, in brackets the lowest and highest repeat. Step time ± is the sample "
-            "std over repeats.\n", step_time_table(cells) + "\n"]
+            "std over repeats.\n", step_time_table(cells) + "\n"] + norm_work_lines(t, cells)
 
 
 def training_step_time_section(sw, out):

@@ -568,3 +568,54 @@ def batchstat_slope_rows(keys, t):
         rows.append((vals[:-1], int(vals[-1]), g, mean_ci(g["slope_mean_err"]),
                      mean_ci(g["slope_var_err"]), iid_var_slope(batches), mean_ci(g["n_eff"])))
     return rows
+
+
+def init_scales(values):
+    """{init value: scale} when every value is SCHEME:SCALE of one scheme with a positive
+    numeric scale and at least two scales; else None."""
+    out, schemes = {}, set()
+    for v in values:
+        scheme, _, scale = str(v).partition(":")
+        x = as_number(scale)
+        if not x or x <= 0:
+            return None
+        schemes.add(scheme)
+        out[v] = float(x)
+    return out if len(schemes) == 1 and len(set(out.values())) > 1 else None
+
+
+INIT_NEAR_BEST = 0.02  # accuracy within this of a seed's best counts as "as good as the best"
+
+
+def init_width_rows(sw):
+    """Per line group (the varying keys but init, norm and seed) and norm: per seed, the
+    width in decades of the init-scale range whose final test accuracy is within
+    INIT_NEAR_BEST of that seed's best (the contiguous run of grid scales around the best),
+    and the worst accuracy over the scales. Returns (keys, [(values, norm, widths, worsts,
+    bests)]) with one entry per seed in each list, or None when init is not a scale sweep."""
+    r = sw.runs[~sw.runs["errored"]]
+    scales = init_scales(sort_values(r["init"], "init")) if "init" in r else None
+    if scales is None:
+        return None
+    keys = line_groups(sw, skip=("init", "norm", "seed"))
+    rows = []
+    for values, g in ordered_groups(r, keys):
+        for n in sort_values(g["norm"], "norm"):
+            widths, worsts, bests = [], [], []
+            for _, s in g[g["norm"] == n].groupby("seed"):
+                acc = s.assign(scale=s["init"].map(scales)).groupby("scale")["final_test_acc"].mean()
+                acc = acc.sort_index()
+                if len(acc) < len(set(scales.values())):
+                    continue  # a seed missing a scale has no width
+                a, x, best = acc.to_numpy(), acc.index.to_numpy(), int(acc.to_numpy().argmax())
+                lo = hi = best
+                while lo > 0 and a[lo - 1] >= a[best] - INIT_NEAR_BEST:
+                    lo -= 1
+                while hi < len(a) - 1 and a[hi + 1] >= a[best] - INIT_NEAR_BEST:
+                    hi += 1
+                widths.append(math.log10(x[hi] / x[lo]))
+                worsts.append(float(a.min()))
+                bests.append(float(a[best]))
+            if widths:
+                rows.append((values, n, widths, worsts, bests))
+    return keys, rows
