@@ -3,7 +3,8 @@
 // the analysis scripts:
 //   runs.csv         run_id, every identity config key (not threads), status, failure, summary metrics, message
 //   curves.csv       run_id, step, epoch, samples, split, loss, accuracy, grad_norm, lr, elapsed_s
-//   activations.csv  run_id, step, layer, kind, mean, std, p15, p50, p85, bn_running_mean, bn_running_var
+//   activations.csv  run_id, step, layer, kind, mean, std, p15, p50, p85, unit_p15, unit_p50, unit_p85,
+//                    eval_p15, eval_p50, eval_p85, bn_running_mean, bn_running_var
 //   batchstats.csv   run_id, step, layer, batch, draws, mean_err, var_err (runs with stat-batches)
 // Time-dependent columns (excluded from determinism checks) are listed by
 // time_columns(). Every file is written to a temporary "NAME.tmp.PID.N" and

@@ -1,6 +1,10 @@
 // Probe statistics per hidden pre-activation z (all N x features values):
 //   mean, std (population), and the exact 15th/50th/85th percentiles,
-//   p(q) = z_(k) + f * (z_(k+1) - z_(k)),  k + f = q * (count - 1), z sorted.
+//   p(q) = z_(k) + f * (z_(k+1) - z_(k)),  k + f = q * (count - 1), z sorted;
+// the same percentiles of unit 0 alone (feature 0 of a dense layer, N values;
+// channel 0 of a conv layer, N x H x W values), as in Ioffe & Szegedy's
+// figure 1, which follows one typical sigmoid input; and of all values in eval
+// mode (the running averages), the distribution the trained network infers with.
 #include "train/probe.h"
 
 #include <algorithm>
@@ -41,6 +45,7 @@ void ActivationProbe::measure(Sequential<float>& model, long step,
   saved_buffers_.assign(model.buffers().begin(), model.buffers().end());
   model.forward(x_.data(), n_, Mode::train);
   std::copy(saved_buffers_.begin(), saved_buffers_.end(), model.buffers().begin());
+  const std::size_t first = out.size();
   for (auto i : layers_) {
     const Layer<float>& L = model.layer(i);
     const std::size_t count = std::size_t(n_) * L.out_shape().size();
@@ -52,6 +57,13 @@ void ActivationProbe::measure(Sequential<float>& model, long step,
     p.p15 = percentile(scratch_, 0.15);
     p.p50 = percentile(scratch_, 0.50);
     p.p85 = percentile(scratch_, 0.85);
+    // Unit 0: sample n's values of channel 0 are z[n*size .. n*size + spatial).
+    const std::size_t size = L.out_shape().size(), spatial = L.out_shape().spatial();
+    scratch_.clear();
+    for (int n = 0; n < n_; ++n) scratch_.insert(scratch_.end(), z + n * size, z + n * size + spatial);
+    p.unit_p15 = percentile(scratch_, 0.15);
+    p.unit_p50 = percentile(scratch_, 0.50);
+    p.unit_p85 = percentile(scratch_, 0.85);
     if (auto* bn = dynamic_cast<const BatchNorm<float>*>(&L)) {
       const int C = L.out_shape().c;
       double m = 0, v = 0;
@@ -64,6 +76,17 @@ void ActivationProbe::measure(Sequential<float>& model, long step,
       p.has_bn = true;
     }
     out.push_back(p);
+  }
+  // Eval mode reads the running averages and changes nothing.
+  model.forward(x_.data(), n_, Mode::eval);
+  for (std::size_t k = 0; k < layers_.size(); ++k) {
+    const std::size_t count = std::size_t(n_) * model.layer(layers_[k]).out_shape().size();
+    const float* z = model.activation(layers_[k]);
+    scratch_.assign(z, z + count);
+    ActivationPoint& p = out[first + k];
+    p.eval_p15 = percentile(scratch_, 0.15);
+    p.eval_p50 = percentile(scratch_, 0.50);
+    p.eval_p85 = percentile(scratch_, 0.85);
   }
 }
 

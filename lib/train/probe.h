@@ -16,9 +16,9 @@ class ActivationProbe {
  public:
   // REQUIRES: x holds n samples of the model's input; n <= model.max_batch().
   ActivationProbe(const Sequential<float>& model, std::vector<float> x, int n);
-  // Runs the probe batch in train mode (as the network sees it during training)
-  // and appends one point per hidden pre-activation. Running statistics are
-  // restored afterwards, so probing never changes training.
+  // Runs the probe batch in train mode (as the network sees it during training),
+  // then in eval mode, and appends one point per hidden pre-activation. Running
+  // statistics are restored afterwards, so probing never changes training.
   void measure(Sequential<float>& model, long step, std::vector<ActivationPoint>& out);
 
  private:

@@ -17,12 +17,15 @@ struct EvalPoint {
   double elapsed_s;   // training time so far, evaluation excluded
 };
 
-// Pre-activation of one hidden layer on the fixed probe batch, train mode.
+// Pre-activation of one hidden layer on the fixed probe batch: all units in train
+// mode (mean, std, p*), unit 0 alone in train mode, all units in eval mode.
 struct ActivationPoint {
   long step;
   int layer;          // index in the model (PyTorch Sequential index)
   std::string kind;   // the layer producing it: linear, batchnorm, ...
   double mean, std, p15, p50, p85;
+  double unit_p15 = 0, unit_p50 = 0, unit_p85 = 0;  // unit (channel) 0 alone, train mode
+  double eval_p15 = 0, eval_p50 = 0, eval_p85 = 0;  // all units, eval mode (running averages)
   double bn_running_mean = 0, bn_running_var = 0;  // channel averages; BN layers only
   bool has_bn = false;
 };

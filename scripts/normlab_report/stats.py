@@ -619,3 +619,37 @@ def init_width_rows(sw):
             if widths:
                 rows.append((values, n, widths, worsts, bests))
     return keys, rows
+
+
+DRIFT_VIEWS = [("", "all units, train mode"), ("unit_", "unit 0, train mode"),
+               ("eval_", "all units, eval mode")]
+
+
+def run_drift(a, prefix):
+    """The claims engine's activation_drift of one run's rows (its last hidden layer, in
+    step order) for one view: the path length of the 15th/50th/85th percentiles over the
+    evaluation points over 3 x their mean 15-85 spread."""
+    p = a[[f"{prefix}p15", f"{prefix}p50", f"{prefix}p85"]].to_numpy(dtype=float)
+    spread = float((p[:, 2] - p[:, 0]).mean())
+    moved = float(np.abs(np.diff(p, axis=0)).sum())
+    return moved / (3 * spread) if spread > 0 else 0.0
+
+
+def drift_view_rows(sw):
+    """Per line group and norm: per run, the drift of each view (DRIFT_VIEWS) whose columns
+    activations.csv has. Returns (keys, views, [(values, norm, {prefix: [drift per run]})])."""
+    acts = sw.acts
+    views = [(p, label) for p, label in DRIFT_VIEWS if all(f"{p}p{q}" in acts for q in (15, 50, 85))]
+    if len(acts) == 0 or len(views) < 2:
+        return None
+    last = acts[acts["layer"] == acts.groupby("run_id")["layer"].transform("max")]
+    by_run = {rid: g.sort_values("step") for rid, g in last.groupby("run_id")}
+    keys = line_groups(sw, skip=("norm", "seed"))
+    rows = []
+    r = sw.runs[~sw.runs["errored"]]
+    for values, g in ordered_groups(r, keys):
+        for n in sort_values(g["norm"], "norm"):
+            ids = [i for i in g[g["norm"] == n]["run_id"] if i in by_run]
+            if ids:
+                rows.append((values, n, {p: [run_drift(by_run[i], p) for i in ids] for p, _ in views}))
+    return keys, views, rows

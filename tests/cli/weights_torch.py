@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """`normlab train --save-weights` -> PyTorch: the checkpoint loads (strict) into
 the equivalent nn.Sequential, and PyTorch's test accuracy on the same test set,
-preprocessed as the manifest says, equals normlab's to 1e-6.
+preprocessed as the manifest says, equals normlab's to 1e-6. The last activation
+probe agrees too: numpy's percentiles of each hidden pre-activation on the probe
+batch (the first 256 training images), all units in train mode, unit 0 alone, and
+all units in eval mode, match activations.csv's last step to 1e-4.
 Usage: weights_torch.py NORMLAB_BIN MODEL NORM"""
 import csv
 import gzip
@@ -70,4 +73,45 @@ with tempfile.TemporaryDirectory() as tmp:
     print(f"{MODEL}/{NORM}: normlab test accuracy {acc_normlab:.6f}, PyTorch {acc_torch:.6f}")
     if abs(acc_torch - acc_normlab) > 1e-6:
         sys.exit("FAIL: accuracies differ")
+
+    # The probe: hidden pre-activations are the norm layers' outputs (placement before).
+    xt = idx(os.path.join(loc, "train-images-idx3-ubyte.gz"))[:256].astype(np.float32) / 255.0
+    if man["standardize_mean"]:
+        xt = (xt - np.float32(man["standardize_mean"][0])) / np.float32(man["standardize_std"][0])
+    xt = torch.from_numpy(xt.reshape(-1, 784) if MODEL == "mlp" else xt.reshape(-1, 1, 28, 28))
+    layers = [i for i, m in enumerate(net) if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d,
+                                                             nn.LayerNorm, nn.GroupNorm))]
+
+    def preacts(train):
+        out = {}
+        hooks = [net[i].register_forward_hook(lambda m, a, o, i=i: out.__setitem__(i, o.detach().numpy()))
+                 for i in layers]
+        saved = {k: v.clone() for k, v in net.state_dict().items()}
+        net.train(train)
+        with torch.no_grad():
+            net(xt)
+        net.load_state_dict(saved)
+        for h in hooks:
+            h.remove()
+        return out
+
+    tr, ev = preacts(True), preacts(False)
+    with open(os.path.join(tmp, "activations.csv"), newline="") as f:
+        acts = list(csv.DictReader(f))
+    last = max(int(a["step"]) for a in acts)
+    rows = {int(a["layer"]): a for a in acts if int(a["step"]) == last}
+    if sorted(rows) != layers:
+        sys.exit(f"FAIL: probed layers {sorted(rows)}, expected {layers}")
+    worst = 0.0
+    for i in layers:
+        unit0 = tr[i][:, 0]  # (N,) or (N, H, W)
+        for prefix, values in (("", tr[i]), ("unit_", unit0), ("eval_", ev[i])):
+            for q in (15, 50, 85):
+                want = float(np.percentile(values.astype(np.float64), q))
+                got = float(rows[i][f"{prefix}p{q}"])
+                err = abs(got - want) / max(1.0, abs(want))
+                worst = max(worst, err)
+                if err > 1e-4:
+                    sys.exit(f"FAIL: layer {i} {prefix}p{q}: normlab {got}, PyTorch/numpy {want}")
+    print(f"probe percentiles at step {last}: largest relative difference {worst:.2e}")
 print("PASS")
