@@ -10,6 +10,7 @@
 #include <exception>
 
 #include "cmd/subcommands.h"
+#include "core/build_stamp.h"
 #include "core/errors.h"
 #include "tensor/blas_kernel.h"
 
@@ -30,15 +31,14 @@ int main(int argc, char** argv) {
   }
   const normlab::BlasKernel kernel = normlab::blas_kernel();
   if (!kernel.warning.empty()) spdlog::warn("{}", kernel.warning);
-#ifdef NORMLAB_NATIVE_BUILD
-  spdlog::warn("built with -march=native: results may differ from other builds and CPUs");
-#endif
+  const normlab::BuildStamp& stamp = normlab::build_stamp();
+  if (stamp.native) spdlog::warn("built with -march=native: results may differ from other builds and CPUs");
 
   CLI::App app{"normlab: trains small networks with and without batch, layer and group\n"
                "normalization, sweeps their settings, and tests the claims made about them."};
   app.set_version_flag("--version",
-                       std::string("normlab ") + NORMLAB_VERSION + " (" + NORMLAB_GIT_COMMIT + ", " +
-                           NORMLAB_BLAS + ", kernel " + kernel.name +
+                       std::string("normlab ") + stamp.version + " (" + stamp.git_commit + ", " +
+                           stamp.blas + ", kernel " + kernel.name +
                            (kernel.pinned ? " (pinned)" : " (not pinned)") + ")");
   app.require_subcommand(1);
   app.footer(fmt::format(

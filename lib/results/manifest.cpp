@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "core/build_stamp.h"
 #include "tensor/blas_kernel.h"
 
 namespace normlab {
@@ -15,14 +16,14 @@ nlohmann::json build_info() {
   // What could make these bytes differ from another machine's; empty when nothing known does.
   nlohmann::json reproducibility = nlohmann::json::array();
   if (!kernel.warning.empty()) reproducibility.push_back(kernel.warning);
-#ifdef NORMLAB_NATIVE_BUILD
-  reproducibility.push_back("built with -march=native: floating-point code may differ from other builds' on other CPUs");
-#endif
-  return {{"normlab_version", NORMLAB_VERSION},
-          {"git_commit", NORMLAB_GIT_COMMIT},
+  const BuildStamp& stamp = build_stamp();
+  if (stamp.native)
+    reproducibility.push_back("built with -march=native: floating-point code may differ from other builds' on other CPUs");
+  return {{"normlab_version", stamp.version},
+          {"git_commit", stamp.git_commit},
           {"compiler", fmt::format("{} {}", "g++", __VERSION__)},
-          {"cxx_flags", NORMLAB_CXX_FLAGS},
-          {"linear_algebra", NORMLAB_BLAS},
+          {"cxx_flags", stamp.cxx_flags},
+          {"linear_algebra", stamp.blas},
           {"blas_kernel", kernel.name},
           {"blas_kernel_pinned", kernel.pinned},
           {"reproducibility", reproducibility},
