@@ -178,7 +178,7 @@ std::map<std::string, std::vector<std::pair<long, double>>> accuracy_curves(cons
   std::map<std::string, std::vector<std::pair<long, double>>> out;
   for (std::size_t i = 0; i < curves.rows.size(); ++i)
     if (curves.at(i, "split") == split)
-      out[curves.at(i, "run_id")].push_back({std::stol(curves.at(i, "step")), curves.num(i, "accuracy")});
+      out[curves.at(i, "run_id")].push_back({curves.integer(i, "step"), curves.num(i, "accuracy")});
   return out;
 }
 
@@ -232,7 +232,7 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     for (const auto& k : rule.each) combo += (combo.empty() ? " @ " : ", ") + k + "=" + t.at(i, k);
     combos.insert(combo);
     combo_of[t.at(i, rule.by) + combo] = combo;
-    groups[{t.at(i, rule.by) + combo, side}][std::stol(t.at(i, "seed"))].push_back(i);
+    groups[{t.at(i, rule.by) + combo, side}][t.integer(i, "seed")].push_back(i);
   }
   if (combos.empty()) combos.insert("");
 
@@ -286,13 +286,13 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     const CsvTable& a = *activations;
     std::map<std::string, int> last_layer;
     for (std::size_t i = 0; i < a.rows.size(); ++i) {
-      const int l = std::stoi(a.at(i, "layer"));
+      const int l = int(a.integer(i, "layer"));
       auto& ll = last_layer[a.at(i, "run_id")];
       ll = std::max(ll, l);
     }
     std::map<std::string, std::vector<std::array<double, 3>>> path;  // rows in step order
     for (std::size_t i = 0; i < a.rows.size(); ++i)
-      if (std::stoi(a.at(i, "layer")) == last_layer[a.at(i, "run_id")])
+      if (a.integer(i, "layer") == last_layer[a.at(i, "run_id")])
         path[a.at(i, "run_id")].push_back({a.num(i, "p15"), a.num(i, "p50"), a.num(i, "p85")});
     for (const auto& [id, p] : path) {
       double moved = 0, spread = 0;

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -62,7 +64,23 @@ int CsvTable::col(const std::string& name) const {
 
 double CsvTable::num(std::size_t row, const std::string& name) const {
   const std::string& v = at(row, name);
-  return v.empty() ? std::nan("") : std::stod(v);
+  if (v.empty()) return std::nan("");
+  char* end = nullptr;
+  errno = 0;
+  const double x = std::strtod(v.c_str(), &end);
+  if (end == v.c_str() || *end != '\0' || (errno == ERANGE && std::isinf(x)))
+    throw ConfigError(fmt::format("{}: data row {}, column '{}': '{}' is not a number", path, row + 1, name, v));
+  return x;
+}
+
+long CsvTable::integer(std::size_t row, const std::string& name) const {
+  const std::string& v = at(row, name);
+  char* end = nullptr;
+  errno = 0;
+  const long x = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || end == v.c_str() || *end != '\0' || errno == ERANGE)
+    throw ConfigError(fmt::format("{}: data row {}, column '{}': '{}' is not an integer", path, row + 1, name, v));
+  return x;
 }
 
 CsvTable read_csv(const std::string& path) {

@@ -13,7 +13,11 @@ struct CsvTable {
   // Column index; throws ConfigError naming the file and the column.
   int col(const std::string& name) const;
   const std::string& at(std::size_t row, const std::string& name) const { return rows[row][col(name)]; }
-  double num(std::size_t row, const std::string& name) const;  // "" -> NaN
+  // The field as a number: "" -> NaN. Throws ConfigError naming the file, the
+  // data row (1 = the first after the header), the column and the text when the
+  // whole field is not a number (integer() also when it is not an integer).
+  double num(std::size_t row, const std::string& name) const;
+  long integer(std::size_t row, const std::string& name) const;
 };
 
 // Throws ConfigError naming the file (missing, or a row with the wrong field count).
