@@ -353,7 +353,14 @@ def case_interrupt(tmp):
     for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         out = os.path.join(tmp, f"sig{int(sig)}")
         exp, proc = start_slow(tmp, out)
-        time.sleep(0.3)
+        # Signal just after a part appears, so a run has just started: a signal in the last
+        # moments of a run (its final evaluation and write) lets it finish, abandoning none.
+        parts = os.path.join(out, "parts")
+        count = lambda: len([f for f in os.listdir(parts) if f.endswith(".runs.csv")])
+        seen, deadline = count(), time.time() + 60
+        while count() == seen and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.005)
+        time.sleep(0.02)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         check(proc.returncode == code, f"exit {proc.returncode} after signal {int(sig)}, expected {code}:\n{err}")
