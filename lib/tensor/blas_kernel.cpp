@@ -4,7 +4,10 @@
 //   NORMLAB_BLAS_KERNEL=native        -> leave OpenBLAS alone
 //   not x86-64, or no AVX2/FMA        -> leave it alone (the pinned kernel cannot run here)
 //   OPENBLAS_CORETYPE == pinned kernel -> already pinned (this is the re-executed process)
-//   otherwise                          -> set OPENBLAS_CORETYPE, execv(/proc/self/exe, argv)
+//   otherwise                          -> set OPENBLAS_CORETYPE, execv(the binary's real path, argv)
+// The real path (readlink of /proc/self/exe), not /proc/self/exe itself: the
+// kernel names a process after the file it executes, so exec'ing the link
+// would rename normlab to "exe" for pgrep, top and killall.
 // A re-exec costs one process start (about a millisecond); OpenBLAS has no
 // call that switches kernels after it has loaded, and loading it by hand
 // (dlopen) would take every other BLAS user in the process with it.
@@ -15,6 +18,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <strings.h>
 
 namespace normlab {
@@ -32,6 +36,17 @@ bool cpu_can_run_pinned() {
 
 bool reexec_failed = false;  // set when execv returned
 
+// The running binary's path; /proc/self/exe when it cannot be read or the file
+// was replaced since it started (a rebuild), since the link still reaches it.
+std::string self_path() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0 || n >= ssize_t(sizeof buf - 1)) return "/proc/self/exe";
+  std::string p(buf, std::size_t(n));
+  if (p.ends_with(" (deleted)") || access(p.c_str(), X_OK) != 0) return "/proc/self/exe";
+  return p;
+}
+
 std::string env_or(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
@@ -46,7 +61,7 @@ std::optional<std::string> pin_blas_kernel(char** argv) {
   if (mode == "native" || !cpu_can_run_pinned()) return std::nullopt;
   if (env_or("OPENBLAS_CORETYPE", "") == kPinnedBlasKernel) return std::nullopt;
   setenv("OPENBLAS_CORETYPE", kPinnedBlasKernel, 1);
-  execv("/proc/self/exe", argv);
+  execv(self_path().c_str(), argv);
   reexec_failed = true;
   return std::nullopt;  // exec failed: run unpinned; blas_kernel() says so
 }
@@ -67,7 +82,7 @@ BlasKernel blas_kernel() {
                 " kernel cannot run; OpenBLAS uses " + k.name +
                 " and results may differ from other machines and from the committed baselines";
   else if (!is_pinned_kernel && reexec_failed)
-    k.warning = "could not re-execute /proc/self/exe to pin the BLAS kernel; OpenBLAS runs " + k.name +
+    k.warning = "could not re-execute itself to pin the BLAS kernel; OpenBLAS runs " + k.name +
                 " and results may differ from other machines and from the committed baselines";
   else if (!is_pinned_kernel)
     k.warning = "OpenBLAS runs kernel " + k.name + ", not the pinned " + kPinnedBlasKernel +

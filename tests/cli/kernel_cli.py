@@ -127,6 +127,42 @@ def case_opt_out(tmp):
     check(not os.path.exists(os.path.join(tmp, "bad")), "a run started despite a bad NORMLAB_BLAS_KERNEL")
 
 
+def case_process_name(tmp):
+    """The pinning re-exec keeps the process's name: /proc/PID/comm is the
+    binary's file name, so pgrep -x, top and killall find a running sweep."""
+    import time
+    exp = os.path.join(tmp, "slow.toml")
+    with open(exp, "w") as f:
+        f.write('dataset = "blobs:n=4000,test=400,dim=16,classes=4"\nmodel = "mlp"\nwidths = [256, 256]\n'
+                'steps = 100000\neval_every = 1000\nlr = [0.01, 0.02]\nseeds = 1\n')
+    env = dict(os.environ)
+    env.pop("NORMLAB_BLAS_KERNEL", None)
+    env["OPENBLAS_CORETYPE"] = OTHER_KERNEL  # forces the re-exec
+    p = subprocess.Popen([BIN, "sweep", exp, "--out", os.path.join(tmp, "s"), "--jobs", "1", "-q"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        name = ""
+        for _ in range(100):  # up to 10 s for the re-exec to happen
+            time.sleep(0.1)
+            with open(f"/proc/{p.pid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{p.pid}/environ", "rb") as f:
+                pinned = b"OPENBLAS_CORETYPE=Haswell" in f.read()
+            if pinned:
+                break
+        check(pinned, "the sweep did not re-execute itself with the pinned kernel")
+        expected = os.path.basename(os.path.realpath(BIN))[:15]
+        check(name == expected, f"/proc/PID/comm is {name!r}, expected {expected!r}")
+        if expected == "normlab":
+            g = subprocess.run(["pgrep", "-x", "normlab"], capture_output=True, text=True)
+            check(str(p.pid) in g.stdout.split(), f"pgrep -x normlab does not list pid {p.pid}: {g.stdout!r}")
+    finally:
+        p.kill()
+        p.wait()
+    print(f"comm of a running sweep: {name}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
-    {"same-bytes-every-kernel": case_same_bytes_every_kernel, "opt-out": case_opt_out}[CASE](tmp)
+    {"same-bytes-every-kernel": case_same_bytes_every_kernel, "opt-out": case_opt_out,
+     "process-name": case_process_name}[CASE](tmp)
 print("ok")
