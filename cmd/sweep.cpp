@@ -3,8 +3,9 @@
 // Exit 1 when any run ended in error (the others are still written).
 // SIGINT, SIGTERM or SIGUSR1 stop it cleanly (sweep/interrupt.h): complete runs
 // are kept, runs in flight are abandoned, exit 128 + the signal.
-// On a terminal the progress is one redrawn line; elsewhere (CI, log files,
-// Slurm) one plain log line per run.
+// Progress (cmd/progress.h): on a terminal one redrawn line that moves within
+// runs; elsewhere (CI, log files, Slurm) a log line per finished run and, every
+// 30 s, one per run in flight.
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "cmd/progress.h"
 #include "cmd/subcommands.h"
 #include "cmd/test_faults.h"
 #include "core/errors.h"
@@ -54,16 +56,6 @@ nlohmann::json slurm_facts() {
           {"restart_count", restarts.empty() ? 0 : std::atoi(restarts.c_str())}};
 }
 
-// "[#######.............] 12/96  running 2  failed 0  diverged 1  eta 30s", redrawn in place.
-void draw_progress(const SweepProgress& p) {
-  const int have = p.skipped + p.done, width = 24;
-  const int fill = p.total > 0 ? width * have / p.total : width;
-  std::fprintf(stderr, "\r\033[K[%s%s] %d/%d  running %d  failed %d  diverged %d  eta %.0fs",
-               std::string(fill, '#').c_str(), std::string(width - fill, '.').c_str(), have, p.total,
-               p.running, p.failed, p.diverged, p.eta_s);
-  std::fflush(stderr);
-}
-
 void run_sweep_cmd(const SweepCliOptions& o) {
   if (o.quiet) spdlog::set_level(spdlog::level::warn);
   ExperimentOptions eo;
@@ -97,6 +89,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
     return;
   }
   validate_runs(ex);  // exits 2 via ConfigError before any run starts
+  ProgressView::log_seconds();  // a bad NORMLAB_PROGRESS_SECONDS exits 2 here
 
   std::string out = o.out.empty() ? "results/" + ex.name : o.out;
   check_out_spelling("--out", out);
@@ -137,19 +130,20 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   auto manifest = sweep_manifest(ex, eo, started, "");
   manifest["shards"] = read_ledgers(out);
   write_file_atomic(out + "/manifest.json", manifest.dump(2) + "\n");
-  const auto summary = run_sweep(ex, dir, so, [bar](const SweepProgress& p, const std::string& line) {
-    if (!bar) {
-      spdlog::info("[{}/{}] {}  (running {}, failed {}, diverged {}, eta {:.0f}s)",
-                   p.skipped + p.done, p.total, line, p.running, p.failed, p.diverged, p.eta_s);
-      return;
-    }
-    if (line.find(" error ") != std::string::npos) {  // failures stay on screen
-      std::fprintf(stderr, "\r\033[K");
-      spdlog::warn("{}", line);
-    }
-    draw_progress(p);
-  });
-  if (bar) std::fprintf(stderr, "\n");
+  SweepLive live(so.jobs);
+  so.live = &live;
+  SweepSummary summary;
+  {
+    ProgressView view(bar ? ProgressView::Mode::bar : ProgressView::Mode::lines, live, run_labels(ex));
+    summary = run_sweep(ex, dir, so, [&](const SweepProgress& p, const std::string& line) {
+      view.update(p);
+      if (!bar)
+        spdlog::info("[{}/{}] {}  (running {}, failed {}, diverged {}, eta {:.0f}s)", p.skipped + p.done,
+                     p.total, line, p.running, p.failed, p.diverged, p.eta_s);
+      else if (line.find(" error ") != std::string::npos)  // failures stay on screen
+        view.above([&] { spdlog::warn("{}", line); });
+    });
+  }
   const int signal = stop_requested().load();
   ledger.finish(signal, summary.abandoned);
   manifest = sweep_manifest(ex, eo, started, signal ? "" : utc_now());

@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <unistd.h>
 
+#include "cmd/progress.h"
 #include "cmd/subcommands.h"
 #include "data/dataset.h"
 #include "core/errors.h"
@@ -73,6 +75,7 @@ void run_train(const TrainOptions& o) {
   hooks.load_weights = o.load_weights;
   hooks.save_weights = o.save_weights;
   hooks.faults = test_faults();
+  ProgressView::log_seconds();  // a bad NORMLAB_PROGRESS_SECONDS exits 2 before the run
   const RunSetup setup = setup_run(spec, hooks.faults);
   const auto& data = setup.data;
   auto model = build_run_model(setup, hooks);  // all bad input is found by here
@@ -88,12 +91,27 @@ void run_train(const TrainOptions& o) {
   spdlog::info("run {}: {} on {} ({} train / {} test, {}), {} parameters", run_id,
                cfg.get("model"), data->name, data->train.count(), data->test.count(),
                data->source, model->params().size());
-  hooks.on_eval = [](const EvalPoint& p, long total, double sps) {
-    spdlog::info("step {:>6}/{} epoch {:5.2f}  test loss {:.4f} acc {:.4f}  {:.0f} samples/s",
-                 p.step, total, p.epoch, p.loss, p.accuracy, sps);
-  };
+  // Live progress (cmd/progress.h): a step bar on a terminal, else a line every 30 s.
+  const bool bar = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr && !o.quiet;
+  SweepLive live(1);
+  live.slots[0].run.store(0);
+  live.total.store(1);
+  hooks.live = &live.slots[0].progress;
   const std::string started = utc_now();
-  const RunResult r = train_run(setup.spec, *data, *model, hooks);
+  RunResult r;
+  {
+    ProgressView view(bar ? ProgressView::Mode::bar : ProgressView::Mode::lines, live, {"run " + run_id});
+    SweepProgress one;
+    one.total = one.running = 1;
+    view.update(one);
+    hooks.on_eval = [&view](const EvalPoint& p, long total, double sps) {
+      view.above([&] {
+        spdlog::info("step {:>6}/{} epoch {:5.2f}  test loss {:.4f} acc {:.4f}  {:.0f} samples/s", p.step, total,
+                     p.epoch, p.loss, p.accuracy, sps);
+      });
+    };
+    r = train_run(setup.spec, *data, *model, hooks);
+  }
   if (r.status == "diverged") spdlog::warn("run diverged: {}", r.message);
 
   write_file_atomic(o.out + "/curves.csv", curves_header() + curves_rows(run_id, r));

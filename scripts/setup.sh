@@ -10,7 +10,7 @@ packages=(
   libopenblas-dev libeigen3-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev libssl-dev
   python3 python3-numpy python3-torch python3-pandas python3-matplotlib
   dataset-fashion-mnist
-  slurmctld slurmd slurm-client munge
+  slurmctld slurmd slurm-client munge tmux
 )
 missing=()
 for p in "${packages[@]}"; do

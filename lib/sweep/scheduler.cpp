@@ -65,6 +65,26 @@ void validate_runs(const Experiment& ex) {
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
 }
 
+namespace {
+// A slot takes a run: its position restarts at 0 before the run is visible.
+void live_start(SweepLive& live, SweepLive::Slot& slot, long run) {
+  slot.progress.step.store(0);
+  slot.progress.total.store(0);
+  --live.not_started;
+  slot.run.store(run);
+}
+
+// The run ended (ok, diverged or error): its steps join the finished count.
+void live_end(SweepLive& live, SweepLive::Slot& slot) {
+  slot.run.store(-1);
+  live.finished_steps += slot.progress.step.load();
+  if (const long total = slot.progress.total.load(); total > 0) {
+    live.finished_total += total;
+    ++live.finished_runs;
+  }
+}
+}  // namespace
+
 SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOptions& opt,
                        const std::function<void(const SweepProgress&, const std::string&)>& report) {
   using Clock = std::chrono::steady_clock;
@@ -92,7 +112,15 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
   const std::vector<std::string> labels = run_labels(ex);  // varying keys, for the log
   std::mutex mu;
   std::atomic<std::size_t> next{0};
-  auto worker = [&] {
+  if (opt.live) {
+    opt.live->total.store(prog.total);
+    opt.live->skipped.store(prog.skipped);
+    opt.live->not_started.store(int(pending.size()));
+  }
+  auto worker = [&](int job) {
+    SweepLive::Slot* slot = opt.live ? &opt.live->slots[std::size_t(job)] : nullptr;
+    TrainHooks run_hooks = hooks;
+    if (slot) run_hooks.live = &slot->progress;
     for (;;) {
       if (opt.stop && opt.stop->load()) return;
       const std::size_t k = next.fetch_add(1);
@@ -103,10 +131,12 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
         std::lock_guard<std::mutex> lock(mu);
         ++prog.running;
       }
+      if (slot) live_start(*opt.live, *slot, long(pending[k]));
       RunResult r;
       try {
-        r = run_one(ex.specs[pending[k]], opt.threads_per_run, hooks);
+        r = run_one(ex.specs[pending[k]], opt.threads_per_run, run_hooks);
       } catch (const RunAbandoned&) {  // incomplete: nothing is written; a rerun runs it
+        if (slot) slot->run.store(-1);
         std::lock_guard<std::mutex> lock(mu);
         --prog.running;
         abandoned.push_back(cfg.run_id());
@@ -122,6 +152,7 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
         r.status = "error";
         r.message = std::string("writing results: ") + e.what();
       }
+      if (slot) live_end(*opt.live, *slot);
       std::lock_guard<std::mutex> lock(mu);
       --prog.running;
       ++prog.done;
@@ -137,8 +168,8 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
   };
   const int jobs = std::max(1, std::min<int>(opt.jobs, int(pending.size())));
   std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
-  worker();
+  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker, j);
+  worker(0);
   for (auto& t : threads) t.join();
 
   SweepSummary s;

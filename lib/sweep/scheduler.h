@@ -11,6 +11,23 @@
 
 namespace normlab {
 
+// What a sweep is doing right now, for a live display (cmd/progress.h): one
+// slot per job, holding the grid index of its run (-1 when idle) and that
+// run's position. Counters only; results never depend on it.
+struct SweepLive {
+  struct Slot {
+    std::atomic<long> run{-1};
+    LiveRun progress;
+  };
+  explicit SweepLive(int jobs) : slots(std::size_t(jobs)) {}
+  std::vector<Slot> slots;
+  std::atomic<long> finished_steps{0};  // steps of the runs this invocation finished
+  std::atomic<long> finished_total{0};  // their planned step totals (a diverged run stops early)
+  std::atomic<int> finished_runs{0};
+  std::atomic<int> total{0}, skipped{0};  // runs in this shard; complete before this invocation
+  std::atomic<int> not_started{0};      // pending runs no job has picked up yet
+};
+
 struct SweepOptions {
   int jobs = 1;
   int threads_per_run = 1;       // each run's thread pool (results do not depend on it)
@@ -22,6 +39,8 @@ struct SweepOptions {
   const std::atomic<int>* stop = nullptr;
   // Told about each run whose parts are damaged (sweep_dir.h), before it is run again.
   std::function<void(const std::string&)> warn;
+  // When set, with at least `jobs` slots: updated as runs start, step and end.
+  SweepLive* live = nullptr;
 };
 
 struct SweepProgress {

@@ -102,6 +102,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   const long bpe = sampler.batches_per_epoch();
   const long total = spec.steps > 0 ? spec.steps : std::max(1L, std::lround(spec.epochs * bpe));
   const long every = spec.eval_every > 0 ? spec.eval_every : std::max(1L, total / 20);
+  if (hooks.live) hooks.live->total.store(total, std::memory_order_relaxed);
 
   // The probe batch: the first training samples in stored order.
   const int probe_n = std::min(spec.probe_batch, train.count());
@@ -218,6 +219,10 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
     samples += n;
     auc += loss;
     r.steps_done = step;
+    if (hooks.live) {
+      hooks.live->loss.store(loss, std::memory_order_relaxed);
+      hooks.live->step.store(step, std::memory_order_relaxed);
+    }
     if (step % every == 0 || step == total) record(step);
   }
   r.loss_auc = r.steps_done > 0 ? auc / double(r.steps_done) : 0;

@@ -23,6 +23,14 @@ struct TrainFaults {
   std::optional<NormKind> throw_norm;  // runs with this norm throw at step 3 (an error during a run)
 };
 
+// A run's position, for a live display: the trainer stores total once, then
+// step and the step's training loss after every step. Relaxed atomics, read
+// by a display thread that may lag a step; never used for results.
+struct LiveRun {
+  std::atomic<long> step{0}, total{0};
+  std::atomic<double> loss{0};
+};
+
 struct TrainHooks {
   // Called after each evaluation, for progress display. Never for data output.
   std::function<void(const EvalPoint& test, long total_steps, double samples_per_s)> on_eval;
@@ -32,6 +40,7 @@ struct TrainHooks {
   // When set and nonzero (a signal number), the run stops at its next step by
   // throwing RunAbandoned; nothing of it should be written (sweep/interrupt.h).
   const std::atomic<int>* stop = nullptr;
+  LiveRun* live = nullptr;  // when set, updated after every step
 };
 
 // Thrown by train_run when hooks.stop was raised: the run is incomplete.

@@ -501,6 +501,74 @@ def case_grow(tmp):
     check({f: rows(os.path.join(out, f)) for f in CSVS} == after, "--force-new touched the old directory")
 
 
+LONG_GRID = """\
+dataset = "blobs:n=4000,test=400,dim=16,classes=4"
+model = "mlp"
+widths = [256, 256]
+steps = 4000
+eval_every = 2000
+lr = [0.01, 0.02, 0.05]
+seeds = 1
+"""
+
+
+def tmux_frames(cmd, seconds, every=0.25):
+    """Runs cmd in a detached tmux pane; returns (elapsed, pane text) every `every` s."""
+    session = f"nl{os.getpid()}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "220", "-y", "12",
+                    f"env -u CI {cmd}; sleep 60"], check=True)
+    frames, t0 = [], time.monotonic()
+    try:
+        while time.monotonic() - t0 < seconds:
+            time.sleep(every)
+            pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            frames.append((time.monotonic() - t0, pane))
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    return frames
+
+
+def case_live_progress(tmp):
+    """On a terminal (tmux): the bar is drawn within 2 s of the start and moves
+    within a run (its step count rises before any run has finished), the running
+    count is the number of jobs; `train` draws a step bar with the loss. Off a
+    terminal: a line per run in flight every NORMLAB_PROGRESS_SECONDS, naming it."""
+    if subprocess.run(["sh", "-c", "command -v tmux"], capture_output=True).returncode != 0:
+        sys.exit(77)
+    exp = write(os.path.join(tmp, "long.toml"), LONG_GRID)
+    bar = re.compile(r"\[[#.]{24}\] (\d+)/3  running (\d)  failed 0  diverged 0  \S+ steps/s  eta \S+"
+                     r"(?:  \| lr=[\d.]+ (\d+)/4000 loss \S+)?")
+    frames = tmux_frames(f"{BIN} sweep {exp} --out {os.path.join(tmp, 'tty')} --jobs 2", 20)
+    first = next(((t, m) for t, pane in frames if (m := bar.search(pane))), None)
+    check(first is not None and first[0] <= 2.0,
+          f"no progress bar within 2 s: {first and first[0]} s\n{frames[:8]!r}")
+    within = [(t, int(m.group(1)), int(m.group(2)), int(m.group(3)))
+              for t, pane in frames if (m := bar.search(pane)) and m.group(3)]
+    moving = [w for w in within if w[1] == 0 and 0 < w[3] < 4000]
+    check(len({w[3] for w in moving}) >= 2,
+          f"the bar did not move within the first runs (done 0, step rising):\n{within[:10]}")
+    check(all(w[2] == 2 for w in moving), f"running should be 2 with --jobs 2 while 3 runs wait: {moving[:5]}")
+    print("frame:", next(pane for t, pane in frames if bar.search(pane)).strip().splitlines()[-1])
+    # train: a step bar with the current loss
+    frames = tmux_frames(f"{BIN} train --dataset blobs:n=4000,test=400,dim=16,classes=4 --widths 256,256 "
+                         f"--steps 4000 --eval-every 2000 --lr 0.01 --out {os.path.join(tmp, 'train')}", 6)
+    steps = [int(m.group(1)) for t, pane in frames
+             if (m := re.search(r"\[[#.]{24}\] step (\d+)/4000  loss [\d.e+-]+  \S+ steps/s  eta", pane))]
+    check(len(set(steps)) >= 2, f"train shows no moving step bar:\n{frames[-1][1]!r}")
+    # off a terminal: periodic lines naming each run in flight
+    env = dict(os.environ, NORMLAB_PROGRESS_SECONDS="1")
+    p = subprocess.run([BIN, "sweep", exp, "--out", os.path.join(tmp, "plain"), "--jobs", "2"],
+                       capture_output=True, text=True, env=env)
+    check(p.returncode == 0, p.stderr)
+    check(re.search(r"info lr=[\d.]+: step \d+/4000, loss \S+, \S+ steps/s, eta \S+", p.stderr),
+          f"no periodic line naming a run in flight:\n{p.stderr}")
+    check("\r" not in p.stderr, "a redrawn bar off a terminal")
+    bad = subprocess.run([BIN, "sweep", exp, "--out", os.path.join(tmp, "bad")], capture_output=True, text=True,
+                         env=dict(os.environ, NORMLAB_PROGRESS_SECONDS="0"))
+    check(bad.returncode == 2 and "NORMLAB_PROGRESS_SECONDS='0'" in bad.stderr and
+          not os.path.exists(os.path.join(tmp, "bad")), f"bad interval: {bad.returncode} {bad.stderr}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](tmp)
 print(f"PASS {CASE}")
