@@ -77,6 +77,13 @@ std::string sbatch(const std::string& args, const std::string& file) {
 }
 
 void run_slurm(SlurmOptions o) {
+  // Before anything reads them (a message would print them): no value holds a control character.
+  for (const auto& [what, v] : {std::pair{"experiment", &o.experiment}, std::pair{"--out", &o.out},
+                                std::pair{"--profile", &o.profile}, std::pair{"--time", &o.time},
+                                std::pair{"--partition", &o.partition}, std::pair{"--account", &o.account}})
+    refuse_control_chars(*v, what);
+  for (const auto& s : o.sets) refuse_control_chars(s, "--set");
+  for (const auto& a : o.sbatch_args) refuse_control_chars(a, "--sbatch-arg");
   const std::string job_file_rel = "/slurm/job.json";
   nlohmann::json recorded;
   if (!o.resubmit.empty()) {  // the job's recorded settings, unless given again

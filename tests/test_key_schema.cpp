@@ -130,7 +130,7 @@ TEST_CASE("RunConfig::set goes through the spec; canonical text and run_id are u
 TEST_CASE("TOML values must have the key's type") {
   const auto t = parse_toml_text("a = \"yes\"\nb = 32.0\nc = 1\nd = [1, 2]\ne = \"1,2\"\nf = 0.1\n", "f.toml");
   CHECK_THROWS_WITH_AS(toml_key_text(spec("nesterov"), *t.get("a"), "f.toml:1:5"),
-                       doctest::Contains("expected true or false, found a string"), ConfigError);
+                       doctest::Contains("nesterov: 'yes' is a string; expected true or false"), ConfigError);
   CHECK_THROWS_AS(toml_key_text(spec("batch-size"), *t.get("b"), "w"), ConfigError);
   CHECK(toml_key_text(spec("lr"), *t.get("c"), "w") == "1");
   CHECK_THROWS_AS(toml_key_text(spec("norm"), *t.get("c"), "w"), ConfigError);

@@ -53,10 +53,10 @@ TEST_CASE("sweep: bad input: wrong type") {
   ScratchDir d("sweep-bad-type");
   auto f = fail(d, "lr = \"fast\"\n");
   CHECK(f.at(3));
-  CHECK(f.has("lr: 'fast' is not a number"));
+  CHECK(f.has("lr: 'fast' is a string; expected a number"));
   f = fail(d, "batch_size = 1.5\n");
   CHECK(f.at(3));
-  CHECK(f.has("batch-size: '1.5' is not an integer"));
+  CHECK(f.has("batch-size: '1.5' is a float; expected an integer"));
   // An element of a list, at its own line.
   f = fail(d, "lr = [\n  0.1,\n  \"x\",\n]\n");
   CHECK(f.has(f.path + ":5:3:"));
@@ -86,7 +86,7 @@ TEST_CASE("sweep: bad input: invalid values name the value's line and the key") 
   CHECK(f.has(f.path + ":4:7: lr: '-0.5' is out of range (allowed: lr > 0)"));
   f = fail(d, "momentum = 1.5\noptimizer = \"momentum\"\n");
   CHECK(f.at(3));
-  CHECK(f.has("momentum: 1.5"));
+  CHECK(f.has("momentum: '1.5' is out of range (allowed: 0 <= momentum < 1)"));
   f = fail(d, "seeds = -2\n");
   CHECK(f.at(3));
   CHECK(f.has("seeds: -2"));
@@ -106,7 +106,7 @@ TEST_CASE("sweep: bad input: several problems are reported together") {
   CHECK(f.at(3));
   CHECK(f.has("learning_rate"));
   CHECK(f.at(4));
-  CHECK(f.has("batch-size: expected an integer, found a string"));
+  CHECK(f.has("batch-size: 'big' is a string; expected an integer"));
   CHECK(f.at(5));
   CHECK(f.has("epochs: empty list"));
   CHECK(f.at(7));

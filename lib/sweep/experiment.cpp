@@ -80,9 +80,11 @@ class Parser {
       const auto* arr = node.as_array();
       // widths = [128, 64] is one value; widths = [[128, 64], [256]] is an axis.
       const bool axis = arr && !(spec.type == KeyType::integer_list && !arr->empty() && !arr->get(0)->is_array());
-      const std::string given = fmt::format("[{}]", toml_value_text(node, where));
-      const std::string seeds_form = (at.empty() ? "seeds = " : "--set seeds=") + given;
-      check_sweep(spec, axis, where, seeds_form);
+      if (spec.sweep == Sweep::never) {
+        const std::string given = node.is_table() ? "7" : toml_value_text(node, where);
+        check_sweep(spec, axis, where, (at.empty() ? "seeds = [" : "--set seeds=[") + given + "]");
+      }
+      check_sweep(spec, axis, where, "");
       if (axis) {
         if (arr->empty())
           throw ConfigError(fmt::format("{}: {}: empty list (give at least one value)", where, key));

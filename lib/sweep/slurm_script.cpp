@@ -63,7 +63,7 @@ void check_slurm_job(const SlurmJob& job) {
   if (!job.account.empty()) check_name(job.account, "--account");
   static const std::regex time_format(R"((\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE))", std::regex::icase);
   if (!job.time.empty() && !std::regex_match(job.time, time_format))
-    throw ConfigError(fmt::format("--time: '{}' (allowed: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or "
+    throw ConfigError(fmt::format("--time: '{}' is not a Slurm time format (allowed: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or "
                                   "UNLIMITED, e.g. 01:30:00)", job.time));
   for (const auto& a : job.sbatch_args) {
     if (a.empty() || a[0] != '-')

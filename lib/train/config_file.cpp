@@ -109,9 +109,11 @@ const char* toml_type_wanted(KeyType t) {
 }  // namespace
 
 std::string toml_key_text(const KeySpec& k, const toml::node& n, const std::string& where) {
-  if (!toml_type_fits(k.type, k.check != nullptr, n))
-    throw ConfigError(fmt::format("{}: {}: expected {}, found {} (allowed: {})", where, k.name,
-                                  toml_type_wanted(k.type), toml_type_name(n), allowed_text(k)));
+  if (!toml_type_fits(k.type, k.check != nullptr, n)) {
+    const std::string given = n.is_array() || n.is_table() ? "" : "'" + toml_value_text(n, where) + "' is ";
+    throw ConfigError(fmt::format("{}: {}: {}{}; expected {} (allowed: {})", where, k.name, given,
+                                  toml_type_name(n), toml_type_wanted(k.type), allowed_text(k)));
+  }
   return toml_value_text(n, where);
 }
 

@@ -37,7 +37,7 @@ std::string toml_value_text(const toml::node& n, const std::string& where);
 // that is not the key's: a boolean key takes true/false, an integer key an
 // integer, a number key an integer or float, an integer list an integer or a
 // list of integers, a choice a string, other text a string or a number. Throws
-// ConfigError "WHERE: KEY: expected ..., found ... (allowed: ...)"; never
+// ConfigError "WHERE: KEY: 'VALUE' is a string; expected ... (allowed: ...)"; never
 // replaces a value by a default.
 std::string toml_key_text(const KeySpec& k, const toml::node& n, const std::string& where);
 

@@ -50,14 +50,14 @@ def case_experiment_meta(tmp):
     e1 = write(os.path.join(tmp, "e1.toml"), E1)
     cases = [
         ("seed = 7\n", ["seed", "seeds = [7]"]),
-        ('lr_scale_with_batch = "yes"\n', ["lr-scale-with-batch", "expected true or false", "found a string"]),
+        ('lr_scale_with_batch = "yes"\n', ["lr-scale-with-batch", "expected true or false", "is a string"]),
         ('lr_reference_batch = "abc"\nlr_scale_with_batch = true\n', ["lr-reference-batch", "expected an integer"]),
         ("lr-scale-with-batch = 1\n", ["lr-scale-with-batch", "true or false"]),
         ("lr_reference_batch = 0\nlr_scale_with_batch = true\n", ["lr-reference-batch", "out of range", "1 to 2147483647"]),
         ("lr_reference_batch = 64\n", ["lr_reference_batch", "lr_scale_with_batch = true"]),
         ("description = 5\n", ["description", "expected a string"]),
-        ('steps = "5"\n', ["steps", "expected an integer", "found a string"]),
-        ("batch_size = 32.0\n", ["batch-size", "expected an integer", "found a float"]),
+        ('eval_every = "5"\n', ["eval-every", "expected an integer", "is a string"]),
+        ("batch_size = 32.0\n", ["batch-size", "expected an integer", "is a float"]),
         ('nesterov = "true"\n', ["nesterov", "expected true or false"]),
         ("norm = 1\n", ["norm", "expected a string", "none, batch, layer"]),
         ('norm = ["batch", "weird"]\n', ["norm", "unknown value 'weird'", "none, batch, layer"]),
@@ -230,17 +230,17 @@ def case_slurm_injection(tmp):
             elif p.returncode == 0:
                 scripts_are_inert(val if opt == "--out" else job, tmp)
             else:
-                check(p.returncode == 2 and (opt in p.stderr or opt == "--set"), f"{opt} {v!r}: exit {p.returncode}\n{p.stderr}")
+                check(p.returncode == 2 and opt.lstrip("-") in p.stderr, f"{opt} {v!r}: exit {p.returncode}\n{p.stderr}")
             check(not os.path.exists(os.path.join(tmp, "X")), f"{opt} {v!r} created X")
     # The experiment path, and --out with spaces, quotes and $( ): written quoted.
     for name in ["e\n1.toml", "e\r1.toml"]:
         bad = write(os.path.join(tmp, name), E1)
         refused(["slurm", bad, "--out", job], ["experiment", "control character"])
     for name in ["$(touch X).toml", "a b'c.toml", "`touch X`;.toml"]:
-        exp = write(os.path.join(tmp, "exps", name), E1)
+        exp = write(os.path.join(tmp, "exps", name), 'name = "e1"\n' + E1)  # the stem is no plain name
         out = os.path.join(tmp, "out $(touch X) 'q'", name.replace(".toml", ""))
         normlab(["slurm", exp, "--out", out, "--tasks", "2", "--time", "1-00:30", "--partition", "gpu,short",
-                 "--sbatch-arg=--comment=$(touch X)"], cwd=tmp)
+                 "--sbatch-arg=--comment=$(touch${IFS}X)`touch`"], cwd=tmp)
         scripts_are_inert(out, tmp)
         text = open(os.path.join(out, "slurm", "array-0.sbatch")).read()
         check(f'#SBATCH --output="{out}/slurm/logs/%A_%a.log"' in text, text)
