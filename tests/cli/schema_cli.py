@@ -160,6 +160,14 @@ def case_slurm_cpus(tmp):
     normlab(["slurm", e1, "--cpus-per-task", "600", "--jobs", "3", "--out", ok])
     script = open(os.path.join(ok, "slurm", "array-0.sbatch")).read()
     check("--jobs 3 --threads 200" in script, script)
+    # A list passed on with --set is checked at slurm time and written quoted.
+    ok2 = os.path.join(tmp, "ok2")
+    normlab(["slurm", e1, "--set", "lr=[0.1, 0.3, 0.5]", "--out", ok2])
+    import json
+    check(json.load(open(os.path.join(ok2, "slurm", "job.json")))["runs"] == 3, "--set list not applied")
+    script = open(os.path.join(ok2, "slurm", "array-0.sbatch")).read()
+    check("--set 'lr=[0.1, 0.3, 0.5]'" in script, script)
+    refused(["slurm", e1, "--set", "lr=[0.1, -3]", "--out", bad], ["--set lr", "lr > 0"])
 
 
 def case_epochs_limit(tmp):
