@@ -196,6 +196,22 @@ def case_bool_flags(tmp):
     refused(TRAIN + ["--nesterov", "maybe", "--out", os.path.join(tmp, "x")], ["nesterov", "'maybe'", "true, false"])
 
 
+def case_run_ids_unchanged(tmp):
+    """The schema changes no canonical text: a committed sweep's experiment still
+    expands to exactly the run ids in its runs.csv."""
+    import csv
+    import json
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    for d in ["results/lr-norm", "results/baseline/init-sensitivity", "results/baseline/batch-stat-noise"]:
+        e = json.load(open(os.path.join(root, d, "manifest.json")))["experiment"]
+        args = ["sweep", e["path"], "--dry-run"] + (["--profile", e["profile"]] if e.get("profile") else [])
+        p = normlab(args, cwd=root)
+        now = sorted(line.split()[1] for line in p.stdout.strip().splitlines())
+        with open(os.path.join(root, d, "runs.csv"), newline="") as f:
+            have = sorted(r["run_id"] for r in csv.DictReader(f))
+        check(now == have, f"{d}: {len(set(now) ^ set(have))} run ids differ from the committed runs.csv")
+
+
 HOSTILE = ["short\ntouch X", "a\rtouch X", "$(touch X)", "`touch X`", "; touch X", "a'b\"c", "a b"]
 
 
