@@ -17,6 +17,7 @@
 
 #include "cmd/subcommands.h"
 #include "core/errors.h"
+#include "core/parse_number.h"
 #include "results/run_files.h"
 #include "sweep/experiment.h"
 #include "sweep/scheduler.h"
@@ -47,14 +48,11 @@ std::vector<int> parse_shard_list(const std::string& s, int tasks) {
     const std::size_t comma = std::min(s.find(',', pos), s.size());
     const std::string item = s.substr(pos, comma - pos);
     const std::size_t dash = item.find('-');
-    try {
-      std::size_t used = 0;
-      const int a = std::stoi(item.substr(0, dash), &used);
-      if (used != (dash == std::string::npos ? item.size() : dash)) throw bad();
-      const int b = dash == std::string::npos ? a : std::stoi(item.substr(dash + 1));
-      if (a < 0 || b < a || b >= tasks) throw bad();
+    try {  // each index whole: "0-1x" is refused, not read as 0-1
+      const int a = int(parse_integer(item.substr(0, dash), 0, tasks - 1, "--resubmit"));
+      const int b = dash == std::string::npos ? a : int(parse_integer(item.substr(dash + 1), a, tasks - 1, "--resubmit"));
       for (int i = a; i <= b; ++i) out.push_back(i);
-    } catch (const std::logic_error&) {
+    } catch (const ConfigError&) {
       throw bad();
     }
     pos = comma + 1;
@@ -79,6 +77,13 @@ std::string sbatch(const std::string& args, const std::string& file) {
 }
 
 void run_slurm(SlurmOptions o) {
+  // Before anything reads them (a message would print them): no value holds a control character.
+  for (const auto& [what, v] : {std::pair{"experiment", &o.experiment}, std::pair{"--out", &o.out},
+                                std::pair{"--profile", &o.profile}, std::pair{"--time", &o.time},
+                                std::pair{"--partition", &o.partition}, std::pair{"--account", &o.account}})
+    refuse_control_chars(*v, what);
+  for (const auto& s : o.sets) refuse_control_chars(s, "--set");
+  for (const auto& a : o.sbatch_args) refuse_control_chars(a, "--sbatch-arg");
   const std::string job_file_rel = "/slurm/job.json";
   nlohmann::json recorded;
   if (!o.resubmit.empty()) {  // the job's recorded settings, unless given again
@@ -88,9 +93,14 @@ void run_slurm(SlurmOptions o) {
                                            o.out, job_file_rel));
     recorded = nlohmann::json::parse(in, nullptr, false);
     if (recorded.is_discarded()) throw ConfigError(fmt::format("{}{}: not valid JSON", o.out, job_file_rel));
-    if (o.tasks == 0) o.tasks = recorded.value("tasks", 0);
-    if (o.profile.empty()) o.profile = recorded.value("profile", "");
-    if (o.sets.empty()) o.sets = recorded.value("sets", std::vector<std::string>{});
+    try {  // a field of another type is the file's fault, named as such (not a library's type_error)
+      if (o.tasks == 0) o.tasks = recorded.value("tasks", 0);
+      if (o.profile.empty()) o.profile = recorded.value("profile", "");
+      if (o.sets.empty()) o.sets = recorded.value("sets", std::vector<std::string>{});
+      recorded.value("grid_hash", "");
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError(fmt::format("{}{}: not a job file of `normlab slurm` ({})", o.out, job_file_rel, e.what()));
+    }
   }
   ExperimentOptions eo;
   eo.profile = o.profile;
@@ -104,9 +114,6 @@ void run_slurm(SlurmOptions o) {
   if (o.tasks == 0) o.tasks = int(std::min<std::size_t>(ex.runs.size(), 100));
   if (o.tasks < 1 || std::size_t(o.tasks) > ex.runs.size())
     throw ConfigError(fmt::format("--tasks: {} (allowed: 1 to the grid's {} runs)", o.tasks, ex.runs.size()));
-  if (o.jobs < 1) throw ConfigError(fmt::format("--jobs: {} (allowed: >= 1)", o.jobs));
-  if (o.max_array_size < 1) throw ConfigError(fmt::format("--max-array-size: {} (allowed: >= 1)", o.max_array_size));
-  if (o.signal_s < 1) throw ConfigError(fmt::format("--signal-seconds: {} (allowed: >= 1)", o.signal_s));
   if (!recorded.is_null() && recorded.value("grid_hash", "") != ex.grid_hash)
     throw ConfigError(fmt::format("--resubmit: {} now expands to grid {}, the job in {} ran grid {}; "
                                   "submit it anew (without --resubmit) into another --out",
@@ -136,6 +143,7 @@ void run_slurm(SlurmOptions o) {
   else
     shards = parse_shard_list(o.resubmit, o.tasks);
 
+  check_slurm_job(job);  // nothing written yet: exit 2 here, not on the cluster
   const std::string sd = job.out + "/slurm";
   fs::create_directories(sd + "/logs");
   if (recorded.is_null())
@@ -187,17 +195,23 @@ void setup_slurm(CLI::App& app) {
   auto* sub = app.add_subcommand("slurm", "Write (and submit) a Slurm job array for a sweep, with a merge job");
   sub->add_option("experiment", o->experiment, "experiment TOML file")->required()->check(CLI::ExistingFile);
   sub->add_option("--out", o->out, "shared sweep directory [default: results/<experiment name>]");
-  sub->add_option("--tasks", o->tasks, "array tasks (shards of the grid) [default: min(runs, 100)]");
-  sub->add_option("--array-parallelism", o->parallelism, "at most this many tasks at once (--array=...%K)");
-  sub->add_option("-j,--jobs", o->jobs, "runs at once within a task")->capture_default_str();
-  sub->add_option("--cpus-per-task", o->cpus, "cores per task [default: --jobs]");
+  // Integers: CLI11 parses the whole text; each range is what the tasks accept.
+  sub->add_option("--tasks", o->tasks, "array tasks (shards of the grid) [default: min(runs, 100)]")
+      ->check(CLI::Range(1, int(kMaxInt)));
+  sub->add_option("--array-parallelism", o->parallelism, "at most this many tasks at once (--array=...%K)")
+      ->check(CLI::Range(1, int(kMaxInt)));
+  sub->add_option("-j,--jobs", o->jobs, "runs at once within a task")->capture_default_str()
+      ->check(CLI::Range(1, kMaxThreads));
+  sub->add_option("--cpus-per-task", o->cpus, "cores per task [default: --jobs]; each run gets cpus / jobs threads")
+      ->check(CLI::Range(1, int(kMaxInt)));
   sub->add_option("--time", o->time, "time limit per task (sbatch --time)");
   sub->add_option("--partition", o->partition, "sbatch --partition");
   sub->add_option("--account", o->account, "sbatch --account");
   sub->add_option("--sbatch-arg", o->sbatch_args, "an extra #SBATCH line, e.g. --sbatch-arg=--mem=4G (repeatable)");
-  sub->add_option("--signal-seconds", o->signal_s, "USR1 this many seconds before the time limit")->capture_default_str();
+  sub->add_option("--signal-seconds", o->signal_s, "USR1 this many seconds before the time limit")->capture_default_str()
+      ->check(CLI::Range(1, 65535));  // sbatch --signal's limit
   sub->add_option("--max-array-size", o->max_array_size, "the cluster's MaxArraySize: larger arrays are split")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::Range(1, 4000001));  // Slurm's largest MaxArraySize
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table");
   sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable)");
   sub->add_option("--resubmit", o->resubmit, "only these shards (as `normlab status` lists them), with the job's settings");

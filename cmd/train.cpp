@@ -130,18 +130,35 @@ void run_train(const TrainOptions& o) {
                r.final_test_acc, r.best_test_acc, r.samples_per_s, o.out);
 }
 
+const char* type_name(KeyType t) {
+  switch (t) {
+    case KeyType::number: return "NUM";
+    case KeyType::integer: return "INT";
+    case KeyType::boolean: return "[BOOL]";
+    case KeyType::integer_list: return "INT,...";
+    case KeyType::choice:
+    case KeyType::text: return "TEXT";
+  }
+  return "TEXT";
+}
+
 }  // namespace
 
 void setup_train(CLI::App& app) {
   auto opt = std::make_shared<TrainOptions>();
   auto* sub = app.add_subcommand("train", "Train one network and write its metrics as CSV");
+  // Every run key is an option, checked by the key's spec (train/key_schema.h)
+  // when RunConfig::set applies it. A boolean key is a flag: --nesterov alone
+  // means true; --nesterov false (or =false) also works.
   for (const auto& k : run_keys()) {
     const std::string name = k.name;
-    sub->add_option_function<std::string>(
-           "--" + name, [opt, name](const std::string& v) { opt->keys[name] = v; },
+    const bool flag = k.type == KeyType::boolean;
+    auto* o = sub->add_option_function<std::string>(
+           "--" + name, [opt, name, flag](const std::string& v) { opt->keys[name] = flag && v.empty() ? "true" : v; },
            std::string(k.help) + " [default: " + (k.def[0] ? k.def : "\"\"") + "]")
-        ->type_name(k.type == 'f' ? "NUM" : k.type == 'i' ? "INT" : "TEXT")
+        ->type_name(type_name(k.type))
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    if (flag) o->expected(0, 1);
   }
   sub->add_option("--config", opt->config, "TOML file of run keys (command-line options win)")
       ->check(CLI::ExistingFile);

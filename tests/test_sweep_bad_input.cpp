@@ -53,10 +53,10 @@ TEST_CASE("sweep: bad input: wrong type") {
   ScratchDir d("sweep-bad-type");
   auto f = fail(d, "lr = \"fast\"\n");
   CHECK(f.at(3));
-  CHECK(f.has("lr: 'fast' is not a number"));
+  CHECK(f.has("lr: 'fast' is a string; expected a number"));
   f = fail(d, "batch_size = 1.5\n");
   CHECK(f.at(3));
-  CHECK(f.has("batch-size: '1.5' is not an integer"));
+  CHECK(f.has("batch-size: '1.5' is a float; expected an integer"));
   // An element of a list, at its own line.
   f = fail(d, "lr = [\n  0.1,\n  \"x\",\n]\n");
   CHECK(f.has(f.path + ":5:3:"));
@@ -81,12 +81,12 @@ TEST_CASE("sweep: bad input: invalid values name the value's line and the key") 
   auto f = fail(d, "norm = [\"batch\", \"weird\"]\n");
   CHECK(f.has(f.path + ":3:18: norm: unknown value 'weird' (allowed: none, batch, layer, group, ghost-batch, batch-renorm, noisy-batch)"));
   f = fail(d, "lr = 0\n");
-  CHECK(f.has(f.path + ":3:6: lr: 0 must be > 0"));
+  CHECK(f.has(f.path + ":3:6: lr: '0' is out of range (allowed: lr > 0)"));
   f = fail(d, "lr = [0.1,\n      -0.5]\n");
-  CHECK(f.has(f.path + ":4:7: lr: -0.5 must be > 0"));
+  CHECK(f.has(f.path + ":4:7: lr: '-0.5' is out of range (allowed: lr > 0)"));
   f = fail(d, "momentum = 1.5\noptimizer = \"momentum\"\n");
   CHECK(f.at(3));
-  CHECK(f.has("momentum: 1.5"));
+  CHECK(f.has("momentum: '1.5' is out of range (allowed: 0 <= momentum < 1)"));
   f = fail(d, "seeds = -2\n");
   CHECK(f.at(3));
   CHECK(f.has("seeds: -2"));
@@ -106,7 +106,7 @@ TEST_CASE("sweep: bad input: several problems are reported together") {
   CHECK(f.at(3));
   CHECK(f.has("learning_rate"));
   CHECK(f.at(4));
-  CHECK(f.has("batch-size: 'big'"));
+  CHECK(f.has("batch-size: 'big' is a string; expected an integer"));
   CHECK(f.at(5));
   CHECK(f.has("epochs: empty list"));
   CHECK(f.at(7));
@@ -114,7 +114,7 @@ TEST_CASE("sweep: bad input: several problems are reported together") {
   // Invalid values of different keys in one file, found when runs are resolved.
   const auto v = fail(d, "norm = \"weird\"\nlr = -1\n");
   CHECK(v.has(v.path + ":3:8: norm: unknown value 'weird'"));
-  CHECK(v.has(v.path + ":4:6: lr: -1 must be > 0"));
+  CHECK(v.has(v.path + ":4:6: lr: '-1' is out of range (allowed: lr > 0)"));
 }
 
 TEST_CASE("sweep: bad input: TOML syntax error has line:col") {

@@ -23,7 +23,7 @@ std::string time_step_configs(const std::vector<RunConfig>& runs, const std::vec
   std::vector<std::size_t> order(runs.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return std::stoll(runs[a].get("seed")) < std::stoll(runs[b].get("seed"));
+    return runs[a].integer("seed") < runs[b].integer("seed");
   });
   std::vector<std::string> rows(runs.size());
   for (std::size_t i : order) {

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/parse_number.h"
 
 namespace normlab {
 
@@ -48,12 +49,10 @@ InitSpec parse_init(const std::string& s) {
     throw ConfigError(fmt::format("init: unknown scheme '{}' (allowed: {})", s, kSchemes));
   if (colon != std::string::npos) {
     const std::string p = s.substr(colon + 1);
-    try {
-      std::size_t used = 0;
-      spec.param = std::stod(p, &used);
-      if (used != p.size()) throw std::invalid_argument(p);
-    } catch (const std::exception&) {
-      throw ConfigError(fmt::format("init: '{}' has a parameter that is not a number", s));
+    try {  // whole text, finite: a run from inf or nan weights is not data but a typo
+      spec.param = parse_finite(p, "init", "");
+    } catch (const ConfigError&) {
+      throw ConfigError(fmt::format("init: '{}' has a parameter that is not a finite number (allowed: {})", s, kSchemes));
     }
     spec.has_param = true;
     if (spec.scheme != "constant" && !(spec.param > 0))

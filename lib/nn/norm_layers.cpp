@@ -3,6 +3,8 @@
 //   BN and its variants: batch_norm.cpp.
 #include "nn/norm_layers.h"
 
+#include "core/parse_number.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
@@ -40,10 +42,8 @@ double parse_bn_momentum(const std::string& s) {
   const std::string num = keras ? s.substr(6) : s;
   double v = 0;
   try {
-    std::size_t used = 0;
-    v = std::stod(num, &used);
-    if (used != num.size()) throw std::invalid_argument(num);
-  } catch (const std::exception&) {
+    v = parse_finite(num, "bn-momentum", "");
+  } catch (const ConfigError&) {
     throw ConfigError(fmt::format(
         "bn-momentum: '{}' is not a number (allowed: 0 < m <= 1 in PyTorch form, e.g. 0.1, "
         "or keras:0.99 for the Keras form)", s));

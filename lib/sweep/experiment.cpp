@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -21,6 +22,7 @@
 #include "tensor/rng.h"
 #include "core/errors.h"
 #include "core/limits.h"
+#include "core/parse_number.h"
 #include "train/config_file.h"
 
 namespace normlab {
@@ -33,10 +35,21 @@ struct Value {
 };
 using Axes = std::map<std::string, std::vector<Value>>;  // canonical key -> alternatives
 
-const std::set<std::string> kMeta = {"name", "description", "seeds", "lr_scale_with_batch",
-                                     "lr-scale-with-batch", "lr_reference_batch",
-                                     "lr-reference-batch", "exclude", "include", "random",
-                                     "profile", "rule", "claim"};
+// Top-level keys that are not run keys: the scalar ones have a spec in
+// meta_keys() (train/key_schema.h); these are read here.
+const std::set<std::string> kStructural = {"seeds", "exclude", "include", "random", "profile", "rule", "claim"};
+
+bool is_meta(const std::string& key) { return kStructural.count(key) || find_meta_key(key); }
+
+// What an experiment may do with the key (KeySpec::sweep); `list` when the value is a list of alternatives.
+void check_sweep(const KeySpec& k, bool list, const std::string& where, const std::string& seeds_form) {
+  if (k.sweep == Sweep::never)
+    throw ConfigError(fmt::format("{}: {}: a sweep's seeds come from `seeds`, so {} would be ignored; write "
+                                  "{} to run it (allowed here: seeds, a count or a list)",
+                                  where, k.name, k.name, seeds_form));
+  if (k.sweep == Sweep::single && list)
+    throw ConfigError(fmt::format("{}: {}: takes one value, not a list ({})", where, k.name, k.help));
+}
 
 class Parser {
  public:
@@ -52,27 +65,30 @@ class Parser {
     }
   }
 
-  // A key's alternatives: a list is an axis, anything else one value.
-  void read_axis(Axes& axes, const std::string& raw_key, const toml::node& node) {
-    const std::string where = toml_where(path_, node);
+  // A key's alternatives: a list is an axis, anything else one value. Each
+  // value is checked by the key's spec with its own position (or at `at`).
+  void read_axis(Axes& axes, const std::string& raw_key, const toml::node& node, const std::string& at = "") {
+    const std::string where = at.empty() ? toml_where(path_, node) : at;
     guard([&] {
       const std::string key = canonical_key(raw_key, where);
+      const KeySpec& spec = *find_run_key(key);
       std::vector<Value> vals;
       auto add = [&](const toml::node& n) {
-        const std::string w = toml_where(path_, n);
-        const std::string text = toml_value_text(n, w);
-        RunConfig probe;
-        probe.set(key, text, w);  // type check now, with the value's own position
-        vals.push_back({probe.get(key), w});
+        const std::string w = at.empty() ? toml_where(path_, n) : at;
+        vals.push_back({check_value(spec, toml_key_text(spec, n, w), w), w});
       };
-      if (const auto* arr = node.as_array()) {
+      const auto* arr = node.as_array();
+      // widths = [128, 64] is one value; widths = [[128, 64], [256]] is an axis.
+      const bool axis = arr && !(spec.type == KeyType::integer_list && !arr->empty() && !arr->get(0)->is_array());
+      if (spec.sweep == Sweep::never) {
+        const std::string given = node.is_table() ? "7" : toml_value_text(node, where);
+        check_sweep(spec, axis, where, (at.empty() ? "seeds = [" : "--set seeds=[") + given + "]");
+      }
+      check_sweep(spec, axis, where, "");
+      if (axis) {
         if (arr->empty())
           throw ConfigError(fmt::format("{}: {}: empty list (give at least one value)", where, key));
-        // widths = [128, 64] is one value; widths = [[128, 64], [256]] is an axis.
-        if (key == "widths" && !arr->get(0)->is_array())
-          add(node);
-        else
-          for (const auto& e : *arr) add(e);
+        for (const auto& e : *arr) add(e);
       } else {
         add(node);
       }
@@ -84,7 +100,7 @@ class Parser {
     for (auto& d : duplicate_spellings(t, path_)) problems.push_back(std::move(d));
     for (const auto& [k, node] : t) {
       const std::string key(k.str());
-      if (top && kMeta.count(key)) continue;
+      if (top && is_meta(key)) continue;
       if (node.is_table()) {
         problems.push_back(fmt::format("{}: unknown table [{}] (allowed: exclude, include, random, "
                                        "profile.NAME, rule)", toml_where(path_, node), key));
@@ -92,6 +108,24 @@ class Parser {
       }
       read_axis(axes, key, node);
     }
+  }
+
+  // A scalar meta key of t under either spelling ("lr_reference_batch" or
+  // "lr-reference-batch"), checked by its spec; nothing when absent.
+  std::optional<std::string> meta_text(const toml::table& t, const KeySpec& k, const std::string& prefix = "") {
+    std::string underscored = k.name;
+    std::replace(underscored.begin(), underscored.end(), '-', '_');
+    const toml::node* n = t.get(k.name);
+    if (!n) n = t.get(underscored);
+    if (!n) return std::nullopt;
+    std::optional<std::string> out;
+    guard([&] {
+      const std::string w = toml_where(path_, *n), full = prefix + k.name;
+      KeySpec named = k;  // messages say "random.samples", not "samples"
+      named.name = full.c_str();
+      out = check_value(named, toml_key_text(named, *n, w), w);
+    });
+    return out;
   }
 
   std::vector<uint64_t> read_seeds(const toml::node& n) {
@@ -194,7 +228,7 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
                                 c == '.' || c == '+';
                        });
     if (tbl.get("name") && !tbl.get("name")->is_string())
-      p.problems.push_back(fmt::format("{}: name: expected a string", where));
+      p.problems.push_back(fmt::format("{}: name: expected a string, the directory results/NAME", where));
     else if (!plain)
       p.problems.push_back(fmt::format("{}: name: '{}' (allowed: letters, digits, '-', '_', '+' and '.', "
                                        "not starting with '.' and without '..' or '/': it names the "
@@ -249,26 +283,43 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
         if (!sp.problems.empty()) throw ConfigError(sp.problems.front());
         return;
       }
+      // A list (--set 'lr=[0.1, 0.3]') is read as the file's TOML would be: an axis.
+      if (const auto first = v.find_first_not_of(' '); first != std::string::npos && v[first] == '[') {
+        toml::table t;
+        try {
+          t = toml::parse("value = " + v, where);
+        } catch (const toml::parse_error& e) {
+          throw ConfigError(fmt::format("{}: '{}' is not a TOML list ({}; allowed: a value, or a list like "
+                                        "[0.1, 0.3])", where, v, e.description()));
+        }
+        Parser sp(where, limit);
+        sp.read_axis(axes, k, *t.get("value"), where);
+        if (!sp.problems.empty()) throw ConfigError(sp.problems.front());
+        return;
+      }
       const std::string key = canonical_key(k, where);
-      RunConfig probe;
-      probe.set(key, v, where);
-      axes[key] = {{probe.get(key), where}};
+      const KeySpec& spec = *find_run_key(key);
+      check_sweep(spec, false, where, fmt::format("--set seeds=[{}]", v));
+      axes[key] = {{check_value(spec, v, where), where}};
     });
   }
 
   // Random mode: the [random] keys are drawn, `samples` times, then crossed with the rest.
   std::vector<std::map<std::string, Value>> draws(1);
   if (const auto* rnd = tbl["random"].as_table()) {
-    int64_t samples = (*rnd)["samples"].value_or(int64_t(0));
-    if (samples < 1)
-      p.problems.push_back(fmt::format("{}: random.samples: need an integer >= 1", toml_where(path, *rnd)));
-    if (uint64_t(std::max<int64_t>(samples, 0)) > limit) {
+    int64_t samples = 1;
+    if (!rnd->get("samples"))
+      p.problems.push_back(fmt::format("{}: random.samples: missing (allowed: {})", toml_where(path, *rnd),
+                                       allowed_text(*find_random_key("samples"))));
+    if (auto t = p.meta_text(*rnd, *find_random_key("samples"), "random.")) samples = parse_integer(*t, 1, std::numeric_limits<int64_t>::max(), "random.samples");
+    if (uint64_t(samples) > limit) {
       p.problems.push_back(fmt::format("{}: random.samples: {} is more than the limit of {} runs (set {} to "
                                        "raise the limit)", toml_where(path, *rnd), samples, limit, kMaxRunsEnv));
       samples = 1;
     }
-    Rng rng(uint64_t((*rnd)["seed"].value_or(int64_t(0))), 77);
-    draws.assign(std::size_t(std::max<int64_t>(samples, 0)), {});
+    const auto draw_seed = p.meta_text(*rnd, *find_random_key("seed"), "random.");
+    Rng rng(draw_seed ? uint64_t(parse_integer(*draw_seed, 0, std::numeric_limits<int64_t>::max(), "random.seed")) : 0, 77);
+    draws.assign(std::size_t(samples), {});
     for (auto& d : duplicate_spellings(*rnd, path)) p.problems.push_back(std::move(d));
     for (const auto& entry : *rnd) {
       const toml::node& node = entry.second;
@@ -277,6 +328,7 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
       const std::string where = toml_where(path, node);
       p.guard([&] {
         const std::string ck = canonical_key(key, where);
+        check_sweep(*find_run_key(ck), true, where, "seeds = [...]");
         const auto* range = node.as_table();
         const toml::array* ab = nullptr;
         bool log = false;
@@ -318,9 +370,15 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
   const auto excludes = read_rows("exclude");
   const auto includes = read_rows("include");
 
-  const bool scale = tbl["lr_scale_with_batch"].value_or(tbl["lr-scale-with-batch"].value_or(false));
-  const double ref_batch =
-      double(tbl["lr_reference_batch"].value_or(tbl["lr-reference-batch"].value_or(int64_t(32))));
+  // Typed by their specs (meta_keys()): a wrong type is refused, never replaced by the default.
+  const auto scale_text = p.meta_text(tbl, *find_meta_key("lr-scale-with-batch"));
+  const auto ref_text = p.meta_text(tbl, *find_meta_key("lr-reference-batch"));
+  p.meta_text(tbl, *find_meta_key("description"));
+  const bool scale = scale_text == "true";
+  const double ref_batch = ref_text ? double(parse_integer(*ref_text, 1, kMaxInt, "lr_reference_batch")) : 32.0;
+  if (ref_text && !scale)
+    p.problems.push_back(fmt::format("{}: lr_reference_batch: used only with lr_scale_with_batch = true, which "
+                                     "this file does not set (allowed: set both, or neither)", path));
 
   if (!p.problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(p.problems, "\n")));
   check_grid_size(path, axes, includes, draws.size(), seeds.size(), limit);
@@ -362,7 +420,7 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
       try {
         for (const auto& [k, v] : c) cfg.set(k, v.text, v.where);
         if (scale) {
-          const double lr = std::stod(cfg.get("lr")) * std::stod(cfg.get("batch-size")) / ref_batch;
+          const double lr = cfg.number("lr") * double(cfg.integer("batch-size")) / ref_batch;
           cfg.set("lr", fmt::format("{:.6g}", lr));
         }
         cfg.set("seed", std::to_string(s));

@@ -15,22 +15,24 @@
 
 #include "data/dataset.h"
 #include "core/errors.h"
+#include "core/parse_number.h"
 #include "train/run_setup.h"
 
 namespace normlab {
 
 std::pair<int, int> parse_shard(const std::string& s) {
   const auto slash = s.find('/');
-  int i = -1, n = 0;
-  try {
-    if (slash != std::string::npos) {
-      i = std::stoi(s.substr(0, slash));
-      n = std::stoi(s.substr(slash + 1));
-    }
-  } catch (const std::exception&) {
+  auto bad = [&] {
+    return ConfigError(fmt::format("--shard: '{}' (allowed: i/n with 0 <= i < n <= {}, e.g. 0/4)", s, kMaxInt));
+  };
+  if (slash == std::string::npos) throw bad();
+  int i = 0, n = 0;
+  try {  // each part whole: "1/2x" and "0/2/7" are refused, not read as 1/2 and 0/2
+    n = int(parse_integer(s.substr(slash + 1), 1, kMaxInt, "--shard"));
+    i = int(parse_integer(s.substr(0, slash), 0, n - 1, "--shard"));
+  } catch (const ConfigError&) {
+    throw bad();
   }
-  if (n < 1 || i < 0 || i >= n)
-    throw ConfigError(fmt::format("--shard: '{}' (allowed: i/n with 0 <= i < n, e.g. 0/4)", s));
   return {i, n};
 }
 

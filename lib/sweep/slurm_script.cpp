@@ -3,7 +3,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <regex>
+
+#include "core/errors.h"
+#include "core/parse_number.h"
+#include "train/key_schema.h"
 
 namespace normlab {
 
@@ -19,8 +25,66 @@ std::string index_ranges(const std::vector<int>& v) {
 }
 
 namespace {
+void refuse_chars(const std::string& value, const std::string& what, const std::string& bad, const std::string& why) {
+  const auto at = value.find_first_of(bad);
+  if (at != std::string::npos)
+    throw ConfigError(fmt::format("{}: '{}' holds '{}', which {}", what, value, value[at], why));
+}
+
+void check_name(const std::string& value, const std::string& what) {
+  const bool ok = std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ',' || c == '-';
+  });
+  if (!ok || value[0] == '-')
+    throw ConfigError(fmt::format("{}: '{}' (allowed: letters, digits, '.', '_', '-' and ',' for a list, not "
+                                  "starting with '-')", what, value));
+}
+
+// A path written into an #SBATCH line: in double quotes when it holds a space or
+// '#' (sbatch splits its arguments at spaces and ends them at '#').
+std::string sbatch_path(const std::string& p) {
+  return p.find_first_of(" #") == std::string::npos ? p : "\"" + p + "\"";
+}
+}  // namespace
+
+void check_slurm_job(const SlurmJob& job) {
+  const std::vector<std::pair<std::string, const std::string*>> values = {
+      {"experiment", &job.experiment}, {"--out", &job.out}, {"--profile", &job.profile}, {"--time", &job.time},
+      {"--partition", &job.partition}, {"--account", &job.account},
+      {"the working directory", &job.workdir}, {"the normlab binary's path", &job.normlab},
+      {"scripts/report.py's path", &job.report_script}};
+  for (const auto& [what, v] : values) refuse_control_chars(*v, what);
+  for (const auto& s : job.sets) refuse_control_chars(s, "--set");
+  for (const auto& a : job.sbatch_args) refuse_control_chars(a, "--sbatch-arg");
+  const std::string sbatch_why = "sbatch would misread in an #SBATCH line";
+  for (const auto& [what, v] : {std::pair{"--out", &job.out}, std::pair{"the working directory", &job.workdir}})
+    refuse_chars(*v, what, "\"\\%", sbatch_why + " (\" and \\ are quoting, % a file-name pattern)");
+  if (!job.partition.empty()) check_name(job.partition, "--partition");
+  if (!job.account.empty()) check_name(job.account, "--account");
+  static const std::regex time_format(R"((\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE))", std::regex::icase);
+  if (!job.time.empty() && !std::regex_match(job.time, time_format))
+    throw ConfigError(fmt::format("--time: '{}' is not a Slurm time format (allowed: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or "
+                                  "UNLIMITED, e.g. 01:30:00)", job.time));
+  for (const auto& a : job.sbatch_args) {
+    if (a.empty() || a[0] != '-')
+      throw ConfigError(fmt::format("--sbatch-arg: '{}' (allowed: one sbatch option, starting with '-', e.g. "
+                                    "--sbatch-arg=--mem=4G)", a));
+    refuse_chars(a, "--sbatch-arg", "\"'\\# ", sbatch_why + " (quoting, the start of a comment, or a space "
+                 "splitting it in two: write --sbatch-arg=--mem=4G)");
+  }
+  if (job.jobs < 1 || job.jobs > kMaxThreads)
+    throw ConfigError(fmt::format("--jobs: {} (allowed: 1 to {}, what `normlab sweep --jobs` accepts)", job.jobs,
+                                  kMaxThreads));
+  if (job.cpus < 1 || job.cpus / job.jobs > kMaxThreads)
+    throw ConfigError(fmt::format("--cpus-per-task: {} gives each of the task's --jobs {} runs {} threads, more "
+                                  "than `normlab sweep --threads` accepts (allowed: 1 to {} cores per run, so "
+                                  "--cpus-per-task up to {})", job.cpus, job.jobs, job.cpus / std::max(1, job.jobs),
+                                  kMaxThreads, kMaxThreads * job.jobs + job.jobs - 1));
+}
+
+namespace {
 std::string common_headers(const SlurmJob& job) {
-  std::string h = "#SBATCH --chdir=" + job.workdir + "\n";
+  std::string h = "#SBATCH --chdir=" + sbatch_path(job.workdir) + "\n";
   if (!job.time.empty()) h += "#SBATCH --time=" + job.time + "\n";
   if (!job.partition.empty()) h += "#SBATCH --partition=" + job.partition + "\n";
   if (!job.account.empty()) h += "#SBATCH --account=" + job.account + "\n";
@@ -52,7 +116,7 @@ std::vector<SlurmArray> slurm_arrays(const SlurmJob& job, const std::vector<int>
         "#SBATCH --job-name=normlab-{name}\n"
         "#SBATCH --array={spec}{limit}\n"
         "#SBATCH --cpus-per-task={cpus}\n"
-        "#SBATCH --output={logs}/%A_%a.log\n"
+        "#SBATCH --output={logs_a}\n"
         "#SBATCH --open-mode=append\n"
         "#SBATCH --signal=B:USR1@{signal_s}\n"
         "#SBATCH --requeue\n"
@@ -81,7 +145,7 @@ std::vector<SlurmArray> slurm_arrays(const SlurmJob& job, const std::vector<int>
         "echo \"normlab shard $shard/{tasks}: exit $status $(date -u +%FT%TZ)\"\n"
         "exit $status\n",
         fmt::arg("name", job.name), fmt::arg("spec", a.array_spec), fmt::arg("limit", limit),
-        fmt::arg("cpus", job.cpus), fmt::arg("logs", job.out + "/slurm/logs"), fmt::arg("signal_s", job.signal_s),
+        fmt::arg("cpus", job.cpus), fmt::arg("logs_a", sbatch_path(job.out + "/slurm/logs/%A_%a.log")), fmt::arg("signal_s", job.signal_s),
         fmt::arg("headers", common_headers(job)), fmt::arg("offset", offset), fmt::arg("tasks", job.tasks),
         fmt::arg("exp", job.experiment), fmt::arg("command", sweep_command(job)));
     out.push_back(std::move(a));
@@ -98,7 +162,7 @@ std::string slurm_merge_script(const SlurmJob& job) {
       "#!/bin/bash\n"
       "#SBATCH --job-name=normlab-{name}-merge\n"
       "#SBATCH --cpus-per-task=1\n"
-      "#SBATCH --output={logs}/merge_%j.log\n"
+      "#SBATCH --output={logs_m}\n"
       "#SBATCH --open-mode=append\n"
       "{headers}"
       "# After every array task succeeded (--dependency=afterok): assemble the CSVs\n"
@@ -107,7 +171,8 @@ std::string slurm_merge_script(const SlurmJob& job) {
       "set -eu\n"
       "{normlab} merge {out} --out {out}\n"
       "{report}",
-      fmt::arg("name", job.name), fmt::arg("logs", job.out + "/slurm/logs"), fmt::arg("headers", common_headers(job)),
+      fmt::arg("name", job.name), fmt::arg("logs_m", sbatch_path(job.out + "/slurm/logs/merge_%j.log")),
+      fmt::arg("headers", common_headers(job)),
       fmt::arg("normlab", shell_quote(job.normlab)), fmt::arg("out", shell_quote(job.out)), fmt::arg("report", report));
 }
 

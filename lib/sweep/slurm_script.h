@@ -49,6 +49,23 @@ struct SlurmArray {
   std::string script;         // the batch script text
 };
 
+// Refuses (ConfigError naming the option, exit 2) every value that could not
+// be written into a script as exactly itself:
+//   - any control character (newline, CR, NUL, tab, ESC ...) in any value or
+//     path: the experiment path, --out, --profile, --set, --time, --partition,
+//     --account, --sbatch-arg, the working directory and the binary's path;
+//   - in #SBATCH lines, which sbatch reads with its own rules (not the shell's:
+//     " quotes, \ escapes, # starts a comment): --partition and --account other
+//     than letters, digits and . _ , -; --time not in a Slurm time format
+//     (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, UNLIMITED); --sbatch-arg
+//     not starting with '-' or holding " ' \ #; a path (--out, the working
+//     directory) holding " \ or % (a file-name pattern in --output);
+//   - --jobs or --cpus-per-task / --jobs outside the 1 to kMaxThreads the array
+//     tasks' `normlab sweep --jobs/--threads` accept.
+// Call it before writing anything. Paths in #SBATCH lines are then written in
+// double quotes, and every value in the shell part is single-quoted (shell_quote).
+void check_slurm_job(const SlurmJob& job);
+
 // One array script per block of max_array_size shard ids among `shards`
 // (sorted, distinct, each in [0, tasks)).
 std::vector<SlurmArray> slurm_arrays(const SlurmJob& job, const std::vector<int>& shards);

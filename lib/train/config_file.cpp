@@ -65,6 +65,58 @@ std::string toml_value_text(const toml::node& n, const std::string& where) {
   return scalar_text(n, where);
 }
 
+namespace {
+const char* toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "a list";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+bool toml_type_fits(KeyType t, bool k_check, const toml::node& n) {
+  switch (t) {
+    case KeyType::boolean: return n.is_boolean();
+    case KeyType::integer: return n.is_integer();
+    case KeyType::number: return n.is_integer() || n.is_floating_point();
+    case KeyType::integer_list: {
+      if (n.is_integer() || n.is_string()) return true;  // "128,64": the command line's form
+      const auto* arr = n.as_array();
+      return arr && std::all_of(arr->begin(), arr->end(), [](const toml::node& e) { return e.is_integer(); });
+    }
+    case KeyType::choice: return n.is_string();
+    // A checked text key may be written as a number (bn_momentum = 0.1); free text (a name) is a string.
+    case KeyType::text: return n.is_string() || (k_check && (n.is_integer() || n.is_floating_point()));
+  }
+  return false;
+}
+
+const char* toml_type_wanted(KeyType t) {
+  switch (t) {
+    case KeyType::boolean: return "true or false";
+    case KeyType::integer: return "an integer";
+    case KeyType::number: return "a number";
+    case KeyType::integer_list: return "an integer, a list of integers or a string \"128,64\"";
+    case KeyType::choice: return "a string";
+    case KeyType::text: return "a string";
+  }
+  return "a value";
+}
+}  // namespace
+
+std::string toml_key_text(const KeySpec& k, const toml::node& n, const std::string& where) {
+  if (!toml_type_fits(k.type, k.check != nullptr, n)) {
+    const std::string given = n.is_array() || n.is_table() ? "" : "'" + toml_value_text(n, where) + "' is ";
+    throw ConfigError(fmt::format("{}: {}: {}{}; expected {} (allowed: {})", where, k.name, given,
+                                  toml_type_name(n), toml_type_wanted(k.type), allowed_text(k)));
+  }
+  return toml_value_text(n, where);
+}
+
 std::vector<std::string> duplicate_spellings(const toml::table& t, const std::string& path) {
   std::vector<std::string> problems;
   // In file order (a table iterates by name), so the later line is the one reported.
@@ -99,7 +151,7 @@ void apply_config_file(RunConfig& cfg, const std::string& path) {
       if (node.is_array() && k != "widths")
         throw ConfigError(fmt::format("{}: {}: a list of values is a sweep axis; use `normlab "
                                       "sweep` (train takes one value)", where, k));
-      cfg.set(k, toml_value_text(node, where), where);
+      cfg.set(k, toml_key_text(*find_run_key(k), node, where), where);
     } catch (const ConfigError& e) {
       problems.push_back(e.what());
     }

@@ -33,6 +33,14 @@ std::string toml_where(const std::string& path, const toml::node& n);
 // Throws ConfigError naming `where` when the value is a table or a nested list.
 std::string toml_value_text(const toml::node& n, const std::string& where);
 
+// A TOML value of key k as the text check_value takes, refusing a TOML type
+// that is not the key's: a boolean key takes true/false, an integer key an
+// integer, a number key an integer or float, an integer list an integer or a
+// list of integers, a choice a string, other text a string or a number. Throws
+// ConfigError "WHERE: KEY: 'VALUE' is a string; expected ... (allowed: ...)"; never
+// replaces a value by a default.
+std::string toml_key_text(const KeySpec& k, const toml::node& n, const std::string& where);
+
 // One problem per key of t given under two spellings ("batch-size" and
 // "batch_size" are one key): "PATH:LINE:COL: batch_size: the same key as
 // batch-size at PATH:LINE:COL; give it once". Not recursive.

@@ -14,41 +14,26 @@
 #include "nn/model.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
+#include "train/key_schema.h"
 
 namespace normlab {
 
-struct KeySpec {
-  const char* name;
-  char type;         // 's' text, 'f' number, 'i' integer, 'b' true|false, 'l' integer list
-  const char* def;   // default, canonical text
-  const char* help;  // for --help, and the allowed values in error messages
-  bool identity = true;  // part of run_id (threads is not: results do not depend on it)
-  // Can change whether the run sets up (data, model shapes, batch sizes): sweep
-  // validation checks one run per distinct combination of these keys.
-  bool setup = true;
-  // false for keys added after results were first published: at their default
-  // they stay out of run_id, so adding a key never changes an existing run's id.
-  bool id_at_default = true;
-};
-
-// Limits that keep counts meaningful and arithmetic exact: threads per run (and
-// runs at once), and training steps (an epochs value is checked against it once
-// the training set's size is known).
-constexpr int kMaxThreads = 256;
-constexpr long kMaxSteps = 1000000000000L;  // 1e12
-
-// Every key, in CSV column order.
-const std::vector<KeySpec>& run_keys();
 // "eval_every" -> "eval-every"; throws ConfigError listing the keys when unknown.
 std::string canonical_key(const std::string& key, const std::string& where = "");
 
 class RunConfig {
  public:
   RunConfig();  // all defaults
-  // Sets one key from text (numbers canonicalized: "0.10" -> "0.1"). Throws
-  // ConfigError naming `where` (file:line or option), the key and the value.
+  // Sets one key from text, validated and canonicalized by its spec
+  // (check_value in key_schema.h: "0.10" -> "0.1"). Throws ConfigError naming
+  // `where` (file:line or option), the key, the value and what is allowed.
   void set(const std::string& key, const std::string& value, const std::string& where = "");
   const std::string& get(const std::string& key) const;
+  // Typed reads of a key's canonical text (REQUIRES: a key of that type).
+  double number(const std::string& key) const;
+  long long integer(const std::string& key) const;
+  bool flag(const std::string& key) const;
+  std::vector<int> integers(const std::string& key) const;
   const std::map<std::string, std::string>& values() const { return v_; }
   // "key=value\n" for every key in run_keys() order.
   std::string canonical() const;
@@ -59,8 +44,9 @@ class RunConfig {
   std::map<std::string, std::string> v_;
 };
 
-// The typed form the trainer uses. resolve() validates every key, collecting
-// all problems into one ConfigError.
+// The typed form the trainer uses. Each key was validated by RunConfig::set;
+// resolve() checks the rules that involve two keys (epochs > 0 when steps is
+// 0, eval-stats=precise not with rnn), collecting all problems into one ConfigError.
 struct TrainSpec {
   std::string dataset;
   ModelConfig model;
