@@ -132,7 +132,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   }
   guard_store("--out", out, me, o.force);
   prepare_out_dir("--out", out);
-  const SweepDir dir(out);
+  const SweepDir dir(out, fault_trust_parts() ? PartChecks::without_checksums : PartChecks::full);
   install_stop_handlers();
   so.stop = &stop_requested();
   // The lock first: --fresh moves parts aside only while no other writer can be in the folder.

@@ -120,8 +120,14 @@ void check_parts(const std::string& dir, const ManifestGrid& g, Violations* v) {
     if (name.find(".tmp.") != std::string::npos) continue;  // an unfinished write: never read
     ids.insert(name.substr(0, name.find('.')));
   }
-  for (const auto& id : ids)
-    if (const RunParts c = sd.check_run(id); c.state == RunParts::damaged) v->push_back(c.problem);
+  // Every part of a run with a runs part (the others are unfinished: run again, never read).
+  for (const auto& id : ids) {
+    if (!fs::exists(sd.part(id, "runs"))) continue;
+    for (const char* kind : SweepDir::part_kinds()) {
+      std::string problem;
+      if (!sd.read_part(id, kind, &problem)) v->push_back(fmt::format("{}: {}", sd.part(id, kind), problem));
+    }
+  }
   int present = 0;
   for (const auto& [name, text] : sd.assembled(g.runs, &present)) {
     const std::string path = dir + "/" + name;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -57,7 +58,7 @@ std::string sealed(const std::string& run_id, const std::string& content) {
 
 // The rows of a sealed part of run_id with this header; the problem otherwise.
 std::optional<std::string> unseal(const std::string& text, const std::string& run_id, const std::string& header,
-                                  std::string* problem) {
+                                  bool checksum, std::string* problem) {
   const std::size_t foot = text.size() < 2 ? std::string::npos : text.rfind('\n', text.size() - 2);
   const std::size_t start = foot == std::string::npos ? 0 : foot + 1;
   const std::string want = kFooter + run_id + kSum;
@@ -73,7 +74,7 @@ std::optional<std::string> unseal(const std::string& text, const std::string& ru
     return std::nullopt;
   }
   const std::string content = text.substr(0, start);
-  if (sha256_hex(content) != text.substr(start + want.size(), 64)) {
+  if (checksum && sha256_hex(content) != text.substr(start + want.size(), 64)) {
     *problem = "its checksum does not match its content";
     return std::nullopt;
   }
@@ -117,7 +118,8 @@ struct SweepDir::Ledger {
   std::map<std::string, std::string> sums;  // "parts/ID.KIND.csv" -> hex
 };
 
-SweepDir::SweepDir(std::string dir) : dir_(std::move(dir)), ledger_(std::make_shared<Ledger>()) {
+SweepDir::SweepDir(std::string dir, PartChecks checks)
+    : dir_(std::move(dir)), checks_(checks), ledger_(std::make_shared<Ledger>()) {
   fs::create_directories(parts_dir());
   reload_ledger();
 }
@@ -155,34 +157,45 @@ std::string SweepDir::part(const std::string& run_id, const char* kind) const {
   return fmt::format("{}/{}.{}.csv", parts_dir(), run_id, kind);
 }
 
+std::optional<std::string> SweepDir::read_part(const std::string& run_id, const char* kind,
+                                               std::string* problem) const {
+  const std::string p = part(run_id, kind);
+  const auto k = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const Kind& x) { return x.name == std::string(kind); });
+  if (k == std::end(kKinds)) {
+    *problem = fmt::format("'{}' is not a kind of part", kind);
+    return std::nullopt;
+  }
+  if (!fs::exists(p)) {
+    *problem = "missing";
+    return std::nullopt;
+  }
+  const std::string text = slurp(p);
+  const bool sums = checks_ == PartChecks::full;
+  std::optional<std::string> body = unseal(text, run_id, k->header(), sums, problem);
+  if (body) *problem = foreign_row(k->header(), *body, run_id, p);
+  if (problem->empty() && sums) {
+    std::lock_guard<std::mutex> lock(ledger_->mu);
+    const auto it = ledger_->sums.find(fmt::format("parts/{}.{}.csv", run_id, kind));
+    if (it == ledger_->sums.end())
+      *problem = fmt::format("no checksum for it in {}{}", dir_, kLedger);
+    else if (it->second != sha256_hex(text))
+      *problem = fmt::format("its bytes do not match the checksum {}{} records", dir_, kLedger);
+  }
+  if (!problem->empty()) return std::nullopt;
+  return body;
+}
+
 std::optional<std::vector<std::string>> SweepDir::read_run(const std::string& run_id,
                                                            RunParts* check) const {
   *check = RunParts{};
   if (!fs::exists(part(run_id, "runs"))) return std::nullopt;
   std::vector<std::string> rows;
   for (const auto& k : kKinds) {
-    const std::string p = part(run_id, k.name);
     std::string problem;
-    std::optional<std::string> body;
-    if (!fs::exists(p)) {
-      problem = "missing";
-    } else {
-      const std::string text = slurp(p);
-      body = unseal(text, run_id, k.header(), &problem);
-      if (body) problem = foreign_row(k.header(), *body, run_id, p);
-      if (problem.empty()) {
-        std::lock_guard<std::mutex> lock(ledger_->mu);
-        const auto it = ledger_->sums.find(fmt::format("parts/{}.{}.csv", run_id, k.name));
-        if (it == ledger_->sums.end())
-          problem = fmt::format("no checksum for it in {}{}", dir_, kLedger);
-        else if (it->second != sha256_hex(text))
-          problem = fmt::format("its bytes do not match the checksum {}{} records", dir_, kLedger);
-      }
-      if (!problem.empty()) body.reset();
-    }
+    std::optional<std::string> body = read_part(run_id, k.name, &problem);
     if (!body) {
       check->state = RunParts::damaged;
-      check->problem = fmt::format("{}: {}", p, problem);
+      check->problem = fmt::format("{}: {}", part(run_id, k.name), problem);
       return std::nullopt;
     }
     rows.push_back(std::move(*body));

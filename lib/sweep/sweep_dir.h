@@ -38,9 +38,14 @@ struct RunParts {
   std::string problem;  // damaged: which part and what is wrong with it
 };
 
+// What a part must pass to be trusted: everything above, or (only for the
+// test that shows the randomized store test catches a planted bug, switched on
+// by NORMLAB_FAULT_TRUST_PARTS=1 in `sweep`) everything but the two checksums.
+enum class PartChecks { full, without_checksums };
+
 class SweepDir {
  public:
-  explicit SweepDir(std::string dir);
+  explicit SweepDir(std::string dir, PartChecks checks = PartChecks::full);
   const std::string& path() const { return dir_; }
 
   // Whether the run has a whole set of parts (see above).
@@ -63,6 +68,8 @@ class SweepDir {
   // "batchstats", "runs") and the kinds in writing order.
   std::string part(const std::string& run_id, const char* kind) const;
   static const std::vector<const char*>& part_kinds();
+  // One part's rows when it is trusted (see above); nullopt and *problem otherwise.
+  std::optional<std::string> read_part(const std::string& run_id, const char* kind, std::string* problem) const;
   // Re-reads ledger/parts.sha256 (other processes may have added to it).
   void reload_ledger() const;
 
@@ -71,6 +78,7 @@ class SweepDir {
   // The rows of each part of a whole run, in kKinds order; nullopt otherwise.
   std::optional<std::vector<std::string>> read_run(const std::string& run_id, RunParts* check) const;
   std::string dir_;
+  PartChecks checks_;
   struct Ledger;  // parts.sha256 as read (file -> hash), shared by copies
   std::shared_ptr<Ledger> ledger_;
 };
