@@ -152,6 +152,18 @@ Violations verify_store(const std::string& dir) {
   const std::string kind = m.value("kind", m.value("command", ""));
   const bool timings = fs::exists(dir + "/timings.csv") && !fs::exists(dir + "/runs.csv");
   const std::string table = dir + (timings ? "/timings.csv" : "/runs.csv");
+  // The manifest and the parts first: they do not depend on the CSVs being readable.
+  if (kind != "train") {
+    try {
+      const ManifestGrid g = read_manifest_grid(mfile);
+      check_manifest(mfile, g, &v);
+      if (!timings) check_parts(dir, g, &v);
+      const CsvTable runs = read_csv(table);
+      check_against_grid(runs, g, &v);
+    } catch (const ConfigError& e) {
+      v.push_back(e.what());
+    }
+  }
   try {
     const CsvTable runs = read_csv(table);
     add(&v, duplicate_rows(runs));
@@ -162,11 +174,6 @@ Violations verify_store(const std::string& dir) {
         v.push_back(fmt::format("{}: a train folder's runs.csv holds one row, of run {} (manifest.json)", table, id));
       if (m.contains("identity") && m["identity"].value("run_id", "") != id)
         v.push_back(fmt::format("{}: identity.run_id is not run_id {}", mfile, id));
-    } else {
-      const ManifestGrid g = read_manifest_grid(mfile);
-      check_manifest(mfile, g, &v);
-      check_against_grid(runs, g, &v);
-      if (!timings) check_parts(dir, g, &v);
     }
     if (!timings) {
       // A train run writes batchstats.csv only when it has stat-batches; a sweep always does.
@@ -179,7 +186,7 @@ Violations verify_store(const std::string& dir) {
       add(&v, check_results_csvs(dir, files, nullptr));
     }
   } catch (const ConfigError& e) {
-    v.push_back(e.what());
+    if (std::find(v.begin(), v.end(), std::string(e.what())) == v.end()) v.push_back(e.what());
   }
   return v;
 }

@@ -91,6 +91,7 @@ class Sequence:
         self.d = os.path.join(work, "D")
         self.seeds = 1
         self.done = set()  # run ids whose runs part was seen whole after a clean sweep
+        self.pristine = {}  # part path -> its bytes as written (a damaged part differs from them)
         self.log = []
 
     def exp(self, seeds, steps=3):
@@ -110,12 +111,18 @@ class Sequence:
         need(tree(self.d) == before, f"{what}: the refused command changed {self.d}")
 
     # ---- operations ----
+    def remember(self, only_new=False):
+        for x in parts(self.d):
+            if not only_new or x not in self.pristine:
+                self.pristine[x] = open(x, "rb").read()
+
     def op_sweep(self):
         p = run(["sweep", self.exp(self.seeds), "--out", self.d, "-q", "--jobs", "2"])
         need(p.returncode == 0, f"sweep: exit {p.returncode}\n{p.stderr[-1500:]}")
         v = self.verify()
         need(v.returncode == 0, f"verify after a sweep: exit {v.returncode}\n{v.stdout[-1500:]}{v.stderr[-500:]}")
         self.done |= {os.path.basename(x).split(".")[0] for x in parts(self.d, ".runs.csv")}
+        self.remember()
 
     def op_grow(self):
         self.seeds = min(self.seeds + 1, 3)
@@ -141,6 +148,7 @@ class Sequence:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         self.no_loss()
+        self.remember(only_new=True)  # runs it completed: written whole, by rename
         v = self.verify()
         need(v.returncode in (0, 1, 2), f"verify after kill -9: exit {v.returncode}")
 
@@ -151,6 +159,7 @@ class Sequence:
         if len(ps) < 2:
             return
         a, b = self.rng.sample(ps, 2)
+        targets = [b] if how == "duplicate" else [a, b] if how == "swap" else [a]
         data = open(a, "rb").read()
         if how == "truncate":
             open(a, "wb").write(data[:self.rng.randrange(len(data))])
@@ -158,19 +167,20 @@ class Sequence:
             i = self.rng.randrange(len(data))
             open(a, "wb").write(data[:i] + bytes([data[i] ^ (1 << self.rng.randrange(8))]) + data[i + 1:])
         elif how == "duplicate":
-            if open(b, "rb").read() == data:
-                return
             shutil.copy(a, b)
-            a = b
         elif how == "swap":
             db = open(b, "rb").read()
-            if db == data:
-                return
             open(a, "wb").write(db)
             open(b, "wb").write(data)
+        # A part that is now other than as written must be named (a swap or copy may also
+        # put back a part damaged earlier: that one is whole again).
+        damaged = [t for t in targets if open(t, "rb").read() != self.pristine.get(t)]
+        if not damaged:
+            return
         v = self.verify()
-        need(v.returncode == 1 and os.path.basename(a) in v.stdout,
-             f"{how} of {os.path.basename(a)} not found by verify (exit {v.returncode}):\n{v.stdout[-800:]}")
+        need(v.returncode == 1 and any(os.path.basename(t) in v.stdout for t in damaged),
+             f"{how} of {[os.path.basename(t) for t in damaged]} not found by verify (exit {v.returncode}):\n"
+             f"{v.stdout[-800:]}{v.stderr[-800:]}")
 
     def op_truncate(self):
         self.damage_part("truncate")
@@ -205,6 +215,7 @@ class Sequence:
         v = self.verify()
         need(v.returncode == 0, f"verify after two writers: {v.stdout[-800:]}")
         self.done |= {os.path.basename(x).split(".")[0] for x in parts(self.d, ".runs.csv")}
+        self.remember()
 
     OPS = ["sweep", "grow", "change_fixed", "train", "merge", "kill", "truncate", "flip_part", "duplicate", "swap",
            "flip_file", "two_writers"]
