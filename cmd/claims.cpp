@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "claims/baseline.h"
@@ -16,7 +17,10 @@
 #include "cmd/test_faults.h"
 #include "core/errors.h"
 #include "core/out_path.h"
+#include "results/csv_check.h"
 #include "sweep/manifest.h"
+#include "sweep/store.h"
+#include "sweep/sweep_dir.h"
 #include "sweep/scheduler.h"
 #include "results/report_script.h"
 #include "results/run_files.h"
@@ -38,6 +42,35 @@ struct ClaimsOptions {
   bool evaluate_only = false;
 };
 
+// --evaluate-only: every CSV the rule reads is whole (no duplicated row, no
+// run without its rows, no NaN metric of a completed run: results/csv_check.h)
+// and, where DIR still has its parts, every run's parts are trusted
+// (sweep/sweep_dir.h). Refuses naming the file otherwise.
+void check_trusted(const std::string& dir, const ClaimRule& rule, const Experiment& ex) {
+  std::vector<std::string> problems, notes;
+  if (rule.measure == "step-time") {
+    problems = duplicate_rows(read_csv(dir + "/timings.csv"));
+  } else {
+    std::vector<std::string> files = {"curves.csv", "activations.csv", "batchstats.csv"};
+    if (std::find(files.begin(), files.end(), rule.file) == files.end()) files.push_back(rule.file);
+    problems = check_results_csvs(dir, files, &notes);
+    if (fs::is_directory(dir + "/parts")) {
+      const SweepDir sd(dir);
+      for (const auto& r : ex.runs)
+        if (const RunParts c = sd.check_run(r.run_id()); c.state != RunParts::whole)
+          problems.push_back(c.state == RunParts::missing ? fmt::format("{}/parts: run {} has no parts", dir, r.run_id())
+                                                          : c.problem);
+    }
+  }
+  for (const auto& n : notes) spdlog::warn("--evaluate-only: {} (a diverged run's metric, kept as data)", n);
+  if (problems.empty()) return;
+  const std::size_t shown = std::min<std::size_t>(problems.size(), 10);
+  throw ConfigError(fmt::format("--evaluate-only: claim {}'s results cannot be trusted:\n  {}{}\nrun without "
+                                "--evaluate-only to run the damaged runs again", rule.id,
+                                fmt::join(problems.begin(), problems.begin() + long(shown), "\n  "),
+                                problems.size() > shown ? fmt::format("\n  ... and {} more", problems.size() - shown) : ""));
+}
+
 // --evaluate-only: the claim's CSVs in DIR hold every run of its grid (and no
 // other), so its rule can be applied again without running anything.
 void check_complete(const std::string& dir, const ClaimRule& rule, const Experiment& ex) {
@@ -53,6 +86,7 @@ void check_complete(const std::string& dir, const ClaimRule& rule, const Experim
     throw ConfigError(fmt::format("--evaluate-only: {} holds {} of the {} runs of claim {}'s grid (and {} others); "
                                   "run without --evaluate-only to complete it",
                                   file, want.size() - m.missing, want.size(), rule.id, m.extra));
+  check_trusted(dir, rule, ex);
 }
 
 struct Claim {
@@ -61,6 +95,22 @@ struct Claim {
   Experiment ex;
   ExperimentOptions eo;
 };
+
+// A claim's folder belongs to its id: its experiment may change (the CSVs hold
+// the current grid's runs), so the identity compared is the name alone.
+StoreIdentity claim_identity(const Claim& c) { return StoreIdentity::grid(StoreKind::claim, c.ex.name); }
+
+std::string claim_manifest(const Claim& c, const std::string& started) {
+  auto m = sweep_manifest(c.ex, c.eo, started, utc_now());
+  m.update(store_fields(StoreIdentity::grid(StoreKind::claim, c.ex.name, c.ex.runs)));
+  return m.dump(2);
+}
+
+std::vector<std::string> ids_run(const std::vector<Claim>& claims) {
+  std::vector<std::string> ids;
+  for (const auto& c : claims) ids.push_back(c.rule.id);
+  return ids;
+}
 
 // --evaluate-only, same grid, rules applied again: the manifest now shows the
 // claim file whose rules gave these verdicts.
@@ -83,10 +133,16 @@ void run_claims(const ClaimsOptions& o) {
   // Everything is read and checked before anything runs.
   std::vector<Claim> claims;
   std::vector<std::string> ids;
+  std::map<std::string, std::string> file_of;  // id -> claim file
   for (const auto& f : files) {
     Claim c;
     c.path = f;
     c.rule = read_claim_rule(f);
+    // The id names the claim's folder under --out and its rows of claims.csv.
+    check_store_name(f, "id", c.rule.id);
+    if (const auto [it, fresh] = file_of.emplace(c.rule.id, f); !fresh)
+      throw ConfigError(fmt::format("{}: id: '{}' is the id of {} too; each claim needs its own id (it names the "
+                                    "claim's folder and its rows of claims.csv)", f, c.rule.id, it->second));
     ids.push_back(c.rule.id);
     if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), c.rule.id) == o.only.end()) continue;
     c.eo.profile = o.profile;
@@ -98,8 +154,16 @@ void run_claims(const ClaimsOptions& o) {
       throw ConfigError(fmt::format("--only: unknown claim '{}' (allowed: {})", id, fmt::join(ids, ", ")));
   for (const auto& c : claims) validate_runs(c.ex);
 
-  const std::string out = o.out.empty() ? "results/claims-" + o.profile : o.out;
+  std::vector<ClaimRule> rules;
+  for (const auto& c : claims) rules.push_back(c.rule);
+  if (!o.baseline.empty()) check_baseline(o.baseline, rules);
+
+  const std::string out = store_path(o.out.empty() ? "results/claims-" + o.profile : o.out);
   check_out_spelling("--out", out);
+  const StoreIdentity me = StoreIdentity::claims_of(o.profile);
+  guard_store("--out", out, me, false);
+  for (const auto& c : claims)
+    guard_store("--out", out + "/" + c.rule.id, claim_identity(c), false);
   if (o.evaluate_only)
     for (const auto& c : claims) check_complete(out + "/" + c.rule.id, c.rule, c.ex);
   prepare_out_dir("--out", out);  // before any claim runs
@@ -109,8 +173,6 @@ void run_claims(const ClaimsOptions& o) {
   so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
   so.jobs = o.jobs > 0 ? o.jobs : cores;
   so.threads_per_run = std::max(1, cores / so.jobs);
-  std::vector<ClaimRule> rules;
-  for (const auto& c : claims) rules.push_back(c.rule);
   std::vector<ClaimResult> results;
   int errors = 0;
   for (const auto& c : claims) {
@@ -129,7 +191,7 @@ void run_claims(const ClaimsOptions& o) {
         TimingOptions topt;
         topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
         write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, c.ex.specs, topt));
-        write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
+        write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
       }
       results.push_back(evaluate_claim(c.rule, read_csv(dir + "/timings.csv")));
       spdlog::info("{}: {}", c.rule.id, results.back().verdict);
@@ -145,7 +207,7 @@ void run_claims(const ClaimsOptions& o) {
           spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
       });
       errors += sum.progress.failed;
-      write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
+      write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
     }
     const CsvTable curves = read_csv(dir + "/curves.csv"), acts = read_csv(dir + "/activations.csv");
     const CsvTable runs = read_csv(dir + "/runs.csv");
@@ -154,6 +216,11 @@ void run_claims(const ClaimsOptions& o) {
     spdlog::info("{}: {}", c.rule.id, results.back().verdict);
     if (!o.no_report) render_report(dir);
   }
+  nlohmann::json top = store_fields(me);
+  top["command"] = "claims";
+  top["claims"] = ids_run(claims);
+  top["finished"] = utc_now();
+  write_file_atomic(out + "/manifest.json", top.dump(2) + "\n");
   write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
   write_file_atomic(out + "/claims.md", claims_md(rules, results, o.profile));
   if (!o.no_report) render_report(out);  // forest.png: every cell of every claim

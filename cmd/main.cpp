@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   normlab::cmd::setup_claims(app);
   normlab::cmd::setup_slurm(app);
   normlab::cmd::setup_status(app);
+  normlab::cmd::setup_verify(app);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 #include "core/out_path.h"
 #include "sweep/ledger.h"
 #include "sweep/manifest.h"
+#include "sweep/store.h"
 #include "sweep/sweep_dir.h"
 #include "results/run_files.h"
 
@@ -23,7 +24,7 @@ struct MergeOptions {
   bool force = false;
 };
 
-void run_merge(const MergeOptions& o) {
+void run_merge(MergeOptions o) {
   namespace fs = std::filesystem;
   std::vector<ManifestGrid> grids;
   for (const auto& d : o.dirs) grids.push_back(read_manifest_grid(d + "/manifest.json"));
@@ -34,10 +35,9 @@ void run_merge(const MergeOptions& o) {
                                     o.dirs[i], grids[i].name, grids[i].grid_hash, o.dirs[0],
                                     grids[0].name, grids[0].grid_hash));
   check_out_spelling("--out", o.out);
-  if (const std::string held = foreign_results(o.out, grids[0].name); !held.empty() && !o.force)
-    throw ConfigError(fmt::format("merge: --out {} already holds {}; merging '{}' there would replace "
-                                  "its CSVs and manifest.json. Choose another --out, or pass --force to "
-                                  "write there anyway", o.out, held, grids[0].name));
+  o.out = store_path(o.out);
+  const StoreIdentity me = StoreIdentity::grid(StoreKind::merge, grids[0].name, grids[0].runs);
+  guard_store("--out", o.out, me, o.force);
   prepare_out_dir("--out", o.out);
   const SweepDir out(o.out);
   const auto& runs = grids[0].runs;
@@ -64,6 +64,7 @@ void run_merge(const MergeOptions& o) {
   auto manifest = grids[0].json;
   manifest["merged_from"] = o.dirs;
   manifest["merged_at"] = utc_now();
+  manifest.update(store_fields(me));
   manifest["shards"] = nlohmann::json::array();  // each input's shard ledger (sweep/ledger.h)
   for (const auto& d : o.dirs)
     for (const auto& r : read_ledgers(d)) manifest["shards"].push_back(r);

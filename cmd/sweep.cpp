@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "cmd/progress.h"
@@ -25,6 +26,7 @@
 #include "sweep/ledger.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
+#include "sweep/store.h"
 #include "results/run_files.h"
 
 namespace normlab::cmd {
@@ -90,13 +92,22 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   }
   validate_runs(ex);  // exits 2 via ConfigError before any run starts
   ProgressView::log_seconds();  // a bad NORMLAB_PROGRESS_SECONDS exits 2 here
+  if (o.fresh && so.shard_count > 1)
+    throw ConfigError(fmt::format("--fresh with --shard {}: moving parts/ aside would drop the runs of the other "
+                                  "shards writing there; use --fresh without --shard, or a new --out", o.shard));
 
-  std::string out = o.out.empty() ? "results/" + ex.name : o.out;
+  std::string out = store_path(o.out.empty() ? "results/" + ex.name : o.out);
   check_out_spelling("--out", out);
   // The same experiment again: growth (new seeds or values) runs only the new
   // runs; a changed fixed key would mix incomparable runs (sweep/grid_change.h).
-  if (!o.fresh && !o.force && std::filesystem::exists(out + "/manifest.json") && foreign_results(out, ex.name).empty()) {
-    const GridChange gc = compare_grids(read_manifest_grid(out + "/manifest.json").runs, ex.runs);
+  const StoreIdentity me = StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs);
+  if (!o.fresh && !o.force && std::filesystem::exists(out + "/manifest.json")) {
+    std::optional<ManifestGrid> held;
+    try {
+      held = read_manifest_grid(out + "/manifest.json");
+    } catch (const ConfigError&) {  // not a sweep's manifest: guard_store names what it is
+    }
+    const GridChange gc = held && held->name == ex.name ? compare_grids(held->runs, ex.runs) : GridChange{};
     if (!gc.fixed_changed.empty() && !o.force_new)
       throw ConfigError(fmt::format(
           "--out: {} holds experiment '{}' with other fixed settings:\n  {}\nits runs and these would not be "
@@ -112,22 +123,21 @@ void run_sweep_cmd(const SweepCliOptions& o) {
                    gc.dropped ? fmt::format(" ({} earlier runs no longer in the grid are left out of the CSVs)", gc.dropped) : "");
     }
   }
-  if (const std::string held = foreign_results(out, ex.name); !held.empty() && !o.force)
-    throw ConfigError(fmt::format("--out: {} already holds {}; a sweep of '{}' would replace its "
-                                  "CSVs and manifest.json. Choose another --out, or pass --force to "
-                                  "write there anyway", out, held, ex.name));
+  guard_store("--out", out, me, o.force);
   prepare_out_dir("--out", out);
-  const SweepDir dir(out);
+  const SweepDir dir(out, fault_trust_parts() ? PartChecks::without_checksums : PartChecks::full);
+  install_stop_handlers();
+  so.stop = &stop_requested();
+  // The lock first: --fresh moves parts aside only while no other writer can be in the folder.
+  ShardLedger ledger(out, so.shard_index, so.shard_count, slurm_facts());
   if (o.fresh) spdlog::info("--fresh: earlier parts moved to {}", dir.archive_parts());
   spdlog::info("{}: {} runs, {} in this shard; {} jobs x {} threads; writing {}/", ex.name,
                ex.runs.size(), mine.size(), so.jobs, so.threads_per_run, out);
-  install_stop_handlers();
-  so.stop = &stop_requested();
-  ShardLedger ledger(out, so.shard_index, so.shard_count, slurm_facts());
   const bool bar = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr && !o.quiet;
   const std::string started = utc_now();
   // Written first too (finished empty), so `normlab status` can read the grid mid-sweep.
   auto manifest = sweep_manifest(ex, eo, started, "");
+  manifest.update(store_fields(me));
   manifest["shards"] = read_ledgers(out);
   write_file_atomic(out + "/manifest.json", manifest.dump(2) + "\n");
   SweepLive live(so.jobs);
@@ -147,6 +157,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   const int signal = stop_requested().load();
   ledger.finish(signal, summary.abandoned);
   manifest = sweep_manifest(ex, eo, started, signal ? "" : utc_now());
+  manifest.update(store_fields(me));
   manifest["shards"] = read_ledgers(out);
   write_file_atomic(out + "/manifest.json", manifest.dump(2) + "\n");
   if (signal) {

@@ -15,4 +15,9 @@ TrainFaults test_faults() {
   return f;
 }
 
+bool fault_trust_parts() {
+  const char* v = std::getenv("NORMLAB_FAULT_TRUST_PARTS");
+  return v && *v == '1';
+}
+
 }  // namespace normlab::cmd

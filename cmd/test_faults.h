@@ -6,10 +6,14 @@
 //                                          baseline test shows it is caught)
 //   NORMLAB_FAULT_THROW_NORM=NORM          runs with this norm throw at step 3
 //                                          (an error during a run is data)
+//   NORMLAB_FAULT_TRUST_PARTS=1            `sweep` trusts parts without their
+//                                          checksums (the randomized store test
+//                                          shows it is caught)
 #include "train/trainer.h"
 
 namespace normlab::cmd {
 
 TrainFaults test_faults();
+bool fault_trust_parts();
 
 }  // namespace normlab::cmd

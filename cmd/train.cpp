@@ -15,10 +15,10 @@
 #include "core/errors.h"
 #include "core/out_path.h"
 #include "train/config_file.h"
-#include "results/csv_table.h"
 #include "results/manifest.h"
 #include "results/run_files.h"
 #include "cmd/test_faults.h"
+#include "sweep/store.h"
 #include "train/run_setup.h"
 
 namespace normlab::cmd {
@@ -49,27 +49,20 @@ void setup_logging(const TrainOptions& o) {
   }
 }
 
-// Refuses to overwrite another run's results (a different run_id) without --force.
-void check_out_dir(const std::string& out, const std::string& run_id, bool force) {
-  namespace fs = std::filesystem;
-  const fs::path runs = fs::path(out) / "runs.csv";
-  if (force || !fs::exists(runs)) return;
-  const CsvTable t = read_csv(runs.string());
-  if (!t.rows.empty() && t.at(0, "run_id") == run_id) return;  // the same run again
-  throw ConfigError(fmt::format(
-      "out: {} already holds the results of another run; choose another --out or pass --force",
-      out));
-}
-
-void run_train(const TrainOptions& o) {
+void run_train(TrainOptions o) {
   check_out_spelling("--out", o.out);
+  o.out = store_path(o.out);
+  // Neither file may be one of a results folder's own (this --out's or another's).
+  if (!o.log_file.empty()) guard_store_file("--log-file", o.log_file, o.out);
+  if (!o.save_weights.empty()) guard_store_file("--save-weights", o.save_weights, o.out);
   setup_logging(o);
   RunConfig cfg;
   if (!o.config.empty()) apply_config_file(cfg, o.config);
   for (const auto& [k, v] : o.keys) cfg.set(k, v, "--" + k);
   const TrainSpec spec = resolve(cfg);
   const std::string run_id = cfg.run_id();
-  check_out_dir(o.out, run_id, o.force);
+  const StoreIdentity me = StoreIdentity::train_run(run_id);
+  guard_store("--out", o.out, me, o.force);
 
   TrainHooks hooks;
   hooks.load_weights = o.load_weights;
@@ -121,8 +114,9 @@ void run_train(const TrainOptions& o) {
     write_file_atomic(o.out + "/batchstats.csv", batchstats_header() + batchstats_rows(run_id, r));
   nlohmann::json given = nlohmann::json::object();
   for (const auto& [k, v] : o.keys) given[k] = v;
-  const nlohmann::json what = {{"config_file", o.config}, {"config_given", given},
-                               {"config_resolved", cfg.values()}, {"run_id", run_id}};
+  nlohmann::json what = {{"config_file", o.config}, {"config_given", given},
+                         {"config_resolved", cfg.values()}, {"run_id", run_id}};
+  what.update(store_fields(me));
   const auto manifest = make_manifest("train", what, {data.get()}, started, utc_now());
   write_file_atomic(o.out + "/manifest.json", manifest.dump(2) + "\n");
   write_file_atomic(o.out + "/runs.csv", runs_header() + runs_row(cfg, r));  // last: marks completion

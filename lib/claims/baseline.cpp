@@ -6,12 +6,14 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "claims/verdict_files.h"
+#include "core/errors.h"
 #include "tensor/blas_kernel.h"
 
 namespace normlab {
@@ -37,6 +39,23 @@ void warn_baseline_kernel(const std::string& dir, const std::vector<ClaimRule>& 
 }
 
 }  // namespace
+
+void check_baseline(const std::string& dir, const std::vector<ClaimRule>& rules) {
+  const std::string path = dir + "/claims.csv";
+  const CsvTable base = read_csv(path);
+  for (const char* c : {"id", "cell", "verdict", "mean"})
+    if (std::find(base.header.begin(), base.header.end(), c) == base.header.end())
+      throw ConfigError(fmt::format("--baseline: {} has no column '{}' (is it a claims.csv?)", path, c));
+  std::set<std::pair<std::string, std::string>> seen;
+  for (std::size_t j = 0; j < base.rows.size(); ++j)
+    if (!seen.insert({base.at(j, "id"), base.at(j, "cell")}).second)
+      throw ConfigError(fmt::format("--baseline: {}: data row {} repeats claim {} cell '{}'", path, j + 1,
+                                    base.at(j, "id"), base.at(j, "cell")));
+  for (const auto& r : rules)
+    if (!seen.count({r.id, ""}))
+      throw ConfigError(fmt::format("--baseline: {} has no row for claim {}; give a baseline that holds every claim "
+                                    "being run (or --only the claims it holds)", path, r.id));
+}
 
 int compare_baseline(const std::string& dir, const std::vector<ClaimRule>& rules,
                      const std::vector<ClaimResult>& results) {

@@ -11,6 +11,11 @@
 
 namespace normlab {
 
+// DIR/claims.csv is a claims table (columns id, cell, verdict, mean; one row
+// per (id, cell)) with a claim row for every rule. Throws ConfigError naming
+// the file and what is wrong; called before any claim runs.
+void check_baseline(const std::string& dir, const std::vector<ClaimRule>& rules);
+
 // Logs each claim's comparison and returns the number of changes. Warns when the
 // baseline's manifests name another BLAS kernel than this process runs.
 // REQUIRES: rules.size() == results.size(). Throws ConfigError if DIR/claims.csv is unreadable.

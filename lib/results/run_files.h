@@ -34,7 +34,8 @@ std::string activations_rows(const std::string& run_id, const RunResult& r);
 std::string batchstats_header();
 std::string batchstats_rows(const std::string& run_id, const RunResult& r);
 
-// RFC 4180 field: quoted when it holds a comma, quote or newline.
+// RFC 4180 field: quoted when it holds a comma, quote, line feed or carriage
+// return (read_csv splits unquoted records at either).
 std::string csv_field(const std::string& s);
 
 // Writes `text` to path atomically (a temporary name unique to this process

@@ -55,25 +55,4 @@ ManifestGrid read_manifest_grid(const std::string& path) {
   return g;
 }
 
-std::string foreign_results(const std::string& dir, const std::string& name) {
-  namespace fs = std::filesystem;
-  const std::string manifest = dir + "/manifest.json";
-  if (!fs::exists(manifest))  // a first sweep killed early has parts only: its own
-    return fs::exists(dir + "/runs.csv") ? "a runs.csv without a manifest.json (results of unknown origin)" : "";
-  nlohmann::json m;
-  try {
-    std::ifstream in(manifest);
-    m = nlohmann::json::parse(in);
-  } catch (const std::exception&) {
-    return "a manifest.json that cannot be read (results of unknown origin)";
-  }
-  const std::string command = m.value("command", "");
-  if (command == "sweep" && m.contains("experiment") && m["experiment"].is_object()) {
-    const std::string other = m["experiment"].value("name", "");
-    return other == name ? "" : fmt::format("the sweep of experiment '{}'", other);
-  }
-  if (command == "train") return fmt::format("the results of a `train` run (run_id {})", m.value("run_id", "?"));
-  return fmt::format("results of `{}`", command.empty() ? "unknown origin" : command);
-}
-
 }  // namespace normlab

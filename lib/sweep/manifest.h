@@ -21,11 +21,4 @@ struct ManifestGrid {
 };
 ManifestGrid read_manifest_grid(const std::string& path);
 
-// What an output directory holds that a sweep or merge of experiment `name`
-// would overwrite: "" when nothing (no results yet, or results of `name`
-// itself: a resume, or a grid grown with more values or seeds); otherwise a
-// phrase naming it ("the results of a `train` run (run_id ...)", "the sweep
-// of experiment 'other'"). Reads DIR/manifest.json, else DIR/runs.csv.
-std::string foreign_results(const std::string& dir, const std::string& name);
-
 }  // namespace normlab

@@ -1,13 +1,23 @@
-// Sweep directory: per-run part files, sealed with a checksum footer, and
-// their assembly (layout in sweep_dir.h). A part is
-//   HEADER\n ROWS #part sha256=HEX\n,   HEX = sha256(HEADER\n ROWS)
-// and is trusted only when HEADER is today's and HEX matches.
+// Sweep directory: per-run part files, sealed with a footer naming the run and
+// a checksum, their ledger of checksums, and their assembly (layout in
+// sweep_dir.h). A part is
+//   HEADER\n ROWS #part run_id=ID sha256=HEX\n,   HEX = sha256(HEADER\n ROWS)
+// and is trusted only when HEADER is today's, ID is the file's run and every
+// row's, HEX matches, and ledger/parts.sha256 records sha256(whole file).
 #include "sweep/sweep_dir.h"
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "core/errors.h"
@@ -21,7 +31,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFooter = "#part sha256=";
+constexpr const char* kFooter = "#part run_id=";
+constexpr const char* kSum = " sha256=";
+constexpr const char* kLedger = "/ledger/parts.sha256";
 
 struct Kind {
   const char* name;
@@ -40,22 +52,29 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-std::string sealed(const std::string& content) {
-  return content + kFooter + sha256_hex(content) + "\n";
+std::string sealed(const std::string& run_id, const std::string& content) {
+  return content + kFooter + run_id + kSum + sha256_hex(content) + "\n";
 }
 
-// The rows of a sealed part with this header; the problem otherwise.
-std::optional<std::string> unseal(const std::string& text, const std::string& header,
-                                  std::string* problem) {
+// The rows of a sealed part of run_id with this header; the problem otherwise.
+std::optional<std::string> unseal(const std::string& text, const std::string& run_id, const std::string& header,
+                                  bool checksum, std::string* problem) {
   const std::size_t foot = text.size() < 2 ? std::string::npos : text.rfind('\n', text.size() - 2);
   const std::size_t start = foot == std::string::npos ? 0 : foot + 1;
-  if (text.empty() || text.back() != '\n' || text.compare(start, 13, kFooter) != 0 ||
-      text.size() - start != 13 + 64 + 1) {
-    *problem = "no checksum line at its end (cut short, overwritten, or written by an older normlab)";
+  const std::string want = kFooter + run_id + kSum;
+  if (text.empty() || text.back() != '\n' || text.compare(start, 7, "#part s") == 0 ||
+      text.compare(start, 13, kFooter) != 0) {
+    *problem = text.compare(start, 7, "#part s") == 0
+                   ? "its footer does not name its run (written by an older normlab)"
+                   : "no checksum line at its end (cut short, overwritten, or written by an older normlab)";
+    return std::nullopt;
+  }
+  if (text.compare(start, want.size(), want) != 0 || text.size() - start != want.size() + 64 + 1) {
+    *problem = fmt::format("its footer names another run, not {} (a part copied or renamed from another run)", run_id);
     return std::nullopt;
   }
   const std::string content = text.substr(0, start);
-  if (sha256_hex(content) != text.substr(start + 13, 64)) {
+  if (checksum && sha256_hex(content) != text.substr(start + want.size(), 64)) {
     *problem = "its checksum does not match its content";
     return std::nullopt;
   }
@@ -66,12 +85,104 @@ std::optional<std::string> unseal(const std::string& text, const std::string& he
   return content.substr(header.size());
 }
 
+// Every row of a part names its run in the run_id column.
+std::string foreign_row(const std::string& header, const std::string& rows, const std::string& run_id,
+                        const std::string& path) {
+  try {
+    const CsvTable t = parse_csv(header + rows, path);
+    for (std::size_t i = 0; i < t.rows.size(); ++i)
+      if (t.at(i, "run_id") != run_id)
+        return fmt::format("data row {} has run_id {}, not {}", i + 1, t.at(i, "run_id"), run_id);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// "HEX  parts/ID.KIND.csv" lines; malformed (torn) lines are skipped.
+std::map<std::string, std::string> read_ledger(const std::string& path) {
+  std::map<std::string, std::string> sums;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.size() > 66 && line.compare(64, 2, "  ") == 0 &&
+        line.find_first_not_of("0123456789abcdef") == 64)
+      sums[line.substr(66)] = line.substr(0, 64);
+  return sums;
+}
+
 }  // namespace
 
-SweepDir::SweepDir(std::string dir) : dir_(std::move(dir)) { fs::create_directories(parts_dir()); }
+struct SweepDir::Ledger {
+  std::mutex mu;
+  std::map<std::string, std::string> sums;  // "parts/ID.KIND.csv" -> hex
+};
+
+SweepDir::SweepDir(std::string dir, PartChecks checks)
+    : dir_(std::move(dir)), checks_(checks), ledger_(std::make_shared<Ledger>()) {
+  fs::create_directories(parts_dir());
+  reload_ledger();
+}
+
+const std::vector<const char*>& SweepDir::part_kinds() {
+  static const std::vector<const char*> kinds = [] {
+    std::vector<const char*> k;
+    for (const auto& kind : kKinds) k.push_back(kind.name);
+    return k;
+  }();
+  return kinds;
+}
+
+void SweepDir::reload_ledger() const {
+  auto sums = read_ledger(dir_ + kLedger);
+  std::lock_guard<std::mutex> lock(ledger_->mu);
+  ledger_->sums = std::move(sums);
+}
+
+void SweepDir::record(const std::string& file) const {
+  const std::string rel = fs::path(file).lexically_relative(dir_).generic_string();
+  const std::string hex = sha256_file(file);
+  const std::string line = hex + "  " + rel + "\n";
+  fs::create_directories(dir_ + "/ledger");
+  const int fd = ::open((dir_ + kLedger).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == ssize_t(line.size());
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (!ok) throw std::runtime_error(fmt::format("cannot write {}{}: {}", dir_, kLedger, std::strerror(err)));
+  std::lock_guard<std::mutex> lock(ledger_->mu);
+  ledger_->sums[rel] = hex;
+}
 
 std::string SweepDir::part(const std::string& run_id, const char* kind) const {
   return fmt::format("{}/{}.{}.csv", parts_dir(), run_id, kind);
+}
+
+std::optional<std::string> SweepDir::read_part(const std::string& run_id, const char* kind,
+                                               std::string* problem) const {
+  const std::string p = part(run_id, kind);
+  const auto k = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const Kind& x) { return x.name == std::string(kind); });
+  if (k == std::end(kKinds)) {
+    *problem = fmt::format("'{}' is not a kind of part", kind);
+    return std::nullopt;
+  }
+  if (!fs::exists(p)) {
+    *problem = "missing";
+    return std::nullopt;
+  }
+  const std::string text = slurp(p);
+  const bool sums = checks_ == PartChecks::full;
+  std::optional<std::string> body = unseal(text, run_id, k->header(), sums, problem);
+  if (body) *problem = foreign_row(k->header(), *body, run_id, p);
+  if (problem->empty() && sums) {
+    std::lock_guard<std::mutex> lock(ledger_->mu);
+    const auto it = ledger_->sums.find(fmt::format("parts/{}.{}.csv", run_id, kind));
+    if (it == ledger_->sums.end())
+      *problem = fmt::format("no checksum for it in {}{}", dir_, kLedger);
+    else if (it->second != sha256_hex(text))
+      *problem = fmt::format("its bytes do not match the checksum {}{} records", dir_, kLedger);
+  }
+  if (!problem->empty()) return std::nullopt;
+  return body;
 }
 
 std::optional<std::vector<std::string>> SweepDir::read_run(const std::string& run_id,
@@ -80,16 +191,11 @@ std::optional<std::vector<std::string>> SweepDir::read_run(const std::string& ru
   if (!fs::exists(part(run_id, "runs"))) return std::nullopt;
   std::vector<std::string> rows;
   for (const auto& k : kKinds) {
-    const std::string p = part(run_id, k.name);
     std::string problem;
-    std::optional<std::string> body;
-    if (!fs::exists(p))
-      problem = "missing";
-    else
-      body = unseal(slurp(p), k.header(), &problem);
+    std::optional<std::string> body = read_part(run_id, k.name, &problem);
     if (!body) {
       check->state = RunParts::damaged;
-      check->problem = fmt::format("{}: {}", p, problem);
+      check->problem = fmt::format("{}: {}", part(run_id, k.name), problem);
       return std::nullopt;
     }
     rows.push_back(std::move(*body));
@@ -122,33 +228,45 @@ std::optional<std::string> SweepDir::completed_status(const std::string& run_id)
 
 void SweepDir::write_run(const RunConfig& cfg, const RunResult& r) const {
   const std::string id = cfg.run_id();
-  write_file_atomic(part(id, "curves"), sealed(curves_header() + curves_rows(id, r)));
-  write_file_atomic(part(id, "activations"), sealed(activations_header() + activations_rows(id, r)));
-  write_file_atomic(part(id, "batchstats"), sealed(batchstats_header() + batchstats_rows(id, r)));
-  write_file_atomic(part(id, "runs"), sealed(runs_header() + runs_row(cfg, r)));
+  const auto put = [&](const char* kind, const std::string& content) {
+    write_file_atomic(part(id, kind), sealed(id, content));
+    record(part(id, kind));
+  };
+  put("curves", curves_header() + curves_rows(id, r));
+  put("activations", activations_header() + activations_rows(id, r));
+  put("batchstats", batchstats_header() + batchstats_rows(id, r));
+  put("runs", runs_header() + runs_row(cfg, r));
 }
 
 void SweepDir::copy_run_from(const SweepDir& from, const std::string& run_id) const {
-  for (const auto& k : kKinds) write_file_atomic(part(run_id, k.name), slurp(from.part(run_id, k.name)));
+  for (const auto& k : kKinds) {
+    write_file_atomic(part(run_id, k.name), slurp(from.part(run_id, k.name)));
+    record(part(run_id, k.name));
+  }
 }
 
-int SweepDir::assemble(const std::vector<RunConfig>& runs) const {
+std::vector<std::pair<std::string, std::string>> SweepDir::assembled(const std::vector<RunConfig>& runs,
+                                                                    int* present) const {
   std::string rs = runs_header(), cs = curves_header(), as = activations_header(), bs = batchstats_header();
-  int present = 0;
+  *present = 0;
+  reload_ledger();  // other shards may have completed runs since
   for (const auto& cfg : runs) {
     RunParts c;
     const auto rows = read_run(cfg.run_id(), &c);
     if (!rows) continue;
-    ++present;
+    ++*present;
     cs += (*rows)[0];
     as += (*rows)[1];
     bs += (*rows)[2];
     rs += (*rows)[3];
   }
-  write_file_atomic(dir_ + "/batchstats.csv", bs);
-  write_file_atomic(dir_ + "/curves.csv", cs);
-  write_file_atomic(dir_ + "/activations.csv", as);
-  write_file_atomic(dir_ + "/runs.csv", rs);
+  // Written in this order: runs.csv last.
+  return {{"batchstats.csv", bs}, {"curves.csv", cs}, {"activations.csv", as}, {"runs.csv", rs}};
+}
+
+int SweepDir::assemble(const std::vector<RunConfig>& runs) const {
+  int present = 0;
+  for (const auto& [name, text] : assembled(runs, &present)) write_file_atomic(dir_ + "/" + name, text);
   return present;
 }
 

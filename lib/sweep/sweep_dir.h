@@ -4,17 +4,24 @@
 //       one completed run each, written in that order, each by rename from a
 //       temporary file; the runs part marks the run complete, so a run killed at
 //       any moment has no runs part and is simply run again. Each part is
-//           HEADER\n ROWS... #part sha256=HEX\n
+//           HEADER\n ROWS... #part run_id=ID sha256=HEX\n
 //       where HEX is the SHA-256 of everything before that last line. A part is
-//       trusted only when that line is there, the checksum matches and HEADER is
-//       the current column layout; a run with any part that is not is "damaged"
-//       and is run again (a truncated, overwritten or older-layout file).
+//       trusted only when that line is there, ID is the run its file name
+//       names and every row's run_id column, the checksum matches both HEX and
+//       the ledger's record of it, and HEADER is the current column layout; a
+//       run with any part that is not is "damaged" and is run again (a
+//       truncated, overwritten, copied-from-another-run or older-layout file).
+//   ledger/parts.sha256
+//       one line "HEX  parts/ID.KIND.csv" appended (O_APPEND, one write) as each
+//       part is renamed into place; the last line for a file is its record. A
+//       part whose bytes do not hash to it (or that has none) is not trusted.
 //   runs.csv, curves.csv, activations.csv, batchstats.csv
 //       the rows of the experiment's whole runs concatenated in grid order (so
 //       the bytes do not depend on --jobs, shards or resumes; no footer lines),
 //       rebuilt atomically.
 //   manifest.json
 // Several processes (shards) may share one directory: parts never collide.
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,9 +38,14 @@ struct RunParts {
   std::string problem;  // damaged: which part and what is wrong with it
 };
 
+// What a part must pass to be trusted: everything above, or (only for the
+// test that shows the randomized store test catches a planted bug, switched on
+// by NORMLAB_FAULT_TRUST_PARTS=1 in `sweep`) everything but the two checksums.
+enum class PartChecks { full, without_checksums };
+
 class SweepDir {
  public:
-  explicit SweepDir(std::string dir);
+  explicit SweepDir(std::string dir, PartChecks checks = PartChecks::full);
   const std::string& path() const { return dir_; }
 
   // Whether the run has a whole set of parts (see above).
@@ -47,15 +59,28 @@ class SweepDir {
   // Rebuilds the CSVs from the whole parts of these runs; returns how many
   // runs had them (the others are missing or damaged).
   int assemble(const std::vector<RunConfig>& runs) const;
+  // What assemble() writes: (file name, text) of the four CSVs; *present as its return.
+  std::vector<std::pair<std::string, std::string>> assembled(const std::vector<RunConfig>& runs, int* present) const;
   // Moves parts/ aside to parts.old-N (never deletes results).
   std::string archive_parts() const;
   std::string parts_dir() const { return dir_ + "/parts"; }
+  // The file of a run's part of one kind ("curves", "activations",
+  // "batchstats", "runs") and the kinds in writing order.
+  std::string part(const std::string& run_id, const char* kind) const;
+  static const std::vector<const char*>& part_kinds();
+  // One part's rows when it is trusted (see above); nullopt and *problem otherwise.
+  std::optional<std::string> read_part(const std::string& run_id, const char* kind, std::string* problem) const;
+  // Re-reads ledger/parts.sha256 (other processes may have added to it).
+  void reload_ledger() const;
 
  private:
-  std::string part(const std::string& run_id, const char* kind) const;
+  void record(const std::string& file) const;  // appends the file's hash to the ledger
   // The rows of each part of a whole run, in kKinds order; nullopt otherwise.
   std::optional<std::vector<std::string>> read_run(const std::string& run_id, RunParts* check) const;
   std::string dir_;
+  PartChecks checks_;
+  struct Ledger;  // parts.sha256 as read (file -> hash), shared by copies
+  std::shared_ptr<Ledger> ledger_;
 };
 
 }  // namespace normlab
