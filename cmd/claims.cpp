@@ -16,6 +16,7 @@
 #include "cmd/test_faults.h"
 #include "core/errors.h"
 #include "core/out_path.h"
+#include "sweep/interrupt.h"
 #include "sweep/manifest.h"
 #include "sweep/scheduler.h"
 #include "results/report_script.h"
@@ -109,6 +110,8 @@ void run_claims(const ClaimsOptions& o) {
   so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
   so.jobs = o.jobs > 0 ? o.jobs : cores;
   so.threads_per_run = std::max(1, cores / so.jobs);
+  install_stop_handlers();  // SIGINT/SIGTERM/SIGUSR1: keep complete runs, say how to resume
+  so.stop = &stop_requested();
   std::vector<ClaimRule> rules;
   for (const auto& c : claims) rules.push_back(c.rule);
   std::vector<ClaimResult> results;
@@ -145,6 +148,11 @@ void run_claims(const ClaimsOptions& o) {
           spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
       });
       errors += sum.progress.failed;
+      if (const int sig = stop_requested().load())
+        throw Interrupted(sig, fmt::format(
+            "claims: stopped by signal {} in claim {}: {} of its {} runs complete, {} abandoned midway; nothing "
+            "partial was kept. Run the same command again to resume (complete runs are skipped).",
+            sig, c.rule.id, sum.progress.skipped + sum.progress.done, sum.progress.total, sum.abandoned.size()));
       write_file_atomic(dir + "/manifest.json", sweep_manifest(c.ex, c.eo, started, utc_now()).dump(2) + "\n");
     }
     const CsvTable curves = read_csv(dir + "/curves.csv"), acts = read_csv(dir + "/activations.csv");
