@@ -183,7 +183,7 @@ void setup_claims(CLI::App& app) {
   sub->add_option("--only", o->only, "only these claim ids");
   sub->add_option("--out", o->out, "output directory [default: results/claims-<profile>]")->check(kNotEmpty);
   sub->add_option("--baseline", o->baseline, "compare with this claims directory; exit 1 on a change")
-      ->check(CLI::ExistingDirectory);
+      ->check(kExistingDir);
   sub->add_option("--dir", o->dir, "directory of claim experiment files")->capture_default_str();
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_flag("--no-report", o->no_report, "skip the per-claim figures (scripts/report.py)");

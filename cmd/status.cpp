@@ -181,7 +181,7 @@ void run_status(const StatusOptions& o) {
 void setup_status(CLI::App& app) {
   auto o = std::make_shared<StatusOptions>();
   auto* sub = app.add_subcommand("status", "The ledger of a sweep directory: each run's state, and what to resubmit");
-  sub->add_option("dir", o->dir, "sweep directory")->required()->check(CLI::ExistingDirectory);
+  sub->add_option("dir", o->dir, "sweep directory")->required()->check(kExistingDir);
   sub->add_flag("--json", o->json, "machine-readable output");
   sub->callback([o] { run_status(*o); });
 }
