@@ -118,7 +118,10 @@ TEST_CASE("atomic write: temporary names carry host, PID and a random part") {
   const std::string a = temp_path_for("/d/runs.csv"), b = temp_path_for("/d/runs.csv");
   CHECK(a != b);
   CHECK(a.rfind("/d/runs.csv.tmp.", 0) == 0);
-  CHECK(a.find("." + std::to_string(getpid()) + ".") != std::string::npos);
+  std::string pid_part = ".";
+  pid_part += std::to_string(getpid());
+  pid_part += '.';
+  CHECK(a.find(pid_part) != std::string::npos);
   CHECK(a.size() - a.rfind('.') - 1 == 16);  // 64 random bits in hex
 }
 
