@@ -13,6 +13,7 @@
 #include "bench/cases.h"
 #include "cmd/subcommands.h"
 #include "core/errors.h"
+#include "core/out_path.h"
 #include "tensor/gemm.h"
 #include "results/csv_table.h"
 #include "results/run_files.h"
@@ -43,7 +44,14 @@ std::map<std::string, double> read_medians(const std::string& path) {
   if (t.header.size() < 3 || t.header[0] != "suite" || t.header[1] != "name" || t.header[2] != "median_s")
     throw ConfigError(fmt::format("{}: not a bench CSV (header must start with suite,name,median_s)", path));
   std::map<std::string, double> m;
-  for (std::size_t i = 0; i < t.rows.size(); ++i) m[t.at(i, "name")] = t.num(i, "median_s");
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    const double v = t.num(i, "median_s");
+    if (!(std::isfinite(v) && v > 0))
+      throw ConfigError(fmt::format("{}: data row {}, column 'median_s': {} (allowed: a time in seconds > 0)", path,
+                                    i + 1, t.at(i, "median_s")));
+    m[t.at(i, "name")] = v;
+  }
+  if (m.empty()) throw ConfigError(fmt::format("{}: no cases (a bench CSV has one row per case)", path));
   return m;
 }
 
@@ -59,6 +67,10 @@ void run_bench_cmd(const BenchOptions& o) {
     for (const auto& s : bench_suites()) ok = ok || s == o.suite;
     if (!ok) throw ConfigError(fmt::format("--suite: unknown '{}' (allowed: all, probe, norm, layers, step)", o.suite));
   }
+  // The output and the baseline too: minutes of timing must not end in "cannot write" or a garbage baseline.
+  if (!o.csv.empty()) check_out_file("--csv", o.csv, false);
+  std::map<std::string, double> base;
+  if (!o.compare.empty()) base = read_medians(o.compare);
   blas_set_threads(o.threads);
   TimingOptions t;
   t.min_total_s = o.min_time;
@@ -85,7 +97,6 @@ void run_bench_cmd(const BenchOptions& o) {
 
   if (o.compare.empty()) return;
   // Relative to the probes, so a faster or slower machine does not read as a change.
-  const auto base = read_medians(o.compare);
   auto probe_scale = [](const std::map<std::string, double>& m) {
     const auto tri = m.find("probe/triad"), sg = m.find("probe/sgemm-512x784x128");
     return std::sqrt((tri != m.end() ? tri->second : 1.0) * (sg != m.end() ? sg->second : 1.0));

@@ -18,6 +18,7 @@
 #include "core/errors.h"
 #include "core/out_path.h"
 #include "results/csv_check.h"
+#include "sweep/interrupt.h"
 #include "sweep/manifest.h"
 #include "sweep/store.h"
 #include "sweep/sweep_dir.h"
@@ -173,6 +174,8 @@ void run_claims(const ClaimsOptions& o) {
   so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
   so.jobs = o.jobs > 0 ? o.jobs : cores;
   so.threads_per_run = std::max(1, cores / so.jobs);
+  install_stop_handlers();  // SIGINT/SIGTERM/SIGUSR1: keep complete runs, say how to resume
+  so.stop = &stop_requested();
   std::vector<ClaimResult> results;
   int errors = 0;
   for (const auto& c : claims) {
@@ -207,6 +210,11 @@ void run_claims(const ClaimsOptions& o) {
           spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
       });
       errors += sum.progress.failed;
+      if (const int sig = stop_requested().load())
+        throw Interrupted(sig, fmt::format(
+            "claims: stopped by signal {} in claim {}: {} of its {} runs complete, {} abandoned midway; nothing "
+            "partial was kept. Run the same command again to resume (complete runs are skipped).",
+            sig, c.rule.id, sum.progress.skipped + sum.progress.done, sum.progress.total, sum.abandoned.size()));
       write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
     }
     const CsvTable curves = read_csv(dir + "/curves.csv"), acts = read_csv(dir + "/activations.csv");
@@ -242,7 +250,7 @@ void setup_claims(CLI::App& app) {
   sub->add_option("--only", o->only, "only these claim ids");
   sub->add_option("--out", o->out, "output directory [default: results/claims-<profile>]")->check(kNotEmpty);
   sub->add_option("--baseline", o->baseline, "compare with this claims directory; exit 1 on a change")
-      ->check(CLI::ExistingDirectory);
+      ->check(kExistingDir);
   sub->add_option("--dir", o->dir, "directory of claim experiment files")->capture_default_str();
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_flag("--no-report", o->no_report, "skip the per-claim figures (scripts/report.py)");

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 
 #include "cmd/subcommands.h"
 #include "core/build_stamp.h"
@@ -70,6 +71,14 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const normlab::ConfigError& e) {
     spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path that cannot be used (a symlink loop, a name too long, no permission):
+    // bad input, named, not a library message with exit 1.
+    std::string paths = e.path1().string();
+    if (!e.path2().empty()) paths += ", " + e.path2().string();
+    spdlog::error("{}: {} (check the path: it must exist and be reachable without a symbolic link loop)",
+                  paths.empty() ? "a path" : paths, e.code().message());
     return 2;
   } catch (const normlab::Interrupted& e) {
     spdlog::warn("{}", e.what());

@@ -86,7 +86,7 @@ void run_merge(MergeOptions o) {
 void setup_merge(CLI::App& app) {
   auto o = std::make_shared<MergeOptions>();
   auto* sub = app.add_subcommand("merge", "Combine the shard directories of one sweep");
-  sub->add_option("dirs", o->dirs, "sweep directories")->required()->check(CLI::ExistingDirectory);
+  sub->add_option("dirs", o->dirs, "sweep directories")->required()->check(kExistingDir);
   sub->add_option("--out", o->out, "merged directory")->check(kNotEmpty)->required();
   sub->add_flag("--force", o->force, "write into --out even when it holds another experiment's or a train run's results");
   sub->callback([o] { run_merge(*o); });

@@ -4,6 +4,8 @@
 //   failed     complete, status error (a rerun retries it), with its message
 //   preempted  stopped midway by a signal (DIR/ledger/), not yet rerun
 //   pending    not run yet, or in flight
+// and every shard that has started is running, finished, interrupted, or stale:
+// recorded as running but its process is gone (sweep/ledger.h: shard_liveness).
 // The grid comes from DIR/slurm/job.json (written by `normlab slurm`) or else
 // DIR/manifest.json. For unfinished shards it prints the --array list and the
 // `normlab slurm ... --resubmit` command that finishes them. --json: the same,
@@ -19,6 +21,7 @@
 
 #include "cmd/subcommands.h"
 #include "core/errors.h"
+#include "core/read_file.h"
 #include "results/csv_table.h"
 #include "sweep/experiment.h"
 #include "sweep/ledger.h"
@@ -37,6 +40,28 @@ struct StatusOptions {
   bool json = false;
 };
 
+// DIR/slurm/job.json, checked field by field: a damaged file is named, not a
+// type_error or a shard count of 0 later.
+nlohmann::json read_job_file(const std::string& path) {
+  nlohmann::json job = nlohmann::json::parse(read_file_capped(path), nullptr, false);
+  auto bad = [&](const std::string& what) {
+    throw ConfigError(fmt::format("{}: not a job file written by `normlab slurm` ({})", path, what));
+  };
+  if (job.is_discarded() || !job.is_object()) bad("not a JSON object");
+  if (!job.contains("experiment") || !job["experiment"].is_string()) bad("\"experiment\" must be a path");
+  for (const char* k : {"profile", "grid_hash", "out"})
+    if (job.contains(k) && !job[k].is_string()) bad(fmt::format("\"{}\" must be a string", k));
+  if (job.contains("tasks") && !(job["tasks"].is_number_integer() && job["tasks"].get<long long>() >= 1 &&
+                                 job["tasks"].get<long long>() <= 1000000))
+    bad("\"tasks\" must be an integer from 1 to 1000000");
+  if (job.contains("sets")) {
+    if (!job["sets"].is_array()) bad("\"sets\" must be a list of \"key=value\"");
+    for (const auto& s : job["sets"])
+      if (!s.is_string() || s.get<std::string>().find('=') == std::string::npos) bad("\"sets\" must be a list of \"key=value\"");
+  }
+  return job;
+}
+
 void run_status(const StatusOptions& o) {
   const std::string job_path = o.dir + "/slurm/job.json", manifest_path = o.dir + "/manifest.json";
   nlohmann::json job = nlohmann::json::object();  // empty unless made by `normlab slurm`
@@ -44,10 +69,7 @@ void run_status(const StatusOptions& o) {
   std::vector<std::string> labels;
   std::string name;
   if (fs::exists(job_path)) {
-    std::ifstream in(job_path);
-    job = nlohmann::json::parse(in, nullptr, false);
-    if (job.is_discarded() || !job.contains("experiment"))
-      throw ConfigError(fmt::format("{}: not a job file written by `normlab slurm`", job_path));
+    job = read_job_file(job_path);
     ExperimentOptions eo;
     eo.profile = job.value("profile", "");
     for (const auto& s : job.value("sets", std::vector<std::string>{}))
@@ -78,9 +100,9 @@ void run_status(const StatusOptions& o) {
   }
   std::set<std::string> preempted;
   std::map<int, std::string> shard_state;
-  for (const auto& l : ledgers) {
+  for (const auto& l : ledgers) {  // read_ledgers checked every shard is I/N with N >= 1
     const std::string sh = l.value("shard", "");
-    if (std::stoi(sh.substr(sh.find('/') + 1)) == tasks) shard_state[std::stoi(sh)] = l.value("state", "");
+    if (std::stoi(sh.substr(sh.find('/') + 1)) == tasks) shard_state[std::stoi(sh)] = shard_liveness(l);
     for (const auto& id : l.value("abandoned", std::vector<std::string>{})) preempted.insert(id);
   }
   std::map<std::string, std::string> messages;  // failed runs' messages, from the assembled runs.csv
@@ -144,6 +166,12 @@ void run_status(const StatusOptions& o) {
     std::printf("every run is complete\n");
     return;
   }
+  for (const auto& [i, st] : shard_state)
+    if (st == "running" || st == "stale")
+      std::printf("  shard %d/%d: %s\n", i, tasks,
+                  st == "running" ? "running"
+                                  : "stale (recorded as running, but its process is gone: killed, or its host "
+                                    "stopped beating; run the sweep again to resume it)");
   std::printf("unfinished shards: --array=%s\n", index_ranges(todo).c_str());
   if (!resubmit.empty()) std::printf("finish them with:\n  %s\n", resubmit.c_str());
 }
@@ -153,7 +181,7 @@ void run_status(const StatusOptions& o) {
 void setup_status(CLI::App& app) {
   auto o = std::make_shared<StatusOptions>();
   auto* sub = app.add_subcommand("status", "The ledger of a sweep directory: each run's state, and what to resubmit");
-  sub->add_option("dir", o->dir, "sweep directory")->required()->check(CLI::ExistingDirectory);
+  sub->add_option("dir", o->dir, "sweep directory")->required()->check(kExistingDir);
   sub->add_flag("--json", o->json, "machine-readable output");
   sub->callback([o] { run_status(*o); });
 }

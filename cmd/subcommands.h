@@ -22,4 +22,14 @@ inline const CLI::Validator kNotEmpty(
     [](std::string& v) { return v.empty() ? std::string("empty path (give a directory name)") : std::string(); },
     "", "not empty");
 
+// An input path that exists, with the OS's reason when it cannot be reached
+// ("Too many levels of symbolic links", "Permission denied"), not CLI11's
+// "File does not exist" for every failure. kExistingFile: not a directory;
+// kExistingDir: a directory.
+std::string input_path_problem(const std::string& path, bool want_dir);
+inline const CLI::Validator kExistingFile([](std::string& v) { return input_path_problem(v, false); }, "FILE",
+                                          "existing file");
+inline const CLI::Validator kExistingDir([](std::string& v) { return input_path_problem(v, true); }, "DIR",
+                                         "existing directory");
+
 }  // namespace normlab::cmd

@@ -181,7 +181,7 @@ void run_sweep_cmd(const SweepCliOptions& o) {
 void setup_sweep(CLI::App& app) {
   auto o = std::make_shared<SweepCliOptions>();
   auto* sub = app.add_subcommand("sweep", "Run an experiment file's grid of runs (parallel, resumable, shardable)");
-  sub->add_option("experiment", o->experiment, "experiment TOML file")->required()->check(CLI::ExistingFile);
+  sub->add_option("experiment", o->experiment, "experiment TOML file")->required()->check(kExistingFile);
   sub->add_option("--out", o->out, "sweep directory [default: results/<experiment name>]")->check(kNotEmpty);
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--threads", o->threads, "threads per run (results do not depend on it) [default: cores / jobs]")->check(CLI::Range(1, kMaxThreads));

@@ -155,12 +155,12 @@ void setup_train(CLI::App& app) {
     if (flag) o->expected(0, 1);
   }
   sub->add_option("--config", opt->config, "TOML file of run keys (command-line options win)")
-      ->check(CLI::ExistingFile);
+      ->check(kExistingFile);
   sub->add_option("--out", opt->out, "output directory")->capture_default_str();
   sub->add_flag("--force", opt->force, "overwrite another run's results in --out");
   sub->add_option("--save-weights", opt->save_weights, "write final weights (safetensors)");
   sub->add_option("--load-weights", opt->load_weights, "start from these weights (safetensors)")
-      ->check(CLI::ExistingFile);
+      ->check(kExistingFile);
   sub->add_flag("-q,--quiet", opt->quiet, "warnings and errors only");
   sub->add_flag("-v,--verbose", opt->verbose, "debug logging");
   sub->add_option("--log-file", opt->log_file, "also log to this file");

@@ -21,6 +21,7 @@ TEST_CASE("model memory: the estimate matches the built model's arrays") {
     for (std::size_t i = 0; i < m->num_layers(); ++i)
       if (!(m->layer(i).kind() == "flatten" && i > 0 && i + 1 < m->num_layers()))
         acts += 2.0 * N * double(m->layer(i).out_shape().size());
+    for (std::size_t i = 0; i < m->num_layers(); ++i) acts += m->layer(i).scratch_numel(N);
     const double want = 4.0 * (4.0 * double(m->params().size()) + double(m->buffers().size()) + acts);
     CHECK(model_memory_bytes(c, N) == doctest::Approx(want));
   }

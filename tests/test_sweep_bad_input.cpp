@@ -224,9 +224,9 @@ TEST_CASE("sweep: bad input: an experiment file with no keys is refused, not run
 TEST_CASE("sweep: bad input: a grid past max_runs is refused before it is expanded") {
   // Found by fuzz_experiment: seeds = 99999999999999 exhausted memory instead.
   ScratchDir d("sweep-bad-max-runs");
-  CHECK(fail(d, "seeds = 99999999999999\n").has("seeds: 99999999999999 is more than the limit of 1000000 runs"));
+  CHECK(fail(d, "seeds = 99999999999999\n").has("seeds: 99999999999999 is more than the limit of 100000 runs"));
   CHECK(fail(d, "[random]\nsamples = 10000000000000\nlr = { uniform = [0.1, 1.0] }\n")
-            .has("random.samples: 10000000000000 is more than the limit of 1000000 runs"));
+            .has("random.samples: 10000000000000 is more than the limit of 100000 runs"));
   ExperimentOptions small;
   small.max_runs = 100;
   const auto f = fail(d, "lr = [0.1, 0.2, 0.3, 0.4, 0.5]\nseeds = 30\n", small);

@@ -30,5 +30,8 @@ std::uint64_t env_limit(const char* name, std::uint64_t def) {
 
 std::uint64_t max_runs() { return env_limit(kMaxRunsEnv, kDefaultMaxRuns); }
 std::uint64_t max_memory_mb() { return env_limit(kMaxMemoryEnv, kDefaultMaxMemoryMb); }
+std::uint64_t max_data_mb() { return env_limit(kMaxDataEnv, kDefaultMaxDataMb); }
+std::uint64_t max_steps() { return env_limit(kMaxStepsEnv, kDefaultMaxSteps); }
+std::uint64_t max_file_mb() { return env_limit(kMaxFileEnv, kDefaultMaxFileMb); }
 
 }  // namespace normlab

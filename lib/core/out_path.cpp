@@ -1,5 +1,6 @@
 // Output path checks (contract in out_path.h): an early, plain refusal instead
 // of a raw filesystem_error once the work is done.
+#include "core/temp_name.h"
 #include "core/out_path.h"
 
 #include <fcntl.h>
@@ -41,7 +42,7 @@ namespace {
 
 // A file can be created in dir: the one test that holds for root too.
 void probe(const std::string& option, const std::string& dir, const std::string& shown) {
-  const std::string p = fmt::format("{}/.normlab-write-test.{}", dir, ::getpid());
+  const std::string p = temp_path_for(dir + "/.normlab-write-test");
   const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) refuse(option, shown, std::strerror(errno));
   ::close(fd);

@@ -1,4 +1,5 @@
 // Pinned checksums and locations of the named datasets (see catalog.h).
+#include "core/temp_name.h"
 #include "data/catalog.h"
 
 #include <cerrno>
@@ -107,7 +108,7 @@ void write_provenance(const std::string& dir, const std::string& dataset, const 
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   j["written_at"] = when;
   const std::string path = (fs::path(dir) / "provenance.json").string();
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temp_path_for(path);
   {
     errno = 0;
     std::ofstream o(tmp);

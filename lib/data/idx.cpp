@@ -7,6 +7,8 @@
 // MNIST images: magic 0x00000803, dims (n, 28, 28); labels: 0x00000801, dims (n).
 // Files may be gzipped; zlib's gz* functions read gzip and raw files alike
 // (raw is passed through "transparently"), so there is one code path.
+#include "core/read_file.h"
+#include "core/temp_name.h"
 #include "data/idx.h"
 
 #include <zlib.h>
@@ -125,6 +127,8 @@ IdxArray read_idx(const std::string& path, int expect_ndims) {
       throw DataError(path + ": IDX dims " + dims_str(a.dims) + " describe more than 64 GiB; file is corrupt");
     total *= d;
   }
+  // Within the input file limit (core/read_file.h) before any byte of the payload is held.
+  if (total > max_file_bytes()) refuse_file_size(path, double(total), false);
   // Grow with the bytes actually read: a corrupt header that claims gigabytes
   // then fails as truncated instead of allocating them first. Capacity doubles,
   // capped at the total, so a real file ends with no spare capacity.
@@ -164,7 +168,7 @@ void write_idx(const std::string& path, const std::vector<uint32_t>& dims, const
   std::vector<uint8_t> header{0, 0, 0x08, uint8_t(dims.size())};
   for (uint32_t d : dims)
     for (int s = 24; s >= 0; s -= 8) header.push_back(uint8_t(d >> s));
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temp_path_for(path);
   bool ok;
   errno = 0;
   if (gzip) {

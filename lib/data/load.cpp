@@ -7,7 +7,10 @@
 // the same samples; the rest keep their order.
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -15,7 +18,9 @@
 #include <mutex>
 #include <numeric>
 
+#include "core/limits.h"
 #include "data/catalog.h"
+#include "data/idx.h"
 #include "data/data_dir.h"
 #include "core/errors.h"
 #include "data/dataset.h"
@@ -92,6 +97,9 @@ Dataset load_source(const DataSpec& spec, const std::string& dir) {
 }
 
 std::shared_ptr<const Dataset> load_uncached(const DataSpec& spec, const std::string& dir) {
+  DataSpec located = spec;
+  located.data_dir = dir;
+  check_dataset_memory(located);
   const auto t0 = std::chrono::steady_clock::now();
   auto d = std::make_shared<Dataset>(load_source(spec, dir));
   d->name = spec.synthetic() ? with_synthetic_defaults(spec).canonical() : spec.canonical();
@@ -137,10 +145,50 @@ std::shared_ptr<const Dataset> load_uncached(const DataSpec& spec, const std::st
   return d;
 }
 
+// The IDX directory a file dataset reads ("" when none is found: loading then names the problem).
+std::string idx_source_dir(const DataSpec& spec, const std::string& dir) {
+  std::error_code ec;
+  if (spec.name == "idx") return spec.path;
+  if (spec.name == "fashion-mnist") return fashion_mnist_dir(dir);
+  const std::string full = mnist_full_dir(dir), sub = mnist_subset_dir(dir);
+  if (std::filesystem::is_directory(full, ec)) return full;
+  return std::filesystem::is_directory(sub, ec) ? sub : "";
+}
+
 std::mutex g_mu;
 std::map<std::string, std::shared_future<std::shared_ptr<const Dataset>>> g_cache;
 
 }  // namespace
+
+double dataset_memory_bytes(const DataSpec& spec) {
+  double train = 0, test = 0, sample = 0;  // counts, and bytes per sample (input + int32 label)
+  if (spec.synthetic()) {
+    const DataSpec f = with_synthetic_defaults(spec);
+    train = *f.n, test = *f.test;
+    sample = 4.0 * (f.name == "synthetic-images" ? 28 * 28 : *f.dim) + 4;
+  } else {
+    const std::string dir = idx_source_dir(spec, spec.data_dir.empty() ? data_dir() : spec.data_dir);
+    if (dir.empty()) return 0;
+    const auto files = idx_dir_files(dir);
+    const auto tr = read_idx_dims(files[0], 3), te = read_idx_dims(files[2], 3);
+    train = tr[0], test = te[0];
+    sample = double(tr[1]) * tr[2] + 4;  // uint8 pixels, kept as bytes (dataset.h)
+  }
+  const bool copies_train = spec.val_fraction > 0 || (spec.n && !spec.synthetic());
+  return sample * (train * (copies_train ? 2 : 1) + test);
+}
+
+void check_dataset_memory(const DataSpec& spec) {
+  const double bytes = dataset_memory_bytes(spec), mib = 1024.0 * 1024.0;
+  const std::uint64_t limit = max_data_mb();
+  if (bytes <= double(limit) * mib) return;
+  DataSpec shown = spec;
+  shown.data_dir.clear();  // named as the user wrote it
+  throw ConfigError(fmt::format(
+      "dataset '{}': needs an estimated {:.0f} MiB in memory (inputs and labels, train and test), more than "
+      "the limit of {} MiB for a dataset; use a smaller n=, or set {}={:.0f} to allow it",
+      shown.canonical(), std::ceil(bytes / mib), limit, kMaxDataEnv, std::ceil(bytes / mib)));
+}
 
 std::shared_ptr<const Dataset> load_dataset(const DataSpec& spec) {
   const std::string dir = spec.data_dir.empty() ? data_dir() : spec.data_dir;

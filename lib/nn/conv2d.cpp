@@ -202,6 +202,12 @@ void Conv2D<T>::reserve(int) {
 }
 
 template <class T>
+double Conv2D<T>::scratch_numel(int) const {  // col, dcol and parts, as reserve
+  const double kp = double(g_.K()) * g_.P();
+  return 2 * kConvChunks * kp + double(kConvChunks) * g_.OC * (g_.K() + 1);
+}
+
+template <class T>
 void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
   const T* W = this->param_;
   conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_);

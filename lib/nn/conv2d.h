@@ -64,6 +64,7 @@ class Conv2D final : public Layer<T> {
   std::string kind() const override { return "conv2d"; }
   std::vector<TensorSpec> params() const override;
   void reserve(int max_batch) override;
+  double scratch_numel(int max_batch) const override;
   void forward(T* out, const T* in, int N, Mode mode) override;
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
 

@@ -23,6 +23,7 @@ class Dropout final : public Layer<T> {
   Dropout(Shape in, double p, uint64_t seed, uint64_t stream);
   std::string kind() const override { return "dropout"; }
   void reserve(int max_batch) override;
+  double scratch_numel(int max_batch) const override { return double(max_batch) * this->in_.size(); }
   // train: out (N, in_shape) = in * mask; other modes copy.
   void forward(T* out, const T* in, int N, Mode mode) override;
   // din (N, in_shape) += dout * mask (train) or dout (other modes).

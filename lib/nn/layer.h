@@ -59,6 +59,9 @@ class Layer {
   }
   // Allocates per-batch scratch once, so forward/backward never allocate.
   virtual void reserve(int max_batch) { (void)max_batch; }
+  // Elements (of T, or of a type no larger) reserve(max_batch) allocates, from
+  // the shapes alone: the memory estimate counts it (Sequential::memory_bytes).
+  virtual double scratch_numel(int max_batch) const { (void)max_batch; return 0; }
   // Default values for buffers (running_var = 1, ...), before any training.
   virtual void reset_buffers() {}
 

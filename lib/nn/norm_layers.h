@@ -61,6 +61,7 @@ class NormLayer : public Layer<T> {
   NormLayer(Shape in, const NormOptions& opt);
   std::vector<TensorSpec> params() const override;
   void reserve(int max_batch) override;
+  double scratch_numel(int max_batch) const override { return 3.0 * dims(max_batch).stat_count(); }
   // Accumulates (layer.h): din (N, in_shape), dgamma, dbeta (affine_size) +=.
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
   const NormOptions& options() const { return opt_; }

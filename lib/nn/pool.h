@@ -13,6 +13,7 @@ class MaxPool2D final : public Layer<T> {
   MaxPool2D(Shape in, int kernel, int stride = 0);
   std::string kind() const override { return "maxpool2d"; }
   void reserve(int max_batch) override;
+  double scratch_numel(int max_batch) const override { return double(max_batch) * this->out_.size(); }
   void forward(T* out, const T* in, int N, Mode mode) override;
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
 

@@ -32,6 +32,7 @@ class RNN final : public Layer<T> {
   std::vector<TensorSpec> params() const override;
   std::vector<TensorSpec> buffers() const override;
   void reserve(int max_batch) override;
+  double scratch_numel(int max_batch) const override;
   void reset_buffers() override;
   int steps() const { return T_; }
   int hidden() const { return H_; }

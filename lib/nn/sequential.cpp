@@ -38,6 +38,7 @@ double Sequential<T>::memory_bytes(int max_batch) const {
     buffers += numel(l.buffers());
     if (!(l.kind() == "flatten" && i > 0 && i + 1 < layers_.size()))
       acts += 2 * double(max_batch) * double(l.out_shape().size());
+    acts += l.scratch_numel(max_batch);
   }
   acts += double(max_batch) * double(input_.size());  // the input batch itself
   return double(sizeof(T)) * (4 * params + buffers + acts);

@@ -42,8 +42,9 @@ class Sequential {
   // What finalize(max_batch) and training would allocate, in bytes, computed
   // from the shapes alone (callable before finalize): parameters four times
   // (values, gradients, up to two optimizer moments), buffers, and each
-  // layer's activations and their gradients at max_batch. Layer scratch
-  // (im2col, rnn steps) is not counted. A double: no overflow for any shape.
+  // layer's activations and their gradients at max_batch, and each layer's
+  // scratch (im2col, the rnn's per-step arrays: Layer::scratch_numel). A
+  // double: no overflow for any shape.
   double memory_bytes(int max_batch) const;
 
   Shape input_shape() const { return input_; }

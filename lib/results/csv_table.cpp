@@ -1,5 +1,6 @@
 // CSV reading (RFC 4180): fields separated by commas; a field in double quotes
 // may hold commas, newlines and doubled quotes; blank lines are skipped.
+#include "core/read_file.h"
 #include "results/csv_table.h"
 
 #include <fmt/format.h>
@@ -83,13 +84,7 @@ long CsvTable::integer(std::size_t row, const std::string& name) const {
   return x;
 }
 
-CsvTable read_csv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot open", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_csv(ss.str(), path);
-}
+CsvTable read_csv(const std::string& path) { return parse_csv(read_file_capped(path), path); }
 
 CsvTable parse_csv(const std::string& text, const std::string& path) {
   auto records = parse_records(text);

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/temp_name.h"
+
 
 namespace normlab {
 
@@ -119,13 +121,12 @@ std::string batchstats_rows(const std::string& run_id, const RunResult& r) {
   return s;
 }
 
-// The temporary name is unique to this process and call (PATH.tmp.PID.N), so
+// The temporary name is unique to this call on every host (core/temp_name.h), so
 // several processes or threads writing the same PATH (shards assembling one
-// sweep directory) never write or rename each other's temporary file; the
-// last rename wins and every reader sees one whole version.
+// sweep directory, on one host or several) never write or rename each other's
+// temporary file; the last rename wins and every reader sees one whole version.
 void write_file_atomic(const std::string& path, const std::string& text) {
-  static std::atomic<unsigned long> counter{0};
-  const std::string tmp = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter.fetch_add(1));
+  const std::string tmp = temp_path_for(path);
   // POSIX calls, not a stream: errno then says why (disk full, file too large).
   auto fail = [&](const char* what) {
     const int err = errno;

@@ -7,7 +7,7 @@
 //                    eval_p15, eval_p50, eval_p85, bn_running_mean, bn_running_var
 //   batchstats.csv   run_id, step, layer, batch, draws, mean_err, var_err (runs with stat-batches)
 // Time-dependent columns (excluded from determinism checks) are listed by
-// time_columns(). Every file is written to a temporary "NAME.tmp.PID.N" and
+// time_columns(). Every file is written to a temporary "NAME.tmp.HOST.PID.RANDOM" and
 // renamed into place, so a killed process never leaves a half-written file
 // behind and concurrent writers of one NAME never collide.
 #include <string>

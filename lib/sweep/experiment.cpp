@@ -180,7 +180,9 @@ std::vector<std::map<std::string, Value>> product(const Axes& axes) {
 
 // The number of runs the grid expands to, counted in double (no overflow)
 // before anything is expanded; [[exclude]] is not subtracted, so it is an
-// upper bound. Refuses more than `limit`.
+// upper bound. Refuses more than `limit`, and a run list (kBytesPerListedRun
+// per run) larger than NORMLAB_MAX_MEMORY_MB, so raising the run limit alone
+// cannot exhaust memory while expanding.
 void check_grid_size(const std::string& path, const Axes& axes,
                      const std::vector<std::pair<Axes, std::string>>& includes, std::size_t draws,
                      std::size_t seeds, uint64_t limit) {
@@ -202,6 +204,12 @@ void check_grid_size(const std::string& path, const Axes& axes,
         "{}: the grid expands to {:.0f} runs ({:.0f} combinations x {} seeds, before [[exclude]]), more "
         "than the limit of {} runs; make the lists shorter, or set {}={:.0f} to allow it",
         path, total, combinations, seeds, limit, kMaxRunsEnv, total));
+  const double mib = total * double(kBytesPerListedRun) / (1024.0 * 1024.0);
+  if (mib > double(max_memory_mb()))
+    throw ConfigError(fmt::format(
+        "{}: the grid expands to {:.0f} runs, whose list alone needs an estimated {:.0f} MiB ({} bytes per "
+        "run), more than the limit of {} MiB; make the lists shorter, or set {}={:.0f} to allow it",
+        path, total, std::ceil(mib), kBytesPerListedRun, max_memory_mb(), kMaxMemoryEnv, std::ceil(mib)));
 }
 
 }  // namespace

@@ -8,12 +8,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "core/errors.h"
+#include "core/read_file.h"
 #include "results/run_files.h"
 
 namespace normlab {
@@ -29,6 +35,77 @@ nlohmann::json read_json(const std::string& path) {
   } catch (const nlohmann::json::exception&) {
     return nullptr;  // a torn or foreign file: treated as absent
   }
+}
+
+// --- process identity and liveness (shard_liveness) ---
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+std::string pid_namespace() {
+  std::error_code ec;
+  const auto t = fs::read_symlink("/proc/self/ns/pid", ec);
+  return ec ? "" : t.string();
+}
+
+// Field 22 of /proc/PID/stat: the start time in clock ticks since boot; "" when
+// the process does not exist. Fields are counted after the ")" ending comm.
+std::string start_ticks(long pid) {
+  const std::string stat = first_line(fmt::format("/proc/{}/stat", pid));
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream rest(stat.substr(close + 2));
+  std::string f;
+  for (int field = 3; field <= 22 && (rest >> f); ++field)
+    if (field == 22) return f;
+  return "";
+}
+
+nlohmann::json process_identity() {
+  return {{"boot_id", first_line("/proc/sys/kernel/random/boot_id")},
+          {"pid_ns", pid_namespace()},
+          {"start_ticks", start_ticks(long(getpid()))}};
+}
+
+long long seconds_since(const std::string& utc) {
+  std::tm tm{};
+  if (!strptime(utc.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return -1;
+  return (long long)(std::time(nullptr) - timegm(&tm));
+}
+
+int heartbeat_seconds() {
+  const char* v = std::getenv("NORMLAB_HEARTBEAT_SECONDS");
+  const int n = v ? std::atoi(v) : 0;
+  return n >= 1 ? n : kHeartbeatSeconds;
+}
+
+// A record as `status` and the manifest may trust it, or ConfigError naming the file.
+void check_record(const nlohmann::json& r, const std::string& file) {
+  auto bad = [&](const std::string& what) {
+    throw ConfigError(fmt::format("{}: not a shard ledger record ({}); it was not written by normlab or was "
+                                  "damaged. Delete it when no sweep is writing this directory", file, what));
+  };
+  if (!r.is_object()) bad("not a JSON object");
+  static const std::regex kShard("([0-9]{1,6})/([0-9]{1,6})");
+  std::smatch m;
+  const std::string shard = r.contains("shard") && r["shard"].is_string() ? r["shard"].get<std::string>() : "";
+  if (!std::regex_match(shard, m, kShard) || std::stoi(m[2]) < 1 || std::stoi(m[1]) >= std::stoi(m[2]))
+    bad(fmt::format("\"shard\" must be \"I/N\" with 0 <= I < N, found {}", r.value("shard", nlohmann::json()).dump()));
+  const std::string state = r.contains("state") && r["state"].is_string() ? r["state"].get<std::string>() : "";
+  if (state != "running" && state != "finished" && state != "interrupted")
+    bad("\"state\" must be running, finished or interrupted");
+  if (!r.contains("pid") || !r["pid"].is_number_integer()) bad("\"pid\" must be an integer");
+  for (const char* k : {"host", "started", "updated"})
+    if (!r.contains(k) || !r[k].is_string()) bad(fmt::format("\"{}\" must be a string", k));
+  if (r.contains("abandoned") && !r["abandoned"].is_array()) bad("\"abandoned\" must be a list");
+  if (r.contains("abandoned"))
+    for (const auto& a : r["abandoned"])
+      if (!a.is_string()) bad("\"abandoned\" must be a list of run ids");
+  if (r.contains("proc") && !r["proc"].is_object() && !r["proc"].is_null()) bad("\"proc\" must be an object");
 }
 
 std::string host_name() {
@@ -78,16 +155,41 @@ ShardLedger::ShardLedger(const std::string& dir, int index, int count, const nlo
           {"preemptions", (had ? prev.value("preemptions", 0) : 0) +
                               (had && prev.value("state", "") == "interrupted" ? 1 : 0)},
           {"slurm", slurm},
-          {"abandoned", nlohmann::json::array()}};
+          {"abandoned", nlohmann::json::array()},
+          {"proc", process_identity()}};
   write_file_atomic(path_, rec_.dump(2) + "\n");
+  beat_ = std::thread([this] { heartbeat(); });
+}
+
+// Rewrites "updated" every heartbeat_seconds() until stopped, independent of
+// the runs, so a long run still shows its shard alive on other hosts.
+void ShardLedger::heartbeat() {
+  const auto period = std::chrono::seconds(heartbeat_seconds());
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
+    if (rec_.value("state", "") != "running") continue;
+    rec_["updated"] = utc_now();
+    try {
+      write_file_atomic(path_, rec_.dump(2) + "\n");
+    } catch (const std::exception&) {
+      // A full disk: the next beat tries again; the sweep itself reports write errors.
+    }
+  }
 }
 
 ShardLedger::~ShardLedger() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (beat_.joinable()) beat_.join();
   if (shard_fd_ >= 0) ::close(shard_fd_);
   if (dir_fd_ >= 0) ::close(dir_fd_);
 }
 
 void ShardLedger::finish(int signal, const std::vector<std::string>& abandoned) {
+  std::lock_guard<std::mutex> lock(mu_);
   rec_["state"] = signal ? "interrupted" : "finished";
   rec_["signal"] = signal ? std::string("SIG") + sigabbrev_np(signal) : "";
   rec_["abandoned"] = abandoned;
@@ -103,9 +205,33 @@ nlohmann::json read_ledgers(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(ld))
     if (e.path().extension() == ".json") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
-  for (const auto& f : files)
-    if (auto r = read_json(f); r.is_object()) out.push_back(r);
+  for (const auto& f : files) {
+    nlohmann::json r;
+    try {
+      r = nlohmann::json::parse(read_file_capped(f));
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError(fmt::format("{}: not a shard ledger record (not valid JSON: {}); delete it when no "
+                                    "sweep is writing this directory", f, e.what()));
+    }
+    check_record(r, f);
+    out.push_back(r);
+  }
   return out;
+}
+
+std::string shard_liveness(const nlohmann::json& rec) {
+  const std::string state = rec.value("state", "");
+  if (state != "running") return state;
+  const nlohmann::json proc = rec.contains("proc") && rec["proc"].is_object() ? rec["proc"] : nlohmann::json::object();
+  const nlohmann::json here = process_identity();
+  const bool same_machine = rec.value("host", "") == host_name() && !proc.empty() &&
+                            proc.value("boot_id", "") == here["boot_id"] && proc.value("pid_ns", "") == here["pid_ns"];
+  if (same_machine) {
+    const std::string now = start_ticks(rec.value("pid", 0L));
+    return !now.empty() && now == proc.value("start_ticks", "") ? "running" : "stale";
+  }
+  const long long age = seconds_since(rec.value("updated", ""));
+  return age >= 0 && age <= kStaleSeconds ? "running" : "stale";
 }
 
 }  // namespace normlab

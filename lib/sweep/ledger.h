@@ -6,16 +6,29 @@
 //                        "starts": invocations so far, "preemptions": earlier invocations
 //                        that ended interrupted, "slurm": { job_id, array_job_id,
 //                        array_task_id, restart_count } or null,
-//                        "abandoned": [run ids stopped midway by the last interruption] }
+//                        "abandoned": [run ids stopped midway by the last interruption],
+//                        "proc": { "boot_id", "pid_ns", "start_ticks" } (identifies the
+//                        process beyond its PID, see shard_liveness) }
+//                      While the sweep runs, a heartbeat thread rewrites "updated" every
+//                      kHeartbeatSeconds (NORMLAB_HEARTBEAT_SECONDS overrides it), during
+//                      runs as well as between them.
 //   dir.lock, shard-I-of-N.lock  flock(2) locks, held while a sweep writes: an
 //                        unsharded sweep holds dir.lock exclusively; a shard holds it
 //                        shared and its own shard lock exclusively. So distinct shards
 //                        may share a directory; two writers of the same runs may not.
 #include <nlohmann/json.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace normlab {
+
+// The heartbeat period, and the age past which a "running" shard on another
+// host (where its PID cannot be checked) is shown as stale: five missed beats.
+inline constexpr int kHeartbeatSeconds = 60;
+inline constexpr int kStaleSeconds = 300;
 
 class ShardLedger {
  public:
@@ -23,7 +36,7 @@ class ShardLedger {
   // directory and the process that holds it when another writer is active.
   // slurm: this process's Slurm facts (null outside Slurm).
   ShardLedger(const std::string& dir, int index, int count, const nlohmann::json& slurm);
-  ~ShardLedger();  // releases the locks
+  ~ShardLedger();  // stops the heartbeat, releases the locks
   ShardLedger(const ShardLedger&) = delete;
   ShardLedger& operator=(const ShardLedger&) = delete;
 
@@ -32,12 +45,28 @@ class ShardLedger {
   const nlohmann::json& record() const { return rec_; }
 
  private:
+  void heartbeat();
   std::string path_;
   nlohmann::json rec_;
   int dir_fd_ = -1, shard_fd_ = -1;
+  std::mutex mu_;  // guards rec_ and the file against the heartbeat thread
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread beat_;
 };
 
-// Every shard record in DIR/ledger/, ordered by file name; an empty array when none.
+// Every shard record in DIR/ledger/, ordered by file name; an empty array when
+// none. Throws ConfigError naming the file when one is not a shard record (not
+// JSON, or a shard that is not I/N with 0 <= I < N, a state or pid of the wrong
+// type): status and sweep then stop instead of dividing by a shard count of 0.
 nlohmann::json read_ledgers(const std::string& dir);
+
+// What a record's "state" really is now: "running" only while its process is
+// alive. A running record whose process is gone is "stale":
+//   same machine (host name, boot id and PID namespace all equal): the PID no
+//     longer exists, or now belongs to a process started at another time;
+//   otherwise: "updated" is older than kStaleSeconds.
+// Other states are returned as recorded.
+std::string shard_liveness(const nlohmann::json& rec);
 
 }  // namespace normlab

@@ -65,6 +65,15 @@ void validate_runs(const Experiment& ex) {
     }
   }
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
+  // Steps depend on keys that are not set-up keys (epochs, steps): every run is
+  // checked, against its training set (loaded once per dataset, cached).
+  for (std::size_t i = 0; i < ex.runs.size(); ++i) {
+    try {
+      check_step_budget(ex.specs[i], load_dataset(ex.specs[i].dataset)->train.count());
+    } catch (const ConfigError& e) {
+      throw ConfigError(fmt::format("{}: run {} ({}):\n  {}", ex.path, i, ex.runs[i].run_id(), e.what()));
+    }
+  }
 }
 
 namespace {

@@ -3,6 +3,8 @@
 // header: {"NAME": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
 //          "__metadata__": {"key": "value"}}; offsets are relative to the data
 // block. The header is padded with spaces to a multiple of 8 bytes.
+#include "core/read_file.h"
+#include "core/temp_name.h"
 #include "tensor/safetensors.h"
 
 #include <fmt/format.h>
@@ -97,9 +99,8 @@ const SafeTensor& SafeTensorFile::at(const std::string& name) const {
 }
 
 SafeTensorFile read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot open", path));
-  std::vector<uint8_t> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_file_capped(path);  // a size cap: /dev/zero is refused, not read forever
+  const std::vector<uint8_t> all(text.begin(), text.end());
   if (all.size() < 8) throw ConfigError(fmt::format("{}: truncated (no header length)", path));
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | all[i];
@@ -150,7 +151,7 @@ void write_safetensors(const std::string& path, const SafeTensorFile& file) {
   }
   std::string h = header.dump();
   while (h.size() % 8) h.push_back(' ');
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temp_path_for(path);
   // On failure: the OS's reason (errno, as the stream leaves it), and no temporary file left.
   auto fail = [&] {
     const int err = errno;

@@ -1,4 +1,5 @@
 // TOML run files, parsed with toml++; errors carry file:line:col.
+#include "core/read_file.h"
 #include "train/config_file.h"
 
 #include <fmt/format.h>
@@ -13,13 +14,7 @@
 
 namespace normlab {
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot open", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_text_file(const std::string& path) { return read_file_capped(path); }
 
 toml::table read_toml_file(const std::string& path, std::string* text) {
   const std::string body = read_text_file(path);

@@ -14,6 +14,24 @@
 
 namespace normlab {
 
+void check_step_budget(const TrainSpec& spec, int train_count) {
+  const double limit = double(max_steps());
+  if (spec.steps > 0) {
+    if (double(spec.steps) > limit)
+      throw ConfigError(fmt::format("steps: {} is more than the limit of {:.0f} steps; set {}={} to allow it",
+                                    spec.steps, limit, kMaxStepsEnv, spec.steps));
+    return;
+  }
+  // Steps of an epochs budget, in double: a huge epochs value must not wrap to one step.
+  const double per_epoch = std::ceil(double(train_count) / std::max(1, spec.batch_size));
+  const double steps = std::ceil(spec.epochs * per_epoch);
+  if (steps > limit)
+    throw ConfigError(fmt::format("epochs: {:g} epochs of {:g} batches is {:.0f} steps, more than the limit of {:.0f} "
+                                  "steps (allowed: epochs up to {:g} here); set {}={:.0f} to allow it",
+                                  spec.epochs, per_epoch, steps, limit, std::floor(limit / per_epoch), kMaxStepsEnv,
+                                  steps));
+}
+
 RunSetup setup_run(const TrainSpec& spec, const TrainFaults& faults) {
   RunSetup s{spec, load_dataset(spec.dataset), spec.model};
   const Dataset& data = *s.data;
@@ -23,14 +41,7 @@ RunSetup setup_run(const TrainSpec& spec, const TrainFaults& faults) {
   if (data.test.count() < 1)  // every evaluation and the summary read the test split
     throw ConfigError(fmt::format("dataset: '{}' has no test images (the test split must hold at "
                                   "least 1)", data.name));
-  // Steps of an epochs budget, in double: a huge epochs value must not wrap to one step.
-  if (spec.steps == 0) {
-    const double per_epoch = std::ceil(double(data.train.count()) / spec.batch_size);
-    if (spec.epochs * per_epoch > double(kMaxSteps))
-      throw ConfigError(fmt::format("epochs: {:g} epochs of {:g} batches is more than the limit of {} "
-                                    "steps (allowed: epochs up to {:g} here)", spec.epochs, per_epoch,
-                                    kMaxSteps, std::floor(double(kMaxSteps) / per_epoch)));
-  }
+  check_step_budget(spec, data.train.count());
   // Dense batch norm has one value per feature per sample: a batch of 1 gives
   // no variance. (Conv batch norm pools over H x W and trains at batch 1.)
   if (is_batch_kind(spec.model.norm.kind) && spec.batch_size < 2 && spec.model.model == "mlp")

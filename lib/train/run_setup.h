@@ -24,6 +24,12 @@ struct RunSetup {
 // at least 2, stat-batches fit. Throws ConfigError (or DataError).
 RunSetup setup_run(const TrainSpec& spec, const TrainFaults& faults = {});
 
+// The run's training steps (spec.steps, or epochs x ceil(train_count /
+// batch-size)) are within NORMLAB_MAX_STEPS (core/limits.h); ConfigError naming
+// the key, the limit and the variable otherwise. setup_run calls it; a sweep
+// calls it for every run before the first starts (an epochs axis).
+void check_step_budget(const TrainSpec& spec, int train_count);
+
 // Builds the model (groups must divide channels, widths must fit, its
 // estimated memory must be within NORMLAB_MAX_MEMORY_MB (core/limits.h), all
 // checked before anything is allocated: ConfigError otherwise), then initializes it from spec.init and spec.seed, or loads

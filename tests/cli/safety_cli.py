@@ -298,19 +298,19 @@ def case_limits(tmp):
     for extra in ([], ["--dry-run"]):
         p = normlab(["sweep", big, "--out", out, *extra], expect=2)
         check(f"{big}:8:" in p.stderr and "seeds" in p.stderr and "4294967296" in p.stderr
-              and "limit of 1000000 runs" in p.stderr and "NORMLAB_MAX_RUNS" in p.stderr, p.stderr)
+              and "limit of 100000 runs" in p.stderr and "NORMLAB_MAX_RUNS" in p.stderr, p.stderr)
     p = normlab(["sweep", write(os.path.join(tmp, "wide.toml"), GRID + "seeds = 99999999999999999999\n"),
                  "--out", out], expect=2)
     check("wide.toml:8:" in p.stderr, p.stderr)
     lrs = ", ".join(f"{0.001 * (i + 1):.6g}" for i in range(2000))
     wide = write(os.path.join(tmp, "lrs.toml"), GRID.replace("lr = [0.03, 0.1]", f"lr = [{lrs}]") + "seeds = 200\n")
     p = normlab(["sweep", wide, "--out", out, "--dry-run"], expect=2)
-    check(f"{wide}:" in p.stderr and "1200000 runs" in p.stderr and "limit of 1000000" in p.stderr
+    check(f"{wide}:" in p.stderr and "1200000 runs" in p.stderr and "limit of 100000 runs" in p.stderr
           and "NORMLAB_MAX_RUNS=1200000" in p.stderr, p.stderr)
     rnd = write(os.path.join(tmp, "rnd.toml"), GRID.replace("lr = [0.03, 0.1]\n", "") +
                 "[random]\nsamples = 4294967296\nlr = { log_uniform = [0.01, 1.0] }\n")
     p = normlab(["sweep", rnd, "--out", out, "--dry-run"], expect=2)
-    check("random.samples" in p.stderr and "limit of 1000000 runs" in p.stderr, p.stderr)
+    check("random.samples" in p.stderr and "limit of 100000 runs" in p.stderr, p.stderr)
     # The limit can be lowered and raised, and a bad value of it is named.
     p = normlab(["sweep", wide, "--out", out, "--dry-run", "--set", "seeds=1"], expect=2,
                 env={"NORMLAB_MAX_RUNS": "1000"})
