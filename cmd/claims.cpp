@@ -101,8 +101,10 @@ struct Claim {
 // the current grid's runs), so the identity compared is the name alone.
 StoreIdentity claim_identity(const Claim& c) { return StoreIdentity::grid(StoreKind::claim, c.ex.name); }
 
-std::string claim_manifest(const Claim& c, const std::string& started) {
-  auto m = sweep_manifest(c.ex, c.eo, started, utc_now());
+// finished: empty while the claim's runs are under way (the folder is claimed
+// before its first run, so an interrupted claim resumes into its own store).
+std::string claim_manifest(const Claim& c, const std::string& started, bool finished = true) {
+  auto m = sweep_manifest(c.ex, c.eo, started, finished ? utc_now() : "");
   m.update(store_fields(StoreIdentity::grid(StoreKind::claim, c.ex.name, c.ex.runs)));
   return m.dump(2);
 }
@@ -205,6 +207,8 @@ void run_claims(const ClaimsOptions& o) {
       refresh_manifest(dir, c.ex);
     } else {
       const SweepDir sd(dir);
+      fs::create_directories(dir);
+      write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");
       const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
         if (p.done % 10 == 0 || p.done + p.skipped == p.total)
           spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);

@@ -127,14 +127,16 @@ IdxArray read_idx(const std::string& path, int expect_ndims) {
       throw DataError(path + ": IDX dims " + dims_str(a.dims) + " describe more than 64 GiB; file is corrupt");
     total *= d;
   }
-  // Within the input file limit (core/read_file.h) before any byte of the payload is held.
-  if (total > max_file_bytes()) refuse_file_size(path, double(total), false);
   // Grow with the bytes actually read: a corrupt header that claims gigabytes
   // then fails as truncated instead of allocating them first. Capacity doubles,
-  // capped at the total, so a real file ends with no spare capacity.
+  // capped at the total, so a real file ends with no spare capacity. The input
+  // file limit (core/read_file.h) is applied to the bytes that arrive, so a
+  // short file with a huge header is "truncated", not "too large".
   constexpr std::size_t kChunk = std::size_t(1) << 20;
+  const std::uint64_t cap = max_file_bytes();
   std::size_t got = 0;
   while (got < total) {
+    if (got >= cap) refuse_file_size(path, double(got) + 1, true);
     const std::size_t want = std::min(total - got, kChunk);
     if (a.data.capacity() < got + want) a.data.reserve(std::min(total, std::max(2 * a.data.capacity(), got + want)));
     a.data.resize(got + want);
