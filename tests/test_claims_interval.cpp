@@ -17,7 +17,7 @@ double supported_rate(double mu, double sigma, int n, double margin, int reps, u
   std::vector<double> d(n);
   for (int r = 0; r < reps; ++r) {
     for (auto& v : d) v = dist(rng);
-    hits += decide_cell(d, margin).verdict == "supported";
+    hits += decide_cell(d, margin).verdict == Verdict::supported;
   }
   return double(hits) / reps;
 }
@@ -31,32 +31,32 @@ TEST_CASE("claims interval: t interval of a known sample") {
   CHECK(c.sd == doctest::Approx(1.5811388).epsilon(1e-7));
   CHECK(c.ci_low == doctest::Approx(3.0 - 2.776445105 * 1.5811388 / std::sqrt(5.0)).epsilon(1e-7));
   CHECK(c.ci_high == doctest::Approx(3.0 + 2.776445105 * 1.5811388 / std::sqrt(5.0)).epsilon(1e-7));
-  CHECK(c.verdict == "supported");
+  CHECK(c.verdict == Verdict::supported);
 }
 
 TEST_CASE("claims interval: verdicts against the margin, with the reason and the seeds needed") {
   // A precise effect inside (-margin, margin) is "not supported: equivalent", not hidden.
   const CellDecision small = decide_cell({0.086, 0.088, 0.090, 0.092, 0.089}, 0.2);
-  CHECK(small.verdict == "not supported");
-  CHECK(small.why == "equivalent");
+  CHECK(small.verdict == Verdict::not_supported);
+  CHECK(small.why == Why::equivalent);
   // Upper bound below the margin and above 0, lower bound below -margin: "too small".
   // d = -0.1, -0.05, 0: mean -0.05, sd 0.05, t(.975, 2) = 4.302653 -> [-0.1742, 0.0742], margin 0.1.
   const CellDecision tiny = decide_cell({-0.1, -0.05, 0.0}, 0.1);
   CHECK(tiny.ci_low == doctest::Approx(-0.05 - 4.302653 * 0.05 / std::sqrt(3.0)).epsilon(1e-6));
   CHECK(tiny.ci_high == doctest::Approx(-0.05 + 4.302653 * 0.05 / std::sqrt(3.0)).epsilon(1e-6));
-  CHECK(tiny.verdict == "not supported");
-  CHECK(tiny.why == "too small");
+  CHECK(tiny.verdict == Verdict::not_supported);
+  CHECK(tiny.why == Why::too_small);
   const CellDecision opposite = decide_cell({-0.5, -0.4, -0.6, -0.45}, 0.1);
-  CHECK(opposite.verdict == "not supported");
-  CHECK(opposite.why == "opposite");
+  CHECK(opposite.verdict == Verdict::not_supported);
+  CHECK(opposite.why == Why::opposite);
   // Wide spread around an effect above the margin: undecided, but more seeds would decide.
   const CellDecision wide = decide_cell({0.1, 0.9, 0.3, 0.7}, 0.2);
-  CHECK(wide.verdict == "inconclusive");
+  CHECK(wide.verdict == Verdict::inconclusive);
   CHECK(wide.seeds_needed > 4);
   const CellDecision again = decide_cell(std::vector<double>(wide.seeds_needed, 0.5), 0.2);
-  CHECK(again.verdict == "supported");  // sanity: zero spread with that n clears the margin
+  CHECK(again.verdict == Verdict::supported);  // sanity: zero spread with that n clears the margin
   CHECK(decide_cell({0.2, 0.1, 0.3}, 0.2).seeds_needed == -1);  // mean on the margin: no n decides it
-  CHECK(decide_cell({0.5}, 0.2).verdict == "inconclusive");     // one seed has no spread
+  CHECK(decide_cell({0.5}, 0.2).verdict == Verdict::inconclusive);     // one seed has no spread
 }
 
 TEST_CASE("claims interval: equivalence, the whole interval inside (-margin, margin)") {
@@ -67,18 +67,18 @@ TEST_CASE("claims interval: equivalence, the whole interval inside (-margin, mar
   const CellDecision in = decide_cell(d, 0.03);
   CHECK(in.ci_low == doctest::Approx(0.005 - half).epsilon(1e-5));
   CHECK(in.ci_high == doctest::Approx(0.005 + half).epsilon(1e-5));
-  CHECK(in.verdict == "not supported");
-  CHECK(in.why == "equivalent");
+  CHECK(in.verdict == Verdict::not_supported);
+  CHECK(in.why == Why::equivalent);
   // Margin 0.02: the upper bound 0.0255 is above it, so undecided, not equivalent.
-  CHECK(decide_cell(d, 0.02).verdict == "inconclusive");
+  CHECK(decide_cell(d, 0.02).verdict == Verdict::inconclusive);
   // Equivalence is checked before "opposite": a negative effect inside (-m, 0).
   const CellDecision neg = decide_cell({-0.02, -0.021, -0.019}, 0.05);
   CHECK(neg.ci_high < 0);
-  CHECK(neg.why == "equivalent");
+  CHECK(neg.why == Why::equivalent);
   // ... but a lower bound at or below -margin is "opposite".
-  CHECK(decide_cell({-0.5, -0.4, -0.6, -0.45}, 0.1).why == "opposite");
+  CHECK(decide_cell({-0.5, -0.4, -0.6, -0.45}, 0.1).why == Why::opposite);
   // Margin 0: no equivalence region; a negative interval is opposite.
-  CHECK(decide_cell({-0.02, -0.021, -0.019}, 0.0).why == "opposite");
+  CHECK(decide_cell({-0.02, -0.021, -0.019}, 0.0).why == Why::opposite);
 }
 
 TEST_CASE("claims interval: calibration by simulation, 2000 replications each") {

@@ -63,7 +63,8 @@ int compare_baseline(const std::string& dir, const std::vector<ClaimRule>& rules
       continue;
     }
     const std::string v0 = base.at(claim_row->second, "verdict");
-    if (v0 != results[i].verdict) report(r.id, fmt::format("verdict changed from '{}' to '{}'", v0, results[i].verdict));
+    if (v0 != verdict_text(results[i]))
+      report(r.id, fmt::format("verdict changed from '{}' to '{}'", v0, verdict_text(results[i])));
     int same = 0;
     for (const auto& c : results[i].comparisons) {
       const std::string what = r.id + " [" + c.treatment + "]";
@@ -74,8 +75,9 @@ int compare_baseline(const std::string& dir, const std::vector<ClaimRule>& rules
       }
       const std::string cv0 = base.at(it->second, "verdict");
       const double m0 = base.num(it->second, "mean");
-      if (cv0 != c.verdict)
-        report(what, fmt::format("cell verdict changed from '{}' to '{}' (mean {:.4g} -> {:.4g})", cv0, c.verdict, m0, c.mean));
+      if (cv0 != verdict_name(c.verdict))
+        report(what, fmt::format("cell verdict changed from '{}' to '{}' (mean {:.4g} -> {:.4g})", cv0,
+                                 verdict_name(c.verdict), m0, c.mean));
       else if (!(std::abs(c.mean - m0) <= r.tolerance))
         report(what, fmt::format("cell mean moved from {:.4g} to {:.4g} (tolerance {})", m0, c.mean, r.tolerance));
       else

@@ -15,11 +15,19 @@
 
 namespace normlab {
 
+enum class Verdict { supported, not_supported, inconclusive };
+// Why a cell is not supported (none otherwise).
+enum class Why { none, equivalent, opposite, too_small };
+
+// The names written in claims.csv and claims.md: "supported", "not supported", ...; why: "" for none.
+const char* verdict_name(Verdict v);
+const char* why_name(Why w);
+
 struct CellDecision {
   int n = 0;
   double mean = 0, sd = 0, ci_low = 0, ci_high = 0;
-  std::string verdict;    // supported | not supported | inconclusive
-  std::string why;        // not supported: equivalent | opposite | too small; else empty
+  Verdict verdict = Verdict::inconclusive;
+  Why why = Why::none;    // not supported: equivalent | opposite | too small
   int seeds_needed = 0;   // inconclusive: seeds that would likely decide it; -1: none would (mean on the margin)
 };
 

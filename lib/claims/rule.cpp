@@ -20,8 +20,33 @@
 
 namespace normlab {
 
+const char* metric_name(Metric m) {
+  switch (m) {
+    case Metric::largest_stable_lr: return "largest_stable_lr";
+    case Metric::lr_range: return "lr_range";
+    case Metric::value: return "value";
+    case Metric::spread: return "spread";
+    case Metric::steps_to_target: return "steps_to_target";
+    case Metric::activation_drift: return "activation_drift";
+    case Metric::count: break;
+  }
+  return "";
+}
+
+const char* direction_name(Direction d) { return d == Direction::greater ? "greater" : "less"; }
+const char* split_name(SelectOn s) { return s == SelectOn::val ? "val" : "test"; }
+
 namespace {
 bool same_value(const std::string& have, const std::string& want);
+
+bool parse_metric(const std::string& text, Metric& out) {
+  for (int i = 0; i < int(Metric::count); ++i)
+    if (text == metric_name(Metric(i))) {
+      out = Metric(i);
+      return true;
+    }
+  return false;
+}
 }  // namespace
 
 ClaimRule read_claim_rule(const std::string& path) {
@@ -77,17 +102,18 @@ ClaimRule read_claim_rule(const std::string& path) {
       return k;
     }
   };
-  r.metric = str(*rule, "metric", true);
-  if (r.metric != "largest_stable_lr" && r.metric != "lr_range" && r.metric != "value" &&
-      r.metric != "spread" && r.metric != "steps_to_target" && r.metric != "activation_drift")
+  const std::string metric = str(*rule, "metric", true);
+  if (!parse_metric(metric, r.metric))
     throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, lr_range, value, "
-                                  "spread, steps_to_target, activation_drift)", path, r.metric));
+                                  "spread, steps_to_target, activation_drift)", path, metric));
   if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
-  r.over = str(*rule, "over", r.metric == "spread");
-  r.select = str(*rule, "select", false);
-  r.select_on = (*rule)["select-on"].value<std::string>().value_or("test");
-  if (r.select_on != "test" && r.select_on != "val")
-    throw ConfigError(fmt::format("{}: rule.select-on: '{}' (allowed: test, val)", path, r.select_on));
+  r.over = str(*rule, "over", r.metric == Metric::spread);
+  // Any other text was accepted (and meant the mean over the group's rows) before; kept so.
+  r.select = str(*rule, "select", false) == "best-lr" ? Select::best_lr : Select::mean;
+  const std::string select_on = (*rule)["select-on"].value<std::string>().value_or("test");
+  if (select_on != "test" && select_on != "val")
+    throw ConfigError(fmt::format("{}: rule.select-on: '{}' (allowed: test, val)", path, select_on));
+  r.select_on = select_on == "val" ? SelectOn::val : SelectOn::test;
   if (auto b = (*rule)["by"].value<std::string>()) r.by = key(*b);
   if (const auto* each = (*rule)["each"].as_array())
     for (const auto& e : *each) r.each.push_back(key(e.value<std::string>().value_or("")));
@@ -110,9 +136,10 @@ ClaimRule read_claim_rule(const std::string& path) {
   }
   r.text = str(*rule, "text", true);
   r.control = str(*rule, "control", true);
-  r.direction = str(*rule, "direction", true);
-  if (r.direction != "greater" && r.direction != "less")
-    throw ConfigError(fmt::format("{}: rule.direction: '{}' (allowed: greater, less)", path, r.direction));
+  const std::string direction = str(*rule, "direction", true);
+  if (direction != "greater" && direction != "less")
+    throw ConfigError(fmt::format("{}: rule.direction: '{}' (allowed: greater, less)", path, direction));
+  r.direction = direction == "greater" ? Direction::greater : Direction::less;
   if (const auto* tr = (*rule)["treatment"].as_array())
     for (const auto& e : *tr) r.treatment.push_back(e.value<std::string>().value_or(""));
   else
@@ -210,19 +237,28 @@ CsvTable join_runs(const CsvTable& file, const CsvTable& runs) {
   return j;
 }
 
-ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
-                           const CsvTable* activations) {
-  // Group rows by (the compared key's value [@ each combination], contrast side, seed).
-  // Side 0 without a contrast; with one, 0 for rows at its value a and 1 at b.
-  using Group = std::pair<std::string, int>;
-  std::map<Group, std::map<long, std::vector<std::size_t>>> groups;
-  std::map<std::string, std::string> combo_of;  // group name -> its each combination
+// evaluate_claim, as phases: group the rows, select (what selection reads:
+// targets, curves, drift), measure each (group, seed), contrast the two sides,
+// decide each cell, aggregate the cells into the claim's verdict.
+namespace {
+
+using Group = std::pair<std::string, int>;  // (value of `by` [@ each combination], contrast side)
+using Rows = std::vector<std::size_t>;
+
+struct Grouping {
+  std::map<Group, std::map<long, Rows>> groups;  // (group, side) -> seed -> rows
+  std::map<std::string, std::string> combo_of;   // group name -> its each combination
   std::set<std::string> combos;
-  const bool contrast = !rule.contrast.empty();
+};
+
+// group: rows by (the compared key's value [@ each combination], contrast side, seed).
+// Side 0 without a contrast; with one, 0 for rows at its value a and 1 at b.
+Grouping group_rows(const ClaimRule& rule, const CsvTable& t) {
+  Grouping g;
   for (std::size_t i = 0; i < t.rows.size(); ++i) {
     if (!matches(t, i, rule.where)) continue;
     int side = 0;
-    if (contrast) {
+    if (!rule.contrast.empty()) {
       const std::string& v = t.at(i, rule.contrast);
       if (same_value(v, rule.contrast_values[0])) side = 0;
       else if (same_value(v, rule.contrast_values[1])) side = 1;
@@ -230,199 +266,318 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     }
     std::string combo;
     for (const auto& k : rule.each) combo += (combo.empty() ? " @ " : ", ") + k + "=" + t.at(i, k);
-    combos.insert(combo);
-    combo_of[t.at(i, rule.by) + combo] = combo;
-    groups[{t.at(i, rule.by) + combo, side}][t.integer(i, "seed")].push_back(i);
+    g.combos.insert(combo);
+    g.combo_of[t.at(i, rule.by) + combo] = combo;
+    g.groups[{t.at(i, rule.by) + combo, side}][t.integer(i, "seed")].push_back(i);
   }
-  if (combos.empty()) combos.insert("");
+  if (g.combos.empty()) g.combos.insert("");
+  return g;
+}
 
-  ClaimResult res;
-  if (contrast)
-    res.note = fmt::format("metric per group: {} at {}={} minus at {}={}", rule.metric, rule.contrast,
-                           rule.contrast_values[0], rule.contrast, rule.contrast_values[1]);
-  // Selection (stability, best lr, near-best range, the target and each group's
-  // fastest lr) reads the split rule.select_on names; what is reported is test.
-  const std::string sel_acc = "final_" + rule.select_on + "_acc";
-  // steps_to_target: each run's accuracy curves, and the target derived from the data.
+// What selection reads beyond a group's rows. Selection (stability, best lr,
+// near-best range, the target and each group's fastest lr) reads the split
+// rule.select_on names; what is reported is test.
+struct Selection {
+  std::string sel_acc;  // final_<split>_acc
   std::map<std::string, std::vector<std::pair<long, double>>> sel_curve, test_curve;  // run_id -> (step, acc)
   // One target per each-combination (a cell compares arms that share it), so a
   // slow arm of another combination cannot lower this one's target.
   std::map<std::string, double> target;  // combination -> target
   double budget = 0;                      // the most steps any run made
-  if (rule.metric == "steps_to_target") {
-    if (!curves) throw ConfigError("steps_to_target needs curves.csv");
-    test_curve = accuracy_curves(*curves, "test");
-    sel_curve = rule.select_on == "test" ? test_curve : accuracy_curves(*curves, rule.select_on);
-    for (const auto& [g, seeds] : groups) {
-      double mean_best = 0;
-      for (const auto& [seed, rows] : seeds) {
-        double b = 0;
-        for (auto i : rows) b = std::max(b, t.num(i, "best_" + rule.select_on + "_acc"));
-        mean_best += b / double(seeds.size());
-      }
-      auto [it, fresh] = target.emplace(combo_of[g.first], rule.fraction * mean_best);
-      if (!fresh) it->second = std::min(it->second, rule.fraction * mean_best);
-    }
-    for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
-    res.target = INFINITY;
-    std::string each_target;
-    for (const auto& [combo, v] : target) {
-      res.target = std::min(res.target, v);
-      if (!combo.empty()) each_target += fmt::format("{}{:.4f}{}", each_target.empty() ? "" : ", ", v, combo);
-    }
-    if (!res.note.empty()) res.note += "; ";
-    if (target.size() > 1)
-      res.note += fmt::format("target {} accuracy per combination ({}) = {} x the lowest group's mean best {} "
-                              "accuracy in it", rule.select_on, each_target, rule.fraction, rule.select_on);
-    else
-      res.note += fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
-                              rule.select_on, res.target, rule.fraction, rule.select_on);
-    if (rule.select_on != "test") res.note += "; each group's fastest lr chosen on val, its steps read on test";
-  }
-  // activation_drift: per run, the percentile path of its last hidden pre-activation layer.
-  std::map<std::string, double> drift;  // run_id -> drift
-  if (rule.metric == "activation_drift") {
-    if (!activations) throw ConfigError("activation_drift needs activations.csv");
-    const CsvTable& a = *activations;
-    std::map<std::string, int> last_layer;
-    for (std::size_t i = 0; i < a.rows.size(); ++i) {
-      const int l = int(a.integer(i, "layer"));
-      auto& ll = last_layer[a.at(i, "run_id")];
-      ll = std::max(ll, l);
-    }
-    std::map<std::string, std::vector<std::array<double, 3>>> path;  // rows in step order
-    for (std::size_t i = 0; i < a.rows.size(); ++i)
-      if (a.integer(i, "layer") == last_layer[a.at(i, "run_id")])
-        path[a.at(i, "run_id")].push_back({a.num(i, "p15"), a.num(i, "p50"), a.num(i, "p85")});
-    for (const auto& [id, p] : path) {
-      double moved = 0, spread = 0;
-      for (std::size_t k = 0; k < p.size(); ++k) {
-        spread += (p[k][2] - p[k][0]) / double(p.size());
-        if (k > 0)
-          for (int q = 0; q < 3; ++q) moved += std::abs(p[k][q] - p[k - 1][q]);
-      }
-      drift[id] = spread > 0 ? moved / (3 * spread) : 0.0;
-    }
-  }
-  std::map<Group, std::map<long, double>> per_group;  // (group, side) -> seed -> metric
-  for (const auto& [group, seeds] : groups)
+  std::map<std::string, double> drift;    // activation_drift: run_id -> drift
+};
+
+// steps_to_target: the accuracy curves, and one target per combination derived from the data.
+void select_targets(const ClaimRule& rule, const CsvTable& t, const Grouping& g, const CsvTable& curves,
+                    Selection& sel, ClaimResult& res) {
+  const std::string split = split_name(rule.select_on);
+  sel.test_curve = accuracy_curves(curves, "test");
+  sel.sel_curve = rule.select_on == SelectOn::test ? sel.test_curve : accuracy_curves(curves, split);
+  for (const auto& [grp, seeds] : g.groups) {
+    double mean_best = 0;
     for (const auto& [seed, rows] : seeds) {
-      double m = std::nan("");
-      if (rule.metric == "largest_stable_lr") {
-        double best = -INFINITY, lowest = INFINITY;
-        for (auto i : rows) {
-          const double lr = t.num(i, "lr");
-          lowest = std::min(lowest, lr);
-          if (stable(t, i, rule.floor, sel_acc)) best = std::max(best, lr);
-        }
-        // No stable lr at all: one decade below the grid.
-        m = std::isfinite(best) ? std::log10(best) : std::log10(lowest) - 1;
-      } else if (rule.metric == "lr_range") {
-        // Width in decades of the lrs whose run ends within `within` of the best accuracy.
-        double best = -INFINITY;
-        for (auto i : rows)
-          if (stable(t, i, rule.floor, sel_acc)) best = std::max(best, t.num(i, sel_acc));
-        double lo = INFINITY, hi = -INFINITY;
-        for (auto i : rows)
-          if (stable(t, i, rule.floor, sel_acc) && t.num(i, sel_acc) >= best - rule.within) {
-            lo = std::min(lo, t.num(i, "lr"));
-            hi = std::max(hi, t.num(i, "lr"));
-          }
-        m = std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0;
-      } else if (rule.metric == "steps_to_target") {
-        // The fastest lr by the selection split's curve (first in grid order on a tie),
-        // reported by its test curve; unreached (or diverged) is censored at budget + 1.
-        double fastest = INFINITY;
-        for (auto i : rows) {
-          const double tg = target[combo_of[group.first]];
-          const double reached = first_reach(sel_curve[t.at(i, "run_id")], tg, budget);
-          if (reached < fastest) {
-            fastest = reached;
-            m = first_reach(test_curve[t.at(i, "run_id")], tg, budget);
-          }
-        }
-      } else if (rule.metric == "activation_drift") {
-        double sum = 0;
-        for (auto i : rows) sum += drift[t.at(i, "run_id")];
-        m = sum / double(rows.size());
-      } else if (rule.metric == "spread") {
-        double s = 0, s2 = 0;
-        for (auto i : rows) {
-          const double v = column_value(t, i, rule.column);
-          s += v;
-          s2 += v * v;
-        }
-        const double n = double(rows.size()), mean = s / n;
-        m = std::sqrt(std::max(0.0, s2 / n - mean * mean));
-      } else if (rule.select == "best-lr") {
-        std::size_t best = rows[0];
-        for (auto i : rows)
-          if (t.num(i, sel_acc) > t.num(best, sel_acc)) best = i;
-        m = column_value(t, best, rule.column);
-      } else {
-        double s = 0;
-        for (auto i : rows) s += column_value(t, i, rule.column);
-        m = s / double(rows.size());
-      }
-      per_group[group][seed] = m;
+      double b = 0;
+      for (auto i : rows) b = std::max(b, t.num(i, "best_" + split + "_acc"));
+      mean_best += b / double(seeds.size());
     }
+    auto [it, fresh] = sel.target.emplace(g.combo_of.at(grp.first), rule.fraction * mean_best);
+    if (!fresh) it->second = std::min(it->second, rule.fraction * mean_best);
+  }
+  for (std::size_t i = 0; i < t.rows.size(); ++i) sel.budget = std::max(sel.budget, t.num(i, "steps_done"));
+  res.target = INFINITY;
+  std::string each_target;
+  for (const auto& [combo, v] : sel.target) {
+    res.target = std::min(res.target, v);
+    if (!combo.empty()) each_target += fmt::format("{}{:.4f}{}", each_target.empty() ? "" : ", ", v, combo);
+  }
+  if (!res.note.empty()) res.note += "; ";
+  if (sel.target.size() > 1)
+    res.note += fmt::format("target {} accuracy per combination ({}) = {} x the lowest group's mean best {} "
+                            "accuracy in it", split, each_target, rule.fraction, split);
+  else
+    res.note += fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
+                            split, res.target, rule.fraction, split);
+  if (rule.select_on != SelectOn::test) res.note += "; each group's fastest lr chosen on val, its steps read on test";
+}
+
+// activation_drift: per run, the percentile path of its last hidden pre-activation layer.
+std::map<std::string, double> select_drift(const CsvTable& a) {
+  std::map<std::string, int> last_layer;
+  for (std::size_t i = 0; i < a.rows.size(); ++i) {
+    auto& ll = last_layer[a.at(i, "run_id")];
+    ll = std::max(ll, int(a.integer(i, "layer")));
+  }
+  std::map<std::string, std::vector<std::array<double, 3>>> path;  // rows in step order
+  for (std::size_t i = 0; i < a.rows.size(); ++i)
+    if (a.integer(i, "layer") == last_layer[a.at(i, "run_id")])
+      path[a.at(i, "run_id")].push_back({a.num(i, "p15"), a.num(i, "p50"), a.num(i, "p85")});
+  std::map<std::string, double> drift;
+  for (const auto& [id, p] : path) {
+    double moved = 0, spread = 0;
+    for (std::size_t k = 0; k < p.size(); ++k) {
+      spread += (p[k][2] - p[k][0]) / double(p.size());
+      if (k > 0)
+        for (int q = 0; q < 3; ++q) moved += std::abs(p[k][q] - p[k - 1][q]);
+    }
+    drift[id] = spread > 0 ? moved / (3 * spread) : 0.0;
+  }
+  return drift;
+}
+
+// select: the inputs the rule's metric needs; adds the contrast and the target to res.note.
+Selection select_inputs(const ClaimRule& rule, const CsvTable& t, const Grouping& g, const CsvTable* curves,
+                        const CsvTable* activations, ClaimResult& res) {
+  Selection sel;
+  sel.sel_acc = std::string("final_") + split_name(rule.select_on) + "_acc";
+  if (!rule.contrast.empty())
+    res.note = fmt::format("metric per group: {} at {}={} minus at {}={}", metric_name(rule.metric), rule.contrast,
+                           rule.contrast_values[0], rule.contrast, rule.contrast_values[1]);
+  if (rule.metric == Metric::steps_to_target) {
+    if (!curves) throw ConfigError("steps_to_target needs curves.csv");
+    select_targets(rule, t, g, *curves, sel, res);
+  }
+  if (rule.metric == Metric::activation_drift) {
+    if (!activations) throw ConfigError("activation_drift needs activations.csv");
+    sel.drift = select_drift(*activations);
+  }
+  return sel;
+}
+
+// measure: one function per metric, each giving one (group, seed)'s metric from its rows.
+struct MetricInput {
+  const ClaimRule& rule;
+  const CsvTable& t;
+  const Selection& sel;
+  const std::string& combo;  // the group's each combination
+  const Rows& rows;          // the group's rows in one seed (one contrast side)
+};
+
+// log10 of the largest lr whose run is stable; no stable lr at all: one decade below the grid.
+double metric_largest_stable_lr(const MetricInput& in) {
+  double best = -INFINITY, lowest = INFINITY;
+  for (auto i : in.rows) {
+    const double lr = in.t.num(i, "lr");
+    lowest = std::min(lowest, lr);
+    if (stable(in.t, i, in.rule.floor, in.sel.sel_acc)) best = std::max(best, lr);
+  }
+  return std::isfinite(best) ? std::log10(best) : std::log10(lowest) - 1;
+}
+
+// Width in decades of the lrs whose run ends within `within` of the best accuracy.
+double metric_lr_range(const MetricInput& in) {
+  const auto& t = in.t;
+  double best = -INFINITY;
+  for (auto i : in.rows)
+    if (stable(t, i, in.rule.floor, in.sel.sel_acc)) best = std::max(best, t.num(i, in.sel.sel_acc));
+  double lo = INFINITY, hi = -INFINITY;
+  for (auto i : in.rows)
+    if (stable(t, i, in.rule.floor, in.sel.sel_acc) && t.num(i, in.sel.sel_acc) >= best - in.rule.within) {
+      lo = std::min(lo, t.num(i, "lr"));
+      hi = std::max(hi, t.num(i, "lr"));
+    }
+  return std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0;
+}
+
+// value: the column at the best lr (select = best-lr), else its mean over the rows.
+double metric_value(const MetricInput& in) {
+  if (in.rule.select == Select::best_lr) {
+    std::size_t best = in.rows[0];
+    for (auto i : in.rows)
+      if (in.t.num(i, in.sel.sel_acc) > in.t.num(best, in.sel.sel_acc)) best = i;
+    return column_value(in.t, best, in.rule.column);
+  }
+  double s = 0;
+  for (auto i : in.rows) s += column_value(in.t, i, in.rule.column);
+  return s / double(in.rows.size());
+}
+
+// The population standard deviation of the column over the rows (the `over` key's values).
+double metric_spread(const MetricInput& in) {
+  double s = 0, s2 = 0;
+  for (auto i : in.rows) {
+    const double v = column_value(in.t, i, in.rule.column);
+    s += v;
+    s2 += v * v;
+  }
+  const double n = double(in.rows.size()), mean = s / n;
+  return std::sqrt(std::max(0.0, s2 / n - mean * mean));
+}
+
+// The fastest lr by the selection split's curve (first in grid order on a tie),
+// reported by its test curve; unreached (or diverged) is censored at budget + 1.
+double metric_steps_to_target(const MetricInput& in) {
+  const double tg = in.sel.target.at(in.combo);
+  double fastest = INFINITY, m = std::nan("");
+  for (auto i : in.rows) {
+    const std::string& id = in.t.at(i, "run_id");
+    const auto sc = in.sel.sel_curve.find(id), tc = in.sel.test_curve.find(id);
+    const double reached = first_reach(sc == in.sel.sel_curve.end() ? decltype(sc->second){} : sc->second, tg,
+                                       in.sel.budget);
+    if (reached < fastest) {
+      fastest = reached;
+      m = first_reach(tc == in.sel.test_curve.end() ? decltype(tc->second){} : tc->second, tg, in.sel.budget);
+    }
+  }
+  return m;
+}
+
+// The mean over the group's runs of their drift.
+double metric_activation_drift(const MetricInput& in) {
+  double sum = 0;
+  for (auto i : in.rows) {
+    const auto it = in.sel.drift.find(in.t.at(i, "run_id"));
+    sum += it == in.sel.drift.end() ? 0.0 : it->second;
+  }
+  return sum / double(in.rows.size());
+}
+
+using MetricFn = double (*)(const MetricInput&);
+
+MetricFn metric_fn(Metric m) {
+  switch (m) {
+    case Metric::largest_stable_lr: return metric_largest_stable_lr;
+    case Metric::lr_range: return metric_lr_range;
+    case Metric::value: return metric_value;
+    case Metric::spread: return metric_spread;
+    case Metric::steps_to_target: return metric_steps_to_target;
+    case Metric::activation_drift: return metric_activation_drift;
+    case Metric::count: break;
+  }
+  throw std::logic_error("metric_fn: no such metric");
+}
+
+// measure: every (group, side) and seed's metric.
+std::map<Group, std::map<long, double>> measure(const ClaimRule& rule, const CsvTable& t, const Grouping& g,
+                                                const Selection& sel) {
+  const MetricFn fn = metric_fn(rule.metric);
+  std::map<Group, std::map<long, double>> per_group;
+  for (const auto& [group, seeds] : g.groups)
+    for (const auto& [seed, rows] : seeds)
+      per_group[group][seed] = fn(MetricInput{rule, t, sel, g.combo_of.at(group.first), rows});
+  return per_group;
+}
+
+// contrast: each group's metric per seed; with a contrast m(a) - m(b) for the seeds that have both sides.
+void contrast_sides(const ClaimRule& rule, const std::map<Group, std::map<long, double>>& per_group,
+                    ClaimResult& res) {
   for (const auto& [group, seeds] : per_group) {
     if (group.second != 0) continue;
     auto& out = res.metric[group.first];
-    if (!contrast) {
+    if (rule.contrast.empty()) {
       out = seeds;
       continue;
     }
-    // m(a) - m(b) for the seeds that have both sides.
     const auto b = per_group.find({group.first, 1});
     if (b == per_group.end()) continue;
     for (const auto& [seed, ma] : seeds)
       if (auto it = b->second.find(seed); it != b->second.end()) out[seed] = ma - it->second;
   }
+}
 
-  std::vector<std::string> cells_by[2];  // decided cells: [0] supported, [1] not supported
+// decide: one cell's paired differences and its decision.
+Comparison decide(const ClaimRule& rule, const ClaimResult& res, const Selection& sel, const std::string& combo,
+                  const std::string& tr) {
+  Comparison c;
+  c.treatment = tr + combo;
+  if (auto tg = sel.target.find(combo); tg != sel.target.end()) c.target = tg->second;
+  static const std::map<long, double> none;
+  const auto find = [&](const std::string& k) -> const std::map<long, double>& {
+    const auto it = res.metric.find(k);
+    return it == res.metric.end() ? none : it->second;
+  };
+  const auto& ctrl = find(rule.control + combo);
+  for (const auto& [seed, m] : find(tr + combo)) {
+    auto it = ctrl.find(seed);
+    if (it == ctrl.end()) continue;
+    const double d = rule.relative == Relative::ratio ? m / it->second - 1
+                     : rule.relative == Relative::log ? std::log(m / it->second)
+                                                      : m - it->second;
+    c.diffs.push_back(rule.direction == Direction::greater ? d : -d);
+  }
+  const CellDecision cd = decide_cell(c.diffs, rule.margin);
+  c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high;
+  c.verdict = cd.verdict, c.why = cd.why, c.seeds_needed = cd.seeds_needed;
+  // "Equivalent" is a claim of its own (no practical difference): only rules
+  // registered as equivalence tests report it; others say opposite or too small.
+  if (c.why == Why::equivalent && !rule.equivalence) c.why = c.ci_high < 0 ? Why::opposite : Why::too_small;
+  if (!c.diffs.empty()) {
+    c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
+    c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
+  }
+  return c;
+}
+
+// aggregate: the claim's verdict never hides a decided cell.
+void aggregate(ClaimResult& res) {
   bool undecided = false;
-  for (const auto& combo : combos)
-    for (const auto& tr : rule.treatment) {
-      const auto& ctrl = res.metric[rule.control + combo];
-      Comparison c;
-      c.treatment = tr + combo;
-      if (auto tg = target.find(combo); tg != target.end()) c.target = tg->second;
-      for (const auto& [seed, m] : res.metric[tr + combo]) {
-        auto it = ctrl.find(seed);
-        if (it == ctrl.end()) continue;
-        const double d = rule.relative == Relative::ratio ? m / it->second - 1
-                         : rule.relative == Relative::log ? std::log(m / it->second)
-                                                          : m - it->second;
-        c.diffs.push_back(rule.direction == "greater" ? d : -d);
-      }
-      const CellDecision cd = decide_cell(c.diffs, rule.margin);
-      c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high;
-      c.verdict = cd.verdict, c.why = cd.why, c.seeds_needed = cd.seeds_needed;
-      // "Equivalent" is a claim of its own (no practical difference): only rules
-      // registered as equivalence tests report it; others say opposite or too small.
-      if (c.why == "equivalent" && !rule.equivalence) c.why = c.ci_high < 0 ? "opposite" : "too small";
-      if (!c.diffs.empty()) {
-        c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
-        c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
-      }
-      if (c.verdict == "supported") cells_by[0].push_back(c.treatment);
-      else if (c.verdict == "not supported") cells_by[1].push_back(c.treatment);
-      else undecided = true;
-      res.comparisons.push_back(std::move(c));
-    }
+  for (const auto& c : res.comparisons) {
+    if (c.verdict == Verdict::supported) res.supported_cells.push_back(c.treatment);
+    else if (c.verdict == Verdict::not_supported) res.not_supported_cells.push_back(c.treatment);
+    else undecided = true;
+  }
+  const bool sup = !res.supported_cells.empty(), not_sup = !res.not_supported_cells.empty();
+  res.verdict = undecided           ? ClaimVerdict::inconclusive
+                : sup && not_sup    ? ClaimVerdict::depends
+                : sup               ? ClaimVerdict::supported
+                                    : ClaimVerdict::not_supported;
+}
+
+std::string decided_text(const ClaimResult& r) {
   const auto list = [](const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, "; ")); };
   std::string decided;
-  if (!cells_by[0].empty()) decided += "supported for " + list(cells_by[0]);
-  if (!cells_by[1].empty()) decided += (decided.empty() ? "" : "; ") + ("not supported for " + list(cells_by[1]));
-  if (undecided) {
-    res.verdict = "inconclusive";
-    if (!decided.empty()) res.note += (res.note.empty() ? "" : "; ") + ("decided: " + decided);
-  } else if (!cells_by[0].empty() && !cells_by[1].empty()) {
-    res.verdict = "depends: " + decided;
-  } else {
-    res.verdict = cells_by[0].empty() ? "not supported" : "supported";
+  if (!r.supported_cells.empty()) decided += "supported for " + list(r.supported_cells);
+  if (!r.not_supported_cells.empty())
+    decided += (decided.empty() ? "" : "; ") + ("not supported for " + list(r.not_supported_cells));
+  return decided;
+}
+
+}  // namespace
+
+std::string verdict_text(const ClaimResult& r) {
+  switch (r.verdict) {
+    case ClaimVerdict::supported: return "supported";
+    case ClaimVerdict::not_supported: return "not supported";
+    case ClaimVerdict::depends: return "depends: " + decided_text(r);
+    case ClaimVerdict::inconclusive: return "inconclusive";
   }
+  return "";
+}
+
+std::string note_text(const ClaimResult& r) {
+  const std::string decided = decided_text(r);
+  if (r.verdict != ClaimVerdict::inconclusive || decided.empty()) return r.note;
+  return r.note + (r.note.empty() ? "" : "; ") + "decided: " + decided;
+}
+
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
+                           const CsvTable* activations) {
+  ClaimResult res;
+  const Grouping g = group_rows(rule, t);
+  const Selection sel = select_inputs(rule, t, g, curves, activations, res);
+  contrast_sides(rule, measure(rule, t, g, sel), res);
+  for (const auto& combo : g.combos)
+    for (const auto& tr : rule.treatment) res.comparisons.push_back(decide(rule, res, sel, combo, tr));
+  aggregate(res);
   return res;
 }
 

@@ -79,6 +79,7 @@
 #include <string>
 #include <vector>
 
+#include "claims/paired_interval.h"
 #include "results/csv_table.h"
 
 namespace normlab {
@@ -90,11 +91,25 @@ enum class Relative {
   log,    // ln(m_t / m_c)      (relative = "log")
 };
 
+// The metric a rule reads (rule.metric); one function each in rule.cpp.
+enum class Metric { largest_stable_lr, lr_range, value, spread, steps_to_target, activation_drift, count };
+enum class Direction { greater, less };   // the treatment's metric should be greater (less)
+enum class Select { mean, best_lr };      // value: the mean over the group's rows, or the best lr's row
+enum class SelectOn { test, val };           // the split selection reads (rule.select-on)
+
+// The names used in claim files, claims.csv and claims.md.
+const char* metric_name(Metric m);
+const char* direction_name(Direction d);
+const char* split_name(SelectOn s);
+
 struct ClaimRule {
   std::string id, statement, source, text;
   std::string measure = "training", file = "runs.csv";
   Relative relative = Relative::none;
-  std::string metric, column = "final_test_acc", over, select, select_on = "test";
+  Metric metric = Metric::value;
+  std::string column = "final_test_acc", over;
+  Select select = Select::mean;
+  SelectOn select_on = SelectOn::test;
   std::map<std::string, std::vector<std::string>> where;
   std::string by = "norm";
   std::vector<std::string> each;
@@ -102,7 +117,7 @@ struct ClaimRule {
   std::array<std::string, 2> contrast_values;   // a, b: the group's metric is m(a) - m(b)
   std::vector<std::string> treatment;
   std::string control;
-  std::string direction = "greater";
+  Direction direction = Direction::greater;
   double margin = 0, floor = 0, within = 0.02, fraction = 0.95, tolerance = 0;
   bool equivalence = false;
 };
@@ -114,21 +129,31 @@ struct Comparison {                // one cell
   std::string treatment;           // the treatment value [" @ key=value, ..." of the each combination]
   std::vector<double> diffs;       // per seed, signed so that > 0 favours the claim
   double mean = 0, min = 0, max = 0;
-  double ci_low = 0, ci_high = 0;  // 95% t interval of the mean
-  std::string verdict;             // supported | not supported | inconclusive
-  std::string why;                 // not supported: equivalent | opposite | too small
+  double ci_low = 0, ci_high = 0;  // 95% interval of the mean
+  Verdict verdict = Verdict::inconclusive;
+  Why why = Why::none;             // not supported: equivalent | opposite | too small
   int seeds_needed = 0;            // inconclusive: seeds that would likely decide it (-1: none)
   double target = std::nan("");    // steps_to_target: this cell's combination's target accuracy
 };
 
+// The claim's verdict: every cell decided alike, decided cells that disagree, or a cell undecided.
+enum class ClaimVerdict { supported, not_supported, depends, inconclusive };
+
 struct ClaimResult {
-  std::string verdict;
-  std::string note;  // the contrast; the derived target; which cells were decided when the claim is not
+  ClaimVerdict verdict = ClaimVerdict::inconclusive;
+  std::vector<std::string> supported_cells, not_supported_cells;  // decided cells, in cell order
+  std::string note;  // the contrast; the derived target
   double target = std::nan("");  // steps_to_target: the derived target accuracy
   std::vector<Comparison> comparisons;
   // value of `by` [@ each combination] -> seed -> metric (with a contrast, m(a) - m(b))
   std::map<std::string, std::map<long, double>> metric;
 };
+
+// The claim's verdict as written in claims.csv, claims.md and the log:
+// "supported", "not supported", "inconclusive" or "depends: supported for CELLS; not supported for CELLS".
+std::string verdict_text(const ClaimResult& r);
+// The note with, for an inconclusive claim, the cells that were decided.
+std::string note_text(const ClaimResult& r);
 
 // rule.file's rows with the runs.csv columns they lack, matched by run_id.
 // Throws ConfigError for a run_id runs.csv does not have.

@@ -57,16 +57,16 @@ std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<Cl
     const auto& res = results[i];
     // The claim's own row (cell empty): n counts its cells, mean is the decisive (smallest) cell mean.
     s += fmt::format("{},,{},{},,,{},{},,,,,,{},{},{},{},{},{},{},{}\n", r.id, res.comparisons.size(),
-                     num(decisive(res)), r.margin, csv_field(res.verdict), num(res.target), r.tolerance, r.metric,
-                     r.by, r.control, csv_field(res.note), csv_field(r.statement), csv_field(r.text));
+                     num(decisive(res)), r.margin, csv_field(verdict_text(res)), num(res.target), r.tolerance,
+                     metric_name(r.metric), r.by, r.control, csv_field(note_text(res)), csv_field(r.statement), csv_field(r.text));
     for (const auto& c : res.comparisons) {
       std::string d;
       for (double v : c.diffs) d += (d.empty() ? "" : "; ") + fmt::format("{:.6g}", v);
       s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},,,\n", r.id, csv_field(c.treatment),
-                       c.diffs.size(), num(c.mean), num(c.ci_low), num(c.ci_high), r.margin, c.verdict, c.why,
-                       c.verdict == "inconclusive" ? std::to_string(c.seeds_needed) : "", num(c.min), num(c.max),
-                       csv_field(d), num(std::isfinite(c.target) ? c.target : res.target), r.tolerance, r.metric, r.by,
-                       r.control);
+                       c.diffs.size(), num(c.mean), num(c.ci_low), num(c.ci_high), r.margin, verdict_name(c.verdict),
+                       why_name(c.why), c.verdict == Verdict::inconclusive ? std::to_string(c.seeds_needed) : "",
+                       num(c.min), num(c.max), csv_field(d), num(std::isfinite(c.target) ? c.target : res.target),
+                       r.tolerance, metric_name(r.metric), r.by, r.control);
     }
   }
   return s;
@@ -84,9 +84,9 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
   for (std::size_t i = 0; i < rules.size(); ++i) {
     int n[3] = {0, 0, 0};
     for (const auto& c : results[i].comparisons)
-      ++n[c.verdict == "supported" ? 0 : c.verdict == "not supported" ? 1 : 2];
+      ++n[c.verdict == Verdict::supported ? 0 : c.verdict == Verdict::not_supported ? 1 : 2];
     s += fmt::format("| [{}](#{}) | **{}** | {} / {} / {} | {} |\n", rules[i].id, rules[i].id,
-                     results[i].verdict, n[0], n[1], n[2], rules[i].margin);
+                     verdict_text(results[i]), n[0], n[1], n[2], rules[i].margin);
   }
   s += "\nEvery cell of every claim, its mean difference with its 95% interval, against its margin "
        "(dashed) and zero:\n\n![forest plot of every cell](forest.png)\n";
@@ -94,18 +94,18 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
     const auto& c = rules[i];
     const auto& res = results[i];
     s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**{}\n\n",
-                     c.id, c.statement, c.source, c.text, res.verdict,
-                     res.note.empty() ? "" : " (" + res.note + ")");
+                     c.id, c.statement, c.source, c.text, verdict_text(res),
+                     note_text(res).empty() ? "" : " (" + note_text(res) + ")");
     std::string what;
     const char* rel = c.relative == Relative::ratio ? "; differences are ratios minus 1"
                       : c.relative == Relative::log ? "; differences are log ratios, ln(treatment / control)"
                                                     : "";
-    if (c.metric == "largest_stable_lr") what = fmt::format(" (log10 of the learning rate{})", rel);
-    else if (c.metric == "value" || c.metric == "spread")
+    if (c.metric == Metric::largest_stable_lr) what = fmt::format(" (log10 of the learning rate{})", rel);
+    else if (c.metric == Metric::value || c.metric == Metric::spread)
       what = fmt::format(" (column `{}` of {}{})", c.column, c.file, rel);
     else if (*rel) what = fmt::format(" ({})", rel + 2);
     s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
-                     c.metric, what, c.by, c.by);
+                     metric_name(c.metric), what, c.by, c.by);
     for (const auto& norm : natural_order(res.metric)) {
       const auto& seeds = res.metric.at(norm);
       double m = 0;
@@ -117,10 +117,10 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
     for (const auto& cmp : res.comparisons) {
       std::string d;
       for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
-      std::string v = cmp.verdict;
-      if (cmp.why == "equivalent") v += fmt::format(" (no practical difference: within ±{})", c.margin);
-      else if (!cmp.why.empty()) v += " (" + cmp.why + ")";
-      if (cmp.verdict == "inconclusive")
+      std::string v = verdict_name(cmp.verdict);
+      if (cmp.why == Why::equivalent) v += fmt::format(" (no practical difference: within ±{})", c.margin);
+      else if (cmp.why != Why::none) v += fmt::format(" ({})", why_name(cmp.why));
+      if (cmp.verdict == Verdict::inconclusive)
         v += cmp.seeds_needed > 0 ? fmt::format(" (about {} seeds would decide it)", cmp.seeds_needed)
                                   : " (the mean sits on the margin)";
       s += fmt::format("| {} | {} | {} | [{}, {}] | {} | {} |\n", cmp.treatment, cmp.diffs.size(),
