@@ -33,6 +33,20 @@ const char* metric_name(Metric m) {
   return "";
 }
 
+MetricKind metric_kind(const ClaimRule& rule) {
+  const bool rate = rule.column.size() > 5 && rule.column.ends_with("_rate");
+  switch (rule.metric) {
+    case Metric::largest_stable_lr:
+    case Metric::lr_range: return MetricKind::grid;
+    case Metric::steps_to_target: return MetricKind::steps;
+    case Metric::value:
+    case Metric::spread: return rate ? MetricKind::rate : MetricKind::continuous;
+    case Metric::activation_drift:
+    case Metric::count: break;
+  }
+  return MetricKind::continuous;
+}
+
 const char* direction_name(Direction d) { return d == Direction::greater ? "greater" : "less"; }
 const char* split_name(SelectOn s) { return s == SelectOn::val ? "val" : "test"; }
 
@@ -285,7 +299,38 @@ struct Selection {
   std::map<std::string, double> target;  // combination -> target
   double budget = 0;                      // the most steps any run made
   std::map<std::string, double> drift;    // activation_drift: run_id -> drift
+  double grid_step = 0;  // the smallest step of the lr grid, decades (grid-valued metrics' resolution)
+  double eval_step = 0;  // the evaluation interval, steps (step counts' resolution)
 };
+
+// The smallest gap between the grid's distinct log10 lrs (0 for one lr).
+double lr_grid_step(const CsvTable& t, const Grouping& g) {
+  std::set<double> lrs;
+  for (const auto& [grp, seeds] : g.groups)
+    for (const auto& [seed, rows] : seeds)
+      for (auto i : rows) lrs.insert(std::log10(t.num(i, "lr")));
+  double step = 0;
+  for (auto it = lrs.begin(); it != lrs.end() && std::next(it) != lrs.end(); ++it)
+    if (const double gap = *std::next(it) - *it; gap > 1e-9 && (step == 0 || gap < step)) step = gap;
+  return step;
+}
+
+// The evaluation interval: runs.csv's eval-every, capped by the run length; else the
+// smallest gap between a test curve's steps.
+double eval_interval(const CsvTable& t, const Selection& sel) {
+  double every = 0;
+  if (std::find(t.header.begin(), t.header.end(), "eval-every") != t.header.end())
+    for (std::size_t i = 0; i < t.rows.size(); ++i) {
+      const double e = std::min(t.num(i, "eval-every"), t.num(i, "steps_done"));
+      if (e > 0 && (every == 0 || e < every)) every = e;
+    }
+  if (every > 0) return every;
+  for (const auto& [id, curve] : sel.test_curve)
+    for (std::size_t k = 1; k < curve.size(); ++k)
+      if (const double gap = double(curve[k].first - curve[k - 1].first); gap > 0 && (every == 0 || gap < every))
+        every = gap;
+  return every;
+}
 
 // steps_to_target: the accuracy curves, and one target per combination derived from the data.
 void select_targets(const ClaimRule& rule, const CsvTable& t, const Grouping& g, const CsvTable& curves,
@@ -355,7 +400,9 @@ Selection select_inputs(const ClaimRule& rule, const CsvTable& t, const Grouping
   if (rule.metric == Metric::steps_to_target) {
     if (!curves) throw ConfigError("steps_to_target needs curves.csv");
     select_targets(rule, t, g, *curves, sel, res);
+    sel.eval_step = eval_interval(t, sel);
   }
+  if (metric_kind(rule) == MetricKind::grid) sel.grid_step = lr_grid_step(t, g);
   if (rule.metric == Metric::activation_drift) {
     if (!activations) throw ConfigError("activation_drift needs activations.csv");
     sel.drift = select_drift(*activations);
@@ -364,6 +411,28 @@ Selection select_inputs(const ClaimRule& rule, const CsvTable& t, const Grouping
 }
 
 // measure: one function per metric, each giving one (group, seed)'s metric from its rows.
+// A censored metric is known only to lie in [lo, hi]: steps to a target never
+// reached are at least the budget; the largest stable lr at the grid's top is at
+// least that lr, and with no stable lr below the grid's lowest.
+struct MetricValue {
+  double v = std::nan("");
+  double lo = v, hi = v;  // the bounds; lo = v = hi unless censored
+  bool censored = false;
+  int edge = 0;           // an optimum selected at the lr grid's edge: 1 bottom, 2 top
+};
+
+MetricValue exact(double v) { return {v, v, v, false, 0}; }
+
+// Where row i's lr sits on the rows' lr grid: 1 at the bottom, 2 at the top, 0 inside (or one lr).
+int grid_edge(const CsvTable& t, const Rows& rows, std::size_t i) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (auto r : rows) lo = std::min(lo, t.num(r, "lr")), hi = std::max(hi, t.num(r, "lr"));
+  const double lr = t.num(i, "lr");
+  return lo == hi ? 0 : lr == lo ? 1 : lr == hi ? 2 : 0;
+}
+
+bool has_lr(const CsvTable& t) { return std::find(t.header.begin(), t.header.end(), "lr") != t.header.end(); }
+
 struct MetricInput {
   const ClaimRule& rule;
   const CsvTable& t;
@@ -373,18 +442,21 @@ struct MetricInput {
 };
 
 // log10 of the largest lr whose run is stable; no stable lr at all: one decade below the grid.
-double metric_largest_stable_lr(const MetricInput& in) {
-  double best = -INFINITY, lowest = INFINITY;
+MetricValue metric_largest_stable_lr(const MetricInput& in) {
+  double best = -INFINITY, lowest = INFINITY, highest = -INFINITY;
   for (auto i : in.rows) {
     const double lr = in.t.num(i, "lr");
     lowest = std::min(lowest, lr);
+    highest = std::max(highest, lr);
     if (stable(in.t, i, in.rule.floor, in.sel.sel_acc)) best = std::max(best, lr);
   }
-  return std::isfinite(best) ? std::log10(best) : std::log10(lowest) - 1;
+  if (!std::isfinite(best)) return {std::log10(lowest) - 1, -INFINITY, std::log10(lowest), true, 0};
+  if (best == highest && lowest < highest) return {std::log10(best), std::log10(best), INFINITY, true, 0};
+  return exact(std::log10(best));
 }
 
 // Width in decades of the lrs whose run ends within `within` of the best accuracy.
-double metric_lr_range(const MetricInput& in) {
+MetricValue metric_lr_range(const MetricInput& in) {
   const auto& t = in.t;
   double best = -INFINITY;
   for (auto i : in.rows)
@@ -395,24 +467,26 @@ double metric_lr_range(const MetricInput& in) {
       lo = std::min(lo, t.num(i, "lr"));
       hi = std::max(hi, t.num(i, "lr"));
     }
-  return std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0;
+  return exact(std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0);
 }
 
 // value: the column at the best lr (select = best-lr), else its mean over the rows.
-double metric_value(const MetricInput& in) {
+MetricValue metric_value(const MetricInput& in) {
   if (in.rule.select == Select::best_lr) {
     std::size_t best = in.rows[0];
     for (auto i : in.rows)
       if (in.t.num(i, in.sel.sel_acc) > in.t.num(best, in.sel.sel_acc)) best = i;
-    return column_value(in.t, best, in.rule.column);
+    MetricValue m = exact(column_value(in.t, best, in.rule.column));
+    if (has_lr(in.t)) m.edge = grid_edge(in.t, in.rows, best);
+    return m;
   }
   double s = 0;
   for (auto i : in.rows) s += column_value(in.t, i, in.rule.column);
-  return s / double(in.rows.size());
+  return exact(s / double(in.rows.size()));
 }
 
 // The population standard deviation of the column over the rows (the `over` key's values).
-double metric_spread(const MetricInput& in) {
+MetricValue metric_spread(const MetricInput& in) {
   double s = 0, s2 = 0;
   for (auto i : in.rows) {
     const double v = column_value(in.t, i, in.rule.column);
@@ -420,14 +494,15 @@ double metric_spread(const MetricInput& in) {
     s2 += v * v;
   }
   const double n = double(in.rows.size()), mean = s / n;
-  return std::sqrt(std::max(0.0, s2 / n - mean * mean));
+  return exact(std::sqrt(std::max(0.0, s2 / n - mean * mean)));
 }
 
 // The fastest lr by the selection split's curve (first in grid order on a tie),
 // reported by its test curve; unreached (or diverged) is censored at budget + 1.
-double metric_steps_to_target(const MetricInput& in) {
+MetricValue metric_steps_to_target(const MetricInput& in) {
   const double tg = in.sel.target.at(in.combo);
   double fastest = INFINITY, m = std::nan("");
+  std::size_t chosen = in.rows[0];
   for (auto i : in.rows) {
     const std::string& id = in.t.at(i, "run_id");
     const auto sc = in.sel.sel_curve.find(id), tc = in.sel.test_curve.find(id);
@@ -436,22 +511,26 @@ double metric_steps_to_target(const MetricInput& in) {
     if (reached < fastest) {
       fastest = reached;
       m = first_reach(tc == in.sel.test_curve.end() ? decltype(tc->second){} : tc->second, tg, in.sel.budget);
+      chosen = i;
     }
   }
-  return m;
+  MetricValue v = exact(m);
+  if (m > in.sel.budget) v.hi = INFINITY, v.censored = true;  // never reached: at least the budget
+  if (has_lr(in.t)) v.edge = grid_edge(in.t, in.rows, chosen);
+  return v;
 }
 
 // The mean over the group's runs of their drift.
-double metric_activation_drift(const MetricInput& in) {
+MetricValue metric_activation_drift(const MetricInput& in) {
   double sum = 0;
   for (auto i : in.rows) {
     const auto it = in.sel.drift.find(in.t.at(i, "run_id"));
     sum += it == in.sel.drift.end() ? 0.0 : it->second;
   }
-  return sum / double(in.rows.size());
+  return exact(sum / double(in.rows.size()));
 }
 
-using MetricFn = double (*)(const MetricInput&);
+using MetricFn = MetricValue (*)(const MetricInput&);
 
 MetricFn metric_fn(Metric m) {
   switch (m) {
@@ -466,65 +545,119 @@ MetricFn metric_fn(Metric m) {
   throw std::logic_error("metric_fn: no such metric");
 }
 
+using Measured = std::map<std::string, std::map<long, MetricValue>>;  // group -> seed -> metric
+
 // measure: every (group, side) and seed's metric.
-std::map<Group, std::map<long, double>> measure(const ClaimRule& rule, const CsvTable& t, const Grouping& g,
-                                                const Selection& sel) {
+std::map<Group, std::map<long, MetricValue>> measure(const ClaimRule& rule, const CsvTable& t, const Grouping& g,
+                                                     const Selection& sel) {
   const MetricFn fn = metric_fn(rule.metric);
-  std::map<Group, std::map<long, double>> per_group;
+  std::map<Group, std::map<long, MetricValue>> per_group;
   for (const auto& [group, seeds] : g.groups)
     for (const auto& [seed, rows] : seeds)
       per_group[group][seed] = fn(MetricInput{rule, t, sel, g.combo_of.at(group.first), rows});
   return per_group;
 }
 
-// contrast: each group's metric per seed; with a contrast m(a) - m(b) for the seeds that have both sides.
-void contrast_sides(const ClaimRule& rule, const std::map<Group, std::map<long, double>>& per_group,
-                    ClaimResult& res) {
+// contrast: each group's metric per seed; with a contrast m(a) - m(b) for the seeds
+// that have both sides (bounds: [lo_a - hi_b, hi_a - lo_b]; an edge on either side counts).
+Measured contrast_sides(const ClaimRule& rule, const std::map<Group, std::map<long, MetricValue>>& per_group,
+                        ClaimResult& res) {
+  Measured out;
   for (const auto& [group, seeds] : per_group) {
     if (group.second != 0) continue;
-    auto& out = res.metric[group.first];
+    auto& o = out[group.first];
     if (rule.contrast.empty()) {
-      out = seeds;
-      continue;
+      o = seeds;
+    } else if (const auto b = per_group.find({group.first, 1}); b != per_group.end()) {
+      for (const auto& [seed, ma] : seeds)
+        if (auto it = b->second.find(seed); it != b->second.end()) {
+          const MetricValue& mb = it->second;
+          o[seed] = {ma.v - mb.v, ma.lo - mb.hi, ma.hi - mb.lo, ma.censored || mb.censored, ma.edge | mb.edge};
+        }
     }
-    const auto b = per_group.find({group.first, 1});
-    if (b == per_group.end()) continue;
-    for (const auto& [seed, ma] : seeds)
-      if (auto it = b->second.find(seed); it != b->second.end()) out[seed] = ma - it->second;
+    for (const auto& [seed, m] : o) res.metric[group.first][seed] = m.v;
   }
+  return out;
 }
 
-// decide: one cell's paired differences and its decision.
-Comparison decide(const ClaimRule& rule, const ClaimResult& res, const Selection& sel, const std::string& combo,
+// The signed difference of a treatment and a control metric (> 0 favours the claim).
+double difference(const ClaimRule& rule, double mt, double mc) {
+  const double d = rule.relative == Relative::ratio ? mt / mc - 1
+                   : rule.relative == Relative::log ? std::log(mt / mc)
+                                                    : mt - mc;
+  return rule.direction == Direction::greater ? d : -d;
+}
+
+// The cell's resolution in units of d: the metric's grid step or evaluation interval Δ,
+// divided by the arms' median value for ratios (ln(1 + Δ / median) for log ratios).
+double resolution(const ClaimRule& rule, const Selection& sel, std::vector<double> arm_values) {
+  const MetricKind kind = metric_kind(rule);
+  const double step = kind == MetricKind::grid ? sel.grid_step : kind == MetricKind::steps ? sel.eval_step : 0.0;
+  if (step == 0 || rule.relative == Relative::none) return step;
+  if (arm_values.empty()) return 0.0;
+  std::nth_element(arm_values.begin(), arm_values.begin() + arm_values.size() / 2, arm_values.end());
+  const double median = std::abs(arm_values[arm_values.size() / 2]);
+  return rule.relative == Relative::ratio ? step / median : std::log1p(step / median);
+}
+
+// decide: one cell's paired differences, their bounds, and its (unadjusted) decision.
+Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel, const std::string& combo,
                   const std::string& tr) {
   Comparison c;
   c.treatment = tr + combo;
   if (auto tg = sel.target.find(combo); tg != sel.target.end()) c.target = tg->second;
-  static const std::map<long, double> none;
-  const auto find = [&](const std::string& k) -> const std::map<long, double>& {
-    const auto it = res.metric.find(k);
-    return it == res.metric.end() ? none : it->second;
+  static const std::map<long, MetricValue> none;
+  const auto find = [&](const std::string& k) -> const std::map<long, MetricValue>& {
+    const auto it = m.find(k);
+    return it == m.end() ? none : it->second;
   };
   const auto& ctrl = find(rule.control + combo);
-  for (const auto& [seed, m] : find(tr + combo)) {
+  std::vector<double> arm_values;
+  for (const auto& [seed, mt] : find(tr + combo)) {
     auto it = ctrl.find(seed);
     if (it == ctrl.end()) continue;
-    const double d = rule.relative == Relative::ratio ? m / it->second - 1
-                     : rule.relative == Relative::log ? std::log(m / it->second)
-                                                      : m - it->second;
-    c.diffs.push_back(rule.direction == Direction::greater ? d : -d);
+    const MetricValue& mc = it->second;
+    const double a = difference(rule, mt.lo, mc.hi), b = difference(rule, mt.hi, mc.lo);  // "less" swaps them
+    c.diffs.push_back(difference(rule, mt.v, mc.v));
+    c.sample.lo.push_back(std::min(a, b));
+    c.sample.hi.push_back(std::max(a, b));
+    c.sample.censored += mt.censored || mc.censored;
+    arm_values.insert(arm_values.end(), {mt.v, mc.v});
   }
-  const CellDecision cd = decide_cell(c.diffs, rule.margin);
-  c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high;
-  c.verdict = cd.verdict, c.why = cd.why, c.seeds_needed = cd.seeds_needed;
-  // "Equivalent" is a claim of its own (no practical difference): only rules
-  // registered as equivalence tests report it; others say opposite or too small.
-  if (c.why == Why::equivalent && !rule.equivalence) c.why = c.ci_high < 0 ? Why::opposite : Why::too_small;
+  c.sample.d = c.diffs;
+  c.cell_rule = CellRule{rule.margin, method_for(metric_kind(rule)), resolution(rule, sel, arm_values),
+                         rule.equivalence};
+  const CellDecision cd = decide_cell(c.sample, c.cell_rule);
+  c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high, c.tost_low = cd.tost_low, c.tost_high = cd.tost_high;
+  c.verdict = c.unadjusted = cd.verdict, c.why = c.unadjusted_why = cd.why, c.seeds_needed = cd.seeds_needed;
+  c.level = decision_level(c.sample, c.cell_rule, cd);
   if (!c.diffs.empty()) {
     c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
     c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
   }
   return c;
+}
+
+// Holm's step-down correction over the claim's cells at the 5% family level: cells in
+// order of their decision level; the j-th (from 0) of K keeps its decision while every
+// level so far is at most 0.05 / (K - j); from the first that is not, the rest are inconclusive.
+void holm(std::vector<Comparison>& cells) {
+  std::vector<Comparison*> order;
+  for (auto& c : cells) order.push_back(&c);
+  std::stable_sort(order.begin(), order.end(), [](const Comparison* a, const Comparison* b) { return a->level < b->level; });
+  const std::size_t K = order.size();
+  bool stopped = false;
+  for (std::size_t j = 0; j < K; ++j) {
+    stopped = stopped || !(order[j]->level <= 0.05 / double(K - j));
+    if (stopped && order[j]->verdict != Verdict::inconclusive) {
+      order[j]->verdict = Verdict::inconclusive, order[j]->why = Why::none;
+      const auto& d = order[j]->diffs;
+      double mean = 0, ss = 0;
+      for (double v : d) mean += v / double(d.size());
+      for (double v : d) ss += (v - mean) * (v - mean);
+      order[j]->seeds_needed = seeds_for_margin(int(d.size()), std::sqrt(ss / double(d.size() - 1)), order[j]->cell_rule);
+    }
+  }
 }
 
 // aggregate: the claim's verdict never hides a decided cell.
@@ -574,9 +707,10 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
   ClaimResult res;
   const Grouping g = group_rows(rule, t);
   const Selection sel = select_inputs(rule, t, g, curves, activations, res);
-  contrast_sides(rule, measure(rule, t, g, sel), res);
+  const Measured m = contrast_sides(rule, measure(rule, t, g, sel), res);
   for (const auto& combo : g.combos)
-    for (const auto& tr : rule.treatment) res.comparisons.push_back(decide(rule, res, sel, combo, tr));
+    for (const auto& tr : rule.treatment) res.comparisons.push_back(decide(rule, m, sel, combo, tr));
+  holm(res.comparisons);
   aggregate(res);
   return res;
 }

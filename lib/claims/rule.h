@@ -125,13 +125,23 @@ struct ClaimRule {
 // Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
 ClaimRule read_claim_rule(const std::string& path);
 
+// The kind of a rule's metric: lr metrics are grid-valued, steps_to_target counts
+// steps, a value or spread of a `*_rate` column is a bounded rate, the rest continuous.
+MetricKind metric_kind(const ClaimRule& rule);
+
 struct Comparison {                // one cell
   std::string treatment;           // the treatment value [" @ key=value, ..." of the each combination]
   std::vector<double> diffs;       // per seed, signed so that > 0 favours the claim
+  CellSample sample;               // diffs with their censoring bounds
+  CellRule cell_rule;              // margin, method, resolution (units of d), equivalence
   double mean = 0, min = 0, max = 0;
-  double ci_low = 0, ci_high = 0;  // 95% interval of the mean
-  Verdict verdict = Verdict::inconclusive;
+  double ci_low = 0, ci_high = 0;  // 95% interval of the mean (never narrower than mean +- resolution)
+  double tost_low = 0, tost_high = 0;  // 90% interval (TOST)
+  Verdict verdict = Verdict::inconclusive;  // after Holm's correction over the claim's cells
   Why why = Why::none;             // not supported: equivalent | opposite | too small
+  Verdict unadjusted = Verdict::inconclusive;  // the cell's own decision, before the correction
+  Why unadjusted_why = Why::none;
+  double level = 1;                // decision_level: the cell's scaled one-sided level, Holm's input
   int seeds_needed = 0;            // inconclusive: seeds that would likely decide it (-1: none)
   double target = std::nan("");    // steps_to_target: this cell's combination's target accuracy
 };
