@@ -102,6 +102,46 @@ TEST_CASE("claims rule: where-lists keep rows with any listed value, compared pe
   CHECK(res.comparisons[1].why == Why::opposite);
   CHECK(verdict_text(res) == "depends: supported for running @ eval-batch=1; running @ eval-batch=4; "
                       "not supported for running @ eval-batch=1000");
+  // A positive control that is not supported makes every other cell untestable.
+  r.positive_control = {{{"eval-batch", "1000.0"}}};
+  res = evaluate_claim(r, t);
+  CHECK(res.comparisons[1].positive_control);
+  CHECK(res.comparisons[0].verdict == Verdict::untestable);
+  CHECK(res.comparisons[0].why == Why::control_failed);
+  CHECK(res.comparisons[0].unadjusted == Verdict::supported);  // the cell's own decision is kept beside it
+  CHECK(verdict_text(res) == "depends: not supported for running @ eval-batch=1000; untestable for "
+                             "running @ eval-batch=1; running @ eval-batch=4");
+  r.positive_control = {{{"eval-batch", "1"}}};  // a supported control gates nothing
+  CHECK(evaluate_claim(r, t).comparisons[2].verdict == Verdict::supported);
+}
+
+TEST_CASE("claims rule: Holm's correction over a claim's cells") {
+  // Two cells, each supported on its own (scaled levels about 0.031 and 0.036, both <= 0.05).
+  // Holm needs the smaller at 0.05 / 2 = 0.025: it is not, so neither stays decided.
+  std::vector<std::vector<std::string>> rows;
+  const double dr[2][4] = {{0.28, 0.08, 0.20, 0.12}, {0.27, 0.07, 0.19, 0.11}};
+  int id = 0;
+  for (int e = 0; e < 2; ++e)
+    for (int sd = 0; sd < 4; ++sd) {
+      rows.push_back({std::to_string(id++), "running", std::to_string(e), std::to_string(sd), std::to_string(0.5 + dr[e][sd])});
+      rows.push_back({std::to_string(id++), "batch", std::to_string(e), std::to_string(sd), "0.5"});
+    }
+  const CsvTable t = table({"run_id", "eval-stats", "eval-batch", "seed", "final_test_acc"}, rows);
+  ClaimRule r = value_rule("final_test_acc", "eval-stats", {"eval-batch"}, {"running"}, "batch", 0.0);
+  auto res = evaluate_claim(r, t);
+  REQUIRE(res.comparisons.size() == 2);
+  for (const auto& c : res.comparisons) {
+    CAPTURE(c.level);
+    CHECK(c.unadjusted == Verdict::supported);
+    CHECK(c.level > 0.025);
+    CHECK(c.level <= 0.05);
+    CHECK(c.verdict == Verdict::inconclusive);
+  }
+  CHECK(res.verdict == ClaimVerdict::inconclusive);
+  // One cell alone is its own family: decided as before.
+  r.where = {{"eval-batch", {"0"}}};
+  res = evaluate_claim(r, t);
+  CHECK(res.comparisons.at(0).verdict == Verdict::supported);
 }
 
 TEST_CASE("claims rule: a per-run table joined to runs.csv by run_id") {
@@ -430,7 +470,13 @@ TEST_CASE("claims rule: contrast, a difference in differences with selection wit
   CHECK(c.diffs[2] == doctest::Approx(0.28));
   // mean .25, sd .03, t(.975, 2) = 4.302653 -> [.1755, .3245] > 0.1
   CHECK(c.ci_low == doctest::Approx(0.25 - 4.302653 * 0.03 / std::sqrt(3.0)).epsilon(1e-5));
-  CHECK(c.verdict == Verdict::supported);
+  // ... but group's best lr is the grid's bottom (batch 2) and top (batch 32) in every seed,
+  // so the cell measures the grid: untestable. batch at 32 has one lr: no edge there.
+  CHECK(c.edge_treatment == 3);
+  CHECK(c.edge_control == 3);  // batch at 2: lr 0.1, the bottom
+  CHECK(c.verdict == Verdict::untestable);
+  CHECK(c.why == Why::grid_edge_both);
+  CHECK(res.verdict == ClaimVerdict::untestable);
 }
 
 TEST_CASE("claims rule: contrast with steps_to_target derives the target over every (group, side)") {
@@ -528,4 +574,19 @@ TEST_CASE("claims rule: reading contrast and relative") {
         std::string::npos);
   CHECK(read_error("contrast = { batch-size = [2, 2.0] }\n").find("the same value twice") != std::string::npos);
   CHECK(read_error("contrast = { no-such-key = [2, 32] }\n").find("unknown key 'no-such-key'") != std::string::npos);
+}
+
+TEST_CASE("claims rule: reading positive-control") {
+  const ClaimRule one = read_rule("each = [\"model\", \"optimizer\"]\npositive-control = { model = \"mlp\", optimizer = \"sgd\" }\n");
+  REQUIRE(one.positive_control.size() == 1);
+  CHECK(one.positive_control[0].at("optimizer") == "sgd");
+  const ClaimRule two = read_rule("each = [\"steps\"]\npositive-control = [{ steps = 4000 }, { steps = 1000 }]\n");
+  CHECK(two.positive_control.size() == 2);
+  CHECK(two.positive_control[1].at("steps") == "1000");
+  CHECK(read_error("each = [\"model\"]\npositive-control = { optimizer = \"sgd\" }\n")
+            .find("rule.positive-control: key 'optimizer' is not in `each` (allowed: model)") != std::string::npos);
+  CHECK(read_error("each = [\"model\"]\npositive-control = \"mlp\"\n").find("rule.positive-control: needs a table") !=
+        std::string::npos);
+  CHECK(read_error("each = [\"model\"]\npositive-control = {}\n").find("rule.positive-control: needs a table") !=
+        std::string::npos);
 }

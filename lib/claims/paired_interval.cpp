@@ -127,6 +127,7 @@ const char* why_name(Why w) {
     case Why::opposite: return "opposite";
     case Why::too_small: return "too small";
     case Why::control_failed: return "control failed";
+    case Why::control_undecided: return "control undecided";
     case Why::grid_edge_up: return "grid edge: extend lr up";
     case Why::grid_edge_down: return "grid edge: extend lr down";
     case Why::grid_edge_both: return "grid edge: extend lr up and down";

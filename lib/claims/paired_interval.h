@@ -42,7 +42,10 @@ namespace normlab {
 
 enum class Verdict { supported, not_supported, inconclusive, untestable };
 // Why a cell is not supported, or untestable (none otherwise).
-enum class Why { none, equivalent, opposite, too_small, control_failed, grid_edge_up, grid_edge_down, grid_edge_both };
+enum class Why {
+  none, equivalent, opposite, too_small,  // not supported
+  control_failed, control_undecided, grid_edge_up, grid_edge_down, grid_edge_both  // untestable
+};
 // What a metric's values can be.
 enum class MetricKind { continuous, grid, steps, rate };
 enum class Method { t, signed_rank };

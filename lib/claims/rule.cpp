@@ -84,7 +84,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   only(*claim, "claim", {"id", "statement", "source", "measure"});
   only(*rule, "rule", {"metric", "column", "file", "relative", "over", "select", "where", "by", "each", "treatment",
                        "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text",
-                       "select-on", "contrast", "equivalence"});
+                       "select-on", "contrast", "equivalence", "positive-control"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
     if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
@@ -172,6 +172,27 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.fraction = (*rule)["fraction"].value<double>().value_or(0.95);
   r.tolerance = (*rule)["tolerance"].value<double>().value_or(r.margin / 2);
   r.equivalence = (*rule)["equivalence"].value<bool>().value_or(false);
+  if (const auto* node = (*rule)["positive-control"].node()) {
+    std::vector<const toml::table*> tables;
+    if (const auto* one = node->as_table()) tables.push_back(one);
+    if (const auto* arr = node->as_array())
+      for (const auto& e : *arr) tables.push_back(e.as_table());
+    if (tables.empty()) tables.push_back(nullptr);  // neither a table nor a list
+    for (const auto* tb : tables) {
+      if (!tb || tb->empty())
+        throw ConfigError(fmt::format("{}:{}:{}: rule.positive-control: needs a table of `each` keys and values "
+                                      "(or a list of them), e.g. positive-control = {{ model = \"mlp\" }}", path,
+                                      node->source().begin.line, node->source().begin.column));
+      auto& cell = r.positive_control.emplace_back();
+      for (const auto& [k, v] : *tb) {
+        const std::string kk = key(std::string(k.str()));
+        if (std::find(r.each.begin(), r.each.end(), kk) == r.each.end())
+          throw ConfigError(fmt::format("{}: rule.positive-control: key '{}' is not in `each` (allowed: {})", path,
+                                        kk, fmt::join(r.each, ", ")));
+        cell[kk] = toml_value_text(v, path);
+      }
+    }
+  }
   if (r.equivalence && !(r.margin > 0))
     throw ConfigError(fmt::format("{}: rule.equivalence needs a margin > 0 (the equivalence bounds are "
                                   "+-margin), got {}", path, r.margin));
@@ -263,6 +284,7 @@ struct Grouping {
   std::map<Group, std::map<long, Rows>> groups;  // (group, side) -> seed -> rows
   std::map<std::string, std::string> combo_of;   // group name -> its each combination
   std::set<std::string> combos;
+  std::map<std::string, std::map<std::string, std::string>> combo_values;  // combination -> each key -> value
 };
 
 // group: rows by (the compared key's value [@ each combination], contrast side, seed).
@@ -281,6 +303,7 @@ Grouping group_rows(const ClaimRule& rule, const CsvTable& t) {
     std::string combo;
     for (const auto& k : rule.each) combo += (combo.empty() ? " @ " : ", ") + k + "=" + t.at(i, k);
     g.combos.insert(combo);
+    for (const auto& k : rule.each) g.combo_values[combo][k] = t.at(i, k);
     g.combo_of[t.at(i, rule.by) + combo] = combo;
     g.groups[{t.at(i, rule.by) + combo, side}][t.integer(i, "seed")].push_back(i);
   }
@@ -613,6 +636,7 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
   };
   const auto& ctrl = find(rule.control + combo);
   std::vector<double> arm_values;
+  int edges = 0;  // 1: an arm selected at the grid's bottom, 2: at its top
   for (const auto& [seed, mt] : find(tr + combo)) {
     auto it = ctrl.find(seed);
     if (it == ctrl.end()) continue;
@@ -622,6 +646,8 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
     c.sample.lo.push_back(std::min(a, b));
     c.sample.hi.push_back(std::max(a, b));
     c.sample.censored += mt.censored || mc.censored;
+    c.edge_treatment += mt.edge != 0, c.edge_control += mc.edge != 0;
+    edges |= mt.edge | mc.edge;
     arm_values.insert(arm_values.end(), {mt.v, mc.v});
   }
   c.sample.d = c.diffs;
@@ -635,7 +661,41 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
     c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
     c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
   }
+  // An optimum at the grid's edge in more than one seed measures the grid, not the norm.
+  if (c.edge_treatment > 1 || c.edge_control > 1) {
+    c.verdict = c.unadjusted = Verdict::untestable;
+    c.why = c.unadjusted_why = edges == 3 ? Why::grid_edge_both : edges == 2 ? Why::grid_edge_up : Why::grid_edge_down;
+  }
   return c;
+}
+
+bool is_positive_control(const ClaimRule& rule, const Grouping& g, const std::string& combo) {
+  const auto vals = g.combo_values.find(combo);
+  if (vals == g.combo_values.end()) return false;
+  for (const auto& cell : rule.positive_control) {
+    bool all = true;
+    for (const auto& [k, v] : cell) {
+      const auto it = vals->second.find(k);
+      all = all && it != vals->second.end() && same_value(it->second, v);
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
+// The positive controls gate: unless every one is supported (after Holm), every other cell
+// is untestable: "control failed" when one is not supported or untestable, else "control undecided".
+void gate_controls(std::vector<Comparison>& cells) {
+  bool failed = false, undecided = false;
+  for (const auto& c : cells)
+    if (c.positive_control) {
+      failed = failed || c.verdict == Verdict::not_supported || c.verdict == Verdict::untestable;
+      undecided = undecided || c.verdict == Verdict::inconclusive;
+    }
+  if (!failed && !undecided) return;
+  for (auto& c : cells)
+    if (!c.positive_control && c.verdict != Verdict::untestable)
+      c.verdict = Verdict::untestable, c.why = failed ? Why::control_failed : Why::control_undecided;
 }
 
 // Holm's step-down correction over the claim's cells at the 5% family level: cells in
@@ -643,7 +703,8 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
 // level so far is at most 0.05 / (K - j); from the first that is not, the rest are inconclusive.
 void holm(std::vector<Comparison>& cells) {
   std::vector<Comparison*> order;
-  for (auto& c : cells) order.push_back(&c);
+  for (auto& c : cells)
+    if (c.verdict != Verdict::untestable) order.push_back(&c);
   std::stable_sort(order.begin(), order.end(), [](const Comparison* a, const Comparison* b) { return a->level < b->level; });
   const std::size_t K = order.size();
   bool stopped = false;
@@ -660,28 +721,15 @@ void holm(std::vector<Comparison>& cells) {
   }
 }
 
-// aggregate: the claim's verdict never hides a decided cell.
+// aggregate: the claim's verdict never hides a cell: one class, or each class's cells.
 void aggregate(ClaimResult& res) {
-  bool undecided = false;
-  for (const auto& c : res.comparisons) {
-    if (c.verdict == Verdict::supported) res.supported_cells.push_back(c.treatment);
-    else if (c.verdict == Verdict::not_supported) res.not_supported_cells.push_back(c.treatment);
-    else undecided = true;
-  }
-  const bool sup = !res.supported_cells.empty(), not_sup = !res.not_supported_cells.empty();
-  res.verdict = undecided           ? ClaimVerdict::inconclusive
-                : sup && not_sup    ? ClaimVerdict::depends
-                : sup               ? ClaimVerdict::supported
-                                    : ClaimVerdict::not_supported;
-}
-
-std::string decided_text(const ClaimResult& r) {
-  const auto list = [](const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, "; ")); };
-  std::string decided;
-  if (!r.supported_cells.empty()) decided += "supported for " + list(r.supported_cells);
-  if (!r.not_supported_cells.empty())
-    decided += (decided.empty() ? "" : "; ") + ("not supported for " + list(r.not_supported_cells));
-  return decided;
+  for (const auto& c : res.comparisons) res.cells[int(c.verdict)].push_back(c.treatment);
+  int classes = 0, last = 0;
+  for (int v = 0; v < 4; ++v)
+    if (!res.cells[v].empty()) ++classes, last = v;
+  static const ClaimVerdict one[4] = {ClaimVerdict::supported, ClaimVerdict::not_supported, ClaimVerdict::inconclusive,
+                                      ClaimVerdict::untestable};
+  res.verdict = classes > 1 ? ClaimVerdict::depends : classes == 1 ? one[last] : ClaimVerdict::not_supported;
 }
 
 }  // namespace
@@ -690,16 +738,16 @@ std::string verdict_text(const ClaimResult& r) {
   switch (r.verdict) {
     case ClaimVerdict::supported: return "supported";
     case ClaimVerdict::not_supported: return "not supported";
-    case ClaimVerdict::depends: return "depends: " + decided_text(r);
     case ClaimVerdict::inconclusive: return "inconclusive";
+    case ClaimVerdict::untestable: return "untestable";
+    case ClaimVerdict::depends: break;
   }
-  return "";
-}
-
-std::string note_text(const ClaimResult& r) {
-  const std::string decided = decided_text(r);
-  if (r.verdict != ClaimVerdict::inconclusive || decided.empty()) return r.note;
-  return r.note + (r.note.empty() ? "" : "; ") + "decided: " + decided;
+  static const char* label[4] = {"supported for ", "not supported for ", "undecided for ", "untestable for "};
+  std::string s = "depends: ";
+  for (int v = 0; v < 4; ++v)
+    if (!r.cells[v].empty())
+      s += fmt::format("{}{}{}", s.size() > 9 ? "; " : "", label[v], fmt::join(r.cells[v], "; "));
+  return s;
 }
 
 ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
@@ -709,8 +757,12 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
   const Selection sel = select_inputs(rule, t, g, curves, activations, res);
   const Measured m = contrast_sides(rule, measure(rule, t, g, sel), res);
   for (const auto& combo : g.combos)
-    for (const auto& tr : rule.treatment) res.comparisons.push_back(decide(rule, m, sel, combo, tr));
+    for (const auto& tr : rule.treatment) {
+      res.comparisons.push_back(decide(rule, m, sel, combo, tr));
+      res.comparisons.back().positive_control = is_positive_control(rule, g, combo);
+    }
   holm(res.comparisons);
+  gate_controls(res.comparisons);
   aggregate(res);
   return res;
 }

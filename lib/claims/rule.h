@@ -120,6 +120,10 @@ struct ClaimRule {
   Direction direction = Direction::greater;
   double margin = 0, floor = 0, within = 0.02, fraction = 0.95, tolerance = 0;
   bool equivalence = false;
+  // positive-control: the cells where the literature predicts the effect, each a table of
+  // `each` keys and values (any treatment). If one is not supported, the other cells are
+  // untestable (control failed): a setting that cannot show the effect says nothing of it.
+  std::vector<std::map<std::string, std::string>> positive_control;
 };
 
 // Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
@@ -142,16 +146,19 @@ struct Comparison {                // one cell
   Verdict unadjusted = Verdict::inconclusive;  // the cell's own decision, before the correction
   Why unadjusted_why = Why::none;
   double level = 1;                // decision_level: the cell's scaled one-sided level, Holm's input
+  bool positive_control = false;   // one of the rule's positive-control cells
+  int edge_treatment = 0, edge_control = 0;  // seeds whose selected lr sits at the grid's edge, per arm
   int seeds_needed = 0;            // inconclusive: seeds that would likely decide it (-1: none)
   double target = std::nan("");    // steps_to_target: this cell's combination's target accuracy
 };
 
-// The claim's verdict: every cell decided alike, decided cells that disagree, or a cell undecided.
-enum class ClaimVerdict { supported, not_supported, depends, inconclusive };
+// The claim's verdict: every cell in one class (supported, not supported, inconclusive,
+// untestable), or "depends" listing each class's cells.
+enum class ClaimVerdict { supported, not_supported, inconclusive, untestable, depends };
 
 struct ClaimResult {
   ClaimVerdict verdict = ClaimVerdict::inconclusive;
-  std::vector<std::string> supported_cells, not_supported_cells;  // decided cells, in cell order
+  std::array<std::vector<std::string>, 4> cells;  // per Verdict (its int value): the cells, in cell order
   std::string note;  // the contrast; the derived target
   double target = std::nan("");  // steps_to_target: the derived target accuracy
   std::vector<Comparison> comparisons;
@@ -159,11 +166,10 @@ struct ClaimResult {
   std::map<std::string, std::map<long, double>> metric;
 };
 
-// The claim's verdict as written in claims.csv, claims.md and the log:
-// "supported", "not supported", "inconclusive" or "depends: supported for CELLS; not supported for CELLS".
+// The claim's verdict as written in claims.csv, claims.md and the log: "supported",
+// "not supported", "inconclusive", "untestable" or "depends: supported for CELLS; not
+// supported for CELLS; undecided for CELLS; untestable for CELLS" (the classes that have cells).
 std::string verdict_text(const ClaimResult& r);
-// The note with, for an inconclusive claim, the cells that were decided.
-std::string note_text(const ClaimResult& r);
 
 // rule.file's rows with the runs.csv columns they lack, matched by run_id.
 // Throws ConfigError for a run_id runs.csv does not have.

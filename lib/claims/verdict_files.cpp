@@ -22,6 +22,8 @@ std::string method_text(const Comparison& c) {
   if (c.sample.censored > 0) s += fmt::format(", {} of {} censored", c.sample.censored, c.diffs.size());
   if (c.cell_rule.equivalence)
     s += fmt::format("; 90% TOST [{}, {}]", signed_num(c.tost_low), signed_num(c.tost_high));
+  if (c.edge_treatment + c.edge_control > 0)
+    s += fmt::format("; lr at the grid's edge in {} (treatment) and {} (control) seeds", c.edge_treatment, c.edge_control);
   return s;
 }
 
@@ -71,16 +73,16 @@ double decisive(const ClaimResult& r) {
 std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results) {
   std::string s = "id,cell,n,mean,ci_low,ci_high,margin,verdict,why,seeds_needed,min,max,diffs,target,"
                   "tolerance,metric,by,control,note,statement,rule,verdict_unadjusted,why_unadjusted,level,kind,"
-                  "method,resolution,censored,tost_low,tost_high\n";
+                  "method,resolution,censored,tost_low,tost_high,edge_treatment,edge_control,positive_control\n";
   const auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& r = rules[i];
     const auto& res = results[i];
     const MetricKind kind = metric_kind(r);
     // The claim's own row (cell empty): n counts its cells, mean is the decisive (smallest) cell mean.
-    s += fmt::format("{},,{},{},,,{},{},,,,,,{},{},{},{},{},{},{},{},,,,{},{},,,,\n", r.id, res.comparisons.size(),
+    s += fmt::format("{},,{},{},,,{},{},,,,,,{},{},{},{},{},{},{},{},,,,{},{},,,,,,,\n", r.id, res.comparisons.size(),
                      num(decisive(res)), r.margin, csv_field(verdict_text(res)), num(res.target), r.tolerance,
-                     metric_name(r.metric), r.by, r.control, csv_field(note_text(res)), csv_field(r.statement),
+                     metric_name(r.metric), r.by, r.control, csv_field(res.note), csv_field(r.statement),
                      csv_field(r.text), kind_name(kind), method_name(method_for(kind)));
     for (const auto& c : res.comparisons) {
       std::string d;
@@ -90,9 +92,11 @@ std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<Cl
                        why_name(c.why), c.verdict == Verdict::inconclusive ? std::to_string(c.seeds_needed) : "",
                        num(c.min), num(c.max), csv_field(d), num(std::isfinite(c.target) ? c.target : res.target),
                        r.tolerance, metric_name(r.metric), r.by, r.control);
-      s += fmt::format("{},{},{},{},{},{},{},{},{}\n", verdict_name(c.unadjusted), csv_field(why_name(c.unadjusted_why)),
-                       num(c.level), kind_name(kind), method_name(c.cell_rule.method), num(c.cell_rule.resolution),
-                       c.sample.censored, num(c.tost_low), num(c.tost_high));
+      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", verdict_name(c.unadjusted),
+                       csv_field(why_name(c.unadjusted_why)), num(c.level), kind_name(kind),
+                       method_name(c.cell_rule.method), num(c.cell_rule.resolution), c.sample.censored,
+                       num(c.tost_low), num(c.tost_high), c.edge_treatment, c.edge_control,
+                       c.positive_control ? "yes" : "");
     }
   }
   return s;
@@ -128,7 +132,7 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
     const auto& res = results[i];
     s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**{}\n\n",
                      c.id, c.statement, c.source, c.text, verdict_text(res),
-                     note_text(res).empty() ? "" : " (" + note_text(res) + ")");
+                     res.note.empty() ? "" : " (" + res.note + ")");
     std::string what;
     const char* rel = c.relative == Relative::ratio ? "; differences are ratios minus 1"
                       : c.relative == Relative::log ? "; differences are log ratios, ln(treatment / control)"
@@ -150,7 +154,8 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
     for (const auto& cmp : res.comparisons) {
       std::string d;
       for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
-      s += fmt::format("| {} | {} | {} | [{}, {}] ({}) | {} | {} | {} |\n", cmp.treatment, cmp.diffs.size(),
+      s += fmt::format("| {}{} | {} | {} | [{}, {}] ({}) | {} | {} | {} |\n", cmp.treatment,
+                       cmp.positive_control ? " (positive control)" : "", cmp.diffs.size(),
                        signed_num(cmp.mean), signed_num(cmp.ci_low), signed_num(cmp.ci_high), method_text(cmp), d,
                        cell_text(cmp.unadjusted, cmp.unadjusted_why, cmp, c.margin),
                        cell_text(cmp.verdict, cmp.why, cmp, c.margin));
