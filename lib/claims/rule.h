@@ -61,18 +61,22 @@
 // relative = true m_treatment(s) / m_control(s) - 1, or with relative = "log"
 // ln(m_treatment(s) / m_control(s)) (each negated for "less": for steps_to_target,
 // ln(steps_control / steps_treatment)).
+//   positive-control = { model = "mlp" }  # the cells where the literature predicts the effect
+//                                  #   (`each` keys and values; a list of tables for several)
+//
 // A cell is one treatment within one combination of the `each` keys; its
-// differences give n, a mean and a 95% t interval, decided against the margin
-// (claims/paired_interval.h):
-//   supported       the interval's lower bound is above margin
-//   not supported   with equivalence = true, "equivalent" when margin > 0 and the interval lies
-//                   inside (-margin, margin); else its upper bound is below margin (opposite:
-//                   below 0; or too small)
-//   inconclusive    otherwise, with the seeds that would likely decide it
-// The claim's verdict never hides a decided cell: supported or not supported
-// when every cell is decided alike; "depends: supported for CELLS; not supported
-// for CELLS" when decided cells disagree; inconclusive when a cell is undecided
-// (the note names the cells that were decided).
+// differences (with censoring bounds) give n, a mean and a 95% interval whose
+// method fits the metric's kind, never narrower than its resolution, decided
+// against the margin (claims/paired_interval.h): supported, not supported
+// (equivalent by TOST at 90% for equivalence rules; opposite; too small) or
+// inconclusive. Then, in order:
+//   untestable      an arm's best or fastest lr at the grid's edge in more than one seed
+//   Holm            over the claim's other cells at 5%: a decision that does not survive
+//                   is inconclusive (the cell's own decision is kept as `unadjusted`)
+//   untestable      every non-control cell, when a positive control is not supported
+// The claim's verdict never hides a cell: the class all its cells share, or
+// "depends: supported for CELLS; not supported for CELLS; undecided for CELLS;
+// untestable for CELLS".
 #include <array>
 #include <cmath>
 #include <map>
