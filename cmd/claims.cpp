@@ -199,7 +199,7 @@ void run_claims(const ClaimsOptions& o) {
         write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
       }
       results.push_back(evaluate_claim(c.rule, read_csv(dir + "/timings.csv")));
-      spdlog::info("{}: {}", c.rule.id, results.back().verdict);
+      spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
       if (!o.no_report) render_report(dir);
       continue;
     }
@@ -225,7 +225,7 @@ void run_claims(const ClaimsOptions& o) {
     const CsvTable runs = read_csv(dir + "/runs.csv");
     const CsvTable table = c.rule.file == "runs.csv" ? runs : join_runs(read_csv(dir + "/" + c.rule.file), runs);
     results.push_back(evaluate_claim(c.rule, table, &curves, &acts));
-    spdlog::info("{}: {}", c.rule.id, results.back().verdict);
+    spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
     if (!o.no_report) render_report(dir);
   }
   nlohmann::json top = store_fields(me);
@@ -238,7 +238,7 @@ void run_claims(const ClaimsOptions& o) {
   if (!o.no_report) render_report(out);  // forest.png: every cell of every claim
   std::printf("%-22s %s\n", "claim", "verdict");
   for (std::size_t i = 0; i < claims.size(); ++i)
-    std::printf("%-22s %s\n", claims[i].rule.id.c_str(), results[i].verdict.c_str());
+    std::printf("%-22s %s\n", claims[i].rule.id.c_str(), verdict_text(results[i]).c_str());
   spdlog::info("wrote {}/claims.md and claims.csv", out);
   if (errors) throw std::runtime_error(fmt::format("{} run(s) ended in error", errors));
   if (!o.baseline.empty() && compare_baseline(o.baseline, rules, results) > 0)

@@ -6,7 +6,7 @@ Usage: scripts/readme_verdicts.py CLAIMS_CSV [--readme README.md]
 claims.csv has one summary row per claim (empty `cell`) and one row per cell:
 id, cell, n, mean, ci_low, ci_high, margin, verdict, why, seeds_needed, ...
 The table gets one row per claim: its verdict, then every cell as
-"cell: mean [ci_low, ci_high] short-verdict", and the margin m. With --readme,
+"cell: mean [ci_low, ci_high] short-verdict" (an infinite end is "?"), and the margin m. With --readme,
 the text between the lines "<!-- verdicts:begin -->" and "<!-- verdicts:end -->"
 is replaced; without, the table is printed. Only the standard library is used.
 Exit codes: 0 written; 2 bad input (missing file, column or markers).
@@ -28,15 +28,28 @@ def fmt(v):
     return f"{v:+.3f}" if a < 10 else f"{v:+.1f}"
 
 
+LETTER = {"supported": "S", "not supported": "N", "inconclusive": "I", "untestable": "U"}
+
+
 def short(row):
     v = row["verdict"]
     if v == "supported":
-        return "S"
-    if v == "not supported":
-        return {"opposite": "N, opposite", "too small": "N, too small",
-                "equivalent": "N, no practical difference"}.get(row["why"], "N")
-    need = row.get("seeds_needed", "")
-    return f"I, ~{need} seeds" if need not in ("", "-1", "0") else "I"
+        out = "S"
+    elif v == "not supported":
+        out = {"opposite": "N, opposite", "too small": "N, too small",
+               "equivalent": "N, no practical difference"}.get(row["why"], "N")
+    elif v == "untestable":
+        out = f"U, {row['why']}" if row.get("why") else "U"
+    else:
+        need = row.get("seeds_needed", "")
+        out = f"I, ~{need} seeds" if need not in ("", "-1", "0") else "I"
+    # Holm's correction changed the cell's own decision: show both.
+    own = row.get("verdict_unadjusted", "")
+    if own and own != v and v != "untestable":
+        out += f"; {LETTER.get(own, own)} before Holm"
+    if row.get("method") and row["method"] != "t":
+        out += f"; {row['method']}"
+    return out
 
 
 def table(path):
@@ -49,7 +62,8 @@ def table(path):
     if not rows or not need <= set(rows[0]):
         print(f"readme_verdicts: {path}: needs columns {', '.join(sorted(need))}", file=sys.stderr)
         sys.exit(2)
-    out = ["| claim | verdict | cells: mean [95% interval] (S supported, N not supported, I inconclusive) | m |",
+    out = ["| claim | verdict | cells: mean [95% interval] (S supported, N not supported, I inconclusive, "
+           "U untestable; the interval is t unless named) | m |",
            "|---|---|---|---|"]
     order = []
     for r in rows:

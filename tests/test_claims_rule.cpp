@@ -27,7 +27,7 @@ CsvTable table(std::vector<std::string> header, std::vector<std::vector<std::str
 ClaimRule value_rule(std::string column, std::string by, std::vector<std::string> each,
                      std::vector<std::string> treatment, std::string control, double margin) {
   ClaimRule r;
-  r.metric = "value";
+  r.metric = Metric::value;
   r.column = std::move(column);
   r.by = std::move(by);
   r.each = std::move(each);
@@ -58,20 +58,20 @@ TEST_CASE("claims rule: relative differences of step times, per combination") {
   // d = .1 .3 .2 .2: mean .2, sd .0816, t(.975, 3) = 3.1824 -> [.0701, .3299]
   CHECK(b.mean == doctest::Approx(0.2));
   CHECK(b.ci_low == doctest::Approx(0.2 - 3.182446 * 0.0816497 / 2).epsilon(1e-5));
-  CHECK(b.verdict == "supported");
-  CHECK(res.verdict == "supported");
+  CHECK(b.verdict == Verdict::supported);
+  CHECK(res.verdict == ClaimVerdict::supported);
   r.treatment = {"batch", "layer"};
   res = evaluate_claim(r, t);
   CHECK(res.comparisons[1].diffs[0] == doctest::Approx(0.01));
   // d = .01 .01 -.01 0: mean .0025, sd .009574 -> [-.0127, .0177], inside (-0.02, 0.02):
   // below the margin, and only a rule registered as an equivalence test calls it equivalent.
-  CHECK(res.comparisons[1].verdict == "not supported");
-  CHECK(res.comparisons[1].why == "too small");
-  CHECK(res.verdict == "depends: supported for batch @ model=mlp; not supported for layer @ model=mlp");
+  CHECK(res.comparisons[1].verdict == Verdict::not_supported);
+  CHECK(res.comparisons[1].why == Why::too_small);
+  CHECK(verdict_text(res) == "depends: supported for batch @ model=mlp; not supported for layer @ model=mlp");
   r.equivalence = true;
   res = evaluate_claim(r, t);
-  CHECK(res.comparisons[1].why == "equivalent");
-  CHECK(res.comparisons[0].verdict == "supported");
+  CHECK(res.comparisons[1].why == Why::equivalent);
+  CHECK(res.comparisons[0].verdict == Verdict::supported);
 }
 
 TEST_CASE("claims rule: where-lists keep rows with any listed value, compared per each-combination") {
@@ -93,15 +93,55 @@ TEST_CASE("claims rule: where-lists keep rows with any listed value, compared pe
   CHECK(res.comparisons[0].diffs[0] == doctest::Approx(0.8));
   CHECK(res.comparisons[1].diffs[0] == doctest::Approx(0.1));
   CHECK(res.comparisons[1].mean == doctest::Approx(0.11));  // .1 .12 .11: [.0852, .1348] > .05
-  CHECK(res.verdict == "supported");
+  CHECK(res.verdict == ClaimVerdict::supported);
   r.where.clear();  // batch 1000: batch statistics win, so the claim as worded fails there
   res = evaluate_claim(r, t);
   REQUIRE(res.comparisons.size() == 3);  // cells in the order of their names: 1, 1000, 4
   CHECK(res.comparisons[1].treatment == "running @ eval-batch=1000");
-  CHECK(res.comparisons[1].verdict == "not supported");
-  CHECK(res.comparisons[1].why == "opposite");
-  CHECK(res.verdict == "depends: supported for running @ eval-batch=1; running @ eval-batch=4; "
+  CHECK(res.comparisons[1].verdict == Verdict::not_supported);
+  CHECK(res.comparisons[1].why == Why::opposite);
+  CHECK(verdict_text(res) == "depends: supported for running @ eval-batch=1; running @ eval-batch=4; "
                       "not supported for running @ eval-batch=1000");
+  // A positive control that is not supported makes every other cell untestable.
+  r.positive_control = {{{"eval-batch", "1000.0"}}};
+  res = evaluate_claim(r, t);
+  CHECK(res.comparisons[1].positive_control);
+  CHECK(res.comparisons[0].verdict == Verdict::untestable);
+  CHECK(res.comparisons[0].why == Why::control_failed);
+  CHECK(res.comparisons[0].unadjusted == Verdict::supported);  // the cell's own decision is kept beside it
+  CHECK(verdict_text(res) == "depends: not supported for running @ eval-batch=1000; untestable for "
+                             "running @ eval-batch=1; running @ eval-batch=4");
+  r.positive_control = {{{"eval-batch", "1"}}};  // a supported control gates nothing
+  CHECK(evaluate_claim(r, t).comparisons[2].verdict == Verdict::supported);
+}
+
+TEST_CASE("claims rule: Holm's correction over a claim's cells") {
+  // Two cells, each supported on its own (scaled levels about 0.031 and 0.036, both <= 0.05).
+  // Holm needs the smaller at 0.05 / 2 = 0.025: it is not, so neither stays decided.
+  std::vector<std::vector<std::string>> rows;
+  const double dr[2][4] = {{0.28, 0.08, 0.20, 0.12}, {0.27, 0.07, 0.19, 0.11}};
+  int id = 0;
+  for (int e = 0; e < 2; ++e)
+    for (int sd = 0; sd < 4; ++sd) {
+      rows.push_back({std::to_string(id++), "running", std::to_string(e), std::to_string(sd), std::to_string(0.5 + dr[e][sd])});
+      rows.push_back({std::to_string(id++), "batch", std::to_string(e), std::to_string(sd), "0.5"});
+    }
+  const CsvTable t = table({"run_id", "eval-stats", "eval-batch", "seed", "final_test_acc"}, rows);
+  ClaimRule r = value_rule("final_test_acc", "eval-stats", {"eval-batch"}, {"running"}, "batch", 0.0);
+  auto res = evaluate_claim(r, t);
+  REQUIRE(res.comparisons.size() == 2);
+  for (const auto& c : res.comparisons) {
+    CAPTURE(c.level);
+    CHECK(c.unadjusted == Verdict::supported);
+    CHECK(c.level > 0.025);
+    CHECK(c.level <= 0.05);
+    CHECK(c.verdict == Verdict::inconclusive);
+  }
+  CHECK(res.verdict == ClaimVerdict::inconclusive);
+  // One cell alone is its own family: decided as before.
+  r.where = {{"eval-batch", {"0"}}};
+  res = evaluate_claim(r, t);
+  CHECK(res.comparisons.at(0).verdict == Verdict::supported);
 }
 
 TEST_CASE("claims rule: a per-run table joined to runs.csv by run_id") {
@@ -119,7 +159,7 @@ TEST_CASE("claims rule: a per-run table joined to runs.csv by run_id") {
   REQUIRE(res.comparisons.size() == 1);
   CHECK(res.comparisons[0].diffs[0] == doctest::Approx(0.7));
   CHECK(res.comparisons[0].diffs[1] == doctest::Approx(0.1));
-  CHECK(res.verdict == "inconclusive");  // two seeds that disagree: a wide interval
+  CHECK(res.verdict == ClaimVerdict::inconclusive);  // two seeds that disagree: a wide interval
   CHECK(res.comparisons[0].seeds_needed > 2);
   const CsvTable orphan = table({"run_id", "var_err"}, {{"r9", "1"}});
   CHECK_THROWS_AS(join_runs(orphan, runs), ConfigError);
@@ -141,7 +181,7 @@ CsvTable runs_table(const std::vector<Run>& rs) {
   return table({"run_id", "norm", "seed", "lr", "status", "failure", "final_test_acc", "best_test_acc", "steps_done"},
                rows);
 }
-ClaimRule bn_vs_none(const std::string& metric, double margin, const std::string& direction = "greater") {
+ClaimRule bn_vs_none(Metric metric, double margin, Direction direction = Direction::greater) {
   ClaimRule r;
   r.metric = metric;
   r.treatment = {"batch"};
@@ -163,7 +203,7 @@ TEST_CASE("claims rule: largest_stable_lr, per seed the log10 of the largest lr 
     rs.push_back({"batch", s, 1.0, 0.9});
     rs.push_back({"batch", s, 10.0, s == 2 ? 0.8 : 0.3});  // below the floor 0.5 except in seed 2
   }
-  ClaimRule r = bn_vs_none("largest_stable_lr", 0.3);
+  ClaimRule r = bn_vs_none(Metric::largest_stable_lr, 0.3);
   r.floor = 0.5;
   const auto res = evaluate_claim(r, runs_table(rs));
   REQUIRE(res.comparisons.size() == 1);
@@ -171,11 +211,17 @@ TEST_CASE("claims rule: largest_stable_lr, per seed the log10 of the largest lr 
   REQUIRE(c.diffs.size() == 3);
   CHECK(c.diffs[0] == doctest::Approx(1.0));  // log10(1) - log10(0.1)
   CHECK(c.diffs[2] == doctest::Approx(2.0));  // log10(10) - log10(0.1)
-  // d = 1, 1, 2: mean 4/3, sd 0.57735, t(.975, 2) = 4.302653 -> [-0.101, 2.768]: undecided at 3 seeds
+  // d = 1, 1, 2: grid-valued, so the exact signed-rank interval, which needs 6 seeds at 95%.
   CHECK(c.mean == doctest::Approx(4.0 / 3));
-  CHECK(c.ci_low == doctest::Approx(4.0 / 3 - 4.302653 * 0.5773503 / std::sqrt(3.0)).epsilon(1e-5));
-  CHECK(c.verdict == "inconclusive");
-  CHECK(c.seeds_needed > 3);
+  CHECK(c.cell_rule.method == Method::signed_rank);
+  CHECK(c.cell_rule.resolution == doctest::Approx(1.0));  // the grid's step: a decade
+  CHECK(std::isinf(c.ci_low));
+  CHECK(c.verdict == Verdict::inconclusive);
+  // Seed 2's batch run is stable at the grid's top: its largest stable lr is at least 10.
+  CHECK(c.sample.censored == 1);
+  CHECK(std::isinf(c.sample.hi[2]));
+  CHECK(c.sample.lo[2] == doctest::Approx(2.0));
+  CHECK(c.seeds_needed == -1);  // a decade's grid cannot resolve the 0.3-decade margin
   CHECK(res.metric.at("none").at(1) == doctest::Approx(-1.0));
 }
 
@@ -183,18 +229,21 @@ TEST_CASE("claims rule: lr_range, the decades of lr within `within` of the best 
   // batch: 0.01..1 all within 0.02 of its best (2 decades); none: only 0.1 and 0.3 (0.477 decades).
   std::vector<Run> rs;
   const double lrs[4] = {0.01, 0.1, 0.3, 1.0};
-  for (int s = 0; s < 3; ++s)
+  for (int s = 0; s < 6; ++s)
     for (double lr : lrs) {
       rs.push_back({"batch", s, lr, 0.95 - 0.005 * s - (lr == 1.0 ? 0.01 : 0.0)});
       rs.push_back({"none", s, lr, lr == 0.1 || lr == 0.3 ? 0.93 : 0.7});
     }
-  ClaimRule r = bn_vs_none("lr_range", 0.3);
+  ClaimRule r = bn_vs_none(Metric::lr_range, 0.3);
   r.within = 0.02;
   const auto res = evaluate_claim(r, runs_table(rs));
   const auto& c = res.comparisons.at(0);
   for (double d : c.diffs) CHECK(d == doctest::Approx(2.0 - std::log10(3.0)));
-  CHECK(c.ci_low == doctest::Approx(c.mean));  // no spread: a zero-width interval
-  CHECK(c.verdict == "supported");
+  // No spread, but the widths are known only to a grid step (log10(0.3 / 0.1) = 0.477):
+  // the interval is never narrower than mean +- 0.477.
+  CHECK(c.ci_low == doctest::Approx(c.mean - std::log10(3.0)));
+  CHECK(c.ci_high == doctest::Approx(c.mean + std::log10(3.0)));
+  CHECK(c.verdict == Verdict::supported);
 }
 
 TEST_CASE("claims rule: spread, the standard deviation of a column over another key") {
@@ -208,14 +257,14 @@ TEST_CASE("claims rule: spread, the standard deviation of a column over another 
       rows.push_back({std::to_string(id++), "none", std::to_string(s), std::to_string(i),
                       std::to_string(0.8 + (0.1 + 0.01 * s) * sign)});
     }
-  ClaimRule r = bn_vs_none("spread", 0.05, "less");
+  ClaimRule r = bn_vs_none(Metric::spread, 0.05, Direction::less);
   r.over = "init";
   const auto res = evaluate_claim(r, table({"run_id", "norm", "seed", "init", "final_test_acc"}, rows));
   const auto& c = res.comparisons.at(0);
   CHECK(res.metric.at("batch").at(0) == doctest::Approx(0.01));
   CHECK(c.diffs[0] == doctest::Approx(0.09));  // none's spread minus batch's ("less" is better)
   CHECK(c.diffs[2] == doctest::Approx(0.11));
-  CHECK(c.verdict == "supported");  // 0.1 +- 4.303 * 0.01 / sqrt(3) = [0.075, 0.125] > 0.05
+  CHECK(c.verdict == Verdict::supported);  // 0.1 +- 4.303 * 0.01 / sqrt(3) = [0.075, 0.125] > 0.05
 }
 
 namespace {
@@ -244,13 +293,13 @@ TEST_CASE("claims rule: steps_to_target, the first evaluation at the derived tar
   // Best accuracies: batch 0.9, none 0.8 in every seed -> target 0.95 * 0.8 = 0.76.
   // batch reaches 0.76 at step 20, none at 60 (seed 2: never, censored at steps_done + 1 = 101).
   const auto [t, curves] = bn_fast_none_slow();
-  const ClaimRule r = bn_vs_none("steps_to_target", 25, "less");
+  const ClaimRule r = bn_vs_none(Metric::steps_to_target, 25, Direction::less);
   const auto res = evaluate_claim(r, t, &curves);
   CHECK(res.target == doctest::Approx(0.76));
   const auto& c = res.comparisons.at(0);
   CHECK(c.diffs[0] == doctest::Approx(40));  // 60 - 20
   CHECK(c.diffs[2] == doctest::Approx(81));  // 101 (censored) - 20
-  CHECK(c.verdict == "inconclusive");        // 40, 40, 81: [-3.2, 110.5] straddles 25
+  CHECK(c.verdict == Verdict::inconclusive);        // 40, 40, 81: [-3.2, 110.5] straddles 25
   CHECK_THROWS_AS(evaluate_claim(r, t), ConfigError);  // needs curves.csv
 }
 
@@ -278,7 +327,7 @@ TEST_CASE("claims rule: steps_to_target derives one target per each-combination"
   const CsvTable t = table({"run_id", "norm", "model", "seed", "lr", "status", "failure", "final_test_acc",
                             "best_test_acc", "steps_done"}, rows);
   const CsvTable curves = table({"run_id", "split", "step", "accuracy"}, curve);
-  ClaimRule r = bn_vs_none("steps_to_target", 5, "less");
+  ClaimRule r = bn_vs_none(Metric::steps_to_target, 5, Direction::less);
   r.each = {"model"};
   const auto res = evaluate_claim(r, t, &curves);
   REQUIRE(res.comparisons.size() == 2);
@@ -308,14 +357,14 @@ TEST_CASE("claims rule: activation_drift, percentile path length in units of the
                         std::to_string(1 + shift)});
       }
   const CsvTable a = table({"run_id", "layer", "p15", "p50", "p85"}, acts);
-  const ClaimRule r = bn_vs_none("activation_drift", 0.1, "less");
+  const ClaimRule r = bn_vs_none(Metric::activation_drift, 0.1, Direction::less);
   const auto res = evaluate_claim(r, t, nullptr, &a);
   CHECK(res.metric.at("batch").at(0) == doctest::Approx(0.0));
   CHECK(res.metric.at("none").at(0) == doctest::Approx(1.0));
   CHECK(res.metric.at("none").at(1) == doctest::Approx(1.1));
   const auto& c = res.comparisons.at(0);
   CHECK(c.mean == doctest::Approx(1.05));
-  CHECK(c.verdict == "supported");  // 1.05 +- 12.706 * 0.0707 / sqrt(2) = [0.415, 1.685] > 0.1
+  CHECK(c.verdict == Verdict::supported);  // 1.05 +- 12.706 * 0.0707 / sqrt(2) = [0.415, 1.685] > 0.1
 }
 
 TEST_CASE("claims rule: select-on val, selection reads the validation split and the metric test") {
@@ -332,17 +381,17 @@ TEST_CASE("claims rule: select-on val, selection reads the validation split and 
   const CsvTable t = table({"run_id", "norm", "seed", "lr", "status", "failure", "final_test_acc", "best_test_acc",
                             "final_val_acc", "best_val_acc", "steps_done"},
                            rows);
-  ClaimRule r = bn_vs_none("value", 0.1);
-  r.select = "best-lr";
+  ClaimRule r = bn_vs_none(Metric::value, 0.1);
+  r.select = Select::best_lr;
   CHECK(evaluate_claim(r, t).comparisons.at(0).mean == doctest::Approx(0.45));  // peeks: lr 1.0 by test
-  r.select_on = "val";
+  r.select_on = SelectOn::val;
   CHECK(evaluate_claim(r, t).comparisons.at(0).mean == doctest::Approx(0.30));  // lr 0.1 by val, read on test
   // The floor reads the selection split too: at floor 0.88 only batch's lr 0.1 counts on val.
-  ClaimRule st = bn_vs_none("largest_stable_lr", 0.3);
+  ClaimRule st = bn_vs_none(Metric::largest_stable_lr, 0.3);
   st.floor = 0.88;
-  st.select_on = "val";
+  st.select_on = SelectOn::val;
   CHECK(evaluate_claim(st, t).metric.at("batch").at(0) == doctest::Approx(-1.0));  // log10(0.1)
-  st.select_on = "test";
+  st.select_on = SelectOn::test;
   CHECK(evaluate_claim(st, t).metric.at("batch").at(0) == doctest::Approx(0.0));  // log10(1)
 
   // steps_to_target: target 0.95 x the lower mean best val accuracy (none's 0.5) = 0.475.
@@ -358,13 +407,13 @@ TEST_CASE("claims rule: select-on val, selection reads the validation split and 
       curve.push_back({id, "test", std::to_string(step), step >= test_at ? "0.9" : "0.1"});
     }
   const CsvTable curves = table({"run_id", "split", "step", "accuracy"}, curve);
-  ClaimRule sp = bn_vs_none("steps_to_target", 10, "less");
-  sp.select_on = "val";
+  ClaimRule sp = bn_vs_none(Metric::steps_to_target, 10, Direction::less);
+  sp.select_on = SelectOn::val;
   const auto res = evaluate_claim(sp, t, &curves);
   CHECK(res.target == doctest::Approx(0.475));
   CHECK(res.metric.at("batch").at(0) == doctest::Approx(60));
   CHECK(res.comparisons.at(0).diffs.at(0) == doctest::Approx(20));  // 80 - 60
-  sp.select_on = "test";  // selecting on test picks lr 1.0: 80 - 40
+  sp.select_on = SelectOn::test;  // selecting on test picks lr 1.0: 80 - 40
   CHECK(evaluate_claim(sp, t, &curves).comparisons.at(0).diffs.at(0) == doctest::Approx(40));
 }
 
@@ -406,7 +455,7 @@ TEST_CASE("claims rule: contrast, a difference in differences with selection wit
   rs.push_back({"batch", 3, 2, 0.1, 0.5});
   rs.push_back({"batch", 3, 32, 0.1, 0.5});
   ClaimRule r = value_rule("final_test_acc", "norm", {}, {"group"}, "batch", 0.1);
-  r.select = "best-lr";
+  r.select = Select::best_lr;
   r.contrast = "batch-size";
   r.contrast_values = {"2", "32.0"};  // numeric match, as in `where`
   const auto res = evaluate_claim(r, sized_table(rs));
@@ -421,7 +470,13 @@ TEST_CASE("claims rule: contrast, a difference in differences with selection wit
   CHECK(c.diffs[2] == doctest::Approx(0.28));
   // mean .25, sd .03, t(.975, 2) = 4.302653 -> [.1755, .3245] > 0.1
   CHECK(c.ci_low == doctest::Approx(0.25 - 4.302653 * 0.03 / std::sqrt(3.0)).epsilon(1e-5));
-  CHECK(c.verdict == "supported");
+  // ... but group's best lr is the grid's bottom (batch 2) and top (batch 32) in every seed,
+  // so the cell measures the grid: untestable. batch at 32 has one lr: no edge there.
+  CHECK(c.edge_treatment == 3);
+  CHECK(c.edge_control == 3);  // batch at 2: lr 0.1, the bottom
+  CHECK(c.verdict == Verdict::untestable);
+  CHECK(c.why == Why::grid_edge_both);
+  CHECK(res.verdict == ClaimVerdict::untestable);
 }
 
 TEST_CASE("claims rule: contrast with steps_to_target derives the target over every (group, side)") {
@@ -444,7 +499,7 @@ TEST_CASE("claims rule: contrast with steps_to_target derives the target over ev
       curve.push_back({t.rows[i][0], "test", std::to_string(step), std::to_string(step >= reach ? rs[i].acc : 0.1)});
   }
   const CsvTable curves = table({"run_id", "split", "step", "accuracy"}, curve);
-  ClaimRule r = bn_vs_none("steps_to_target", 5, "less");
+  ClaimRule r = bn_vs_none(Metric::steps_to_target, 5, Direction::less);
   r.contrast = "batch-size";
   r.contrast_values = {"2", "32"};
   const auto res = evaluate_claim(r, t, &curves);
@@ -460,7 +515,7 @@ TEST_CASE("claims rule: contrast with steps_to_target derives the target over ev
 TEST_CASE("claims rule: relative = log, d = ln(m_t / m_c), negated for less") {
   // steps_to_target as above without a contrast: batch 20 steps, none 60 (seed 2 censored at 101).
   const auto [t, curves] = bn_fast_none_slow();
-  ClaimRule r = bn_vs_none("steps_to_target", 0.5, "less");
+  ClaimRule r = bn_vs_none(Metric::steps_to_target, 0.5, Direction::less);
   r.relative = Relative::log;
   const auto res = evaluate_claim(r, t, &curves);
   const auto& c = res.comparisons.at(0);
@@ -468,7 +523,7 @@ TEST_CASE("claims rule: relative = log, d = ln(m_t / m_c), negated for less") {
   CHECK(c.diffs[2] == doctest::Approx(std::log(101.0 / 20)));  // ln(101 / 20)
   r.relative = Relative::ratio;  // 20/60 - 1, negated
   CHECK(evaluate_claim(r, t, &curves).comparisons.at(0).diffs[0] == doctest::Approx(2.0 / 3));
-  r.direction = "greater";
+  r.direction = Direction::greater;
   r.relative = Relative::log;
   CHECK(evaluate_claim(r, t, &curves).comparisons.at(0).diffs[0] == doctest::Approx(-std::log(3.0)));
 }
@@ -519,4 +574,19 @@ TEST_CASE("claims rule: reading contrast and relative") {
         std::string::npos);
   CHECK(read_error("contrast = { batch-size = [2, 2.0] }\n").find("the same value twice") != std::string::npos);
   CHECK(read_error("contrast = { no-such-key = [2, 32] }\n").find("unknown key 'no-such-key'") != std::string::npos);
+}
+
+TEST_CASE("claims rule: reading positive-control") {
+  const ClaimRule one = read_rule("each = [\"model\", \"optimizer\"]\npositive-control = { model = \"mlp\", optimizer = \"sgd\" }\n");
+  REQUIRE(one.positive_control.size() == 1);
+  CHECK(one.positive_control[0].at("optimizer") == "sgd");
+  const ClaimRule two = read_rule("each = [\"steps\"]\npositive-control = [{ steps = 4000 }, { steps = 1000 }]\n");
+  CHECK(two.positive_control.size() == 2);
+  CHECK(two.positive_control[1].at("steps") == "1000");
+  CHECK(read_error("each = [\"model\"]\npositive-control = { optimizer = \"sgd\" }\n")
+            .find("rule.positive-control: key 'optimizer' is not in `each` (allowed: model)") != std::string::npos);
+  CHECK(read_error("each = [\"model\"]\npositive-control = \"mlp\"\n").find("rule.positive-control: needs a table") !=
+        std::string::npos);
+  CHECK(read_error("each = [\"model\"]\npositive-control = {}\n").find("rule.positive-control: needs a table") !=
+        std::string::npos);
 }

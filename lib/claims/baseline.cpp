@@ -81,8 +81,12 @@ int compare_baseline(const std::string& dir, const std::vector<ClaimRule>& rules
       spdlog::warn("baseline {}: no row for claim {}", dir, r.id);
       continue;
     }
-    const std::string v0 = base.at(claim_row->second, "verdict");
-    if (v0 != results[i].verdict) report(r.id, fmt::format("verdict changed from '{}' to '{}'", v0, results[i].verdict));
+    // Decisions are compared only where both the baseline and this run decided (a cell
+    // supported or not supported; a claim whose every cell is one of those): an undecided
+    // or untestable quick cell is no evidence either way. Means are compared always.
+    const auto decided = [](const std::string& v) { return v == "supported" || v == "not supported"; };
+    const std::string v0 = base.at(claim_row->second, "verdict"), v1 = verdict_text(results[i]);
+    if (v0 != v1 && decided(v0) && decided(v1)) report(r.id, fmt::format("verdict changed from '{}' to '{}'", v0, v1));
     int same = 0;
     for (const auto& c : results[i].comparisons) {
       const std::string what = r.id + " [" + c.treatment + "]";
@@ -93,8 +97,9 @@ int compare_baseline(const std::string& dir, const std::vector<ClaimRule>& rules
       }
       const std::string cv0 = base.at(it->second, "verdict");
       const double m0 = base.num(it->second, "mean");
-      if (cv0 != c.verdict)
-        report(what, fmt::format("cell verdict changed from '{}' to '{}' (mean {:.4g} -> {:.4g})", cv0, c.verdict, m0, c.mean));
+      if (cv0 != verdict_name(c.verdict) && decided(cv0) && decided(verdict_name(c.verdict)))
+        report(what, fmt::format("cell verdict changed from '{}' to '{}' (mean {:.4g} -> {:.4g})", cv0,
+                                 verdict_name(c.verdict), m0, c.mean));
       else if (!(std::abs(c.mean - m0) <= r.tolerance))
         report(what, fmt::format("cell mean moved from {:.4g} to {:.4g} (tolerance {})", m0, c.mean, r.tolerance));
       else

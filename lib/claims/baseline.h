@@ -1,6 +1,7 @@
 #pragma once
 // Gating against a baseline claims directory (a committed claims-quick run):
-// a claim verdict that changes, a cell verdict that changes, a cell mean that
+// a claim or cell verdict that changes between two decisions (supported, not
+// supported; an undecided or untestable side is not compared), a cell mean that
 // moves beyond the rule's tolerance, or a cell the baseline lacks is a change,
 // logged with the claim and the cell. Timing claims (measure = "step-time") are
 // reported but never gated: speed is gated by `normlab bench --compare`.

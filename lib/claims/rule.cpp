@@ -20,8 +20,47 @@
 
 namespace normlab {
 
+const char* metric_name(Metric m) {
+  switch (m) {
+    case Metric::largest_stable_lr: return "largest_stable_lr";
+    case Metric::lr_range: return "lr_range";
+    case Metric::value: return "value";
+    case Metric::spread: return "spread";
+    case Metric::steps_to_target: return "steps_to_target";
+    case Metric::activation_drift: return "activation_drift";
+    case Metric::count: break;
+  }
+  return "";
+}
+
+MetricKind metric_kind(const ClaimRule& rule) {
+  const bool rate = rule.column.size() > 5 && rule.column.ends_with("_rate");
+  switch (rule.metric) {
+    case Metric::largest_stable_lr:
+    case Metric::lr_range: return MetricKind::grid;
+    case Metric::steps_to_target: return MetricKind::steps;
+    case Metric::value:
+    case Metric::spread: return rate ? MetricKind::rate : MetricKind::continuous;
+    case Metric::activation_drift:
+    case Metric::count: break;
+  }
+  return MetricKind::continuous;
+}
+
+const char* direction_name(Direction d) { return d == Direction::greater ? "greater" : "less"; }
+const char* split_name(SelectOn s) { return s == SelectOn::val ? "val" : "test"; }
+
 namespace {
 bool same_value(const std::string& have, const std::string& want);
+
+bool parse_metric(const std::string& text, Metric& out) {
+  for (int i = 0; i < int(Metric::count); ++i)
+    if (text == metric_name(Metric(i))) {
+      out = Metric(i);
+      return true;
+    }
+  return false;
+}
 }  // namespace
 
 ClaimRule read_claim_rule(const std::string& path) {
@@ -45,7 +84,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   only(*claim, "claim", {"id", "statement", "source", "measure"});
   only(*rule, "rule", {"metric", "column", "file", "relative", "over", "select", "where", "by", "each", "treatment",
                        "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text",
-                       "select-on", "contrast", "equivalence"});
+                       "select-on", "contrast", "equivalence", "positive-control"});
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     auto v = tb[k].value<std::string>();
     if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
@@ -77,17 +116,18 @@ ClaimRule read_claim_rule(const std::string& path) {
       return k;
     }
   };
-  r.metric = str(*rule, "metric", true);
-  if (r.metric != "largest_stable_lr" && r.metric != "lr_range" && r.metric != "value" &&
-      r.metric != "spread" && r.metric != "steps_to_target" && r.metric != "activation_drift")
+  const std::string metric = str(*rule, "metric", true);
+  if (!parse_metric(metric, r.metric))
     throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, lr_range, value, "
-                                  "spread, steps_to_target, activation_drift)", path, r.metric));
+                                  "spread, steps_to_target, activation_drift)", path, metric));
   if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
-  r.over = str(*rule, "over", r.metric == "spread");
-  r.select = str(*rule, "select", false);
-  r.select_on = (*rule)["select-on"].value<std::string>().value_or("test");
-  if (r.select_on != "test" && r.select_on != "val")
-    throw ConfigError(fmt::format("{}: rule.select-on: '{}' (allowed: test, val)", path, r.select_on));
+  r.over = str(*rule, "over", r.metric == Metric::spread);
+  // Any other text was accepted (and meant the mean over the group's rows) before; kept so.
+  r.select = str(*rule, "select", false) == "best-lr" ? Select::best_lr : Select::mean;
+  const std::string select_on = (*rule)["select-on"].value<std::string>().value_or("test");
+  if (select_on != "test" && select_on != "val")
+    throw ConfigError(fmt::format("{}: rule.select-on: '{}' (allowed: test, val)", path, select_on));
+  r.select_on = select_on == "val" ? SelectOn::val : SelectOn::test;
   if (auto b = (*rule)["by"].value<std::string>()) r.by = key(*b);
   if (const auto* each = (*rule)["each"].as_array())
     for (const auto& e : *each) r.each.push_back(key(e.value<std::string>().value_or("")));
@@ -110,9 +150,10 @@ ClaimRule read_claim_rule(const std::string& path) {
   }
   r.text = str(*rule, "text", true);
   r.control = str(*rule, "control", true);
-  r.direction = str(*rule, "direction", true);
-  if (r.direction != "greater" && r.direction != "less")
-    throw ConfigError(fmt::format("{}: rule.direction: '{}' (allowed: greater, less)", path, r.direction));
+  const std::string direction = str(*rule, "direction", true);
+  if (direction != "greater" && direction != "less")
+    throw ConfigError(fmt::format("{}: rule.direction: '{}' (allowed: greater, less)", path, direction));
+  r.direction = direction == "greater" ? Direction::greater : Direction::less;
   if (const auto* tr = (*rule)["treatment"].as_array())
     for (const auto& e : *tr) r.treatment.push_back(e.value<std::string>().value_or(""));
   else
@@ -131,6 +172,27 @@ ClaimRule read_claim_rule(const std::string& path) {
   r.fraction = (*rule)["fraction"].value<double>().value_or(0.95);
   r.tolerance = (*rule)["tolerance"].value<double>().value_or(r.margin / 2);
   r.equivalence = (*rule)["equivalence"].value<bool>().value_or(false);
+  if (const auto* node = (*rule)["positive-control"].node()) {
+    std::vector<const toml::table*> tables;
+    if (const auto* one = node->as_table()) tables.push_back(one);
+    if (const auto* arr = node->as_array())
+      for (const auto& e : *arr) tables.push_back(e.as_table());
+    if (tables.empty()) tables.push_back(nullptr);  // neither a table nor a list
+    for (const auto* tb : tables) {
+      if (!tb || tb->empty())
+        throw ConfigError(fmt::format("{}:{}:{}: rule.positive-control: needs a table of `each` keys and values "
+                                      "(or a list of them), e.g. positive-control = {{ model = \"mlp\" }}", path,
+                                      node->source().begin.line, node->source().begin.column));
+      auto& cell = r.positive_control.emplace_back();
+      for (const auto& [k, v] : *tb) {
+        const std::string kk = key(std::string(k.str()));
+        if (std::find(r.each.begin(), r.each.end(), kk) == r.each.end())
+          throw ConfigError(fmt::format("{}: rule.positive-control: key '{}' is not in `each` (allowed: {})", path,
+                                        kk, fmt::join(r.each, ", ")));
+        cell[kk] = toml_value_text(v, path);
+      }
+    }
+  }
   if (r.equivalence && !(r.margin > 0))
     throw ConfigError(fmt::format("{}: rule.equivalence needs a margin > 0 (the equivalence bounds are "
                                   "+-margin), got {}", path, r.margin));
@@ -210,19 +272,29 @@ CsvTable join_runs(const CsvTable& file, const CsvTable& runs) {
   return j;
 }
 
-ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
-                           const CsvTable* activations) {
-  // Group rows by (the compared key's value [@ each combination], contrast side, seed).
-  // Side 0 without a contrast; with one, 0 for rows at its value a and 1 at b.
-  using Group = std::pair<std::string, int>;
-  std::map<Group, std::map<long, std::vector<std::size_t>>> groups;
-  std::map<std::string, std::string> combo_of;  // group name -> its each combination
+// evaluate_claim, as phases: group the rows, select (what selection reads:
+// targets, curves, drift), measure each (group, seed), contrast the two sides,
+// decide each cell, aggregate the cells into the claim's verdict.
+namespace {
+
+using Group = std::pair<std::string, int>;  // (value of `by` [@ each combination], contrast side)
+using Rows = std::vector<std::size_t>;
+
+struct Grouping {
+  std::map<Group, std::map<long, Rows>> groups;  // (group, side) -> seed -> rows
+  std::map<std::string, std::string> combo_of;   // group name -> its each combination
   std::set<std::string> combos;
-  const bool contrast = !rule.contrast.empty();
+  std::map<std::string, std::map<std::string, std::string>> combo_values;  // combination -> each key -> value
+};
+
+// group: rows by (the compared key's value [@ each combination], contrast side, seed).
+// Side 0 without a contrast; with one, 0 for rows at its value a and 1 at b.
+Grouping group_rows(const ClaimRule& rule, const CsvTable& t) {
+  Grouping g;
   for (std::size_t i = 0; i < t.rows.size(); ++i) {
     if (!matches(t, i, rule.where)) continue;
     int side = 0;
-    if (contrast) {
+    if (!rule.contrast.empty()) {
       const std::string& v = t.at(i, rule.contrast);
       if (same_value(v, rule.contrast_values[0])) side = 0;
       else if (same_value(v, rule.contrast_values[1])) side = 1;
@@ -230,199 +302,468 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     }
     std::string combo;
     for (const auto& k : rule.each) combo += (combo.empty() ? " @ " : ", ") + k + "=" + t.at(i, k);
-    combos.insert(combo);
-    combo_of[t.at(i, rule.by) + combo] = combo;
-    groups[{t.at(i, rule.by) + combo, side}][t.integer(i, "seed")].push_back(i);
+    g.combos.insert(combo);
+    for (const auto& k : rule.each) g.combo_values[combo][k] = t.at(i, k);
+    g.combo_of[t.at(i, rule.by) + combo] = combo;
+    g.groups[{t.at(i, rule.by) + combo, side}][t.integer(i, "seed")].push_back(i);
   }
-  if (combos.empty()) combos.insert("");
+  if (g.combos.empty()) g.combos.insert("");
+  return g;
+}
 
-  ClaimResult res;
-  if (contrast)
-    res.note = fmt::format("metric per group: {} at {}={} minus at {}={}", rule.metric, rule.contrast,
-                           rule.contrast_values[0], rule.contrast, rule.contrast_values[1]);
-  // Selection (stability, best lr, near-best range, the target and each group's
-  // fastest lr) reads the split rule.select_on names; what is reported is test.
-  const std::string sel_acc = "final_" + rule.select_on + "_acc";
-  // steps_to_target: each run's accuracy curves, and the target derived from the data.
+// What selection reads beyond a group's rows. Selection (stability, best lr,
+// near-best range, the target and each group's fastest lr) reads the split
+// rule.select_on names; what is reported is test.
+struct Selection {
+  std::string sel_acc;  // final_<split>_acc
   std::map<std::string, std::vector<std::pair<long, double>>> sel_curve, test_curve;  // run_id -> (step, acc)
   // One target per each-combination (a cell compares arms that share it), so a
   // slow arm of another combination cannot lower this one's target.
   std::map<std::string, double> target;  // combination -> target
   double budget = 0;                      // the most steps any run made
-  if (rule.metric == "steps_to_target") {
-    if (!curves) throw ConfigError("steps_to_target needs curves.csv");
-    test_curve = accuracy_curves(*curves, "test");
-    sel_curve = rule.select_on == "test" ? test_curve : accuracy_curves(*curves, rule.select_on);
-    for (const auto& [g, seeds] : groups) {
-      double mean_best = 0;
-      for (const auto& [seed, rows] : seeds) {
-        double b = 0;
-        for (auto i : rows) b = std::max(b, t.num(i, "best_" + rule.select_on + "_acc"));
-        mean_best += b / double(seeds.size());
-      }
-      auto [it, fresh] = target.emplace(combo_of[g.first], rule.fraction * mean_best);
-      if (!fresh) it->second = std::min(it->second, rule.fraction * mean_best);
+  std::map<std::string, double> drift;    // activation_drift: run_id -> drift
+  double grid_step = 0;  // the smallest step of the lr grid, decades (grid-valued metrics' resolution)
+  double eval_step = 0;  // the evaluation interval, steps (step counts' resolution)
+};
+
+// The smallest gap between the grid's distinct log10 lrs (0 for one lr).
+double lr_grid_step(const CsvTable& t, const Grouping& g) {
+  std::set<double> lrs;
+  for (const auto& [grp, seeds] : g.groups)
+    for (const auto& [seed, rows] : seeds)
+      for (auto i : rows) lrs.insert(std::log10(t.num(i, "lr")));
+  double step = 0;
+  for (auto it = lrs.begin(); it != lrs.end() && std::next(it) != lrs.end(); ++it)
+    if (const double gap = *std::next(it) - *it; gap > 1e-9 && (step == 0 || gap < step)) step = gap;
+  return step;
+}
+
+// The evaluation interval: runs.csv's eval-every, capped by the run length; else the
+// smallest gap between a test curve's steps.
+double eval_interval(const CsvTable& t, const Selection& sel) {
+  double every = 0;
+  if (std::find(t.header.begin(), t.header.end(), "eval-every") != t.header.end())
+    for (std::size_t i = 0; i < t.rows.size(); ++i) {
+      const double e = std::min(t.num(i, "eval-every"), t.num(i, "steps_done"));
+      if (e > 0 && (every == 0 || e < every)) every = e;
     }
-    for (std::size_t i = 0; i < t.rows.size(); ++i) budget = std::max(budget, t.num(i, "steps_done"));
-    res.target = INFINITY;
-    std::string each_target;
-    for (const auto& [combo, v] : target) {
-      res.target = std::min(res.target, v);
-      if (!combo.empty()) each_target += fmt::format("{}{:.4f}{}", each_target.empty() ? "" : ", ", v, combo);
-    }
-    if (!res.note.empty()) res.note += "; ";
-    if (target.size() > 1)
-      res.note += fmt::format("target {} accuracy per combination ({}) = {} x the lowest group's mean best {} "
-                              "accuracy in it", rule.select_on, each_target, rule.fraction, rule.select_on);
-    else
-      res.note += fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
-                              rule.select_on, res.target, rule.fraction, rule.select_on);
-    if (rule.select_on != "test") res.note += "; each group's fastest lr chosen on val, its steps read on test";
-  }
-  // activation_drift: per run, the percentile path of its last hidden pre-activation layer.
-  std::map<std::string, double> drift;  // run_id -> drift
-  if (rule.metric == "activation_drift") {
-    if (!activations) throw ConfigError("activation_drift needs activations.csv");
-    const CsvTable& a = *activations;
-    std::map<std::string, int> last_layer;
-    for (std::size_t i = 0; i < a.rows.size(); ++i) {
-      const int l = int(a.integer(i, "layer"));
-      auto& ll = last_layer[a.at(i, "run_id")];
-      ll = std::max(ll, l);
-    }
-    std::map<std::string, std::vector<std::array<double, 3>>> path;  // rows in step order
-    for (std::size_t i = 0; i < a.rows.size(); ++i)
-      if (a.integer(i, "layer") == last_layer[a.at(i, "run_id")])
-        path[a.at(i, "run_id")].push_back({a.num(i, "p15"), a.num(i, "p50"), a.num(i, "p85")});
-    for (const auto& [id, p] : path) {
-      double moved = 0, spread = 0;
-      for (std::size_t k = 0; k < p.size(); ++k) {
-        spread += (p[k][2] - p[k][0]) / double(p.size());
-        if (k > 0)
-          for (int q = 0; q < 3; ++q) moved += std::abs(p[k][q] - p[k - 1][q]);
-      }
-      drift[id] = spread > 0 ? moved / (3 * spread) : 0.0;
-    }
-  }
-  std::map<Group, std::map<long, double>> per_group;  // (group, side) -> seed -> metric
-  for (const auto& [group, seeds] : groups)
+  if (every > 0) return every;
+  for (const auto& [id, curve] : sel.test_curve)
+    for (std::size_t k = 1; k < curve.size(); ++k)
+      if (const double gap = double(curve[k].first - curve[k - 1].first); gap > 0 && (every == 0 || gap < every))
+        every = gap;
+  return every;
+}
+
+// steps_to_target: the accuracy curves, and one target per combination derived from the data.
+void select_targets(const ClaimRule& rule, const CsvTable& t, const Grouping& g, const CsvTable& curves,
+                    Selection& sel, ClaimResult& res) {
+  const std::string split = split_name(rule.select_on);
+  sel.test_curve = accuracy_curves(curves, "test");
+  sel.sel_curve = rule.select_on == SelectOn::test ? sel.test_curve : accuracy_curves(curves, split);
+  for (const auto& [grp, seeds] : g.groups) {
+    double mean_best = 0;
     for (const auto& [seed, rows] : seeds) {
-      double m = std::nan("");
-      if (rule.metric == "largest_stable_lr") {
-        double best = -INFINITY, lowest = INFINITY;
-        for (auto i : rows) {
-          const double lr = t.num(i, "lr");
-          lowest = std::min(lowest, lr);
-          if (stable(t, i, rule.floor, sel_acc)) best = std::max(best, lr);
-        }
-        // No stable lr at all: one decade below the grid.
-        m = std::isfinite(best) ? std::log10(best) : std::log10(lowest) - 1;
-      } else if (rule.metric == "lr_range") {
-        // Width in decades of the lrs whose run ends within `within` of the best accuracy.
-        double best = -INFINITY;
-        for (auto i : rows)
-          if (stable(t, i, rule.floor, sel_acc)) best = std::max(best, t.num(i, sel_acc));
-        double lo = INFINITY, hi = -INFINITY;
-        for (auto i : rows)
-          if (stable(t, i, rule.floor, sel_acc) && t.num(i, sel_acc) >= best - rule.within) {
-            lo = std::min(lo, t.num(i, "lr"));
-            hi = std::max(hi, t.num(i, "lr"));
-          }
-        m = std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0;
-      } else if (rule.metric == "steps_to_target") {
-        // The fastest lr by the selection split's curve (first in grid order on a tie),
-        // reported by its test curve; unreached (or diverged) is censored at budget + 1.
-        double fastest = INFINITY;
-        for (auto i : rows) {
-          const double tg = target[combo_of[group.first]];
-          const double reached = first_reach(sel_curve[t.at(i, "run_id")], tg, budget);
-          if (reached < fastest) {
-            fastest = reached;
-            m = first_reach(test_curve[t.at(i, "run_id")], tg, budget);
-          }
-        }
-      } else if (rule.metric == "activation_drift") {
-        double sum = 0;
-        for (auto i : rows) sum += drift[t.at(i, "run_id")];
-        m = sum / double(rows.size());
-      } else if (rule.metric == "spread") {
-        double s = 0, s2 = 0;
-        for (auto i : rows) {
-          const double v = column_value(t, i, rule.column);
-          s += v;
-          s2 += v * v;
-        }
-        const double n = double(rows.size()), mean = s / n;
-        m = std::sqrt(std::max(0.0, s2 / n - mean * mean));
-      } else if (rule.select == "best-lr") {
-        std::size_t best = rows[0];
-        for (auto i : rows)
-          if (t.num(i, sel_acc) > t.num(best, sel_acc)) best = i;
-        m = column_value(t, best, rule.column);
-      } else {
-        double s = 0;
-        for (auto i : rows) s += column_value(t, i, rule.column);
-        m = s / double(rows.size());
-      }
-      per_group[group][seed] = m;
+      double b = 0;
+      for (auto i : rows) b = std::max(b, t.num(i, "best_" + split + "_acc"));
+      mean_best += b / double(seeds.size());
     }
+    auto [it, fresh] = sel.target.emplace(g.combo_of.at(grp.first), rule.fraction * mean_best);
+    if (!fresh) it->second = std::min(it->second, rule.fraction * mean_best);
+  }
+  for (std::size_t i = 0; i < t.rows.size(); ++i) sel.budget = std::max(sel.budget, t.num(i, "steps_done"));
+  res.target = INFINITY;
+  std::string each_target;
+  for (const auto& [combo, v] : sel.target) {
+    res.target = std::min(res.target, v);
+    if (!combo.empty()) each_target += fmt::format("{}{:.4f}{}", each_target.empty() ? "" : ", ", v, combo);
+  }
+  if (!res.note.empty()) res.note += "; ";
+  if (sel.target.size() > 1)
+    res.note += fmt::format("target {} accuracy per combination ({}) = {} x the lowest group's mean best {} "
+                            "accuracy in it", split, each_target, rule.fraction, split);
+  else
+    res.note += fmt::format("target {} accuracy {:.4f} = {} x the lowest group's mean best {} accuracy",
+                            split, res.target, rule.fraction, split);
+  if (rule.select_on != SelectOn::test) res.note += "; each group's fastest lr chosen on val, its steps read on test";
+}
+
+// activation_drift: per run, the percentile path of its last hidden pre-activation layer.
+std::map<std::string, double> select_drift(const CsvTable& a) {
+  std::map<std::string, int> last_layer;
+  for (std::size_t i = 0; i < a.rows.size(); ++i) {
+    auto& ll = last_layer[a.at(i, "run_id")];
+    ll = std::max(ll, int(a.integer(i, "layer")));
+  }
+  std::map<std::string, std::vector<std::array<double, 3>>> path;  // rows in step order
+  for (std::size_t i = 0; i < a.rows.size(); ++i)
+    if (a.integer(i, "layer") == last_layer[a.at(i, "run_id")])
+      path[a.at(i, "run_id")].push_back({a.num(i, "p15"), a.num(i, "p50"), a.num(i, "p85")});
+  std::map<std::string, double> drift;
+  for (const auto& [id, p] : path) {
+    double moved = 0, spread = 0;
+    for (std::size_t k = 0; k < p.size(); ++k) {
+      spread += (p[k][2] - p[k][0]) / double(p.size());
+      if (k > 0)
+        for (int q = 0; q < 3; ++q) moved += std::abs(p[k][q] - p[k - 1][q]);
+    }
+    drift[id] = spread > 0 ? moved / (3 * spread) : 0.0;
+  }
+  return drift;
+}
+
+// select: the inputs the rule's metric needs; adds the contrast and the target to res.note.
+Selection select_inputs(const ClaimRule& rule, const CsvTable& t, const Grouping& g, const CsvTable* curves,
+                        const CsvTable* activations, ClaimResult& res) {
+  Selection sel;
+  sel.sel_acc = std::string("final_") + split_name(rule.select_on) + "_acc";
+  if (!rule.contrast.empty())
+    res.note = fmt::format("metric per group: {} at {}={} minus at {}={}", metric_name(rule.metric), rule.contrast,
+                           rule.contrast_values[0], rule.contrast, rule.contrast_values[1]);
+  if (rule.metric == Metric::steps_to_target) {
+    if (!curves) throw ConfigError("steps_to_target needs curves.csv");
+    select_targets(rule, t, g, *curves, sel, res);
+    sel.eval_step = eval_interval(t, sel);
+  }
+  if (metric_kind(rule) == MetricKind::grid) sel.grid_step = lr_grid_step(t, g);
+  if (rule.metric == Metric::activation_drift) {
+    if (!activations) throw ConfigError("activation_drift needs activations.csv");
+    sel.drift = select_drift(*activations);
+  }
+  return sel;
+}
+
+// measure: one function per metric, each giving one (group, seed)'s metric from its rows.
+// A censored metric is known only to lie in [lo, hi]: steps to a target never
+// reached are at least the budget; the largest stable lr at the grid's top is at
+// least that lr, and with no stable lr below the grid's lowest.
+struct MetricValue {
+  double v = std::nan("");
+  double lo = v, hi = v;  // the bounds; lo = v = hi unless censored
+  bool censored = false;
+  int edge = 0;           // an optimum selected at the lr grid's edge: 1 bottom, 2 top
+};
+
+MetricValue exact(double v) { return {v, v, v, false, 0}; }
+
+// Where row i's lr sits on the rows' lr grid: 1 at the bottom, 2 at the top, 0 inside (or one lr).
+int grid_edge(const CsvTable& t, const Rows& rows, std::size_t i) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (auto r : rows) lo = std::min(lo, t.num(r, "lr")), hi = std::max(hi, t.num(r, "lr"));
+  const double lr = t.num(i, "lr");
+  return lo == hi ? 0 : lr == lo ? 1 : lr == hi ? 2 : 0;
+}
+
+bool has_lr(const CsvTable& t) { return std::find(t.header.begin(), t.header.end(), "lr") != t.header.end(); }
+
+struct MetricInput {
+  const ClaimRule& rule;
+  const CsvTable& t;
+  const Selection& sel;
+  const std::string& combo;  // the group's each combination
+  const Rows& rows;          // the group's rows in one seed (one contrast side)
+};
+
+// log10 of the largest lr whose run is stable; no stable lr at all: one decade below the grid.
+MetricValue metric_largest_stable_lr(const MetricInput& in) {
+  double best = -INFINITY, lowest = INFINITY, highest = -INFINITY;
+  for (auto i : in.rows) {
+    const double lr = in.t.num(i, "lr");
+    lowest = std::min(lowest, lr);
+    highest = std::max(highest, lr);
+    if (stable(in.t, i, in.rule.floor, in.sel.sel_acc)) best = std::max(best, lr);
+  }
+  if (!std::isfinite(best)) return {std::log10(lowest) - 1, -INFINITY, std::log10(lowest), true, 0};
+  if (best == highest && lowest < highest) return {std::log10(best), std::log10(best), INFINITY, true, 0};
+  return exact(std::log10(best));
+}
+
+// Width in decades of the lrs whose run ends within `within` of the best accuracy.
+MetricValue metric_lr_range(const MetricInput& in) {
+  const auto& t = in.t;
+  double best = -INFINITY;
+  for (auto i : in.rows)
+    if (stable(t, i, in.rule.floor, in.sel.sel_acc)) best = std::max(best, t.num(i, in.sel.sel_acc));
+  double lo = INFINITY, hi = -INFINITY;
+  for (auto i : in.rows)
+    if (stable(t, i, in.rule.floor, in.sel.sel_acc) && t.num(i, in.sel.sel_acc) >= best - in.rule.within) {
+      lo = std::min(lo, t.num(i, "lr"));
+      hi = std::max(hi, t.num(i, "lr"));
+    }
+  return exact(std::isfinite(lo) ? std::log10(hi) - std::log10(lo) : 0.0);
+}
+
+// value: the column at the best lr (select = best-lr), else its mean over the rows.
+MetricValue metric_value(const MetricInput& in) {
+  if (in.rule.select == Select::best_lr) {
+    std::size_t best = in.rows[0];
+    for (auto i : in.rows)
+      if (in.t.num(i, in.sel.sel_acc) > in.t.num(best, in.sel.sel_acc)) best = i;
+    MetricValue m = exact(column_value(in.t, best, in.rule.column));
+    if (has_lr(in.t)) m.edge = grid_edge(in.t, in.rows, best);
+    return m;
+  }
+  double s = 0;
+  for (auto i : in.rows) s += column_value(in.t, i, in.rule.column);
+  return exact(s / double(in.rows.size()));
+}
+
+// The population standard deviation of the column over the rows (the `over` key's values).
+MetricValue metric_spread(const MetricInput& in) {
+  double s = 0, s2 = 0;
+  for (auto i : in.rows) {
+    const double v = column_value(in.t, i, in.rule.column);
+    s += v;
+    s2 += v * v;
+  }
+  const double n = double(in.rows.size()), mean = s / n;
+  return exact(std::sqrt(std::max(0.0, s2 / n - mean * mean)));
+}
+
+// The fastest lr by the selection split's curve (first in grid order on a tie),
+// reported by its test curve; unreached (or diverged) is censored at budget + 1.
+MetricValue metric_steps_to_target(const MetricInput& in) {
+  const double tg = in.sel.target.at(in.combo);
+  double fastest = INFINITY, m = std::nan("");
+  std::size_t chosen = in.rows[0];
+  for (auto i : in.rows) {
+    const std::string& id = in.t.at(i, "run_id");
+    const auto sc = in.sel.sel_curve.find(id), tc = in.sel.test_curve.find(id);
+    const double reached = first_reach(sc == in.sel.sel_curve.end() ? decltype(sc->second){} : sc->second, tg,
+                                       in.sel.budget);
+    if (reached < fastest) {
+      fastest = reached;
+      m = first_reach(tc == in.sel.test_curve.end() ? decltype(tc->second){} : tc->second, tg, in.sel.budget);
+      chosen = i;
+    }
+  }
+  MetricValue v = exact(m);
+  if (m > in.sel.budget) v.hi = INFINITY, v.censored = true;  // never reached: at least the budget
+  if (has_lr(in.t)) v.edge = grid_edge(in.t, in.rows, chosen);
+  return v;
+}
+
+// The mean over the group's runs of their drift.
+MetricValue metric_activation_drift(const MetricInput& in) {
+  double sum = 0;
+  for (auto i : in.rows) {
+    const auto it = in.sel.drift.find(in.t.at(i, "run_id"));
+    sum += it == in.sel.drift.end() ? 0.0 : it->second;
+  }
+  return exact(sum / double(in.rows.size()));
+}
+
+using MetricFn = MetricValue (*)(const MetricInput&);
+
+MetricFn metric_fn(Metric m) {
+  switch (m) {
+    case Metric::largest_stable_lr: return metric_largest_stable_lr;
+    case Metric::lr_range: return metric_lr_range;
+    case Metric::value: return metric_value;
+    case Metric::spread: return metric_spread;
+    case Metric::steps_to_target: return metric_steps_to_target;
+    case Metric::activation_drift: return metric_activation_drift;
+    case Metric::count: break;
+  }
+  throw std::logic_error("metric_fn: no such metric");
+}
+
+using Measured = std::map<std::string, std::map<long, MetricValue>>;  // group -> seed -> metric
+
+// measure: every (group, side) and seed's metric.
+std::map<Group, std::map<long, MetricValue>> measure(const ClaimRule& rule, const CsvTable& t, const Grouping& g,
+                                                     const Selection& sel) {
+  const MetricFn fn = metric_fn(rule.metric);
+  std::map<Group, std::map<long, MetricValue>> per_group;
+  for (const auto& [group, seeds] : g.groups)
+    for (const auto& [seed, rows] : seeds)
+      per_group[group][seed] = fn(MetricInput{rule, t, sel, g.combo_of.at(group.first), rows});
+  return per_group;
+}
+
+// contrast: each group's metric per seed; with a contrast m(a) - m(b) for the seeds
+// that have both sides (bounds: [lo_a - hi_b, hi_a - lo_b]; an edge on either side counts).
+Measured contrast_sides(const ClaimRule& rule, const std::map<Group, std::map<long, MetricValue>>& per_group,
+                        ClaimResult& res) {
+  Measured out;
   for (const auto& [group, seeds] : per_group) {
     if (group.second != 0) continue;
-    auto& out = res.metric[group.first];
-    if (!contrast) {
-      out = seeds;
-      continue;
+    auto& o = out[group.first];
+    if (rule.contrast.empty()) {
+      o = seeds;
+    } else if (const auto b = per_group.find({group.first, 1}); b != per_group.end()) {
+      for (const auto& [seed, ma] : seeds)
+        if (auto it = b->second.find(seed); it != b->second.end()) {
+          const MetricValue& mb = it->second;
+          o[seed] = {ma.v - mb.v, ma.lo - mb.hi, ma.hi - mb.lo, ma.censored || mb.censored, ma.edge | mb.edge};
+        }
     }
-    // m(a) - m(b) for the seeds that have both sides.
-    const auto b = per_group.find({group.first, 1});
-    if (b == per_group.end()) continue;
-    for (const auto& [seed, ma] : seeds)
-      if (auto it = b->second.find(seed); it != b->second.end()) out[seed] = ma - it->second;
+    for (const auto& [seed, m] : o) res.metric[group.first][seed] = m.v;
   }
+  return out;
+}
 
-  std::vector<std::string> cells_by[2];  // decided cells: [0] supported, [1] not supported
-  bool undecided = false;
-  for (const auto& combo : combos)
-    for (const auto& tr : rule.treatment) {
-      const auto& ctrl = res.metric[rule.control + combo];
-      Comparison c;
-      c.treatment = tr + combo;
-      if (auto tg = target.find(combo); tg != target.end()) c.target = tg->second;
-      for (const auto& [seed, m] : res.metric[tr + combo]) {
-        auto it = ctrl.find(seed);
-        if (it == ctrl.end()) continue;
-        const double d = rule.relative == Relative::ratio ? m / it->second - 1
-                         : rule.relative == Relative::log ? std::log(m / it->second)
-                                                          : m - it->second;
-        c.diffs.push_back(rule.direction == "greater" ? d : -d);
-      }
-      const CellDecision cd = decide_cell(c.diffs, rule.margin);
-      c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high;
-      c.verdict = cd.verdict, c.why = cd.why, c.seeds_needed = cd.seeds_needed;
-      // "Equivalent" is a claim of its own (no practical difference): only rules
-      // registered as equivalence tests report it; others say opposite or too small.
-      if (c.why == "equivalent" && !rule.equivalence) c.why = c.ci_high < 0 ? "opposite" : "too small";
-      if (!c.diffs.empty()) {
-        c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
-        c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
-      }
-      if (c.verdict == "supported") cells_by[0].push_back(c.treatment);
-      else if (c.verdict == "not supported") cells_by[1].push_back(c.treatment);
-      else undecided = true;
-      res.comparisons.push_back(std::move(c));
-    }
-  const auto list = [](const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, "; ")); };
-  std::string decided;
-  if (!cells_by[0].empty()) decided += "supported for " + list(cells_by[0]);
-  if (!cells_by[1].empty()) decided += (decided.empty() ? "" : "; ") + ("not supported for " + list(cells_by[1]));
-  if (undecided) {
-    res.verdict = "inconclusive";
-    if (!decided.empty()) res.note += (res.note.empty() ? "" : "; ") + ("decided: " + decided);
-  } else if (!cells_by[0].empty() && !cells_by[1].empty()) {
-    res.verdict = "depends: " + decided;
-  } else {
-    res.verdict = cells_by[0].empty() ? "not supported" : "supported";
+// The signed difference of a treatment and a control metric (> 0 favours the claim).
+double difference(const ClaimRule& rule, double mt, double mc) {
+  const double d = rule.relative == Relative::ratio ? mt / mc - 1
+                   : rule.relative == Relative::log ? std::log(mt / mc)
+                                                    : mt - mc;
+  return rule.direction == Direction::greater ? d : -d;
+}
+
+// The cell's resolution in units of d: the metric's grid step or evaluation interval Δ,
+// divided by the arms' median value for ratios (ln(1 + Δ / median) for log ratios).
+double resolution(const ClaimRule& rule, const Selection& sel, std::vector<double> arm_values) {
+  const MetricKind kind = metric_kind(rule);
+  const double step = kind == MetricKind::grid ? sel.grid_step : kind == MetricKind::steps ? sel.eval_step : 0.0;
+  if (step == 0 || rule.relative == Relative::none) return step;
+  if (arm_values.empty()) return 0.0;
+  std::nth_element(arm_values.begin(), arm_values.begin() + arm_values.size() / 2, arm_values.end());
+  const double median = std::abs(arm_values[arm_values.size() / 2]);
+  return rule.relative == Relative::ratio ? step / median : std::log1p(step / median);
+}
+
+// decide: one cell's paired differences, their bounds, and its (unadjusted) decision.
+Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel, const std::string& combo,
+                  const std::string& tr) {
+  Comparison c;
+  c.treatment = tr + combo;
+  if (auto tg = sel.target.find(combo); tg != sel.target.end()) c.target = tg->second;
+  static const std::map<long, MetricValue> none;
+  const auto find = [&](const std::string& k) -> const std::map<long, MetricValue>& {
+    const auto it = m.find(k);
+    return it == m.end() ? none : it->second;
+  };
+  const auto& ctrl = find(rule.control + combo);
+  std::vector<double> arm_values;
+  int edges = 0;  // 1: an arm selected at the grid's bottom, 2: at its top
+  for (const auto& [seed, mt] : find(tr + combo)) {
+    auto it = ctrl.find(seed);
+    if (it == ctrl.end()) continue;
+    const MetricValue& mc = it->second;
+    const double a = difference(rule, mt.lo, mc.hi), b = difference(rule, mt.hi, mc.lo);  // "less" swaps them
+    c.diffs.push_back(difference(rule, mt.v, mc.v));
+    c.sample.lo.push_back(std::min(a, b));
+    c.sample.hi.push_back(std::max(a, b));
+    c.sample.censored += mt.censored || mc.censored;
+    c.edge_treatment += mt.edge != 0, c.edge_control += mc.edge != 0;
+    edges |= mt.edge | mc.edge;
+    arm_values.insert(arm_values.end(), {mt.v, mc.v});
   }
+  c.sample.d = c.diffs;
+  c.cell_rule = CellRule{rule.margin, method_for(metric_kind(rule)), resolution(rule, sel, arm_values),
+                         rule.equivalence};
+  const CellDecision cd = decide_cell(c.sample, c.cell_rule);
+  c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high, c.tost_low = cd.tost_low, c.tost_high = cd.tost_high;
+  c.verdict = c.unadjusted = cd.verdict, c.why = c.unadjusted_why = cd.why, c.seeds_needed = cd.seeds_needed;
+  c.level = decision_level(c.sample, c.cell_rule, cd);
+  if (!c.diffs.empty()) {
+    c.min = *std::min_element(c.diffs.begin(), c.diffs.end());
+    c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
+  }
+  // An optimum at the grid's edge in more than one seed measures the grid, not the norm.
+  if (c.edge_treatment > 1 || c.edge_control > 1) {
+    c.verdict = c.unadjusted = Verdict::untestable;
+    c.why = c.unadjusted_why = edges == 3 ? Why::grid_edge_both : edges == 2 ? Why::grid_edge_up : Why::grid_edge_down;
+  }
+  return c;
+}
+
+bool is_positive_control(const ClaimRule& rule, const Grouping& g, const std::string& combo) {
+  const auto vals = g.combo_values.find(combo);
+  if (vals == g.combo_values.end()) return false;
+  for (const auto& cell : rule.positive_control) {
+    bool all = true;
+    for (const auto& [k, v] : cell) {
+      const auto it = vals->second.find(k);
+      all = all && it != vals->second.end() && same_value(it->second, v);
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
+// The positive controls gate: unless every one is supported (after Holm), every other cell
+// is untestable: "control failed" when one is not supported or untestable, else "control undecided".
+void gate_controls(std::vector<Comparison>& cells) {
+  bool failed = false, undecided = false;
+  for (const auto& c : cells)
+    if (c.positive_control) {
+      failed = failed || c.verdict == Verdict::not_supported || c.verdict == Verdict::untestable;
+      undecided = undecided || c.verdict == Verdict::inconclusive;
+    }
+  if (!failed && !undecided) return;
+  for (auto& c : cells)
+    if (!c.positive_control && c.verdict != Verdict::untestable)
+      c.verdict = Verdict::untestable, c.why = failed ? Why::control_failed : Why::control_undecided;
+}
+
+// Holm's step-down correction over the claim's cells at the 5% family level: cells in
+// order of their decision level; the j-th (from 0) of K keeps its decision while every
+// level so far is at most 0.05 / (K - j); from the first that is not, the rest are inconclusive.
+void holm(std::vector<Comparison>& cells) {
+  std::vector<Comparison*> order;
+  for (auto& c : cells)
+    if (c.verdict != Verdict::untestable) order.push_back(&c);
+  std::stable_sort(order.begin(), order.end(), [](const Comparison* a, const Comparison* b) { return a->level < b->level; });
+  const std::size_t K = order.size();
+  bool stopped = false;
+  for (std::size_t j = 0; j < K; ++j) {
+    stopped = stopped || !(order[j]->level <= 0.05 / double(K - j));
+    if (stopped && order[j]->verdict != Verdict::inconclusive) {
+      order[j]->verdict = Verdict::inconclusive, order[j]->why = Why::none;
+      const auto& d = order[j]->diffs;
+      double mean = 0, ss = 0;
+      for (double v : d) mean += v / double(d.size());
+      for (double v : d) ss += (v - mean) * (v - mean);
+      order[j]->seeds_needed = seeds_for_margin(int(d.size()), std::sqrt(ss / double(d.size() - 1)), order[j]->cell_rule);
+    }
+  }
+}
+
+// aggregate: the claim's verdict never hides a cell: one class, or each class's cells.
+void aggregate(ClaimResult& res) {
+  for (const auto& c : res.comparisons) res.cells[int(c.verdict)].push_back(c.treatment);
+  int classes = 0, last = 0;
+  for (int v = 0; v < 4; ++v)
+    if (!res.cells[v].empty()) ++classes, last = v;
+  static const ClaimVerdict one[4] = {ClaimVerdict::supported, ClaimVerdict::not_supported, ClaimVerdict::inconclusive,
+                                      ClaimVerdict::untestable};
+  res.verdict = classes > 1 ? ClaimVerdict::depends : classes == 1 ? one[last] : ClaimVerdict::not_supported;
+}
+
+}  // namespace
+
+std::string verdict_text(const ClaimResult& r) {
+  switch (r.verdict) {
+    case ClaimVerdict::supported: return "supported";
+    case ClaimVerdict::not_supported: return "not supported";
+    case ClaimVerdict::inconclusive: return "inconclusive";
+    case ClaimVerdict::untestable: return "untestable";
+    case ClaimVerdict::depends: break;
+  }
+  static const char* label[4] = {"supported for ", "not supported for ", "undecided for ", "untestable for "};
+  std::string s = "depends: ";
+  for (int v = 0; v < 4; ++v)
+    if (!r.cells[v].empty())
+      s += fmt::format("{}{}{}", s.size() > 9 ? "; " : "", label[v], fmt::join(r.cells[v], "; "));
+  return s;
+}
+
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
+                           const CsvTable* activations) {
+  ClaimResult res;
+  const Grouping g = group_rows(rule, t);
+  const Selection sel = select_inputs(rule, t, g, curves, activations, res);
+  const Measured m = contrast_sides(rule, measure(rule, t, g, sel), res);
+  for (const auto& combo : g.combos)
+    for (const auto& tr : rule.treatment) {
+      res.comparisons.push_back(decide(rule, m, sel, combo, tr));
+      res.comparisons.back().positive_control = is_positive_control(rule, g, combo);
+    }
+  holm(res.comparisons);
+  gate_controls(res.comparisons);
+  aggregate(res);
   return res;
 }
 

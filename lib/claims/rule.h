@@ -61,24 +61,29 @@
 // relative = true m_treatment(s) / m_control(s) - 1, or with relative = "log"
 // ln(m_treatment(s) / m_control(s)) (each negated for "less": for steps_to_target,
 // ln(steps_control / steps_treatment)).
+//   positive-control = { model = "mlp" }  # the cells where the literature predicts the effect
+//                                  #   (`each` keys and values; a list of tables for several)
+//
 // A cell is one treatment within one combination of the `each` keys; its
-// differences give n, a mean and a 95% t interval, decided against the margin
-// (claims/paired_interval.h):
-//   supported       the interval's lower bound is above margin
-//   not supported   with equivalence = true, "equivalent" when margin > 0 and the interval lies
-//                   inside (-margin, margin); else its upper bound is below margin (opposite:
-//                   below 0; or too small)
-//   inconclusive    otherwise, with the seeds that would likely decide it
-// The claim's verdict never hides a decided cell: supported or not supported
-// when every cell is decided alike; "depends: supported for CELLS; not supported
-// for CELLS" when decided cells disagree; inconclusive when a cell is undecided
-// (the note names the cells that were decided).
+// differences (with censoring bounds) give n, a mean and a 95% interval whose
+// method fits the metric's kind, never narrower than its resolution, decided
+// against the margin (claims/paired_interval.h): supported, not supported
+// (equivalent by TOST at 90% for equivalence rules; opposite; too small) or
+// inconclusive. Then, in order:
+//   untestable      an arm's best or fastest lr at the grid's edge in more than one seed
+//   Holm            over the claim's other cells at 5%: a decision that does not survive
+//                   is inconclusive (the cell's own decision is kept as `unadjusted`)
+//   untestable      every non-control cell, when a positive control is not supported
+// The claim's verdict never hides a cell: the class all its cells share, or
+// "depends: supported for CELLS; not supported for CELLS; undecided for CELLS;
+// untestable for CELLS".
 #include <array>
 #include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "claims/paired_interval.h"
 #include "results/csv_table.h"
 
 namespace normlab {
@@ -90,11 +95,25 @@ enum class Relative {
   log,    // ln(m_t / m_c)      (relative = "log")
 };
 
+// The metric a rule reads (rule.metric); one function each in rule.cpp.
+enum class Metric { largest_stable_lr, lr_range, value, spread, steps_to_target, activation_drift, count };
+enum class Direction { greater, less };   // the treatment's metric should be greater (less)
+enum class Select { mean, best_lr };      // value: the mean over the group's rows, or the best lr's row
+enum class SelectOn { test, val };           // the split selection reads (rule.select-on)
+
+// The names used in claim files, claims.csv and claims.md.
+const char* metric_name(Metric m);
+const char* direction_name(Direction d);
+const char* split_name(SelectOn s);
+
 struct ClaimRule {
   std::string id, statement, source, text;
   std::string measure = "training", file = "runs.csv";
   Relative relative = Relative::none;
-  std::string metric, column = "final_test_acc", over, select, select_on = "test";
+  Metric metric = Metric::value;
+  std::string column = "final_test_acc", over;
+  Select select = Select::mean;
+  SelectOn select_on = SelectOn::test;
   std::map<std::string, std::vector<std::string>> where;
   std::string by = "norm";
   std::vector<std::string> each;
@@ -102,33 +121,59 @@ struct ClaimRule {
   std::array<std::string, 2> contrast_values;   // a, b: the group's metric is m(a) - m(b)
   std::vector<std::string> treatment;
   std::string control;
-  std::string direction = "greater";
+  Direction direction = Direction::greater;
   double margin = 0, floor = 0, within = 0.02, fraction = 0.95, tolerance = 0;
   bool equivalence = false;
+  // positive-control: the cells where the literature predicts the effect, each a table of
+  // `each` keys and values (any treatment). If one is not supported, the other cells are
+  // untestable (control failed): a setting that cannot show the effect says nothing of it.
+  std::vector<std::map<std::string, std::string>> positive_control;
 };
 
 // Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
 ClaimRule read_claim_rule(const std::string& path);
 
+// The kind of a rule's metric: lr metrics are grid-valued, steps_to_target counts
+// steps, a value or spread of a `*_rate` column is a bounded rate, the rest continuous.
+MetricKind metric_kind(const ClaimRule& rule);
+
 struct Comparison {                // one cell
   std::string treatment;           // the treatment value [" @ key=value, ..." of the each combination]
   std::vector<double> diffs;       // per seed, signed so that > 0 favours the claim
+  CellSample sample;               // diffs with their censoring bounds
+  CellRule cell_rule;              // margin, method, resolution (units of d), equivalence
   double mean = 0, min = 0, max = 0;
-  double ci_low = 0, ci_high = 0;  // 95% t interval of the mean
-  std::string verdict;             // supported | not supported | inconclusive
-  std::string why;                 // not supported: equivalent | opposite | too small
+  double ci_low = 0, ci_high = 0;  // 95% interval of the mean (never narrower than mean +- resolution)
+  double tost_low = 0, tost_high = 0;  // 90% interval (TOST)
+  Verdict verdict = Verdict::inconclusive;  // after Holm's correction over the claim's cells
+  Why why = Why::none;             // not supported: equivalent | opposite | too small
+  Verdict unadjusted = Verdict::inconclusive;  // the cell's own decision, before the correction
+  Why unadjusted_why = Why::none;
+  double level = 1;                // decision_level: the cell's scaled one-sided level, Holm's input
+  bool positive_control = false;   // one of the rule's positive-control cells
+  int edge_treatment = 0, edge_control = 0;  // seeds whose selected lr sits at the grid's edge, per arm
   int seeds_needed = 0;            // inconclusive: seeds that would likely decide it (-1: none)
   double target = std::nan("");    // steps_to_target: this cell's combination's target accuracy
 };
 
+// The claim's verdict: every cell in one class (supported, not supported, inconclusive,
+// untestable), or "depends" listing each class's cells.
+enum class ClaimVerdict { supported, not_supported, inconclusive, untestable, depends };
+
 struct ClaimResult {
-  std::string verdict;
-  std::string note;  // the contrast; the derived target; which cells were decided when the claim is not
+  ClaimVerdict verdict = ClaimVerdict::inconclusive;
+  std::array<std::vector<std::string>, 4> cells;  // per Verdict (its int value): the cells, in cell order
+  std::string note;  // the contrast; the derived target
   double target = std::nan("");  // steps_to_target: the derived target accuracy
   std::vector<Comparison> comparisons;
   // value of `by` [@ each combination] -> seed -> metric (with a contrast, m(a) - m(b))
   std::map<std::string, std::map<long, double>> metric;
 };
+
+// The claim's verdict as written in claims.csv, claims.md and the log: "supported",
+// "not supported", "inconclusive", "untestable" or "depends: supported for CELLS; not
+// supported for CELLS; undecided for CELLS; untestable for CELLS" (the classes that have cells).
+std::string verdict_text(const ClaimResult& r);
 
 // rule.file's rows with the runs.csv columns they lack, matched by run_id.
 // Throws ConfigError for a run_id runs.csv does not have.

@@ -14,6 +14,28 @@ namespace normlab {
 
 namespace {
 std::string signed_num(double v) { return fmt::format("{:+.4g}", v); }
+
+// The interval's method, its resolution floor, the censored seeds and (equivalence rules) the TOST interval.
+std::string method_text(const Comparison& c) {
+  std::string s = method_name(c.cell_rule.method);
+  if (c.cell_rule.resolution > 0) s += fmt::format(", at least ±{:.3g}", c.cell_rule.resolution);
+  if (c.sample.censored > 0) s += fmt::format(", {} of {} censored", c.sample.censored, c.diffs.size());
+  if (c.cell_rule.equivalence)
+    s += fmt::format("; 90% TOST [{}, {}]", signed_num(c.tost_low), signed_num(c.tost_high));
+  if (c.edge_treatment + c.edge_control > 0)
+    s += fmt::format("; lr at the grid's edge in {} (treatment) and {} (control) seeds", c.edge_treatment, c.edge_control);
+  return s;
+}
+
+std::string cell_text(Verdict verdict, Why why, const Comparison& c, double margin) {
+  std::string v = verdict_name(verdict);
+  if (why == Why::equivalent) v += fmt::format(" (no practical difference: within ±{})", margin);
+  else if (why != Why::none) v += fmt::format(" ({})", why_name(why));
+  if (verdict == Verdict::inconclusive)
+    v += c.seeds_needed > 0 ? fmt::format(" (about {} seeds for 80% power one margin away)", c.seeds_needed)
+                            : " (no number of seeds: the resolution is not finer than the margin)";
+  return v;
+}
 }  // namespace
 
 std::vector<std::string> natural_order(const std::map<std::string, std::map<long, double>>& m) {
@@ -50,23 +72,31 @@ double decisive(const ClaimResult& r) {
 
 std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results) {
   std::string s = "id,cell,n,mean,ci_low,ci_high,margin,verdict,why,seeds_needed,min,max,diffs,target,"
-                  "tolerance,metric,by,control,note,statement,rule\n";
+                  "tolerance,metric,by,control,note,statement,rule,verdict_unadjusted,why_unadjusted,level,kind,"
+                  "method,resolution,censored,tost_low,tost_high,edge_treatment,edge_control,positive_control\n";
   const auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& r = rules[i];
     const auto& res = results[i];
+    const MetricKind kind = metric_kind(r);
     // The claim's own row (cell empty): n counts its cells, mean is the decisive (smallest) cell mean.
-    s += fmt::format("{},,{},{},,,{},{},,,,,,{},{},{},{},{},{},{},{}\n", r.id, res.comparisons.size(),
-                     num(decisive(res)), r.margin, csv_field(res.verdict), num(res.target), r.tolerance, r.metric,
-                     r.by, r.control, csv_field(res.note), csv_field(r.statement), csv_field(r.text));
+    s += fmt::format("{},,{},{},,,{},{},,,,,,{},{},{},{},{},{},{},{},,,,{},{},,,,,,,\n", r.id, res.comparisons.size(),
+                     num(decisive(res)), r.margin, csv_field(verdict_text(res)), num(res.target), r.tolerance,
+                     metric_name(r.metric), r.by, r.control, csv_field(res.note), csv_field(r.statement),
+                     csv_field(r.text), kind_name(kind), method_name(method_for(kind)));
     for (const auto& c : res.comparisons) {
       std::string d;
       for (double v : c.diffs) d += (d.empty() ? "" : "; ") + fmt::format("{:.6g}", v);
-      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},,,\n", r.id, csv_field(c.treatment),
-                       c.diffs.size(), num(c.mean), num(c.ci_low), num(c.ci_high), r.margin, c.verdict, c.why,
-                       c.verdict == "inconclusive" ? std::to_string(c.seeds_needed) : "", num(c.min), num(c.max),
-                       csv_field(d), num(std::isfinite(c.target) ? c.target : res.target), r.tolerance, r.metric, r.by,
-                       r.control);
+      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},,,,", r.id, csv_field(c.treatment),
+                       c.diffs.size(), num(c.mean), num(c.ci_low), num(c.ci_high), r.margin, verdict_name(c.verdict),
+                       why_name(c.why), c.verdict == Verdict::inconclusive ? std::to_string(c.seeds_needed) : "",
+                       num(c.min), num(c.max), csv_field(d), num(std::isfinite(c.target) ? c.target : res.target),
+                       r.tolerance, metric_name(r.metric), r.by, r.control);
+      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", verdict_name(c.unadjusted),
+                       csv_field(why_name(c.unadjusted_why)), num(c.level), kind_name(kind),
+                       method_name(c.cell_rule.method), num(c.cell_rule.resolution), c.sample.censored,
+                       num(c.tost_low), num(c.tost_high), c.edge_treatment, c.edge_control,
+                       c.positive_control ? "yes" : "");
     }
   }
   return s;
@@ -74,19 +104,26 @@ std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<Cl
 
 std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
                       const std::string& profile) {
-  std::string s = fmt::format("# normlab claims ({} profile)\n\nGenerated {} by `normlab claims --profile {}`."
-                              " Each claim's rule was written before its results were seen; the "
-                              "verdict is what the rule gives. A cell is one treatment in one combination "
-                              "of the rule's `each` keys; its per-seed differences give n, a mean and a "
-                              "95% t interval, decided against the margin.\n\n| claim | verdict | cells: "
-                              "supported / not supported / inconclusive | margin |\n|---|---|---|---:|\n",
-                              profile, utc_now(), profile);
+  std::string s = fmt::format("# normlab claims ({} profile)\n\n", profile);
+  if (profile == "quick")
+    s += "**This is a smoke test.** The quick profile runs every cell with few seeds and short training on "
+         "the MNIST 10k subset, to show that the suite runs and to catch regressions against its baseline. "
+         "Its verdicts are not evidence for or against a claim; the full profile's are.\n\n";
+  s += fmt::format("Generated {} by `normlab claims --profile {}`. Each claim's rule is the one in its claim "
+                   "file now; rules changed after a first full run are recorded in the claim files' comments and "
+                   "the repository's history. A cell is one treatment in one combination of the rule's `each` "
+                   "keys; its per-seed differences give n, a mean and a 95% interval whose method fits the "
+                   "metric's kind (t for continuous metrics; the exact signed-rank interval for grid-valued "
+                   "metrics, step counts and rates, never narrower than the metric's resolution, with runs "
+                   "that never reached a target counted as at least the budget). Equivalence is TOST at 90%. "
+                   "Decisions are Holm-corrected across a claim's cells (both decisions are shown).\n\n"
+                   "| claim | verdict | cells: supported / not supported / inconclusive / untestable | margin |\n"
+                   "|---|---|---|---:|\n", utc_now(), profile);
   for (std::size_t i = 0; i < rules.size(); ++i) {
-    int n[3] = {0, 0, 0};
-    for (const auto& c : results[i].comparisons)
-      ++n[c.verdict == "supported" ? 0 : c.verdict == "not supported" ? 1 : 2];
-    s += fmt::format("| [{}](#{}) | **{}** | {} / {} / {} | {} |\n", rules[i].id, rules[i].id,
-                     results[i].verdict, n[0], n[1], n[2], rules[i].margin);
+    int n[4] = {0, 0, 0, 0};
+    for (const auto& c : results[i].comparisons) ++n[int(c.verdict)];
+    s += fmt::format("| [{}](#{}) | **{}** | {} / {} / {} / {} | {} |\n", rules[i].id, rules[i].id,
+                     verdict_text(results[i]), n[0], n[1], n[2], n[3], rules[i].margin);
   }
   s += "\nEvery cell of every claim, its mean difference with its 95% interval, against its margin "
        "(dashed) and zero:\n\n![forest plot of every cell](forest.png)\n";
@@ -94,37 +131,34 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
     const auto& c = rules[i];
     const auto& res = results[i];
     s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**{}\n\n",
-                     c.id, c.statement, c.source, c.text, res.verdict,
+                     c.id, c.statement, c.source, c.text, verdict_text(res),
                      res.note.empty() ? "" : " (" + res.note + ")");
     std::string what;
     const char* rel = c.relative == Relative::ratio ? "; differences are ratios minus 1"
                       : c.relative == Relative::log ? "; differences are log ratios, ln(treatment / control)"
                                                     : "";
-    if (c.metric == "largest_stable_lr") what = fmt::format(" (log10 of the learning rate{})", rel);
-    else if (c.metric == "value" || c.metric == "spread")
+    if (c.metric == Metric::largest_stable_lr) what = fmt::format(" (log10 of the learning rate{})", rel);
+    else if (c.metric == Metric::value || c.metric == Metric::spread)
       what = fmt::format(" (column `{}` of {}{})", c.column, c.file, rel);
     else if (*rel) what = fmt::format(" ({})", rel + 2);
     s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
-                     c.metric, what, c.by, c.by);
+                     metric_name(c.metric), what, c.by, c.by);
     for (const auto& norm : natural_order(res.metric)) {
       const auto& seeds = res.metric.at(norm);
       double m = 0;
       for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
       s += fmt::format("| {} | {:.4g} |\n", norm, m);
     }
-    s += "\n| cell: treatment vs " + c.control + " | n | mean | 95% interval | per-seed differences | verdict |\n"
-         "|---|---:|---:|---|---|---|\n";
+    s += "\n| cell: treatment vs " + c.control + " | n | mean | 95% interval (method) | per-seed differences | "
+         "decision | after Holm |\n|---|---:|---:|---|---|---|---|\n";
     for (const auto& cmp : res.comparisons) {
       std::string d;
       for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
-      std::string v = cmp.verdict;
-      if (cmp.why == "equivalent") v += fmt::format(" (no practical difference: within ±{})", c.margin);
-      else if (!cmp.why.empty()) v += " (" + cmp.why + ")";
-      if (cmp.verdict == "inconclusive")
-        v += cmp.seeds_needed > 0 ? fmt::format(" (about {} seeds would decide it)", cmp.seeds_needed)
-                                  : " (the mean sits on the margin)";
-      s += fmt::format("| {} | {} | {} | [{}, {}] | {} | {} |\n", cmp.treatment, cmp.diffs.size(),
-                       signed_num(cmp.mean), signed_num(cmp.ci_low), signed_num(cmp.ci_high), d, v);
+      s += fmt::format("| {}{} | {} | {} | [{}, {}] ({}) | {} | {} | {} |\n", cmp.treatment,
+                       cmp.positive_control ? " (positive control)" : "", cmp.diffs.size(),
+                       signed_num(cmp.mean), signed_num(cmp.ci_low), signed_num(cmp.ci_high), method_text(cmp), d,
+                       cell_text(cmp.unadjusted, cmp.unadjusted_why, cmp, c.margin),
+                       cell_text(cmp.verdict, cmp.why, cmp, c.margin));
     }
     const std::string data = c.measure == "step-time" ? "timings.csv" : "runs.csv";
     s += fmt::format("\nData: [{0}/{1}]({0}/{1}); figures: [{0}/report.md]({0}/report.md).\n", c.id, data);

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .load import ReportError
 
-COLORS = {"supported": "#2ca02c", "not supported": "#d62728", "inconclusive": "#7f7f7f"}
+COLORS = {"supported": "#2ca02c", "not supported": "#d62728", "inconclusive": "#7f7f7f", "untestable": "#ff7f0e"}
 COLUMNS = ["id", "cell", "n", "mean", "ci_low", "ci_high", "margin", "verdict"]
 
 
