@@ -5,8 +5,8 @@
 #
 # Default (a contributor's check): every ctest except those labelled `slow`
 # (over a minute each: the whole quick claims profile against the committed
-# baseline, the five-kernel byte comparison, the Slurm cluster), then the
-# sanitizer pass's default subset (scripts/sanitize.sh).
+# baseline, the two throwaway-Slurm tests), then the sanitizer pass's default
+# subset (scripts/sanitize.sh).
 # --all (CI): every ctest, then the full sanitizer pass (sanitize.sh --all).
 # --no-sanitize: skip the sanitizer pass (with or without --all).
 # Usage: bash scripts/test.sh [--all] [--no-sanitize]
