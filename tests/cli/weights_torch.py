@@ -53,7 +53,7 @@ def build(model, norm):
 with tempfile.TemporaryDirectory() as tmp:
     w = os.path.join(tmp, "w.safetensors")
     subprocess.run([BIN, "train", "--dataset", "fashion-mnist", "--model", MODEL, "--norm", NORM,
-                    "--steps", "150", "--batch-size", "64", "--lr", "0.05", "--quiet", "--out", tmp,
+                    "--steps", "150", "--eval-every", "150", "--batch-size", "64", "--lr", "0.05", "--quiet", "--out", tmp,
                     "--save-weights", w], check=True)
     with open(os.path.join(tmp, "runs.csv"), newline="") as f:
         acc_normlab = float(next(csv.DictReader(f))["final_test_acc"])
