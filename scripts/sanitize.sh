@@ -12,8 +12,9 @@
 # weight checks.
 # --all (scripts/test.sh --all, CI): also the CNN PyTorch weight checks (the
 # slowest under the sanitizers; the CNN layers' code is in the unit tests).
-# Claims, Slurm, the BLAS-kernel comparison, reports, benchmarks and some
-# timing-sensitive sweep cases run only in the ordinary build: under the
+# Claims, Slurm, the BLAS-kernel comparison, reports, benchmarks, the memory
+# estimates against RSS, the random operation sequences and some
+# timing-sensitive sweep and ledger cases run only in the ordinary build: under the
 # sanitizers they take tens of minutes or race, and reach no code the listed
 # tests do not.
 # Usage: bash scripts/sanitize.sh [--all]   (after scripts/setup.sh)
@@ -35,7 +36,10 @@ cmake --build build-asan -j"$(nproc)" >/dev/null
 echo "== build-asan built: $(( $(date +%s) - start )) s"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-exclude="calibration|cli_claims|cli_slurm|cli_kernel|cli_report|bench_|interop|cli_sweep_(progress|lock|random|jobs|fresh)"
+exclude="calibration|cli_claims|cli_slurm|cli_kernel|cli_report|bench_|interop|cli_sweep_(progress|live-progress|lock|random|jobs|fresh)"
+# Measured peak RSS, heartbeat ages and 200 random sequences mean nothing (or
+# take too long) under the sanitizers' memory and time overhead.
+exclude="$exclude|cli_bounds_(memory-estimates|ledger-stale|temp-names)|cli_store_random|claims_committed"
 [ "$all" = 1 ] || exclude="$exclude|cli_weights_torch_cnn"
 cd build-asan
 ctest --output-on-failure -j"$(nproc)" -E "$exclude"
