@@ -3,7 +3,7 @@
 
 Usage: scripts/report.py SWEEP_DIR [--out DIR]
 
-Reads only the CSV contract of a sweep directory (see ../shared/design.md, "Outputs"):
+Reads only the CSV contract of a sweep directory (the layout in lib/results/run_files.h):
   runs.csv         one row per run: run_id, every config key, then status, failure and the
                    summary (final/best test accuracy, losses, steps/seconds to target, ...)
   curves.csv       run_id, step, epoch, samples, split (train|test), loss, accuracy, ...

