@@ -272,9 +272,17 @@ def case_file_cap(tmp):
     write_b("t10k-labels-idx1-ubyte", hdr(1, [10]) + bytes(10))
     p = normlab(["train", "--dataset", f"idx:{idx}", "--steps", "1", "--out", out], expect=2)
     has_all(p, [f"idx:{idx}", "30060 MiB", "NORMLAB_MAX_DATA_MB=30060"], "IDX header claiming 31 GB")
+    # With the data limit raised, the header's 29908 MiB are not trusted either:
+    # the payload is not there, so the file is truncated (nothing is allocated).
     p = normlab(["train", "--dataset", f"idx:{idx}", "--steps", "1", "--out", out], expect=2,
                 env={"NORMLAB_MAX_DATA_MB": "40000"})
-    has_all(p, ["train-images-idx3-ubyte", "29908 MiB", "NORMLAB_MAX_FILE_MB=29908 "], "IDX payload past the file cap")
+    has_all(p, ["train-images-idx3-ubyte", "truncated IDX data", "found 0"], "IDX header past its payload")
+    # A payload that is really there and over the file cap: refused as its bytes arrive.
+    write_b("train-images-idx3-ubyte", hdr(3, [2000, 28, 28]) + bytes(2000 * 784))
+    write_b("train-labels-idx1-ubyte", hdr(1, [2000]) + bytes(2000))
+    p = normlab(["train", "--dataset", f"idx:{idx}", "--steps", "1", "--out", out], expect=2,
+                env={"NORMLAB_MAX_FILE_MB": "1"})
+    has_all(p, ["train-images-idx3-ubyte", "more than 1 MiB", "NORMLAB_MAX_FILE_MB above 1"], "IDX payload past the file cap")
     p = normlab(["train", "--config", "/dev/zero", "--out", out], expect=2, env={"NORMLAB_MAX_FILE_MB": "x"})
     has_all(p, ["NORMLAB_MAX_FILE_MB", "'x'", "whole number"], "bad cap")
 
