@@ -74,10 +74,17 @@ void run_bench_cmd(const BenchOptions& o) {
   blas_set_threads(o.threads);
   TimingOptions t;
   t.min_total_s = o.min_time;
-  std::vector<BenchRow> rows = run_bench("probe", t);  // always: the yardsticks
+  std::vector<BenchRow> cases;
   for (const auto& s : bench_suites())
     if (s != "probe" && (o.suite == "all" || o.suite == s))
-      for (auto& r : run_bench(s, t, o.filter)) rows.push_back(r);
+      for (auto& r : run_bench(s, t, o.filter)) cases.push_back(r);
+  // Nothing was timed when nothing matched: refused before the probes too.
+  if (!o.filter.empty() && cases.empty())
+    throw ConfigError(fmt::format("--filter: '{}' matches no case of --suite {} (case names are listed by "
+                                  "`normlab bench --suite {}`; the probes take no filter)",
+                                  o.filter, o.suite, o.suite == "probe" ? "all" : o.suite));
+  std::vector<BenchRow> rows = run_bench("probe", t);  // always: the yardsticks, listed first
+  rows.insert(rows.end(), cases.begin(), cases.end());
   double triad = 0, sgemm = 0;
   for (const auto& r : rows) {
     if (r.name == "probe/triad") triad = r.gb_per_s();

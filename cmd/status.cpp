@@ -62,6 +62,25 @@ nlohmann::json read_job_file(const std::string& path) {
   return job;
 }
 
+// A folder that is not a sweep (one `train` run, a claims suite's top folder):
+// says what it is instead of failing on the missing grid. True when it did.
+bool describe_other_store(const std::string& dir, const std::string& manifest_path) {
+  const nlohmann::json m = nlohmann::json::parse(read_file_capped(manifest_path), nullptr, false);
+  if (!m.is_object()) return false;
+  const std::string kind = m.value("kind", m.value("command", ""));
+  if (kind == "train") {
+    std::printf("%s: the results of one `normlab train` run (run %s), not a sweep; its summary row is in "
+                "%s/runs.csv\n", dir.c_str(), m.value("run_id", std::string("?")).c_str(), dir.c_str());
+    return true;
+  }
+  if (kind == "claims") {
+    std::printf("%s: a claims suite's results (claims.csv, claims.md); `normlab status %s/ID` shows one claim's "
+                "runs\n", dir.c_str(), dir.c_str());
+    return true;
+  }
+  return false;
+}
+
 void run_status(const StatusOptions& o) {
   const std::string job_path = o.dir + "/slurm/job.json", manifest_path = o.dir + "/manifest.json";
   nlohmann::json job = nlohmann::json::object();  // empty unless made by `normlab slurm`
@@ -82,6 +101,7 @@ void run_status(const StatusOptions& o) {
     labels = run_labels(ex);
     name = ex.name;
   } else if (fs::exists(manifest_path)) {
+    if (describe_other_store(o.dir, manifest_path)) return;
     ManifestGrid g = read_manifest_grid(manifest_path);
     runs = std::move(g.runs);
     name = g.name;

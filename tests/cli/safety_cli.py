@@ -212,6 +212,12 @@ def case_bench_options(tmp):
         p = normlab(["bench", "--suite", "probe", *args], expect=2)
         check(needle in p.stderr and "allowed" in p.stderr, f"bench {args}:\n{p.stderr}")
         check("probe/" not in p.stdout, f"bench {args} timed something")
+    # A filter that matches no case is a typo, refused before anything is timed.
+    for args in (["--suite", "norm", "--filter", "nosuch"], ["--suite", "all", "--filter", "nosuch"],
+                 ["--suite", "probe", "--filter", "triad"]):
+        p = normlab(["bench", *args], expect=2)
+        check("--filter" in p.stderr and "matches no case" in p.stderr and "probe/" not in p.stdout,
+              f"bench {args}:\n{p.stdout}{p.stderr}")
 
 
 def idx(dims, payload):

@@ -44,6 +44,10 @@ def case_files_and_columns(tmp):
         check(os.path.exists(os.path.join(tmp, f)), f"{f} missing")
     runs = read(os.path.join(tmp, "runs.csv"))
     check(len(runs) == 1, "runs.csv must have one row")
+    # `status` on a train folder says what it is (it used to print a raw JSON exception).
+    st = subprocess.run([BIN, "status", tmp], capture_output=True, text=True)
+    check(st.returncode == 0 and "one `normlab train` run" in st.stdout and runs[0]["run_id"] in st.stdout,
+          f"status on a train folder: exit {st.returncode}\n{st.stdout}{st.stderr}")
     r = runs[0]
     for col in ["run_id", "dataset", "norm", "lr", "seed", "status", "final_test_acc",
                 "best_test_acc", "final_train_loss", "final_test_loss", "steps_to_target",
