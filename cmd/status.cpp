@@ -108,6 +108,10 @@ void run_status(const StatusOptions& o) {
     Experiment tmp;
     tmp.runs = runs;
     labels = run_labels(tmp);
+  } else if (fs::exists(o.dir + "/claims.csv")) {  // a claims folder from before claims wrote a manifest
+    std::printf("%s: a claims suite's results (claims.csv, claims.md); `normlab status %s/ID` shows one claim's "
+                "runs\n", o.dir.c_str(), o.dir.c_str());
+    return;
   } else {
     throw ConfigError(fmt::format("{}: neither slurm/job.json nor manifest.json; not a sweep directory", o.dir));
   }

@@ -38,3 +38,14 @@ def ledger(out):
             with open(os.path.join(d, f)) as fh:
                 recs.append(json.load(fh))
     return recs
+
+
+def tree(d):
+    """Every file under d (path -> bytes): compared before and after a refused command."""
+    out = {}
+    for root, _, files in os.walk(d):
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, d)] = fh.read()
+    return out

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from csv_rows import rows, write, run_ids
+from csv_rows import rows, tree, write, run_ids
 
 BIN = sys.argv[1]
 CASE = sys.argv[2]
@@ -50,16 +50,6 @@ def normlab(args, expect=0, env=None, cwd=None):
                  f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
     return p
 
-
-def tree(d):
-    """Every file under d (path -> bytes): compared before and after a refused command."""
-    out = {}
-    for root, _, files in os.walk(d):
-        for f in files:
-            p = os.path.join(root, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, d)] = fh.read()
-    return out
 
 
 def unchanged(d, before, what):

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from csv_rows import rows, write
+from csv_rows import rows, tree, write
 
 ap = argparse.ArgumentParser()
 ap.add_argument("bin")
@@ -67,15 +67,6 @@ def need(cond, msg):
 def run(argv, **kw):
     return subprocess.run([BIN, *argv], capture_output=True, text=True, errors="replace", env=ENV, **kw)
 
-
-def tree(d):
-    out = {}
-    for root, _, files in os.walk(d):
-        for f in files:
-            p = os.path.join(root, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, d)] = fh.read()
-    return out
 
 
 def parts(d, suffix=".csv"):

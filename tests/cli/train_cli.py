@@ -48,6 +48,12 @@ def case_files_and_columns(tmp):
     st = subprocess.run([BIN, "status", tmp], capture_output=True, text=True)
     check(st.returncode == 0 and "one `normlab train` run" in st.stdout and runs[0]["run_id"] in st.stdout,
           f"status on a train folder: exit {st.returncode}\n{st.stdout}{st.stderr}")
+    # ... and on a claims folder, with a manifest (a new one) or without (the committed baseline)
+    results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "results")
+    for d in ("baseline", "claims-full"):
+        st = subprocess.run([BIN, "status", os.path.join(results, d)], capture_output=True, text=True)
+        check(st.returncode == 0 and "a claims suite's results" in st.stdout,
+              f"status on results/{d}: exit {st.returncode}\n{st.stdout}{st.stderr}")
     r = runs[0]
     for col in ["run_id", "dataset", "norm", "lr", "seed", "status", "final_test_acc",
                 "best_test_acc", "final_train_loss", "final_test_loss", "steps_to_target",
