@@ -108,8 +108,8 @@ std::unique_ptr<Sequential<T>> assemble_resnet(const ModelConfig& cfg, const std
   const bool zero = skip && (cfg.zero_init_residual == ZeroInitResidual::on ||
                              (cfg.zero_init_residual == ZeroInitResidual::automatic && !has_norm));
   if (zero && has_norm && !cfg.norm.affine)
-    throw ConfigError("zero-init-residual: the block's last norm has no gamma to zero (affine = false); "
-                      "allowed: affine = true, or zero-init-residual = false");
+    throw ConfigError("zero-init-residual: the block's last norm has no gamma to zero with affine = false "
+                      "(allowed: affine = true, or zero-init-residual = auto or false)");
   auto m = std::make_unique<Sequential<T>>(cfg.input);
   m->template add<Conv2D<T>>(widths[0], 3, 1, 1);
   add_norm(*m, cfg);

@@ -4,7 +4,8 @@
 //   backward: dz = act'(y) * dy; the branch and the shortcut each take dz as the
 //             gradient of their last output, and both accumulate into dx (the
 //             identity: dx += dz). A chain's inner gradients are zeroed right
-//             before the part that accumulates into them, as in Sequential.
+//             before the part that accumulates into them, as in Sequential, and
+//             live in two buffers used in turn (each is read once, by the part before).
 #include "nn/residual.h"
 
 #include <algorithm>
@@ -101,20 +102,26 @@ void ResidualBlock<T>::bind(T* param, T* grad, T* buffer) {
 
 template <class T>
 void ResidualBlock<T>::reserve(int max_batch) {
+  std::size_t widest = 0;
   for (auto& p : parts_) {
     p.layer->reserve(max_batch);
     p.act.assign(std::size_t(max_batch) * p.layer->out_shape().size(), T(0));
-    p.dact.assign(p.act.size(), T(0));
+    widest = std::max(widest, p.act.size());
   }
   dz_.assign(std::size_t(max_batch) * this->out_.size(), T(0));
+  grad_a_.assign(widest, T(0));
+  grad_b_.assign(widest, T(0));
 }
 
 template <class T>
 double ResidualBlock<T>::scratch_numel(int max_batch) const {
-  double n = double(max_batch) * this->out_.size();  // dz
-  for (const auto& p : parts_)
-    n += p.layer->scratch_numel(max_batch) + 2.0 * max_batch * p.layer->out_shape().size();
-  return n;
+  double widest = 0, n = double(max_batch) * this->out_.size();  // dz
+  for (const auto& p : parts_) {
+    const double a = double(max_batch) * p.layer->out_shape().size();
+    n += p.layer->scratch_numel(max_batch) + a;
+    widest = std::max(widest, a);
+  }
+  return n + 2 * widest;  // grad_a, grad_b
 }
 
 template <class T>
@@ -131,8 +138,8 @@ void ResidualBlock<T>::zero_init_last_layer() {
   };
   Part* p = find("norm2");
   if (p && p->layer->params().empty())
-    throw ConfigError("zero-init-residual: the block's last norm has no gamma to zero (affine = false); "
-                      "allowed: affine = true, or zero-init-residual = false");
+    throw ConfigError("zero-init-residual: the block's last norm has no gamma to zero with affine = false "
+                      "(allowed: affine = true, or zero-init-residual = auto or false)");
   if (!p) p = find("conv2");
   std::size_t n = 0;
   for (const auto& s : p->layer->params()) n += s.numel();
@@ -171,13 +178,15 @@ void ResidualBlock<T>::chain_backward(bool branch, T* dx, const T* dlast, const 
   int m = 0;
   for (std::size_t i = 0; i < parts_.size(); ++i)
     if (parts_[i].branch == branch) idx[m++] = i;
-  for (int j = m; j-- > 0;) {
+  T* bufs[2] = {grad_a_.data(), grad_b_.data()};
+  const T* g = dlast;  // gradient of the current part's output
+  for (int j = m, k = 0; j-- > 0; k ^= 1) {
     Part& p = parts_[idx[j]];
-    Part* prev = j > 0 ? &parts_[idx[j - 1]] : nullptr;
-    T* din = prev ? prev->dact.data() : dx;  // (N, part in_shape)
+    const Part* prev = j > 0 ? &parts_[idx[j - 1]] : nullptr;
+    T* din = prev ? bufs[k] : dx;  // (N, part in_shape); never g, which is bufs[k ^ 1] or dlast
     if (prev) std::fill_n(din, std::size_t(N) * p.layer->in_shape().size(), T(0));
-    p.layer->backward(din, j == m - 1 ? dlast : p.dact.data(), prev ? prev->act.data() : x,
-                      p.act.data(), N);
+    p.layer->backward(din, g, prev ? prev->act.data() : x, p.act.data(), N);
+    g = din;
   }
 }
 

@@ -66,7 +66,7 @@ class ResidualBlock final : public Layer<T> {
     std::unique_ptr<Layer<T>> layer;
     bool branch;  // residual branch (else the shortcut)
     std::size_t param_off = 0, buffer_off = 0;
-    std::vector<T> act, dact;  // (max_batch, out_shape): its output and that output's gradient
+    std::vector<T> act;  // (max_batch, out_shape): its output
   };
   template <class L, class... Args>
   void add(bool branch, const std::string& name, Shape in, Args&&... args);
@@ -78,6 +78,9 @@ class ResidualBlock final : public Layer<T> {
   std::vector<Part> parts_;
   std::unique_ptr<Activation<T>> act_out_;  // y = act(r + k), in place on out
   std::vector<T> dz_;                      // (max_batch, out_shape): gradient of r + k
+  // (max_batch, largest part output): a chain's inner gradients, used in turn (the
+  // gradient a part reads is the one its successor wrote), so two serve every part.
+  std::vector<T> grad_a_, grad_b_;
 };
 
 }  // namespace normlab
