@@ -13,6 +13,7 @@
 #include "nn/model.h"
 #include "nn/residual.h"
 #include "tensor/rng.h"
+#include "train/precise_bn.h"
 #include "train/run_config.h"
 
 using namespace normlab;
@@ -208,4 +209,36 @@ TEST_CASE("resnet keys: depth and zero-init-residual go through the schema, off 
   s.set("model", "cnn-plain");
   s.set("stat-batches", "2,4");
   CHECK_THROWS_AS(resolve(s), ConfigError);
+}
+
+TEST_CASE("resnet: PreciseBN recomputes the batch norms inside the blocks too") {
+  ModelConfig mc = resnet(NormKind::batch, 1);
+  mc.widths = {4, 8, 8};
+  mc.input = Shape{1, 12, 12};
+  const int N = 6;
+  auto m = build_model<float>(mc, N);
+  init_model(*m, InitSpec{}, 5);
+  std::vector<float> x(std::size_t(N) * 144);
+  Rng rng(2);
+  for (auto& v : x) v = float(rng.uniform(0, 1));
+  PreciseBN p(*m);
+  p.add(x.data(), N);  // one batch: the pooled statistics are that batch's
+  p.finish();
+  int nested = 0;
+  for (std::size_t i = 0; i < m->num_layers(); ++i) {
+    auto* block = dynamic_cast<ResidualBlock<float>*>(&m->layer(i));
+    if (!block) continue;
+    for (std::size_t k = 0; k < block->num_parts(); ++k) {
+      auto* bn = dynamic_cast<BatchNorm<float>*>(&block->part(k));
+      if (!bn) continue;
+      ++nested;
+      const int C = bn->in_shape().c;
+      const double M = double(N) * bn->in_shape().spatial();
+      for (int c = 0; c < C; ++c) {
+        CHECK(bn->running_mean()[c] == doctest::Approx(bn->batch_mean()[c]).epsilon(1e-5));
+        CHECK(bn->running_var()[c] == doctest::Approx(bn->batch_var()[c] * M / (M - 1)).epsilon(1e-4));
+      }
+    }
+  }
+  CHECK(nested == 8);  // norm1, norm2 in each of 3 blocks, shortcut.1 in 2
 }
