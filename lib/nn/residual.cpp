@@ -159,20 +159,6 @@ const T* ResidualBlock<T>::chain_forward(bool branch, const T* x, int N, Mode mo
 }
 
 template <class T>
-void ResidualBlock<T>::forward(T* out, const T* in, int N, Mode mode) {
-  const T* r = chain_forward(true, in, N, mode);  // (N, w, OH, OW)
-  const std::size_t n = std::size_t(N) * this->out_.size();
-  if (!skip_) {
-    std::copy_n(r, n, out);
-  } else {
-    const bool projected = parts_.back().branch == false;
-    const T* k = projected ? chain_forward(false, in, N, mode) : in;  // (N, w, OH, OW)
-    for (std::size_t i = 0; i < n; ++i) out[i] = r[i] + k[i];
-  }
-  act_out_->forward(out, out, N, mode);  // elementwise, so in place
-}
-
-template <class T>
 void ResidualBlock<T>::chain_backward(bool branch, T* dx, const T* dlast, const T* x, int N) {
   std::size_t idx[8];  // parts of this chain in order (at most 5)
   int m = 0;
@@ -188,6 +174,20 @@ void ResidualBlock<T>::chain_backward(bool branch, T* dx, const T* dlast, const 
     p.layer->backward(din, g, prev ? prev->act.data() : x, p.act.data(), N);
     g = din;
   }
+}
+
+template <class T>
+void ResidualBlock<T>::forward(T* out, const T* in, int N, Mode mode) {
+  const T* r = chain_forward(true, in, N, mode);  // (N, w, OH, OW)
+  const std::size_t n = std::size_t(N) * this->out_.size();
+  if (!skip_) {
+    std::copy_n(r, n, out);
+  } else {
+    const bool projected = parts_.back().branch == false;
+    const T* k = projected ? chain_forward(false, in, N, mode) : in;  // (N, w, OH, OW)
+    for (std::size_t i = 0; i < n; ++i) out[i] = r[i] + k[i];
+  }
+  act_out_->forward(out, out, N, mode);  // elementwise, so in place
 }
 
 template <class T>
