@@ -130,10 +130,12 @@ def seed_model(model, norm):
                        *([nn.LayerNorm([w, s, s])] if norm == "ln" else nl(w, True)), nn.ReLU()]
             c = w
         return nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 4 * 4, 10))
-    if model == "rnn":  # hidden 128, the module the fixtures use (scripts/make_fixtures.py)
+    if model in ("rnn", "resnet"):  # the modules the fixtures use (scripts/make_fixtures.py)
         sys.dont_write_bytecode = True  # no __pycache__ in the source tree
         from make_fixtures import build_model
         kind = {"none": "none", "bn": "batch", "ln": "layer", "gn": "group"}[norm]
+        if model == "resnet":  # depth 1, widths 16,32,64
+            return build_model(dict(model="resnet", widths=[16, 32, 64], depth=1, norm=kind, groups=8))
         return build_model(dict(model="rnn", widths=[128], norm=kind, groups=8))
     if model == "mlp":
         layers = [nn.Linear(784, 128), *nl(128, False), nn.ReLU(), nn.Linear(128, 64), *nl(64, False), nn.ReLU(),
@@ -148,6 +150,7 @@ def step_suite(rows, opt):
              ("cnn", "none", [32, 128, 512]), ("cnn", "bn", [32, 128]), ("cnn", "gn", [32, 128]),
              ("cnn", "ln", [32, 128])]
     cases += [(m, norm, [2, 32, 128]) for m in ("cnn-deep", "rnn") for norm in ("none", "bn", "gn", "ln")]
+    cases += [("resnet", norm, [2, 8, 32, 128]) for norm in ("none", "bn", "gn", "ln")]
     for model, norm, batches in cases:
         for n in batches:
             name = f"step/{model}-{norm}/b{n}"

@@ -37,7 +37,8 @@ Writes safetensors files (a tiny writer below; the safetensors package is not ne
                                      batches' BN inputs; x_eval -> logits_eval with those stats
   interop_<m>.safetensors     a trained-ish torch state_dict (PyTorch -> normlab)
   interop_<m>.io.safetensors  x and torch eval-mode logits; metadata["config"] = model config.
-  models.safetensors, traj_<m>*.safetensors   cnn-deep and rnn: see fixtures_models.py.
+  models.safetensors, traj_<m>*.safetensors   cnn-deep, rnn, resnet and cnn-plain: see
+                          fixtures_models.py.
 
 check_checkpoint.py imports build_model/read_safetensors from here for the reverse
 direction (normlab -> PyTorch).
@@ -105,7 +106,7 @@ def read_safetensors(path):
 # ---------------------------------------------------------------- models (mirror lib/nn/model.cpp)
 
 DEFAULT_WIDTHS = {"mlp": [128, 64], "cnn": [32], "cnn-small": [16, 32], "cnn-deep": [16, 32, 64],
-                  "rnn": [128]}
+                  "rnn": [128], "resnet": [16, 32, 64], "cnn-plain": [16, 32, 64]}
 
 
 def _norm(kind, c, shape_chw, dense, groups, eps, momentum, affine):
@@ -177,6 +178,48 @@ class NormRNN(nn.Module):
         return h
 
 
+class BasicBlock(nn.Module):
+    """normlab's residual block (lib/nn/residual.h), torchvision's BasicBlock with the norm chosen:
+    y = act(norm2(conv2(act(norm1(conv1(x))))) + shortcut(x)); shortcut = identity, or a 1x1 conv
+    with stride s and a norm where the shape changes (option B); skip=False drops the shortcut."""
+
+    def __init__(self, c, w, hw, stride, skip, act, norm_kw):
+        super().__init__()
+        s = (hw - 1) // stride + 1  # the output map: 3x3 pad 1 and 1x1 pad 0 agree
+        ident = nn.Identity()
+        self.conv1 = nn.Conv2d(c, w, 3, stride=stride, padding=1)
+        self.norm1 = _norm(c=w, shape_chw=(w, s, s), dense=False, **norm_kw) or ident
+        self.act1 = act()
+        self.conv2 = nn.Conv2d(w, w, 3, padding=1)
+        self.norm2 = _norm(c=w, shape_chw=(w, s, s), dense=False, **norm_kw) or ident
+        self.skip = skip
+        if skip and (stride != 1 or c != w):
+            n = _norm(c=w, shape_chw=(w, s, s), dense=False, **norm_kw)
+            self.shortcut = nn.Sequential(nn.Conv2d(c, w, 1, stride=stride), *([n] if n is not None else []))
+        else:
+            self.shortcut = None
+        self.act_out = act()
+        self.out_hw = s
+
+    def forward(self, x):
+        r = self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))
+        if self.skip:
+            r = r + (x if self.shortcut is None else self.shortcut(x))
+        return self.act_out(r)
+
+
+def zero_init_residual(model):
+    """normlab's zero-init-residual: each block's norm2 gamma, or (no norm) conv2's weight and bias, = 0."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, BasicBlock):
+                if isinstance(m.norm2, nn.Identity):
+                    m.conv2.weight.zero_()
+                    m.conv2.bias.zero_()
+                else:
+                    m.norm2.weight.zero_()
+
+
 def build_model(cfg):
     """cfg: dict with model, widths, activation, norm, groups, eps, momentum, affine,
     placement, input [c,h,w], classes -- the same keys normlab's ModelConfig has.
@@ -231,6 +274,17 @@ def build_model(cfg):
     elif model == "rnn":
         layers.append(NormRNN(h, w, widths[0], **norm_kw))
         f = widths[0]
+    elif model in ("resnet", "cnn-plain"):
+        layers.append(nn.Conv2d(c, widths[0], 3, padding=1))
+        c = widths[0]
+        block(c, h, w, False)
+        for st, wd in enumerate(widths):
+            for b in range(cfg.get("depth", 1)):
+                blk = BasicBlock(c, wd, h, 2 if st > 0 and b == 0 else 1, model == "resnet", act, norm_kw)
+                layers.append(blk)
+                c, h, w = wd, blk.out_hw, blk.out_hw
+        layers += [nn.AvgPool2d(h), nn.Flatten()]
+        f = c
     else:
         raise ValueError(model)
     layers.append(nn.Linear(f, classes))

@@ -62,7 +62,10 @@ TEST_CASE("alloc: a training step allocates nothing after the first") {
                        Case{"mlp", NormKind::noisy_batch, "sgd"},
                        Case{"cnn-small", NormKind::noisy_batch, "sgd"},
                        Case{"mlp", NormKind::batch, "sgd", 0.5},
-                       Case{"cnn-small", NormKind::none, "adam", 0.2}}) {
+                       Case{"cnn-small", NormKind::none, "adam", 0.2},
+                       Case{"resnet", NormKind::batch, "momentum"}, Case{"resnet", NormKind::none, "sgd"},
+                       Case{"resnet", NormKind::layer, "adam"}, Case{"resnet", NormKind::group, "sgd"},
+                       Case{"cnn-plain", NormKind::batch, "sgd"}}) {
     ModelConfig mc;
     mc.model = c.model;
     mc.norm.kind = c.norm;
@@ -70,6 +73,11 @@ TEST_CASE("alloc: a training step allocates nothing after the first") {
     mc.dropout = c.dropout;
     mc.norm.groups = 4;
     mc.input = data->shape;
+    const bool blocks = std::string(c.model) == "resnet" || std::string(c.model) == "cnn-plain";
+    if (blocks) {  // small, with identity and projection blocks
+      mc.widths = {4, 8, 8};
+      mc.depth = 2;
+    }
     const int N = 32;
     auto model = build_model<float>(mc, N);
     init_model(*model, InitSpec{}, 1);

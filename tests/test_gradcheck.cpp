@@ -287,7 +287,13 @@ TEST_CASE("gradcheck: whole models through the loss, every norm and placement") 
       {"rnn", NormKind::layer, "before", {1, 5, 4}},
       {"rnn", NormKind::none, "before", {1, 5, 4}},
       {"mlp", NormKind::ghost_batch, "before", {12, 1, 1}},
-      {"cnn", NormKind::ghost_batch, "after", {1, 6, 6}}};
+      {"cnn", NormKind::ghost_batch, "after", {1, 6, 6}},
+      {"resnet", NormKind::none, "before", {1, 6, 6}},
+      {"resnet", NormKind::batch, "before", {1, 6, 6}},
+      {"resnet", NormKind::layer, "before", {1, 6, 6}},
+      {"resnet", NormKind::group, "before", {2, 5, 5}},
+      {"cnn-plain", NormKind::batch, "before", {1, 6, 6}},
+      {"cnn-plain", NormKind::group, "before", {1, 6, 6}}};
   for (const auto& c : cases) {
     ModelConfig cfg;
     cfg.model = c.model;
@@ -295,6 +301,11 @@ TEST_CASE("gradcheck: whole models through the loss, every norm and placement") 
     if (std::string(c.model) == "cnn") cfg.widths = {4};
     if (std::string(c.model) == "cnn-deep") cfg.widths = {4, 4, 6};
     if (std::string(c.model) == "rnn") cfg.widths = {6};
+    // an identity block, then projections; depth 2 adds an identity block in every stage
+    if (std::string(c.model) == "resnet" || std::string(c.model) == "cnn-plain") {
+      cfg.widths = {2, 4, 4};
+      cfg.depth = c.norm == NormKind::batch || c.norm == NormKind::group ? 2 : 1;
+    }
     cfg.activation = ActKind::tanh;  // smooth, so no kink sits near a probe
     cfg.norm.kind = c.norm;
     cfg.norm.groups = 2;

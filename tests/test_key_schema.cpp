@@ -45,7 +45,7 @@ TEST_CASE("every key has a complete spec and its default passes it unchanged") {
     }
   // Every option of train is a run key, in the CSV column order of the results.
   CHECK(run_keys().front().name == std::string("dataset"));
-  CHECK(run_keys().size() == 43);
+  CHECK(run_keys().size() == 45);
   CHECK(find_run_key("eval_every") == find_run_key("eval-every"));
   CHECK(find_run_key("nope") == nullptr);
 }
@@ -54,6 +54,7 @@ TEST_CASE("choices agree with the parsers that use them") {
   for (const auto& c : spec("norm").choices) CHECK_NOTHROW(parse_norm_kind(c));
   for (const auto& c : spec("activation").choices) CHECK_NOTHROW(parse_activation(c));
   for (const auto& c : spec("model").choices) CHECK_NOTHROW(default_widths(c));
+  for (const auto& c : spec("zero-init-residual").choices) CHECK_NOTHROW(parse_zero_init_residual(c));
   for (const auto& c : spec("optimizer").choices) {
     OptimConfig o;
     o.kind = c;

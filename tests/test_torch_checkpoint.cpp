@@ -67,7 +67,8 @@ nlohmann::json config_to_json(const ModelConfig& c) {
           {"placement", c.placement},
           {"input", {c.input.c, c.input.h, c.input.w}},
           {"classes", c.classes},
-          {"dropout", c.dropout}};
+          {"dropout", c.dropout},
+          {"depth", c.depth}};
 }
 
 double max_abs(const float* a, const std::vector<double>& r) {
@@ -141,6 +142,10 @@ TEST_CASE("torch interop: export normlab checkpoints for scripts/check_checkpoin
     c.norm.ghost_batch = ghost;
     return c;
   };
+  auto with_depth = [](ModelConfig c, int depth) {
+    c.depth = depth;
+    return c;
+  };
   const std::vector<Item> items = {
       {"mlp_renorm_dropout",
        with(make_cfg("mlp", {32, 16}, NormKind::batch_renorm, Shape{1, 6, 6}, 8, "after"), 0.3, 32)},
@@ -156,6 +161,9 @@ TEST_CASE("torch interop: export normlab checkpoints for scripts/check_checkpoin
       {"cnndeep_bn", make_cfg("cnn-deep", {4, 8, 8}, NormKind::batch, Shape{1, 28, 28})},
       {"rnn_bn", make_cfg("rnn", {16}, NormKind::batch, Shape{1, 28, 28})},
       {"rnn_gn", make_cfg("rnn", {16}, NormKind::group, Shape{1, 28, 28}, 4)},
+      {"resnet_bn_d2", with_depth(make_cfg("resnet", {4, 8, 8}, NormKind::batch, Shape{1, 28, 28}), 2)},
+      {"resnet_none", make_cfg("resnet", {4, 8, 8}, NormKind::none, Shape{1, 12, 12})},
+      {"cnnplain_gn", make_cfg("cnn-plain", {4, 8, 8}, NormKind::group, Shape{1, 12, 12}, 2)},
   };
   uint64_t seed = 11;
   for (const auto& it : items) {

@@ -1,5 +1,5 @@
-// cnn-deep and rnn against PyTorch (fixtures from scripts/make_fixtures.py, written by
-// scripts/fixtures_models.py).
+// cnn-deep, rnn, resnet and cnn-plain against PyTorch (fixtures from scripts/make_fixtures.py,
+// written by scripts/fixtures_models.py).
 //
 // models.safetensors (torch in float64): per case a state_dict, a train-mode batch and output
 // gradient dy (loss = sum(y*dy)), torch's logits y, input gradient dx, every parameter's
@@ -10,8 +10,10 @@
 // fixture): batch norm over a batch of 3 or 4, through 28 recurrent steps, is conditioned
 // so that float32 rounding alone moves some gradients by 2e-5 in torch too.
 //
-// traj_<m>.safetensors (torch in float32): five SGD-momentum steps of cnn-deep with BN and of
-// the rnn with LN (and clip-norm 1), from traj_<m>_init.safetensors loaded by load_checkpoint.
+// traj_<m>.safetensors (torch in float32): five SGD-momentum steps of cnn-deep with BN, of
+// the rnn with LN (and clip-norm 1), and of resnet and cnn-plain (depth 1) with each of
+// none, BN, LN and GN (resnet without a norm from its zero-init-residual start), from
+// traj_<m>_init.safetensors loaded by load_checkpoint.
 // Asserted: each step's loss |a - r| / |r| <= 1e-4, and each final tensor
 // max|a - r| / max|r| <= 1e-4.
 #include <doctest/doctest.h>
@@ -44,6 +46,7 @@ ModelConfig config_from_json(const nlohmann::json& j) {
   c.norm.momentum = j.value("momentum", 0.1);
   c.norm.affine = j.value("affine", true);
   c.placement = j.value("placement", std::string("before"));
+  c.depth = j.value("depth", 1);
   const auto in = j.at("input").get<std::vector<int>>();
   c.input = Shape{in.at(0), in.at(1), in.at(2)};
   c.classes = j.value("classes", 10);
@@ -132,9 +135,9 @@ double run_case(const nlohmann::json& c, std::string& worst) {
 
 }  // namespace
 
-TEST_CASE("torch models: cnn-deep and rnn, every norm: logits, gradients, running statistics") {
+TEST_CASE("torch models: cnn-deep, rnn, resnet and cnn-plain, every norm: logits, gradients, running statistics") {
   const auto cases = nlohmann::json::parse(models_fixture().metadata.at("cases"));
-  REQUIRE(cases.size() == 8);
+  REQUIRE(cases.size() == 18);
   for (const auto& c : cases) {
     const std::string name = c.at("name");
     SUBCASE(name.c_str()) {
@@ -150,8 +153,9 @@ TEST_CASE("torch models: cnn-deep and rnn, every norm: logits, gradients, runnin
   }
 }
 
-TEST_CASE("torch models: five training steps of cnn-deep (BN) and rnn (LN) match PyTorch") {
-  for (const char* name : {"cnndeep_bn", "rnn_ln"}) {
+TEST_CASE("torch models: five training steps of cnn-deep (BN), rnn (LN), resnet and cnn-plain match PyTorch") {
+  for (const char* name : {"cnndeep_bn", "rnn_ln", "resnet_none", "resnet_bn", "resnet_ln", "resnet_gn",
+                           "cnnplain_none", "cnnplain_bn", "cnnplain_ln", "cnnplain_gn"}) {
     SUBCASE(name) {
       const std::string dir = NORMLAB_FIXTURES;
       const SafeTensorFile f = read_safetensors(dir + "/traj_" + name + ".safetensors");

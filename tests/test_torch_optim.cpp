@@ -142,3 +142,29 @@ TEST_CASE("torch optim: SGD and momentum and Nesterov and Adam reproduce 10 PyTo
     }
   }
 }
+
+TEST_CASE("optim: clip-norm scales every gradient by max_norm / (||g||_2 + 1e-6) when ||g||_2 > max_norm") {
+  // torch.nn.utils.clip_grad_norm_(params, max_norm): one global l2 norm over all
+  // parameters; above max_norm the gradients are multiplied by max_norm/(norm + 1e-6).
+  OptimConfig oc;  // plain SGD, lr 1: the step is the clipped gradient
+  oc.clip_norm = 1.0;
+  Optimizer opt(oc, 4);
+  std::vector<float> p(4, 0.f);
+  const std::vector<float> g = {3.f, 0.f, 0.f, 4.f};  // ||g|| = 5
+  opt.step(p.data(), g.data(), 1.0);
+  const double s = 1.0 / (5.0 + 1e-6);
+  CHECK(p[0] == doctest::Approx(-3 * s).epsilon(1e-7));
+  CHECK(p[3] == doctest::Approx(-4 * s).epsilon(1e-7));
+  // Below the limit nothing is scaled.
+  const std::vector<float> small = {0.3f, 0.f, 0.f, 0.4f};  // ||g|| = 0.5
+  std::fill(p.begin(), p.end(), 0.f);
+  opt.step(p.data(), small.data(), 1.0);
+  CHECK(p[0] == -0.3f);
+  CHECK(p[3] == -0.4f);
+  // 0 turns it off.
+  OptimConfig off;
+  Optimizer o2(off, 4);
+  std::fill(p.begin(), p.end(), 0.f);
+  o2.step(p.data(), g.data(), 1.0);
+  CHECK(p[3] == -4.f);
+}

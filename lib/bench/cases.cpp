@@ -170,7 +170,10 @@ void step_suite(std::vector<BenchRow>& out, const TimingOptions& opt, const std:
                      {"cnn-deep", "none", {2, 32, 128}}, {"cnn-deep", "bn", {2, 32, 128}},
                      {"cnn-deep", "gn", {2, 32, 128}},   {"cnn-deep", "ln", {2, 32, 128}},
                      {"rnn", "none", {2, 32, 128}},      {"rnn", "bn", {2, 32, 128}},
-                     {"rnn", "gn", {2, 32, 128}},        {"rnn", "ln", {2, 32, 128}}};
+                     {"rnn", "gn", {2, 32, 128}},        {"rnn", "ln", {2, 32, 128}},
+                     // depth 1 (the default): ResNet-8, 16/32/64 channels
+                     {"resnet", "none", {2, 8, 32, 128}}, {"resnet", "bn", {2, 8, 32, 128}},
+                     {"resnet", "gn", {2, 8, 32, 128}},   {"resnet", "ln", {2, 8, 32, 128}}};
   for (const auto& c : cases)
     for (int N : c.batches) {
       const std::string name = fmt::format("step/{}-{}/b{}", c.model, c.norm, N);

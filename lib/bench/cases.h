@@ -6,6 +6,7 @@
 //   layers/dense-{fwd,fwdbwd}/512x784x128, layers/conv-{fwd,fwdbwd}/128x1x28x28-32k3,
 //   layers/conv-{fwd,fwdbwd}/128x16x14x14-32k3p1
 //   step/mlp-{none,bn}/bN (N = 8, 32, 128, 512), step/cnn-{none,bn,gn,ln}/bN (N = 32, 128; none also 512)
+//   step/resnet-{none,bn,gn,ln}/bN (N = 2, 8, 32, 128; depth 1)
 #include <string>
 #include <vector>
 

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "init/init.h"
+#include "nn/residual.h"
 #include "tensor/gemm.h"
 #include "tensor/rng.h"
 #include "train/train_step.h"
@@ -41,10 +42,8 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
     gemm_timer_enable(false);
     row.gemm_s = t.median_s * gemm_timer_seconds() / total;
   }
-  for (std::size_t i = 0; i < model->num_layers(); ++i) {
-    const auto& L = model->layer(i);
+  auto count = [&](const Layer<float>& L, double passes) {
     const auto ps = L.params();
-    const double passes = i == 0 ? 2 : 3;
     if (L.kind() == "linear") row.flops += passes * 2.0 * N * ps[0].shape[0] * ps[0].shape[1];
     if (L.kind() == "conv2d") {
       const double k = double(ps[0].shape[1]) * ps[0].shape[2] * ps[0].shape[3];
@@ -59,6 +58,11 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
       const double H = ps[0].shape[0], D = ps[0].shape[1], T = L.in_shape().h;
       row.flops += passes * 2.0 * N * (T * H * D + (T - 1) * H * H);
     }
+  };
+  for (std::size_t i = 0; i < model->num_layers(); ++i) {
+    count(model->layer(i), i == 0 ? 2 : 3);
+    if (auto* block = dynamic_cast<const ResidualBlock<float>*>(&model->layer(i)))  // its convs and norms
+      for (std::size_t k = 0; k < block->num_parts(); ++k) count(block->part(k), 3);
   }
   return row;
 }

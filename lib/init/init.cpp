@@ -10,6 +10,7 @@
 
 #include "core/errors.h"
 #include "core/parse_number.h"
+#include "nn/residual.h"
 
 namespace normlab {
 
@@ -111,43 +112,51 @@ void init_rnn(float* p, const std::vector<TensorSpec>& specs, const InitSpec& sp
     p += n;
   }
 }
+
+// One layer's parameters at p, each tensor from the next stream: linear and conv
+// weights by the scheme, their biases PyTorch-style under `default` (else 0),
+// norm affine gamma = 1, beta = 0. A residual block initializes its parts in
+// order, then zeroes its last layer when asked (residual.h).
+void init_layer(Layer<float>& l, float* p, const InitSpec& spec, uint64_t seed, uint64_t& stream) {
+  const auto specs = l.params();
+  if (l.kind() == "rnn") return init_rnn(p, specs, spec, seed, stream);
+  if (auto* block = dynamic_cast<ResidualBlock<float>*>(&l)) {
+    for (std::size_t k = 0; k < block->num_parts(); ++k)
+      init_layer(block->part(k), p + block->part_param_offset(k), spec, seed, stream);
+    if (block->zero_init_last()) block->zero_init_last_layer();
+    return;
+  }
+  const bool weighted = l.kind() == "linear" || l.kind() == "conv2d";
+  int fan_in = 1, fan_out = 1;
+  if (weighted) {
+    const auto& ws = specs[0].shape;
+    int receptive = 1;
+    for (std::size_t d = 2; d < ws.size(); ++d) receptive *= ws[d];
+    fan_in = ws[1] * receptive;
+    fan_out = ws[0] * receptive;
+  }
+  for (const auto& s : specs) {
+    Rng rng(seed, ++stream);
+    const std::size_t n = s.numel();
+    if (!weighted) {  // norm affine
+      const float v = s.name == "weight" ? 1.f : 0.f;
+      for (std::size_t j = 0; j < n; ++j) p[j] = v;
+    } else if (s.name == "weight") {
+      init_weight(p, n, fan_in, fan_out, spec, rng);
+    } else if (spec.scheme == "default") {
+      init_weight(p, n, fan_in, fan_out, spec, rng);
+    } else {
+      for (std::size_t j = 0; j < n; ++j) p[j] = 0.f;
+    }
+    p += n;
+  }
+}
 }  // namespace
 
 void init_model(Sequential<float>& model, const InitSpec& spec, uint64_t seed) {
   uint64_t stream = 0;
-  for (std::size_t i = 0; i < model.num_layers(); ++i) {
-    Layer<float>& l = model.layer(i);
-    const auto specs = l.params();
-    float* p = model.params().data() + model.param_offset(i);
-    const bool weighted = l.kind() == "linear" || l.kind() == "conv2d";
-    if (l.kind() == "rnn") {
-      init_rnn(p, specs, spec, seed, stream);
-      continue;
-    }
-    int fan_in = 1, fan_out = 1;
-    if (weighted) {
-      const auto& ws = specs[0].shape;
-      int receptive = 1;
-      for (std::size_t d = 2; d < ws.size(); ++d) receptive *= ws[d];
-      fan_in = ws[1] * receptive;
-      fan_out = ws[0] * receptive;
-    }
-    for (const auto& s : specs) {
-      Rng rng(seed, ++stream);
-      const std::size_t n = s.numel();
-      if (!weighted) {  // norm affine
-        const float v = s.name == "weight" ? 1.f : 0.f;
-        for (std::size_t j = 0; j < n; ++j) p[j] = v;
-      } else if (s.name == "weight") {
-        init_weight(p, n, fan_in, fan_out, spec, rng);
-      } else if (spec.scheme == "default") {
-        init_weight(p, n, fan_in, fan_out, spec, rng);
-      } else {
-        for (std::size_t j = 0; j < n; ++j) p[j] = 0.f;
-      }
-      p += n;
-    }
-  }
+  for (std::size_t i = 0; i < model.num_layers(); ++i)
+    init_layer(model.layer(i), model.params().data() + model.param_offset(i), spec, seed, stream);
   model.reset_buffers();
 }
 

@@ -9,6 +9,7 @@
 #include "nn/dropout.h"
 #include "core/errors.h"
 #include "nn/pool.h"
+#include "nn/residual.h"
 #include "nn/rnn.h"
 
 namespace normlab {
@@ -19,8 +20,25 @@ std::vector<int> default_widths(const std::string& model) {
   if (model == "cnn-small") return {16, 32};
   if (model == "cnn-deep") return {16, 32, 64};
   if (model == "rnn") return {128};
+  if (model == "resnet" || model == "cnn-plain") return {16, 32, 64};
   throw ConfigError(fmt::format(
-      "model: unknown value '{}' (allowed: mlp, cnn, cnn-small, cnn-deep, rnn)", model));
+      "model: unknown value '{}' (allowed: mlp, cnn, cnn-small, cnn-deep, rnn, resnet, cnn-plain)", model));
+}
+
+ZeroInitResidual parse_zero_init_residual(const std::string& s) {
+  if (s == "auto") return ZeroInitResidual::automatic;
+  if (s == "true") return ZeroInitResidual::on;
+  if (s == "false") return ZeroInitResidual::off;
+  throw ConfigError(fmt::format("zero-init-residual: unknown value '{}' (allowed: auto, true, false)", s));
+}
+
+std::string to_string(ZeroInitResidual z) {
+  switch (z) {
+    case ZeroInitResidual::automatic: return "auto";
+    case ZeroInitResidual::on: return "true";
+    case ZeroInitResidual::off: return "false";
+  }
+  return "?";
 }
 
 namespace {
@@ -63,6 +81,55 @@ void check_groups(const ModelConfig& cfg, const std::vector<int>& widths, const 
           fmt::join(widths, ",")));
 }
 
+// resnet (skip = true) and cnn-plain (skip = false): a stem conv, three stages of
+// cfg.depth blocks (stride 2 into stages 2 and 3), a global average pool.
+template <class T>
+std::unique_ptr<Sequential<T>> assemble_resnet(const ModelConfig& cfg, const std::vector<int>& widths,
+                                               bool skip) {
+  if (widths.size() != 3)
+    throw ConfigError(fmt::format("widths: {} takes 3 stage widths (channels), got {}", cfg.model,
+                                  fmt::join(widths, ",")));
+  if (cfg.depth < 1) throw ConfigError(fmt::format("depth: {} blocks per stage (allowed: >= 1)", cfg.depth));
+  if (cfg.placement != "before")
+    throw ConfigError(fmt::format("norm-placement: {} puts each norm after its conv, before the activation "
+                                  "(allowed: before)", cfg.model));
+  if (cfg.dropout > 0)
+    throw ConfigError(fmt::format("dropout: {} has no dropout layers (allowed: 0), got {}", cfg.model, cfg.dropout));
+  if (!skip && cfg.zero_init_residual == ZeroInitResidual::on)
+    throw ConfigError("zero-init-residual: cnn-plain has no skips, so a zeroed block would zero the net "
+                      "(allowed: auto, false)");
+  const bool has_norm = cfg.norm.kind != NormKind::none;
+  // layer index of stage s's first block: stem conv, norm, activation, then the blocks
+  const int stem = has_norm ? 3 : 2;
+  check_groups(cfg, widths, "channels", [&](std::size_t s) {
+    return s == 0 ? std::string("1 (the stem's GroupNorm)")
+                  : fmt::format("{} (block norm1 of stage {})", stem + int(s) * cfg.depth, s + 1);
+  });
+  const bool zero = skip && (cfg.zero_init_residual == ZeroInitResidual::on ||
+                             (cfg.zero_init_residual == ZeroInitResidual::automatic && !has_norm));
+  if (zero && has_norm && !cfg.norm.affine)
+    throw ConfigError("zero-init-residual: the block's last norm has no gamma to zero with affine = false "
+                      "(allowed: affine = true, or zero-init-residual = auto or false)");
+  auto m = std::make_unique<Sequential<T>>(cfg.input);
+  m->template add<Conv2D<T>>(widths[0], 3, 1, 1);
+  add_norm(*m, cfg);
+  m->template add<Activation<T>>(cfg.activation);
+  for (int s = 0; s < 3; ++s)
+    for (int b = 0; b < cfg.depth; ++b) {
+      NormOptions o = cfg.norm;
+      o.seed = cfg.seed;
+      o.stream = kLayerStream + (uint64_t(m->num_layers() + 1) << 16);  // + part index
+      m->template add<ResidualBlock<T>>(widths[s], s > 0 && b == 0 ? 2 : 1, skip, cfg.activation, o, zero);
+    }
+  const Shape last = m->output_shape();
+  if (last.h != last.w)
+    throw ConfigError(fmt::format("model: {} pools a square map globally; input {} gives {}", cfg.model,
+                                  cfg.input.str(), last.str()));
+  m->template add<AvgPool2D<T>>(last.h);  // global average pool: (w, 1, 1)
+  m->template add<Flatten<T>>();
+  return m;
+}
+
 // The layers of the model, shapes only: nothing proportional to its size is
 // allocated until finalize().
 template <class T>
@@ -80,7 +147,9 @@ std::unique_ptr<Sequential<T>> assemble_model(const ModelConfig& cfg) {
                                   cfg.dropout));
 
   std::unique_ptr<Sequential<T>> m;
-  if (cfg.model == "mlp") {
+  if (cfg.model == "resnet" || cfg.model == "cnn-plain") {
+    m = assemble_resnet<T>(cfg, widths, cfg.model == "resnet");
+  } else if (cfg.model == "mlp") {
     m = std::make_unique<Sequential<T>>(Shape{int(cfg.input.size()), 1, 1});
     for (int w : widths) {
       m->template add<Dense<T>>(w);

@@ -11,6 +11,12 @@
 //   rnn       RNN(hidden, norm inside, tanh) -> Linear(classes): an Elman RNN reading the
 //             image row by row (rnn.h); widths = the one hidden width (default 128);
 //             the activation key does not apply (always tanh), placement must be "before"
+//   resnet    Conv(w0, 3x3, pad 1) -> norm -> act, then three stages of `depth` basic residual
+//             blocks (residual.h) of widths w0, w1, w2, the first block of stages 2 and 3 with
+//             stride 2 and a 1x1-conv projection shortcut; AvgPool(global) -> Flatten -> Linear
+//             (default widths 16,32,64, depth 1: maps 28, 14, 7 on 28x28; 6*depth + 2 layers deep)
+//   cnn-plain the same net with every skip and projection left out (residual.h, skip = false)
+//             Both: placement "before" only, no dropout.
 // With placement "after", the norm follows the activation instead.
 // With dropout p > 0, a Dropout(p) ends each hidden block (after its activation,
 // and after its norm when that follows the activation): one more index per block,
@@ -25,6 +31,12 @@
 
 namespace normlab {
 
+// Zero init of each residual block's last layer (residual.h): automatic is on
+// for resnet without a norm (Fixup's zero init), off otherwise.
+enum class ZeroInitResidual { automatic, on, off };
+ZeroInitResidual parse_zero_init_residual(const std::string& s);  // auto | true | false
+std::string to_string(ZeroInitResidual z);
+
 struct ModelConfig {
   std::string model = "mlp";
   std::vector<int> widths;  // empty: the model's default
@@ -34,6 +46,8 @@ struct ModelConfig {
   Shape input{1, 28, 28};
   int classes = 10;
   double dropout = 0;  // drop probability in [0, 1)
+  int depth = 1;       // resnet, cnn-plain: blocks per stage
+  ZeroInitResidual zero_init_residual = ZeroInitResidual::automatic;
   // Seed of the random layers (dropout, noisy batch norm); layer i draws from stream
   // (seed, kLayerStream + i), so same seed, same masks and noise.
   uint64_t seed = 0;

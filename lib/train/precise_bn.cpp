@@ -5,19 +5,26 @@
 
 #include "data/sampler.h"
 #include "nn/norm_layers.h"
+#include "nn/residual.h"
 #include "tensor/rng.h"
 
 namespace normlab {
 
 PreciseBN::PreciseBN(Sequential<float>& model) : model_(model) {
-  for (std::size_t i = 0; i < model.num_layers(); ++i)
-    if (dynamic_cast<const BatchNorm<float>*>(&model.layer(i))) {
-      const std::size_t C = std::size_t(model.layer(i).in_shape().c);
-      layers_.push_back(i);
+  auto visit = [&](Layer<float>& l) {
+    if (auto* bn = dynamic_cast<BatchNorm<float>*>(&l)) {
+      const std::size_t C = std::size_t(bn->in_shape().c);
+      layers_.push_back(bn);
       s0_.emplace_back(1, 0.0);
       s1_.emplace_back(C, 0.0);
       s2_.emplace_back(C, 0.0);
     }
+  };
+  for (std::size_t i = 0; i < model.num_layers(); ++i) {
+    visit(model.layer(i));
+    if (auto* block = dynamic_cast<ResidualBlock<float>*>(&model.layer(i)))
+      for (std::size_t k = 0; k < block->num_parts(); ++k) visit(block->part(k));
+  }
 }
 
 void PreciseBN::reset() {
@@ -31,7 +38,7 @@ void PreciseBN::reset() {
 void PreciseBN::add(const float* x, int n) {
   model_.forward(x, n, Mode::eval_batch_stats);
   for (std::size_t j = 0; j < layers_.size(); ++j) {
-    const auto& bn = static_cast<const BatchNorm<float>&>(model_.layer(layers_[j]));
+    const BatchNorm<float>& bn = *layers_[j];
     const Shape s = bn.in_shape();
     const int C = s.c, K = bn.chunk(n);
     for (int n0 = 0, k = 0; n0 < n; n0 += K, ++k) {
@@ -49,7 +56,7 @@ void PreciseBN::add(const float* x, int n) {
 
 void PreciseBN::finish() {
   for (std::size_t j = 0; j < layers_.size(); ++j) {
-    auto& bn = static_cast<BatchNorm<float>&>(model_.layer(layers_[j]));
+    BatchNorm<float>& bn = *layers_[j];
     const int C = bn.in_shape().c;
     float* rm = bn.running_mean();  // (C)
     float* rv = bn.running_var();   // (C)

@@ -14,13 +14,15 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "nn/norm_layers.h"
 #include "nn/sequential.h"
 
 namespace normlab {
 
 class PreciseBN {
  public:
-  // Finds the model's batch-norm layers; allocates the accumulators.
+  // Finds the model's batch-norm layers, those inside residual blocks too;
+  // allocates the accumulators.
   explicit PreciseBN(Sequential<float>& model);
   bool empty() const { return layers_.empty(); }
   void reset();
@@ -33,7 +35,7 @@ class PreciseBN {
 
  private:
   Sequential<float>& model_;
-  std::vector<std::size_t> layers_;      // indices of the BN layers
+  std::vector<BatchNorm<float>*> layers_;  // the BN layers, in state_dict order
   std::vector<std::vector<double>> s0_;  // per layer: (1) sum M_k
   std::vector<std::vector<double>> s1_;  // per layer: (C) sum M_k*mu_k
   std::vector<std::vector<double>> s2_;  // per layer: (C) sum M_k*(var_k + mu_k^2)

@@ -98,6 +98,8 @@ TrainSpec resolve(const RunConfig& c) {
   t.model.norm.eps = num("eps");
   t.model.norm.affine = c.flag("affine");
   t.model.dropout = num("dropout");
+  t.model.depth = int(integer("depth"));
+  check([&] { t.model.zero_init_residual = parse_zero_init_residual(c.get("zero-init-residual")); });
   t.model.norm.ghost_batch = int(integer("ghost-batch"));
   t.model.norm.renorm_rmax = num("renorm-rmax");
   t.model.norm.renorm_dmax = num("renorm-dmax");
@@ -132,6 +134,10 @@ TrainSpec resolve(const RunConfig& c) {
   require(!(t.eval_precise && c.get("model") == "rnn"), "eval-stats",
           "precise is not available for rnn, whose batch norm keeps statistics per time step (allowed: running, batch)");
   t.eval_shuffled = c.get("eval-order") == "shuffled";
+  const bool blocks = c.get("model") == "resnet" || c.get("model") == "cnn-plain";
+  require(!(blocks && !c.get("stat-batches").empty()), "stat-batches",
+          fmt::format("measures the batch-norm layers of the top-level chain only, and {} keeps most of its norms "
+                      "inside residual blocks (allowed: empty for resnet and cnn-plain)", c.get("model")));
   t.precise_batches = int(integer("precise-batches"));
   t.stat_batches = c.integers("stat-batches");
   t.stat_draws = int(integer("stat-draws"));

@@ -108,7 +108,8 @@ def case_model_estimate(tmp):
     has_all(p, ["model memory", "eval-batch=50000", "NORMLAB_MAX_MEMORY_MB="], "rnn eval-batch")
     # Every model is estimated before it is built (no bad_alloc, exit 2).
     for model, widths in [("mlp", "32,200000000"), ("cnn", "2000000"), ("cnn-small", "600000,16"),
-                          ("cnn-deep", "16,32,3000000")]:
+                          ("cnn-deep", "16,32,3000000"), ("resnet", "16,32,300000"),
+                          ("cnn-plain", "16,32,300000")]:
         p = normlab(["train", "--dataset", "synthetic-images:n=200,test=100", "--model", model, "--widths", widths,
                      "--steps", "1", "--out", out], expect=2)
         has_all(p, ["model memory", f"model={model}", "NORMLAB_MAX_MEMORY_MB="], model)
@@ -122,7 +123,8 @@ def case_model_estimate(tmp):
 MEMORY_DATA = "synthetic-images:n=2000,test=500"
 MEMORY_CASES = [("mlp", "1024,1024"), ("mlp", "2048,2048"), ("cnn", "8"), ("cnn", "16"),
                 ("cnn-small", "16,32"), ("cnn-small", "32,64"), ("cnn-deep", "16,32,64"),
-                ("cnn-deep", "32,64,128"), ("rnn", "256"), ("rnn", "512")]
+                ("cnn-deep", "32,64,128"), ("rnn", "256"), ("rnn", "512"), ("resnet", "16,32,64"),
+                ("resnet", "32,64,128")]
 
 
 def peak_rss_mib(args):

@@ -27,6 +27,10 @@ MLP = ["--dataset", "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3", "-
        "--widths", "64,32", "--batch-size", "32", "--epochs", "2", "--eval-every", "10", "--lr", "0.1"]
 CNN = ["--dataset", "synthetic-images:n=256,test=64,classes=10,seed=2", "--model", "cnn-small",
        "--widths", "8,16", "--batch-size", "32", "--epochs", "1", "--eval-every", "4", "--groups", "4"]
+# The residual net (identity and projection blocks, BN), one small config.
+RESNET = ["--dataset", "synthetic-images:n=128,test=32,classes=10,seed=2", "--model", "resnet",
+          "--widths", "4,8,8", "--depth", "1", "--norm", "batch", "--batch-size", "16", "--epochs", "1",
+          "--eval-every", "4"]
 GRID = """\
 dataset = "blobs:n=400,test=200,dim=16,classes=4,noise=1.0,seed=5"
 model = "mlp"
@@ -57,7 +61,7 @@ def normlab(args, env_extra, expect=0):
 
 
 def outputs(root, env):
-    """Short MLP and CNN runs with BN, LN and GN, and a small sweep, into root.
+    """Short MLP and CNN runs with BN, LN and GN, a resnet run with BN, and a small sweep, into root.
     Returns {relative csv path: rows without time columns}."""
     runs = []
     for model, args in (("mlp", MLP), ("cnn", CNN)):
@@ -65,6 +69,9 @@ def outputs(root, env):
             d = os.path.join(root, f"{model}-{norm}")
             normlab(["train", *args, "--norm", norm, "--seed", "7", "--quiet", "--out", d], env)
             runs.append(d)
+    d = os.path.join(root, "resnet-batch")
+    normlab(["train", *RESNET, "--seed", "7", "--quiet", "--out", d], env)
+    runs.append(d)
     exp = os.path.join(root, "grid.toml")
     with open(exp, "w") as f:
         f.write(GRID)
