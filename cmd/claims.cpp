@@ -1,7 +1,10 @@
 // normlab claims: run each claim's experiment (experiments/claims/ID.toml)
 // through the sweep engine at a profile size, apply its pre-registered rule,
 // and write claims.csv and claims.md. --baseline DIR exits 1 when a verdict
-// flips or a decisive number moves beyond the rule's tolerance.
+// flips or a decisive number moves beyond the rule's tolerance. Each claim's
+// rule hash is registered in its folder's manifest before its first run, and
+// results are evaluated only under that rule or an amended one
+// (claims/registration.h).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +13,7 @@
 #include <thread>
 
 #include "claims/baseline.h"
+#include "claims/registration.h"
 #include "claims/rule.h"
 #include "claims/verdict_files.h"
 #include "bench/grid_timing.h"
@@ -25,6 +29,7 @@
 #include "sweep/scheduler.h"
 #include "results/report_script.h"
 #include "results/run_files.h"
+#include "train/config_file.h"
 
 namespace normlab::cmd {
 
@@ -41,6 +46,8 @@ struct ClaimsOptions {
   int jobs = 0;
   bool no_report = false;
   bool evaluate_only = false;
+  bool accept_unregistered = false;
+  bool rule_hashes = false;
 };
 
 // --evaluate-only: every CSV the rule reads is whole (no duplicated row, no
@@ -95,7 +102,56 @@ struct Claim {
   ClaimRule rule;
   Experiment ex;
   ExperimentOptions eo;
+  std::string hash;   // the rule hash of the claim file now
+  RuleStatus status;  // its folder's registration, checked against the hash
 };
+
+// The claim's rule hash: its rule and the grid of every profile the file defines.
+std::string claim_rule_hash(const std::string& path, const ClaimRule& rule) {
+  std::map<std::string, std::string> grids;
+  const toml::table t = read_toml_file(path);
+  if (const auto* profiles = t["profile"].as_table())
+    for (const auto& [name, v] : *profiles) {
+      ExperimentOptions eo;
+      eo.profile = std::string(name.str());
+      grids[eo.profile] = load_experiment(path, eo).grid_hash;
+    }
+  if (grids.empty()) grids[""] = load_experiment(path).grid_hash;
+  return rule_hash(rule, grids);
+}
+
+// The folder's registration checked against the claim's hash: a folder without
+// results is registered now, before its first run.
+RuleStatus folder_status(const Claim& c, const std::string& dir, bool accept_unregistered) {
+  const std::string mpath = dir + "/manifest.json";
+  const bool results = fs::exists(mpath) || fs::exists(dir + "/runs.csv") || fs::exists(dir + "/timings.csv");
+  if (!results) return RuleStatus{c.hash, Registration{c.hash, utc_now(), false}, {}};
+  nlohmann::json m;
+  if (fs::exists(mpath)) m = read_manifest_grid(mpath).json;
+  return check_registration(c.path, c.rule, mpath, read_registration(m, mpath), c.hash, accept_unregistered);
+}
+
+// The registration as the manifest records it, with the hash the rules were last applied under.
+void add_registration(nlohmann::json& m, const RuleStatus& st) {
+  m["rule_registration"] = registration_json(st.registered);
+  m["rule_hash_evaluated"] = st.current;
+  nlohmann::json applied = nlohmann::json::array();
+  for (const auto& a : st.applied) applied.push_back({{"date", a.date}, {"from_hash", a.from_hash}, {"to_hash", a.to_hash}});
+  m["amendments_applied"] = applied;
+}
+
+// --baseline: each claim's folder in the baseline was registered under the current
+// rule, or the claim file's amendments lead from its hash to the current one.
+void check_baseline_rules(const std::string& base, const std::vector<Claim>& claims, bool accept_unregistered) {
+  for (const auto& c : claims) {
+    const std::string mpath = base + "/" + c.rule.id + "/manifest.json";
+    nlohmann::json m;
+    if (fs::exists(mpath)) m = read_manifest_grid(mpath).json;
+    const RuleStatus st = check_registration(c.path, c.rule, mpath, read_registration(m, mpath), c.hash,
+                                             accept_unregistered);
+    if (st.registered.legacy) spdlog::warn("--baseline: {} records no rule hash; compared as unregistered", mpath);
+  }
+}
 
 // A claim's folder belongs to its id: its experiment may change (the CSVs hold
 // the current grid's runs), so the identity compared is the name alone.
@@ -106,6 +162,7 @@ StoreIdentity claim_identity(const Claim& c) { return StoreIdentity::grid(StoreK
 std::string claim_manifest(const Claim& c, const std::string& started, bool finished = true) {
   auto m = sweep_manifest(c.ex, c.eo, started, finished ? utc_now() : "");
   m.update(store_fields(StoreIdentity::grid(StoreKind::claim, c.ex.name, c.ex.runs)));
+  add_registration(m, c.status);
   return m.dump(2);
 }
 
@@ -117,10 +174,11 @@ std::vector<std::string> ids_run(const std::vector<Claim>& claims) {
 
 // --evaluate-only, same grid, rules applied again: the manifest now shows the
 // claim file whose rules gave these verdicts.
-void refresh_manifest(const std::string& dir, const Experiment& ex) {
+void refresh_manifest(const std::string& dir, const Claim& c) {
   ManifestGrid g = read_manifest_grid(dir + "/manifest.json");
-  g.json["experiment"]["text"] = ex.text;
+  g.json["experiment"]["text"] = c.ex.text;
   g.json["rules_reapplied"] = utc_now();
+  add_registration(g.json, c.status);
   write_file_atomic(dir + "/manifest.json", g.json.dump(2) + "\n");
 }
 
@@ -155,11 +213,19 @@ void run_claims(const ClaimsOptions& o) {
   for (const auto& id : o.only)
     if (std::find(ids.begin(), ids.end(), id) == ids.end())
       throw ConfigError(fmt::format("--only: unknown claim '{}' (allowed: {})", id, fmt::join(ids, ", ")));
+  for (auto& c : claims) c.hash = claim_rule_hash(c.path, c.rule);
+  if (o.rule_hashes) {
+    for (const auto& c : claims) std::printf("%-22s %s\n", c.rule.id.c_str(), c.hash.c_str());
+    return;
+  }
   for (const auto& c : claims) validate_runs(c.ex);
 
   std::vector<ClaimRule> rules;
   for (const auto& c : claims) rules.push_back(c.rule);
-  if (!o.baseline.empty()) check_baseline(o.baseline, rules);
+  if (!o.baseline.empty()) {
+    check_baseline(o.baseline, rules);
+    check_baseline_rules(o.baseline, claims, o.accept_unregistered);
+  }
 
   const std::string out = store_path(o.out.empty() ? "results/claims-" + o.profile : o.out);
   check_out_spelling("--out", out);
@@ -167,6 +233,8 @@ void run_claims(const ClaimsOptions& o) {
   guard_store("--out", out, me, false);
   for (const auto& c : claims)
     guard_store("--out", out + "/" + c.rule.id, claim_identity(c), false);
+  // The rule each folder's results were registered under, before anything runs or changes.
+  for (auto& c : claims) c.status = folder_status(c, out + "/" + c.rule.id, o.accept_unregistered);
   if (o.evaluate_only)
     for (const auto& c : claims) check_complete(out + "/" + c.rule.id, c.rule, c.ex);
   prepare_out_dir("--out", out);  // before any claim runs
@@ -188,10 +256,12 @@ void run_claims(const ClaimsOptions& o) {
       // Like a sweep, a complete earlier measurement of the same grid is reused.
       fs::create_directories(dir);
       if (o.evaluate_only) {
-        refresh_manifest(dir, c.ex);
+        refresh_manifest(dir, c);
       } else if (timings_complete(dir + "/timings.csv", c.ex.runs)) {
         spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
+        if (fs::exists(dir + "/manifest.json")) refresh_manifest(dir, c);
       } else {
+        write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");  // registered first
         spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
         TimingOptions topt;
         topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
@@ -204,7 +274,7 @@ void run_claims(const ClaimsOptions& o) {
       continue;
     }
     if (o.evaluate_only) {
-      refresh_manifest(dir, c.ex);
+      refresh_manifest(dir, c);
     } else {
       const SweepDir sd(dir);
       fs::create_directories(dir);
@@ -234,7 +304,9 @@ void run_claims(const ClaimsOptions& o) {
   top["finished"] = utc_now();
   write_file_atomic(out + "/manifest.json", top.dump(2) + "\n");
   write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
-  write_file_atomic(out + "/claims.md", claims_md(rules, results, o.profile));
+  std::vector<RuleStatus> statuses;
+  for (const auto& c : claims) statuses.push_back(c.status);
+  write_file_atomic(out + "/claims.md", claims_md(rules, results, o.profile, statuses));
   if (!o.no_report) render_report(out);  // forest.png: every cell of every claim
   std::printf("%-22s %s\n", "claim", "verdict");
   for (std::size_t i = 0; i < claims.size(); ++i)
@@ -261,6 +333,11 @@ void setup_claims(CLI::App& app) {
   sub->add_flag("--evaluate-only", o->evaluate_only,
                 "apply the rules again to the CSVs already in the output directory; run nothing "
                 "(exit 2 unless each claim's CSVs hold exactly its grid's runs)");
+  sub->add_flag("--accept-unregistered", o->accept_unregistered,
+                "evaluate results whose manifest records no rule hash (from before rules were registered): "
+                "register the current rule for them, marked in claims.md as registered after the results");
+  sub->add_flag("--rule-hashes", o->rule_hashes,
+                "print each claim's rule hash (what [[amendment]] from_hash / to_hash record) and run nothing");
   sub->callback([o] { run_claims(*o); });
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cmath>
 #include <set>
@@ -52,6 +53,58 @@ const char* split_name(SelectOn s) { return s == SelectOn::val ? "val" : "test";
 
 namespace {
 bool same_value(const std::string& have, const std::string& want);
+
+bool is_hash(const std::string& h) {
+  return h.size() == 16 && std::all_of(h.begin(), h.end(), [](char c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); });
+}
+
+bool is_date(const std::string& d) {
+  return d.size() == 10 && d[4] == '-' && d[7] == '-' &&
+         std::all_of(d.begin(), d.end(), [](char c) { return std::isdigit(c) || c == '-'; });
+}
+
+// [[amendment]] entries: every key typed, none unknown, none missing.
+std::vector<Amendment> read_amendments(const toml::table& t, const std::string& path) {
+  std::vector<Amendment> out;
+  const toml::node* node = t.get("amendment");
+  if (!node) return out;
+  const auto where = [&](const toml::node& n) {
+    return fmt::format("{}:{}:{}", path, n.source().begin.line, n.source().begin.column);
+  };
+  const auto* arr = node->as_array();
+  if (!arr || !arr->is_array_of_tables())
+    throw ConfigError(fmt::format("{}: amendment: write each amendment as an [[amendment]] table (keys: date, what, "
+                                  "why, replaced, from_hash, to_hash)", where(*node)));
+  static const char* keys[] = {"date", "what", "why", "replaced", "from_hash", "to_hash"};
+  for (const auto& e : *arr) {
+    const auto& tb = *e.as_table();
+    for (const auto& [k, v] : tb)
+      if (std::none_of(std::begin(keys), std::end(keys), [&](const char* a) { return k.str() == a; }))
+        throw ConfigError(fmt::format("{}: [[amendment]] has no key '{}' (allowed: {})", where(v), k.str(),
+                                      fmt::join(keys, ", ")));
+    std::map<std::string, std::string> got;
+    for (const char* k : keys) {
+      const toml::node* v = tb.get(k);
+      if (!v)
+        throw ConfigError(fmt::format("{}: [[amendment]] needs `{}` (keys: {})", where(e), k, fmt::join(keys, ", ")));
+      if (const auto* d = v->as_date(); d && std::string(k) == "date")
+        got[k] = fmt::format("{:04}-{:02}-{:02}", d->get().year, d->get().month, d->get().day);
+      else if (const auto* s = v->as_string(); s && !s->get().empty())
+        got[k] = s->get();
+      else
+        throw ConfigError(fmt::format("{}: amendment.{}: {} (expected {})", where(*v), k, toml_value_text(*v, path),
+                                      std::string(k) == "date" ? "a date, YYYY-MM-DD" : "a non-empty string"));
+    }
+    if (!is_date(got["date"]))
+      throw ConfigError(fmt::format("{}: amendment.date: '{}' (expected YYYY-MM-DD)", where(*tb.get("date")), got["date"]));
+    for (const char* k : {"from_hash", "to_hash"})
+      if (!is_hash(got[k]))
+        throw ConfigError(fmt::format("{}: amendment.{}: '{}' (expected a rule hash: 16 hex digits, as "
+                                      "`normlab claims --rule-hashes` prints)", where(*tb.get(k)), k, got[k]));
+    out.push_back({got["date"], got["what"], got["why"], got["replaced"], got["from_hash"], got["to_hash"]});
+  }
+  return out;
+}
 
 bool parse_metric(const std::string& text, Metric& out) {
   for (int i = 0; i < int(Metric::count); ++i)
@@ -196,6 +249,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (r.equivalence && !(r.margin > 0))
     throw ConfigError(fmt::format("{}: rule.equivalence needs a margin > 0 (the equivalence bounds are "
                                   "+-margin), got {}", path, r.margin));
+  r.amendments = read_amendments(t, path);
   return r;
 }
 

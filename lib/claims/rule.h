@@ -106,6 +106,12 @@ const char* metric_name(Metric m);
 const char* direction_name(Direction d);
 const char* split_name(SelectOn s);
 
+// A change to a registered rule, recorded in the claim file ([[amendment]], claims/registration.h).
+struct Amendment {
+  std::string date, what, why, replaced;  // replaced: the verdict the change replaced
+  std::string from_hash, to_hash;         // the rule hash before and after
+};
+
 struct ClaimRule {
   std::string id, statement, source, text;
   std::string measure = "training", file = "runs.csv";
@@ -128,9 +134,11 @@ struct ClaimRule {
   // `each` keys and values (any treatment). If one is not supported, the other cells are
   // untestable (control failed): a setting that cannot show the effect says nothing of it.
   std::vector<std::map<std::string, std::string>> positive_control;
+  std::vector<Amendment> amendments;  // [[amendment]] entries, in file order (not part of the rule hash)
 };
 
-// Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
+// Reads the [claim] and [rule] tables and the [[amendment]] entries. Throws ConfigError
+// naming file:line and key (an unknown key, a wrong type, a malformed date or hash).
 ClaimRule read_claim_rule(const std::string& path);
 
 // The kind of a rule's metric: lr metrics are grid-valued, steps_to_target counts

@@ -37,7 +37,8 @@ using Axes = std::map<std::string, std::vector<Value>>;  // canonical key -> alt
 
 // Top-level keys that are not run keys: the scalar ones have a spec in
 // meta_keys() (train/key_schema.h); these are read here.
-const std::set<std::string> kStructural = {"seeds", "exclude", "include", "random", "profile", "rule", "claim"};
+const std::set<std::string> kStructural = {"seeds", "exclude", "include", "random", "profile", "rule", "claim",
+                                           "amendment"};
 
 bool is_meta(const std::string& key) { return kStructural.count(key) || find_meta_key(key); }
 

@@ -23,6 +23,7 @@
 //   [profile.quick]                   # `--profile quick` applies these keys on top
 //   epochs = 1
 //   [rule]                            # free-form; read by the claims suite, not here
+//   [[amendment]]                     # likewise (claims/registration.h)
 //
 // A grid larger than ExperimentOptions::max_runs, or by default NORMLAB_MAX_RUNS
 // (seeds and random.samples included), is a ConfigError, reported before any expansion.

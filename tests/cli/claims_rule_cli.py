@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Command-line tests of the registered rule (`normlab claims`, claims/registration.h).
+Usage: claims_rule_cli.py NORMLAB_BIN CASE
+
+Each case copies one committed claim folder (results/claims-full/covariate-shift,
+registered under the current claim file) and its claim file, then evaluates it
+with --evaluate-only (nothing is trained):
+changed-margin: a margin edited in the copied claim file is refused (exit 2,
+  naming the claim file, both hashes and [[amendment]]), and the folder is left
+  byte for byte; with an [[amendment]] from the registered hash to the new one it
+  is evaluated, and claims.md lists the amendment.
+changed-settings: the same for a setting, not the rule: the full profile's lr
+  (a run key) and its seeds.
+bad-amendment: an [[amendment]] with an unknown key, a wrong type or a short
+  hash is exit 2 naming the file and the key, before anything changes.
+unregistered: a folder whose manifest records no rule hash is refused unless
+  --accept-unregistered, which registers the current hash and marks the claim
+  in claims.md as registered after its results.
+committed: every committed claims folder (results/claims-full, results/baseline)
+  records the hash of its current claim file."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from csv_rows import tree
+
+BIN, CASE = sys.argv[1], sys.argv[2]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLAIM = "covariate-shift"
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit("FAIL: " + msg)
+
+
+def normlab(args, expect=0):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, cwd=ROOT)
+    if expect is not None and p.returncode != expect:
+        sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def setup(tmp):
+    """A claims dir holding a copy of the claim file, and a copy of its committed full folder."""
+    d, out = os.path.join(tmp, "claims"), os.path.join(tmp, "full")
+    os.makedirs(d)
+    shutil.copy(os.path.join(ROOT, "experiments", "claims", CLAIM + ".toml"), d)
+    shutil.copytree(os.path.join(ROOT, "results", "claims-full", CLAIM), os.path.join(out, CLAIM))
+    cmd = ["claims", "--dir", d, "--profile", "full", "--only", CLAIM, "--evaluate-only", "--no-report", "--out", out]
+    return os.path.join(d, CLAIM + ".toml"), out, cmd
+
+
+def edit(path, old, new):
+    text = open(path).read()
+    check(old in text, f"{old!r} not in {path}")
+    with open(path, "w") as f:
+        f.write(text.replace(old, new, 1))
+
+
+def rule_hash(claim_dir):
+    p = normlab(["claims", "--dir", claim_dir, "--only", CLAIM, "--rule-hashes"])
+    return p.stdout.split()[-1]
+
+
+def registered(out):
+    with open(os.path.join(out, CLAIM, "manifest.json")) as f:
+        return json.load(f)["rule_registration"]["hash"]
+
+
+AMEND = """
+[[amendment]]
+date = "2026-12-03"
+what = "{what}"
+why = "a test of the amendment record"
+replaced = "supported"
+from_hash = "{a}"
+to_hash = "{b}"
+"""
+
+
+def refused_then_amended(tmp, edits, what):
+    f, out, cmd = setup(tmp)
+    before_hash = registered(out)
+    check(before_hash == rule_hash(os.path.dirname(f)), "the committed folder is not registered under its claim file")
+    for old, new in edits:
+        edit(f, old, new)
+    after_hash = rule_hash(os.path.dirname(f))
+    check(after_hash != before_hash, f"{what}: the hash did not change")
+    before = tree(out)
+    p = normlab(cmd, expect=2)
+    for want in (f, before_hash, after_hash, "[[amendment]]", "from_hash", "to_hash"):
+        check(want in p.stderr, f"{what}: the refusal does not name {want!r}:\n{p.stderr}")
+    check(tree(out) == before, f"{what}: a refused evaluation changed {out}")
+    with open(f, "a") as fh:
+        fh.write(AMEND.format(what=what, a=before_hash, b=after_hash))
+    p = normlab(cmd, expect=None)
+    # The amended settings may no longer match the folder's grid (then a run is needed): that
+    # refusal is the grid's, not the rule's.
+    if p.returncode == 2:
+        check("records grid" in p.stderr and "amendment" not in p.stderr, f"{what}: amended and still refused:\n{p.stderr}")
+        return
+    check(p.returncode == 0, f"{what}: exit {p.returncode}\n{p.stderr}")
+    md = open(os.path.join(out, "claims.md")).read()
+    check(what in md and "a test of the amendment record" in md and f"`{before_hash}` → `{after_hash}`" in md,
+          f"{what}: claims.md does not list the amendment")
+    check(registered(out) == before_hash, "the registered hash was rewritten by an amendment")
+    with open(os.path.join(out, CLAIM, "manifest.json")) as fh:
+        m = json.load(fh)
+    check(m["rule_hash_evaluated"] == after_hash and m["amendments_applied"][0]["to_hash"] == after_hash,
+          "the manifest does not record the amended hash it was evaluated under")
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    if CASE == "changed-margin":
+        refused_then_amended(tmp, [("margin = 0.1", "margin = 0.12")], "margin 0.1 -> 0.12")
+    elif CASE == "changed-settings":
+        refused_then_amended(os.path.join(tmp), [("lr = 0.5", "lr = 0.4")], "lr 0.5 -> 0.4")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp, exist_ok=True)
+        refused_then_amended(tmp, [("[profile.full]", "[profile.full]\nseeds = 6")], "full seeds 5 -> 6")
+    elif CASE == "bad-amendment":
+        for bad, key in ((AMEND.replace("why =", "reason ="), "reason"),
+                         (AMEND.replace('replaced = "supported"', "replaced = 1"), "amendment.replaced"),
+                         (AMEND.replace('from_hash = "{a}"', 'from_hash = "abc"'), "amendment.from_hash"),
+                         (AMEND.replace('date = "2026-12-03"', 'date = "yesterday"'), "amendment.date")):
+            f, out, cmd = setup(tmp)
+            with open(f, "a") as fh:
+                fh.write(bad.format(what="w", a="0123456789abcdef", b="fedcba9876543210"))
+            before = tree(out)
+            p = normlab(cmd, expect=2)
+            check(f in p.stderr and key in p.stderr, f"the refusal does not name the file and {key}:\n{p.stderr}")
+            check(tree(out) == before, "a refused evaluation changed the folder")
+            shutil.rmtree(tmp)
+            os.makedirs(tmp)
+    elif CASE == "unregistered":
+        f, out, cmd = setup(tmp)
+        mpath = os.path.join(out, CLAIM, "manifest.json")
+        with open(mpath) as fh:
+            m = json.load(fh)
+        for k in ("rule_registration", "rule_hash_evaluated", "amendments_applied"):
+            m.pop(k, None)
+        with open(mpath, "w") as fh:
+            json.dump(m, fh, indent=2)
+        before = tree(out)
+        p = normlab(cmd, expect=2)
+        check("records no rule hash" in p.stderr and "--accept-unregistered" in p.stderr, p.stderr)
+        check(tree(out) == before, "a refused evaluation changed the folder")
+        normlab(cmd + ["--accept-unregistered"])
+        check(registered(out) == rule_hash(os.path.dirname(f)), "--accept-unregistered did not register the hash")
+        md = open(os.path.join(out, "claims.md")).read()
+        check("**after its results**" in md, "claims.md does not mark the legacy registration")
+        normlab(cmd)  # registered now: no flag needed
+        check("**after its results**" in open(os.path.join(out, "claims.md")).read(), "the legacy mark was lost")
+    elif CASE == "committed":
+        hashes = dict(l.split() for l in normlab(["claims", "--rule-hashes"]).stdout.splitlines())
+        for d in ("claims-full", "baseline"):
+            for cid, h in hashes.items():
+                with open(os.path.join(ROOT, "results", d, cid, "manifest.json")) as fh:
+                    m = json.load(fh)
+                check(m.get("rule_hash_evaluated") == h, f"results/{d}/{cid}: evaluated under "
+                      f"{m.get('rule_hash_evaluated')}, the claim file hashes to {h}")
+                check("rule_registration" in m, f"results/{d}/{cid}: no rule_registration")
+    else:
+        sys.exit(f"unknown case {CASE}")
+print(f"PASS {CASE}")
