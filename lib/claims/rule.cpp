@@ -679,9 +679,10 @@ double resolution(const ClaimRule& rule, const Selection& sel, std::vector<doubl
 
 // decide: one cell's paired differences, their bounds, and its (unadjusted) decision.
 Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel, const std::string& combo,
-                  const std::string& tr) {
+                  const std::string& tr, const SequentialDesign* seq) {
   Comparison c;
   c.treatment = tr + combo;
+  c.arm = tr;
   if (auto tg = sel.target.find(combo); tg != sel.target.end()) c.target = tg->second;
   static const std::map<long, MetricValue> none;
   const auto find = [&](const std::string& k) -> const std::map<long, MetricValue>& {
@@ -707,6 +708,10 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
   c.sample.d = c.diffs;
   c.cell_rule = CellRule{rule.margin, method_for(metric_kind(rule)), resolution(rule, sel, arm_values),
                          rule.equivalence};
+  if (seq) {  // the levels of the look this cell's seeds are at
+    c.look = look_of(*seq, int(c.diffs.size()));
+    c.cell_rule.alpha = seq->alpha_ci[std::size_t(c.look)], c.cell_rule.tost_alpha = seq->alpha_tost[std::size_t(c.look)];
+  }
   const CellDecision cd = decide_cell(c.sample, c.cell_rule);
   c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high, c.tost_low = cd.tost_low, c.tost_high = cd.tost_high;
   c.verdict = c.unadjusted = cd.verdict, c.why = c.unadjusted_why = cd.why, c.seeds_needed = cd.seeds_needed;
@@ -805,20 +810,37 @@ std::string verdict_text(const ClaimResult& r) {
 }
 
 ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
-                           const CsvTable* activations) {
+                           const CsvTable* activations, const SequentialDesign* seq) {
   ClaimResult res;
   const Grouping g = group_rows(rule, t);
   const Selection sel = select_inputs(rule, t, g, curves, activations, res);
   const Measured m = contrast_sides(rule, measure(rule, t, g, sel), res);
   for (const auto& combo : g.combos)
     for (const auto& tr : rule.treatment) {
-      res.comparisons.push_back(decide(rule, m, sel, combo, tr));
+      res.comparisons.push_back(decide(rule, m, sel, combo, tr, seq));
       res.comparisons.back().positive_control = is_positive_control(rule, g, combo);
+      if (auto it = g.combo_values.find(combo); it != g.combo_values.end()) res.comparisons.back().combo = it->second;
     }
   holm(res.comparisons);
   gate_controls(res.comparisons);
   aggregate(res);
   return res;
+}
+
+bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell,
+                    const std::function<std::optional<std::string>(const std::string&)>& value) {
+  const auto is = [&](const std::string& key, const std::string& want) {
+    const auto v = value(key);
+    return !v || same_value(*v, want);
+  };
+  for (const auto& [k, allowed] : rule.where)
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& w) { return is(k, w); })) return false;
+  if (!rule.contrast.empty() && !is(rule.contrast, rule.contrast_values[0]) && !is(rule.contrast, rule.contrast_values[1]))
+    return false;
+  if (!is(rule.by, cell.arm) && !is(rule.by, rule.control)) return false;
+  for (const auto& [k, v] : cell.combo)
+    if (!is(k, v)) return false;
+  return true;
 }
 
 }  // namespace normlab

@@ -18,6 +18,8 @@ std::string signed_num(double v) { return fmt::format("{:+.4g}", v); }
 // The interval's method, its resolution floor, the censored seeds and (equivalence rules) the TOST interval.
 std::string method_text(const Comparison& c) {
   std::string s = method_name(c.cell_rule.method);
+  if (c.look >= 0)  // a group-sequential look: the interval's level is the look's, not 95%
+    s += fmt::format(" at {:.4g}%, look {}", 100 * (1 - 2 * c.cell_rule.alpha), c.look + 1);
   if (c.cell_rule.resolution > 0) s += fmt::format(", at least ±{:.3g}", c.cell_rule.resolution);
   if (c.sample.censored > 0) s += fmt::format(", {} of {} censored", c.sample.censored, c.diffs.size());
   if (c.cell_rule.equivalence)

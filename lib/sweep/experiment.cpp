@@ -460,6 +460,19 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
   return ex;
 }
 
+void add_runs(Experiment& ex, const std::vector<RunConfig>& more) {
+  std::set<std::string> have;
+  for (const auto& r : ex.runs) have.insert(r.run_id());
+  for (const auto& r : more)
+    if (have.insert(r.run_id()).second) {
+      ex.specs.push_back(resolve(r));
+      ex.runs.push_back(r);
+    }
+  std::string all_canon;
+  for (const auto& r : ex.runs) all_canon += r.canonical();
+  ex.grid_hash = sha256_hex(all_canon).substr(0, 16);
+}
+
 std::vector<std::string> run_labels(const Experiment& ex) {
   std::vector<const char*> varying;
   for (const auto& k : run_keys())

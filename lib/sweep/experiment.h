@@ -65,6 +65,11 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
 Experiment parse_experiment(const std::string& text, const std::string& path,
                             const ExperimentOptions& opt = {});
 
+// Appends the runs `ex` does not hold yet (by run id), resolved, after its grid, and
+// recomputes grid_hash over all runs as load_experiment does. `claims --until-decided`
+// adds seeds this way. Throws ConfigError if a run does not resolve.
+void add_runs(Experiment& ex, const std::vector<RunConfig>& more);
+
 // Each run (grid order) named by the identity keys that vary over the grid,
 // for log lines: "norm=batch lr=0.3 seed=1" (the run id when nothing varies).
 std::vector<std::string> run_labels(const Experiment& ex);

@@ -17,7 +17,14 @@ unregistered: a folder whose manifest records no rule hash is refused unless
   --accept-unregistered, which registers the current hash and marks the claim
   in claims.md as registered after its results.
 committed: every committed claims folder (results/claims-full, results/baseline)
-  records the hash of its current claim file."""
+  records the hash of its current claim file.
+until-decided: a tiny claim (tests/fixtures/claims-tiny: blobs data, 20 steps, 3 seeds;
+  cells batch and group vs none, group at a large lr so that its cell is noisy) with
+  --until-decided --max-seeds 6: at the first look (3 seeds) the batch cell is decided
+  and the group cell is not, so the rounds add seeds to the none and group runs only;
+  the manifest records the design (looks 3, 4, 5, 6) and the added seeds, claims.md
+  names the looks, `normlab verify` passes on the folder, --evaluate-only gives the
+  same claims.csv, and another --max-seeds on that folder is refused (exit 2)."""
 import json
 import os
 import re
@@ -165,6 +172,40 @@ with tempfile.TemporaryDirectory() as tmp:
                 check(m.get("rule_hash_evaluated") == h, f"results/{d}/{cid}: evaluated under "
                       f"{m.get('rule_hash_evaluated')}, the claim file hashes to {h}")
                 check("rule_registration" in m, f"results/{d}/{cid}: no rule_registration")
+    elif CASE == "until-decided":
+        import csv
+        d = os.path.join(ROOT, "tests", "fixtures", "claims-tiny")
+        out = os.path.join(tmp, "tiny")
+        cmd = ["claims", "--dir", d, "--out", out, "--no-report", "-j", "2"]
+        p = normlab(cmd + ["--until-decided", "--max-seeds", "6"])
+        check("round 1:" in p.stderr, f"no round of added seeds:\n{p.stderr}")
+        with open(os.path.join(out, "tiny", "runs.csv"), newline="") as f:
+            seeds = {}
+            for r in csv.DictReader(f):
+                seeds.setdefault(r["norm"], set()).add(int(r["seed"]))
+        check(seeds["batch"] == {0, 1, 2}, f"seeds were added to the decided batch cell's runs: {seeds}")
+        check(len(seeds["group"]) > 3 and seeds["none"] == seeds["group"],
+              f"the undecided group cell's runs (group and none) did not get the same added seeds: {seeds}")
+        with open(os.path.join(out, "tiny", "manifest.json")) as f:
+            q = json.load(f)["sequential"]
+        check(q["looks"] == [3, 4, 5, 6] and q["cap"] == 6 and len(q["added"]) == 2 * (len(seeds["group"]) - 3),
+              f"the manifest's sequential record: {q}")
+        with open(os.path.join(out, "claims.csv"), newline="") as f:
+            cells = {r["cell"]: r for r in csv.DictReader(f) if r["cell"]}
+        check(cells["batch"]["n"] == "3" and cells["batch"]["verdict"] == "supported", f"batch cell: {cells['batch']}")
+        check(cells["group"]["verdict"] != "inconclusive" or cells["group"]["n"] == "6", f"group cell: {cells['group']}")
+        md = open(os.path.join(out, "claims.md")).read()
+        check("looks at 3, 4, 5, 6 seeds (cap 6)" in md and "look 1)" in md, "claims.md does not name the looks")
+        print(f"seeds per norm: { {k: sorted(v) for k, v in seeds.items()} }; group cell n = {cells['group']['n']}, "
+              f"{cells['group']['verdict']}")
+        normlab(["verify", out])
+        before = open(os.path.join(out, "claims.csv")).read()
+        normlab(cmd + ["--evaluate-only"])
+        check(open(os.path.join(out, "claims.csv")).read() == before, "--evaluate-only gave another claims.csv")
+        snap = tree(out)
+        p = normlab(cmd + ["--until-decided", "--max-seeds", "8"], expect=2)
+        check("--max-seeds" in p.stderr and "fixed the cap at 6" in p.stderr, p.stderr)
+        check(tree(out) == snap, "a refused --max-seeds changed the folder")
     else:
         sys.exit(f"unknown case {CASE}")
 print(f"PASS {CASE}")
