@@ -16,6 +16,9 @@ bad-amendment: an [[amendment]] with an unknown key, a wrong type or a short
 unregistered: a folder whose manifest records no rule hash is refused unless
   --accept-unregistered, which registers the current hash and marks the claim
   in claims.md as registered after its results.
+baseline: --baseline G where G's folder of the claim registered another hash than
+  the (edited) claim file's is refused before any run, naming G's manifest; so is a
+  G whose folder records no hash.
 committed: every committed claims folder (results/claims-full, results/baseline)
   records the hash of its current claim file.
 until-decided: a tiny claim (tests/fixtures/claims-tiny: blobs data, 20 steps, 3 seeds;
@@ -24,7 +27,8 @@ until-decided: a tiny claim (tests/fixtures/claims-tiny: blobs data, 20 steps, 3
   and the group cell is not, so the rounds add seeds to the none and group runs only;
   the manifest records the design (looks 3, 4, 5, 6) and the added seeds, claims.md
   names the looks, `normlab verify` passes on the folder, --evaluate-only gives the
-  same claims.csv, and another --max-seeds on that folder is refused (exit 2)."""
+  same claims.csv, and another --max-seeds on that folder is refused (exit 2), as is
+  a cap below the grid's seeds on a new folder."""
 import json
 import os
 import re
@@ -172,6 +176,28 @@ with tempfile.TemporaryDirectory() as tmp:
                 check(m.get("rule_hash_evaluated") == h, f"results/{d}/{cid}: evaluated under "
                       f"{m.get('rule_hash_evaluated')}, the claim file hashes to {h}")
                 check("rule_registration" in m, f"results/{d}/{cid}: no rule_registration")
+    elif CASE == "baseline":
+        f, _, _ = setup(tmp)
+        g = os.path.join(tmp, "g")
+        shutil.copytree(os.path.join(ROOT, "results", "baseline", CLAIM), os.path.join(g, CLAIM))
+        shutil.copy(os.path.join(ROOT, "results", "baseline", "claims.csv"), g)
+        registered_hash = registered(g)
+        edit(f, "margin = 0.1", "margin = 0.12")
+        out = os.path.join(tmp, "o")
+        cmd = ["claims", "--dir", os.path.dirname(f), "--only", CLAIM, "--no-report", "--out", out, "--baseline", g]
+        p = normlab(cmd, expect=2)
+        for want in (os.path.join(g, CLAIM, "manifest.json"), registered_hash, "[[amendment]]"):
+            check(want in p.stderr, f"the baseline refusal does not name {want!r}:\n{p.stderr}")
+        check(not os.path.exists(out), "a refused --baseline run created --out")
+        edit(f, "margin = 0.12", "margin = 0.1")
+        mpath = os.path.join(g, CLAIM, "manifest.json")
+        with open(mpath) as fh:
+            m = json.load(fh)
+        m.pop("rule_registration")
+        with open(mpath, "w") as fh:
+            json.dump(m, fh)
+        p = normlab(cmd, expect=2)
+        check("records no rule hash" in p.stderr and not os.path.exists(out), p.stderr)
     elif CASE == "until-decided":
         import csv
         d = os.path.join(ROOT, "tests", "fixtures", "claims-tiny")
@@ -206,6 +232,9 @@ with tempfile.TemporaryDirectory() as tmp:
         p = normlab(cmd + ["--until-decided", "--max-seeds", "8"], expect=2)
         check("--max-seeds" in p.stderr and "fixed the cap at 6" in p.stderr, p.stderr)
         check(tree(out) == snap, "a refused --max-seeds changed the folder")
+        fresh = os.path.join(tmp, "fresh")
+        p = normlab(["claims", "--dir", d, "--out", fresh, "--no-report", "--until-decided", "--max-seeds", "2"], expect=2)
+        check("--max-seeds: 2 is below claim tiny's 3 seeds" in p.stderr and not os.path.exists(fresh), p.stderr)
     else:
         sys.exit(f"unknown case {CASE}")
 print(f"PASS {CASE}")
