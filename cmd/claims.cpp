@@ -1,15 +1,21 @@
 // normlab claims: run each claim's experiment (experiments/claims/ID.toml)
 // through the sweep engine at a profile size, apply its pre-registered rule,
 // and write claims.csv and claims.md. --baseline DIR exits 1 when a verdict
-// flips or a decisive number moves beyond the rule's tolerance.
+// flips or a decisive number moves beyond the rule's tolerance. Each claim's
+// rule hash is registered in its folder's manifest before its first run, and
+// results are evaluated only under that rule or an amended one
+// (claims/registration.h).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "claims/baseline.h"
+#include "claims/registration.h"
 #include "claims/rule.h"
 #include "claims/verdict_files.h"
 #include "bench/grid_timing.h"
@@ -25,6 +31,8 @@
 #include "sweep/scheduler.h"
 #include "results/report_script.h"
 #include "results/run_files.h"
+#include "train/config_file.h"
+#include "train/key_schema.h"
 
 namespace normlab::cmd {
 
@@ -41,6 +49,10 @@ struct ClaimsOptions {
   int jobs = 0;
   bool no_report = false;
   bool evaluate_only = false;
+  bool accept_unregistered = false;
+  bool rule_hashes = false;
+  bool until_decided = false;
+  int max_seeds = 0;  // 0: twice the profile's seeds
 };
 
 // --evaluate-only: every CSV the rule reads is whole (no duplicated row, no
@@ -93,9 +105,168 @@ void check_complete(const std::string& dir, const ClaimRule& rule, const Experim
 struct Claim {
   std::string path;
   ClaimRule rule;
-  Experiment ex;
+  Experiment base;  // the claim file's grid
+  Experiment ex;    // the folder's: the grid and any seeds added to it
   ExperimentOptions eo;
+  std::string hash;   // the rule hash of the claim file now
+  RuleStatus status;  // its folder's registration, checked against the hash
+  // --until-decided: the group-sequential design, fixed before the first added seed, and
+  // the runs added to the grid, each (the run it copies, its seed), in the order added.
+  bool sequential = false;
+  SequentialDesign design;
+  std::vector<std::pair<std::string, long long>> added;
 };
+
+// The grid's seeds in order; seed i beyond them continues from the largest.
+long long seed_at(const Experiment& base, std::size_t i) {
+  std::set<long long> seeds;
+  for (const auto& r : base.runs) seeds.insert(r.integer("seed"));
+  const std::vector<long long> v(seeds.begin(), seeds.end());
+  return i < v.size() ? v[i] : v.back() + (long long)(i - v.size() + 1);
+}
+
+std::size_t seed_count(const Experiment& ex) {
+  std::set<long long> seeds;
+  for (const auto& r : ex.runs) seeds.insert(r.integer("seed"));
+  return seeds.size();
+}
+
+// Adds the copies of `from` (a run id of the grid) with `seeds` to the claim's experiment; returns
+// the pairs that were new.
+std::vector<std::pair<std::string, long long>> add_seeds(Claim& c, const std::vector<std::pair<std::string, long long>>& want) {
+  std::map<std::string, const RunConfig*> by_id;
+  for (const auto& r : c.ex.runs) by_id[r.run_id()] = &r;
+  std::vector<RunConfig> more;
+  std::vector<std::pair<std::string, long long>> fresh;
+  std::set<std::string> seen;
+  for (const auto& [from, seed] : want) {
+    const auto it = by_id.find(from);
+    if (it == by_id.end())
+      throw ConfigError(fmt::format("claim {}: the added seeds name run {}, which its grid does not hold", c.rule.id, from));
+    RunConfig r = *it->second;
+    r.set("seed", std::to_string(seed));
+    if (by_id.count(r.run_id()) || !seen.insert(r.run_id()).second) continue;
+    more.push_back(r);
+    fresh.push_back({from, seed});
+  }
+  add_runs(c.ex, more);
+  c.added.insert(c.added.end(), fresh.begin(), fresh.end());
+  return fresh;
+}
+
+nlohmann::json sequential_json(const Claim& c) {
+  nlohmann::json added = nlohmann::json::array();
+  for (const auto& [from, seed] : c.added) added.push_back({from, seed});
+  return {{"spending", "Lan-DeMets O'Brien-Fleming type, one-sided 0.025 (intervals) and 0.05 (TOST)"},
+          {"n0", c.design.n0}, {"cap", c.design.cap}, {"looks", c.design.looks}, {"alpha_ci", c.design.alpha_ci},
+          {"alpha_tost", c.design.alpha_tost}, {"added", added}};
+}
+
+// A folder's sequential record: its design and added seeds, applied to the claim's experiment
+// (so its grid is the folder's). A --max-seeds other than the recorded cap is refused: the
+// look schedule is fixed before the first added seed.
+void load_sequential(Claim& c, const std::string& mpath, const ClaimsOptions& o) {
+  if (!fs::exists(mpath)) return;
+  const nlohmann::json m = read_manifest_grid(mpath).json;
+  if (!m.contains("sequential")) return;
+  const auto& q = m["sequential"];
+  try {
+    c.sequential = true;
+    c.design = sequential_design(q.at("n0").get<int>(), q.at("cap").get<int>());
+    std::vector<std::pair<std::string, long long>> want;
+    for (const auto& a : q.at("added")) want.push_back({a.at(0).get<std::string>(), a.at(1).get<long long>()});
+    add_seeds(c, want);
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(fmt::format("{}: sequential: {}", mpath, e.what()));
+  }
+  if (o.max_seeds > 0 && o.max_seeds != c.design.cap)
+    throw ConfigError(fmt::format("--max-seeds: {} was given, but {} fixed the cap at {} seeds (looks at {}) before its "
+                                  "first added seed; the look schedule cannot change afterwards (give --max-seeds {}, or "
+                                  "write to a new --out)", o.max_seeds, mpath, c.design.cap,
+                                  fmt::join(c.design.looks, ", "), c.design.cap));
+}
+
+// --until-decided: the design for a claim without one: n0 = the grid's seeds, the cap from
+// --max-seeds (default 2 n0). Refused (exit 2) when the cap is below n0.
+void start_sequential(Claim& c, const ClaimsOptions& o) {
+  if (c.sequential || c.rule.measure == "step-time") return;
+  const int n0 = int(seed_count(c.ex)), cap = o.max_seeds > 0 ? o.max_seeds : 2 * n0;
+  if (cap < n0)
+    throw ConfigError(fmt::format("--max-seeds: {} is below claim {}'s {} seeds (profile {}); the cap counts every seed, "
+                                  "the grid's included", cap, c.rule.id, n0, o.profile));
+  c.sequential = true;
+  c.design = sequential_design(n0, cap);
+}
+
+// The seeds to add in the next round: for each cell still undecided (inconclusive, or waiting on
+// an undecided positive control), its runs' copies up to the next look's seed count.
+std::vector<std::pair<std::string, long long>> next_round(const Claim& c, const Experiment& base, const ClaimResult& res) {
+  std::vector<std::pair<std::string, long long>> want;
+  const long long first = seed_at(base, 0);
+  for (const auto& cell : res.comparisons) {
+    const bool undecided = cell.verdict == Verdict::inconclusive ||
+                           (cell.verdict == Verdict::untestable && cell.why == Why::control_undecided);
+    const std::size_t j = std::size_t(look_of(c.design, int(cell.diffs.size())));
+    if (!undecided || j + 1 >= c.design.looks.size()) continue;
+    for (const auto& r : base.runs) {
+      if (r.integer("seed") != first) continue;
+      const auto value = [&](const std::string& k) -> std::optional<std::string> {
+        if (!find_run_key(k)) return std::nullopt;
+        return r.get(k);
+      };
+      if (!run_feeds_cell(c.rule, cell, value)) continue;
+      for (int i = 0; i < c.design.looks[j + 1]; ++i) want.push_back({r.run_id(), seed_at(base, std::size_t(i))});
+    }
+  }
+  return want;
+}
+
+// The claim's rule hash: its rule and the grid of every profile the file defines.
+std::string claim_rule_hash(const std::string& path, const ClaimRule& rule) {
+  std::map<std::string, std::string> grids;
+  const toml::table t = read_toml_file(path);
+  if (const auto* profiles = t["profile"].as_table())
+    for (const auto& [name, v] : *profiles) {
+      ExperimentOptions eo;
+      eo.profile = std::string(name.str());
+      grids[eo.profile] = load_experiment(path, eo).grid_hash;
+    }
+  if (grids.empty()) grids[""] = load_experiment(path).grid_hash;
+  return rule_hash(rule, grids);
+}
+
+// The folder's registration checked against the claim's hash: a folder without
+// results is registered now, before its first run.
+RuleStatus folder_status(const Claim& c, const std::string& dir, bool accept_unregistered) {
+  const std::string mpath = dir + "/manifest.json";
+  const bool results = fs::exists(mpath) || fs::exists(dir + "/runs.csv") || fs::exists(dir + "/timings.csv");
+  if (!results) return RuleStatus{c.hash, Registration{c.hash, utc_now(), false}, {}};
+  nlohmann::json m;
+  if (fs::exists(mpath)) m = read_manifest_grid(mpath).json;
+  return check_registration(c.path, c.rule, mpath, read_registration(m, mpath), c.hash, accept_unregistered);
+}
+
+// The registration as the manifest records it, with the hash the rules were last applied under.
+void add_registration(nlohmann::json& m, const RuleStatus& st) {
+  m["rule_registration"] = registration_json(st.registered);
+  m["rule_hash_evaluated"] = st.current;
+  nlohmann::json applied = nlohmann::json::array();
+  for (const auto& a : st.applied) applied.push_back({{"date", a.date}, {"from_hash", a.from_hash}, {"to_hash", a.to_hash}});
+  m["amendments_applied"] = applied;
+}
+
+// --baseline: each claim's folder in the baseline was registered under the current
+// rule, or the claim file's amendments lead from its hash to the current one.
+void check_baseline_rules(const std::string& base, const std::vector<Claim>& claims, bool accept_unregistered) {
+  for (const auto& c : claims) {
+    const std::string mpath = base + "/" + c.rule.id + "/manifest.json";
+    nlohmann::json m;
+    if (fs::exists(mpath)) m = read_manifest_grid(mpath).json;
+    const RuleStatus st = check_registration(c.path, c.rule, mpath, read_registration(m, mpath), c.hash,
+                                             accept_unregistered);
+    if (st.registered.legacy) spdlog::warn("--baseline: {} records no rule hash; compared as unregistered", mpath);
+  }
+}
 
 // A claim's folder belongs to its id: its experiment may change (the CSVs hold
 // the current grid's runs), so the identity compared is the name alone.
@@ -106,6 +277,8 @@ StoreIdentity claim_identity(const Claim& c) { return StoreIdentity::grid(StoreK
 std::string claim_manifest(const Claim& c, const std::string& started, bool finished = true) {
   auto m = sweep_manifest(c.ex, c.eo, started, finished ? utc_now() : "");
   m.update(store_fields(StoreIdentity::grid(StoreKind::claim, c.ex.name, c.ex.runs)));
+  add_registration(m, c.status);
+  if (c.sequential) m["sequential"] = sequential_json(c);
   return m.dump(2);
 }
 
@@ -117,11 +290,44 @@ std::vector<std::string> ids_run(const std::vector<Claim>& claims) {
 
 // --evaluate-only, same grid, rules applied again: the manifest now shows the
 // claim file whose rules gave these verdicts.
-void refresh_manifest(const std::string& dir, const Experiment& ex) {
+void refresh_manifest(const std::string& dir, const Claim& c) {
   ManifestGrid g = read_manifest_grid(dir + "/manifest.json");
-  g.json["experiment"]["text"] = ex.text;
+  g.json["experiment"]["text"] = c.ex.text;
   g.json["rules_reapplied"] = utc_now();
+  add_registration(g.json, c.status);
   write_file_atomic(dir + "/manifest.json", g.json.dump(2) + "\n");
+}
+
+// Runs the claim's grid into its folder (complete runs are skipped); the manifest, with the
+// registered rule and the sequential design, is written first. Returns the runs that failed.
+int run_grid(const Claim& c, const std::string& dir, const SweepOptions& so, const std::string& started) {
+  const SweepDir sd(dir);
+  fs::create_directories(dir);
+  write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");
+  const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
+    if (p.done % 10 == 0 || p.done + p.skipped == p.total)
+      spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
+  });
+  if (const int sig = stop_requested().load())
+    throw Interrupted(sig, fmt::format(
+        "claims: stopped by signal {} in claim {}: {} of its {} runs complete, {} abandoned midway; nothing "
+        "partial was kept. Run the same command again to resume (complete runs are skipped).",
+        sig, c.rule.id, sum.progress.skipped + sum.progress.done, sum.progress.total, sum.abandoned.size()));
+  write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
+  return sum.progress.failed;
+}
+
+// The rule applied to the folder's CSVs (at each cell's look, with a sequential design).
+ClaimResult evaluate_folder(const Claim& c, const std::string& dir) {
+  const CsvTable curves = read_csv(dir + "/curves.csv"), acts = read_csv(dir + "/activations.csv");
+  const CsvTable runs = read_csv(dir + "/runs.csv");
+  const CsvTable table = c.rule.file == "runs.csv" ? runs : join_runs(read_csv(dir + "/" + c.rule.file), runs);
+  ClaimResult res = evaluate_claim(c.rule, table, &curves, &acts, c.sequential ? &c.design : nullptr);
+  if (c.sequential)
+    res.note += fmt::format("{}seeds added until decided: looks at {} seeds (cap {}), O'Brien-Fleming-type alpha "
+                            "spending; each cell read at its look's level", res.note.empty() ? "" : "; ",
+                            fmt::join(c.design.looks, ", "), c.design.cap);
+  return res;
 }
 
 void run_claims(const ClaimsOptions& o) {
@@ -149,17 +355,25 @@ void run_claims(const ClaimsOptions& o) {
     ids.push_back(c.rule.id);
     if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), c.rule.id) == o.only.end()) continue;
     c.eo.profile = o.profile;
-    c.ex = load_experiment(f, c.eo);
+    c.ex = c.base = load_experiment(f, c.eo);
     claims.push_back(std::move(c));
   }
   for (const auto& id : o.only)
     if (std::find(ids.begin(), ids.end(), id) == ids.end())
       throw ConfigError(fmt::format("--only: unknown claim '{}' (allowed: {})", id, fmt::join(ids, ", ")));
+  for (auto& c : claims) c.hash = claim_rule_hash(c.path, c.rule);
+  if (o.rule_hashes) {
+    for (const auto& c : claims) std::printf("%-22s %s\n", c.rule.id.c_str(), c.hash.c_str());
+    return;
+  }
   for (const auto& c : claims) validate_runs(c.ex);
 
   std::vector<ClaimRule> rules;
   for (const auto& c : claims) rules.push_back(c.rule);
-  if (!o.baseline.empty()) check_baseline(o.baseline, rules);
+  if (!o.baseline.empty()) {
+    check_baseline(o.baseline, rules);
+    check_baseline_rules(o.baseline, claims, o.accept_unregistered);
+  }
 
   const std::string out = store_path(o.out.empty() ? "results/claims-" + o.profile : o.out);
   check_out_spelling("--out", out);
@@ -167,6 +381,13 @@ void run_claims(const ClaimsOptions& o) {
   guard_store("--out", out, me, false);
   for (const auto& c : claims)
     guard_store("--out", out + "/" + c.rule.id, claim_identity(c), false);
+  // The rule each folder's results were registered under, and any seeds added until decided,
+  // before anything runs or changes.
+  for (auto& c : claims) {
+    c.status = folder_status(c, out + "/" + c.rule.id, o.accept_unregistered);
+    load_sequential(c, out + "/" + c.rule.id + "/manifest.json", o);
+    if (o.until_decided) start_sequential(c, o);
+  }
   if (o.evaluate_only)
     for (const auto& c : claims) check_complete(out + "/" + c.rule.id, c.rule, c.ex);
   prepare_out_dir("--out", out);  // before any claim runs
@@ -180,7 +401,7 @@ void run_claims(const ClaimsOptions& o) {
   so.stop = &stop_requested();
   std::vector<ClaimResult> results;
   int errors = 0;
-  for (const auto& c : claims) {
+  for (auto& c : claims) {
     const std::string dir = out + "/" + c.rule.id;
     const std::string started = utc_now();
     if (c.rule.measure == "step-time") {
@@ -188,10 +409,12 @@ void run_claims(const ClaimsOptions& o) {
       // Like a sweep, a complete earlier measurement of the same grid is reused.
       fs::create_directories(dir);
       if (o.evaluate_only) {
-        refresh_manifest(dir, c.ex);
+        refresh_manifest(dir, c);
       } else if (timings_complete(dir + "/timings.csv", c.ex.runs)) {
         spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
+        if (fs::exists(dir + "/manifest.json")) refresh_manifest(dir, c);
       } else {
+        write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");  // registered first
         spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
         TimingOptions topt;
         topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
@@ -203,28 +426,17 @@ void run_claims(const ClaimsOptions& o) {
       if (!o.no_report) render_report(dir);
       continue;
     }
-    if (o.evaluate_only) {
-      refresh_manifest(dir, c.ex);
-    } else {
-      const SweepDir sd(dir);
-      fs::create_directories(dir);
-      write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");
-      const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
-        if (p.done % 10 == 0 || p.done + p.skipped == p.total)
-          spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
-      });
-      errors += sum.progress.failed;
-      if (const int sig = stop_requested().load())
-        throw Interrupted(sig, fmt::format(
-            "claims: stopped by signal {} in claim {}: {} of its {} runs complete, {} abandoned midway; nothing "
-            "partial was kept. Run the same command again to resume (complete runs are skipped).",
-            sig, c.rule.id, sum.progress.skipped + sum.progress.done, sum.progress.total, sum.abandoned.size()));
-      write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
+    if (o.evaluate_only) refresh_manifest(dir, c);
+    else errors += run_grid(c, dir, so, started);
+    results.push_back(evaluate_folder(c, dir));
+    // --until-decided: rounds of seeds for the undecided cells, up to the design's next look each.
+    for (int round = 1; o.until_decided && c.sequential; ++round) {
+      const auto fresh = add_seeds(c, next_round(c, c.base, results.back()));
+      if (fresh.empty()) break;
+      spdlog::info("{}: round {}: {} runs with new seeds for the undecided cells", c.rule.id, round, fresh.size());
+      errors += run_grid(c, dir, so, started);
+      results.back() = evaluate_folder(c, dir);
     }
-    const CsvTable curves = read_csv(dir + "/curves.csv"), acts = read_csv(dir + "/activations.csv");
-    const CsvTable runs = read_csv(dir + "/runs.csv");
-    const CsvTable table = c.rule.file == "runs.csv" ? runs : join_runs(read_csv(dir + "/" + c.rule.file), runs);
-    results.push_back(evaluate_claim(c.rule, table, &curves, &acts));
     spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
     if (!o.no_report) render_report(dir);
   }
@@ -234,7 +446,9 @@ void run_claims(const ClaimsOptions& o) {
   top["finished"] = utc_now();
   write_file_atomic(out + "/manifest.json", top.dump(2) + "\n");
   write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
-  write_file_atomic(out + "/claims.md", claims_md(rules, results, o.profile));
+  std::vector<RuleStatus> statuses;
+  for (const auto& c : claims) statuses.push_back(c.status);
+  write_file_atomic(out + "/claims.md", claims_md(rules, results, o.profile, statuses));
   if (!o.no_report) render_report(out);  // forest.png: every cell of every claim
   std::printf("%-22s %s\n", "claim", "verdict");
   for (std::size_t i = 0; i < claims.size(); ++i)
@@ -258,9 +472,21 @@ void setup_claims(CLI::App& app) {
   sub->add_option("--dir", o->dir, "directory of claim experiment files")->capture_default_str();
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_flag("--no-report", o->no_report, "skip the per-claim figures (scripts/report.py)");
-  sub->add_flag("--evaluate-only", o->evaluate_only,
+  auto* eval = sub->add_flag("--evaluate-only", o->evaluate_only,
                 "apply the rules again to the CSVs already in the output directory; run nothing "
                 "(exit 2 unless each claim's CSVs hold exactly its grid's runs)");
+  sub->add_flag("--accept-unregistered", o->accept_unregistered,
+                "evaluate results whose manifest records no rule hash (from before rules were registered): "
+                "register the current rule for them, marked in claims.md as registered after the results");
+  auto* until = sub->add_flag("--until-decided", o->until_decided,
+                "add seeds in rounds to the runs behind undecided cells until every cell is decided or the cap is "
+                "reached (group-sequential: O'Brien-Fleming-type alpha spending over looks fixed by the cap)");
+  sub->add_option("--max-seeds", o->max_seeds, "--until-decided's cap on seeds per cell [default: twice the profile's]")
+      ->check(CLI::Range(1, 100000))
+      ->needs(until);
+  until->excludes(eval);
+  sub->add_flag("--rule-hashes", o->rule_hashes,
+                "print each claim's rule hash (what [[amendment]] from_hash / to_hash record) and run nothing");
   sub->callback([o] { run_claims(*o); });
 }
 

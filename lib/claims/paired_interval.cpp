@@ -93,7 +93,7 @@ double attained(Decision d, const CellSample& s, const CellRule& r, double mean)
     const double mid = std::sqrt(lo * hi);
     (ok(mid) ? hi : lo) = mid;
   }
-  return std::min(1.0, hi * (d == Decision::equivalent ? 1.0 : 2.0));
+  return std::min(1.0, hi * 0.05 / (d == Decision::equivalent ? r.tost_alpha : r.alpha));
 }
 
 }  // namespace
@@ -166,7 +166,7 @@ CellDecision decide_cell(const CellSample& s, const CellRule& r) {
     return c;
   }
   c.sd = sd_of(s.d);
-  const Interval ci = floored(s, r, c.mean, 0.95), tost = floored(s, r, c.mean, 0.90);
+  const Interval ci = floored(s, r, c.mean, 1 - 2 * r.alpha), tost = floored(s, r, c.mean, 1 - 2 * r.tost_alpha);
   c.ci_low = ci.low, c.ci_high = ci.high, c.tost_low = tost.low, c.tost_high = tost.high;
   if (holds(Decision::supported, ci, r.margin)) {
     c.verdict = Verdict::supported;

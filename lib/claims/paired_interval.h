@@ -78,12 +78,15 @@ struct CellRule {
   Method method = Method::t;
   double resolution = 0;     // the half-width floor, in units of d
   bool equivalence = false;  // a registered equivalence test: TOST at 90%
+  // One-sided levels of the decision interval (1 - 2 alpha: 95%) and of TOST (1 - 2 tost_alpha:
+  // 90%); a group-sequential look lowers both (claims/sequential.h).
+  double alpha = 0.025, tost_alpha = 0.05;
 };
 
 struct CellDecision {
   int n = 0;
-  double mean = 0, sd = 0, ci_low = 0, ci_high = 0;  // 95% interval (widened to the resolution)
-  double tost_low = 0, tost_high = 0;                 // 90% interval (widened likewise)
+  double mean = 0, sd = 0, ci_low = 0, ci_high = 0;  // 1 - 2 alpha (95%) interval (widened to the resolution)
+  double tost_low = 0, tost_high = 0;                 // 1 - 2 tost_alpha (90%) interval (widened likewise)
   Verdict verdict = Verdict::inconclusive;
   Why why = Why::none;    // not supported: equivalent | opposite | too small
   int seeds_needed = 0;   // inconclusive: see above; -1: none would (resolution or margin too coarse)
@@ -100,8 +103,8 @@ CellDecision decide_cell(const std::vector<double>& d, double margin);
 int seeds_for_margin(int n, double sd, const CellRule& rule);
 
 // The smallest one-sided level α at which the cell's decision (verdict, why) still
-// holds, scaled to the 5% family level (× 0.05 / its nominal α: 0.025 for the 95%
-// interval, 0.05 for TOST); for an undecided cell the smallest over the decisions
+// holds, scaled to the 5% family level (× 0.05 / its nominal α: rule.alpha, 0.025 for
+// the 95% interval; rule.tost_alpha, 0.05 for TOST); for an undecided cell the smallest over the decisions
 // it could reach. Holm's correction orders and tests cells by it.
 double decision_level(const CellSample& s, const CellRule& rule, const CellDecision& c);
 

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cmath>
 #include <set>
@@ -52,6 +53,58 @@ const char* split_name(SelectOn s) { return s == SelectOn::val ? "val" : "test";
 
 namespace {
 bool same_value(const std::string& have, const std::string& want);
+
+bool is_hash(const std::string& h) {
+  return h.size() == 16 && std::all_of(h.begin(), h.end(), [](char c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); });
+}
+
+bool is_date(const std::string& d) {
+  return d.size() == 10 && d[4] == '-' && d[7] == '-' &&
+         std::all_of(d.begin(), d.end(), [](char c) { return std::isdigit(c) || c == '-'; });
+}
+
+// [[amendment]] entries: every key typed, none unknown, none missing.
+std::vector<Amendment> read_amendments(const toml::table& t, const std::string& path) {
+  std::vector<Amendment> out;
+  const toml::node* node = t.get("amendment");
+  if (!node) return out;
+  const auto where = [&](const toml::node& n) {
+    return fmt::format("{}:{}:{}", path, n.source().begin.line, n.source().begin.column);
+  };
+  const auto* arr = node->as_array();
+  if (!arr || !arr->is_array_of_tables())
+    throw ConfigError(fmt::format("{}: amendment: write each amendment as an [[amendment]] table (keys: date, what, "
+                                  "why, replaced, from_hash, to_hash)", where(*node)));
+  static const char* keys[] = {"date", "what", "why", "replaced", "from_hash", "to_hash"};
+  for (const auto& e : *arr) {
+    const auto& tb = *e.as_table();
+    for (const auto& [k, v] : tb)
+      if (std::none_of(std::begin(keys), std::end(keys), [&](const char* a) { return k.str() == a; }))
+        throw ConfigError(fmt::format("{}: [[amendment]] has no key '{}' (allowed: {})", where(v), k.str(),
+                                      fmt::join(keys, ", ")));
+    std::map<std::string, std::string> got;
+    for (const char* k : keys) {
+      const toml::node* v = tb.get(k);
+      if (!v)
+        throw ConfigError(fmt::format("{}: [[amendment]] needs `{}` (keys: {})", where(e), k, fmt::join(keys, ", ")));
+      if (const auto* d = v->as_date(); d && std::string(k) == "date")
+        got[k] = fmt::format("{:04}-{:02}-{:02}", d->get().year, d->get().month, d->get().day);
+      else if (const auto* s = v->as_string(); s && !s->get().empty())
+        got[k] = s->get();
+      else
+        throw ConfigError(fmt::format("{}: amendment.{}: {} (expected {})", where(*v), k, toml_value_text(*v, path),
+                                      std::string(k) == "date" ? "a date, YYYY-MM-DD" : "a non-empty string"));
+    }
+    if (!is_date(got["date"]))
+      throw ConfigError(fmt::format("{}: amendment.date: '{}' (expected YYYY-MM-DD)", where(*tb.get("date")), got["date"]));
+    for (const char* k : {"from_hash", "to_hash"})
+      if (!is_hash(got[k]))
+        throw ConfigError(fmt::format("{}: amendment.{}: '{}' (expected a rule hash: 16 hex digits, as "
+                                      "`normlab claims --rule-hashes` prints)", where(*tb.get(k)), k, got[k]));
+    out.push_back({got["date"], got["what"], got["why"], got["replaced"], got["from_hash"], got["to_hash"]});
+  }
+  return out;
+}
 
 bool parse_metric(const std::string& text, Metric& out) {
   for (int i = 0; i < int(Metric::count); ++i)
@@ -196,6 +249,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (r.equivalence && !(r.margin > 0))
     throw ConfigError(fmt::format("{}: rule.equivalence needs a margin > 0 (the equivalence bounds are "
                                   "+-margin), got {}", path, r.margin));
+  r.amendments = read_amendments(t, path);
   return r;
 }
 
@@ -625,9 +679,10 @@ double resolution(const ClaimRule& rule, const Selection& sel, std::vector<doubl
 
 // decide: one cell's paired differences, their bounds, and its (unadjusted) decision.
 Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel, const std::string& combo,
-                  const std::string& tr) {
+                  const std::string& tr, const SequentialDesign* seq) {
   Comparison c;
   c.treatment = tr + combo;
+  c.arm = tr;
   if (auto tg = sel.target.find(combo); tg != sel.target.end()) c.target = tg->second;
   static const std::map<long, MetricValue> none;
   const auto find = [&](const std::string& k) -> const std::map<long, MetricValue>& {
@@ -653,6 +708,10 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
   c.sample.d = c.diffs;
   c.cell_rule = CellRule{rule.margin, method_for(metric_kind(rule)), resolution(rule, sel, arm_values),
                          rule.equivalence};
+  if (seq) {  // the levels of the look this cell's seeds are at
+    c.look = look_of(*seq, int(c.diffs.size()));
+    c.cell_rule.alpha = seq->alpha_ci[std::size_t(c.look)], c.cell_rule.tost_alpha = seq->alpha_tost[std::size_t(c.look)];
+  }
   const CellDecision cd = decide_cell(c.sample, c.cell_rule);
   c.mean = cd.mean, c.ci_low = cd.ci_low, c.ci_high = cd.ci_high, c.tost_low = cd.tost_low, c.tost_high = cd.tost_high;
   c.verdict = c.unadjusted = cd.verdict, c.why = c.unadjusted_why = cd.why, c.seeds_needed = cd.seeds_needed;
@@ -751,20 +810,37 @@ std::string verdict_text(const ClaimResult& r) {
 }
 
 ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
-                           const CsvTable* activations) {
+                           const CsvTable* activations, const SequentialDesign* seq) {
   ClaimResult res;
   const Grouping g = group_rows(rule, t);
   const Selection sel = select_inputs(rule, t, g, curves, activations, res);
   const Measured m = contrast_sides(rule, measure(rule, t, g, sel), res);
   for (const auto& combo : g.combos)
     for (const auto& tr : rule.treatment) {
-      res.comparisons.push_back(decide(rule, m, sel, combo, tr));
+      res.comparisons.push_back(decide(rule, m, sel, combo, tr, seq));
       res.comparisons.back().positive_control = is_positive_control(rule, g, combo);
+      if (auto it = g.combo_values.find(combo); it != g.combo_values.end()) res.comparisons.back().combo = it->second;
     }
   holm(res.comparisons);
   gate_controls(res.comparisons);
   aggregate(res);
   return res;
+}
+
+bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell,
+                    const std::function<std::optional<std::string>(const std::string&)>& value) {
+  const auto is = [&](const std::string& key, const std::string& want) {
+    const auto v = value(key);
+    return !v || same_value(*v, want);
+  };
+  for (const auto& [k, allowed] : rule.where)
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& w) { return is(k, w); })) return false;
+  if (!rule.contrast.empty() && !is(rule.contrast, rule.contrast_values[0]) && !is(rule.contrast, rule.contrast_values[1]))
+    return false;
+  if (!is(rule.by, cell.arm) && !is(rule.by, rule.control)) return false;
+  for (const auto& [k, v] : cell.combo)
+    if (!is(k, v)) return false;
+  return true;
 }
 
 }  // namespace normlab

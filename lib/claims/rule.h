@@ -83,7 +83,11 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+#include <optional>
+
 #include "claims/paired_interval.h"
+#include "claims/sequential.h"
 #include "results/csv_table.h"
 
 namespace normlab {
@@ -105,6 +109,12 @@ enum class SelectOn { test, val };           // the split selection reads (rule.
 const char* metric_name(Metric m);
 const char* direction_name(Direction d);
 const char* split_name(SelectOn s);
+
+// A change to a registered rule, recorded in the claim file ([[amendment]], claims/registration.h).
+struct Amendment {
+  std::string date, what, why, replaced;  // replaced: the verdict the change replaced
+  std::string from_hash, to_hash;         // the rule hash before and after
+};
 
 struct ClaimRule {
   std::string id, statement, source, text;
@@ -128,9 +138,11 @@ struct ClaimRule {
   // `each` keys and values (any treatment). If one is not supported, the other cells are
   // untestable (control failed): a setting that cannot show the effect says nothing of it.
   std::vector<std::map<std::string, std::string>> positive_control;
+  std::vector<Amendment> amendments;  // [[amendment]] entries, in file order (not part of the rule hash)
 };
 
-// Reads the [claim] and [rule] tables. Throws ConfigError naming file:line and key.
+// Reads the [claim] and [rule] tables and the [[amendment]] entries. Throws ConfigError
+// naming file:line and key (an unknown key, a wrong type, a malformed date or hash).
 ClaimRule read_claim_rule(const std::string& path);
 
 // The kind of a rule's metric: lr metrics are grid-valued, steps_to_target counts
@@ -154,6 +166,9 @@ struct Comparison {                // one cell
   int edge_treatment = 0, edge_control = 0;  // seeds whose selected lr sits at the grid's edge, per arm
   int seeds_needed = 0;            // inconclusive: seeds that would likely decide it (-1: none)
   double target = std::nan("");    // steps_to_target: this cell's combination's target accuracy
+  std::string arm;                 // the treatment value
+  std::map<std::string, std::string> combo;  // the `each` keys' values of its combination
+  int look = -1;                   // sequential: the look its seeds are at (-1: a fixed design)
 };
 
 // The claim's verdict: every cell in one class (supported, not supported, inconclusive,
@@ -182,7 +197,15 @@ CsvTable join_runs(const CsvTable& file, const CsvTable& runs);
 // Applies the rule to `table`: runs.csv, or the table rule.file names (joined
 // with runs.csv by the caller). Also reads curves.csv for steps_to_target and
 // activations.csv for activation_drift.
+// With `seq`, each cell is read at the levels of the look its seeds are at (claims/sequential.h).
 ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& table, const CsvTable* curves = nullptr,
-                           const CsvTable* activations = nullptr);
+                           const CsvTable* activations = nullptr, const SequentialDesign* seq = nullptr);
+
+// Whether a run feeds the cell: it passes `where`, has a contrast value (if any), its `by`
+// value is the cell's treatment or the control, and its `each` values are the cell's.
+// value(key): the run's value of a key; nullopt for a key the run does not have (a column
+// of a per-run table such as batchstats.csv's layer), which does not exclude it.
+bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell,
+                    const std::function<std::optional<std::string>(const std::string&)>& value);
 
 }  // namespace normlab

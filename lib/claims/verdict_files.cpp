@@ -18,6 +18,8 @@ std::string signed_num(double v) { return fmt::format("{:+.4g}", v); }
 // The interval's method, its resolution floor, the censored seeds and (equivalence rules) the TOST interval.
 std::string method_text(const Comparison& c) {
   std::string s = method_name(c.cell_rule.method);
+  if (c.look >= 0)  // a group-sequential look: the interval's level is the look's, not 95%
+    s += fmt::format(" at {:.4g}%, look {}", 100 * (1 - 2 * c.cell_rule.alpha), c.look + 1);
   if (c.cell_rule.resolution > 0) s += fmt::format(", at least ±{:.3g}", c.cell_rule.resolution);
   if (c.sample.censored > 0) s += fmt::format(", {} of {} censored", c.sample.censored, c.diffs.size());
   if (c.cell_rule.equivalence)
@@ -102,16 +104,44 @@ std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<Cl
   return s;
 }
 
+// The claim's registered rule and its amendments (all of them, and which led from the folder's hash).
+static std::string registration_md(const ClaimRule& c, const RuleStatus& st) {
+  std::string s;
+  if (st.registered.legacy)
+    s = fmt::format("**Registered rule:** `{}`, registered {} **after its results** (a folder from before rules "
+                    "were registered).",
+                    st.current, st.registered.registered);
+  else if (st.registered.hash == st.current)
+    s = fmt::format("**Registered rule:** `{}`, registered {} before the runs.", st.current, st.registered.registered);
+  else
+    s = fmt::format("**Registered rule:** `{}`, registered {} before the runs; evaluated under the amended rule `{}` "
+                    "({} amendment(s) lead there).", st.registered.hash, st.registered.registered, st.current,
+                    st.applied.size());
+  if (c.amendments.empty()) return s + " No amendments: the rule and settings have not changed since.\n\n";
+  s += "\n\n**Amendments** (changes to the rule or settings after results were seen):\n\n"
+       "| date | what changed | why | verdict it replaced | rule hash |\n|---|---|---|---|---|\n";
+  const auto cell = [](const std::string& t) {
+    std::string o;
+    for (char ch : t) o += ch == '|' ? std::string("\\|") : ch == '\n' ? std::string(" ") : std::string(1, ch);
+    return o;
+  };
+  for (const auto& a : c.amendments)
+    s += fmt::format("| {} | {} | {} | {} | `{}` → `{}` |\n", a.date, cell(a.what), cell(a.why), cell(a.replaced),
+                     a.from_hash, a.to_hash);
+  return s + "\n";
+}
+
 std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
-                      const std::string& profile) {
+                      const std::string& profile, const std::vector<RuleStatus>& status) {
   std::string s = fmt::format("# normlab claims ({} profile)\n\n", profile);
   if (profile == "quick")
     s += "**This is a smoke test.** The quick profile runs every cell with few seeds and short training on "
          "the MNIST 10k subset, to show that the suite runs and to catch regressions against its baseline. "
          "Its verdicts are not evidence for or against a claim; the full profile's are.\n\n";
   s += fmt::format("Generated {} by `normlab claims --profile {}`. Each claim's rule is the one in its claim "
-                   "file now; rules changed after a first full run are recorded in the claim files' comments and "
-                   "the repository's history. A cell is one treatment in one combination of the rule's `each` "
+                   "file now. Rules are registered: before a claim's first run the hash of its rule and settings "
+                   "goes into its folder's manifest, and results are evaluated under a changed rule only when "
+                   "the claim file records the change as an amendment (listed under each claim). A cell is one treatment in one combination of the rule's `each` "
                    "keys; its per-seed differences give n, a mean and a 95% interval whose method fits the "
                    "metric's kind (t for continuous metrics; the exact signed-rank interval for grid-valued "
                    "metrics, step counts and rates, never narrower than the metric's resolution, with runs "
@@ -133,6 +163,7 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
     s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**{}\n\n",
                      c.id, c.statement, c.source, c.text, verdict_text(res),
                      res.note.empty() ? "" : " (" + res.note + ")");
+    if (!status.empty()) s += registration_md(c, status[i]);
     std::string what;
     const char* rel = c.relative == Relative::ratio ? "; differences are ratios minus 1"
                       : c.relative == Relative::log ? "; differences are log ratios, ln(treatment / control)"

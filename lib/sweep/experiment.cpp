@@ -37,7 +37,8 @@ using Axes = std::map<std::string, std::vector<Value>>;  // canonical key -> alt
 
 // Top-level keys that are not run keys: the scalar ones have a spec in
 // meta_keys() (train/key_schema.h); these are read here.
-const std::set<std::string> kStructural = {"seeds", "exclude", "include", "random", "profile", "rule", "claim"};
+const std::set<std::string> kStructural = {"seeds", "exclude", "include", "random", "profile", "rule", "claim",
+                                           "amendment"};
 
 bool is_meta(const std::string& key) { return kStructural.count(key) || find_meta_key(key); }
 
@@ -457,6 +458,19 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
   if (ex.runs.empty()) throw ConfigError(fmt::format("{}: the experiment expands to no runs", path));
   ex.grid_hash = sha256_hex(all_canon).substr(0, 16);
   return ex;
+}
+
+void add_runs(Experiment& ex, const std::vector<RunConfig>& more) {
+  std::set<std::string> have;
+  for (const auto& r : ex.runs) have.insert(r.run_id());
+  for (const auto& r : more)
+    if (have.insert(r.run_id()).second) {
+      ex.specs.push_back(resolve(r));
+      ex.runs.push_back(r);
+    }
+  std::string all_canon;
+  for (const auto& r : ex.runs) all_canon += r.canonical();
+  ex.grid_hash = sha256_hex(all_canon).substr(0, 16);
 }
 
 std::vector<std::string> run_labels(const Experiment& ex) {

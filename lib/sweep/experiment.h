@@ -23,6 +23,7 @@
 //   [profile.quick]                   # `--profile quick` applies these keys on top
 //   epochs = 1
 //   [rule]                            # free-form; read by the claims suite, not here
+//   [[amendment]]                     # likewise (claims/registration.h)
 //
 // A grid larger than ExperimentOptions::max_runs, or by default NORMLAB_MAX_RUNS
 // (seeds and random.samples included), is a ConfigError, reported before any expansion.
@@ -63,6 +64,11 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
 // calls this): path names it in messages and gives the default name.
 Experiment parse_experiment(const std::string& text, const std::string& path,
                             const ExperimentOptions& opt = {});
+
+// Appends the runs `ex` does not hold yet (by run id), resolved, after its grid, and
+// recomputes grid_hash over all runs as load_experiment does. `claims --until-decided`
+// adds seeds this way. Throws ConfigError if a run does not resolve.
+void add_runs(Experiment& ex, const std::vector<RunConfig>& more);
 
 // Each run (grid order) named by the identity keys that vary over the grid,
 // for log lines: "norm=batch lr=0.3 seed=1" (the run id when nothing varies).

@@ -1,0 +1,240 @@
+#!/usr/bin/python3
+"""Command-line tests of the registered rule (`normlab claims`, claims/registration.h).
+Usage: claims_rule_cli.py NORMLAB_BIN CASE
+
+Each case copies one committed claim folder (results/claims-full/covariate-shift,
+registered under the current claim file) and its claim file, then evaluates it
+with --evaluate-only (nothing is trained):
+changed-margin: a margin edited in the copied claim file is refused (exit 2,
+  naming the claim file, both hashes and [[amendment]]), and the folder is left
+  byte for byte; with an [[amendment]] from the registered hash to the new one it
+  is evaluated, and claims.md lists the amendment.
+changed-settings: the same for a setting, not the rule: the full profile's lr
+  (a run key) and its seeds.
+bad-amendment: an [[amendment]] with an unknown key, a wrong type or a short
+  hash is exit 2 naming the file and the key, before anything changes.
+unregistered: a folder whose manifest records no rule hash is refused unless
+  --accept-unregistered, which registers the current hash and marks the claim
+  in claims.md as registered after its results.
+baseline: --baseline G where G's folder of the claim registered another hash than
+  the (edited) claim file's is refused before any run, naming G's manifest; so is a
+  G whose folder records no hash.
+committed: every committed claims folder (results/claims-full, results/baseline)
+  records the hash of its current claim file.
+until-decided: a tiny claim (tests/fixtures/claims-tiny: blobs data, 20 steps, 3 seeds;
+  cells batch and group vs none, group at a large lr so that its cell is noisy) with
+  --until-decided --max-seeds 6: at the first look (3 seeds) the batch cell is decided
+  and the group cell is not, so the rounds add seeds to the none and group runs only;
+  the manifest records the design (looks 3, 4, 5, 6) and the added seeds, claims.md
+  names the looks, `normlab verify` passes on the folder, --evaluate-only gives the
+  same claims.csv, and another --max-seeds on that folder is refused (exit 2), as is
+  a cap below the grid's seeds on a new folder."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from csv_rows import tree
+
+BIN, CASE = sys.argv[1], sys.argv[2]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLAIM = "covariate-shift"
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit("FAIL: " + msg)
+
+
+def normlab(args, expect=0):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, cwd=ROOT)
+    if expect is not None and p.returncode != expect:
+        sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def setup(tmp):
+    """A claims dir holding a copy of the claim file, and a copy of its committed full folder."""
+    d, out = os.path.join(tmp, "claims"), os.path.join(tmp, "full")
+    os.makedirs(d)
+    shutil.copy(os.path.join(ROOT, "experiments", "claims", CLAIM + ".toml"), d)
+    shutil.copytree(os.path.join(ROOT, "results", "claims-full", CLAIM), os.path.join(out, CLAIM))
+    cmd = ["claims", "--dir", d, "--profile", "full", "--only", CLAIM, "--evaluate-only", "--no-report", "--out", out]
+    return os.path.join(d, CLAIM + ".toml"), out, cmd
+
+
+def edit(path, old, new):
+    text = open(path).read()
+    check(old in text, f"{old!r} not in {path}")
+    with open(path, "w") as f:
+        f.write(text.replace(old, new, 1))
+
+
+def rule_hash(claim_dir):
+    p = normlab(["claims", "--dir", claim_dir, "--only", CLAIM, "--rule-hashes"])
+    return p.stdout.split()[-1]
+
+
+def registered(out):
+    with open(os.path.join(out, CLAIM, "manifest.json")) as f:
+        return json.load(f)["rule_registration"]["hash"]
+
+
+AMEND = """
+[[amendment]]
+date = "2026-12-03"
+what = "{what}"
+why = "a test of the amendment record"
+replaced = "supported"
+from_hash = "{a}"
+to_hash = "{b}"
+"""
+
+
+def refused_then_amended(tmp, edits, what):
+    f, out, cmd = setup(tmp)
+    before_hash = registered(out)
+    check(before_hash == rule_hash(os.path.dirname(f)), "the committed folder is not registered under its claim file")
+    for old, new in edits:
+        edit(f, old, new)
+    after_hash = rule_hash(os.path.dirname(f))
+    check(after_hash != before_hash, f"{what}: the hash did not change")
+    before = tree(out)
+    p = normlab(cmd, expect=2)
+    for want in (f, before_hash, after_hash, "[[amendment]]", "from_hash", "to_hash"):
+        check(want in p.stderr, f"{what}: the refusal does not name {want!r}:\n{p.stderr}")
+    check(tree(out) == before, f"{what}: a refused evaluation changed {out}")
+    with open(f, "a") as fh:
+        fh.write(AMEND.format(what=what, a=before_hash, b=after_hash))
+    p = normlab(cmd, expect=None)
+    # The amended settings may no longer match the folder's grid (then a run is needed): that
+    # refusal is the grid's, not the rule's.
+    if p.returncode == 2:
+        check("records grid" in p.stderr and "amendment" not in p.stderr, f"{what}: amended and still refused:\n{p.stderr}")
+        return
+    check(p.returncode == 0, f"{what}: exit {p.returncode}\n{p.stderr}")
+    md = open(os.path.join(out, "claims.md")).read()
+    check(what in md and "a test of the amendment record" in md and f"`{before_hash}` → `{after_hash}`" in md,
+          f"{what}: claims.md does not list the amendment")
+    check(registered(out) == before_hash, "the registered hash was rewritten by an amendment")
+    with open(os.path.join(out, CLAIM, "manifest.json")) as fh:
+        m = json.load(fh)
+    check(m["rule_hash_evaluated"] == after_hash and m["amendments_applied"][0]["to_hash"] == after_hash,
+          "the manifest does not record the amended hash it was evaluated under")
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    if CASE == "changed-margin":
+        refused_then_amended(tmp, [("margin = 0.1", "margin = 0.12")], "margin 0.1 -> 0.12")
+    elif CASE == "changed-settings":
+        refused_then_amended(os.path.join(tmp), [("lr = 0.5", "lr = 0.4")], "lr 0.5 -> 0.4")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp, exist_ok=True)
+        refused_then_amended(tmp, [("[profile.full]", "[profile.full]\nseeds = 6")], "full seeds 5 -> 6")
+    elif CASE == "bad-amendment":
+        for bad, key in ((AMEND.replace("why =", "reason ="), "reason"),
+                         (AMEND.replace('replaced = "supported"', "replaced = 1"), "amendment.replaced"),
+                         (AMEND.replace('from_hash = "{a}"', 'from_hash = "abc"'), "amendment.from_hash"),
+                         (AMEND.replace('date = "2026-12-03"', 'date = "yesterday"'), "amendment.date")):
+            f, out, cmd = setup(tmp)
+            with open(f, "a") as fh:
+                fh.write(bad.format(what="w", a="0123456789abcdef", b="fedcba9876543210"))
+            before = tree(out)
+            p = normlab(cmd, expect=2)
+            check(f in p.stderr and key in p.stderr, f"the refusal does not name the file and {key}:\n{p.stderr}")
+            check(tree(out) == before, "a refused evaluation changed the folder")
+            shutil.rmtree(tmp)
+            os.makedirs(tmp)
+    elif CASE == "unregistered":
+        f, out, cmd = setup(tmp)
+        mpath = os.path.join(out, CLAIM, "manifest.json")
+        with open(mpath) as fh:
+            m = json.load(fh)
+        for k in ("rule_registration", "rule_hash_evaluated", "amendments_applied"):
+            m.pop(k, None)
+        with open(mpath, "w") as fh:
+            json.dump(m, fh, indent=2)
+        before = tree(out)
+        p = normlab(cmd, expect=2)
+        check("records no rule hash" in p.stderr and "--accept-unregistered" in p.stderr, p.stderr)
+        check(tree(out) == before, "a refused evaluation changed the folder")
+        normlab(cmd + ["--accept-unregistered"])
+        check(registered(out) == rule_hash(os.path.dirname(f)), "--accept-unregistered did not register the hash")
+        md = open(os.path.join(out, "claims.md")).read()
+        check("**after its results**" in md, "claims.md does not mark the legacy registration")
+        normlab(cmd)  # registered now: no flag needed
+        check("**after its results**" in open(os.path.join(out, "claims.md")).read(), "the legacy mark was lost")
+    elif CASE == "committed":
+        hashes = dict(l.split() for l in normlab(["claims", "--rule-hashes"]).stdout.splitlines())
+        for d in ("claims-full", "baseline"):
+            for cid, h in hashes.items():
+                with open(os.path.join(ROOT, "results", d, cid, "manifest.json")) as fh:
+                    m = json.load(fh)
+                check(m.get("rule_hash_evaluated") == h, f"results/{d}/{cid}: evaluated under "
+                      f"{m.get('rule_hash_evaluated')}, the claim file hashes to {h}")
+                check("rule_registration" in m, f"results/{d}/{cid}: no rule_registration")
+    elif CASE == "baseline":
+        f, _, _ = setup(tmp)
+        g = os.path.join(tmp, "g")
+        shutil.copytree(os.path.join(ROOT, "results", "baseline", CLAIM), os.path.join(g, CLAIM))
+        shutil.copy(os.path.join(ROOT, "results", "baseline", "claims.csv"), g)
+        registered_hash = registered(g)
+        edit(f, "margin = 0.1", "margin = 0.12")
+        out = os.path.join(tmp, "o")
+        cmd = ["claims", "--dir", os.path.dirname(f), "--only", CLAIM, "--no-report", "--out", out, "--baseline", g]
+        p = normlab(cmd, expect=2)
+        for want in (os.path.join(g, CLAIM, "manifest.json"), registered_hash, "[[amendment]]"):
+            check(want in p.stderr, f"the baseline refusal does not name {want!r}:\n{p.stderr}")
+        check(not os.path.exists(out), "a refused --baseline run created --out")
+        edit(f, "margin = 0.12", "margin = 0.1")
+        mpath = os.path.join(g, CLAIM, "manifest.json")
+        with open(mpath) as fh:
+            m = json.load(fh)
+        m.pop("rule_registration")
+        with open(mpath, "w") as fh:
+            json.dump(m, fh)
+        p = normlab(cmd, expect=2)
+        check("records no rule hash" in p.stderr and not os.path.exists(out), p.stderr)
+    elif CASE == "until-decided":
+        import csv
+        d = os.path.join(ROOT, "tests", "fixtures", "claims-tiny")
+        out = os.path.join(tmp, "tiny")
+        cmd = ["claims", "--dir", d, "--out", out, "--no-report", "-j", "2"]
+        p = normlab(cmd + ["--until-decided", "--max-seeds", "6"])
+        check("round 1:" in p.stderr, f"no round of added seeds:\n{p.stderr}")
+        with open(os.path.join(out, "tiny", "runs.csv"), newline="") as f:
+            seeds = {}
+            for r in csv.DictReader(f):
+                seeds.setdefault(r["norm"], set()).add(int(r["seed"]))
+        check(seeds["batch"] == {0, 1, 2}, f"seeds were added to the decided batch cell's runs: {seeds}")
+        check(len(seeds["group"]) > 3 and seeds["none"] == seeds["group"],
+              f"the undecided group cell's runs (group and none) did not get the same added seeds: {seeds}")
+        with open(os.path.join(out, "tiny", "manifest.json")) as f:
+            q = json.load(f)["sequential"]
+        check(q["looks"] == [3, 4, 5, 6] and q["cap"] == 6 and len(q["added"]) == 2 * (len(seeds["group"]) - 3),
+              f"the manifest's sequential record: {q}")
+        with open(os.path.join(out, "claims.csv"), newline="") as f:
+            cells = {r["cell"]: r for r in csv.DictReader(f) if r["cell"]}
+        check(cells["batch"]["n"] == "3" and cells["batch"]["verdict"] == "supported", f"batch cell: {cells['batch']}")
+        check(cells["group"]["verdict"] != "inconclusive" or cells["group"]["n"] == "6", f"group cell: {cells['group']}")
+        md = open(os.path.join(out, "claims.md")).read()
+        check("looks at 3, 4, 5, 6 seeds (cap 6)" in md and "look 1)" in md, "claims.md does not name the looks")
+        print(f"seeds per norm: { {k: sorted(v) for k, v in seeds.items()} }; group cell n = {cells['group']['n']}, "
+              f"{cells['group']['verdict']}")
+        normlab(["verify", out])
+        before = open(os.path.join(out, "claims.csv")).read()
+        normlab(cmd + ["--evaluate-only"])
+        check(open(os.path.join(out, "claims.csv")).read() == before, "--evaluate-only gave another claims.csv")
+        snap = tree(out)
+        p = normlab(cmd + ["--until-decided", "--max-seeds", "8"], expect=2)
+        check("--max-seeds" in p.stderr and "fixed the cap at 6" in p.stderr, p.stderr)
+        check(tree(out) == snap, "a refused --max-seeds changed the folder")
+        fresh = os.path.join(tmp, "fresh")
+        p = normlab(["claims", "--dir", d, "--out", fresh, "--no-report", "--until-decided", "--max-seeds", "2"], expect=2)
+        check("--max-seeds: 2 is below claim tiny's 3 seeds" in p.stderr and not os.path.exists(fresh), p.stderr)
+    else:
+        sys.exit(f"unknown case {CASE}")
+print(f"PASS {CASE}")
