@@ -140,22 +140,54 @@ Baseline load_baseline(const BenchOptions& o) {
   return b;
 }
 
-// One round of the baseline binary: its medians per case, in a child process
-// without the test hook's slowdown.
-void baseline_round(const BenchOptions& o, Baseline* b) {
-  const std::string tmp = temp_path_for((fs::temp_directory_path() / "normlab-baseline-bench.csv").string());
-  std::string cmd = "env -u NORMLAB_BENCH_SLOWDOWN " + shell_quote(o.baseline_binary) + " bench --suite " +
-                    shell_quote(o.suite) + fmt::format(" --threads {} --min-time {}", o.threads, o.min_time) +
-                    (o.filter.empty() ? "" : " --filter " + shell_quote(o.filter)) + " --csv " + shell_quote(tmp) +
-                    " >/dev/null 2>&1";
+// One round of BINARY in a child process: its cases as written to its CSV.
+// The baseline runs without the test hook's slowdown; this binary keeps it.
+std::vector<BenchCase> child_round(const std::string& binary, bool baseline, const BenchOptions& o) {
+  const std::string tmp = temp_path_for((fs::temp_directory_path() / "normlab-interleaved-bench.csv").string());
+  const std::string cmd = (baseline ? "env -u NORMLAB_BENCH_SLOWDOWN " : "") + shell_quote(binary) +
+                          " bench --suite " + shell_quote(o.suite) +
+                          fmt::format(" --threads {} --min-time {}", o.threads, o.min_time) +
+                          (o.filter.empty() ? "" : " --filter " + shell_quote(o.filter)) + " --csv " +
+                          shell_quote(tmp) + " >/dev/null 2>&1";
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
     fs::remove(tmp);
-    throw std::runtime_error(fmt::format("--baseline-binary {}: its bench run failed (status {})", o.baseline_binary, rc));
+    throw std::runtime_error(fmt::format("{}: its bench run failed (status {})", binary, rc));
   }
-  const auto cases = read_bench_csv(tmp);
+  auto cases = read_bench_csv(tmp);
   fs::remove(tmp);
-  for (const auto& c : cases) b->repeats[c.name].push_back(c.median_s);
+  return cases;
+}
+
+// --baseline-binary: every round is two fresh processes, baseline and this
+// binary, in alternating order, so the repeats of both carry the same
+// process-to-process noise and the same drift of the machine.
+std::vector<Timed> interleaved_rounds(const BenchOptions& o, Baseline* b) {
+  const std::string self = fs::read_symlink("/proc/self/exe").string();
+  std::vector<Timed> rows;
+  for (int r = 0; r < o.repeats; ++r) {
+    std::vector<BenchCase> base, mine;
+    if (r % 2 == 0) base = child_round(o.baseline_binary, true, o), mine = child_round(self, false, o);
+    else mine = child_round(self, false, o), base = child_round(o.baseline_binary, true, o);
+    for (const auto& c : base) b->repeats[c.name].push_back(c.median_s);
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      const auto& c = mine[i];
+      if (r == 0) {
+        Timed t;
+        t.suite = c.suite, t.name = c.name, t.min_s = c.min_s;
+        t.items = c.samples_per_s * c.median_s, t.bytes = c.gb_per_s * 1e9 * c.median_s;
+        t.flops = c.gflop_per_s * 1e9 * c.median_s;
+        rows.push_back(t);
+      }
+      if (i < rows.size() && rows[i].name == c.name) {
+        rows[i].repeats_s.push_back(c.median_s);
+        rows[i].min_s = std::min(rows[i].min_s, c.min_s);
+      }
+    }
+  }
+  for (auto& row : rows) row.median_s = median_of(row.repeats_s);
+  b->what = fmt::format("{} (interleaved, {} rounds of one process each)", o.baseline_binary, o.repeats);
+  return rows;
 }
 
 // One round of this binary: every selected case, then (first round only: the
@@ -175,8 +207,8 @@ std::vector<BenchRow> own_round(const BenchOptions& o, const TimingOptions& t, b
   return rows;
 }
 
-// All rounds, the baseline binary's interleaved (alternating which goes first).
-std::vector<Timed> time_rounds(const BenchOptions& o, Baseline* b) {
+// All rounds in this process.
+std::vector<Timed> time_rounds(const BenchOptions& o) {
   TimingOptions t;
   t.min_total_s = o.min_time;
   const BenchSlowdown slow = bench_slowdown();
@@ -184,9 +216,7 @@ std::vector<Timed> time_rounds(const BenchOptions& o, Baseline* b) {
   t.slowdown = slow.fraction;
   std::vector<Timed> rows;
   for (int r = 0; r < o.repeats; ++r) {
-    if (!o.baseline_binary.empty() && r % 2 == 0) baseline_round(o, b);
     const auto round = own_round(o, t, r == 0);
-    if (!o.baseline_binary.empty() && r % 2 == 1) baseline_round(o, b);
     if (r == 0)
       for (const auto& x : round) rows.push_back({x, {}});
     const std::size_t skip = rows.size() - round.size();  // the probes, timed in round 0 only
@@ -196,7 +226,6 @@ std::vector<Timed> time_rounds(const BenchOptions& o, Baseline* b) {
     }
   }
   for (auto& row : rows) row.median_s = median_of(row.repeats_s);
-  if (!o.baseline_binary.empty()) b->what = fmt::format("{} (interleaved, {} rounds)", o.baseline_binary, o.repeats);
   return rows;
 }
 
@@ -294,7 +323,7 @@ void run_bench_cmd(const BenchOptions& o) {
   check_options(o);
   Baseline base = load_baseline(o);  // a garbage baseline is refused before minutes of timing
   blas_set_threads(o.threads);
-  const std::vector<Timed> rows = time_rounds(o, &base);
+  const std::vector<Timed> rows = o.baseline_binary.empty() ? time_rounds(o) : interleaved_rounds(o, &base);
   print_rows(rows);
   if (!o.csv.empty()) write_file_atomic(o.csv, csv_text(rows));
   if (!o.compare.empty() || !o.baseline_binary.empty()) compare(o, rows, base);

@@ -119,6 +119,16 @@ std::string show_value(const Series& s, double v) {
   return s.kind == SeriesKind::speed ? fmt::format("{:.4g} ms", 1e3 * v) : fmt::format("{:.4g}", v);
 }
 
+// scripts/history_plot.py of the checkout we run in, else of the binary's checkout (build/normlab).
+std::string plot_script() {
+  const fs::path rel = "scripts/history_plot.py";
+  if (fs::exists(rel)) return rel.string();
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path near = exe.parent_path().parent_path() / rel;
+  return !ec && fs::exists(near) ? near.string() : rel.string();
+}
+
 // series.csv (one row per point) and steps.csv for scripts/history_plot.py.
 void write_plot_data(const std::string& dir, const std::vector<Series>& all, const std::vector<SeriesSummary>& sums) {
   std::string pts = "series,kind,index,commit,date,value\n", st = "series,commit,size,confidence,regression\n";
@@ -134,7 +144,7 @@ void write_plot_data(const std::string& dir, const std::vector<Series>& all, con
   }
   write_file_atomic(dir + "/series.csv", pts);
   write_file_atomic(dir + "/steps.csv", st);
-  if (!render_report(dir, "scripts/history_plot.py"))
+  if (!render_report(dir, plot_script()))
     throw std::runtime_error(fmt::format("history show: the plots in {} were not drawn (scripts/history_plot.py)", dir));
 }
 

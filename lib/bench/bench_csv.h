@@ -16,6 +16,7 @@ struct BenchCase {
   double median_s = 0;
   std::vector<double> repeats_s;  // >= 1 value, each finite and > 0
   double gb_per_s = 0, gflop_per_s = 0;
+  double min_s = 0, samples_per_s = 0;
 };
 
 // Every check before a number is trusted: the header, one row per case name,

@@ -85,6 +85,18 @@ def case_record_bench(tmp):
     normlab(["history", "record", b2, "--history", hist, "--commit", "abc1234", "--replace"])
     check(len(list(csv.DictReader(open(f)))) == 5, "--replace did not replace the record")
     check(not glob.glob(os.path.join(hist, "**", "*.tmp.*"), recursive=True), "temporary files left")
+    # A record edited, renamed or copied by hand is not trusted: show refuses it, naming the file.
+    normlab(["history", "show", "--history", hist], expect=0)
+    moved = os.path.join(os.path.dirname(f), "def5678.bench.csv")
+    shutil.copy(f, moved)
+    refused(["history", "show", "--history", hist], moved, "renamed or copied by hand")
+    os.remove(moved)
+    text = open(f).read()
+    open(f, "w").write(text.replace("norm/x,1,", "norm/x,1,").replace(",abc1234,", ",abc1234,", 1)
+                       + text.splitlines()[-1].replace("abc1234", "ffff999", 1) + "\n")
+    refused(["history", "show", "--history", hist], f, "column 'commit'")
+    open(f, "w").write(text.replace("seconds", "secs", 1))
+    refused(["history", "show", "--history", hist], f, "header")
 
 
 def case_record_refusals(tmp):
@@ -112,6 +124,10 @@ def case_record_refusals(tmp):
     refused(["history", "record", good, claims, "--history", hist, "--commit", "c1111"], "normlab verify",
             "repeats claim")
     refused(["history", "record", good, "--history", hist, "--commit", "../x"], "--commit", "'../x'")
+    sweep = os.path.join(tmp, "run")
+    normlab(["train", "--dataset", "blobs:n=600,test=400,dim=16,classes=4", "--widths", "16", "--steps", "5",
+             "--out", sweep, "-q"])
+    refused(["history", "record", sweep, "--history", hist, "--commit", "c1111"], "is a sweep folder")
     check(tree(hist) == before, "a refused record changed the history")
 
 
@@ -240,15 +256,14 @@ def case_aa_real(tmp):
 
 def case_slowdown_real(tmp):
     """The test hook NORMLAB_BENCH_SLOWDOWN makes one norm case 20% slower: the
-    gate flags that case and no other, against the same binary interleaved
-    (--baseline-binary), and against the history."""
+    gate flags that case and no other against the same binary without the hook,
+    interleaved (--baseline-binary, 8 rounds of one process each)."""
     slow = {"NORMLAB_BENCH_SLOWDOWN": "norm/bn-fwd/128x1024=20"}
-    p = normlab(TINY + ["--repeats", "6", "--baseline-binary", BIN, "--tolerance", "0.1"], expect=1, env=slow)
+    p = normlab(TINY + ["--repeats", "8", "--baseline-binary", BIN, "--tolerance", "0.05"], expect=1, env=slow)
     lines = [l for l in p.stdout.splitlines() if "SLOWER" in l]
     check(len(lines) == 1 and lines[0].startswith("norm/bn-fwd/128x1024"), f"flagged: {lines}\n{p.stdout}")
     check("mann-whitney" in p.stdout and "interleaved" in p.stdout, p.stdout)
-    p = normlab(TINY + ["--repeats", "6", "--baseline-binary", BIN, "--tolerance", "0.1"], expect=None)
-    check(p.returncode == 0 or "bn-fwd/" not in p.stderr, "an A/A interleaved run flagged")
+    print("\n".join(l for l in p.stdout.splitlines() if "mann-whitney" in l))
     refused(TINY + ["--repeats", "2", "--baseline-binary", BIN], "--repeats >= 3")
     refused(TINY + ["--baseline-binary", BIN, "--compare", BIN, "--repeats", "3"], "--baseline-binary and --compare")
 
