@@ -13,7 +13,8 @@
 # failed. With GITHUB_STEP_SUMMARY set, the failing lines go to the job summary.
 # Usage: scripts/nightly_history.sh HISTORY ARTIFACTS [CLAIMS_DIR]
 # Env: NORMLAB (build/normlab), BENCH_ARGS ("--suite all --threads 1 --repeats 5
-#      --min-time 0.1"), TOLERANCE (0.1: the practical threshold), RECENT (1).
+#      --min-time 0.1"), TOLERANCE (0.1: the practical threshold), RECENT (2: a step is
+#      found once a commit after it is recorded, so the night after it happened).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 hist=${1:?usage: nightly_history.sh HISTORY ARTIFACTS [CLAIMS_DIR]}
@@ -43,7 +44,7 @@ if ((${#inputs[@]})) && ! "$bin" history record "${inputs[@]}" --history "$hist"
 fi
 
 echo "== 3. history show"
-if ! "$bin" history show --history "$hist" --plots "$art/history" --recent "${RECENT:-1}" 2>&1 | tee "$art/history.txt"; then
+if ! "$bin" history show --history "$hist" --plots "$art/history" --recent "${RECENT:-2}" 2>&1 | tee "$art/history.txt"; then
   status=1
   summary "### Regressions in the history" '```' "$(sed -n '/regression(s) in the last/,$p' "$art/history.txt")" '```'
 fi

@@ -2,7 +2,7 @@
 // Series over commits, read from the history, and what `history show` says of each:
 //   speed  (case, machine): per commit the median of its repeats; change points
 //          found on log(median), so a step's size is a ratio; sigma is the larger
-//          of the series' own robust spread and a repeat median's standard error
+//          of the series' successive-difference spread and a median's standard error
 //          (1.2533 sd / sqrt(k)).
 //   claim  (claim, cell): per commit the cell's mean; sigma is the median
 //          standard error of the cell's intervals (half width / 1.96).
