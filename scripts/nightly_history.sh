@@ -3,7 +3,8 @@
 # this script, and so can any other CI (README, "Regression history"):
 #   1. speed gate: every benchmark case, with repeats, against the history's
 #      own spread on this machine (or the newest record of another machine,
-#      relative to the probes); exit 1 names the cases clearly slower;
+#      relative to the probes; on the first night, results/bench/normlab.csv
+#      with the old ratio-only check at 50%); exit 1 names the cases clearly slower;
 #   2. record tonight's bench CSV and claims folder into the history (the
 #      commit of this build; a re-run of the same commit replaces its record);
 #   3. history show: change points of every series over commits, one PNG per
@@ -26,9 +27,13 @@ mkdir -p "$art" "$hist"
 status=0
 summary() { [ -n "${GITHUB_STEP_SUMMARY:-}" ] && printf '%s\n' "$@" >>"$GITHUB_STEP_SUMMARY"; return 0; }
 
-echo "== 1. speed gate against $hist"
-if ! "$bin" bench "${bench_args[@]}" --csv "$art/bench.csv" --compare "$hist" \
-     --tolerance "${TOLERANCE:-0.1}" 2>&1 | tee "$art/gate.txt"; then
+# The first night (no bench record yet): the committed single-run baseline, by the
+# ratio alone and its old tolerance, as before the history existed.
+compare=("$hist" "${TOLERANCE:-0.1}")
+compgen -G "$hist/*/*.bench.csv" >/dev/null || compare=(results/bench/normlab.csv 0.5)
+echo "== 1. speed gate against ${compare[0]}"
+if ! "$bin" bench "${bench_args[@]}" --csv "$art/bench.csv" --compare "${compare[0]}" \
+     --tolerance "${compare[1]}" 2>&1 | tee "$art/gate.txt"; then
   status=1
   summary "### Speed gate failed at commit $("$bin" --version | sed 's/.*(\([^,]*\),.*/\1/')" '```' \
           "$(grep -E 'SLOWER|^against|^flagged|case\(s\) slower' "$art/gate.txt")" '```'

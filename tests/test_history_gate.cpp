@@ -142,7 +142,7 @@ GateRates simulate_gate(const Noise& sd, double threshold, std::uint64_t seed) {
 //    simulated with repeat noise alone (each repeat an independent process).
 //  - the history's spread: the nightly compares one run's median with the last
 //    10 commits' medians on this machine; each median carries a run offset.
-TEST_CASE("gate simulation: 20% slowdown flagged >= 19/20, other cases <= 1/20 each; 10% rate printed") {
+TEST_CASE("gate simulation (Mann-Whitney): 20% slowdown flagged >= 19/20 and other cases <= 1/20 each (10% rate printed)") {
   const Noise sd = sim_noise();
   const GateRates m = simulate_gate({sd.repeat, 0.0}, 0.05, 20261203);
   CHECK(m.slow20 >= 19);
@@ -217,7 +217,7 @@ StepRates simulate_steps(const Noise& sd) {
 
 }  // namespace
 
-TEST_CASE("gate simulation, history spread: 10 nights of medians; 20% >= 19/20, A/A <= 1/20") {
+TEST_CASE("gate simulation (history spread): 10 nights of medians - 20% flagged >= 19/20 and A/A <= 1/20") {
   const HistoryRates r = simulate_history_gate(sim_noise());
   CHECK(r.h20 >= 19);
   CHECK(r.others <= 2);
@@ -225,7 +225,7 @@ TEST_CASE("gate simulation, history spread: 10 nights of medians; 20% >= 19/20, 
   simulate_history_gate({sim_noise().repeat, kLoadedRunNoise});  // printed, not checked (see the top)
 }
 
-TEST_CASE("pelt: one step found where it is, none in flat noise") {
+TEST_CASE("pelt: one step found where it is and none in flat noise") {
   std::vector<double> x(40, 0.0);
   for (int i = 20; i < 40; ++i) x[i] = 1.0;
   std::mt19937_64 rng(1);
@@ -242,7 +242,7 @@ TEST_CASE("pelt: one step found where it is, none in flat noise") {
   CHECK(theil_sen_slope({0, 1, 2, 3, 10}) == doctest::Approx(1.0));
 }
 
-TEST_CASE("step simulation: a planted 15% step at the right commit in >= 95/100 histories, <= 5 false steps") {
+TEST_CASE("step simulation: a planted 15% step at the right commit in >= 95/100 histories with <= 5 false steps") {
   const StepRates r = simulate_steps(sim_noise());
   CHECK(r.right >= 95);
   CHECK(r.false_steps <= 5);
