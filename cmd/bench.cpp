@@ -1,79 +1,198 @@
 // normlab bench: timings of norm kernels, layers and whole training steps,
 // with the machine's memory bandwidth (triad) and sgemm rate as yardsticks.
-// --compare BASELINE.csv: each case's time relative to the probes, against
-// the baseline's; exit 1 when a case is slower by more than --tolerance.
+// --repeats R times every case R times in rounds (every case once per round,
+// so slow drift of the machine hits all cases alike); the CSV keeps each
+// round's median (bench/bench_csv.h).
+// --compare BASELINE (a bench CSV or a history folder) and --baseline-binary B
+// run the noise-aware gate (bench/gate.h): a case fails only when its slowdown
+// is statistically clear (one-sided Mann-Whitney on the repeats, or the
+// history's own spread on this machine, Holm-corrected over the cases at
+// --alpha) AND the ratio of medians exceeds 1 + --tolerance. Single-valued
+// baselines (CSVs from before --repeats) fall back to the ratio alone.
 #include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
-#include <sstream>
 
+#include "bench/bench_csv.h"
 #include "bench/cases.h"
+#include "bench/gate.h"
 #include "cmd/subcommands.h"
+#include "cmd/test_faults.h"
+#include "core/build_stamp.h"
 #include "core/errors.h"
 #include "core/out_path.h"
-#include "tensor/gemm.h"
-#include "results/csv_table.h"
+#include "core/shell_quote.h"
+#include "core/temp_name.h"
+#include "history/record.h"
 #include "results/run_files.h"
+#include "tensor/gemm.h"
 
 namespace normlab::cmd {
 
 namespace {
 
+namespace fs = std::filesystem;
+
 struct BenchOptions {
   std::string suite = "all";
   int threads = 1;
-  std::string csv, compare, filter;
+  std::string csv, compare, filter, baseline_binary;
   double tolerance = 0.25;
   double min_time = 0.3;
+  int repeats = 1;
+  double alpha = 0.05;
+  int min_history = 5;
 };
 
-std::string csv_text(const std::vector<BenchRow>& rows) {
-  std::string s = "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s\n";
-  for (const auto& r : rows)
-    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g},{:.4g}\n", r.suite, r.name, r.median_s,
-                     r.min_s, r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(), r.gemm_gflop_per_s());
+// A case over all --repeats rounds: the median of each round.
+struct Timed : BenchRow {
+  std::vector<double> repeats_s;
+};
+
+std::string csv_text(const std::vector<Timed>& rows) {
+  std::string s =
+      "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s,repeats_s\n";
+  for (const auto& r : rows) {
+    std::string reps;
+    for (double v : r.repeats_s) reps += (reps.empty() ? "" : ";") + fmt::format("{:.6g}", v);
+    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g},{:.4g},{}\n", r.suite, r.name, r.median_s, r.min_s,
+                     r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(), r.gemm_gflop_per_s(), reps);
+  }
   return s;
 }
 
-// name -> median_s from a bench CSV.
-std::map<std::string, double> read_medians(const std::string& path) {
-  const CsvTable t = read_csv(path);
-  if (t.header.size() < 3 || t.header[0] != "suite" || t.header[1] != "name" || t.header[2] != "median_s")
-    throw ConfigError(fmt::format("{}: not a bench CSV (header must start with suite,name,median_s)", path));
-  std::map<std::string, double> m;
-  for (std::size_t i = 0; i < t.rows.size(); ++i) {
-    const double v = t.num(i, "median_s");
-    if (!(std::isfinite(v) && v > 0))
-      throw ConfigError(fmt::format("{}: data row {}, column 'median_s': {} (allowed: a time in seconds > 0)", path,
-                                    i + 1, t.at(i, "median_s")));
-    m[t.at(i, "name")] = v;
-  }
-  if (m.empty()) throw ConfigError(fmt::format("{}: no cases (a bench CSV has one row per case)", path));
-  return m;
-}
-
-void run_bench_cmd(const BenchOptions& o) {
+void check_options(const BenchOptions& o) {
   // Checked before anything is timed; NaN fails every comparison, so it is caught too.
   if (!(o.min_time > 0 && o.min_time <= 3600))
     throw ConfigError(fmt::format("--min-time: {} (allowed: seconds of timing per case, > 0 and <= 3600)", o.min_time));
   if (!(o.tolerance >= 0 && o.tolerance <= 100))
     throw ConfigError(fmt::format("--tolerance: {} (allowed: a fraction >= 0 and <= 100, e.g. 0.25 for 25% slower)",
                                   o.tolerance));
+  if (!(o.alpha > 0 && o.alpha < 1))
+    throw ConfigError(fmt::format("--alpha: {} (allowed: a false-alarm rate > 0 and < 1, e.g. 0.05)", o.alpha));
   if (o.suite != "all") {
     bool ok = false;
     for (const auto& s : bench_suites()) ok = ok || s == o.suite;
     if (!ok) throw ConfigError(fmt::format("--suite: unknown '{}' (allowed: all, probe, norm, layers, step)", o.suite));
   }
-  // The output and the baseline too: minutes of timing must not end in "cannot write" or a garbage baseline.
+  if (!o.baseline_binary.empty() && !o.compare.empty())
+    throw ConfigError("--baseline-binary and --compare: give one (a binary to time beside this one, or a baseline "
+                      "CSV or history folder)");
+  if (!o.baseline_binary.empty() && o.repeats < 3)
+    throw ConfigError(fmt::format("--baseline-binary needs --repeats >= 3 (given {}): the gate tests repeats",
+                                  o.repeats));
+  // The output too: minutes of timing must not end in "cannot write".
   if (!o.csv.empty()) check_out_file("--csv", o.csv, false);
-  std::map<std::string, double> base;
-  if (!o.compare.empty()) base = read_medians(o.compare);
-  blas_set_threads(o.threads);
-  TimingOptions t;
-  t.min_total_s = o.min_time;
+}
+
+// The baseline to compare with: repeats per case, and how to scale them.
+struct Baseline {
+  std::string what;                                    // for messages
+  std::map<std::string, std::vector<double>> repeats;  // case -> times
+  std::map<std::string, std::vector<double>> history;  // case -> per-commit medians (history-spread test)
+  double scale = 0;  // > 0: baseline machine's probe scale (times are compared relative to the probes)
+};
+
+std::vector<BenchCase> as_cases(const std::vector<std::pair<std::string, std::vector<double>>>& reps) {
+  std::vector<BenchCase> out;
+  for (const auto& [n, r] : reps) out.push_back({"", n, median_of(r), r, 0, 0});
+  return out;
+}
+
+// From a history folder: this machine's last records (own spread), else the
+// newest record of another machine, scaled by the probes.
+Baseline history_baseline(const std::string& dir, int min_history) {
+  const std::string me = this_machine().id(), now = build_stamp().git_commit;
+  std::vector<Record> mine, other;
+  for (auto& r : read_history(dir))
+    if (r.kind == RecordKind::bench && r.commit != now) (r.machine == me ? mine : other).push_back(std::move(r));
+  Baseline b;
+  if (int(mine.size()) >= min_history) {
+    const std::size_t from = mine.size() > 10 ? mine.size() - 10 : 0;  // the last 10 commits
+    for (std::size_t i = from; i < mine.size(); ++i)
+      for (const auto& [n, reps] : mine[i].cases) b.history[n].push_back(median_of(reps));
+    for (auto it = b.history.begin(); it != b.history.end();)
+      it = it->second.size() >= 3 ? std::next(it) : b.history.erase(it);
+    b.what = fmt::format("{} (the spread of the last {} commits on this machine, {})", dir, mine.size() - from, me);
+    return b;
+  }
+  const bool same = !mine.empty();
+  if (!same && other.empty()) return b;
+  const Record& r = same ? mine.back() : other.back();
+  for (const auto& [n, reps] : r.cases) b.repeats[n] = reps;
+  if (!same) b.scale = probe_scale(as_cases(r.cases));
+  b.what = fmt::format("{}: commit {} on {} machine {}", dir, r.commit, same ? "this" : "another", r.machine);
+  return b;
+}
+
+Baseline load_baseline(const BenchOptions& o) {
+  Baseline b;
+  if (o.compare.empty()) return b;
+  if (fs::is_directory(o.compare)) return history_baseline(o.compare, o.min_history);
+  const auto cases = read_bench_csv(o.compare);
+  for (const auto& c : cases) b.repeats[c.name] = c.repeats_s;
+  b.scale = probe_scale(cases);  // machine unknown: always relative to the probes
+  b.what = o.compare;
+  return b;
+}
+
+// One round of BINARY in a child process: its cases as written to its CSV.
+// The baseline runs without the test hook's slowdown; this binary keeps it.
+std::vector<BenchCase> child_round(const std::string& binary, bool baseline, const BenchOptions& o) {
+  const std::string tmp = temp_path_for((fs::temp_directory_path() / "normlab-interleaved-bench.csv").string());
+  const std::string cmd = (baseline ? "env -u NORMLAB_BENCH_SLOWDOWN " : "") + shell_quote(binary) +
+                          " bench --suite " + shell_quote(o.suite) +
+                          fmt::format(" --threads {} --min-time {}", o.threads, o.min_time) +
+                          (o.filter.empty() ? "" : " --filter " + shell_quote(o.filter)) + " --csv " +
+                          shell_quote(tmp) + " >/dev/null 2>&1";
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    fs::remove(tmp);
+    throw std::runtime_error(fmt::format("{}: its bench run failed (status {})", binary, rc));
+  }
+  auto cases = read_bench_csv(tmp);
+  fs::remove(tmp);
+  return cases;
+}
+
+// --baseline-binary: every round is two fresh processes, baseline and this
+// binary, in alternating order, so the repeats of both carry the same
+// process-to-process noise and the same drift of the machine.
+std::vector<Timed> interleaved_rounds(const BenchOptions& o, Baseline* b) {
+  const std::string self = fs::read_symlink("/proc/self/exe").string();
+  std::vector<Timed> rows;
+  for (int r = 0; r < o.repeats; ++r) {
+    std::vector<BenchCase> base, mine;
+    if (r % 2 == 0) base = child_round(o.baseline_binary, true, o), mine = child_round(self, false, o);
+    else mine = child_round(self, false, o), base = child_round(o.baseline_binary, true, o);
+    for (const auto& c : base) b->repeats[c.name].push_back(c.median_s);
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      const auto& c = mine[i];
+      if (r == 0) {
+        Timed t;
+        t.suite = c.suite, t.name = c.name, t.min_s = c.min_s;
+        t.items = c.samples_per_s * c.median_s, t.bytes = c.gb_per_s * 1e9 * c.median_s;
+        t.flops = c.gflop_per_s * 1e9 * c.median_s;
+        rows.push_back(t);
+      }
+      if (i < rows.size() && rows[i].name == c.name) {
+        rows[i].repeats_s.push_back(c.median_s);
+        rows[i].min_s = std::min(rows[i].min_s, c.min_s);
+      }
+    }
+  }
+  for (auto& row : rows) row.median_s = median_of(row.repeats_s);
+  b->what = fmt::format("{} (interleaved, {} rounds of one process each)", o.baseline_binary, o.repeats);
+  return rows;
+}
+
+// One round of this binary: every selected case, then (first round only: the
+// probes allocate and fill 384 MiB) the probes.
+std::vector<BenchRow> own_round(const BenchOptions& o, const TimingOptions& t, bool probes) {
   std::vector<BenchRow> cases;
   for (const auto& s : bench_suites())
     if (s != "probe" && (o.suite == "all" || o.suite == s))
@@ -83,8 +202,34 @@ void run_bench_cmd(const BenchOptions& o) {
     throw ConfigError(fmt::format("--filter: '{}' matches no case of --suite {} (case names are listed by "
                                   "`normlab bench --suite {}`; the probes take no filter)",
                                   o.filter, o.suite, o.suite == "probe" ? "all" : o.suite));
-  std::vector<BenchRow> rows = run_bench("probe", t);  // always: the yardsticks, listed first
+  std::vector<BenchRow> rows = probes ? run_bench("probe", t) : std::vector<BenchRow>{};  // listed first
   rows.insert(rows.end(), cases.begin(), cases.end());
+  return rows;
+}
+
+// All rounds in this process.
+std::vector<Timed> time_rounds(const BenchOptions& o) {
+  TimingOptions t;
+  t.min_total_s = o.min_time;
+  const BenchSlowdown slow = bench_slowdown();
+  t.slow_case = slow.case_name;
+  t.slowdown = slow.fraction;
+  std::vector<Timed> rows;
+  for (int r = 0; r < o.repeats; ++r) {
+    const auto round = own_round(o, t, r == 0);
+    if (r == 0)
+      for (const auto& x : round) rows.push_back({x, {}});
+    const std::size_t skip = rows.size() - round.size();  // the probes, timed in round 0 only
+    for (std::size_t i = 0; i < round.size(); ++i) {
+      rows[skip + i].repeats_s.push_back(round[i].median_s);
+      rows[skip + i].min_s = std::min(rows[skip + i].min_s, round[i].min_s);
+    }
+  }
+  for (auto& row : rows) row.median_s = median_of(row.repeats_s);
+  return rows;
+}
+
+void print_rows(const std::vector<Timed>& rows) {
   double triad = 0, sgemm = 0;
   for (const auto& r : rows) {
     if (r.name == "probe/triad") triad = r.gb_per_s();
@@ -100,31 +245,88 @@ void run_bench_cmd(const BenchOptions& o) {
                 pct(r.bytes > 0 && r.name != "probe/triad", 100 * r.gb_per_s() / triad).c_str(),
                 pct(r.flops > 0 && r.name.rfind("probe/", 0) != 0, 100 * r.gflop_per_s() / sgemm).c_str(),
                 pct(r.gemm_s > 0, 100 * r.gemm_gflop_per_s() / sgemm).c_str());
-  if (!o.csv.empty()) write_file_atomic(o.csv, csv_text(rows));
+}
 
-  if (o.compare.empty()) return;
-  // Relative to the probes, so a faster or slower machine does not read as a change.
-  auto probe_scale = [](const std::map<std::string, double>& m) {
-    const auto tri = m.find("probe/triad"), sg = m.find("probe/sgemm-512x784x128");
-    return std::sqrt((tri != m.end() ? tri->second : 1.0) * (sg != m.end() ? sg->second : 1.0));
-  };
-  std::map<std::string, double> now;
-  for (const auto& r : rows) now[r.name] = r.median_s;
-  const double s_now = probe_scale(now), s_base = probe_scale(base);
-  int slower = 0;
-  std::printf("\n%-36s %10s  (time relative to the probes, now / baseline; tolerance +%.0f%%)\n", "case", "ratio",
-              100 * o.tolerance);
-  for (const auto& r : rows) {
-    auto it = base.find(r.name);
-    if (it == base.end() || r.name.rfind("probe/", 0) == 0) continue;
-    const double ratio = (r.median_s / s_now) / (it->second / s_base);
-    const bool bad = ratio > 1 + o.tolerance;
-    slower += bad;
-    std::printf("%-36s %10.3f%s\n", r.name.c_str(), ratio, bad ? "  SLOWER" : "");
+std::string method_name(GateMethod m) {
+  switch (m) {
+    case GateMethod::mann_whitney: return "mann-whitney";
+    case GateMethod::history_spread: return "history";
   }
-  if (slower)
-    throw std::runtime_error(fmt::format("bench: {} case(s) slower than {} by more than {:.0f}%",
-                                         slower, o.compare, 100 * o.tolerance));
+  return "";
+}
+
+// The gate's cases: repeats scaled by the probes when the baseline is from
+// another (or an unknown) machine. Cases with a single value either side go
+// to *single (the ratio alone decides them).
+std::vector<GateCase> gate_cases(const std::vector<Timed>& rows, const Baseline& b,
+                                 std::vector<std::pair<std::string, double>>* single) {
+  std::vector<BenchCase> now;
+  for (const auto& r : rows) now.push_back({r.suite, r.name, r.median_s, r.repeats_s, 0, 0});
+  const double s_now = b.scale > 0 ? probe_scale(now) : 1, s_base = b.scale > 0 ? b.scale : 1;
+  std::vector<GateCase> out;
+  for (const auto& r : rows) {
+    if (r.name.rfind("probe/", 0) == 0) continue;
+    GateCase g;
+    g.name = r.name;
+    for (double v : r.repeats_s) g.candidate.push_back(v / s_now);
+    if (const auto h = b.history.find(r.name); h != b.history.end()) {
+      g.history_medians = h->second;
+    } else if (const auto it = b.repeats.find(r.name); it != b.repeats.end()) {
+      for (double v : it->second) g.baseline.push_back(v / s_base);
+      if (g.baseline.size() < 3 || g.candidate.size() < 3) {
+        single->push_back({r.name, median_of(g.candidate) / median_of(g.baseline)});
+        continue;
+      }
+    } else {
+      continue;  // a case the baseline does not have
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+void compare(const BenchOptions& o, const std::vector<Timed>& rows, const Baseline& b) {
+  if (b.repeats.empty() && b.history.empty()) {
+    spdlog::warn("--compare {}: no bench record to compare with yet (an empty history): nothing gated", o.compare);
+    return;
+  }
+  std::vector<std::pair<std::string, double>> single;
+  const auto cases = gate_cases(rows, b, &single);
+  GateOptions go;
+  go.alpha = o.alpha;
+  go.threshold = o.tolerance;
+  const auto res = speed_gate(cases, go);
+  std::printf("\nagainst %s%s\nflagged when Holm-adjusted p <= %.3g (family-wise false-alarm rate over %zu cases) "
+              "and slower by more than %.0f%%\n",
+              b.what.c_str(), b.scale > 0 ? ", times relative to the probes" : "", o.alpha, res.size(),
+              100 * o.tolerance);
+  std::printf("%-36s %8s %10s %10s %13s\n", "case", "ratio", "p", "p (Holm)", "test");
+  std::vector<std::string> slower;
+  for (const auto& r : res) {
+    std::printf("%-36s %8.3f %10.3g %10.3g %13s%s\n", r.name.c_str(), r.ratio, r.p, r.p_holm,
+                method_name(r.method).c_str(), r.flagged ? "  SLOWER" : "");
+    if (r.flagged) slower.push_back(r.name);
+  }
+  for (const auto& [name, ratio] : single) {  // no repeats to test: the ratio alone, as before --repeats
+    const bool bad = ratio > 1 + o.tolerance;
+    std::printf("%-36s %8.3f %10s %10s %13s%s\n", name.c_str(), ratio, "-", "-", "ratio only", bad ? "  SLOWER" : "");
+    if (bad) slower.push_back(name);
+  }
+  if (!slower.empty()) {
+    std::string names;
+    for (const auto& n : slower) names += (names.empty() ? "" : ", ") + n;
+    throw std::runtime_error(fmt::format("bench: {} case(s) slower than {}: {}", slower.size(), b.what, names));
+  }
+}
+
+void run_bench_cmd(const BenchOptions& o) {
+  check_options(o);
+  Baseline base = load_baseline(o);  // a garbage baseline is refused before minutes of timing
+  blas_set_threads(o.threads);
+  const std::vector<Timed> rows = o.baseline_binary.empty() ? time_rounds(o) : interleaved_rounds(o, &base);
+  print_rows(rows);
+  if (!o.csv.empty()) write_file_atomic(o.csv, csv_text(rows));
+  if (!o.compare.empty() || !o.baseline_binary.empty()) compare(o, rows, base);
 }
 
 }  // namespace
@@ -136,9 +338,20 @@ void setup_bench(CLI::App& app) {
   sub->add_option("--threads", o->threads, "BLAS threads")->capture_default_str()->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--filter", o->filter, "only cases whose name contains this text");
   sub->add_option("--csv", o->csv, "write the results as CSV");
-  sub->add_option("--compare", o->compare, "baseline bench CSV to compare against (exit 1 if slower)");
-  sub->add_option("--tolerance", o->tolerance, "allowed slowdown for --compare, as a fraction")->capture_default_str();
-  sub->add_option("--min-time", o->min_time, "seconds of timing per case")->capture_default_str();
+  sub->add_option("--repeats", o->repeats, "time every case this many times, in rounds (the gate tests the repeats)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  sub->add_option("--compare", o->compare,
+                  "baseline: a bench CSV, or a history folder (this machine's spread over its last commits); "
+                  "exit 1 if a case is clearly slower");
+  sub->add_option("--baseline-binary", o->baseline_binary,
+                  "another normlab binary, timed in rounds interleaved with this one (needs --repeats >= 3)")
+      ->check(kExistingFile);
+  sub->add_option("--tolerance", o->tolerance, "practical threshold: slowdowns up to this fraction never fail")
+      ->capture_default_str();
+  sub->add_option("--alpha", o->alpha, "false-alarm rate of one comparison, over all its cases (Holm)")
+      ->capture_default_str();
+  sub->add_option("--min-time", o->min_time, "seconds of timing per case and repeat")->capture_default_str();
   sub->callback([o] { run_bench_cmd(*o); });
 }
 

@@ -15,6 +15,12 @@ void setup_claims(CLI::App& app);
 void setup_slurm(CLI::App& app);
 void setup_status(CLI::App& app);
 void setup_verify(CLI::App& app);
+void setup_history(CLI::App& app);
+
+// Every invariant `normlab verify DIR` checks, one message per violation
+// (empty: clean). Throws ConfigError "WHO: DIR is not ..." when DIR is not a
+// results folder.
+std::vector<std::string> results_folder_violations(const std::string& who, const std::string& dir);
 
 // For --out options whose empty default means "choose one": an explicit
 // `--out ''` is a mistake (exit 2), not a request for the default.

@@ -9,11 +9,26 @@
 //   NORMLAB_FAULT_TRUST_PARTS=1            `sweep` trusts parts without their
 //                                          checksums (the randomized store test
 //                                          shows it is caught)
+//   NORMLAB_BENCH_SLOWDOWN=CASE=PERCENT    `bench` stretches each call of the
+//                                          layer or norm case CASE by PERCENT
+//                                          (the speed gate's detection test).
+//                                          Compiled only with -DNORMLAB_TEST_HOOKS=ON
+//                                          (scripts/setup.sh's test build); other
+//                                          builds warn and ignore it.
+#include <string>
+
 #include "train/trainer.h"
 
 namespace normlab::cmd {
 
 TrainFaults test_faults();
 bool fault_trust_parts();
+
+struct BenchSlowdown {
+  std::string case_name;
+  double fraction = 0;  // 0: none
+};
+// Throws ConfigError for a malformed value (test builds).
+BenchSlowdown bench_slowdown();
 
 }  // namespace normlab::cmd

@@ -216,13 +216,21 @@ Violations verify_claims(const std::string& dir) {
   return v;
 }
 
-void run_verify(const std::string& arg) {
+}  // namespace
+
+std::vector<std::string> results_folder_violations(const std::string& who, const std::string& arg) {
   const std::string dir = store_path(arg);
-  if (!fs::is_directory(dir)) throw ConfigError(fmt::format("verify: {} is not a directory", arg));
+  if (!fs::is_directory(dir)) throw ConfigError(fmt::format("{}: {} is not a directory", who, arg));
   const bool claims = fs::exists(dir + "/claims.csv");
   if (!claims && !fs::exists(dir + "/manifest.json"))
-    throw ConfigError(fmt::format("verify: {} is not a results folder (no manifest.json or claims.csv)", arg));
-  const Violations v = claims ? verify_claims(dir) : verify_store(dir);
+    throw ConfigError(fmt::format("{}: {} is not a results folder (no manifest.json or claims.csv)", who, arg));
+  return claims ? verify_claims(dir) : verify_store(dir);
+}
+
+namespace {
+
+void run_verify(const std::string& arg) {
+  const Violations v = results_folder_violations("verify", arg);
   for (const auto& line : v) std::printf("%s\n", line.c_str());
   if (!v.empty()) throw std::runtime_error(fmt::format("verify: {} violation(s) in {}", v.size(), arg));
   spdlog::info("verify: {}: every invariant holds", arg);

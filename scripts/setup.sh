@@ -26,5 +26,6 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${NORMLAB_CMAKE_ARGS:-} >/dev/null
+# The test build: test-only hooks compiled in (the speed gate's detection test needs them).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNORMLAB_TEST_HOOKS=ON ${NORMLAB_CMAKE_ARGS:-} >/dev/null
 cmake --build build -j"$(nproc)"

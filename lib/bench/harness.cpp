@@ -16,12 +16,26 @@ Timing time_it(const std::function<void()>& fn, const TimingOptions& opt) {
          (int(t.size()) < opt.min_repeats || total < opt.min_total_s)) {
     const auto t0 = Clock::now();
     fn();
+    if (opt.slowdown > 0) {  // test hook: stretch this call by the fraction
+      const double want = std::chrono::duration<double>(Clock::now() - t0).count() * (1 + opt.slowdown);
+      while (std::chrono::duration<double>(Clock::now() - t0).count() < want) {
+      }
+    }
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     t.push_back(dt);
     total += dt;
   }
   std::sort(t.begin(), t.end());
   return {t[t.size() / 2], t.front(), int(t.size())};
+}
+
+TimingOptions options_for_case(const TimingOptions& opt, const std::string& name) {
+  TimingOptions o = opt;
+  const std::string& s = opt.slow_case;
+  const bool hit = s == name || (s.size() > name.size() && s.compare(s.size() - name.size(), name.size(), name) == 0 &&
+                                 s[s.size() - name.size() - 1] == '/');
+  if (!hit) o.slowdown = 0;
+  return o;
 }
 
 }  // namespace normlab

@@ -18,7 +18,15 @@ struct TimingOptions {
   int min_repeats = 10;
   double min_total_s = 0.3;
   int max_repeats = 10000;
+  // Test builds only (NORMLAB_BENCH_SLOWDOWN, cmd/test_faults.h): the case of
+  // this name takes `slowdown` (a fraction) longer per call, by a busy wait.
+  std::string slow_case;
+  double slowdown = 0;
 };
+
+// opt for the case `name` (a layer case's own name, "bn-fwd/128x1024", or the
+// full one): slowdown kept when slow_case is name or ends in "/" + name, else 0.
+TimingOptions options_for_case(const TimingOptions& opt, const std::string& name);
 
 Timing time_it(const std::function<void()>& fn, const TimingOptions& opt = {});
 

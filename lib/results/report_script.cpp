@@ -11,7 +11,7 @@ namespace normlab {
 bool render_report(const std::string& dir, const std::string& script) {
   const int rc = std::system(fmt::format("/usr/bin/python3 '{}' '{}' >/dev/null 2>&1", script, dir).c_str());
   if (rc == 0) return true;
-  spdlog::warn("{}: {} failed (exit {}); claims.md links to a missing report", dir, script, rc);
+  spdlog::warn("{}: {} failed (exit {}); the report or figures it draws are missing", dir, script, rc);
   return false;
 }
 
