@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Pairs normlab and PyTorch bench CSVs by case name and writes the speed-up table.
 
-Usage: bench_table.py DIR THREADS OUTDIR   (DIR holds normlab-R.csv and torch-R.csv)
+Usage: bench_table.py DIR THREADS OUTDIR [--partial]   (DIR holds normlab-R.csv and torch-R.csv)
 Writes OUTDIR/vs_torch.csv, OUTDIR/vs_torch.md and OUTDIR/normlab.csv (the
 best-of-rounds normlab timings, usable as a `normlab bench --compare` baseline).
+--partial (a --filter run): normlab.csv is left alone, since a subset of the
+cases is no baseline for the others.
 """
 import csv
 import glob
@@ -95,11 +97,12 @@ def main():
         with open(path + ".tmp", "w") as f:
             f.write(text)
         os.replace(path + ".tmp", path)
-    with open(os.path.join(out, "normlab.csv") + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(next(iter(nl.values())).keys()))
-        w.writeheader()
-        w.writerows(nl.values())
-    os.replace(os.path.join(out, "normlab.csv") + ".tmp", os.path.join(out, "normlab.csv"))
+    if "--partial" not in sys.argv[4:]:
+        with open(os.path.join(out, "normlab.csv") + ".tmp", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(next(iter(nl.values())).keys()))
+            w.writeheader()
+            w.writerows(nl.values())
+        os.replace(os.path.join(out, "normlab.csv") + ".tmp", os.path.join(out, "normlab.csv"))
     print("\n".join(md))
 
 

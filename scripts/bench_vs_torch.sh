@@ -5,7 +5,8 @@
 # speed-ups (torch time / normlab time) goes to stdout and results/bench/.
 # Usage: scripts/bench_vs_torch.sh [--threads N] [--rounds R] [--suite S] [--min-time T] [--filter A,B,...]
 # --filter keeps the cases whose name contains any of the comma-separated texts
-# (as `normlab bench --filter`), e.g. --filter cnn,rnn.
+# (as `normlab bench --filter`), e.g. --filter cnn,rnn; such a run leaves
+# results/bench/normlab.csv (the full --compare baseline) alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=1 rounds=2 suite=all min_time=0.3 filter=
@@ -32,4 +33,4 @@ for r in $(seq 1 "$rounds"); do
     --filter "$filter" --csv "$tmp/torch-$r.csv" 2>/dev/null
 done
 mkdir -p results/bench
-/usr/bin/python3 scripts/bench_table.py "$tmp" "$threads" results/bench
+/usr/bin/python3 scripts/bench_table.py "$tmp" "$threads" results/bench ${filter:+--partial}
