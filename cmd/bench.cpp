@@ -53,14 +53,33 @@ struct Timed : BenchRow {
   std::vector<double> repeats_s;
 };
 
+// The machine's probe rates among the rows (0 when a probe was not run).
+struct ProbeRates {
+  double triad_gb_s = 0, sgemm_gflop_s = 0;
+};
+ProbeRates probe_rates(const std::vector<Timed>& rows) {
+  ProbeRates p;
+  for (const auto& r : rows) {
+    if (r.name == "probe/triad") p.triad_gb_s = r.gb_per_s();
+    if (r.name.rfind("probe/sgemm", 0) == 0) p.sgemm_gflop_s = r.gflop_per_s();
+  }
+  return p;
+}
+
+// bound_s: the roofline lower bound (BenchRow::bound_s, 0 when not a step);
+// x_bound: median_s / bound_s, how far the case is from what this machine can do.
 std::string csv_text(const std::vector<Timed>& rows) {
+  const ProbeRates p = probe_rates(rows);
   std::string s =
-      "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s,repeats_s\n";
+      "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s,bound_s,x_bound,"
+      "repeats_s\n";
   for (const auto& r : rows) {
     std::string reps;
     for (double v : r.repeats_s) reps += (reps.empty() ? "" : ";") + fmt::format("{:.6g}", v);
-    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g},{:.4g},{}\n", r.suite, r.name, r.median_s, r.min_s,
-                     r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(), r.gemm_gflop_per_s(), reps);
+    const double b = r.bound_s(p.sgemm_gflop_s, p.triad_gb_s);
+    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g},{:.4g},{:.4g},{:.3g},{}\n", r.suite, r.name,
+                     r.median_s, r.min_s, r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(), r.gemm_gflop_per_s(), b,
+                     b > 0 ? r.median_s / b : 0.0, reps);
   }
   return s;
 }
@@ -230,21 +249,20 @@ std::vector<Timed> time_rounds(const BenchOptions& o) {
 }
 
 void print_rows(const std::vector<Timed>& rows) {
-  double triad = 0, sgemm = 0;
-  for (const auto& r : rows) {
-    if (r.name == "probe/triad") triad = r.gb_per_s();
-    if (r.name.rfind("probe/sgemm", 0) == 0) sgemm = r.gflop_per_s();
-  }
+  const ProbeRates p = probe_rates(rows);
+  const double triad = p.triad_gb_s, sgemm = p.sgemm_gflop_s;
   // %sgemm: GEMM work over the whole time; gemm%: the GEMM part's own rate (time inside gemm).
-  std::printf("%-36s %11s %12s %8s %9s %7s %7s %7s\n", "case", "median ms", "samples/s", "GB/s", "GFLOP/s",
-              "%triad", "%sgemm", "gemm%");
+  // xbound: the step's time as a multiple of its roofline lower bound (BenchRow::bound_s).
+  std::printf("%-36s %11s %12s %8s %9s %7s %7s %7s %7s\n", "case", "median ms", "samples/s", "GB/s", "GFLOP/s",
+              "%triad", "%sgemm", "gemm%", "xbound");
   auto pct = [](bool show, double v) { return show ? fmt::format("{:.0f}", v) : std::string(); };
   for (const auto& r : rows)
-    std::printf("%-36s %11.4f %12.0f %8.2f %9.2f %7s %7s %7s\n", r.name.c_str(), r.median_s * 1e3,
+    std::printf("%-36s %11.4f %12.0f %8.2f %9.2f %7s %7s %7s %7s\n", r.name.c_str(), r.median_s * 1e3,
                 r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(),
                 pct(r.bytes > 0 && r.name != "probe/triad", 100 * r.gb_per_s() / triad).c_str(),
                 pct(r.flops > 0 && r.name.rfind("probe/", 0) != 0, 100 * r.gflop_per_s() / sgemm).c_str(),
-                pct(r.gemm_s > 0, 100 * r.gemm_gflop_per_s() / sgemm).c_str());
+                pct(r.gemm_s > 0, 100 * r.gemm_gflop_per_s() / sgemm).c_str(),
+                r.bound_s(sgemm, triad) > 0 ? fmt::format("{:.1f}", r.median_s / r.bound_s(sgemm, triad)).c_str() : "");
 }
 
 std::string method_name(GateMethod m) {
@@ -336,7 +354,7 @@ void setup_bench(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "Time norm kernels, layers and training steps");
   sub->add_option("--suite", o->suite, "all | probe | norm | layers | step")->capture_default_str();
   sub->add_option("--threads", o->threads, "BLAS threads")->capture_default_str()->check(CLI::Range(1, kMaxThreads));
-  sub->add_option("--filter", o->filter, "only cases whose name contains this text");
+  sub->add_option("--filter", o->filter, "only cases whose name contains this text (comma-separated: any of them)");
   sub->add_option("--csv", o->csv, "write the results as CSV");
   sub->add_option("--repeats", o->repeats, "time every case this many times, in rounds (the gate tests the repeats)")
       ->capture_default_str()

@@ -2,7 +2,7 @@
 """PyTorch counterpart of `normlab bench`: the same cases, names and CSV columns.
 
 Usage: scripts/bench_torch.py [--suite all|probe|norm|layers|step] [--threads N]
-                              [--filter TEXT] [--csv FILE] [--min-time S]
+                              [--filter TEXT[,TEXT...]] [--csv FILE] [--min-time S]
 Runs under Debian's /usr/bin/python3 (python3-torch 1.13, CPU). Sets the
 thread count for torch, OpenMP and OpenBLAS before torch starts, and a raised
 MALLOC_MMAP_THRESHOLD_ so glibc keeps torch's large buffers instead of
@@ -40,6 +40,11 @@ def time_it(fn, min_time, warmup=3, min_repeats=10, max_repeats=10000):
     return t[len(t) // 2], t[0]
 
 
+def matches(filt, name):
+    """The filter is comma-separated texts; a name matches when it contains any of them."""
+    return not filt or any(part and part in name for part in filt.split(","))
+
+
 def norm_layer(kind, shape):
     c = shape[1]
     if kind == "bn":
@@ -56,13 +61,13 @@ def layer_cases(rows, prefix, layer, x, bytes_fwd, bytes_bwd, flops_fwd, flops_b
         y0 = layer(x)
     dy = torch.randn_like(y0)
     fwd, both = f"{kind}-fwd/{shape}", f"{kind}-fwdbwd/{shape}"
-    if not opt.filter or opt.filter in fwd:
+    if matches(opt.filter, fwd):
         def f():
             with torch.no_grad():
                 layer(x)
         m, lo = time_it(f, opt.min_time)
         rows.append((fwd, m, lo, n, bytes_fwd, flops_fwd))
-    if not opt.filter or opt.filter in both:
+    if matches(opt.filter, both):
         xg = x.clone().requires_grad_(True)
         params = list(layer.parameters())
 
@@ -147,14 +152,14 @@ def seed_model(model, norm):
 
 def step_suite(rows, opt):
     cases = [("mlp", "none", [8, 32, 128, 512]), ("mlp", "bn", [8, 32, 128, 512]),
-             ("cnn", "none", [32, 128, 512]), ("cnn", "bn", [32, 128]), ("cnn", "gn", [32, 128]),
-             ("cnn", "ln", [32, 128])]
-    cases += [(m, norm, [2, 32, 128]) for m in ("cnn-deep", "rnn") for norm in ("none", "bn", "gn", "ln")]
+             ("cnn", "none", [2, 8, 32, 128, 512]), ("cnn", "bn", [2, 8, 32, 128]), ("cnn", "gn", [2, 8, 32, 128]),
+             ("cnn", "ln", [2, 8, 32, 128])]
+    cases += [(m, norm, [2, 8, 32, 128]) for m in ("cnn-deep", "rnn") for norm in ("none", "bn", "gn", "ln")]
     cases += [("resnet", norm, [2, 8, 32, 128]) for norm in ("none", "bn", "gn", "ln")]
     for model, norm, batches in cases:
         for n in batches:
             name = f"step/{model}-{norm}/b{n}"
-            if opt.filter and opt.filter not in name:
+            if not matches(opt.filter, name):
                 continue
             torch.manual_seed(1)
             net = seed_model(model, norm).train()

@@ -45,6 +45,15 @@ struct BenchRow {
   double gflop_per_s() const { return flops > 0 ? flops / median_s / 1e9 : 0; }
   // The GEMM part's own rate: GEMM work over the time spent inside gemm.
   double gemm_gflop_per_s() const { return flops > 0 && gemm_s > 0 ? flops / gemm_s / 1e9 : 0; }
+  // Roofline lower bound (steps only; 0 otherwise): every counted flop at the sgemm
+  // probe's rate plus every counted byte at the triad probe's rate,
+  //   bound = (flops + norm_flops) / sgemm + norm_bytes / triad.
+  // REQUIRES: sgemm_gflops, triad_gbs > 0 (the probes' rates).
+  double bound_s(double sgemm_gflops, double triad_gbs) const {
+    if (suite != "step") return 0;
+    return (flops + norm_flops) / (sgemm_gflops * 1e9) + norm_bytes / (triad_gbs * 1e9);
+  }
+
 };
 
 }  // namespace normlab

@@ -3,7 +3,8 @@
 //   col = im2col(x_n)                  (K, P),  K = C*KH*KW, P = OH*OW
 //   y_n = W (OC, K) @ col + b          (OC, P)
 //   dW += dy_n @ col^T,  db += sum_p dy_n,  dx_n += col2im(W^T @ dy_n)
-// im2col is recomputed in backward rather than stored for the whole batch.
+// im2col of the whole batch is kept from forward to backward when it fits
+// kConvKeepFloats, else recomputed in backward (same values either way).
 // The batch is cut into kConvChunks fixed slices (run on the run's thread pool);
 // weight gradients are summed per slice, then across slices in slice order,
 // so the result does not depend on how many threads ran the slices.
@@ -126,12 +127,12 @@ void col2im_add(T* img, const T* col, const ConvGeom& g) {
 
 template <class T>
 void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
-                    const ConvGeom& g) {
+                    const ConvGeom& g, bool keep_col) {
   const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
   auto chunk = [&](int t) {
-    T* col_t = col + std::size_t(t) * K * P;  // (K, P)
     for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
+      T* col_t = col + (keep_col ? std::size_t(n) : std::size_t(t)) * K * P;  // (K, P)
       const T* x = inp + long(n) * in_size;  // (C, H, W)
       T* y = out + long(n) * OC * P;          // (OC, P)
       if (bias)
@@ -145,13 +146,12 @@ void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias
 
 template <class T>
 void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, const T* dout,
-                     const T* inp, const T* weight, int N, const ConvGeom& g) {
+                     const T* inp, const T* weight, int N, const ConvGeom& g, bool kept_col) {
   const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
   const std::size_t kp = std::size_t(K) * P;
   const std::size_t part = std::size_t(OC) * (K + 1);  // dW (OC,K) then db (OC)
   auto chunk = [&](int t) {
-    T* col_t = col + t * kp;    // (K, P)
     T* dcol_t = dcol + t * kp;  // (K, P)
     T* dW = parts + t * part;   // (OC, K)
     T* db = dW + long(OC) * K;  // (OC)
@@ -159,7 +159,8 @@ void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, c
     for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
       const T* x = inp + long(n) * in_size;   // (C, H, W)
       const T* dy = dout + long(n) * OC * P;  // (OC, P)
-      im2col(col_t, x, g);
+      T* col_t = col + (kept_col ? std::size_t(n) : std::size_t(t)) * kp;  // (K, P)
+      if (!kept_col) im2col(col_t, x, g);
       gemm<T>(false, true, OC, K, P, T(1), dy, col_t, T(1), dW);
       row_sums_add(db, dy, OC, P);
       if (!dinp) continue;
@@ -194,30 +195,38 @@ std::vector<TensorSpec> Conv2D<T>::params() const {
 }
 
 template <class T>
-void Conv2D<T>::reserve(int) {
+void Conv2D<T>::reserve(int max_batch) {
   const std::size_t kp = std::size_t(g_.K()) * g_.P();
-  col_.resize(kConvChunks * kp);
+  keep_ = double(max_batch) * double(kp) <= kConvKeepFloats;
+  col_.resize(std::size_t(keep_ ? std::max(max_batch, kConvChunks) : kConvChunks) * kp);
+  kept_in_ = nullptr;
   dcol_.resize(kConvChunks * kp);
   parts_.resize(kConvChunks * std::size_t(g_.OC) * (g_.K() + 1));
 }
 
 template <class T>
-double Conv2D<T>::scratch_numel(int) const {  // col, dcol and parts, as reserve
+double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, as reserve
   const double kp = double(g_.K()) * g_.P();
-  return 2 * kConvChunks * kp + double(kConvChunks) * g_.OC * (g_.K() + 1);
+  const bool keep = double(max_batch) * kp <= kConvKeepFloats;
+  const double col = (keep ? std::max(max_batch, kConvChunks) : kConvChunks) * kp;
+  return col + kConvChunks * kp + double(kConvChunks) * g_.OC * (g_.K() + 1);
 }
 
 template <class T>
 void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
   const T* W = this->param_;
-  conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_);
+  conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_, keep_);
+  kept_in_ = keep_ ? in : nullptr;
+  kept_n_ = N;
 }
 
 template <class T>
 void Conv2D<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
   T* dW = this->grad_;
+  // The kept im2col is used only for the input it was made from (the contract: backward follows its forward).
+  const bool kept = keep_ && kept_in_ == in && kept_n_ == N;
   conv2d_backward(din, dW, bias_ ? dW + long(g_.OC) * g_.K() : nullptr, col_.data(), dcol_.data(),
-                  parts_.data(), dout, in, this->param_, N, g_);
+                  parts_.data(), dout, in, this->param_, N, g_, kept);
 }
 
 template void im2col<float>(float*, const float*, const ConvGeom&);
@@ -225,14 +234,14 @@ template void im2col<double>(double*, const double*, const ConvGeom&);
 template void col2im_add<float>(float*, const float*, const ConvGeom&);
 template void col2im_add<double>(double*, const double*, const ConvGeom&);
 template void conv2d_forward<float>(float*, float*, const float*, const float*, const float*, int,
-                                    const ConvGeom&);
+                                    const ConvGeom&, bool);
 template void conv2d_forward<double>(double*, double*, const double*, const double*, const double*,
-                                     int, const ConvGeom&);
+                                     int, const ConvGeom&, bool);
 template void conv2d_backward<float>(float*, float*, float*, float*, float*, float*, const float*,
-                                     const float*, const float*, int, const ConvGeom&);
+                                     const float*, const float*, int, const ConvGeom&, bool);
 template void conv2d_backward<double>(double*, double*, double*, double*, double*, double*,
                                       const double*, const double*, const double*, int,
-                                      const ConvGeom&);
+                                      const ConvGeom&, bool);
 template class Conv2D<float>;
 template class Conv2D<double>;
 

@@ -28,23 +28,33 @@ void col2im_add(T* img, const T* col, const ConvGeom& g);
 // so results do not depend on the thread count.
 inline constexpr int kConvChunks = 8;
 
+// A Conv2D keeps its forward's im2col of the whole batch for the backward when
+// that takes at most this many values (max_batch*K*P); otherwise the backward
+// recomputes it. Either way the same values reach the same products: the bytes
+// do not depend on the choice, only the time (im2col was a quarter of a
+// cnn-deep step) and the memory do.
+inline constexpr double kConvKeepFloats = double(1 << 23);
+
 // out (N, OC, OH, OW) = weight (OC, C*KH*KW) @ im2col(inp[n]) (C*KH*KW, OH*OW) + bias (OC),
 // for each sample n.
 //   out (N, OC, OH, OW)        output, overwritten
-//   col (kConvChunks, K, P)    workspace: im2col of one sample per slice
+//   col (kConvChunks, K, P)    workspace: im2col of one sample per slice; or, when
+//                              keep_col, (N, K, P): every sample's im2col, kept for
+//                              conv2d_backward
 //   inp (N, C, H, W)           input
 //   weight (OC, C, KH, KW)     parameter
 //   bias (OC)                  parameter, or null for no bias
 // REQUIRES: N >= 1; g.OH(), g.OW() >= 1; workspaces alias no other argument.
 template <class T>
 void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
-                    const ConvGeom& g);
+                    const ConvGeom& g, bool keep_col = false);
 
 // Backward of conv2d_forward; accumulates (+=), as every backward:
 //   dinp (N, C, H, W)          += col2im(weight^T @ dout[n])        (skipped if dinp is null)
 //   dweight (OC, C, KH, KW)    += sum_n dout[n] @ im2col(inp[n])^T
 //   dbias (OC)                 += sum over (n, oh, ow) of dout      (skipped if dbias is null)
-//   col (kConvChunks, K, P)    workspace: im2col of one sample per slice
+//   col (kConvChunks, K, P)    workspace: im2col of one sample per slice; or, when
+//                              kept_col, (N, K, P): the im2col conv2d_forward kept for inp
 //   dcol (kConvChunks, K, P)   workspace: weight^T @ dout[n] per slice
 //   parts (kConvChunks, OC*K + OC)  workspace: per-slice weight and bias gradients
 //   dout (N, OC, OH, OW)       output gradient
@@ -55,7 +65,7 @@ void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias
 // REQUIRES: as conv2d_forward; dinp aliases neither dout nor inp.
 template <class T>
 void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, const T* dout,
-                     const T* inp, const T* weight, int N, const ConvGeom& g);
+                     const T* inp, const T* weight, int N, const ConvGeom& g, bool kept_col = false);
 
 template <class T>
 class Conv2D final : public Layer<T> {
@@ -72,7 +82,10 @@ class Conv2D final : public Layer<T> {
   ConvGeom g_;
   bool bias_;
   // Workspaces, separate allocations (one shared block measured slower: conv-fwd +20%).
-  std::vector<T> col_;    // (kConvChunks, K, P)
+  std::vector<T> col_;    // (kConvChunks, K, P), or (max_batch, K, P) when keep_
+  bool keep_ = false;     // max_batch*K*P <= kConvKeepFloats: forward keeps im2col for backward
+  const T* kept_in_ = nullptr;  // the input whose im2col col_ holds (keep_ only)
+  int kept_n_ = 0;
   std::vector<T> dcol_;   // (kConvChunks, K, P)
   std::vector<T> parts_;  // (kConvChunks, OC*K + OC)
 };

@@ -31,6 +31,13 @@ CNN = ["--dataset", "synthetic-images:n=256,test=64,classes=10,seed=2", "--model
 RESNET = ["--dataset", "synthetic-images:n=128,test=32,classes=10,seed=2", "--model", "resnet",
           "--widths", "4,8,8", "--depth", "1", "--norm", "batch", "--batch-size", "16", "--epochs", "1",
           "--eval-every", "4"]
+# Every conv path: stride 2 with padding, a first layer with no input gradient,
+# slices of 2 and 3 samples (batch 20 over 8 slices) going through one product each.
+CNN_DEEP = ["--dataset", "synthetic-images:n=160,test=40,classes=10,seed=4", "--model", "cnn-deep",
+            "--widths", "8,16,32", "--batch-size", "20", "--epochs", "1", "--eval-every", "4", "--groups", "4"]
+# The rnn: per-step products and norms over 28 steps.
+RNN = ["--dataset", "synthetic-images:n=96,test=32,classes=10,seed=6", "--model", "rnn",
+       "--widths", "32", "--batch-size", "16", "--epochs", "1", "--eval-every", "3", "--groups", "4"]
 GRID = """\
 dataset = "blobs:n=400,test=200,dim=16,classes=4,noise=1.0,seed=5"
 model = "mlp"
@@ -61,10 +68,11 @@ def normlab(args, env_extra, expect=0):
 
 
 def outputs(root, env):
-    """Short MLP and CNN runs with BN, LN and GN, a resnet run with BN, and a small sweep, into root.
+    """Short MLP, CNN, deep CNN and RNN runs with BN, LN and GN, a resnet run with BN, and a small sweep,
+    into root.
     Returns {relative csv path: rows without time columns}."""
     runs = []
-    for model, args in (("mlp", MLP), ("cnn", CNN)):
+    for model, args in (("mlp", MLP), ("cnn", CNN), ("cnn-deep", CNN_DEEP), ("rnn", RNN)):
         for norm in ("batch", "layer", "group"):
             d = os.path.join(root, f"{model}-{norm}")
             normlab(["train", *args, "--norm", norm, "--seed", "7", "--quiet", "--out", d], env)

@@ -218,6 +218,22 @@ def case_bench_options(tmp):
         p = normlab(["bench", *args], expect=2)
         check("--filter" in p.stderr and "matches no case" in p.stderr and "probe/" not in p.stdout,
               f"bench {args}:\n{p.stdout}{p.stderr}")
+    # A comma-separated filter keeps the cases that contain any of its texts, and
+    # a step case carries its roofline bound and the multiple of it (CSV and table).
+    csv_path = os.path.join(tmp, "bench.csv")
+    p = normlab(["bench", "--suite", "step", "--filter", "step/mlp-none/b8,step/cnn-deep-bn/b2", "--min-time", "0.01",
+                 "--csv", csv_path])
+    with open(csv_path, newline="") as f:
+        got = list(csv.DictReader(f))
+    names = [r["name"] for r in got if not r["name"].startswith("probe/")]
+    check(names == ["step/mlp-none/b8", "step/cnn-deep-bn/b2"], f"comma filter kept {names}")
+    for r in got:
+        b, x = float(r["bound_s"]), float(r["x_bound"])
+        if r["name"].startswith("probe/"):
+            check(b == 0 and x == 0, f"a probe has a bound: {r}")
+        else:
+            check(b > 0 and abs(x - float(r["median_s"]) / b) <= 0.01 * x, f"bound columns of {r}")
+    check("xbound" in p.stdout.splitlines()[0], f"no xbound column in the table:\n{p.stdout}")
 
 
 def idx(dims, payload):
