@@ -30,11 +30,30 @@ struct BenchOptions {
   double min_time = 0.3;
 };
 
+// What each column of the table and the CSV means; `bench --help` prints it
+// and docs/bench.md repeats it (a test checks both name every column).
+constexpr const char* kColumns =
+    "Columns (table; the CSV's name in brackets):\n"
+    "  median ms [median_s]   median time of one call, after 3 warm-up calls\n"
+    "  min-max ms [min_s, max_s]  fastest and slowest call\n"
+    "  runs [repeats]         timed calls: at least 10 and at least --min-time seconds\n"
+    "  samples/s [samples_per_s]  batch size / median time (layers and steps)\n"
+    "  GB/s [gb_per_s]        the bytes a call must move at least / median time\n"
+    "  GFLOP/s [gflop_per_s]  the call's GEMM work (2*m*n*k per product) / median time\n"
+    "  %triad                 GB/s as a percentage of probe/triad's (this machine's memory bandwidth)\n"
+    "  %sgemm                 GFLOP/s as a percentage of probe/sgemm's: GEMM work over the whole call's time\n"
+    "  gemm% [gemm_part_gflop_per_s]  steps only: the GEMM part's own rate (GEMM work over the time spent\n"
+    "                         inside gemm) as a percentage of probe/sgemm's; it can pass 100 when a step's\n"
+    "                         products are shapes OpenBLAS runs faster than the probe's 512x784x128\n"
+    "Probes (always run first): probe/triad a[i] = b[i] + s*c[i] over 3 x 128 MiB;\n"
+    "probe/sgemm-512x784x128 one float32 matrix product.";
+
 std::string csv_text(const std::vector<BenchRow>& rows) {
-  std::string s = "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s\n";
+  std::string s = "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s,max_s,repeats\n";
   for (const auto& r : rows)
-    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g},{:.4g}\n", r.suite, r.name, r.median_s,
-                     r.min_s, r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(), r.gemm_gflop_per_s());
+    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g},{:.4g},{:.6g},{}\n", r.suite, r.name, r.median_s,
+                     r.min_s, r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(), r.gemm_gflop_per_s(), r.max_s,
+                     r.repeats);
   return s;
 }
 
@@ -90,12 +109,13 @@ void run_bench_cmd(const BenchOptions& o) {
     if (r.name == "probe/triad") triad = r.gb_per_s();
     if (r.name.rfind("probe/sgemm", 0) == 0) sgemm = r.gflop_per_s();
   }
-  // %sgemm: GEMM work over the whole time; gemm%: the GEMM part's own rate (time inside gemm).
-  std::printf("%-36s %11s %12s %8s %9s %7s %7s %7s\n", "case", "median ms", "samples/s", "GB/s", "GFLOP/s",
-              "%triad", "%sgemm", "gemm%");
+  // Columns: kColumns. Times as hyperfine gives them: median, min-max, runs.
+  std::printf("%-36s %10s %19s %5s %12s %8s %9s %7s %7s %7s\n", "case", "median ms", "min-max ms", "runs",
+              "samples/s", "GB/s", "GFLOP/s", "%triad", "%sgemm", "gemm%");
   auto pct = [](bool show, double v) { return show ? fmt::format("{:.0f}", v) : std::string(); };
   for (const auto& r : rows)
-    std::printf("%-36s %11.4f %12.0f %8.2f %9.2f %7s %7s %7s\n", r.name.c_str(), r.median_s * 1e3,
+    std::printf("%-36s %10.4g %19s %5d %12.0f %8.2f %9.2f %7s %7s %7s\n", r.name.c_str(), r.median_s * 1e3,
+                fmt::format("{:.4g}-{:.4g}", r.min_s * 1e3, r.max_s * 1e3).c_str(), r.repeats,
                 r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(),
                 pct(r.bytes > 0 && r.name != "probe/triad", 100 * r.gb_per_s() / triad).c_str(),
                 pct(r.flops > 0 && r.name.rfind("probe/", 0) != 0, 100 * r.gflop_per_s() / sgemm).c_str(),
@@ -139,6 +159,7 @@ void setup_bench(CLI::App& app) {
   sub->add_option("--compare", o->compare, "baseline bench CSV to compare against (exit 1 if slower)");
   sub->add_option("--tolerance", o->tolerance, "allowed slowdown for --compare, as a fraction")->capture_default_str();
   sub->add_option("--min-time", o->min_time, "seconds of timing per case")->capture_default_str();
+  sub->footer(kColumns);
   sub->callback([o] { run_bench_cmd(*o); });
 }
 
