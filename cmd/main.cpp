@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   normlab::cmd::setup_slurm(app);
   normlab::cmd::setup_status(app);
   normlab::cmd::setup_verify(app);
+  normlab::cmd::setup_keys(app);
 
   try {
     app.parse(argc, argv);

@@ -15,6 +15,7 @@ void setup_claims(CLI::App& app);
 void setup_slurm(CLI::App& app);
 void setup_status(CLI::App& app);
 void setup_verify(CLI::App& app);
+void setup_keys(CLI::App& app);
 
 // For --out options whose empty default means "choose one": an explicit
 // `--out ''` is a mistake (exit 2), not a request for the default.
