@@ -95,7 +95,7 @@ def case_set_lists(tmp):
     p = normlab(["sweep", e1, "--dry-run", "--set", "widths=[[16],[32, 8]]"])
     check(len(p.stdout.strip().splitlines()) == 4 and "widths=32,8" in p.stdout, p.stdout)
     p = normlab(["sweep", e1, "--dry-run", "--set", "widths=[32, 8]"])
-    check(len(p.stdout.strip().splitlines()) == 2 and "widths=32,8" in p.stdout, p.stdout)
+    check(len(p.stdout.strip().splitlines()) == 2 and "widths=32,8" in p.stderr, p.stdout + p.stderr)
     p = normlab(["sweep", e1, "--dry-run", "--set", "seeds=[3, 4]", "--set", "nesterov=yes"])
     check(len(p.stdout.strip().splitlines()) == 4 and "nesterov=true" in p.stderr, p.stdout + p.stderr)
     for s, needles in [("lr=[0.1,abc]", ["--set lr", "lr"]), ("lr=[0.1,", ["--set lr", "TOML list"]),
