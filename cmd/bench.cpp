@@ -2,9 +2,11 @@
 // with the machine's memory bandwidth (triad) and sgemm rate as yardsticks.
 // --compare BASELINE.csv: each case's time relative to the probes, against
 // the baseline's; exit 1 when a case is slower by more than --tolerance.
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -57,6 +59,37 @@ std::string csv_text(const std::vector<BenchRow>& rows) {
   return s;
 }
 
+// One printed row: case, median ms, min-max ms, runs, samples/s, GB/s, GFLOP/s, %triad, %sgemm, gemm%.
+struct TableRow {
+  std::vector<std::string> cells;
+};
+
+std::vector<TableRow> table_rows(const std::vector<BenchRow>& rows, double triad, double sgemm) {
+  auto pct = [](bool show, double v) { return show ? fmt::format("{:.0f}", v) : std::string(); };
+  std::vector<TableRow> out;
+  for (const auto& r : rows)
+    out.push_back({{r.name, fmt::format("{:.4g}", r.median_s * 1e3),
+                    fmt::format("{:.4g}-{:.4g}", r.min_s * 1e3, r.max_s * 1e3), fmt::format("{}", r.repeats),
+                    fmt::format("{:.0f}", r.samples_per_s()), fmt::format("{:.2f}", r.gb_per_s()),
+                    fmt::format("{:.2f}", r.gflop_per_s()),
+                    pct(r.bytes > 0 && r.name != "probe/triad", 100 * r.gb_per_s() / triad),
+                    pct(r.flops > 0 && r.name.rfind("probe/", 0) != 0, 100 * r.gflop_per_s() / sgemm),
+                    pct(r.gemm_s > 0, 100 * r.gemm_gflop_per_s() / sgemm)}});
+  return out;
+}
+
+// X.csv -> X.md: the CSV's companion Markdown.
+std::string markdown_path(const std::string& csv) {
+  return std::filesystem::path(csv).replace_extension(".md").string();
+}
+
+std::string markdown_text(const std::vector<TableRow>& table) {
+  std::string s = "# normlab bench\n\n| case | median ms | min-max ms | runs | samples/s | GB/s | GFLOP/s | %triad | "
+                  "%sgemm | gemm% |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& t : table) s += fmt::format("| {} |\n", fmt::join(t.cells, " | "));
+  return s + "\n```\n" + kColumns + "\n```\n";
+}
+
 // name -> median_s from a bench CSV.
 std::map<std::string, double> read_medians(const std::string& path) {
   const CsvTable t = read_csv(path);
@@ -88,6 +121,7 @@ void run_bench_cmd(const BenchOptions& o) {
   }
   // The output and the baseline too: minutes of timing must not end in "cannot write" or a garbage baseline.
   if (!o.csv.empty()) check_out_file("--csv", o.csv, false);
+  if (!o.csv.empty()) check_out_file("--csv", markdown_path(o.csv), false);  // its companion X.md
   std::map<std::string, double> base;
   if (!o.compare.empty()) base = read_medians(o.compare);
   blas_set_threads(o.threads);
@@ -110,17 +144,18 @@ void run_bench_cmd(const BenchOptions& o) {
     if (r.name.rfind("probe/sgemm", 0) == 0) sgemm = r.gflop_per_s();
   }
   // Columns: kColumns. Times as hyperfine gives them: median, min-max, runs.
+  const std::vector<TableRow> table = table_rows(rows, triad, sgemm);
   std::printf("%-36s %10s %19s %5s %12s %8s %9s %7s %7s %7s\n", "case", "median ms", "min-max ms", "runs",
               "samples/s", "GB/s", "GFLOP/s", "%triad", "%sgemm", "gemm%");
-  auto pct = [](bool show, double v) { return show ? fmt::format("{:.0f}", v) : std::string(); };
-  for (const auto& r : rows)
-    std::printf("%-36s %10.4g %19s %5d %12.0f %8.2f %9.2f %7s %7s %7s\n", r.name.c_str(), r.median_s * 1e3,
-                fmt::format("{:.4g}-{:.4g}", r.min_s * 1e3, r.max_s * 1e3).c_str(), r.repeats,
-                r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(),
-                pct(r.bytes > 0 && r.name != "probe/triad", 100 * r.gb_per_s() / triad).c_str(),
-                pct(r.flops > 0 && r.name.rfind("probe/", 0) != 0, 100 * r.gflop_per_s() / sgemm).c_str(),
-                pct(r.gemm_s > 0, 100 * r.gemm_gflop_per_s() / sgemm).c_str());
-  if (!o.csv.empty()) write_file_atomic(o.csv, csv_text(rows));
+  for (const auto& t : table) {
+    const auto& c = t.cells;
+    std::printf("%-36s %10s %19s %5s %12s %8s %9s %7s %7s %7s\n", c[0].c_str(), c[1].c_str(), c[2].c_str(),
+                c[3].c_str(), c[4].c_str(), c[5].c_str(), c[6].c_str(), c[7].c_str(), c[8].c_str(), c[9].c_str());
+  }
+  if (!o.csv.empty()) {
+    write_file_atomic(o.csv, csv_text(rows));
+    write_file_atomic(markdown_path(o.csv), markdown_text(table));  // the table, with what each column means
+  }
 
   if (o.compare.empty()) return;
   // Relative to the probes, so a faster or slower machine does not read as a change.

@@ -27,10 +27,13 @@ mkdir -p "$root/root/.local/share/normlab"
 cp -r "$data" "$root/root/.local/share/normlab/"
 mount -t proc proc "$root/proc"
 
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 echo "== apt install ./$(basename "$deb")"
+chroot "$root" apt-get update -q >"$work/apt.log"
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "/tmp/$(basename "$deb")" >"$work/apt.log" \
   || { tail -30 "$work/apt.log"; exit 1; }
 chroot "$root" dpkg-query -W normlab
+echo "packages in the root: $(chroot "$root" dpkg-query -W | wc -l)"
 
 echo "== from /: normlab claims --profile quick --out /tmp/q $*"
 start=$(date +%s)

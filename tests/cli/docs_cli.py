@@ -4,7 +4,8 @@
 keys-doc: docs/keys.md is `normlab keys --markdown` byte for byte (regenerate it with
   `build/normlab keys --markdown > docs/keys.md`), and names every run key.
 bench-columns: every column of `normlab bench`'s table and CSV is explained in
-  `normlab bench --help` and in docs/bench.md.
+  `normlab bench --help`, in docs/bench.md and in the Markdown `--csv X.csv` writes beside
+  it (X.md).
 links: every relative link of README.md and docs/*.md points at a file of the
   project, and no page cites a file outside it (an absolute /home, /work or /root path).
 """
@@ -45,9 +46,15 @@ def case_bench_columns():
     table = ["median ms", "min-max ms", "runs", "samples/s", "GB/s", "GFLOP/s", "%triad", "%sgemm", "gemm%"]
     csv = ["median_s", "min_s", "max_s", "repeats", "samples_per_s", "gb_per_s", "gflop_per_s",
            "gemm_part_gflop_per_s"]
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        run(["bench", "--suite", "probe", "--min-time", "0.01", "--csv", os.path.join(tmp, "b.csv")])
+        md = open(os.path.join(tmp, "b.md")).read()  # the CSV's companion Markdown
+        check("| probe/triad |" in md, "b.md lacks the table")
     for c in table + csv:
         check(c in help_text, f"bench --help does not explain {c!r}")
         check(c in doc, f"docs/bench.md does not explain {c!r}")
+        check(c in md, f"the CSV's companion b.md does not explain {c!r}")
 
 
 def case_links():
