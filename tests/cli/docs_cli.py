@@ -6,6 +6,8 @@ keys-doc: docs/keys.md is `normlab keys --markdown` byte for byte (regenerate it
 bench-columns: every column of `normlab bench`'s table and CSV is explained in
   `normlab bench --help`, in docs/bench.md and in the Markdown `--csv X.csv` writes beside
   it (X.md).
+readme-verdicts: scripts/readme_verdicts.py, run on results/claims-full/claims.csv,
+  leaves README.md unchanged (its verdict table is the script's output).
 links: every relative link of README.md and docs/*.md points at a file of the
   project, and no page cites a file outside it (an absolute /home, /work or /root path).
 """
@@ -71,5 +73,19 @@ def case_links():
             check(os.path.exists(path), f"{rel}: link {target} points at nothing")
 
 
-{"keys-doc": case_keys_doc, "bench-columns": case_bench_columns, "links": case_links}[CASE]()
+def case_readme_verdicts():
+    import shutil
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "README.md")
+        shutil.copy(os.path.join(ROOT, "README.md"), copy)
+        p = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "readme_verdicts.py"),
+                            os.path.join(ROOT, "results", "claims-full", "claims.csv"), "--readme", copy],
+                           capture_output=True, text=True)
+        check(p.returncode == 0, p.stderr)
+        check(open(copy).read() == open(os.path.join(ROOT, "README.md")).read(),
+              "README.md's verdict table is not what scripts/readme_verdicts.py writes")
+
+
+{"readme-verdicts": case_readme_verdicts, "keys-doc": case_keys_doc, "bench-columns": case_bench_columns, "links": case_links}[CASE]()
 print("ok", CASE)
