@@ -196,6 +196,29 @@ def case_figures(tmp):
     lines = seen.get("learning-curves.png", [])
     check(lines and all(ln.get_marker() == "o" for ln in lines),
           f"learning curves of 2 points without markers: {[ln.get_marker() for ln in lines]}")
+    # failure_rate.png with one panel (one model and optimizer, 2 seeds): its title fits.
+    lt = os.path.join(tmp, "lt")
+    shutil.copytree(os.path.join(ROOT, "results", "baseline", "lr-tolerance"), lt)
+    os.remove(os.path.join(lt, "manifest.json"))
+    runs = pd.read_csv(os.path.join(lt, "runs.csv"), dtype=str, keep_default_na=False)
+    runs = runs[(runs.model == "mlp") & (runs.optimizer == "sgd") & runs.seed.isin(["0", "1"])]
+    runs.to_csv(os.path.join(lt, "runs.csv"), index=False)
+    for f in ("curves.csv", "activations.csv", "batchstats.csv"):
+        t = pd.read_csv(os.path.join(lt, f), dtype=str, keep_default_na=False)
+        t[t.run_id.isin(runs.run_id)].to_csv(os.path.join(lt, f), index=False)
+    boxes = {}
+
+    def capture_title(fig, path):
+        if os.path.basename(path) == "failure_rate.png":
+            r = fig.canvas.get_renderer()
+            boxes["title"], boxes["fig"] = fig._suptitle.get_window_extent(r), fig.bbox
+            boxes["panels"] = sum(ax.get_visible() for ax in fig.axes)
+        finish(fig, path)
+    figures.finish = capture_title
+    check(normlab_report.main([lt]) == 0, "report of the one-panel lr sweep failed")
+    check(boxes.get("panels") == 1, f"failure_rate.png panels: {boxes.get('panels')}")
+    t, f = boxes["title"], boxes["fig"]
+    check(t.x0 >= f.x0 and t.x1 <= f.x1 and t.y1 <= f.y1, f"failure_rate.png title cut: {t} in {f}")
 
 with tempfile.TemporaryDirectory() as t:
     {"sweep": case_sweep, "claims": case_claims, "figures": case_figures}[CASE](t)
