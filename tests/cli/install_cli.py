@@ -7,6 +7,7 @@ working folder outside the checkout, with no NORMLAB_SHARE_DIR set, the
 installed binary lists the claims from PREFIX/share/normlab (not from the
 checkout), runs a tiny sweep, the installed report.py renders its report, and
 `slurm` writes a merge script that renders it with the installed report.py.
+Its data folder is $XDG_DATA_HOME/normlab, else ~/.local/share/normlab.
 NORMLAB_SHARE_DIR overrides the search, and a share folder without the claims
 exits 2 naming the variable.
 deb-package: `cpack -G DEB` builds normlab_*.deb; unpacked into a scratch root
@@ -77,6 +78,14 @@ def prefix_from_anywhere():
         work = os.path.join(tmp, "elsewhere")
         os.makedirs(work)
         exercise(normlab, share, work)
+        # An installed binary keeps its data in the user's data folder, not in the working one.
+        home = os.path.join(tmp, "home")
+        for env, want in [({"HOME": home, "NORMLAB_DATA": "", "XDG_DATA_HOME": ""},
+                           os.path.join(home, ".local", "share", "normlab")),
+                          ({"HOME": home, "NORMLAB_DATA": "", "XDG_DATA_HOME": os.path.join(tmp, "xdg")},
+                           os.path.join(tmp, "xdg", "normlab"))]:
+            out = run([normlab, "data", "info"], work, env=env).stdout
+            check(f"data directory: {want}" in out, f"installed data folder, expected {want}:\n{out}")
         # slurm: the merge job renders the report with the installed script.
         run([normlab, "slurm", "tiny.toml", "--tasks", "1", "--out", "sl"], work)
         merge = open(os.path.join(work, "sl", "slurm", "merge.sbatch")).read()
