@@ -9,9 +9,11 @@
 // history's own spread on this machine, Holm-corrected over the cases at
 // --alpha) AND the ratio of medians exceeds 1 + --tolerance. Single-valued
 // baselines (CSVs from before --repeats) fall back to the ratio alone.
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -66,22 +68,75 @@ ProbeRates probe_rates(const std::vector<Timed>& rows) {
   return p;
 }
 
+// What each column of the table and the CSV means; `bench --help` prints it
+// and docs/bench.md repeats it (a test checks both name every column).
+constexpr const char* kColumns =
+    "Columns (table; the CSV's name in brackets):\n"
+    "  median ms [median_s]   median time of one call, after 3 warm-up calls\n"
+    "  min-max ms [min_s, max_s]  fastest and slowest call\n"
+    "  runs [repeats]         timed calls: at least 10 and at least --min-time seconds\n"
+    "  samples/s [samples_per_s]  batch size / median time (layers and steps)\n"
+    "  GB/s [gb_per_s]        the bytes a call must move at least / median time\n"
+    "  GFLOP/s [gflop_per_s]  the call's GEMM work (2*m*n*k per product) / median time\n"
+    "  %triad                 GB/s as a percentage of probe/triad's (this machine's memory bandwidth)\n"
+    "  %sgemm                 GFLOP/s as a percentage of probe/sgemm's: GEMM work over the whole call's time\n"
+    "  xbound [bound_s, x_bound]  steps only: the roofline lower bound (counted FLOPs at probe/sgemm's rate\n"
+    "                         plus counted bytes at probe/triad's) and the median as a multiple of it\n"
+    "  [repeats_s]            CSV only: the median of each --repeats round (the speed gate tests these)\n"
+    "  gemm% [gemm_part_gflop_per_s]  steps only: the GEMM part's own rate (GEMM work over the time spent\n"
+    "                         inside gemm) as a percentage of probe/sgemm's; it can pass 100 when a step's\n"
+    "                         products are shapes OpenBLAS runs faster than the probe's 512x784x128\n"
+    "Probes (always run first): probe/triad a[i] = b[i] + s*c[i] over 3 x 128 MiB;\n"
+    "probe/sgemm-512x784x128 one float32 matrix product.";
+
 // bound_s: the roofline lower bound (BenchRow::bound_s, 0 when not a step);
 // x_bound: median_s / bound_s, how far the case is from what this machine can do.
 std::string csv_text(const std::vector<Timed>& rows) {
   const ProbeRates p = probe_rates(rows);
   std::string s =
       "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s,bound_s,x_bound,"
-      "repeats_s\n";
+      "max_s,repeats,repeats_s\n";
   for (const auto& r : rows) {
     std::string reps;
     for (double v : r.repeats_s) reps += (reps.empty() ? "" : ";") + fmt::format("{:.6g}", v);
     const double b = r.bound_s(p.sgemm_gflop_s, p.triad_gb_s);
-    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g},{:.4g},{:.4g},{:.3g},{}\n", r.suite, r.name,
-                     r.median_s, r.min_s, r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(), r.gemm_gflop_per_s(), b,
-                     b > 0 ? r.median_s / b : 0.0, reps);
+    s += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.4g},{:.4g},{:.4g},{:.4g},{:.3g},{:.6g},{},{}\n", r.suite,
+                     r.name, r.median_s, r.min_s, r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(),
+                     r.gemm_gflop_per_s(), b, b > 0 ? r.median_s / b : 0.0, r.max_s, r.repeats, reps);
   }
   return s;
+}
+
+// One printed row: case, median ms, min-max ms, runs, samples/s, GB/s, GFLOP/s, %triad, %sgemm, gemm%, xbound.
+struct TableRow {
+  std::vector<std::string> cells;
+};
+
+std::vector<TableRow> table_rows(const std::vector<Timed>& rows, double triad, double sgemm) {
+  auto pct = [](bool show, double v) { return show ? fmt::format("{:.0f}", v) : std::string(); };
+  std::vector<TableRow> out;
+  for (const auto& r : rows)
+    out.push_back({{r.name, fmt::format("{:.4g}", r.median_s * 1e3),
+                    fmt::format("{:.4g}-{:.4g}", r.min_s * 1e3, r.max_s * 1e3), fmt::format("{}", r.repeats),
+                    fmt::format("{:.0f}", r.samples_per_s()), fmt::format("{:.2f}", r.gb_per_s()),
+                    fmt::format("{:.2f}", r.gflop_per_s()),
+                    pct(r.bytes > 0 && r.name != "probe/triad", 100 * r.gb_per_s() / triad),
+                    pct(r.flops > 0 && r.name.rfind("probe/", 0) != 0, 100 * r.gflop_per_s() / sgemm),
+                    pct(r.gemm_s > 0, 100 * r.gemm_gflop_per_s() / sgemm),
+                    r.bound_s(sgemm, triad) > 0 ? fmt::format("{:.1f}", r.median_s / r.bound_s(sgemm, triad)) : ""}});
+  return out;
+}
+
+// X.csv -> X.md: the CSV's companion Markdown.
+std::string markdown_path(const std::string& csv) {
+  return std::filesystem::path(csv).replace_extension(".md").string();
+}
+
+std::string markdown_text(const std::vector<TableRow>& table) {
+  std::string s = "# normlab bench\n\n| case | median ms | min-max ms | runs | samples/s | GB/s | GFLOP/s | %triad | "
+                  "%sgemm | gemm% | xbound |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& t : table) s += fmt::format("| {} |\n", fmt::join(t.cells, " | "));
+  return s + "\n```\n" + kColumns + "\n```\n";
 }
 
 void check_options(const BenchOptions& o) {
@@ -106,6 +161,7 @@ void check_options(const BenchOptions& o) {
                                   o.repeats));
   // The output too: minutes of timing must not end in "cannot write".
   if (!o.csv.empty()) check_out_file("--csv", o.csv, false);
+  if (!o.csv.empty()) check_out_file("--csv", markdown_path(o.csv), false);  // its companion X.md
 }
 
 // The baseline to compare with: repeats per case, and how to scale them.
@@ -242,6 +298,10 @@ std::vector<Timed> time_rounds(const BenchOptions& o) {
     for (std::size_t i = 0; i < round.size(); ++i) {
       rows[skip + i].repeats_s.push_back(round[i].median_s);
       rows[skip + i].min_s = std::min(rows[skip + i].min_s, round[i].min_s);
+      if (r > 0) {  // min-max and the count of timed calls over every round
+        rows[skip + i].max_s = std::max(rows[skip + i].max_s, round[i].max_s);
+        rows[skip + i].repeats += round[i].repeats;
+      }
     }
   }
   for (auto& row : rows) row.median_s = median_of(row.repeats_s);
@@ -250,19 +310,16 @@ std::vector<Timed> time_rounds(const BenchOptions& o) {
 
 void print_rows(const std::vector<Timed>& rows) {
   const ProbeRates p = probe_rates(rows);
-  const double triad = p.triad_gb_s, sgemm = p.sgemm_gflop_s;
-  // %sgemm: GEMM work over the whole time; gemm%: the GEMM part's own rate (time inside gemm).
-  // xbound: the step's time as a multiple of its roofline lower bound (BenchRow::bound_s).
-  std::printf("%-36s %11s %12s %8s %9s %7s %7s %7s %7s\n", "case", "median ms", "samples/s", "GB/s", "GFLOP/s",
-              "%triad", "%sgemm", "gemm%", "xbound");
-  auto pct = [](bool show, double v) { return show ? fmt::format("{:.0f}", v) : std::string(); };
-  for (const auto& r : rows)
-    std::printf("%-36s %11.4f %12.0f %8.2f %9.2f %7s %7s %7s %7s\n", r.name.c_str(), r.median_s * 1e3,
-                r.samples_per_s(), r.gb_per_s(), r.gflop_per_s(),
-                pct(r.bytes > 0 && r.name != "probe/triad", 100 * r.gb_per_s() / triad).c_str(),
-                pct(r.flops > 0 && r.name.rfind("probe/", 0) != 0, 100 * r.gflop_per_s() / sgemm).c_str(),
-                pct(r.gemm_s > 0, 100 * r.gemm_gflop_per_s() / sgemm).c_str(),
-                r.bound_s(sgemm, triad) > 0 ? fmt::format("{:.1f}", r.median_s / r.bound_s(sgemm, triad)).c_str() : "");
+  // Columns: kColumns. Times as hyperfine gives them: median, min-max, runs.
+  const std::vector<TableRow> table = table_rows(rows, p.triad_gb_s, p.sgemm_gflop_s);
+  std::printf("%-36s %10s %19s %5s %12s %8s %9s %7s %7s %7s %7s\n", "case", "median ms", "min-max ms", "runs",
+              "samples/s", "GB/s", "GFLOP/s", "%triad", "%sgemm", "gemm%", "xbound");
+  for (const auto& t : table) {
+    const auto& c = t.cells;
+    std::printf("%-36s %10s %19s %5s %12s %8s %9s %7s %7s %7s %7s\n", c[0].c_str(), c[1].c_str(), c[2].c_str(),
+                c[3].c_str(), c[4].c_str(), c[5].c_str(), c[6].c_str(), c[7].c_str(), c[8].c_str(), c[9].c_str(),
+                c[10].c_str());
+  }
 }
 
 std::string method_name(GateMethod m) {
@@ -343,7 +400,11 @@ void run_bench_cmd(const BenchOptions& o) {
   blas_set_threads(o.threads);
   const std::vector<Timed> rows = o.baseline_binary.empty() ? time_rounds(o) : interleaved_rounds(o, &base);
   print_rows(rows);
-  if (!o.csv.empty()) write_file_atomic(o.csv, csv_text(rows));
+  if (!o.csv.empty()) {
+    write_file_atomic(o.csv, csv_text(rows));
+    const ProbeRates p = probe_rates(rows);  // the table, with what each column means
+    write_file_atomic(markdown_path(o.csv), markdown_text(table_rows(rows, p.triad_gb_s, p.sgemm_gflop_s)));
+  }
   if (!o.compare.empty() || !o.baseline_binary.empty()) compare(o, rows, base);
 }
 
@@ -370,6 +431,7 @@ void setup_bench(CLI::App& app) {
   sub->add_option("--alpha", o->alpha, "false-alarm rate of one comparison, over all its cases (Holm)")
       ->capture_default_str();
   sub->add_option("--min-time", o->min_time, "seconds of timing per case and repeat")->capture_default_str();
+  sub->footer(kColumns);
   sub->callback([o] { run_bench_cmd(*o); });
 }
 

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "cmd/test_faults.h"
 #include "core/errors.h"
 #include "core/out_path.h"
+#include "core/share_dir.h"
 #include "results/csv_check.h"
 #include "sweep/interrupt.h"
 #include "sweep/manifest.h"
@@ -45,7 +47,7 @@ struct ClaimsOptions {
   std::vector<std::string> only;
   std::string out;  // default results/claims-<profile>
   std::string baseline;
-  std::string dir = "experiments/claims";
+  std::string dir;  // default: experiments/claims in the share folder (core/share_dir.h)
   int jobs = 0;
   bool no_report = false;
   bool evaluate_only = false;
@@ -53,6 +55,7 @@ struct ClaimsOptions {
   bool rule_hashes = false;
   bool until_decided = false;
   int max_seeds = 0;  // 0: twice the profile's seeds
+  bool list = false;
 };
 
 // --evaluate-only: every CSV the rule reads is whole (no duplicated row, no
@@ -334,8 +337,9 @@ void run_claims(const ClaimsOptions& o) {
   if (o.profile != "quick" && o.profile != "full")
     throw ConfigError(fmt::format("--profile: '{}' (allowed: quick, full)", o.profile));
   std::vector<std::string> files;
-  if (!fs::is_directory(o.dir)) throw ConfigError(fmt::format("--dir: {} is not a directory", o.dir));
-  for (const auto& e : fs::directory_iterator(o.dir))
+  const std::string claims_dir = o.dir.empty() ? share_file("experiments/claims") : o.dir;
+  if (!fs::is_directory(claims_dir)) throw ConfigError(fmt::format("--dir: {} is not a directory", claims_dir));
+  for (const auto& e : fs::directory_iterator(claims_dir))
     if (e.path().extension() == ".toml") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
 
@@ -353,14 +357,17 @@ void run_claims(const ClaimsOptions& o) {
       throw ConfigError(fmt::format("{}: id: '{}' is the id of {} too; each claim needs its own id (it names the "
                                     "claim's folder and its rows of claims.csv)", f, c.rule.id, it->second));
     ids.push_back(c.rule.id);
+    if (o.list) std::printf("%-22s %s\n", c.rule.id.c_str(), f.c_str());
     if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), c.rule.id) == o.only.end()) continue;
     c.eo.profile = o.profile;
     c.ex = c.base = load_experiment(f, c.eo);
+    c.ex.path = c.base.path = share_relative(f);  // manifests name the suite's file, not this machine's folder
     claims.push_back(std::move(c));
   }
   for (const auto& id : o.only)
     if (std::find(ids.begin(), ids.end(), id) == ids.end())
       throw ConfigError(fmt::format("--only: unknown claim '{}' (allowed: {})", id, fmt::join(ids, ", ")));
+  if (o.list) return;
   for (auto& c : claims) c.hash = claim_rule_hash(c.path, c.rule);
   if (o.rule_hashes) {
     for (const auto& c : claims) std::printf("%-22s %s\n", c.rule.id.c_str(), c.hash.c_str());
@@ -469,7 +476,10 @@ void setup_claims(CLI::App& app) {
   sub->add_option("--out", o->out, "output directory [default: results/claims-<profile>]")->check(kNotEmpty);
   sub->add_option("--baseline", o->baseline, "compare with this claims directory; exit 1 on a change")
       ->check(kExistingDir);
-  sub->add_option("--dir", o->dir, "directory of claim experiment files")->capture_default_str();
+  sub->add_option("--dir", o->dir,
+                  "directory of claim experiment files [default: experiments/claims beside the binary: "
+                  "<prefix>/share/normlab, the source checkout of a build tree, or $NORMLAB_SHARE_DIR]");
+  sub->add_flag("--list", o->list, "print each claim's id and file, then exit (runs nothing, writes nothing)");
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_flag("--no-report", o->no_report, "skip the per-claim figures (scripts/report.py)");
   auto* eval = sub->add_flag("--evaluate-only", o->evaluate_only,

@@ -13,6 +13,7 @@
 #include "cmd/subcommands.h"
 #include "core/build_stamp.h"
 #include "core/errors.h"
+#include "core/share_dir.h"
 #include "tensor/blas_kernel.h"
 
 int main(int argc, char** argv) {
@@ -46,8 +47,13 @@ int main(int argc, char** argv) {
       "Environment:\n  {}=pinned|native  BLAS kernel. pinned (default): every product runs OpenBLAS's {}\n"
       "      kernel on any x86-64 machine with AVX2, so results are the same bytes everywhere.\n"
       "      native: OpenBLAS picks by CPU; results then match only machines that pick the same kernel.\n"
-      "      In use now: {}{}.",
-      normlab::kBlasKernelEnv, normlab::kPinnedBlasKernel, kernel.name, kernel.pinned ? " (pinned)" : " (not pinned)"));
+      "      In use now: {}{}.\n"
+      "  {}=DIR  the folder holding experiments/ (the claims) and scripts/report.py. Default:\n"
+      "      <bin>/../share/normlab beside the binary's real path, or the source checkout of a build tree.\n"
+      "      In use now: {}.\n"
+      "  NORMLAB_DATA=DIR  the data folder (default: data/ in the checkout, or ~/.local/share/normlab installed).",
+      normlab::kBlasKernelEnv, normlab::kPinnedBlasKernel, kernel.name, kernel.pinned ? " (pinned)" : " (not pinned)",
+      normlab::kShareDirEnv, normlab::share_dir().empty() ? "none found" : normlab::share_dir()));
   normlab::cmd::setup_train(app);
   normlab::cmd::setup_data(app);
   normlab::cmd::setup_sweep(app);
@@ -58,6 +64,7 @@ int main(int argc, char** argv) {
   normlab::cmd::setup_status(app);
   normlab::cmd::setup_verify(app);
   normlab::cmd::setup_history(app);
+  normlab::cmd::setup_keys(app);
 
   try {
     app.parse(argc, argv);

@@ -18,6 +18,7 @@
 #include "cmd/subcommands.h"
 #include "core/errors.h"
 #include "core/parse_number.h"
+#include "core/share_dir.h"
 #include "results/run_files.h"
 #include "sweep/experiment.h"
 #include "sweep/scheduler.h"
@@ -135,7 +136,13 @@ void run_slurm(SlurmOptions o) {
   job.signal_s = o.signal_s;
   job.time = o.time, job.partition = o.partition, job.account = o.account;
   job.sbatch_args = o.sbatch_args;
-  if (!o.no_report && fs::exists("scripts/report.py")) job.report_script = fs::absolute("scripts/report.py").string();
+  if (!o.no_report) {
+    try {
+      job.report_script = fs::absolute(share_file("scripts/report.py")).lexically_normal().string();
+    } catch (const ConfigError& e) {
+      spdlog::warn("the merge job renders no report: {}", e.what());
+    }
+  }
 
   std::vector<int> shards;
   if (o.resubmit.empty())

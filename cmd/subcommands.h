@@ -22,6 +22,8 @@ void setup_history(CLI::App& app);
 // results folder.
 std::vector<std::string> results_folder_violations(const std::string& who, const std::string& dir);
 
+void setup_keys(CLI::App& app);
+
 // For --out options whose empty default means "choose one": an explicit
 // `--out ''` is a mistake (exit 2), not a request for the default.
 inline const CLI::Validator kNotEmpty(

@@ -80,14 +80,15 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   const auto mine = shard_runs(ex, so.shard_index, so.shard_count);
 
   if (o.dry_run) {
+    // The run's label is the one logs, status and reports show (run_labels);
+    // the settings every run shares are named once.
+    const std::vector<std::string> labels = run_labels(ex);
     for (std::size_t g : mine) {
-      const auto& r = ex.runs[g];
-      std::string line = fmt::format("{:>5} {}", g, r.run_id());
-      for (const auto& k : run_keys())
-        if (k.identity && r.get(k.name) != k.def) line += fmt::format(" {}={}", k.name, r.get(k.name));
-      std::printf("%s\n", line.c_str());
+      const std::string& id = ex.runs[g].run_id();
+      std::printf("%5zu %s%s\n", g, id.c_str(), labels[g] == id ? "" : (" " + labels[g]).c_str());
     }
-    spdlog::info("{}: {} runs ({} in this shard)", ex.name, ex.runs.size(), mine.size());
+    spdlog::info("{}: {} runs ({} in this shard); every run: {}", ex.name, ex.runs.size(), mine.size(),
+                 shared_settings(ex));
     return;
   }
   validate_runs(ex);  // exits 2 via ConfigError before any run starts

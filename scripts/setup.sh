@@ -8,7 +8,7 @@ packages=(
   build-essential cmake git pkg-config ca-certificates
   libcli11-dev libspdlog-dev libfmt-dev libboost-dev doctest-dev
   libopenblas-dev libeigen3-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev libssl-dev
-  python3 python3-numpy python3-torch python3-pandas python3-matplotlib
+  python3 python3-numpy python3-torch python3-pandas python3-matplotlib python3-markdown chromium
   dataset-fashion-mnist
   slurmctld slurmd slurm-client munge tmux
 )

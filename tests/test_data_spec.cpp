@@ -51,6 +51,14 @@ TEST_CASE("canonical form is order-independent and round-trips") {
   CHECK(parse_data_spec(i.canonical()).path == "/x/y");
 }
 
+TEST_CASE("canonical numbers are shortest round-trip, never 17-digit expansions") {
+  CHECK(parse_data_spec("mnist:val=0.1").canonical() == "mnist:val=0.1");
+  CHECK(parse_data_spec("blobs:noise=0.3,n=100").canonical() == "blobs:n=100,noise=0.3");
+  CHECK(parse_data_spec("synthetic-images:noise=1e-7").canonical() == "synthetic-images:noise=1e-07");
+  const DataSpec v = parse_data_spec("fashion-mnist:val=0.123456789012345");
+  CHECK(parse_data_spec(v.canonical()).val_fraction == v.val_fraction);  // round-trips exactly
+}
+
 TEST_CASE("bad specs are ConfigErrors naming what is wrong") {
   CHECK(err("cifar").find("unknown dataset 'cifar'") != std::string::npos);
   CHECK(err("blobs:n=abc").find("'n'") != std::string::npos);

@@ -78,6 +78,7 @@ void layer_cases(std::vector<BenchRow>& out, const std::string& prefix, Standalo
   if (matches(filter, fwd)) {
     const Timing t = time_it([&] { L.forward(y.data(), x.data(), N, Mode::train); }, options_for_case(opt, fwd));
     out.push_back({"", fwd, t.median_s, t.min_s, double(N), bytes_fwd, flops_fwd});
+    out.back().spread(t);
   }
   if (matches(filter, both)) {
     const Timing t = time_it(
@@ -90,6 +91,7 @@ void layer_cases(std::vector<BenchRow>& out, const std::string& prefix, Standalo
         options_for_case(opt, both));
     out.push_back({"", both, t.median_s, t.min_s, double(N), bytes_fwd + bytes_bwd,
                    flops_fwd + flops_bwd});
+    out.back().spread(t);
   }
 }
 
@@ -109,12 +111,14 @@ void probe_suite(std::vector<BenchRow>& out, const TimingOptions& opt) {
       },
       opt);
   out.push_back({"", "probe/triad", t.median_s, t.min_s, 0, 3.0 * n * 4, 0});
+  out.back().spread(t);
   const int M = 512, K = 784, N = 128;
   auto A = random_vec(std::size_t(M) * K, 3), B = random_vec(std::size_t(K) * N, 4);
   std::vector<float> C(std::size_t(M) * N);
   const Timing g = time_it(
       [&] { gemm<float>(false, false, M, N, K, 1.f, A.data(), B.data(), 0.f, C.data()); }, opt);
   out.push_back({"", "probe/sgemm-512x784x128", g.median_s, g.min_s, 0, 0, 2.0 * M * N * K});
+  out.back().spread(g);
 }
 
 void norm_suite(std::vector<BenchRow>& out, const TimingOptions& opt, const std::string& filter) {

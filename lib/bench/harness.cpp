@@ -1,4 +1,4 @@
-// Timing harness: steady_clock around each call; median of the per-call times.
+// Timing harness: steady_clock around each call; median, min and max of the per-call times.
 #include "bench/harness.h"
 
 #include <algorithm>
@@ -26,7 +26,7 @@ Timing time_it(const std::function<void()>& fn, const TimingOptions& opt) {
     total += dt;
   }
   std::sort(t.begin(), t.end());
-  return {t[t.size() / 2], t.front(), int(t.size())};
+  return {t[t.size() / 2], t.front(), int(t.size()), t.back()};
 }
 
 TimingOptions options_for_case(const TimingOptions& opt, const std::string& name) {

@@ -1,7 +1,8 @@
 #pragma once
 // Timing harness: warm up, then time repeated calls until both a minimum
-// number of repeats and a minimum total time are reached. Reports the median
-// and the minimum of the per-call times.
+// number of repeats and a minimum total time are reached. Reports the median,
+// the minimum and the maximum of the per-call times and the repeats (as
+// hyperfine does).
 #include <functional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@ namespace normlab {
 struct Timing {
   double median_s = 0, min_s = 0;
   int repeats = 0;
+  double max_s = 0;
 };
 
 struct TimingOptions {
@@ -40,6 +42,9 @@ struct BenchRow {
   double gemm_s = 0;         // seconds per call inside gemm (steps only; 0: not measured)
   double norm_flops = 0;     // normalization work per call (steps only; bench/step_timing.h)
   double norm_bytes = 0;     // bytes the normalization passes move per call (steps only)
+  double max_s = 0;          // slowest call
+  int repeats = 0;           // timed calls (after the warm-up)
+  void spread(const Timing& t) { max_s = t.max_s, repeats = t.repeats; }
   double samples_per_s() const { return items > 0 ? items / median_s : 0; }
   double gb_per_s() const { return bytes > 0 ? bytes / median_s / 1e9 : 0; }
   double gflop_per_s() const { return flops > 0 ? flops / median_s / 1e9 : 0; }

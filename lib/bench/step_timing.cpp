@@ -29,6 +29,7 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
   BenchRow row;
   row.median_s = t.median_s;
   row.min_s = t.min_s;
+  row.spread(t);
   row.items = N;
   if (gemm_part) {
     // The fraction of a step's time spent inside gemm, over a few more steps

@@ -156,7 +156,9 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
                      verdict_text(results[i]), n[0], n[1], n[2], n[3], rules[i].margin);
   }
   s += "\nEvery cell of every claim, its mean difference with its 95% interval, against its margin "
-       "(dashed) and zero:\n\n![forest plot of every cell](forest.png)\n";
+       "(dashed; both ends of an equivalence margin) and zero, in the units of each claim's panel "
+       "(more cells than fit one page continue in forest-2.png, ...; report.html shows every page):"
+       "\n\n![forest plot of every cell](forest.png)\n";
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& c = rules[i];
     const auto& res = results[i];

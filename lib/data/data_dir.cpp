@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/share_dir.h"
+
 namespace normlab {
 namespace {
 
@@ -42,6 +44,12 @@ std::string data_dir() {
   if (src.is_absolute()) {
     const fs::path checkout = src.parent_path().parent_path().parent_path();
     if (is_checkout(checkout)) return (checkout / "data").string();
+  }
+  // An installed binary (<prefix>/share/normlab found, no checkout): the user's data folder.
+  if (!share_dir().empty()) {
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return (fs::path(xdg) / "normlab").string();
+    if (const char* home = std::getenv("HOME"); home && *home)
+      return (fs::path(home) / ".local" / "share" / "normlab").string();
   }
   return (ec ? fs::path("data") : cwd / "data").string();
 }

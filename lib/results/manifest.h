@@ -6,6 +6,8 @@
 //     "datasets": [ { name, source, subset, train, test, checksum, location,
 //                     standardize_mean, standardize_std } ],
 //     "started", "finished" }
+// location is relative to the data directory (data/data_dir.h) when the files
+// lie inside it, so committed manifests name no machine's folders.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>

@@ -6,10 +6,22 @@
 
 #include <cstdlib>
 
+#include "core/errors.h"
+#include "core/share_dir.h"
+
 namespace normlab {
 
-bool render_report(const std::string& dir, const std::string& script) {
-  const int rc = std::system(fmt::format("/usr/bin/python3 '{}' '{}' >/dev/null 2>&1", script, dir).c_str());
+bool render_report(const std::string& dir, const std::string& given) {
+  std::string script = given;
+  if (script.empty()) {
+    try {
+      script = share_file("scripts/report.py");
+    } catch (const ConfigError& e) {
+      spdlog::warn("{}: no report: {}", dir, e.what());
+      return false;
+    }
+  }
+  const int rc = std::system(fmt::format("/usr/bin/python3 '{}' --html '{}' >/dev/null 2>&1", script, dir).c_str());
   if (rc == 0) return true;
   spdlog::warn("{}: {} failed (exit {}); the report or figures it draws are missing", dir, script, rc);
   return false;

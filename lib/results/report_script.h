@@ -8,9 +8,11 @@
 
 namespace normlab {
 
-// Runs `/usr/bin/python3 SCRIPT DIR` with its output discarded. Returns true on
+// Runs `/usr/bin/python3 SCRIPT --html DIR` (report.md, figures and the
+// self-contained report.html) with its output discarded. Returns true on
 // exit 0; otherwise logs a warning naming DIR and the exit code and returns false.
-// SCRIPT is relative to the current directory (the checkout) unless absolute.
-bool render_report(const std::string& dir, const std::string& script = "scripts/report.py");
+// SCRIPT "" is normlab's own scripts/report.py, found beside the binary
+// (core/share_dir.h), whatever the working folder; a missing script is a warning.
+bool render_report(const std::string& dir, const std::string& script = "");
 
 }  // namespace normlab

@@ -473,12 +473,27 @@ void add_runs(Experiment& ex, const std::vector<RunConfig>& more) {
   ex.grid_hash = sha256_hex(all_canon).substr(0, 16);
 }
 
+namespace {
+
+bool varies(const Experiment& ex, const char* key) {
+  return std::any_of(ex.runs.begin(), ex.runs.end(),
+                     [&](const RunConfig& r) { return r.get(key) != ex.runs[0].get(key); });
+}
+
+}  // namespace
+
+std::string shared_settings(const Experiment& ex) {
+  std::string out;
+  for (const auto& k : run_keys())
+    if (k.identity && !varies(ex, k.name) && ex.runs[0].get(k.name) != k.def)
+      out += (out.empty() ? "" : " ") + std::string(k.name) + "=" + ex.runs[0].get(k.name);
+  return out.empty() ? "defaults" : out;
+}
+
 std::vector<std::string> run_labels(const Experiment& ex) {
   std::vector<const char*> varying;
   for (const auto& k : run_keys())
-    if (k.identity && std::any_of(ex.runs.begin(), ex.runs.end(),
-                                  [&](const RunConfig& r) { return r.get(k.name) != ex.runs[0].get(k.name); }))
-      varying.push_back(k.name);
+    if (k.identity && varies(ex, k.name)) varying.push_back(k.name);
   std::vector<std::string> out;
   for (const auto& r : ex.runs) {
     std::string l;

@@ -70,8 +70,12 @@ Experiment parse_experiment(const std::string& text, const std::string& path,
 // adds seeds this way. Throws ConfigError if a run does not resolve.
 void add_runs(Experiment& ex, const std::vector<RunConfig>& more);
 
-// Each run (grid order) named by the identity keys that vary over the grid,
-// for log lines: "norm=batch lr=0.3 seed=1" (the run id when nothing varies).
+// Each run (grid order) named by the identity keys that vary over the grid:
+// "norm=batch lr=0.3 seed=1" (the run id when nothing varies). The one label of
+// a run: sweep --dry-run, the sweep's log and progress lines and status use it.
 std::vector<std::string> run_labels(const Experiment& ex);
+// The identity keys every run shares that differ from their defaults,
+// "dataset=mnist:n=512 steps=20" ("defaults" when none), for --dry-run.
+std::string shared_settings(const Experiment& ex);
 
 }  // namespace normlab

@@ -156,7 +156,7 @@ std::vector<SlurmArray> slurm_arrays(const SlurmJob& job, const std::vector<int>
 std::string slurm_merge_script(const SlurmJob& job) {
   std::string report;
   if (!job.report_script.empty())
-    report = fmt::format("/usr/bin/python3 {} {} || echo \"normlab merge: the report failed; the CSVs are complete\"\n",
+    report = fmt::format("/usr/bin/python3 {} --html {} || echo \"normlab merge: the report failed; the CSVs are complete\"\n",
                          shell_quote(job.report_script), shell_quote(job.out));
   return fmt::format(
       "#!/bin/bash\n"

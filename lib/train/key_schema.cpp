@@ -37,7 +37,7 @@ const std::vector<KeySpec>& run_keys() {
        .help = "mnist | fashion-mnist | idx:DIR | blobs | teacher | spirals | synthetic-images, with :key=value options",
        .check = check_dataset},
       {.name = "model", .type = T::choice, .def = "mlp",
-       .help = "mlp | cnn | cnn-small | cnn-deep | rnn | resnet | cnn-plain (layer lists: README, Models)",
+       .help = "mlp | cnn | cnn-small | cnn-deep | rnn | resnet | cnn-plain (layer lists: docs/usage.md, Models)",
        .choices = {"mlp", "cnn", "cnn-small", "cnn-deep", "rnn", "resnet", "cnn-plain"}},
       {.name = "widths", .type = T::integer_list, .def = "",
        .help = "hidden widths (mlp), conv channels (cnn, cnn-small, cnn-deep), the three stage widths (resnet, cnn-plain) or the hidden width (rnn), comma-separated; empty: the model's default",

@@ -16,6 +16,8 @@ FIGURES = ["learning-curves.png", "convergence.png", "stability.png", "failure_r
            "batch-size.png", "init.png", "activations.png", "batchstats.png",
            "batchstat_slopes.png", "eval_stats.png", "step_time.png"]
 
+FEW_POINTS = 5  # a curve with this many points or fewer is drawn with markers
+
 plt = None  # matplotlib.pyplot, imported (headless) once the inputs have been checked
 
 
@@ -124,7 +126,9 @@ def draw_curve_row(sw, axes, ri, kind, shared, handles, labels):
                 continue
             ax = axes[ci]
             color = norm_color(n)
-            (h,) = ax.plot(c.index, c["mean"], color=color, lw=1.8)
+            # Few evaluation points: markers, so a straight segment is not read as data.
+            (h,) = ax.plot(c.index, c["mean"], color=color, lw=1.8,
+                           marker="o" if len(c) <= FEW_POINTS else None, ms=5)
             ax.fill_between(c.index, c["mean"] - c["std"], c["mean"] + c["std"],
                             color=color, alpha=0.18, lw=0)
             if col == "loss" and c["mean"].max() > 20 * max(c["mean"].min(), 1e-9):
@@ -242,6 +246,27 @@ def draw_stability_cells(ax, acc, div, col, cnt):
                                            hatch="///" if div[i, j] == cnt[i, j] else None))
 
 
+def draw_half_interval(ax, g, lo, hi, color, cens, xlim):
+    """The lr at which half the seeds fail, at y = 1/2, with its interval cut to XLIM; a cut
+    end gets an open triangle at the edge. Returns whether an end was cut."""
+    x0, x1 = xlim
+    cut = False
+    if math.isnan(lo):
+        ax.plot([g], [0.5], color=color, marker="D", ms=6, mfc="white" if cens else color, zorder=4)
+        return False
+    a, b = max(lo, x0), min(hi, x1)
+    ax.plot([a, b], [0.5, 0.5], color=color, lw=2.2, zorder=4)
+    for end, edge, mk in ((lo, x0, "<"), (hi, x1, ">")):
+        if (end < edge) if mk == "<" else (end > edge):
+            ax.plot([edge], [0.5], marker=mk, ms=8, mfc="white", color=color, zorder=5, clip_on=False)
+            cut = True
+        else:
+            ax.plot([end], [0.5], marker="|", ms=8, color=color, zorder=4)
+    if x0 <= g <= x1:
+        ax.plot([g], [0.5], color=color, marker="D", ms=6, mfc="white" if cens else color, zorder=5)
+    return cut
+
+
 def fig_failure_rate(sw, data, out):
     """data: stats.lr_failure_data. A panel per model x optimizer (where they vary), a line
     per norm (and further keys): the failure rate k/n against lr; at rate 1/2 the lr at
@@ -257,6 +282,7 @@ def fig_failure_rate(sw, data, out):
     rest_order = list(dict.fromkeys(rest))
     handles, labels = {}, {}
     lrs = data["lrs"]
+    clipped = False
     for pi, pv in enumerate(panels):
         ax = axes[pi // ncol][pi % ncol]
         rows = [x for x in data["rows"] if x[0] == pv]
@@ -271,15 +297,13 @@ def fig_failure_rate(sw, data, out):
                            ms=5)
             g, lo, hi, n, cens = half
             if n and not cens == n:
-                err = ([[g - lo], [hi - g]] if not math.isnan(lo) else None)
-                ax.errorbar([g], [0.5], xerr=err, color=color, marker="D", ms=6, capsize=4,
-                            lw=2.2, mfc="white" if cens else color, zorder=4)
+                clipped |= draw_half_interval(ax, g, lo, hi, color, cens, (lrs[0] / 2, lrs[-1] * 2))
             labels.setdefault(lv, ", ".join(norm_label(v) if k2 == "norm" else f"{k2}={v}"
                                             for k2, v in zip(lk, lv)) or "runs")
             handles.setdefault(lv, h)
         ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
         ax.set_xscale("log")
-        ax.set_xlim(lrs[0] / 2, lrs[-1] * 2)  # an interval wider than the grid is clipped
+        ax.set_xlim(lrs[0] / 2, lrs[-1] * 2)  # an interval wider than the grid is cut and marked
         ax.set_xticks(lrs)
         ax.set_xticklabels([f"{x:g}" for x in lrs], rotation=45 if len(lrs) > 6 else 0)
         ax.minorticks_off()
@@ -294,13 +318,19 @@ def fig_failure_rate(sw, data, out):
         ax.grid(alpha=0.3)
     for pi in range(len(panels), nrow * ncol):
         axes[pi // ncol][pi % ncol].set_visible(False)
-    fig.suptitle("Failure rate against learning rate (fail: diverged, a failure, or accuracy "
-                 f"< {FAIL_ACC:g});\n◆ = lr at which half the seeds fail (geometric mean over "
-                 "seeds, 95% t interval; hollow: some seeds censored)", fontsize=10)
+    title = [f"Failure rate against learning rate (fail: diverged, a failure, or accuracy < {FAIL_ACC:g})",
+             "◆ = lr at which half the seeds fail (geometric mean over seeds, 95% t interval; "
+             "hollow: some seeds censored)"]
+    if clipped:
+        title.append("◁ ▷ = the interval runs off the axis (too few seeds to bound it)")
+    # Wrapped to the figure's width, so a one-panel figure does not cut its title.
+    text = "\n".join(textwrap.fill(t, int(fig.get_figwidth() * 13)) for t in title)
+    fig.suptitle(text, fontsize=10)
     bottom_legend(fig, [handles[lv] for lv in lines], [labels[lv] for lv in lines],
                   ncol=min(len(lines), 4))
     nrow_leg = math.ceil(len(lines) / 4)
-    fig.tight_layout(rect=(0, (0.3 + 0.25 * nrow_leg) / fig.get_figheight(), 1, 0.96))
+    # tight_layout makes room for the suptitle itself, however many lines it has.
+    fig.tight_layout(rect=(0, (0.3 + 0.25 * nrow_leg) / fig.get_figheight(), 1, 1))
     finish(fig, os.path.join(out, "failure_rate.png"))
 
 
@@ -384,9 +414,10 @@ def fig_activations(percentiles, label, out):
             continue
         color = norm_color(n)
         ax.fill_between(g.index, g["p15"], g["p85"], color=color, alpha=0.12, lw=0)
-        ax.plot(g.index, g["p85"], color=color, lw=1.2, ls="--", label="85th percentile")
-        ax.plot(g.index, g["p50"], color=color, lw=2.0, label="50th percentile (median)")
-        ax.plot(g.index, g["p15"], color=color, lw=1.2, ls=":", label="15th percentile")
+        mk = "o" if len(g) <= FEW_POINTS else None
+        ax.plot(g.index, g["p85"], color=color, lw=1.2, ls="--", marker=mk, label="85th percentile")
+        ax.plot(g.index, g["p50"], color=color, lw=2.0, marker=mk, label="50th percentile (median)")
+        ax.plot(g.index, g["p15"], color=color, lw=1.2, ls=":", marker=mk, label="15th percentile")
         ax.set_title(f"{norm_label(n)}: layer {layer} ({kind} output), "
                      f"{len(runs)} seed{'s' if len(runs) != 1 else ''}", fontsize=10)
         ax.set_xlabel("training step (updates)")

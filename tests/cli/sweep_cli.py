@@ -252,7 +252,10 @@ def case_set_and_profile(tmp):
     p = sweep([exp, "--dry-run", "--set", "lr=0.5", "--set", "norm=layer"])
     lines = p.stdout.splitlines()
     check(len(lines) == 2, f"--set collapses the lr and norm axes (2 seeds left):\n{p.stdout}")
-    check(all("lr=0.5" in l and "norm=layer" in l for l in lines), f"--set not applied:\n{p.stdout}")
+    # The runs share lr and norm now: named once, in the dry-run's "every run:" line.
+    shared = p.stderr.split("every run:")[-1]
+    check("lr=0.5" in shared and "norm=layer" in shared and all("seed=" in l for l in lines),
+          f"--set not applied:\n{p.stdout}{p.stderr}")
     p = sweep([exp, "--dry-run", "--set", "learning_rate=0.5"], expect=2)
     check("--set learning_rate" in p.stderr and "unknown key" in p.stderr, f"--set unknown key:\n{p.stderr}")
     p = sweep([exp, "--dry-run", "--set", "lr=fast"], expect=2)

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from make_fixtures import read_safetensors  # noqa: E402
 
 BIN, MODEL, NORM = sys.argv[1:4]
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
 def idx(path):
@@ -59,6 +60,8 @@ with tempfile.TemporaryDirectory() as tmp:
         acc_normlab = float(next(csv.DictReader(f))["final_test_acc"])
     man = json.load(open(os.path.join(tmp, "manifest.json")))["datasets"][0]
     loc = man["location"]
+    if not os.path.isabs(loc):  # relative to the data directory
+        loc = os.path.join(os.environ.get("NORMLAB_DATA") or os.path.join(ROOT, "data"), loc)
     x = idx(os.path.join(loc, "t10k-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
     y = idx(os.path.join(loc, "t10k-labels-idx1-ubyte.gz")).astype(np.int64)
     if man["standardize_mean"]:
