@@ -27,6 +27,7 @@
 #include "core/share_dir.h"
 #include "results/csv_check.h"
 #include "sweep/interrupt.h"
+#include "results/manifest.h"
 #include "sweep/manifest.h"
 #include "sweep/store.h"
 #include "sweep/sweep_dir.h"
@@ -297,6 +298,10 @@ void refresh_manifest(const std::string& dir, const Claim& c) {
   ManifestGrid g = read_manifest_grid(dir + "/manifest.json");
   g.json["experiment"]["text"] = c.ex.text;
   g.json["rules_reapplied"] = utc_now();
+  if (g.json.contains("datasets"))  // older manifests recorded the data folder's absolute path
+    for (auto& d : g.json["datasets"])
+      if (d.contains("location") && d["location"].is_string())
+        d["location"] = recorded_location(d["location"].get<std::string>());
   add_registration(g.json, c.status);
   write_file_atomic(dir + "/manifest.json", g.json.dump(2) + "\n");
 }

@@ -22,6 +22,11 @@ nlohmann::json build_info();
 // One dataset's provenance.
 nlohmann::json dataset_record(const Dataset& ds);
 
+// LOCATION relative to the data directory when it lies inside it, else unchanged:
+// a manifest names no machine's folders. Manifests written before this rule are
+// brought to it when their rules are applied again (claims --evaluate-only).
+std::string recorded_location(const std::string& location);
+
 // REQUIRES: what is an object (its keys are merged in at the top level).
 nlohmann::json make_manifest(const std::string& command, const nlohmann::json& what,
                              const std::vector<const Dataset*>& datasets, const std::string& started,
