@@ -109,9 +109,16 @@ with tempfile.TemporaryDirectory() as tmp:
                 sys.exit("FAIL: --evaluate-only on claims-full gave another claims.csv")
         quick = os.path.join(tmp, "quick")
         shutil.copytree(os.path.join(ROOT, "results", "baseline"), quick)
+        # Quick results evaluated as full: refused by the folder's own profile (its top manifest)...
         p = claims(["--profile", "full", "--evaluate-only", "--out", quick], expect=2)
-        if "records grid" not in p.stderr:
-            sys.exit(f"FAIL: no grid mismatch message:\n{p.stderr[-2000:]}")
+        if "another profile" not in p.stderr and "records grid" not in p.stderr:
+            sys.exit(f"FAIL: no profile or grid mismatch message:\n{p.stderr[-2000:]}")
+        # ...and, without that manifest, by each claim's grid.
+        if os.path.exists(os.path.join(quick, "manifest.json")):
+            os.remove(os.path.join(quick, "manifest.json"))
+            p = claims(["--profile", "full", "--evaluate-only", "--out", quick], expect=2)
+            if "records grid" not in p.stderr:
+                sys.exit(f"FAIL: no grid mismatch message:\n{p.stderr[-2000:]}")
     elif CASE == "baseline-kernel":
         base = os.path.join(ROOT, "results", "baseline")
         p = claims(["--only", "covariate-shift", "--out", os.path.join(tmp, "pinned"), "--baseline", base],
