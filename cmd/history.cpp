@@ -21,6 +21,7 @@
 #include "cmd/subcommands.h"
 #include "core/build_stamp.h"
 #include "core/errors.h"
+#include "core/share_dir.h"
 #include "core/out_path.h"
 #include "core/shell_quote.h"
 #include "history/record.h"
@@ -119,15 +120,8 @@ std::string show_value(const Series& s, double v) {
   return s.kind == SeriesKind::speed ? fmt::format("{:.4g} ms", 1e3 * v) : fmt::format("{:.4g}", v);
 }
 
-// scripts/history_plot.py of the checkout we run in, else of the binary's checkout (build/normlab).
-std::string plot_script() {
-  const fs::path rel = "scripts/history_plot.py";
-  if (fs::exists(rel)) return rel.string();
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path near = exe.parent_path().parent_path() / rel;
-  return !ec && fs::exists(near) ? near.string() : rel.string();
-}
+// scripts/history_plot.py beside the binary (core/share_dir.h), whatever the working folder.
+std::string plot_script() { return share_file("scripts/history_plot.py"); }
 
 // series.csv (one row per point) and steps.csv for scripts/history_plot.py.
 void write_plot_data(const std::string& dir, const std::vector<Series>& all, const std::vector<SeriesSummary>& sums) {

@@ -28,6 +28,14 @@ std::string search_up(fs::path p) {
   return "";
 }
 
+// $XDG_DATA_HOME/normlab, else ~/.local/share/normlab ("" when neither is set).
+std::string user_data_dir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return (fs::path(xdg) / "normlab").string();
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return (fs::path(home) / ".local" / "share" / "normlab").string();
+  return "";
+}
+
 }  // namespace
 
 std::string data_dir() {
@@ -39,18 +47,20 @@ std::string data_dir() {
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec)
     if (auto d = search_up(exe.parent_path()); !d.empty()) return d;
-  // __FILE__ is <checkout>/lib/data/data_dir.cpp when CMake passes absolute paths.
+  // An installed binary (<bin>/../share/normlab, as `cmake --install` and the .deb lay it
+  // out): the user's data folder, even when the checkout it was built from still exists.
+  const bool installed = !ec && fs::is_directory(exe.parent_path().parent_path() / "share" / "normlab");
+  if (installed)
+    if (auto d = user_data_dir(); !d.empty()) return d;
+  // A build tree: __FILE__ is <checkout>/lib/data/data_dir.cpp when CMake passes absolute paths.
   const fs::path src = fs::path(__FILE__);
   if (src.is_absolute()) {
     const fs::path checkout = src.parent_path().parent_path().parent_path();
     if (is_checkout(checkout)) return (checkout / "data").string();
   }
-  // An installed binary (<prefix>/share/normlab found, no checkout): the user's data folder.
-  if (!share_dir().empty()) {
-    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return (fs::path(xdg) / "normlab").string();
-    if (const char* home = std::getenv("HOME"); home && *home)
-      return (fs::path(home) / ".local" / "share" / "normlab").string();
-  }
+  // Companion files found (NORMLAB_SHARE_DIR) but no checkout: the user's data folder too.
+  if (!share_dir().empty())
+    if (auto d = user_data_dir(); !d.empty()) return d;
   return (ec ? fs::path("data") : cwd / "data").string();
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/share_dir.h"
+#include "core/shell_quote.h"
 
 namespace normlab {
 
@@ -21,7 +22,10 @@ bool render_report(const std::string& dir, const std::string& given) {
       return false;
     }
   }
-  const int rc = std::system(fmt::format("/usr/bin/python3 '{}' --html '{}' >/dev/null 2>&1", script, dir).c_str());
+  // --html is report.py's (the self-contained page); another script gets DIR alone.
+  const std::string html = given.empty() ? " --html" : "";
+  const int rc = std::system(
+      fmt::format("/usr/bin/python3 {}{} {} >/dev/null 2>&1", shell_quote(script), html, shell_quote(dir)).c_str());
   if (rc == 0) return true;
   spdlog::warn("{}: {} failed (exit {}); the report or figures it draws are missing", dir, script, rc);
   return false;

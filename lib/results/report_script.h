@@ -9,7 +9,8 @@
 namespace normlab {
 
 // Runs `/usr/bin/python3 SCRIPT --html DIR` (report.md, figures and the
-// self-contained report.html) with its output discarded. Returns true on
+// self-contained report.html; a SCRIPT given by the caller gets DIR alone),
+// both shell-quoted, with its output discarded. Returns true on
 // exit 0; otherwise logs a warning naming DIR and the exit code and returns false.
 // SCRIPT "" is normlab's own scripts/report.py, found beside the binary
 // (core/share_dir.h), whatever the working folder; a missing script is a warning.
