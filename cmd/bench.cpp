@@ -257,6 +257,8 @@ std::vector<Timed> interleaved_rounds(const BenchOptions& o, Baseline* b) {
       if (i < rows.size() && rows[i].name == c.name) {
         rows[i].repeats_s.push_back(c.median_s);
         rows[i].min_s = std::min(rows[i].min_s, c.min_s);
+        rows[i].max_s = std::max(rows[i].max_s, c.median_s);  // the child's CSV gives no slowest call
+        rows[i].repeats += 1;                                   // runs: one child round each
       }
     }
   }
