@@ -286,12 +286,6 @@ std::string claim_manifest(const Claim& c, const std::string& started, bool fini
   return m.dump(2);
 }
 
-std::vector<std::string> ids_run(const std::vector<Claim>& claims) {
-  std::vector<std::string> ids;
-  for (const auto& c : claims) ids.push_back(c.rule.id);
-  return ids;
-}
-
 // --evaluate-only, same grid, rules applied again: the manifest now shows the
 // claim file whose rules gave these verdicts.
 void refresh_manifest(const std::string& dir, const Claim& c) {
@@ -338,6 +332,67 @@ ClaimResult evaluate_folder(const Claim& c, const std::string& dir) {
   return res;
 }
 
+// --only: the other claims whose folders are in OUT, each checked as --evaluate-only checks
+// (its store, its registered rule, a complete and trusted grid), so that claims.csv and claims.md
+// go on summarizing every claim in the folder. Refused (exit 2), before anything runs, when
+// such a folder cannot be evaluated: rewriting the summary without it would drop its rows.
+std::vector<Claim> claims_kept(const std::string& out, std::vector<Claim> others, const ClaimsOptions& o) {
+  std::vector<Claim> kept;
+  ClaimsOptions eval = o;
+  eval.max_seeds = 0;  // a kept folder's sequential cap is its own
+  for (auto& c : others) {
+    const std::string dir = out + "/" + c.rule.id;
+    if (!fs::exists(dir)) continue;
+    try {
+      guard_store("--out", dir, claim_identity(c), false);
+      c.status = folder_status(c, dir, o.accept_unregistered);
+      load_sequential(c, dir + "/manifest.json", eval);
+      check_complete(dir, c.rule, c.ex);
+    } catch (const ConfigError& e) {
+      throw ConfigError(fmt::format(
+          "--only: {} also holds claim {}, which was not selected; claims.csv and claims.md summarize every claim "
+          "in the folder, and {}'s results cannot be evaluated now:\n  {}\nselect it too (--only ... {}), or "
+          "write to another --out", out, c.rule.id, c.rule.id, e.what(), c.rule.id));
+    }
+    kept.push_back(std::move(c));
+  }
+  return kept;
+}
+
+// A kept claim's rule applied again to its folder (nothing in the folder is written).
+ClaimResult evaluate_kept(const Claim& c, const std::string& dir) {
+  if (c.rule.measure == "step-time") return evaluate_claim(c.rule, read_csv(dir + "/timings.csv"));
+  return evaluate_folder(c, dir);
+}
+
+// OUT's manifest, claims.csv and claims.md: the claims run now and the kept ones, in file order.
+void write_summary(const std::string& out, const StoreIdentity& me, const std::string& profile,
+                   const std::vector<Claim>& run, const std::vector<ClaimResult>& run_results,
+                   const std::vector<Claim>& kept) {
+  std::vector<std::pair<const Claim*, ClaimResult>> all;
+  for (std::size_t i = 0; i < run.size(); ++i) all.push_back({&run[i], run_results[i]});
+  for (const auto& c : kept) all.push_back({&c, evaluate_kept(c, out + "/" + c.rule.id)});
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first->path < b.first->path; });
+  std::vector<ClaimRule> rules;
+  std::vector<ClaimResult> results;
+  std::vector<RuleStatus> statuses;
+  std::vector<std::string> ids;
+  for (const auto& [c, r] : all) {
+    rules.push_back(c->rule);
+    results.push_back(r);
+    statuses.push_back(c->status);
+    ids.push_back(c->rule.id);
+  }
+  nlohmann::json top = store_fields(me);
+  top["command"] = "claims";
+  top["claims"] = ids;
+  top["finished"] = utc_now();
+  write_file_atomic(out + "/manifest.json", top.dump(2) + "\n");
+  write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
+  write_file_atomic(out + "/claims.md", claims_md(rules, results, profile, statuses));
+  if (!kept.empty()) spdlog::info("claims.csv and claims.md also summarize {} claim(s) already in {}", kept.size(), out);
+}
+
 void run_claims(const ClaimsOptions& o) {
   if (o.profile != "quick" && o.profile != "full")
     throw ConfigError(fmt::format("--profile: '{}' (allowed: quick, full)", o.profile));
@@ -349,7 +404,7 @@ void run_claims(const ClaimsOptions& o) {
   std::sort(files.begin(), files.end());
 
   // Everything is read and checked before anything runs.
-  std::vector<Claim> claims;
+  std::vector<Claim> claims, others;  // others: not selected by --only
   std::vector<std::string> ids;
   std::map<std::string, std::string> file_of;  // id -> claim file
   for (const auto& f : files) {
@@ -363,17 +418,19 @@ void run_claims(const ClaimsOptions& o) {
                                     "claim's folder and its rows of claims.csv)", f, c.rule.id, it->second));
     ids.push_back(c.rule.id);
     if (o.list) std::printf("%-22s %s\n", c.rule.id.c_str(), f.c_str());
-    if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), c.rule.id) == o.only.end()) continue;
+    if (o.list) continue;
+    const bool selected = o.only.empty() || std::find(o.only.begin(), o.only.end(), c.rule.id) != o.only.end();
     c.eo.profile = o.profile;
     c.ex = c.base = load_experiment(f, c.eo);
     c.ex.path = c.base.path = share_relative(f);  // manifests name the suite's file, not this machine's folder
-    claims.push_back(std::move(c));
+    (selected ? claims : others).push_back(std::move(c));
   }
   for (const auto& id : o.only)
     if (std::find(ids.begin(), ids.end(), id) == ids.end())
       throw ConfigError(fmt::format("--only: unknown claim '{}' (allowed: {})", id, fmt::join(ids, ", ")));
   if (o.list) return;
   for (auto& c : claims) c.hash = claim_rule_hash(c.path, c.rule);
+  for (auto& c : others) c.hash = claim_rule_hash(c.path, c.rule);
   if (o.rule_hashes) {
     for (const auto& c : claims) std::printf("%-22s %s\n", c.rule.id.c_str(), c.hash.c_str());
     return;
@@ -402,6 +459,7 @@ void run_claims(const ClaimsOptions& o) {
   }
   if (o.evaluate_only)
     for (const auto& c : claims) check_complete(out + "/" + c.rule.id, c.rule, c.ex);
+  const std::vector<Claim> kept = claims_kept(out, std::move(others), o);
   prepare_out_dir("--out", out);  // before any claim runs
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   SweepOptions so;
@@ -452,15 +510,7 @@ void run_claims(const ClaimsOptions& o) {
     spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
     if (!o.no_report) render_report(dir);
   }
-  nlohmann::json top = store_fields(me);
-  top["command"] = "claims";
-  top["claims"] = ids_run(claims);
-  top["finished"] = utc_now();
-  write_file_atomic(out + "/manifest.json", top.dump(2) + "\n");
-  write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
-  std::vector<RuleStatus> statuses;
-  for (const auto& c : claims) statuses.push_back(c.status);
-  write_file_atomic(out + "/claims.md", claims_md(rules, results, o.profile, statuses));
+  write_summary(out, me, o.profile, claims, results, kept);
   if (!o.no_report) render_report(out);  // forest.png: every cell of every claim
   std::printf("%-22s %s\n", "claim", "verdict");
   for (std::size_t i = 0; i < claims.size(); ++i)

@@ -28,7 +28,13 @@ until-decided: a tiny claim (tests/fixtures/claims-tiny: blobs data, 20 steps, 3
   the manifest records the design (looks 3, 4, 5, 6) and the added seeds, claims.md
   names the looks, `normlab verify` passes on the folder, --evaluate-only gives the
   same claims.csv, and another --max-seeds on that folder is refused (exit 2), as is
-  a cap below the grid's seeds on a new folder."""
+  a cap below the grid's seeds on a new folder.
+only-keeps-others: `claims --only A` into a folder that already holds claim B
+  keeps B's rows in claims.csv and claims.md (B is evaluated again, its folder
+  untouched), both when A runs (two tiny claims) and under --evaluate-only; when B's
+  folder cannot be evaluated (a run missing from runs.csv, or its rule changed with
+  no amendment), --only A is refused (exit 2, naming B and the reason) before
+  anything runs or changes."""
 import json
 import os
 import re
@@ -126,6 +132,57 @@ def refused_then_amended(tmp, edits, what):
           "the manifest does not record the amended hash it was evaluated under")
 
 
+def claim_ids(out):
+    import csv
+    with open(os.path.join(out, "claims.csv"), newline="") as f:
+        return sorted({r["id"] for r in csv.DictReader(f)})
+
+
+def only_keeps_others(tmp):
+    # Two tiny claims (a copy of the fixture under a second id), each run with --only in turn.
+    d, out = os.path.join(tmp, "claims"), os.path.join(tmp, "out")
+    os.makedirs(d)
+    src = os.path.join(ROOT, "tests", "fixtures", "claims-tiny", "tiny.toml")
+    shutil.copy(src, d)
+    with open(src) as f:
+        text = f.read()
+    with open(os.path.join(d, "tiny2.toml"), "w") as f:
+        f.write(text.replace('id = "tiny"', 'id = "tiny2"').replace("seeds = 3", "seeds = 2"))
+    cmd = ["claims", "--dir", d, "--out", out, "--no-report", "-j", "2", "--only"]
+    normlab(cmd + ["tiny"])
+    check(claim_ids(out) == ["tiny"], f"after --only tiny: {claim_ids(out)}")
+    rows_tiny = [l for l in open(os.path.join(out, "claims.csv")) if l.startswith("tiny,")]
+    before = tree(os.path.join(out, "tiny"))
+    p = normlab(cmd + ["tiny2"])
+    check(claim_ids(out) == ["tiny", "tiny2"], f"--only tiny2 dropped tiny's rows: {claim_ids(out)}\n{p.stderr}")
+    check([l for l in open(os.path.join(out, "claims.csv")) if l.startswith("tiny,")] == rows_tiny,
+          "tiny's rows changed when only tiny2 ran")
+    check(tree(os.path.join(out, "tiny")) == before, "--only tiny2 wrote into tiny's folder")
+    md = open(os.path.join(out, "claims.md")).read()
+    check("## tiny\n" in md and "## tiny2\n" in md, "claims.md does not hold both claims")
+    with open(os.path.join(out, "manifest.json")) as f:
+        check(json.load(f)["claims"] == ["tiny", "tiny2"], "the folder's manifest does not list both claims")
+    normlab(cmd + ["tiny2", "--evaluate-only"])
+    check(claim_ids(out) == ["tiny", "tiny2"], "--only tiny2 --evaluate-only dropped tiny's rows")
+    # tiny's folder damaged in two ways, each refused before anything changes.
+    runs = os.path.join(out, "tiny", "runs.csv")
+    good = open(runs).read()
+    for what, damage, undo in (
+            ("a run missing", lambda: open(runs, "w").write("".join(good.splitlines(True)[:-1])),
+             lambda: open(runs, "w").write(good)),
+            ("rule changed", lambda: edit(os.path.join(d, "tiny.toml"), "margin = -0.8", "margin = -0.7"),
+             lambda: edit(os.path.join(d, "tiny.toml"), "margin = -0.7", "margin = -0.8"))):
+        damage()
+        snap = tree(out)
+        p = normlab(cmd + ["tiny2"], expect=2)
+        check("tiny" in p.stderr and "not selected" in p.stderr and "--only" in p.stderr,
+              f"{what}: the refusal does not name the other claim:\n{p.stderr}")
+        check(tree(out) == snap, f"{what}: a refused --only changed {out}")
+        undo()
+    normlab(cmd + ["tiny2"])
+    check(claim_ids(out) == ["tiny", "tiny2"], "after the damage was undone")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     if CASE == "changed-margin":
         refused_then_amended(tmp, [("margin = 0.1", "margin = 0.12")], "margin 0.1 -> 0.12")
@@ -198,6 +255,8 @@ with tempfile.TemporaryDirectory() as tmp:
             json.dump(m, fh)
         p = normlab(cmd, expect=2)
         check("records no rule hash" in p.stderr and not os.path.exists(out), p.stderr)
+    elif CASE == "only-keeps-others":
+        only_keeps_others(tmp)
     elif CASE == "until-decided":
         import csv
         d = os.path.join(ROOT, "tests", "fixtures", "claims-tiny")
