@@ -8,7 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -365,6 +367,39 @@ ClaimResult evaluate_kept(const Claim& c, const std::string& dir) {
   return evaluate_folder(c, dir);
 }
 
+// Seconds from one UTC time stamp (YYYY-MM-DDTHH:MM:SSZ) to another; < 0 when either does not parse.
+double seconds_between(const std::string& from, const std::string& to) {
+  std::tm a{}, b{};
+  if (!strptime(from.c_str(), "%Y-%m-%dT%H:%M:%SZ", &a) || !strptime(to.c_str(), "%Y-%m-%dT%H:%M:%SZ", &b)) return -1;
+  return double(timegm(&b) - timegm(&a));
+}
+
+// A claim folder's workload (claims/verdict_files.h); empty for a timed claim (no runs.csv).
+ClaimWorkload claim_workload(const std::string& dir) {
+  ClaimWorkload w;
+  if (!fs::exists(dir + "/runs.csv")) return w;
+  const CsvTable t = read_csv(dir + "/runs.csv");
+  std::map<std::string, std::pair<double, double>> per;  // model -> (samples, seconds)
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    const double s = t.num(i, "train_seconds"), steps = t.num(i, "steps_done"), b = t.num(i, "batch-size");
+    ++w.runs;
+    if (!std::isfinite(s)) continue;
+    w.train_s += s;
+    if (std::isfinite(steps) && std::isfinite(b)) {
+      per[t.at(i, "model")].first += steps * b;
+      per[t.at(i, "model")].second += s;
+    }
+  }
+  for (const auto& [model, v] : per)
+    if (v.second > 0) w.samples_per_s.push_back({model, v.first / v.second});
+  if (fs::exists(dir + "/manifest.json")) {
+    const nlohmann::json m = read_manifest_grid(dir + "/manifest.json").json;
+    if (m.contains("started") && m.contains("finished") && m["started"].is_string() && m["finished"].is_string())
+      w.wall_s = seconds_between(m["started"].get<std::string>(), m["finished"].get<std::string>());
+  }
+  return w;
+}
+
 // OUT's manifest, claims.csv and claims.md: the claims run now and the kept ones, in file order.
 void write_summary(const std::string& out, const StoreIdentity& me, const std::string& profile,
                    const std::vector<Claim>& run, const std::vector<ClaimResult>& run_results,
@@ -377,11 +412,13 @@ void write_summary(const std::string& out, const StoreIdentity& me, const std::s
   std::vector<ClaimResult> results;
   std::vector<RuleStatus> statuses;
   std::vector<std::string> ids;
+  std::vector<ClaimWorkload> work;
   for (const auto& [c, r] : all) {
     rules.push_back(c->rule);
     results.push_back(r);
     statuses.push_back(c->status);
     ids.push_back(c->rule.id);
+    work.push_back(claim_workload(out + "/" + c->rule.id));
   }
   nlohmann::json top = store_fields(me);
   top["command"] = "claims";
@@ -389,25 +426,27 @@ void write_summary(const std::string& out, const StoreIdentity& me, const std::s
   top["finished"] = utc_now();
   write_file_atomic(out + "/manifest.json", top.dump(2) + "\n");
   write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
-  write_file_atomic(out + "/claims.md", claims_md(rules, results, profile, statuses));
+  write_file_atomic(out + "/claims.md", claims_md(rules, results, profile, statuses, work));
   if (!kept.empty()) spdlog::info("claims.csv and claims.md also summarize {} claim(s) already in {}", kept.size(), out);
 }
 
-void run_claims(const ClaimsOptions& o) {
-  if (o.profile != "quick" && o.profile != "full")
-    throw ConfigError(fmt::format("--profile: '{}' (allowed: quick, full)", o.profile));
+// The claim files of the claims folder, in name order.
+std::vector<std::string> claim_files(const ClaimsOptions& o) {
   std::vector<std::string> files;
   const std::string claims_dir = o.dir.empty() ? share_file("experiments/claims") : o.dir;
   if (!fs::is_directory(claims_dir)) throw ConfigError(fmt::format("--dir: {} is not a directory", claims_dir));
   for (const auto& e : fs::directory_iterator(claims_dir))
     if (e.path().extension() == ".toml") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
+  return files;
+}
 
-  // Everything is read and checked before anything runs.
-  std::vector<Claim> claims, others;  // others: not selected by --only
+// Every claim file read and checked (ids unique, --only known), each claim's experiment at the
+// profile's size; CLAIMS gets the selected ones, OTHERS the rest. --list prints and loads nothing.
+void read_claims(const ClaimsOptions& o, std::vector<Claim>& claims, std::vector<Claim>& others) {
   std::vector<std::string> ids;
   std::map<std::string, std::string> file_of;  // id -> claim file
-  for (const auto& f : files) {
+  for (const auto& f : claim_files(o)) {
     Claim c;
     c.path = f;
     c.rule = read_claim_rule(f);
@@ -417,41 +456,29 @@ void run_claims(const ClaimsOptions& o) {
       throw ConfigError(fmt::format("{}: id: '{}' is the id of {} too; each claim needs its own id (it names the "
                                     "claim's folder and its rows of claims.csv)", f, c.rule.id, it->second));
     ids.push_back(c.rule.id);
-    if (o.list) std::printf("%-22s %s\n", c.rule.id.c_str(), f.c_str());
-    if (o.list) continue;
+    if (o.list) {
+      std::printf("%-22s %s\n", c.rule.id.c_str(), f.c_str());
+      continue;
+    }
     const bool selected = o.only.empty() || std::find(o.only.begin(), o.only.end(), c.rule.id) != o.only.end();
     c.eo.profile = o.profile;
     c.ex = c.base = load_experiment(f, c.eo);
     c.ex.path = c.base.path = share_relative(f);  // manifests name the suite's file, not this machine's folder
+    c.hash = claim_rule_hash(c.path, c.rule);
     (selected ? claims : others).push_back(std::move(c));
   }
   for (const auto& id : o.only)
     if (std::find(ids.begin(), ids.end(), id) == ids.end())
       throw ConfigError(fmt::format("--only: unknown claim '{}' (allowed: {})", id, fmt::join(ids, ", ")));
-  if (o.list) return;
-  for (auto& c : claims) c.hash = claim_rule_hash(c.path, c.rule);
-  for (auto& c : others) c.hash = claim_rule_hash(c.path, c.rule);
-  if (o.rule_hashes) {
-    for (const auto& c : claims) std::printf("%-22s %s\n", c.rule.id.c_str(), c.hash.c_str());
-    return;
-  }
-  for (const auto& c : claims) validate_runs(c.ex);
+}
 
-  std::vector<ClaimRule> rules;
-  for (const auto& c : claims) rules.push_back(c.rule);
-  if (!o.baseline.empty()) {
-    check_baseline(o.baseline, rules);
-    check_baseline_rules(o.baseline, claims, o.accept_unregistered);
-  }
-
-  const std::string out = store_path(o.out.empty() ? "results/claims-" + o.profile : o.out);
+// OUT and each selected claim's folder checked before anything runs or changes: the stores'
+// identities, the rule each folder was registered under, any seeds added until decided, and
+// under --evaluate-only a complete grid.
+void check_out(const ClaimsOptions& o, const std::string& out, const StoreIdentity& me, std::vector<Claim>& claims) {
   check_out_spelling("--out", out);
-  const StoreIdentity me = StoreIdentity::claims_of(o.profile);
   guard_store("--out", out, me, false);
-  for (const auto& c : claims)
-    guard_store("--out", out + "/" + c.rule.id, claim_identity(c), false);
-  // The rule each folder's results were registered under, and any seeds added until decided,
-  // before anything runs or changes.
+  for (const auto& c : claims) guard_store("--out", out + "/" + c.rule.id, claim_identity(c), false);
   for (auto& c : claims) {
     c.status = folder_status(c, out + "/" + c.rule.id, o.accept_unregistered);
     load_sequential(c, out + "/" + c.rule.id + "/manifest.json", o);
@@ -459,8 +486,9 @@ void run_claims(const ClaimsOptions& o) {
   }
   if (o.evaluate_only)
     for (const auto& c : claims) check_complete(out + "/" + c.rule.id, c.rule, c.ex);
-  const std::vector<Claim> kept = claims_kept(out, std::move(others), o);
-  prepare_out_dir("--out", out);  // before any claim runs
+}
+
+SweepOptions claims_sweep_options(const ClaimsOptions& o) {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   SweepOptions so;
   so.faults = test_faults();
@@ -469,44 +497,78 @@ void run_claims(const ClaimsOptions& o) {
   so.threads_per_run = std::max(1, cores / so.jobs);
   install_stop_handlers();  // SIGINT/SIGTERM/SIGUSR1: keep complete runs, say how to resume
   so.stop = &stop_requested();
+  return so;
+}
+
+// A step-time claim: timed one configuration at a time (concurrent jobs would time each other).
+// Like a sweep, a complete earlier measurement of the same grid is reused.
+ClaimResult time_claim(const ClaimsOptions& o, const Claim& c, const std::string& dir) {
+  const std::string started = utc_now();
+  fs::create_directories(dir);
+  if (o.evaluate_only) {
+    refresh_manifest(dir, c);
+  } else if (timings_complete(dir + "/timings.csv", c.ex.runs)) {
+    spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
+    if (fs::exists(dir + "/manifest.json")) refresh_manifest(dir, c);
+  } else {
+    write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");  // registered first
+    spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
+    TimingOptions topt;
+    topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
+    write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, c.ex.specs, topt));
+    write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
+  }
+  return evaluate_claim(c.rule, read_csv(dir + "/timings.csv"));
+}
+
+// A claim's grid run (or, --evaluate-only, its rules applied again) and evaluated; with
+// --until-decided, rounds of seeds for the undecided cells, up to the design's next look each.
+ClaimResult run_claim(const ClaimsOptions& o, Claim& c, const std::string& dir, const SweepOptions& so, int& errors) {
+  if (c.rule.measure == "step-time") return time_claim(o, c, dir);
+  const std::string started = utc_now();
+  if (o.evaluate_only) refresh_manifest(dir, c);
+  else errors += run_grid(c, dir, so, started);
+  ClaimResult res = evaluate_folder(c, dir);
+  for (int round = 1; o.until_decided && c.sequential; ++round) {
+    const auto fresh = add_seeds(c, next_round(c, c.base, res));
+    if (fresh.empty()) break;
+    spdlog::info("{}: round {}: {} runs with new seeds for the undecided cells", c.rule.id, round, fresh.size());
+    errors += run_grid(c, dir, so, started);
+    res = evaluate_folder(c, dir);
+  }
+  return res;
+}
+
+void run_claims(const ClaimsOptions& o) {
+  if (o.profile != "quick" && o.profile != "full")
+    throw ConfigError(fmt::format("--profile: '{}' (allowed: quick, full)", o.profile));
+  // Everything is read and checked before anything runs.
+  std::vector<Claim> claims, others;  // others: not selected by --only
+  read_claims(o, claims, others);
+  if (o.list) return;
+  if (o.rule_hashes) {
+    for (const auto& c : claims) std::printf("%-22s %s\n", c.rule.id.c_str(), c.hash.c_str());
+    return;
+  }
+  for (const auto& c : claims) validate_runs(c.ex);
+  std::vector<ClaimRule> rules;
+  for (const auto& c : claims) rules.push_back(c.rule);
+  if (!o.baseline.empty()) {
+    check_baseline(o.baseline, rules);
+    check_baseline_rules(o.baseline, claims, o.accept_unregistered);
+  }
+  const std::string out = store_path(o.out.empty() ? "results/claims-" + o.profile : o.out);
+  const StoreIdentity me = StoreIdentity::claims_of(o.profile);
+  check_out(o, out, me, claims);
+  const std::vector<Claim> kept = claims_kept(out, std::move(others), o);
+  prepare_out_dir("--out", out);  // before any claim runs
+
+  const SweepOptions so = claims_sweep_options(o);
   std::vector<ClaimResult> results;
   int errors = 0;
   for (auto& c : claims) {
     const std::string dir = out + "/" + c.rule.id;
-    const std::string started = utc_now();
-    if (c.rule.measure == "step-time") {
-      // Timed one configuration at a time: concurrent jobs would time each other.
-      // Like a sweep, a complete earlier measurement of the same grid is reused.
-      fs::create_directories(dir);
-      if (o.evaluate_only) {
-        refresh_manifest(dir, c);
-      } else if (timings_complete(dir + "/timings.csv", c.ex.runs)) {
-        spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
-        if (fs::exists(dir + "/manifest.json")) refresh_manifest(dir, c);
-      } else {
-        write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");  // registered first
-        spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
-        TimingOptions topt;
-        topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
-        write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, c.ex.specs, topt));
-        write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
-      }
-      results.push_back(evaluate_claim(c.rule, read_csv(dir + "/timings.csv")));
-      spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
-      if (!o.no_report) render_report(dir);
-      continue;
-    }
-    if (o.evaluate_only) refresh_manifest(dir, c);
-    else errors += run_grid(c, dir, so, started);
-    results.push_back(evaluate_folder(c, dir));
-    // --until-decided: rounds of seeds for the undecided cells, up to the design's next look each.
-    for (int round = 1; o.until_decided && c.sequential; ++round) {
-      const auto fresh = add_seeds(c, next_round(c, c.base, results.back()));
-      if (fresh.empty()) break;
-      spdlog::info("{}: round {}: {} runs with new seeds for the undecided cells", c.rule.id, round, fresh.size());
-      errors += run_grid(c, dir, so, started);
-      results.back() = evaluate_folder(c, dir);
-    }
+    results.push_back(run_claim(o, c, dir, so, errors));
     spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
     if (!o.no_report) render_report(dir);
   }

@@ -2,6 +2,7 @@
 #include "claims/verdict_files.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -131,8 +132,27 @@ static std::string registration_md(const ClaimRule& c, const RuleStatus& st) {
   return s + "\n";
 }
 
+namespace {
+// "**Workload:** 1,080 runs, 4,512 s of training (one thread per run), 38.0 min wall (0.47 runs/s);
+// samples/s per model: mlp 18,204, cnn-deep 1,020."
+std::string workload_md(const ClaimWorkload& w) {
+  if (w.runs == 0) return "";
+  std::string s = fmt::format("**Workload:** {} runs, {:.0f} s of training (one thread per run)", w.runs, w.train_s);
+  if (w.wall_s > 0)
+    s += fmt::format(", {:.1f} min wall in the last command that ran them ({:.2f} runs/s)", w.wall_s / 60,
+                     double(w.runs) / w.wall_s);
+  if (!w.samples_per_s.empty()) {
+    std::vector<std::string> per;
+    for (const auto& [model, r] : w.samples_per_s) per.push_back(fmt::format("{} {:.0f}", model, r));
+    s += fmt::format("; training samples/s per model: {}", fmt::join(per, ", "));
+  }
+  return s + ".\n\n";
+}
+}  // namespace
+
 std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
-                      const std::string& profile, const std::vector<RuleStatus>& status) {
+                      const std::string& profile, const std::vector<RuleStatus>& status,
+                      const std::vector<ClaimWorkload>& work) {
   std::string s = fmt::format("# normlab claims ({} profile)\n\n", profile);
   if (profile == "quick")
     s += "**This is a smoke test.** The quick profile runs every cell with few seeds and short training on "
@@ -166,6 +186,7 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
                      c.id, c.statement, c.source, c.text, verdict_text(res),
                      res.note.empty() ? "" : " (" + res.note + ")");
     if (!status.empty()) s += registration_md(c, status[i]);
+    if (!work.empty()) s += workload_md(work[i]);
     std::string what;
     const char* rel = c.relative == Relative::ratio ? "; differences are ratios minus 1"
                       : c.relative == Relative::log ? "; differences are log ratios, ln(treatment / control)"

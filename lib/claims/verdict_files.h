@@ -4,7 +4,8 @@
 //               by, control, margin, tolerance, note, statement, rule
 //   claims.md   a verdict table, then one section per claim: claim, source, rule,
 //               its registration (hash, when, legacy) and amendments, verdict, the
-//               metric per group and the per-seed differences
+//               metric per group and the per-seed differences, and its workload
+//               (runs, training time, wall time, runs/s and samples/s per model)
 #include <map>
 #include <string>
 #include <vector>
@@ -16,9 +17,19 @@ namespace normlab {
 
 // REQUIRES: rules.size() == results.size(), in the same order.
 std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results);
-// REQUIRES: status empty (no registration shown) or of rules' size.
+// What a claim's runs cost: from its runs.csv (steps_done, batch-size, train_seconds per run)
+// and its manifest (started, finished: the last command that ran it).
+struct ClaimWorkload {
+  long runs = 0;
+  double train_s = 0;  // sum over runs of their training time (each run on one thread)
+  double wall_s = -1;  // finished - started of the last run command; < 0: not known
+  std::vector<std::pair<std::string, double>> samples_per_s;  // per model: samples trained / train_s
+};
+
+// REQUIRES: status and work each empty (not shown) or of rules' size.
 std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
-                      const std::string& profile, const std::vector<RuleStatus>& status = {});
+                      const std::string& profile, const std::vector<RuleStatus>& status = {},
+                      const std::vector<ClaimWorkload>& work = {});
 
 // The number that decides a claim: the smallest mean difference over its comparisons.
 double decisive(const ClaimResult& r);

@@ -31,7 +31,8 @@ until-decided: a tiny claim (tests/fixtures/claims-tiny: blobs data, 20 steps, 3
   a cap below the grid's seeds on a new folder.
 only-keeps-others: `claims --only A` into a folder that already holds claim B
   keeps B's rows in claims.csv and claims.md (B is evaluated again, its folder
-  untouched), both when A runs (two tiny claims) and under --evaluate-only; when B's
+  untouched), both when A runs (two tiny claims) and under --evaluate-only, each with its
+  workload line in claims.md (runs, training time, samples/s per model); when B's
   folder cannot be evaluated (a run missing from runs.csv, or its rule changed with
   no amendment), --only A is refused (exit 2, naming B and the reason) before
   anything runs or changes."""
@@ -160,6 +161,9 @@ def only_keeps_others(tmp):
     check(tree(os.path.join(out, "tiny")) == before, "--only tiny2 wrote into tiny's folder")
     md = open(os.path.join(out, "claims.md")).read()
     check("## tiny\n" in md and "## tiny2\n" in md, "claims.md does not hold both claims")
+    # Each claim's workload: tiny has 3 seeds x 3 runs, tiny2 2 seeds x 3 runs; samples/s per model.
+    work = re.findall(r"\*\*Workload:\*\* (\d+) runs, [0-9.]+ s of training.*samples/s per model: mlp \d+", md)
+    check(work == ["9", "6"], f"claims.md's workload lines: {work}")
     with open(os.path.join(out, "manifest.json")) as f:
         check(json.load(f)["claims"] == ["tiny", "tiny2"], "the folder's manifest does not list both claims")
     normlab(cmd + ["tiny2", "--evaluate-only"])
