@@ -12,6 +12,7 @@
 
 #include "cmd/subcommands.h"
 #include "core/build_stamp.h"
+#include "core/test_hooks.h"
 #include "core/errors.h"
 #include "core/share_dir.h"
 #include "tensor/blas_kernel.h"
@@ -35,6 +36,9 @@ int main(int argc, char** argv) {
   if (!kernel.warning.empty()) spdlog::warn("{}", kernel.warning);
   const normlab::BuildStamp& stamp = normlab::build_stamp();
   if (stamp.native) spdlog::warn("built with -march=native: results may differ from other builds and CPUs");
+  for (const auto& hook : normlab::active_test_hooks())
+    spdlog::warn("test hook {} is set: results are deliberately wrong or slow (a test of the checks), and the "
+                 "manifests say so; unset it for real results", hook);
 
   CLI::App app{"normlab: trains small networks with and without batch, layer and group\n"
                "normalization, sweeps their settings, and tests the claims made about them."};

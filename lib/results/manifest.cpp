@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/build_stamp.h"
+#include "core/test_hooks.h"
 #include "data/data_dir.h"
 #include "tensor/blas_kernel.h"
 
@@ -22,6 +23,9 @@ nlohmann::json build_info() {
   const BuildStamp& stamp = build_stamp();
   if (stamp.native)
     reproducibility.push_back("built with -march=native: floating-point code may differ from other builds' on other CPUs");
+  for (const auto& hook : active_test_hooks())
+    reproducibility.push_back(fmt::format("test hook {} was set: these results are deliberately wrong or slow (a "
+                                          "test of normlab's checks), not evidence", hook));
   return {{"normlab_version", stamp.version},
           {"git_commit", stamp.git_commit},
           {"compiler", fmt::format("{} {}", "g++", __VERSION__)},

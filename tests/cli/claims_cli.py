@@ -23,6 +23,7 @@ Both run on the data the committed baseline was made with, the MNIST 10k
 subset (`normlab data fetch mnist-10k`), even where full MNIST is present: the
 data directory they see holds only the subset."""
 import csv
+import json
 import os
 import re
 import subprocess
@@ -79,6 +80,15 @@ if CASE == "quick-full-cells":
     print(f"PASS {CASE}: {len(quick)} cells in both; {both} decided in both, none opposite")
     sys.exit(0)
 
+def check_hook_recorded(stderr, manifest, hook):
+    if f"test hook {hook} is set" not in stderr:
+        sys.exit(f"FAIL: no warning naming the test hook {hook}:\n{stderr[-2000:]}")
+    with open(manifest) as f:
+        notes = json.load(f)["build"]["reproducibility"]
+    if not any(hook in n and "not evidence" in n for n in notes):
+        sys.exit(f"FAIL: {manifest} does not record the test hook {hook}: {notes}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     DATA = subset_only_data(tmp)
     if CASE == "baseline-catches-fault":
@@ -94,6 +104,13 @@ with tempfile.TemporaryDirectory() as tmp:
                     re.search(rf"{claim} \[batch\]: cell mean moved from [-\d.]+ to [-\d.]+ \(tolerance", p.stderr))
         if v0 == v1 or not reported:
             sys.exit(f"FAIL: the fault was not reported ({v0} -> {v1}):\n{p.stderr[-2000:]}")
+        # A run under a test hook says so: a warning, and the manifest's reproducibility notes.
+        check_hook_recorded(p.stderr, os.path.join(broken, claim, "manifest.json"),
+                            "NORMLAB_FAULT_BN_TRAIN_USES_RUNNING=1")
+        with open(os.path.join(same, claim, "manifest.json")) as f:
+            clean = json.load(f)["build"]["reproducibility"]
+        if any("test hook" in r for r in clean):
+            sys.exit(f"FAIL: a run without hooks records one: {clean}")
         print(f"fault caught: {claim} {v0} -> {v1}")
     elif CASE == "quick-vs-committed-baseline":
         claims(["--out", os.path.join(tmp, "q"), "--baseline", os.path.join(ROOT, "results", "baseline")])
