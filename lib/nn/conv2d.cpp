@@ -66,15 +66,14 @@ void row_sums_add(T* db, const T* dy, int R, int P) {
 }  // namespace
 
 template <class T>
-void im2col(T* col, const T* img, const ConvGeom& g, long ld) {
+void im2col(T* col, const T* img, const ConvGeom& g) {
   const int OH = g.OH(), OW = g.OW(), st = g.stride;
-  if (ld == 0) ld = long(OH) * OW;
   for (int c = 0; c < g.C; ++c)
     for (int kh = 0; kh < g.KH; ++kh)
       for (int kw = 0; kw < g.KW; ++kw) {
         int lo, hi;
         valid_cols(g, kw, lo, hi);
-        T* row = col + (long(c * g.KH + kh) * g.KW + kw) * ld;
+        T* row = col + (long(c * g.KH + kh) * g.KW + kw) * OH * OW;
         for (int oh = 0; oh < OH; ++oh) {
           const int ih = oh * st - g.pad + kh;
           T* r = row + long(oh) * OW;
@@ -99,15 +98,14 @@ void im2col(T* col, const T* img, const ConvGeom& g, long ld) {
 }
 
 template <class T>
-void col2im_add(T* img, const T* col, const ConvGeom& g, long ld) {
+void col2im_add(T* img, const T* col, const ConvGeom& g) {
   const int OH = g.OH(), OW = g.OW(), st = g.stride;
-  if (ld == 0) ld = long(OH) * OW;
   for (int c = 0; c < g.C; ++c)
     for (int kh = 0; kh < g.KH; ++kh)
       for (int kw = 0; kw < g.KW; ++kw) {
         int lo, hi;
         valid_cols(g, kw, lo, hi);
-        const T* row = col + (long(c * g.KH + kh) * g.KW + kw) * ld;
+        const T* row = col + (long(c * g.KH + kh) * g.KW + kw) * OH * OW;
         for (int oh = 0; oh < OH; ++oh) {
           const int ih = oh * st - g.pad + kh;
           if (ih < 0 || ih >= g.H) continue;
@@ -127,85 +125,47 @@ void col2im_add(T* img, const T* col, const ConvGeom& g, long ld) {
       }
 }
 
-int conv_group(const ConvGeom& g, int N) {
-  const double kp = double(g.K()) * g.P(), slice = (N + kConvChunks - 1) / kConvChunks;
-  return std::max(1, int(std::min({double(kConvGroupSamples), kConvGroupFloats / kp, slice})));
-}
-
-namespace {
-// y (gs, OC, P) <- yg (OC, gs*P): sample j's block is columns [j*P, (j+1)*P).
 template <class T>
-void scatter_samples(T* y, const T* yg, int gs, int OC, int P) {
-  const long ld = long(gs) * P;
-  for (int j = 0; j < gs; ++j)
-    for (int o = 0; o < OC; ++o) std::copy_n(yg + o * ld + long(j) * P, P, y + (long(j) * OC + o) * P);
-}
-
-// dyg (OC, gs*P) <- dy (gs, OC, P), the inverse of scatter_samples.
-template <class T>
-void gather_samples(T* dyg, const T* dy, int gs, int OC, int P) {
-  const long ld = long(gs) * P;
-  for (int j = 0; j < gs; ++j)
-    for (int o = 0; o < OC; ++o) std::copy_n(dy + (long(j) * OC + o) * P, P, dyg + o * ld + long(j) * P);
-}
-}  // namespace
-
-template <class T>
-void conv2d_forward(T* out, T* col, T* yg, const T* inp, const T* weight, const T* bias, int N,
+void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
                     const ConvGeom& g, bool keep_col) {
-  const int K = g.K(), P = g.P(), OC = g.OC, G = conv_group(g, N);
+  const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
-  const std::size_t kp = std::size_t(K) * P;
   auto chunk = [&](int t) {
-    const int n1 = (t + 1) * N / kConvChunks;
-    for (int s = t * N / kConvChunks; s < n1; s += G) {
-      const int gs = std::min(G, n1 - s);
-      const int ld = gs * P;
-      T* col_g = col + (keep_col ? std::size_t(s) : std::size_t(t) * G) * kp;  // (K, gs*P)
-      for (int j = 0; j < gs; ++j) im2col(col_g + long(j) * P, inp + long(s + j) * in_size, g, ld);
-      // one sample: straight into out; more: into yg (OC, gs*P), then to (gs, OC, P)
-      T* y = gs == 1 ? out + long(s) * OC * P : yg + std::size_t(t) * OC * G * P;
+    for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
+      T* col_t = col + (keep_col ? std::size_t(n) : std::size_t(t)) * K * P;  // (K, P)
+      const T* x = inp + long(n) * in_size;  // (C, H, W)
+      T* y = out + long(n) * OC * P;          // (OC, P)
       if (bias)
-        for (int o = 0; o < OC; ++o) std::fill(y + long(o) * ld, y + long(o + 1) * ld, bias[o]);
-      gemm_ld<T>(false, false, OC, ld, K, T(1), weight, K, col_g, ld, bias ? T(1) : T(0), y, ld);
-      if (gs > 1) scatter_samples(out + long(s) * OC * P, y, gs, OC, P);
+        for (int o = 0; o < OC; ++o) std::fill(y + long(o) * P, y + long(o + 1) * P, bias[o]);
+      im2col(col_t, x, g);
+      gemm<T>(false, false, OC, P, K, T(1), weight, col_t, bias ? T(1) : T(0), y);
     }
   };
   parallel_for(kConvChunks, chunk);
 }
 
 template <class T>
-void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, T* dyg, const T* dout,
+void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, const T* dout,
                      const T* inp, const T* weight, int N, const ConvGeom& g, bool kept_col) {
-  const int K = g.K(), P = g.P(), OC = g.OC, G = conv_group(g, N);
+  const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
   const std::size_t kp = std::size_t(K) * P;
   const std::size_t part = std::size_t(OC) * (K + 1);  // dW (OC,K) then db (OC)
   auto chunk = [&](int t) {
-    T* dcol_g = dcol + std::size_t(t) * G * kp;  // (K, gs*P)
-    T* dW = parts + t * part;                    // (OC, K)
-    T* db = dW + long(OC) * K;                   // (OC)
+    T* dcol_t = dcol + t * kp;  // (K, P)
+    T* dW = parts + t * part;   // (OC, K)
+    T* db = dW + long(OC) * K;  // (OC)
     std::fill(dW, dW + part, T(0));
-    const int n1 = (t + 1) * N / kConvChunks;
-    for (int s = t * N / kConvChunks; s < n1; s += G) {
-      const int gs = std::min(G, n1 - s);
-      const int ld = gs * P;
-      T* col_g = col + (kept_col ? std::size_t(s) : std::size_t(t) * G) * kp;  // (K, gs*P)
-      const T* dy = dout + long(s) * OC * P;                                    // (gs, OC, P)
-      for (int j = 0; j < gs; ++j) {  // per sample, in sample order: dW's sums keep their order
-        if (!kept_col) im2col(col_g + long(j) * P, inp + long(s + j) * in_size, g, ld);
-        gemm_ld<T>(false, true, OC, K, P, T(1), dy + long(j) * OC * P, P, col_g + long(j) * P, ld, T(1), dW, K);
-        row_sums_add(db, dy + long(j) * OC * P, OC, P);
-      }
+    for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
+      const T* x = inp + long(n) * in_size;   // (C, H, W)
+      const T* dy = dout + long(n) * OC * P;  // (OC, P)
+      T* col_t = col + (kept_col ? std::size_t(n) : std::size_t(t)) * kp;  // (K, P)
+      if (!kept_col) im2col(col_t, x, g);
+      gemm<T>(false, true, OC, K, P, T(1), dy, col_t, T(1), dW);
+      row_sums_add(db, dy, OC, P);
       if (!dinp) continue;
-      const T* dy_g = dy;  // (OC, gs*P)
-      if (gs > 1) {
-        T* buf = dyg + std::size_t(t) * OC * G * P;
-        gather_samples(buf, dy, gs, OC, P);
-        dy_g = buf;
-      }
-      gemm_ld<T>(true, false, K, ld, OC, T(1), weight, K, dy_g, ld, T(0), dcol_g, ld);  // overwritten
-      for (int j = 0; j < gs; ++j) col2im_add(dinp + long(s + j) * in_size, dcol_g + long(j) * P, g, ld);
+      gemm<T>(true, false, K, P, OC, T(1), weight, dy, T(0), dcol_t);  // workspace: overwritten
+      col2im_add(dinp + long(n) * in_size, dcol_t, g);
     }
   };
   parallel_for(kConvChunks, chunk);
@@ -237,29 +197,25 @@ std::vector<TensorSpec> Conv2D<T>::params() const {
 template <class T>
 void Conv2D<T>::reserve(int max_batch) {
   const std::size_t kp = std::size_t(g_.K()) * g_.P();
-  const std::size_t G = std::size_t(conv_group(g_, max_batch));  // conv_group(g_, N) <= G for N <= max_batch
   keep_ = double(max_batch) * double(kp) <= kConvKeepFloats;
-  col_.resize(keep_ ? std::size_t(std::max(max_batch, kConvChunks)) * kp : kConvChunks * G * kp);
+  col_.resize(std::size_t(keep_ ? std::max(max_batch, kConvChunks) : kConvChunks) * kp);
   kept_in_ = nullptr;
-  dcol_.resize(kConvChunks * G * kp);
-  yg_.resize(G > 1 ? kConvChunks * G * g_.OC * g_.P() : 0);
+  dcol_.resize(kConvChunks * kp);
   parts_.resize(kConvChunks * std::size_t(g_.OC) * (g_.K() + 1));
 }
 
 template <class T>
-double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol, yg and parts, as reserve
+double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, as reserve
   const double kp = double(g_.K()) * g_.P();
-  const double G = conv_group(g_, max_batch);
   const bool keep = double(max_batch) * kp <= kConvKeepFloats;
-  const double col = keep ? std::max(max_batch, kConvChunks) * kp : kConvChunks * G * kp;
-  const double yg = G > 1 ? kConvChunks * G * g_.OC * g_.P() : 0;
-  return col + kConvChunks * G * kp + yg + double(kConvChunks) * g_.OC * (g_.K() + 1);
+  const double col = (keep ? std::max(max_batch, kConvChunks) : kConvChunks) * kp;
+  return col + kConvChunks * kp + double(kConvChunks) * g_.OC * (g_.K() + 1);
 }
 
 template <class T>
 void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
   const T* W = this->param_;
-  conv2d_forward(out, col_.data(), yg_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_, keep_);
+  conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_, keep_);
   kept_in_ = keep_ ? in : nullptr;
   kept_n_ = N;
 }
@@ -270,20 +226,20 @@ void Conv2D<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
   // The kept im2col is used only for the input it was made from (the contract: backward follows its forward).
   const bool kept = keep_ && kept_in_ == in && kept_n_ == N;
   conv2d_backward(din, dW, bias_ ? dW + long(g_.OC) * g_.K() : nullptr, col_.data(), dcol_.data(),
-                  parts_.data(), yg_.data(), dout, in, this->param_, N, g_, kept);
+                  parts_.data(), dout, in, this->param_, N, g_, kept);
 }
 
-template void im2col<float>(float*, const float*, const ConvGeom&, long);
-template void im2col<double>(double*, const double*, const ConvGeom&, long);
-template void col2im_add<float>(float*, const float*, const ConvGeom&, long);
-template void col2im_add<double>(double*, const double*, const ConvGeom&, long);
-template void conv2d_forward<float>(float*, float*, float*, const float*, const float*, const float*, int,
+template void im2col<float>(float*, const float*, const ConvGeom&);
+template void im2col<double>(double*, const double*, const ConvGeom&);
+template void col2im_add<float>(float*, const float*, const ConvGeom&);
+template void col2im_add<double>(double*, const double*, const ConvGeom&);
+template void conv2d_forward<float>(float*, float*, const float*, const float*, const float*, int,
                                     const ConvGeom&, bool);
-template void conv2d_forward<double>(double*, double*, double*, const double*, const double*, const double*,
+template void conv2d_forward<double>(double*, double*, const double*, const double*, const double*,
                                      int, const ConvGeom&, bool);
-template void conv2d_backward<float>(float*, float*, float*, float*, float*, float*, float*, const float*,
+template void conv2d_backward<float>(float*, float*, float*, float*, float*, float*, const float*,
                                      const float*, const float*, int, const ConvGeom&, bool);
-template void conv2d_backward<double>(double*, double*, double*, double*, double*, double*, double*,
+template void conv2d_backward<double>(double*, double*, double*, double*, double*, double*,
                                       const double*, const double*, const double*, int,
                                       const ConvGeom&, bool);
 template class Conv2D<float>;

@@ -18,12 +18,11 @@ struct ConvGeom {
 };
 
 // col (C*KH*KW, OH*OW) from one sample img (C, H, W); padding reads as 0.
-// col's rows are ld apart (0: OH*OW), so col may be a column block of a wider matrix.
 template <class T>
-void im2col(T* col, const T* img, const ConvGeom& g, long ld = 0);
-// img (C, H, W) += col2im(col (C*KH*KW, OH*OW)), the adjoint of im2col; col's rows ld apart as im2col.
+void im2col(T* col, const T* img, const ConvGeom& g);
+// img (C, H, W) += col2im(col (C*KH*KW, OH*OW)), the adjoint of im2col.
 template <class T>
-void col2im_add(T* img, const T* col, const ConvGeom& g, long ld = 0);
+void col2im_add(T* img, const T* col, const ConvGeom& g);
 
 // The batch is cut into this many fixed slices (run on the run's thread pool),
 // so results do not depend on the thread count.
@@ -36,52 +35,36 @@ inline constexpr int kConvChunks = 8;
 // cnn-deep step) and the memory do.
 inline constexpr double kConvKeepFloats = double(1 << 23);
 
-// Within a slice, up to G = conv_group(g, N) consecutive samples share one product
-// along GEMM's N: y = W @ [col_s | col_s+1 | ...], dcol = W^T @ [dy_s | dy_s+1 | ...].
-// NOT byte-identical to G = 1: the pinned Haswell kernel treats the last columns of
-// a product (its N tail) differently, so a sample's columns inside a wider product
-// can differ from the same sample's product alone in the last bit.
-// G is at most kConvGroupSamples, keeps a group's im2col within kConvGroupFloats
-// values, and is at most one slice of an N-sample batch (ceil(N / kConvChunks)).
-inline constexpr int kConvGroupSamples = 16;
-inline constexpr double kConvGroupFloats = double(1 << 15);
-int conv_group(const ConvGeom& g, int N);
-
 // out (N, OC, OH, OW) = weight (OC, C*KH*KW) @ im2col(inp[n]) (C*KH*KW, OH*OW) + bias (OC),
 // for each sample n.
 //   out (N, OC, OH, OW)        output, overwritten
-//   col (kConvChunks, K, G*P)  workspace: im2col of one group per slice; or, when
-//                              keep_col, (N, K, P): every group's im2col (K, gs*P) at
-//                              its first sample's offset, kept for conv2d_backward
-//   yg (kConvChunks, OC, G*P)  workspace: a group's product before it is laid out
-//                              (N, OC, P); unused when G = 1
+//   col (kConvChunks, K, P)    workspace: im2col of one sample per slice; or, when
+//                              keep_col, (N, K, P): every sample's im2col, kept for
+//                              conv2d_backward
 //   inp (N, C, H, W)           input
 //   weight (OC, C, KH, KW)     parameter
 //   bias (OC)                  parameter, or null for no bias
 // REQUIRES: N >= 1; g.OH(), g.OW() >= 1; workspaces alias no other argument.
 template <class T>
-void conv2d_forward(T* out, T* col, T* yg, const T* inp, const T* weight, const T* bias, int N,
+void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
                     const ConvGeom& g, bool keep_col = false);
 
 // Backward of conv2d_forward; accumulates (+=), as every backward:
 //   dinp (N, C, H, W)          += col2im(weight^T @ dout[n])        (skipped if dinp is null)
 //   dweight (OC, C, KH, KW)    += sum_n dout[n] @ im2col(inp[n])^T
 //   dbias (OC)                 += sum over (n, oh, ow) of dout      (skipped if dbias is null)
-//   col (kConvChunks, K, G*P)  workspace: im2col of one group per slice; or, when
+//   col (kConvChunks, K, P)    workspace: im2col of one sample per slice; or, when
 //                              kept_col, (N, K, P): the im2col conv2d_forward kept for inp
-//   dcol (kConvChunks, K, G*P) workspace: weight^T @ dout of one group per slice
+//   dcol (kConvChunks, K, P)   workspace: weight^T @ dout[n] per slice
 //   parts (kConvChunks, OC*K + OC)  workspace: per-slice weight and bias gradients
-//   dyg (kConvChunks, OC, G*P) workspace: a group's dout laid out (OC, gs*P); unused when G = 1
 //   dout (N, OC, OH, OW)       output gradient
 //   inp (N, C, H, W)           the forward's input
 //   weight (OC, C, KH, KW)     parameter
-// Weight and bias gradients are summed per sample in sample order within a slice
-// (one product per sample: a group's product would sum over gs*P in another
-// order), then across slices in slice order, so the sums do not depend on the
-// thread count or G.
+// Weight and bias gradients are summed per slice, then across slices in slice
+// order, so the sums do not depend on the thread count.
 // REQUIRES: as conv2d_forward; dinp aliases neither dout nor inp.
 template <class T>
-void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, T* dyg, const T* dout,
+void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, const T* dout,
                      const T* inp, const T* weight, int N, const ConvGeom& g, bool kept_col = false);
 
 template <class T>
@@ -99,12 +82,11 @@ class Conv2D final : public Layer<T> {
   ConvGeom g_;
   bool bias_;
   // Workspaces, separate allocations (one shared block measured slower: conv-fwd +20%).
-  std::vector<T> col_;    // (kConvChunks, K, G*P), or (max_batch, K, P) when keep_
+  std::vector<T> col_;    // (kConvChunks, K, P), or (max_batch, K, P) when keep_
   bool keep_ = false;     // max_batch*K*P <= kConvKeepFloats: forward keeps im2col for backward
   const T* kept_in_ = nullptr;  // the input whose im2col col_ holds (keep_ only)
   int kept_n_ = 0;
-  std::vector<T> dcol_;   // (kConvChunks, K, G*P)
-  std::vector<T> yg_;     // (kConvChunks, OC, G*P), empty when G = 1
+  std::vector<T> dcol_;   // (kConvChunks, K, P)
   std::vector<T> parts_;  // (kConvChunks, OC*K + OC)
 };
 

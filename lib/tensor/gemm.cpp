@@ -27,30 +27,22 @@ void gemm_timer_reset() { timer_ns = 0; }
 double gemm_timer_seconds() { return double(timer_ns.load()) * 1e-9; }
 
 template <>
-void gemm_ld<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-                    const float* B, int ldb, float beta, float* C, int ldc) {
+void gemm<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float* A,
+                 const float* B, float beta, float* C) {
   timed([&] {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-                lda, B, ldb, beta, C, ldc);
+                ta ? M : K, B, tb ? K : N, beta, C, N);
   });
 }
 
 template <>
-void gemm_ld<double>(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
-                     const double* B, int ldb, double beta, double* C, int ldc) {
+void gemm<double>(bool ta, bool tb, int M, int N, int K, double alpha, const double* A,
+                  const double* B, double beta, double* C) {
   timed([&] {
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-                lda, B, ldb, beta, C, ldc);
+                ta ? M : K, B, tb ? K : N, beta, C, N);
   });
 }
-
-template <class T>
-void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, const T* B, T beta, T* C) {
-  gemm_ld<T>(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
-}
-
-template void gemm<float>(bool, bool, int, int, int, float, const float*, const float*, float, float*);
-template void gemm<double>(bool, bool, int, int, int, double, const double*, const double*, double, double*);
 
 void blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 

@@ -9,13 +9,6 @@ namespace normlab {
 template <class T>
 void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, const T* B, T beta, T* C);
 
-// As gemm, with the leading dimensions given: lda, ldb, ldc are the stored row
-// lengths of A, B, C (so op(A), op(B), C may be column blocks of wider matrices).
-// REQUIRES: lda >= stored row length of A (K if !ta, else M); likewise ldb; ldc >= N.
-template <class T>
-void gemm_ld(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb,
-             T beta, T* C, int ldc);
-
 // Wall time spent inside gemm, for the benchmark's "GEMM part" of a step.
 // Off unless enabled (then two clock reads per call); safe across threads.
 void gemm_timer_enable(bool on);
