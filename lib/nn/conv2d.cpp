@@ -5,6 +5,9 @@
 //   dW += dy_n @ col^T,  db += sum_p dy_n,  dx_n += col2im(W^T @ dy_n)
 // im2col of the whole batch is kept from forward to backward when it fits
 // kConvKeepFloats, else recomputed in backward (same values either way).
+// im2col / col2im walk the geometry by one of three paths (Im2colPath: rows,
+// flat for stride-1 same-width convolutions, gather for strided ones); all copy
+// the same values and add in the same order, so the path changes only the time.
 // The batch is cut into kConvChunks fixed slices (run on the run's thread pool);
 // weight gradients are summed per slice, then across slices in slice order,
 // so the result does not depend on how many threads ran the slices.
@@ -13,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "core/errors.h"
 #include "tensor/gemm.h"
@@ -125,9 +129,150 @@ void col2im_add(T* img, const T* col, const ConvGeom& g) {
       }
 }
 
+namespace {
+// The output rows oh whose input row ih = oh*stride - pad + kh lies in [0, H): [lo, hi).
+void valid_rows(const ConvGeom& g, int kh, int& lo, int& hi) {
+  const int first = g.pad - kh, last = g.H - 1 + g.pad - kh;
+  lo = first <= 0 ? 0 : (first + g.stride - 1) / g.stride;
+  hi = last < 0 ? 0 : std::min(g.OH(), last / g.stride + 1);
+  lo = std::min(lo, hi);
+}
+
+// Path flat (stride 1, OW == W): for p = oh*OW + ow in the valid rows,
+// col[p] = img_c[p + shift], shift = (kh - pad)*W + kw - pad, except at the
+// columns outside [lo, hi), which wrapped into a neighbouring image row: 0 there.
+template <class T>
+void im2col_flat(T* col, const T* img, const ConvGeom& g) {
+  const int OW = g.OW(), P = g.P();
+  const long plane = long(g.H) * g.W;
+  for (int c = 0; c < g.C; ++c)
+    for (int kh = 0; kh < g.KH; ++kh) {
+      int r0, r1;
+      valid_rows(g, kh, r0, r1);
+      for (int kw = 0; kw < g.KW; ++kw) {
+        T* row = col + (long(c * g.KH + kh) * g.KW + kw) * P;
+        const T* src = img + c * plane;
+        const long shift = long(kh - g.pad) * g.W + kw - g.pad;
+        int lo, hi;
+        valid_cols(g, kw, lo, hi);
+        std::fill(row, row + long(r0) * OW, T(0));
+        std::fill(row + long(r1) * OW, row + P, T(0));
+        // reads stay inside plane c; the positions skipped are wrapped columns
+        const long a = std::max(long(r0) * OW, -shift), b = std::min(long(r1) * OW, plane - shift);
+        if (a < b) std::copy(src + a + shift, src + b + shift, row + a);
+        for (int oh = r0; oh < r1; ++oh) {
+          T* r = row + long(oh) * OW;
+          std::fill(r, r + lo, T(0));
+          std::fill(r + hi, r + OW, T(0));
+        }
+      }
+    }
+}
+
+// Adjoint of im2col_flat: img_c[p + shift] += col[p] over the valid rows and columns,
+// as one loop when no column wraps (lo = 0, hi = OW), else row by row.
+template <class T>
+void col2im_flat(T* img, const T* col, const ConvGeom& g) {
+  const int OW = g.OW(), P = g.P();
+  const long plane = long(g.H) * g.W;
+  for (int c = 0; c < g.C; ++c)
+    for (int kh = 0; kh < g.KH; ++kh) {
+      int r0, r1;
+      valid_rows(g, kh, r0, r1);
+      for (int kw = 0; kw < g.KW; ++kw) {
+        const T* row = col + (long(c * g.KH + kh) * g.KW + kw) * P;
+        T* dst = img + c * plane + long(kh - g.pad) * g.W + kw - g.pad;  // dst[p] is img_c[p + shift]
+        int lo, hi;
+        valid_cols(g, kw, lo, hi);
+        if (lo == 0 && hi == OW) {
+#pragma omp simd
+          for (long p = long(r0) * OW; p < long(r1) * OW; ++p) dst[p] += row[p];
+          continue;
+        }
+        for (int oh = r0; oh < r1; ++oh) {
+          const long o = long(oh) * OW;
+#pragma omp simd
+          for (long p = o + lo; p < o + hi; ++p) dst[p] += row[p];
+        }
+      }
+    }
+}
+
+// Path gather: col[c, i] = img_c[table[i]] (0 where table[i] = -1), i = (kh, kw, oh, ow).
+template <class T>
+void im2col_gather(T* col, const T* img, const ConvGeom& g, const int* table) {
+  const long n = long(g.KH) * g.KW * g.P(), plane = long(g.H) * g.W;
+  for (int c = 0; c < g.C; ++c) {
+    const T* src = img + c * plane;
+    T* dst = col + c * n;
+    for (long i = 0; i < n; ++i) {
+      const int j = table[i];
+      dst[i] = j >= 0 ? src[j] : T(0);
+    }
+  }
+}
+
+// Adjoint: img_c[table[i]] += col[c, i]; i ascends through (kh, kw, oh, ow), so each
+// img element's adds keep the (c, kh, kw, oh) order.
+template <class T>
+void col2im_gather(T* img, const T* col, const ConvGeom& g, const int* table) {
+  const long n = long(g.KH) * g.KW * g.P(), plane = long(g.H) * g.W;
+  for (int c = 0; c < g.C; ++c) {
+    T* dst = img + c * plane;
+    const T* src = col + c * n;
+    for (long i = 0; i < n; ++i) {
+      const int j = table[i];
+      if (j >= 0) dst[j] += src[i];
+    }
+  }
+}
+}  // namespace
+
+Im2colPlan im2col_plan(const ConvGeom& g, Im2colPath path) {
+  Im2colPlan plan{path, {}};
+  if (path == Im2colPath::flat && (g.stride != 1 || g.OW() != g.W))
+    throw std::logic_error("im2col_plan: flat needs stride 1 and OW == W");
+  if (path != Im2colPath::gather) return plan;
+  const int OH = g.OH(), OW = g.OW();
+  plan.table.resize(std::size_t(g.KH) * g.KW * OH * OW);
+  std::size_t i = 0;
+  for (int kh = 0; kh < g.KH; ++kh)
+    for (int kw = 0; kw < g.KW; ++kw)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow) {
+          const int ih = oh * g.stride - g.pad + kh, iw = ow * g.stride - g.pad + kw;
+          plan.table[i++] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? ih * g.W + iw : -1;
+        }
+  return plan;
+}
+
+Im2colPlan im2col_plan(const ConvGeom& g) {
+  if (g.stride == 1 && g.OW() == g.W) return im2col_plan(g, Im2colPath::flat);
+  if (g.stride > 1) return im2col_plan(g, Im2colPath::gather);
+  return im2col_plan(g, Im2colPath::rows);
+}
+
+template <class T>
+void im2col(T* col, const T* img, const ConvGeom& g, const Im2colPlan& plan) {
+  switch (plan.path) {
+    case Im2colPath::rows: return im2col(col, img, g);
+    case Im2colPath::flat: return im2col_flat(col, img, g);
+    case Im2colPath::gather: return im2col_gather(col, img, g, plan.table.data());
+  }
+}
+
+template <class T>
+void col2im_add(T* img, const T* col, const ConvGeom& g, const Im2colPlan& plan) {
+  switch (plan.path) {
+    case Im2colPath::rows: return col2im_add(img, col, g);
+    case Im2colPath::flat: return col2im_flat(img, col, g);
+    case Im2colPath::gather: return col2im_gather(img, col, g, plan.table.data());
+  }
+}
+
 template <class T>
 void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
-                    const ConvGeom& g, bool keep_col) {
+                    const ConvGeom& g, const Im2colPlan& plan, bool keep_col) {
   const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
   auto chunk = [&](int t) {
@@ -137,7 +282,7 @@ void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias
       T* y = out + long(n) * OC * P;          // (OC, P)
       if (bias)
         for (int o = 0; o < OC; ++o) std::fill(y + long(o) * P, y + long(o + 1) * P, bias[o]);
-      im2col(col_t, x, g);
+      im2col(col_t, x, g, plan);
       gemm<T>(false, false, OC, P, K, T(1), weight, col_t, bias ? T(1) : T(0), y);
     }
   };
@@ -146,7 +291,8 @@ void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias
 
 template <class T>
 void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, const T* dout,
-                     const T* inp, const T* weight, int N, const ConvGeom& g, bool kept_col) {
+                     const T* inp, const T* weight, int N, const ConvGeom& g, const Im2colPlan& plan,
+                     bool kept_col) {
   const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
   const std::size_t kp = std::size_t(K) * P;
@@ -160,12 +306,12 @@ void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, c
       const T* x = inp + long(n) * in_size;   // (C, H, W)
       const T* dy = dout + long(n) * OC * P;  // (OC, P)
       T* col_t = col + (kept_col ? std::size_t(n) : std::size_t(t)) * kp;  // (K, P)
-      if (!kept_col) im2col(col_t, x, g);
+      if (!kept_col) im2col(col_t, x, g, plan);
       gemm<T>(false, true, OC, K, P, T(1), dy, col_t, T(1), dW);
       row_sums_add(db, dy, OC, P);
       if (!dinp) continue;
       gemm<T>(true, false, K, P, OC, T(1), weight, dy, T(0), dcol_t);  // workspace: overwritten
-      col2im_add(dinp + long(n) * in_size, dcol_t, g);
+      col2im_add(dinp + long(n) * in_size, dcol_t, g, plan);
     }
   };
   parallel_for(kConvChunks, chunk);
@@ -185,6 +331,7 @@ Conv2D<T>::Conv2D(Shape in, int out_channels, int kernel, int stride, int pad, b
     throw ConfigError(fmt::format("conv2d: {} channels, kernel {}, stride {}, padding {} does not fit "
                                   "input {}", out_channels, kernel, stride, pad, in.str()));
   this->out_ = Shape{out_channels, g_.OH(), g_.OW()};
+  plan_ = im2col_plan(g_);
 }
 
 template <class T>
@@ -215,7 +362,7 @@ double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, 
 template <class T>
 void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
   const T* W = this->param_;
-  conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_, keep_);
+  conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_, plan_, keep_);
   kept_in_ = keep_ ? in : nullptr;
   kept_n_ = N;
 }
@@ -226,7 +373,7 @@ void Conv2D<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
   // The kept im2col is used only for the input it was made from (the contract: backward follows its forward).
   const bool kept = keep_ && kept_in_ == in && kept_n_ == N;
   conv2d_backward(din, dW, bias_ ? dW + long(g_.OC) * g_.K() : nullptr, col_.data(), dcol_.data(),
-                  parts_.data(), dout, in, this->param_, N, g_, kept);
+                  parts_.data(), dout, in, this->param_, N, g_, plan_, kept);
 }
 
 template void im2col<float>(float*, const float*, const ConvGeom&);
@@ -234,14 +381,18 @@ template void im2col<double>(double*, const double*, const ConvGeom&);
 template void col2im_add<float>(float*, const float*, const ConvGeom&);
 template void col2im_add<double>(double*, const double*, const ConvGeom&);
 template void conv2d_forward<float>(float*, float*, const float*, const float*, const float*, int,
-                                    const ConvGeom&, bool);
+                                    const ConvGeom&, const Im2colPlan&, bool);
 template void conv2d_forward<double>(double*, double*, const double*, const double*, const double*,
-                                     int, const ConvGeom&, bool);
+                                     int, const ConvGeom&, const Im2colPlan&, bool);
 template void conv2d_backward<float>(float*, float*, float*, float*, float*, float*, const float*,
-                                     const float*, const float*, int, const ConvGeom&, bool);
+                                     const float*, const float*, int, const ConvGeom&, const Im2colPlan&, bool);
 template void conv2d_backward<double>(double*, double*, double*, double*, double*, double*,
                                       const double*, const double*, const double*, int,
-                                      const ConvGeom&, bool);
+                                      const ConvGeom&, const Im2colPlan&, bool);
+template void im2col<float>(float*, const float*, const ConvGeom&, const Im2colPlan&);
+template void im2col<double>(double*, const double*, const ConvGeom&, const Im2colPlan&);
+template void col2im_add<float>(float*, const float*, const ConvGeom&, const Im2colPlan&);
+template void col2im_add<double>(double*, const double*, const ConvGeom&, const Im2colPlan&);
 template class Conv2D<float>;
 template class Conv2D<double>;
 

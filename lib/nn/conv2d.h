@@ -3,6 +3,8 @@
 // conv2d_forward / conv2d_backward are the kernels (as dense_forward /
 // dense_backward); the Conv2D layer owns parameters and scratch and calls them.
 // Argument order: outputs (workspaces last among them), inputs, parameters, dimensions.
+#include <vector>
+
 #include "nn/layer.h"
 
 namespace normlab {
@@ -20,9 +22,33 @@ struct ConvGeom {
 // col (C*KH*KW, OH*OW) from one sample img (C, H, W); padding reads as 0.
 template <class T>
 void im2col(T* col, const T* img, const ConvGeom& g);
-// img (C, H, W) += col2im(col (C*KH*KW, OH*OW)), the adjoint of im2col.
+// img (C, H, W) += col2im(col (C*KH*KW, OH*OW)), the adjoint of im2col. The adds
+// into each img element come in (c, kh, kw, oh) order: at most one per (c, kh, kw, oh).
 template <class T>
 void col2im_add(T* img, const T* col, const ConvGeom& g);
+
+// How im2col and col2im_add walk a geometry. Every path copies the same values,
+// and col2im_add's adds into each img element keep the (c, kh, kw, oh) order, so
+// the path changes the time only, never a result byte.
+//   rows:   one output row (c, kh, kw, oh) at a time; padding by column ranges
+//   flat:   stride 1 and OW == W: row (c, kh, kw) of col is img's plane c shifted by
+//           (kh - pad)*W + kw - pad, so one contiguous copy, then 0 at the columns
+//           that wrapped into the next image row (col2im: one loop when no column wraps)
+//   gather: through a table of input offsets for one channel, (KH*KW, OH*OW); for
+//           strided geometries, whose short output rows made per-row work dominate
+enum class Im2colPath { rows, flat, gather };
+struct Im2colPlan {
+  Im2colPath path = Im2colPath::rows;
+  std::vector<int> table;  // gather only: ih*W + iw of (kh, kw, oh, ow), -1 for padding
+};
+// The path measured fastest for g; the second form forces one (flat REQUIRES
+// stride 1 and OW == W).
+Im2colPlan im2col_plan(const ConvGeom& g);
+Im2colPlan im2col_plan(const ConvGeom& g, Im2colPath path);
+template <class T>
+void im2col(T* col, const T* img, const ConvGeom& g, const Im2colPlan& plan);
+template <class T>
+void col2im_add(T* img, const T* col, const ConvGeom& g, const Im2colPlan& plan);
 
 // The batch is cut into this many fixed slices (run on the run's thread pool),
 // so results do not depend on the thread count.
@@ -47,7 +73,7 @@ inline constexpr double kConvKeepFloats = double(1 << 23);
 // REQUIRES: N >= 1; g.OH(), g.OW() >= 1; workspaces alias no other argument.
 template <class T>
 void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
-                    const ConvGeom& g, bool keep_col = false);
+                    const ConvGeom& g, const Im2colPlan& plan, bool keep_col = false);
 
 // Backward of conv2d_forward; accumulates (+=), as every backward:
 //   dinp (N, C, H, W)          += col2im(weight^T @ dout[n])        (skipped if dinp is null)
@@ -65,7 +91,8 @@ void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias
 // REQUIRES: as conv2d_forward; dinp aliases neither dout nor inp.
 template <class T>
 void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, const T* dout,
-                     const T* inp, const T* weight, int N, const ConvGeom& g, bool kept_col = false);
+                     const T* inp, const T* weight, int N, const ConvGeom& g, const Im2colPlan& plan,
+                     bool kept_col = false);
 
 template <class T>
 class Conv2D final : public Layer<T> {
@@ -80,6 +107,7 @@ class Conv2D final : public Layer<T> {
 
  private:
   ConvGeom g_;
+  Im2colPlan plan_;
   bool bias_;
   // Workspaces, separate allocations (one shared block measured slower: conv-fwd +20%).
   std::vector<T> col_;    // (kConvChunks, K, P), or (max_batch, K, P) when keep_
