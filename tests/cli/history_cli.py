@@ -268,6 +268,29 @@ def case_slowdown_real(tmp):
     refused(TINY + ["--baseline-binary", BIN, "--compare", BIN, "--repeats", "3"], "--baseline-binary and --compare")
 
 
+def case_seeded(tmp):
+    """The committed seeded history (results/history, scripts/seed_history.sh;
+    nothing is rebuilt here): `history show` names the OpenBLAS kernel pin,
+    901b010, as a slowdown step of the dense layer's forward series (before it,
+    each commit ran OpenBLAS's native kernel), and its record holds every
+    repeat of the session (at least 5 per case). (dense-fwdbwd is left out: its
+    repeats on the busy machine spread too widely for a step to be clear.)"""
+    hist = os.path.join(ROOT, "results", "history")
+    pin = "901b010661fe"
+    p = normlab(["history", "show", "--history", hist, "--case", "layers/dense-fwd/"], expect=None)
+    blocks = [b for b in p.stdout.split("\nlayers/") if "dense" in b.split("\n")[0]]
+    check(len(blocks) == 1, f"expected 1 series (dense-fwd):\n{p.stdout}")
+    for b in blocks:
+        steps = b.split("change points: ")[1].split("\n")[0]
+        check(f"{pin} +" in steps, f"the pin {pin} is not a slowdown step of this series:\n{b}")
+    rows = list(csv.DictReader(open(glob.glob(os.path.join(hist, "*", pin + ".bench.csv"))[0])))
+    reps = {}
+    for r in rows:
+        reps[r["case"]] = reps.get(r["case"], 0) + 1
+    check(min(reps.values()) >= 5, f"{pin}: fewer than 5 repeats in {reps}")
+    print("\n".join(b.split("\n")[0] + ": " + b.split("change points: ")[1].split("\n")[0] for b in blocks))
+
+
 CASES = {n[len("case_"):].replace("_", "-"): f for n, f in globals().items() if n.startswith("case_")}
 
 if CASE not in CASES:
