@@ -26,6 +26,7 @@
 #include "cmd/test_faults.h"
 #include "core/errors.h"
 #include "core/out_path.h"
+#include "core/read_file.h"
 #include "core/share_dir.h"
 #include "results/csv_check.h"
 #include "sweep/interrupt.h"
@@ -361,6 +362,33 @@ std::vector<Claim> claims_kept(const std::string& out, std::vector<Claim> others
   return kept;
 }
 
+// OUT's claim folders (a manifest of kind "claim") must each belong to a claim file read now:
+// claims.csv and claims.md are rewritten for the claims known, so a folder of a claim whose file
+// is gone (renamed, or not in --dir) would lose its rows. Refused (exit 2) before anything changes.
+void check_no_orphans(const std::string& out, const std::vector<Claim>& claims, const std::vector<Claim>& others,
+                      const ClaimsOptions& o) {
+  if (!fs::is_directory(out)) return;
+  std::set<std::string> known;
+  for (const auto* v : {&claims, &others})
+    for (const auto& c : *v) known.insert(c.rule.id);
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string id = e.path().filename().string(), mpath = e.path().string() + "/manifest.json";
+    if (!e.is_directory() || known.count(id) || !fs::exists(mpath)) continue;
+    nlohmann::json m;
+    try {
+      m = nlohmann::json::parse(read_file_capped(mpath));
+    } catch (const nlohmann::json::exception&) {
+      continue;  // not a claims manifest: not ours to summarize
+    }
+    if (m.is_object() && m.value("kind", "") == "claim")
+      throw ConfigError(fmt::format(
+          "--out: {} holds the results of claim {}, which has no claim file in {}; claims.csv and claims.md "
+          "summarize the claims of the claim files, so its rows would be lost (give --dir with its claim file, "
+          "move the folder away, or write to another --out)", e.path().string(), id,
+          o.dir.empty() ? share_file("experiments/claims") : o.dir));
+  }
+}
+
 // A kept claim's rule applied again to its folder (nothing in the folder is written).
 ClaimResult evaluate_kept(const Claim& c, const std::string& dir) {
   if (c.rule.measure == "step-time") return evaluate_claim(c.rule, read_csv(dir + "/timings.csv"));
@@ -560,6 +588,7 @@ void run_claims(const ClaimsOptions& o) {
   const std::string out = store_path(o.out.empty() ? "results/claims-" + o.profile : o.out);
   const StoreIdentity me = StoreIdentity::claims_of(o.profile);
   check_out(o, out, me, claims);
+  check_no_orphans(out, claims, others, o);
   const std::vector<Claim> kept = claims_kept(out, std::move(others), o);
   prepare_out_dir("--out", out);  // before any claim runs
 

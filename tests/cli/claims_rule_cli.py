@@ -35,7 +35,8 @@ only-keeps-others: `claims --only A` into a folder that already holds claim B
   workload line in claims.md (runs, training time, samples/s per model); when B's
   folder cannot be evaluated (a run missing from runs.csv, or its rule changed with
   no amendment), --only A is refused (exit 2, naming B and the reason) before
-  anything runs or changes."""
+  anything runs or changes; so is any run when B's claim file is gone (its folder
+  would lose its rows)."""
 import json
 import os
 import re
@@ -185,6 +186,14 @@ def only_keeps_others(tmp):
         undo()
     normlab(cmd + ["tiny2"])
     check(claim_ids(out) == ["tiny", "tiny2"], "after the damage was undone")
+    # A claim folder whose claim file is gone (renamed, or not in --dir) would lose its rows too.
+    os.rename(os.path.join(d, "tiny2.toml"), os.path.join(tmp, "tiny2.toml"))
+    snap = tree(out)
+    for extra in ([], ["--only", "tiny"]):
+        base = [a for a in cmd if a != "--only"]
+        p = normlab(base + extra, expect=2)
+        check("tiny2" in p.stderr and "no claim file" in p.stderr, f"an orphaned claim folder was not refused:\n{p.stderr}")
+        check(tree(out) == snap, "a refused run changed the folder")
 
 
 with tempfile.TemporaryDirectory() as tmp:
