@@ -515,19 +515,26 @@ seeds = 1
 """
 
 
+TMUX_CALLS = [0]
+
+
 def tmux_frames(cmd, seconds, every=0.25):
-    """Runs cmd in a detached tmux pane; returns (elapsed, pane text) every `every` s."""
-    session = f"nl{os.getpid()}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "220", "-y", "12",
-                    f"env -u CI {cmd}; sleep 60"], check=True)
+    """Runs cmd in a detached tmux pane; returns (elapsed, pane text) every `every` s.
+    Each call has its own tmux server (-L): a new session on the socket of a server
+    still exiting after the previous call's kill fails with "server exited unexpectedly"."""
+    TMUX_CALLS[0] += 1
+    tmux = ["tmux", "-L", f"nl{os.getpid()}-{TMUX_CALLS[0]}"]
+    session = "nl"
+    subprocess.run(tmux + ["new-session", "-d", "-s", session, "-x", "220", "-y", "12",
+                           f"env -u CI {cmd}; sleep 60"], check=True)
     frames, t0 = [], time.monotonic()
     try:
         while time.monotonic() - t0 < seconds:
             time.sleep(every)
-            pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            pane = subprocess.run(tmux + ["capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
             frames.append((time.monotonic() - t0, pane))
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(tmux + ["kill-server"], capture_output=True)
     return frames
 
 
