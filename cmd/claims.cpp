@@ -169,6 +169,20 @@ nlohmann::json sequential_json(const Claim& c) {
           {"alpha_tost", c.design.alpha_tost}, {"added", added}};
 }
 
+// True when the folder's added seeds copy runs the claim file's grid no longer holds, and
+// the reason is a registered amendment: the rules were last applied under another hash and
+// the folder's registration reaches the current one through the file's amendments (checked
+// by folder_status). Without that amendment the same mismatch is damage, and is refused.
+bool amended_grid_since(const Claim& c, const nlohmann::json& m, const nlohmann::json& q) {
+  if (c.status.applied.empty() || m.value("rule_hash_evaluated", std::string()) == c.hash) return false;
+  if (!q.contains("added") || !q["added"].is_array()) return false;
+  std::set<std::string> base;
+  for (const auto& r : c.base.runs) base.insert(r.run_id());
+  for (const auto& a : q["added"])
+    if (a.is_array() && !a.empty() && a[0].is_string() && !base.count(a[0].get<std::string>())) return true;
+  return false;
+}
+
 // A folder's sequential record: its design and added seeds, applied to the claim's experiment
 // (so its grid is the folder's). A --max-seeds other than the recorded cap is refused: the
 // look schedule is fixed before the first added seed.
@@ -177,6 +191,12 @@ void load_sequential(Claim& c, const std::string& mpath, const ClaimsOptions& o)
   const nlohmann::json m = read_manifest_grid(mpath).json;
   if (!m.contains("sequential")) return;
   const auto& q = m["sequential"];
+  if (amended_grid_since(c, m, q) && !o.evaluate_only) {
+    spdlog::warn("claim {}: its claim file was amended since {} was written, and the {} seed(s) added until decided "
+                 "copy runs of the old grid: they are not carried over; the sequential design starts again from the "
+                 "amended grid's own seeds", c.rule.id, mpath, q.value("added", nlohmann::json::array()).size());
+    return;
+  }
   try {
     c.sequential = true;
     c.design = sequential_design(q.at("n0").get<int>(), q.at("cap").get<int>());
