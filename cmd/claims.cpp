@@ -431,6 +431,9 @@ ClaimWorkload claim_workload(const std::string& dir) {
   for (std::size_t i = 0; i < t.rows.size(); ++i) {
     const double s = t.num(i, "train_seconds"), steps = t.num(i, "steps_done"), b = t.num(i, "batch-size");
     ++w.runs;
+    if (const std::string ds = t.at(i, "dataset");
+        std::find(w.datasets.begin(), w.datasets.end(), ds) == w.datasets.end())
+      w.datasets.push_back(ds);
     if (!std::isfinite(s)) continue;
     w.train_s += s;
     if (std::isfinite(steps) && std::isfinite(b)) {

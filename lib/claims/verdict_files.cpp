@@ -133,11 +133,20 @@ static std::string registration_md(const ClaimRule& c, const RuleStatus& st) {
 }
 
 namespace {
+// "`fashion-mnist:val=0.1`", each of the runs' dataset specs once; "-" when not known.
+std::string data_md(const ClaimWorkload& w) {
+  if (w.datasets.empty()) return "-";
+  std::vector<std::string> v;
+  for (const auto& d : w.datasets) v.push_back("`" + d + "`");
+  return fmt::format("{}", fmt::join(v, ", "));
+}
+
 // "**Workload:** 1,080 runs, 4,512 s of training (one thread per run), 38.0 min wall (0.47 runs/s);
 // samples/s per model: mlp 18,204, cnn-deep 1,020."
 std::string workload_md(const ClaimWorkload& w) {
   if (w.runs == 0) return "";
-  std::string s = fmt::format("**Workload:** {} runs, {:.0f} s of training (one thread per run)", w.runs, w.train_s);
+  std::string s = fmt::format("**Workload:** {} runs on {}, {:.0f} s of training (one thread per run)", w.runs,
+                              data_md(w), w.train_s);
   if (w.wall_s > 0)
     s += fmt::format(", {:.1f} min wall in the last command that ran them ({:.2f} runs/s)", w.wall_s / 60,
                      double(w.runs) / w.wall_s);
@@ -166,14 +175,22 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
                    "metric's kind (t for continuous metrics; the exact signed-rank interval for grid-valued "
                    "metrics, step counts and rates, never narrower than the metric's resolution, with runs "
                    "that never reached a target counted as at least the budget). Equivalence is TOST at 90%. "
-                   "Decisions are Holm-corrected across a claim's cells (both decisions are shown).\n\n"
-                   "| claim | verdict | cells: supported / not supported / inconclusive / untestable | margin |\n"
-                   "|---|---|---|---:|\n", utc_now(), profile);
+                   "Decisions are Holm-corrected across a claim's cells (both decisions are shown).\n\n", utc_now(),
+                   profile);
+  const bool data = !work.empty();
+  if (data)
+    s += "The data column names each claim's dataset, as its runs record it: `fashion-mnist` is Fashion-MNIST "
+         "(60,000 training images, less the `val` fraction held out for validation; scored on its whole "
+         "10,000-image test set); `mnist` is the MNIST 10k subset (10,000 real digits: about 8,000 to train, "
+         "less the `val` fraction, and 1,996 to test; `n=` takes fewer). A verdict holds for its data only.\n\n";
+  s += fmt::format("| claim | {}verdict | cells: supported / not supported / inconclusive / untestable | margin |\n"
+                   "|---|{}---|---|---:|\n", data ? "data | " : "", data ? "---|" : "");
   for (std::size_t i = 0; i < rules.size(); ++i) {
     int n[4] = {0, 0, 0, 0};
     for (const auto& c : results[i].comparisons) ++n[int(c.verdict)];
-    s += fmt::format("| [{}](#{}) | **{}** | {} / {} / {} / {} | {} |\n", rules[i].id, rules[i].id,
-                     verdict_text(results[i]), n[0], n[1], n[2], n[3], rules[i].margin);
+    s += fmt::format("| [{}](#{}) | {}**{}** | {} / {} / {} / {} | {} |\n", rules[i].id, rules[i].id,
+                     data ? data_md(work[i]) + " | " : "", verdict_text(results[i]), n[0], n[1], n[2], n[3],
+                     rules[i].margin);
   }
   s += "\nEvery cell of every claim, its mean difference with its 95% interval, against its margin "
        "(dashed; both ends of an equivalence margin) and zero, in the units of each claim's panel "

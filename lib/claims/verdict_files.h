@@ -5,7 +5,8 @@
 //   claims.md   a verdict table, then one section per claim: claim, source, rule,
 //               its registration (hash, when, legacy) and amendments, verdict, the
 //               metric per group and the per-seed differences, and its workload
-//               (runs, training time, wall time, runs/s and samples/s per model)
+//               (data, runs, training time, wall time, runs/s and samples/s per model);
+//               with workloads, the verdict table names each claim's data
 #include <map>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@ struct ClaimWorkload {
   double train_s = 0;  // sum over runs of their training time (each run on one thread)
   double wall_s = -1;  // finished - started of the last run command; < 0: not known
   std::vector<std::pair<std::string, double>> samples_per_s;  // per model: samples trained / train_s
+  std::vector<std::string> datasets;  // the runs' dataset specs, each once, in runs.csv order
 };
 
 // REQUIRES: status and work each empty (not shown) or of rules' size.

@@ -92,6 +92,35 @@ void finish_stats(T* mean, T* rstd, T* var, int i, double K, double s1, double s
   if (var) var[i] = T(v);
 }
 
+// One GN group with one value per channel (S = 1, the rnn's GN): norm_backward's
+// per-channel-block path with its one-element sums written out. The a1, a2 sums
+// run over the channels in order, as there; the dx pass is vectorized across
+// channels with the same operations per value. dx, dy, x: the group's (K) values.
+template <class T>
+void group_backward_s1(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* gamma, long c0, long K,
+                       double mu, double r, double M) {
+  double a1 = 0, a2 = 0;
+  for (long k = 0; k < K; ++k) {
+    const long c = c0 + k;
+    // the sums over one value, as dot2 forms them (0 + v, so a -0 becomes +0 there too)
+    const double sdy = 0.0 + double(dy[k]), sdyx = 0.0 + double(dy[k]) * double(x[k]);
+    const double sdyxh = r * (sdyx - mu * sdy);
+    const double g = gamma ? double(gamma[c]) : 1.0;
+    if (gamma) {
+      dgamma[c] += T(sdyxh);
+      dbeta[c] += T(sdy);
+    }
+    a1 += g * sdy;
+    a2 += g * sdyxh;
+  }
+  const T kx = T(-r * r * a2 / M), k0 = T(r * (mu * r * a2 - a1) / M);
+#pragma omp simd
+  for (long k = 0; k < K; ++k) {
+    const T a = T(gamma ? gamma[c0 + k] * r : r);
+    dx[k] += dy[k] * a + x[k] * kx + k0;
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -157,6 +186,17 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
         //        = x[j] * alpha_j + (beta[j] - mu * alpha_j),   alpha_j = r * gamma[j]
 #pragma omp simd
         for (long j = 0; j < K * S; ++j) ys[j] = xs[j] * (r * g[j]) + (b[j] - mu * r * g[j]);
+      } else if (S == 1) {
+        // One value per channel (the rnn's GN): the per-channel formula below,
+        // vectorized across the group's channels; the same operations per value.
+        const T* xs = x + off;  // (K)
+        T* ys = y + off;        // (K)
+#pragma omp simd
+        for (long k = 0; k < K; ++k) {
+          const T a = gamma ? gamma[c0 + k] * r : r;
+          const T b = (beta ? beta[c0 + k] : T(0)) - mu * a;
+          ys[k] = xs[k] * a + b;
+        }
       } else {
         // for channel c of the group: y[n, c, :] = x[n, c, :] * a + b,
         //   a = gamma[c]*r, b = beta[c] - mu*a
@@ -232,6 +272,10 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
 #pragma omp simd
         for (long j = 0; j < K * S; ++j) dxs[j] += dys[j] * (g[j] * tr) + xs[j] * kx + k0;
       } else {
+        if (S == 1) {
+          group_backward_s1(dx + off, dgamma, dbeta, dy + off, x + off, gamma, c0, K, mu, r, M);
+          continue;
+        }
         // Per channel block k of the group: sdy = sum dy, sdyx = sum dy*x (dot2), then
         //   sum dy*xhat = r * (sdyx - mu*sdy)
         //   a1 += gamma[c]*sdy;  a2 += gamma[c] * sum dy*xhat

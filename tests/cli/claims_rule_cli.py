@@ -29,6 +29,12 @@ until-decided: a tiny claim (tests/fixtures/claims-tiny: blobs data, 20 steps, 3
   names the looks, `normlab verify` passes on the folder, --evaluate-only gives the
   same claims.csv, and another --max-seeds on that folder is refused (exit 2), as is
   a cap below the grid's seeds on a new folder.
+until-decided-amended: the tiny claim run --until-decided, then its grid changed (steps
+  20 -> 24, so every run id changes): without an [[amendment]] the re-run is refused (exit 2);
+  with one, the re-run goes ahead, warns that the old grid's added seeds are not carried
+  over, and the new manifest's added seeds all copy runs of the amended grid (the folder
+  verifies). The variant without an amendment, a manifest whose added seeds name a run
+  the grid does not hold, is still refused (exit 2) and changes nothing.
 only-keeps-others: `claims --only A` into a folder that already holds claim B
   keeps B's rows in claims.csv and claims.md (B is evaluated again, its folder
   untouched), both when A runs (two tiny claims) and under --evaluate-only, each with its
@@ -140,6 +146,54 @@ def claim_ids(out):
         return sorted({r["id"] for r in csv.DictReader(f)})
 
 
+
+def until_decided_amended(tmp):
+    """See until-decided-amended in the module text."""
+    import csv
+    d = os.path.join(tmp, "claims")
+    shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "claims-tiny"), d)
+    f = os.path.join(d, "tiny.toml")
+    out = os.path.join(tmp, "tiny")
+    cmd = ["claims", "--dir", d, "--out", out, "--no-report", "-j", "2", "--until-decided", "--max-seeds", "6"]
+    normlab(cmd)
+    mpath = os.path.join(out, "tiny", "manifest.json")
+    with open(mpath) as fh:
+        old_added = json.load(fh)["sequential"]["added"]
+    check(old_added, "the first run added no seeds; the test needs an undecided cell")
+    p = normlab(["claims", "--dir", d, "--only", "tiny", "--rule-hashes"])
+    before_hash = p.stdout.split()[-1]
+    edit(f, "steps = 20", "steps = 24")
+    p = normlab(["claims", "--dir", d, "--only", "tiny", "--rule-hashes"])
+    after_hash = p.stdout.split()[-1]
+    snap = tree(out)
+    p = normlab(cmd, expect=2)
+    check("[[amendment]]" in p.stderr and tree(out) == snap, f"an unamended grid change was not refused:\n{p.stderr}")
+    with open(f, "a") as fh:
+        fh.write(AMEND.format(what="steps 20 -> 24", a=before_hash, b=after_hash))
+    p = normlab(cmd)
+    check("not carried over" in p.stderr, f"no warning about the old grid's added seeds:\n{p.stderr}")
+    with open(mpath) as fh:
+        m = json.load(fh)
+    with open(os.path.join(out, "tiny", "runs.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    grid_ids = {r["run_id"] for r in rows if int(r["seed"]) < 3}
+    added = m.get("sequential", {}).get("added", [])
+    check(all(a[0] in grid_ids for a in added), f"added seeds copy runs outside the amended grid: {added}")
+    check(not {a[0] for a in old_added} & {r["run_id"] for r in rows}, "a run of the old grid is still in runs.csv")
+    check(m["rule_hash_evaluated"] == after_hash, "the manifest does not record the amended hash")
+    normlab(["verify", out])
+    # Damage without an amendment: an added seed naming a run the grid does not hold.
+    if not added:
+        m.setdefault("sequential", {"n0": 3, "cap": 6, "looks": [3, 4, 5, 6]})["added"] = []
+    m["sequential"]["added"] = added + [["00000000deadbeef", 5]]
+    with open(mpath, "w") as fh:
+        json.dump(m, fh, indent=2)
+    snap = tree(out)
+    p = normlab(cmd, expect=2)
+    check("which its grid does not hold" in p.stderr and tree(out) == snap,
+          f"a damaged sequential record was not refused, or the refusal changed the folder:\n{p.stderr}")
+    print(f"old grid: {len(old_added)} added seeds dropped; amended grid: {len(added)} added")
+
 def only_keeps_others(tmp):
     # Two tiny claims (a copy of the fixture under a second id), each run with --only in turn.
     d, out = os.path.join(tmp, "claims"), os.path.join(tmp, "out")
@@ -163,7 +217,7 @@ def only_keeps_others(tmp):
     md = open(os.path.join(out, "claims.md")).read()
     check("## tiny\n" in md and "## tiny2\n" in md, "claims.md does not hold both claims")
     # Each claim's workload: tiny has 3 seeds x 3 runs, tiny2 2 seeds x 3 runs; samples/s per model.
-    work = re.findall(r"\*\*Workload:\*\* (\d+) runs, [0-9.]+ s of training.*samples/s per model: mlp \d+", md)
+    work = re.findall(r"\*\*Workload:\*\* (\d+) runs on `blobs[^`]*`, [0-9.]+ s of training.*samples/s per model: mlp \d+", md)
     check(work == ["9", "6"], f"claims.md's workload lines: {work}")
     with open(os.path.join(out, "manifest.json")) as f:
         check(json.load(f)["claims"] == ["tiny", "tiny2"], "the folder's manifest does not list both claims")
@@ -307,6 +361,8 @@ with tempfile.TemporaryDirectory() as tmp:
         fresh = os.path.join(tmp, "fresh")
         p = normlab(["claims", "--dir", d, "--out", fresh, "--no-report", "--until-decided", "--max-seeds", "2"], expect=2)
         check("--max-seeds: 2 is below claim tiny's 3 seeds" in p.stderr and not os.path.exists(fresh), p.stderr)
+    elif CASE == "until-decided-amended":
+        until_decided_amended(tmp)
     else:
         sys.exit(f"unknown case {CASE}")
 print(f"PASS {CASE}")
