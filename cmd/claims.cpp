@@ -1,7 +1,8 @@
 // normlab claims: run each claim's experiment (experiments/claims/ID.toml)
 // through the sweep engine at a profile size, apply its pre-registered rule,
 // and write claims.csv and claims.md. --baseline DIR exits 1 when a verdict
-// flips or a decisive number moves beyond the rule's tolerance. Each claim's
+// flips or a decisive number moves beyond the rule's tolerance; --beside DIR
+// shows DIR's verdicts beside these in claims.md (claims/beside.h). Each claim's
 // rule hash is registered in its folder's manifest before its first run, and
 // results are evaluated only under that rule or an amended one
 // (claims/registration.h).
@@ -51,6 +52,7 @@ struct ClaimsOptions {
   std::vector<std::string> only;
   std::string out;  // default results/claims-<profile>
   std::string baseline;
+  std::string beside;  // a claims folder whose verdicts claims.md shows beside these
   std::string dir;  // default: experiments/claims in the share folder (core/share_dir.h)
   int jobs = 0;
   bool no_report = false;
@@ -454,7 +456,7 @@ ClaimWorkload claim_workload(const std::string& dir) {
 // OUT's manifest, claims.csv and claims.md: the claims run now and the kept ones, in file order.
 void write_summary(const std::string& out, const StoreIdentity& me, const std::string& profile,
                    const std::vector<Claim>& run, const std::vector<ClaimResult>& run_results,
-                   const std::vector<Claim>& kept) {
+                   const std::vector<Claim>& kept, const Beside* beside) {
   std::vector<std::pair<const Claim*, ClaimResult>> all;
   for (std::size_t i = 0; i < run.size(); ++i) all.push_back({&run[i], run_results[i]});
   for (const auto& c : kept) all.push_back({&c, evaluate_kept(c, out + "/" + c.rule.id)});
@@ -477,7 +479,7 @@ void write_summary(const std::string& out, const StoreIdentity& me, const std::s
   top["finished"] = utc_now();
   write_file_atomic(out + "/manifest.json", top.dump(2) + "\n");
   write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
-  write_file_atomic(out + "/claims.md", claims_md(rules, results, profile, statuses, work));
+  write_file_atomic(out + "/claims.md", claims_md(rules, results, profile, statuses, work, beside));
   if (!kept.empty()) spdlog::info("claims.csv and claims.md also summarize {} claim(s) already in {}", kept.size(), out);
 }
 
@@ -608,7 +610,11 @@ void run_claims(const ClaimsOptions& o) {
     check_baseline(o.baseline, rules);
     check_baseline_rules(o.baseline, claims, o.accept_unregistered);
   }
+  std::optional<Beside> beside;
+  if (!o.beside.empty()) beside = read_beside(o.beside);
   const std::string out = store_path(o.out.empty() ? "results/claims-" + o.profile : o.out);
+  if (beside && fs::exists(out) && fs::equivalent(out, o.beside))
+    throw ConfigError(fmt::format("--beside {}: the output folder itself (give another claims folder)", o.beside));
   const StoreIdentity me = StoreIdentity::claims_of(o.profile);
   check_out(o, out, me, claims);
   check_no_orphans(out, claims, others, o);
@@ -624,7 +630,7 @@ void run_claims(const ClaimsOptions& o) {
     spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
     if (!o.no_report) render_report(dir);
   }
-  write_summary(out, me, o.profile, claims, results, kept);
+  write_summary(out, me, o.profile, claims, results, kept, beside ? &*beside : nullptr);
   if (!o.no_report) render_report(out);  // forest.png: every cell of every claim
   std::printf("%-22s %s\n", "claim", "verdict");
   for (std::size_t i = 0; i < claims.size(); ++i)
@@ -644,6 +650,11 @@ void setup_claims(CLI::App& app) {
   sub->add_option("--only", o->only, "only these claim ids");
   sub->add_option("--out", o->out, "output directory [default: results/claims-<profile>]")->check(kNotEmpty);
   sub->add_option("--baseline", o->baseline, "compare with this claims directory; exit 1 on a change")
+      ->check(kExistingDir);
+  sub->add_option("--beside", o->beside,
+                  "a claims folder whose verdicts claims.md shows beside these, per claim and per cell, with the "
+                  "cells both decide and whether they agree (e.g. the quick profile on MNIST 10k beside the full "
+                  "profile); read, never re-evaluated or gated")
       ->check(kExistingDir);
   sub->add_option("--dir", o->dir,
                   "directory of claim experiment files [default: experiments/claims beside the binary: "

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Pairs normlab and PyTorch bench CSVs by case name and writes the speed-up table.
 
-Usage: bench_table.py DIR THREADS OUTDIR [--partial]   (DIR holds normlab-R.csv and torch-R.csv)
+Usage: bench_table.py DIR THREADS OUTDIR [--partial] [--torch-isa ISA]
+(DIR holds normlab-R.csv and torch-R.csv)
 Writes OUTDIR/vs_torch.csv, OUTDIR/vs_torch.md and OUTDIR/normlab.csv (the
 best-of-rounds normlab timings, usable as a `normlab bench --compare` baseline).
 --partial (a --filter run): normlab.csv is left alone, since a subset of the
 cases is no baseline for the others.
+--torch-isa ISA: PyTorch ran held to ISA (bench_vs_torch.sh --torch-isa); the
+tables go to OUTDIR/vs_torch_ISA.{csv,md} and normlab.csv is left alone.
 """
 import csv
 import glob
@@ -49,15 +52,33 @@ def best(pattern):
     return rows
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def main():
     d, threads, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    opts = sys.argv[4:]
+    isa = opts[opts.index("--torch-isa") + 1] if "--torch-isa" in opts else ""
+    name = "vs_torch" + (f"_{isa}" if isa else "")
+    torch_note = (f"PyTorch held to {isa} (ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA, OPENBLAS_CORETYPE=Haswell), the "
+                  f"vector width of normlab's pinned kernel" if isa else
+                  "PyTorch at its default instruction set (the widest this CPU has)")
     nl, th = best(os.path.join(d, "normlab-*.csv")), best(os.path.join(d, "torch-*.csv"))
     sp_nl, sp_th = spread(os.path.join(d, "normlab-*.csv")), spread(os.path.join(d, "torch-*.csv"))
     triad = float(nl["probe/triad"]["gb_per_s"])
     lines = ["case,normlab_ms,torch_ms,speedup,target,meets,normlab_pct_triad,normlab_gflop_per_s,bound_ms,x_bound,normlab_spread,torch_spread"]
     md = [f"# normlab vs PyTorch {threads} thread(s)", "",
           f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
-          f"({os.cpu_count()} cores), interleaved runs, best median per case. Speed-up = PyTorch time / normlab time.",
+          f"({os.cpu_count()} cores, {cpu_model()}), interleaved runs, best median per case. "
+          f"Speed-up = PyTorch time / normlab time. normlab: OpenBLAS's Haswell (AVX2) kernel, pinned; {torch_note}.",
           "Bound: the step's roofline lower bound (counted flops at the sgemm probe's rate plus counted "
           "bytes at the triad probe's rate); x bound: normlab's time over it. Spread: (slowest - fastest) / "
           "fastest of the per-round medians, normlab / PyTorch.",
@@ -92,12 +113,12 @@ def main():
         pct, tgt = 100 * g / sgemm, GEMM_TARGETS.get(name, 80)
         md.append(f"| {name} | {g:.1f} | {pct:.0f}% | {tgt}% {'yes' if pct >= tgt else 'NO'} | "
                   f"{float(r['gflop_per_s']):.1f} |")
-    for path, text in [(os.path.join(out, "vs_torch.csv"), "\n".join(lines) + "\n"),
-                       (os.path.join(out, "vs_torch.md"), "\n".join(md) + "\n")]:
+    for path, text in [(os.path.join(out, name + ".csv"), "\n".join(lines) + "\n"),
+                       (os.path.join(out, name + ".md"), "\n".join(md) + "\n")]:
         with open(path + ".tmp", "w") as f:
             f.write(text)
         os.replace(path + ".tmp", path)
-    if "--partial" not in sys.argv[4:]:
+    if "--partial" not in opts and not isa:
         with open(os.path.join(out, "normlab.csv") + ".tmp", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(next(iter(nl.values())).keys()))
             w.writeheader()

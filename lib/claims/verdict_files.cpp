@@ -134,10 +134,10 @@ static std::string registration_md(const ClaimRule& c, const RuleStatus& st) {
 
 namespace {
 // "`fashion-mnist:val=0.1`", each of the runs' dataset specs once; "-" when not known.
-std::string data_md(const ClaimWorkload& w) {
-  if (w.datasets.empty()) return "-";
+std::string datasets_md(const std::vector<std::string>& datasets) {
+  if (datasets.empty()) return "-";
   std::vector<std::string> v;
-  for (const auto& d : w.datasets) v.push_back("`" + d + "`");
+  for (const auto& d : datasets) v.push_back("`" + d + "`");
   return fmt::format("{}", fmt::join(v, ", "));
 }
 
@@ -146,7 +146,7 @@ std::string data_md(const ClaimWorkload& w) {
 std::string workload_md(const ClaimWorkload& w) {
   if (w.runs == 0) return "";
   std::string s = fmt::format("**Workload:** {} runs on {}, {:.0f} s of training (one thread per run)", w.runs,
-                              data_md(w), w.train_s);
+                              datasets_md(w.datasets), w.train_s);
   if (w.wall_s > 0)
     s += fmt::format(", {:.1f} min wall in the last command that ran them ({:.2f} runs/s)", w.wall_s / 60,
                      double(w.runs) / w.wall_s);
@@ -159,9 +159,9 @@ std::string workload_md(const ClaimWorkload& w) {
 }
 }  // namespace
 
-std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
-                      const std::string& profile, const std::vector<RuleStatus>& status,
-                      const std::vector<ClaimWorkload>& work) {
+namespace {
+
+std::string header_md(const std::string& profile) {
   std::string s = fmt::format("# normlab claims ({} profile)\n\n", profile);
   if (profile == "quick")
     s += "**This is a smoke test.** The quick profile runs every cell with few seeds and short training on "
@@ -177,63 +177,133 @@ std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<Cla
                    "that never reached a target counted as at least the budget). Equivalence is TOST at 90%. "
                    "Decisions are Holm-corrected across a claim's cells (both decisions are shown).\n\n", utc_now(),
                    profile);
+  return s;
+}
+
+// The beside folder's claim verdict in the table: its class and cell counts, e.g. "depends (2 / 4 / 0 / 0)".
+std::string beside_claim_md(const Beside& b, const ClaimRule& r) {
+  const auto v = b.claim_verdict.find(r.id);
+  if (v == b.claim_verdict.end()) return "(not run)";
+  int n[4] = {0, 0, 0, 0};
+  for (const auto& [key, c] : b.cells)
+    if (key.first == r.id) ++n[int(c.verdict)];
+  const std::string cls = v->second.substr(0, v->second.find(':'));
+  return fmt::format("{} ({} / {} / {} / {}) on {}", cls, n[0], n[1], n[2], n[3], datasets_md(b.datasets.at(r.id)));
+}
+
+std::string verdict_table_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
+                             const std::vector<ClaimWorkload>& work, const Beside* beside) {
+  std::string s;
   const bool data = !work.empty();
   if (data)
     s += "The data column names each claim's dataset, as its runs record it: `fashion-mnist` is Fashion-MNIST "
          "(60,000 training images, less the `val` fraction held out for validation; scored on its whole "
          "10,000-image test set); `mnist` is the MNIST 10k subset (10,000 real digits: about 8,000 to train, "
          "less the `val` fraction, and 1,996 to test; `n=` takes fewer). A verdict holds for its data only.\n\n";
-  s += fmt::format("| claim | {}verdict | cells: supported / not supported / inconclusive / untestable | margin |\n"
-                   "|---|{}---|---|---:|\n", data ? "data | " : "", data ? "---|" : "");
+  if (beside)
+    s += fmt::format("The last column is the {} profile in `{}`, shown beside these verdicts (its class, its "
+                     "cells supported / not supported / inconclusive / untestable, and its data), so that the "
+                     "table shows whether a verdict holds on both data sets. Its verdicts are read from its "
+                     "claims.csv, not re-evaluated.\n\n", beside->profile, beside->dir);
+  s += fmt::format("| claim | {}verdict | cells: supported / not supported / inconclusive / untestable | margin |{}\n"
+                   "|---|{}---|---|---:|{}\n", data ? "data | " : "", beside ? " " + beside->profile + " profile |" : "",
+                   data ? "---|" : "", beside ? "---|" : "");
   for (std::size_t i = 0; i < rules.size(); ++i) {
     int n[4] = {0, 0, 0, 0};
     for (const auto& c : results[i].comparisons) ++n[int(c.verdict)];
-    s += fmt::format("| [{}](#{}) | {}**{}** | {} / {} / {} / {} | {} |\n", rules[i].id, rules[i].id,
-                     data ? data_md(work[i]) + " | " : "", verdict_text(results[i]), n[0], n[1], n[2], n[3],
-                     rules[i].margin);
+    s += fmt::format("| [{}](#{}) | {}**{}** | {} / {} / {} / {} | {} |{}\n", rules[i].id, rules[i].id,
+                     data ? datasets_md(work[i].datasets) + " | " : "", verdict_text(results[i]), n[0], n[1], n[2],
+                     n[3], rules[i].margin, beside ? " " + beside_claim_md(*beside, rules[i]) + " |" : "");
   }
+  return s;
+}
+
+// Where both folders decide a cell: how many agree, and each disagreement.
+std::string agreement_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
+                         const Beside& b) {
+  int both = 0;
+  std::vector<std::string> differ;
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    for (const auto& c : results[i].comparisons) {
+      const BesideCell* o = b.find(rules[i].id, c.treatment);
+      if (!o) continue;
+      const Agreement a = agreement(c.verdict, o->verdict);
+      if (a == Agreement::not_both_decided) continue;
+      ++both;
+      if (a == Agreement::disagree)
+        differ.push_back(fmt::format("{} `{}`: {} here, {} in the {} profile", rules[i].id, c.treatment,
+                                     verdict_name(c.verdict), verdict_name(o->verdict), b.profile));
+    }
+  std::string s = fmt::format("\nCells decided (supported or not supported) both here and in the {} profile: {}; "
+                              "they agree in {}", b.profile, both, both - int(differ.size()));
+  if (differ.empty()) return s + ".\n";
+  s += fmt::format(" and differ in {}:\n\n", differ.size());
+  for (const auto& d : differ) s += "- " + d + "\n";
+  return s;
+}
+
+std::string beside_cell_md(const Beside& b, const ClaimRule& r, const Comparison& c) {
+  const BesideCell* o = b.find(r.id, c.treatment);
+  if (!o) return "-";
+  const std::string mark = agreement(c.verdict, o->verdict) == Agreement::disagree ? " **differs**" : "";
+  return fmt::format("{} (n={}, {}){}", verdict_name(o->verdict), o->n, signed_num(o->mean), mark);
+}
+
+std::string claim_section_md(const ClaimRule& c, const ClaimResult& res, const RuleStatus* status,
+                             const ClaimWorkload* work, const Beside* beside) {
+  std::string s = fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**{}\n\n",
+                              c.id, c.statement, c.source, c.text, verdict_text(res),
+                              res.note.empty() ? "" : " (" + res.note + ")");
+  if (status) s += registration_md(c, *status);
+  if (work) s += workload_md(*work);
+  std::string what;
+  const char* rel = c.relative == Relative::ratio ? "; differences are ratios minus 1"
+                    : c.relative == Relative::log ? "; differences are log ratios, ln(treatment / control)"
+                                                  : "";
+  if (c.metric == Metric::largest_stable_lr) what = fmt::format(" (log10 of the learning rate{})", rel);
+  else if (c.metric == Metric::value || c.metric == Metric::spread)
+    what = fmt::format(" (column `{}` of {}{})", c.column, c.file, rel);
+  else if (*rel) what = fmt::format(" ({})", rel + 2);
+  s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
+                   metric_name(c.metric), what, c.by, c.by);
+  for (const auto& norm : natural_order(res.metric)) {
+    const auto& seeds = res.metric.at(norm);
+    double m = 0;
+    for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
+    s += fmt::format("| {} | {:.4g} |\n", norm, m);
+  }
+  s += "\n| cell: treatment vs " + c.control + " | n | mean | 95% interval (method) | per-seed differences | "
+       "decision | after Holm |" + (beside ? " " + beside->profile + " profile |" : "") +
+       "\n|---|---:|---:|---|---|---|---|" + (beside ? "---|" : "") + "\n";
+  for (const auto& cmp : res.comparisons) {
+    std::string d;
+    for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
+    s += fmt::format("| {}{} | {} | {} | [{}, {}] ({}) | {} | {} | {} |{}\n", cmp.treatment,
+                     cmp.positive_control ? " (positive control)" : "", cmp.diffs.size(), signed_num(cmp.mean),
+                     signed_num(cmp.ci_low), signed_num(cmp.ci_high), method_text(cmp), d,
+                     cell_text(cmp.unadjusted, cmp.unadjusted_why, cmp, c.margin),
+                     cell_text(cmp.verdict, cmp.why, cmp, c.margin),
+                     beside ? " " + beside_cell_md(*beside, c, cmp) + " |" : "");
+  }
+  const std::string data = c.measure == "step-time" ? "timings.csv" : "runs.csv";
+  s += fmt::format("\nData: [{0}/{1}]({0}/{1}); figures: [{0}/report.md]({0}/report.md).\n", c.id, data);
+  return s;
+}
+
+}  // namespace
+
+std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
+                      const std::string& profile, const std::vector<RuleStatus>& status,
+                      const std::vector<ClaimWorkload>& work, const Beside* beside) {
+  std::string s = header_md(profile) + verdict_table_md(rules, results, work, beside);
+  if (beside) s += agreement_md(rules, results, *beside);
   s += "\nEvery cell of every claim, its mean difference with its 95% interval, against its margin "
        "(dashed; both ends of an equivalence margin) and zero, in the units of each claim's panel "
        "(more cells than fit one page continue in forest-2.png, ...; report.html shows every page):"
        "\n\n![forest plot of every cell](forest.png)\n";
-  for (std::size_t i = 0; i < rules.size(); ++i) {
-    const auto& c = rules[i];
-    const auto& res = results[i];
-    s += fmt::format("\n## {}\n\n**Claim:** {}\n\n**Source:** {}\n\n**Rule:** {}\n\n**Verdict: {}**{}\n\n",
-                     c.id, c.statement, c.source, c.text, verdict_text(res),
-                     res.note.empty() ? "" : " (" + res.note + ")");
-    if (!status.empty()) s += registration_md(c, status[i]);
-    if (!work.empty()) s += workload_md(work[i]);
-    std::string what;
-    const char* rel = c.relative == Relative::ratio ? "; differences are ratios minus 1"
-                      : c.relative == Relative::log ? "; differences are log ratios, ln(treatment / control)"
-                                                    : "";
-    if (c.metric == Metric::largest_stable_lr) what = fmt::format(" (log10 of the learning rate{})", rel);
-    else if (c.metric == Metric::value || c.metric == Metric::spread)
-      what = fmt::format(" (column `{}` of {}{})", c.column, c.file, rel);
-    else if (*rel) what = fmt::format(" ({})", rel + 2);
-    s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
-                     metric_name(c.metric), what, c.by, c.by);
-    for (const auto& norm : natural_order(res.metric)) {
-      const auto& seeds = res.metric.at(norm);
-      double m = 0;
-      for (const auto& [sd, v] : seeds) m += v / double(seeds.size());
-      s += fmt::format("| {} | {:.4g} |\n", norm, m);
-    }
-    s += "\n| cell: treatment vs " + c.control + " | n | mean | 95% interval (method) | per-seed differences | "
-         "decision | after Holm |\n|---|---:|---:|---|---|---|---|\n";
-    for (const auto& cmp : res.comparisons) {
-      std::string d;
-      for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
-      s += fmt::format("| {}{} | {} | {} | [{}, {}] ({}) | {} | {} | {} |\n", cmp.treatment,
-                       cmp.positive_control ? " (positive control)" : "", cmp.diffs.size(),
-                       signed_num(cmp.mean), signed_num(cmp.ci_low), signed_num(cmp.ci_high), method_text(cmp), d,
-                       cell_text(cmp.unadjusted, cmp.unadjusted_why, cmp, c.margin),
-                       cell_text(cmp.verdict, cmp.why, cmp, c.margin));
-    }
-    const std::string data = c.measure == "step-time" ? "timings.csv" : "runs.csv";
-    s += fmt::format("\nData: [{0}/{1}]({0}/{1}); figures: [{0}/report.md]({0}/report.md).\n", c.id, data);
-  }
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    s += claim_section_md(rules[i], results[i], status.empty() ? nullptr : &status[i],
+                          work.empty() ? nullptr : &work[i], beside);
   return s;
 }
 

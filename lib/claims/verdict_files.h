@@ -6,11 +6,14 @@
 //               its registration (hash, when, legacy) and amendments, verdict, the
 //               metric per group and the per-seed differences, and its workload
 //               (data, runs, training time, wall time, runs/s and samples/s per model);
-//               with workloads, the verdict table names each claim's data
+//               with workloads, the verdict table names each claim's data; with a
+//               beside folder (claims/beside.h), its verdict per claim and per cell,
+//               and the cells both decide, agreeing or not
 #include <map>
 #include <string>
 #include <vector>
 
+#include "claims/beside.h"
 #include "claims/registration.h"
 #include "claims/rule.h"
 
@@ -31,7 +34,7 @@ struct ClaimWorkload {
 // REQUIRES: status and work each empty (not shown) or of rules' size.
 std::string claims_md(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results,
                       const std::string& profile, const std::vector<RuleStatus>& status = {},
-                      const std::vector<ClaimWorkload>& work = {});
+                      const std::vector<ClaimWorkload>& work = {}, const Beside* beside = nullptr);
 
 // The number that decides a claim: the smallest mean difference over its comparisons.
 double decisive(const ClaimResult& r);

@@ -42,7 +42,14 @@ only-keeps-others: `claims --only A` into a folder that already holds claim B
   folder cannot be evaluated (a run missing from runs.csv, or its rule changed with
   no amendment), --only A is refused (exit 2, naming B and the reason) before
   anything runs or changes; so is any run when B's claim file is gone (its folder
-  would lose its rows)."""
+  would lose its rows).
+beside: --beside O shows O's verdicts beside the evaluated ones in claims.md (a column per
+  claim and per cell, and the count of cells both decide): with O a copy whose one cell
+  verdict is flipped, that cell is marked as differing and listed; with an unchanged copy,
+  every cell both decide agrees. O is read, never written. A folder that is not a claims
+  store (no manifest), a claims.csv verdict outside the allowed values, and the output
+  folder itself are refused (exit 2, naming the file and the allowed values) before the
+  output folder changes."""
 import json
 import os
 import re
@@ -194,6 +201,62 @@ def until_decided_amended(tmp):
           f"a damaged sequential record was not refused, or the refusal changed the folder:\n{p.stderr}")
     print(f"old grid: {len(old_added)} added seeds dropped; amended grid: {len(added)} added")
 
+def beside(tmp):
+    import csv
+    _, out, cmd = setup(tmp)
+    normlab(cmd)
+    other = os.path.join(tmp, "other")
+    shutil.copytree(out, other)
+    with open(os.path.join(other, "manifest.json")) as f:
+        m = json.load(f)
+    m["identity"]["profile"] = "quick"
+    with open(os.path.join(other, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    # An unchanged copy: every cell decided in both agrees.
+    p = normlab(cmd + ["--beside", other])
+    md = open(os.path.join(out, "claims.md")).read()
+    check("| quick profile |" in md, "claims.md has no quick-profile column")
+    agree = re.search(r"Cells decided \(supported or not supported\) both here and in the quick profile: (\d+); "
+                      r"they agree in (\d+)\.", md)
+    check(agree and agree.group(1) == agree.group(2) and int(agree.group(1)) >= 1,
+          "claims.md does not count the agreeing cells:\n" + md[:3000])
+    check("**differs**" not in md, "an unchanged copy was marked as differing")
+    # One cell verdict flipped in the other folder: that cell differs.
+    path = os.path.join(other, "claims.csv")
+    rows = list(csv.reader(open(path, newline="")))
+    head = rows[0]
+    vi, ci = head.index("verdict"), head.index("cell")
+    cell_row = next(r for r in rows[1:] if r[ci] and r[vi] in ("supported", "not supported"))
+    was = cell_row[vi]
+    cell_row[vi] = "not supported" if was == "supported" else "supported"
+    with open(path, "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    before_other = tree(other)
+    normlab(cmd + ["--beside", other])
+    md = open(os.path.join(out, "claims.md")).read()
+    check("**differs**" in md and f"`{cell_row[ci]}`: {was} here, {cell_row[vi]} in the quick profile" in md,
+          "the flipped cell is not marked and listed as differing:\n" + md[:3000])
+    check(tree(other) == before_other, "--beside wrote to the other folder")
+    # Refusals: exit 2, naming the file, before the output folder changes.
+    before = tree(out)
+    bad = os.path.join(tmp, "bad")
+    shutil.copytree(other, bad)
+    os.remove(os.path.join(bad, "manifest.json"))
+    p = normlab(cmd + ["--beside", bad], expect=2)
+    check("manifest.json" in p.stderr, "a folder without a manifest: the message names no manifest:\n" + p.stderr)
+    shutil.copy(os.path.join(other, "manifest.json"), bad)
+    cell_row[vi] = "maybe"
+    with open(os.path.join(bad, "claims.csv"), "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    p = normlab(cmd + ["--beside", bad], expect=2)
+    check("claims.csv" in p.stderr and "'maybe'" in p.stderr and "not supported" in p.stderr,
+          "a bad verdict: the message names no file, value or allowed values:\n" + p.stderr)
+    p = normlab(cmd + ["--beside", out], expect=2)
+    check("output folder" in p.stderr, "--beside the output folder itself was not refused:\n" + p.stderr)
+    check(tree(out) == before, "a refused --beside changed the output folder")
+    print("beside: agreement counted, the flipped cell listed, 3 refusals")
+
+
 def only_keeps_others(tmp):
     # Two tiny claims (a copy of the fixture under a second id), each run with --only in turn.
     d, out = os.path.join(tmp, "claims"), os.path.join(tmp, "out")
@@ -322,6 +385,8 @@ with tempfile.TemporaryDirectory() as tmp:
             json.dump(m, fh)
         p = normlab(cmd, expect=2)
         check("records no rule hash" in p.stderr and not os.path.exists(out), p.stderr)
+    elif CASE == "beside":
+        beside(tmp)
     elif CASE == "only-keeps-others":
         only_keeps_others(tmp)
     elif CASE == "until-decided":
