@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Write the README's verdict table from a claims.csv (normlab claims output).
 
-Usage: scripts/readme_verdicts.py CLAIMS_CSV [--readme README.md]
+Usage: scripts/readme_verdicts.py CLAIMS_CSV [--readme README.md] [--beside OTHER_CSV]
 
 claims.csv has one summary row per claim (empty `cell`) and one row per cell:
 id, cell, n, mean, ci_low, ci_high, margin, verdict, why, seeds_needed, ...
 The table gets one row per claim: its verdict, then every cell as
 "cell: mean [ci_low, ci_high] short-verdict" (an infinite end is "?"), and the margin m. With --readme,
 the text between the lines "<!-- verdicts:begin -->" and "<!-- verdicts:end -->"
-is replaced; without, the table is printed. Only the standard library is used.
+is replaced; without, the table is printed. --beside OTHER_CSV (e.g. the quick
+profile's claims.csv on the MNIST 10k subset) adds a column with each claim's
+verdict there and its cell counts (S/N/I/U), and marks "differs" where a cell
+both decide (S or N) has another verdict. Only the standard library is used.
 Exit codes: 0 written; 2 bad input (missing file, column or markers).
 """
 import csv
@@ -52,19 +55,39 @@ def short(row):
     return out
 
 
-def table(path):
+def read_rows(path):
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
     except OSError as e:
-        sys.exit(f"readme_verdicts: {path}: {e.strerror}")
+        print(f"readme_verdicts: {path}: {e.strerror}", file=sys.stderr)
+        sys.exit(2)
     need = {"id", "cell", "mean", "ci_low", "ci_high", "margin", "verdict", "why"}
     if not rows or not need <= set(rows[0]):
         print(f"readme_verdicts: {path}: needs columns {', '.join(sorted(need))}", file=sys.stderr)
         sys.exit(2)
+    return rows
+
+
+def beside_text(cid, cells, other):
+    """The other table's verdict of claim cid, its S/N/I/U cell counts, and the cells both decide differently."""
+    theirs = {r["cell"]: r for r in other if r["id"] == cid}
+    if "" not in theirs:
+        return "not run"
+    counts = [sum(1 for c, r in theirs.items() if c and r["verdict"] == v) for v in LETTER]
+    text = f"{theirs[''][ 'verdict'].split(':')[0]} ({'/'.join(str(n) for n in counts)})"
+    decided = ("supported", "not supported")
+    differ = [c["cell"] for c in cells if c["cell"] in theirs and c["verdict"] in decided
+              and theirs[c["cell"]]["verdict"] in decided and theirs[c["cell"]]["verdict"] != c["verdict"]]
+    return text + (f"; differs: {', '.join(differ)}" if differ else "")
+
+
+def table(path, beside=None):
+    rows = read_rows(path)
+    other = read_rows(beside) if beside else None
     out = ["| claim | verdict | cells: mean [95% interval] (S supported, N not supported, I inconclusive, "
-           "U untestable; the interval is t unless named) | m |",
-           "|---|---|---|---|"]
+           "U untestable; the interval is t unless named) | m |" + (" quick profile (S/N/I/U) |" if other else ""),
+           "|---|---|---|---|" + ("---|" if other else "")]
     order = []
     for r in rows:
         if r["id"] not in order:
@@ -75,19 +98,29 @@ def table(path):
         cells = [r for r in mine if r["cell"] != ""]
         text = "; ".join(f"{c['cell']}: {fmt(num(c['mean']))} [{fmt(num(c['ci_low']))}, {fmt(num(c['ci_high']))}] "
                          f"{short(c)}" for c in cells)
-        out.append(f"| {cid} | {head['verdict'].split(':')[0]} | {text} | {head['margin']} |")
+        out.append(f"| {cid} | {head['verdict'].split(':')[0]} | {text} | {head['margin']} |" +
+                   (f" {beside_text(cid, cells, other)} |" if other else ""))
     return "\n".join(out) + "\n"
 
 
 def main(argv):
-    if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "--readme"):
+    args, opts = [], {}
+    i = 1
+    while i < len(argv):
+        if argv[i] in ("--readme", "--beside") and i + 1 < len(argv) and argv[i] not in opts:
+            opts[argv[i]] = argv[i + 1]
+            i += 2
+        else:
+            args.append(argv[i])
+            i += 1
+    if len(args) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    t = table(argv[1])
-    if len(argv) == 2:
+    t = table(args[0], opts.get("--beside"))
+    if "--readme" not in opts:
         sys.stdout.write(t)
         return 0
-    readme = argv[3]
+    readme = opts["--readme"]
     begin, end = "<!-- verdicts:begin -->", "<!-- verdicts:end -->"
     text = open(readme).read()
     if begin not in text or end not in text:

@@ -6,7 +6,8 @@ keys-doc: docs/keys.md is `normlab keys --markdown` byte for byte (regenerate it
 bench-columns: every column of `normlab bench`'s table and CSV is explained in
   `normlab bench --help`, in docs/bench.md and in the Markdown `--csv X.csv` writes beside
   it (X.md).
-readme-verdicts: scripts/readme_verdicts.py, run on results/claims-full/claims.csv,
+readme-verdicts: scripts/readme_verdicts.py, run on results/claims-full/claims.csv with
+  --beside results/baseline/claims.csv (the quick profile),
   leaves README.md unchanged (its verdict table is the script's output).
 links: every relative link of README.md and docs/*.md points at a file of the
   project, and no page cites a file outside it (an absolute /home, /work or /root path).
@@ -80,7 +81,8 @@ def case_readme_verdicts():
         copy = os.path.join(tmp, "README.md")
         shutil.copy(os.path.join(ROOT, "README.md"), copy)
         p = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "readme_verdicts.py"),
-                            os.path.join(ROOT, "results", "claims-full", "claims.csv"), "--readme", copy],
+                            os.path.join(ROOT, "results", "claims-full", "claims.csv"), "--readme", copy,
+                            "--beside", os.path.join(ROOT, "results", "baseline", "claims.csv")],
                            capture_output=True, text=True)
         check(p.returncode == 0, p.stderr)
         check(open(copy).read() == open(os.path.join(ROOT, "README.md")).read(),
