@@ -67,7 +67,7 @@ def main():
     d, threads, out = sys.argv[1], sys.argv[2], sys.argv[3]
     opts = sys.argv[4:]
     isa = opts[opts.index("--torch-isa") + 1] if "--torch-isa" in opts else ""
-    name = "vs_torch" + (f"_{isa}" if isa else "")
+    table_name = "vs_torch" + (f"_{isa}" if isa else "")
     torch_note = (f"PyTorch held to {isa} (ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA, OPENBLAS_CORETYPE=Haswell), the "
                   f"vector width of normlab's pinned kernel" if isa else
                   "PyTorch at its default instruction set (the widest this CPU has)")
@@ -113,8 +113,8 @@ def main():
         pct, tgt = 100 * g / sgemm, GEMM_TARGETS.get(name, 80)
         md.append(f"| {name} | {g:.1f} | {pct:.0f}% | {tgt}% {'yes' if pct >= tgt else 'NO'} | "
                   f"{float(r['gflop_per_s']):.1f} |")
-    for path, text in [(os.path.join(out, name + ".csv"), "\n".join(lines) + "\n"),
-                       (os.path.join(out, name + ".md"), "\n".join(md) + "\n")]:
+    for path, text in [(os.path.join(out, table_name + ".csv"), "\n".join(lines) + "\n"),
+                       (os.path.join(out, table_name + ".md"), "\n".join(md) + "\n")]:
         with open(path + ".tmp", "w") as f:
             f.write(text)
         os.replace(path + ".tmp", path)
