@@ -47,8 +47,8 @@ beside: --beside O shows O's verdicts beside the evaluated ones in claims.md (a 
   claim and per cell, and the count of cells both decide): with O a copy whose one cell
   verdict is flipped, that cell is marked as differing and listed; with an unchanged copy,
   every cell both decide agrees. O is read, never written. A folder that is not a claims
-  store (no manifest), a claims.csv verdict outside the allowed values, and the output
-  folder itself are refused (exit 2, naming the file and the allowed values) before the
+  store (no manifest, or another kind's), a claims.csv verdict outside the allowed values,
+  a repeated row, a missing column, and the output folder itself are refused (exit 2, naming the file and the allowed values) before the
   output folder changes."""
 import json
 import os
@@ -251,10 +251,26 @@ def beside(tmp):
     p = normlab(cmd + ["--beside", bad], expect=2)
     check("claims.csv" in p.stderr and "'maybe'" in p.stderr and "not supported" in p.stderr,
           "a bad verdict: the message names no file, value or allowed values:\n" + p.stderr)
+    # Variants: a repeated cell row, a missing column, a store of another kind.
+    with open(os.path.join(bad, "claims.csv"), "w", newline="") as f:
+        cell_row[vi] = was
+        csv.writer(f, lineterminator="\n").writerows(rows + [cell_row])
+    p = normlab(cmd + ["--beside", bad], expect=2)
+    check("repeats" in p.stderr, "a repeated row was not refused by name:\n" + p.stderr)
+    with open(os.path.join(bad, "claims.csv"), "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([r[:vi] + r[vi + 1:] for r in rows])
+    p = normlab(cmd + ["--beside", bad], expect=2)
+    check("no column 'verdict'" in p.stderr, "a missing column was not refused by name:\n" + p.stderr)
+    shutil.copy(os.path.join(other, "claims.csv"), bad)
+    m["kind"] = "sweep"
+    with open(os.path.join(bad, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    p = normlab(cmd + ["--beside", bad], expect=2)
+    check("not a claims store" in p.stderr, "a sweep store's manifest was not refused:\n" + p.stderr)
     p = normlab(cmd + ["--beside", out], expect=2)
     check("output folder" in p.stderr, "--beside the output folder itself was not refused:\n" + p.stderr)
     check(tree(out) == before, "a refused --beside changed the output folder")
-    print("beside: agreement counted, the flipped cell listed, 3 refusals")
+    print("beside: agreement counted, the flipped cell listed, 6 refusals")
 
 
 def only_keeps_others(tmp):
