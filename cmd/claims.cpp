@@ -124,6 +124,7 @@ struct Claim {
   bool sequential = false;
   SequentialDesign design;
   std::vector<std::pair<std::string, long long>> added;
+  long trained = 0;  // runs this command trained (complete runs found in the folder are not counted)
 };
 
 // The grid's seeds in order; seed i beyond them continues from the largest.
@@ -185,6 +186,40 @@ bool amended_grid_since(const Claim& c, const nlohmann::json& m, const nlohmann:
   return false;
 }
 
+// Seeds added until decided belong to an arm of a cell (the values of the rule's `each` keys and
+// of its `by` key), not to single runs. When an amendment extends the grid (a new lr, say), each
+// seed added to an arm is copied onto the arm's new runs, so that every seed of a cell covers the
+// cell's whole grid: a seed whose best lr was chosen from a smaller grid than the other seeds'
+// would be selected on a grid the claim file no longer registers. Returns the copies to add.
+std::vector<std::pair<std::string, long long>> arm_copies(const Claim& c) {
+  const auto value = [](const RunConfig& r, const std::string& k) -> std::optional<std::string> {
+    if (!find_run_key(k)) return std::nullopt;  // not a run key: the same for every run
+    return r.get(k);
+  };
+  const auto arm_key = [&](const RunConfig& r) {
+    std::string key = value(r, c.rule.by).value_or("");
+    for (const auto& k : c.rule.each) {
+      key.push_back('\x1e');  // a separator no value holds
+      key += value(r, k).value_or("");
+    }
+    return key;
+  };
+  const auto selected = [&](const RunConfig& r) {
+    return run_selected(c.rule, [&](const std::string& k) { return value(r, k); });
+  };
+  std::map<std::string, const RunConfig*> base;
+  for (const auto& r : c.base.runs) base[r.run_id()] = &r;
+  std::map<long long, std::set<std::string>> arms;  // added seed -> the arms it was added to
+  for (const auto& [from, seed] : c.added)
+    if (const auto it = base.find(from); it != base.end()) arms[seed].insert(arm_key(*it->second));
+  const long long first = seed_at(c.base, 0);
+  std::vector<std::pair<std::string, long long>> want;
+  for (const auto& [seed, keys] : arms)
+    for (const auto& r : c.base.runs)
+      if (r.integer("seed") == first && selected(r) && keys.count(arm_key(r))) want.push_back({r.run_id(), seed});
+  return want;
+}
+
 // A folder's sequential record: its design and added seeds, applied to the claim's experiment
 // (so its grid is the folder's). A --max-seeds other than the recorded cap is refused: the
 // look schedule is fixed before the first added seed.
@@ -205,6 +240,9 @@ void load_sequential(Claim& c, const std::string& mpath, const ClaimsOptions& o)
     std::vector<std::pair<std::string, long long>> want;
     for (const auto& a : q.at("added")) want.push_back({a.at(0).get<std::string>(), a.at(1).get<long long>()});
     add_seeds(c, want);
+    if (const auto more = add_seeds(c, arm_copies(c)); !more.empty())
+      spdlog::info("claim {}: {} run(s) copy the seeds added until decided onto runs the amended grid gained in the "
+                   "same cells and arms", c.rule.id, more.size());
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(fmt::format("{}: sequential: {}", mpath, e.what()));
   }
@@ -308,6 +346,7 @@ std::string claim_manifest(const Claim& c, const std::string& started, bool fini
   m.update(store_fields(StoreIdentity::grid(StoreKind::claim, c.ex.name, c.ex.runs)));
   add_registration(m, c.status);
   if (c.sequential) m["sequential"] = sequential_json(c);
+  m["runs_trained"] = c.trained;  // by the command that wrote this manifest: its wall time is theirs
   return m.dump(2);
 }
 
@@ -327,7 +366,7 @@ void refresh_manifest(const std::string& dir, const Claim& c) {
 
 // Runs the claim's grid into its folder (complete runs are skipped); the manifest, with the
 // registered rule and the sequential design, is written first. Returns the runs that failed.
-int run_grid(const Claim& c, const std::string& dir, const SweepOptions& so, const std::string& started) {
+int run_grid(Claim& c, const std::string& dir, const SweepOptions& so, const std::string& started) {
   const SweepDir sd(dir);
   fs::create_directories(dir);
   write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");
@@ -340,6 +379,7 @@ int run_grid(const Claim& c, const std::string& dir, const SweepOptions& so, con
         "claims: stopped by signal {} in claim {}: {} of its {} runs complete, {} abandoned midway; nothing "
         "partial was kept. Run the same command again to resume (complete runs are skipped).",
         sig, c.rule.id, sum.progress.skipped + sum.progress.done, sum.progress.total, sum.abandoned.size()));
+  c.trained += sum.progress.done;
   write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
   return sum.progress.failed;
 }
@@ -449,6 +489,7 @@ ClaimWorkload claim_workload(const std::string& dir) {
     const nlohmann::json m = read_manifest_grid(dir + "/manifest.json").json;
     if (m.contains("started") && m.contains("finished") && m["started"].is_string() && m["finished"].is_string())
       w.wall_s = seconds_between(m["started"].get<std::string>(), m["finished"].get<std::string>());
+    if (m.contains("runs_trained") && m["runs_trained"].is_number_integer()) w.trained = m["runs_trained"].get<long>();
   }
   return w;
 }

@@ -827,16 +827,23 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
   return res;
 }
 
-bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell,
-                    const std::function<std::optional<std::string>(const std::string&)>& value) {
+bool run_selected(const ClaimRule& rule, const std::function<std::optional<std::string>(const std::string&)>& value) {
   const auto is = [&](const std::string& key, const std::string& want) {
     const auto v = value(key);
     return !v || same_value(*v, want);
   };
   for (const auto& [k, allowed] : rule.where)
     if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& w) { return is(k, w); })) return false;
-  if (!rule.contrast.empty() && !is(rule.contrast, rule.contrast_values[0]) && !is(rule.contrast, rule.contrast_values[1]))
-    return false;
+  return rule.contrast.empty() || is(rule.contrast, rule.contrast_values[0]) || is(rule.contrast, rule.contrast_values[1]);
+}
+
+bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell,
+                    const std::function<std::optional<std::string>(const std::string&)>& value) {
+  const auto is = [&](const std::string& key, const std::string& want) {
+    const auto v = value(key);
+    return !v || same_value(*v, want);
+  };
+  if (!run_selected(rule, value)) return false;
   if (!is(rule.by, cell.arm) && !is(rule.by, rule.control)) return false;
   for (const auto& [k, v] : cell.combo)
     if (!is(k, v)) return false;

@@ -208,4 +208,8 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& table, const C
 bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell,
                     const std::function<std::optional<std::string>(const std::string&)>& value);
 
+// Whether the rule reads a run at all: it passes `where` and has a contrast value (if any);
+// value as above (a key the run does not have passes).
+bool run_selected(const ClaimRule& rule, const std::function<std::optional<std::string>(const std::string&)>& value);
+
 }  // namespace normlab

@@ -141,15 +141,19 @@ std::string datasets_md(const std::vector<std::string>& datasets) {
   return fmt::format("{}", fmt::join(v, ", "));
 }
 
-// "**Workload:** 1,080 runs, 4,512 s of training (one thread per run), 38.0 min wall (0.47 runs/s);
+// "**Workload:** 1,080 runs, 4,512 s of training (one thread per run), 38.0 min wall in the last command
+// that ran any, which trained 1,080 of them (0.47 runs/s);
 // samples/s per model: mlp 18,204, cnn-deep 1,020."
 std::string workload_md(const ClaimWorkload& w) {
   if (w.runs == 0) return "";
   std::string s = fmt::format("**Workload:** {} runs on {}, {:.0f} s of training (one thread per run)", w.runs,
                               datasets_md(w.datasets), w.train_s);
-  if (w.wall_s > 0)
-    s += fmt::format(", {:.1f} min wall in the last command that ran them ({:.2f} runs/s)", w.wall_s / 60,
-                     double(w.runs) / w.wall_s);
+  if (w.wall_s >= 0) {
+    s += fmt::format(", {:.1f} min wall in the last command that ran any", w.wall_s / 60);
+    // A manifest from before runs_trained does not say how many of the runs that command trained.
+    if (w.trained >= 0) s += fmt::format(", which trained {} of them", w.trained);
+    if (w.trained >= 0 && w.wall_s > 0) s += fmt::format(" ({:.2f} runs/s)", double(w.trained) / w.wall_s);
+  }
   if (!w.samples_per_s.empty()) {
     std::vector<std::string> per;
     for (const auto& [model, r] : w.samples_per_s) per.push_back(fmt::format("{} {:.0f}", model, r));

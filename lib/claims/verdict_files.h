@@ -27,6 +27,7 @@ struct ClaimWorkload {
   long runs = 0;
   double train_s = 0;  // sum over runs of their training time (each run on one thread)
   double wall_s = -1;  // finished - started of the last run command; < 0: not known
+  long trained = -1;   // the runs that command trained (the others it found complete); < 0: not known
   std::vector<std::pair<std::string, double>> samples_per_s;  // per model: samples trained / train_s
   std::vector<std::string> datasets;  // the runs' dataset specs, each once, in runs.csv order
 };

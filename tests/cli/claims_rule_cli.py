@@ -35,6 +35,14 @@ until-decided-amended: the tiny claim run --until-decided, then its grid changed
   over, and the new manifest's added seeds all copy runs of the amended grid (the folder
   verifies). The variant without an amendment, a manifest whose added seeds name a run
   the grid does not hold, is still refused (exit 2) and changes nothing.
+until-decided-extended: the tiny claim run --until-decided, then its grid extended (lr 0.05 ->
+  0.05, 0.02: every old run id stays): under the amendment, --evaluate-only is refused (exit 2,
+  the folder unchanged), since the seeds added until decided lack the new lr; so is
+  `--only other` into the same folder, which evaluates tiny again. A re-run copies each added
+  seed onto the new runs of the arm it was added to (no arm without added seeds gains any),
+  so every seed of an arm covers the arm's whole grid; claims.md's workload counts the runs that
+  re-run trained (not the ones it found complete); the folder verifies and --evaluate-only
+  then gives the same claims.csv.
 only-keeps-others: `claims --only A` into a folder that already holds claim B
   keeps B's rows in claims.csv and claims.md (B is evaluated again, its folder
   untouched), both when A runs (two tiny claims) and under --evaluate-only, each with its
@@ -202,6 +210,60 @@ def until_decided_amended(tmp):
     check("which its grid does not hold" in p.stderr and tree(out) == snap,
           f"a damaged sequential record was not refused, or the refusal changed the folder:\n{p.stderr}")
     print(f"old grid: {len(old_added)} added seeds dropped; amended grid: {len(added)} added")
+
+def until_decided_extended(tmp):
+    """See until-decided-extended in the module text."""
+    import csv
+    d = os.path.join(tmp, "claims")
+    shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "claims-tiny"), d)
+    f = os.path.join(d, "tiny.toml")
+    out = os.path.join(tmp, "tiny")
+    cmd = ["claims", "--dir", d, "--out", out, "--no-report", "-j", "2", "--until-decided", "--max-seeds", "6"]
+    normlab(cmd)
+    mpath = os.path.join(out, "tiny", "manifest.json")
+    with open(mpath) as fh:
+        old_added = json.load(fh)["sequential"]["added"]
+    check(old_added, "the first run added no seeds; the test needs an undecided cell")
+    before_hash = normlab(["claims", "--dir", d, "--only", "tiny", "--rule-hashes"]).stdout.split()[-1]
+    edit(f, "lr = [0.05]", "lr = [0.05, 0.02]")
+    after_hash = normlab(["claims", "--dir", d, "--only", "tiny", "--rule-hashes"]).stdout.split()[-1]
+    with open(f, "a") as fh:
+        fh.write(AMEND.format(what="lr 0.05 -> 0.05, 0.02", a=before_hash, b=after_hash))
+    # Evaluating the old seeds on the smaller grid is refused, directly and as a kept claim.
+    snap = tree(out)
+    p = normlab(["claims", "--dir", d, "--out", out, "--no-report", "--evaluate-only"], expect=2)
+    check("run without --evaluate-only" in p.stderr and tree(out) == snap,
+          f"--evaluate-only evaluated added seeds without the extended grid's runs:\n{p.stderr}")
+    other = os.path.join(d, "other.toml")
+    shutil.copy(f, other)
+    edit(other, 'id = "tiny"', 'id = "other"')
+    p = normlab(["claims", "--dir", d, "--out", out, "--no-report", "--only", "other"], expect=2)
+    check("tiny" in p.stderr and tree(out) == snap, f"--only other kept tiny's incomplete seeds:\n{p.stderr}")
+    os.remove(other)
+    # A re-run completes the added seeds' arms (and claims.md counts only the runs it trained).
+    with open(os.path.join(out, "tiny", "runs.csv")) as fh:
+        n_before = sum(1 for _ in fh) - 1
+    p = normlab(cmd)
+    check("copy the seeds added until decided" in p.stderr, f"no note of the copied seeds:\n{p.stderr}")
+    with open(os.path.join(out, "tiny", "runs.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    lrs = {}
+    for r in rows:
+        lrs.setdefault((r["norm"], int(r["seed"])), set()).add(float(r["lr"]))
+    for (norm, seed), have in sorted(lrs.items()):
+        want = {3.0} if norm == "group" else {0.05, 0.02}
+        check(have == want, f"arm {norm}, seed {seed}: lrs {sorted(have)}, the arm's grid is {sorted(want)}")
+    added_arms = {norm for (norm, seed) in lrs if seed >= 3}
+    check("batch" not in added_arms and "none" in added_arms,
+          f"seeds were added to arms {sorted(added_arms)}; the test expects none (the group cell's control) only")
+    trained = re.findall(r"which trained (\d+) of them", open(os.path.join(out, "claims.md")).read())
+    check(trained == [str(len(rows) - n_before)],
+          f"claims.md says the re-run trained {trained}; it trained {len(rows) - n_before} runs")
+    normlab(["verify", out])
+    csv_before = open(os.path.join(out, "claims.csv")).read()
+    normlab(["claims", "--dir", d, "--out", out, "--no-report", "--evaluate-only"])
+    check(open(os.path.join(out, "claims.csv")).read() == csv_before, "--evaluate-only changed claims.csv")
+    print(f"{len(old_added)} seeds added before the extension; arms with added seeds: {sorted(added_arms)}")
 
 def beside(tmp):
     import csv
@@ -446,6 +508,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check("--max-seeds: 2 is below claim tiny's 3 seeds" in p.stderr and not os.path.exists(fresh), p.stderr)
     elif CASE == "until-decided-amended":
         until_decided_amended(tmp)
+    elif CASE == "until-decided-extended":
+        until_decided_extended(tmp)
     else:
         sys.exit(f"unknown case {CASE}")
 print(f"PASS {CASE}")
