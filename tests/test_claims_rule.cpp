@@ -590,3 +590,62 @@ TEST_CASE("claims rule: reading positive-control") {
   CHECK(read_error("each = [\"model\"]\npositive-control = {}\n").find("rule.positive-control: needs a table") !=
         std::string::npos);
 }
+
+TEST_CASE("claims rule: edge-seeds, the seeds per arm whose selected lr may sit at the grid's edge") {
+  // batch beats none by 0.10 in every seed, each arm at its interior lr 0.1; in seed 0 alone
+  // batch's best lr is the grid's top (1.0). Closed form: d = 0.10 in every seed.
+  std::vector<SizedRun> rs;
+  for (int s = 0; s < 6; ++s) {
+    const double top = s == 0 ? 0.95 : 0.70;
+    rs.push_back({"batch", s, 32, 0.01, 0.70});
+    rs.push_back({"batch", s, 32, 0.1, s == 0 ? 0.94 : 0.90 + 0.002 * s});
+    rs.push_back({"batch", s, 32, 1.0, top});
+    rs.push_back({"none", s, 32, 0.01, 0.60});
+    rs.push_back({"none", s, 32, 0.1, 0.80 + 0.002 * s});
+    rs.push_back({"none", s, 32, 1.0, 0.60});
+  }
+  ClaimRule r = value_rule("final_test_acc", "norm", {}, {"batch"}, "none", 0.01);
+  r.select = Select::best_lr;
+  const auto one = evaluate_claim(r, sized_table(rs)).comparisons.at(0);  // default: one edge seed allowed
+  CHECK(one.edge_treatment == 1);
+  CHECK(one.edge_control == 0);
+  CHECK(one.verdict == Verdict::supported);
+  r.edge_seeds = 0;
+  const auto none = evaluate_claim(r, sized_table(rs)).comparisons.at(0);
+  CHECK(none.verdict == Verdict::untestable);
+  CHECK(none.why == Why::grid_edge_up);
+  // Read from the claim file: absent is 1; a wrong type or a negative count is an error.
+  CHECK(read_rule("").edge_seeds == 1);
+  CHECK(read_rule("edge-seeds = 0\n").edge_seeds == 0);
+  CHECK(read_error("edge-seeds = -1\n").find("rule.edge-seeds: -1 (allowed: an integer >= 0") != std::string::npos);
+  CHECK(read_error("edge-seeds = 0.5\n").find("rule.edge-seeds: 0.5 is a number, not an integer") != std::string::npos);
+}
+
+TEST_CASE("claims rule: a wrong type is an error, not the default") {
+  // Each key given with a type it does not take: exit 2 naming file:line:col, the key and the type.
+  const std::pair<const char*, const char*> cases[] = {
+      {"margin = \"0.01\"\n", "rule.margin: 0.01 is a string, not a number"},
+      {"tolerance = true\n", "rule.tolerance: true is a boolean, not a number"},
+      {"within = [0.02]\n", "rule.within: 0.02 is a list, not a number"},
+      {"equivalence = \"yes\"\n", "rule.equivalence: yes is a string, not true or false"},
+      {"column = 3\n", "rule.column: 3 is an integer, not a string"},
+      {"select-on = 1\n", "rule.select-on: 1 is an integer, not a string"},
+      {"by = [\"norm\"]\n", "rule.by: norm is a list, not a string"},
+      {"each = \"model\"\n", "rule.each: model is a string, not a list of strings"},
+      {"each = [\"model\", 2]\n", "rule.each: 2 is an integer, not a string (in the list)"},
+      {"select = \"best_lr\"\n", "rule.select: 'best_lr' (allowed: mean, best-lr)"},
+      {"select = true\n", "rule.select: true is a boolean, not a string"},
+  };
+  for (const auto& [text, want] : cases) {
+    const std::string got = read_error(text);
+    CAPTURE(text);
+    CAPTURE(got);
+    CHECK(got.find(want) != std::string::npos);
+    CHECK(got.find(".toml:") != std::string::npos);
+  }
+  // The same keys with their types are read (numbers may be integers).
+  const ClaimRule ok = read_rule("margin = 1\ntolerance = 0.5\nequivalence = true\nselect = \"mean\"\n");
+  CHECK(ok.margin == 1.0);
+  CHECK(ok.equivalence);
+  CHECK(ok.select == Select::mean);
+}

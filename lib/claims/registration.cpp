@@ -46,6 +46,7 @@ std::string rule_canonical_text(const ClaimRule& r, const std::map<std::string, 
   line("fraction", num(r.fraction));
   line("tolerance", num(r.tolerance));
   line("equivalence", r.equivalence ? "true" : "false");
+  if (r.edge_seeds != 1) line("edge-seeds", std::to_string(r.edge_seeds));  // absent before the key: hashes kept
   for (const auto& cell : r.positive_control) {
     std::vector<std::string> kv;
     for (const auto& [k, v] : cell) kv.push_back(k + ":" + v);

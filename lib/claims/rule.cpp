@@ -114,6 +114,70 @@ bool parse_metric(const std::string& text, Metric& out) {
     }
   return false;
 }
+
+// Typed reads of one table's optional keys: a key given with the wrong type is an error naming
+// file:line:col, the key and the type it takes; it is never read as absent (its default).
+struct TableReader {
+  const toml::table& tb;
+  const char* name;  // "claim" or "rule"
+  const std::string& path;
+
+  static const char* type_of(const toml::node& n) {
+    switch (n.type()) {
+      case toml::node_type::string: return "a string";
+      case toml::node_type::integer: return "an integer";
+      case toml::node_type::floating_point: return "a number";
+      case toml::node_type::boolean: return "a boolean";
+      case toml::node_type::array: return "a list";
+      case toml::node_type::table: return "a table";
+      default: return "a date or time";
+    }
+  }
+  ConfigError wrong(const toml::node& n, const char* k, const char* want) const {
+    return ConfigError(fmt::format("{}:{}:{}: {}.{}: {} is {}, not {}", path, n.source().begin.line,
+                                   n.source().begin.column, name, k, toml_value_text(n, path), type_of(n), want));
+  }
+  std::optional<std::string> str(const char* k) const {
+    const toml::node* n = tb.get(k);
+    if (!n) return std::nullopt;
+    if (auto v = n->value_exact<std::string>()) return *v;
+    throw wrong(*n, k, "a string");
+  }
+  std::optional<double> num(const char* k) const {
+    const toml::node* n = tb.get(k);
+    if (!n) return std::nullopt;
+    if (n->is_integer() || n->is_floating_point()) return n->value<double>();
+    throw wrong(*n, k, "a number");
+  }
+  std::optional<long> integer(const char* k) const {
+    const toml::node* n = tb.get(k);
+    if (!n) return std::nullopt;
+    if (auto v = n->value_exact<int64_t>()) return long(*v);
+    throw wrong(*n, k, "an integer");
+  }
+  std::optional<bool> boolean(const char* k) const {
+    const toml::node* n = tb.get(k);
+    if (!n) return std::nullopt;
+    if (auto v = n->value_exact<bool>()) return *v;
+    throw wrong(*n, k, "true or false");
+  }
+  // A list of strings, or (one_ok) a single string; nullopt when the key is absent.
+  std::optional<std::vector<std::string>> strings(const char* k, bool one_ok) const {
+    const toml::node* n = tb.get(k);
+    if (!n) return std::nullopt;
+    if (one_ok)
+      if (auto v = n->value_exact<std::string>()) return std::vector<std::string>{*v};
+    const auto* arr = n->as_array();
+    if (!arr) throw wrong(*n, k, one_ok ? "a string or a list of strings" : "a list of strings");
+    std::vector<std::string> out;
+    for (const auto& e : *arr) {
+      auto v = e.value_exact<std::string>();
+      if (!v) throw wrong(e, k, "a string (in the list)");
+      out.push_back(*v);
+    }
+    return out;
+  }
+};
 }  // namespace
 
 ClaimRule read_claim_rule(const std::string& path) {
@@ -137,19 +201,21 @@ ClaimRule read_claim_rule(const std::string& path) {
   only(*claim, "claim", {"id", "statement", "source", "measure"});
   only(*rule, "rule", {"metric", "column", "file", "relative", "over", "select", "where", "by", "each", "treatment",
                        "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text",
-                       "select-on", "contrast", "equivalence", "positive-control"});
+                       "select-on", "contrast", "equivalence", "positive-control", "edge-seeds"});
+  const TableReader cl{*claim, "claim", path}, ru{*rule, "rule", path};
   auto str = [&](const toml::table& tb, const char* k, bool required) {
-    auto v = tb[k].value<std::string>();
-    if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, &tb == claim ? "claim" : "rule", k));
+    const TableReader& rd = &tb == claim ? cl : ru;
+    auto v = rd.str(k);
+    if (!v && required) throw ConfigError(fmt::format("{}: [{}] needs `{}`", path, rd.name, k));
     return v.value_or("");
   };
   r.id = str(*claim, "id", true);
   r.statement = str(*claim, "statement", true);
   r.source = str(*claim, "source", false);
-  r.measure = (*claim)["measure"].value<std::string>().value_or("training");
+  r.measure = cl.str("measure").value_or("training");
   if (r.measure != "training" && r.measure != "step-time")
     throw ConfigError(fmt::format("{}: claim.measure: '{}' (allowed: training, step-time)", path, r.measure));
-  r.file = (*rule)["file"].value<std::string>().value_or(r.measure == "step-time" ? "timings.csv" : "runs.csv");
+  r.file = ru.str("file").value_or(r.measure == "step-time" ? "timings.csv" : "runs.csv");
   if (r.file != "runs.csv" && r.file != "batchstats.csv" && r.file != "timings.csv")
     throw ConfigError(fmt::format("{}: rule.file: '{}' (allowed: runs.csv, batchstats.csv, timings.csv)", path, r.file));
   // A bool (the original form) or the text "log".
@@ -173,17 +239,18 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (!parse_metric(metric, r.metric))
     throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, lr_range, value, "
                                   "spread, steps_to_target, activation_drift)", path, metric));
-  if (auto c = (*rule)["column"].value<std::string>()) r.column = *c;
+  if (auto c = ru.str("column")) r.column = *c;
   r.over = str(*rule, "over", r.metric == Metric::spread);
-  // Any other text was accepted (and meant the mean over the group's rows) before; kept so.
-  r.select = str(*rule, "select", false) == "best-lr" ? Select::best_lr : Select::mean;
-  const std::string select_on = (*rule)["select-on"].value<std::string>().value_or("test");
+  const std::string select = ru.str("select").value_or("mean");
+  if (select != "mean" && select != "best-lr")
+    throw ConfigError(fmt::format("{}: rule.select: '{}' (allowed: mean, best-lr)", path, select));
+  r.select = select == "best-lr" ? Select::best_lr : Select::mean;
+  const std::string select_on = ru.str("select-on").value_or("test");
   if (select_on != "test" && select_on != "val")
     throw ConfigError(fmt::format("{}: rule.select-on: '{}' (allowed: test, val)", path, select_on));
   r.select_on = select_on == "val" ? SelectOn::val : SelectOn::test;
-  if (auto b = (*rule)["by"].value<std::string>()) r.by = key(*b);
-  if (const auto* each = (*rule)["each"].as_array())
-    for (const auto& e : *each) r.each.push_back(key(e.value<std::string>().value_or("")));
+  if (auto b = ru.str("by")) r.by = key(*b);
+  for (const auto& e : ru.strings("each", false).value_or(std::vector<std::string>{})) r.each.push_back(key(e));
   if (const auto* node = (*rule)["contrast"].node()) {
     const auto* c = node->as_table();
     const toml::array* vals = c && c->size() == 1 ? c->cbegin()->second.as_array() : nullptr;
@@ -207,8 +274,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (direction != "greater" && direction != "less")
     throw ConfigError(fmt::format("{}: rule.direction: '{}' (allowed: greater, less)", path, direction));
   r.direction = direction == "greater" ? Direction::greater : Direction::less;
-  if (const auto* tr = (*rule)["treatment"].as_array())
-    for (const auto& e : *tr) r.treatment.push_back(e.value<std::string>().value_or(""));
+  if (auto tr = ru.strings("treatment", true)) r.treatment = *tr;
   else
     r.treatment.push_back(str(*rule, "treatment", true));
   if (const auto* w = (*rule)["where"].as_table())
@@ -219,12 +285,16 @@ ClaimRule read_claim_rule(const std::string& path) {
       else
         vals.push_back(toml_value_text(v, path));
     }
-  r.margin = (*rule)["margin"].value<double>().value_or(0.0);
-  r.floor = (*rule)["floor"].value<double>().value_or(0.0);
-  r.within = (*rule)["within"].value<double>().value_or(0.02);
-  r.fraction = (*rule)["fraction"].value<double>().value_or(0.95);
-  r.tolerance = (*rule)["tolerance"].value<double>().value_or(r.margin / 2);
-  r.equivalence = (*rule)["equivalence"].value<bool>().value_or(false);
+  r.margin = ru.num("margin").value_or(0.0);
+  r.floor = ru.num("floor").value_or(0.0);
+  r.within = ru.num("within").value_or(0.02);
+  r.fraction = ru.num("fraction").value_or(0.95);
+  r.tolerance = ru.num("tolerance").value_or(r.margin / 2);
+  r.equivalence = ru.boolean("equivalence").value_or(false);
+  r.edge_seeds = int(ru.integer("edge-seeds").value_or(1));
+  if (r.edge_seeds < 0)
+    throw ConfigError(fmt::format("{}: rule.edge-seeds: {} (allowed: an integer >= 0, the seeds per arm whose "
+                                  "selected lr may sit at the grid's edge in a decided cell)", path, r.edge_seeds));
   if (const auto* node = (*rule)["positive-control"].node()) {
     std::vector<const toml::table*> tables;
     if (const auto* one = node->as_table()) tables.push_back(one);
@@ -721,7 +791,7 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
     c.max = *std::max_element(c.diffs.begin(), c.diffs.end());
   }
   // An optimum at the grid's edge in more than one seed measures the grid, not the norm.
-  if (c.edge_treatment > 1 || c.edge_control > 1) {
+  if (c.edge_treatment > rule.edge_seeds || c.edge_control > rule.edge_seeds) {
     c.verdict = c.unadjusted = Verdict::untestable;
     c.why = c.unadjusted_why = edges == 3 ? Why::grid_edge_both : edges == 2 ? Why::grid_edge_up : Why::grid_edge_down;
   }

@@ -55,6 +55,9 @@
 //     points, sum_t sum_q |p_q(t) - p_q(t-1)|, divided by 3 x the mean spread
 //     p85 - p15 over those points: drift in units of the distribution's width
 //   tolerance = 0.2                # baseline comparison: allowed move of the mean difference
+//   edge-seeds = 0                 # lr-selecting metrics: a cell is decided only when at most this
+//                                  #   many seeds per arm selected the grid's lowest or highest lr
+//                                  #   (default 1, the rule before the key existed; 0: none may)
 //   text = "..."                   # the rule in words, shown beside the verdict
 //
 // Per seed s the difference is d_s = m_treatment(s) - m_control(s), or with
@@ -70,7 +73,8 @@
 // against the margin (claims/paired_interval.h): supported, not supported
 // (equivalent by TOST at 90% for equivalence rules; opposite; too small) or
 // inconclusive. Then, in order:
-//   untestable      an arm's best or fastest lr at the grid's edge in more than one seed
+//   untestable      an arm's best or fastest lr at the grid's edge in more seeds than
+//                   edge-seeds allows (1 when absent; 0: in any seed)
 //   Holm            over the claim's other cells at 5%: a decision that does not survive
 //                   is inconclusive (the cell's own decision is kept as `unadjusted`)
 //   untestable      every non-control cell, when a positive control is not supported
@@ -134,6 +138,10 @@ struct ClaimRule {
   Direction direction = Direction::greater;
   double margin = 0, floor = 0, within = 0.02, fraction = 0.95, tolerance = 0;
   bool equivalence = false;
+  // A cell is decided only when at most this many seeds per arm selected their lr at the grid's
+  // edge (edge-seeds; 1 when the key is absent, as before it existed). 0: an arm whose optimum
+  // sits at the edge in any seed has not been compared.
+  int edge_seeds = 1;
   // positive-control: the cells where the literature predicts the effect, each a table of
   // `each` keys and values (any treatment). If one is not supported, the other cells are
   // untestable (control failed): a setting that cannot show the effect says nothing of it.
@@ -142,7 +150,8 @@ struct ClaimRule {
 };
 
 // Reads the [claim] and [rule] tables and the [[amendment]] entries. Throws ConfigError
-// naming file:line and key (an unknown key, a wrong type, a malformed date or hash).
+// naming file:line and key (an unknown key, a wrong type, a value outside the allowed ones,
+// a malformed date or hash); a key given with the wrong type is never read as its default.
 ClaimRule read_claim_rule(const std::string& path);
 
 // The kind of a rule's metric: lr metrics are grid-valued, steps_to_target counts
