@@ -164,9 +164,9 @@ def claim_ids(out):
 
 
 
-def until_decided_amended(tmp):
-    """See until-decided-amended in the module text."""
-    import csv
+def tiny_until_decided(tmp):
+    """The tiny claim run --until-decided (cap 6) into a fresh folder: its claims dir, claim file,
+    output folder, command, manifest path and the seeds the run added."""
     d = os.path.join(tmp, "claims")
     shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "claims-tiny"), d)
     f = os.path.join(d, "tiny.toml")
@@ -177,6 +177,13 @@ def until_decided_amended(tmp):
     with open(mpath) as fh:
         old_added = json.load(fh)["sequential"]["added"]
     check(old_added, "the first run added no seeds; the test needs an undecided cell")
+    return d, f, out, cmd, mpath, old_added
+
+
+def until_decided_amended(tmp):
+    """See until-decided-amended in the module text."""
+    import csv
+    d, f, out, cmd, mpath, old_added = tiny_until_decided(tmp)
     p = normlab(["claims", "--dir", d, "--only", "tiny", "--rule-hashes"])
     before_hash = p.stdout.split()[-1]
     edit(f, "steps = 20", "steps = 24")
@@ -214,16 +221,7 @@ def until_decided_amended(tmp):
 def until_decided_extended(tmp):
     """See until-decided-extended in the module text."""
     import csv
-    d = os.path.join(tmp, "claims")
-    shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "claims-tiny"), d)
-    f = os.path.join(d, "tiny.toml")
-    out = os.path.join(tmp, "tiny")
-    cmd = ["claims", "--dir", d, "--out", out, "--no-report", "-j", "2", "--until-decided", "--max-seeds", "6"]
-    normlab(cmd)
-    mpath = os.path.join(out, "tiny", "manifest.json")
-    with open(mpath) as fh:
-        old_added = json.load(fh)["sequential"]["added"]
-    check(old_added, "the first run added no seeds; the test needs an undecided cell")
+    d, f, out, cmd, mpath, old_added = tiny_until_decided(tmp)
     before_hash = normlab(["claims", "--dir", d, "--only", "tiny", "--rule-hashes"]).stdout.split()[-1]
     edit(f, "lr = [0.05]", "lr = [0.05, 0.02]")
     after_hash = normlab(["claims", "--dir", d, "--only", "tiny", "--rule-hashes"]).stdout.split()[-1]
