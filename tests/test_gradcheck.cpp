@@ -104,6 +104,13 @@ TEST_CASE("gradcheck: conv2d with stride and padding") {
   check_layer(b, 2, Mode::train, 3);
 }
 
+TEST_CASE("gradcheck: conv2d with one input channel at stride 1 (the direct kernels)") {
+  Conv2D<double> a(Shape{1, 6, 11}, 3, 3, 1, 1);  // 11 columns: a block of 8 and a partial one
+  check_layer(a, 10, Mode::train, 14);             // 10 samples: slices of one and two
+  Conv2D<double> b(Shape{1, 7, 9}, 2, 5, 1, 0);    // 5x5, no padding, 5 columns
+  check_layer(b, 3, Mode::train, 15);
+}
+
 TEST_CASE("gradcheck: pooling, flatten, activations") {
   MaxPool2D<double> mp(Shape{2, 6, 6}, 2);
   check_layer(mp, 3, Mode::train, 4);

@@ -1,4 +1,6 @@
-// conv2d_forward / conv2d_backward (the Conv2D layer calls them): im2col + GEMM,
+// conv2d_forward / conv2d_backward (the Conv2D layer calls them). One-channel
+// stride-1 geometries (first layers) go to the direct kernels of conv_direct.h
+// for the output and the weight gradient; every other product is im2col + GEMM,
 // one sample at a time:
 //   col = im2col(x_n)                  (K, P),  K = C*KH*KW, P = OH*OW
 //   y_n = W (OC, K) @ col + b          (OC, P)
@@ -19,6 +21,7 @@
 #include <stdexcept>
 
 #include "core/errors.h"
+#include "nn/conv_direct.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 
@@ -275,6 +278,15 @@ void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias
                     const ConvGeom& g, const Im2colPlan& plan, bool keep_col) {
   const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
+  if (conv_direct_applies(g)) {
+    const std::size_t ws = conv_direct_workspace(g);
+    auto direct_chunk = [&](int t) {
+      for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n)
+        conv_direct_forward(out + long(n) * OC * P, col + t * ws, inp + long(n) * in_size, weight, bias, g);
+    };
+    parallel_for(kConvChunks, direct_chunk);
+    return;
+  }
   auto chunk = [&](int t) {
     for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
       T* col_t = col + (keep_col ? std::size_t(n) : std::size_t(t)) * K * P;  // (K, P)
@@ -297,6 +309,7 @@ void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, c
   const long in_size = long(g.C) * g.H * g.W;
   const std::size_t kp = std::size_t(K) * P;
   const std::size_t part = std::size_t(OC) * (K + 1);  // dW (OC,K) then db (OC)
+  const bool direct = conv_direct_applies(g);  // col is then the direct kernels' workspace
   auto chunk = [&](int t) {
     T* dcol_t = dcol + t * kp;  // (K, P)
     T* dW = parts + t * part;   // (OC, K)
@@ -305,9 +318,13 @@ void conv2d_backward(T* dinp, T* dweight, T* dbias, T* col, T* dcol, T* parts, c
     for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
       const T* x = inp + long(n) * in_size;   // (C, H, W)
       const T* dy = dout + long(n) * OC * P;  // (OC, P)
-      T* col_t = col + (kept_col ? std::size_t(n) : std::size_t(t)) * kp;  // (K, P)
-      if (!kept_col) im2col(col_t, x, g, plan);
-      gemm<T>(false, true, OC, K, P, T(1), dy, col_t, T(1), dW);
+      if (direct) {
+        conv_direct_weight_grad(dW, col + t * conv_direct_workspace(g), dy, x, g);
+      } else {
+        T* col_t = col + (kept_col ? std::size_t(n) : std::size_t(t)) * kp;  // (K, P)
+        if (!kept_col) im2col(col_t, x, g, plan);
+        gemm<T>(false, true, OC, K, P, T(1), dy, col_t, T(1), dW);
+      }
       row_sums_add(db, dy, OC, P);
       if (!dinp) continue;
       gemm<T>(true, false, K, P, OC, T(1), weight, dy, T(0), dcol_t);  // workspace: overwritten
@@ -344,8 +361,10 @@ std::vector<TensorSpec> Conv2D<T>::params() const {
 template <class T>
 void Conv2D<T>::reserve(int max_batch) {
   const std::size_t kp = std::size_t(g_.K()) * g_.P();
-  keep_ = double(max_batch) * double(kp) <= kConvKeepFloats;
-  col_.resize(std::size_t(keep_ ? std::max(max_batch, kConvChunks) : kConvChunks) * kp);
+  const bool direct = conv_direct_applies(g_);
+  keep_ = !direct && double(max_batch) * double(kp) <= kConvKeepFloats;
+  col_.resize(direct ? kConvChunks * conv_direct_workspace(g_)
+                     : std::size_t(keep_ ? std::max(max_batch, kConvChunks) : kConvChunks) * kp);
   kept_in_ = nullptr;
   dcol_.resize(kConvChunks * kp);
   parts_.resize(kConvChunks * std::size_t(g_.OC) * (g_.K() + 1));
@@ -354,8 +373,10 @@ void Conv2D<T>::reserve(int max_batch) {
 template <class T>
 double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, as reserve
   const double kp = double(g_.K()) * g_.P();
-  const bool keep = double(max_batch) * kp <= kConvKeepFloats;
-  const double col = (keep ? std::max(max_batch, kConvChunks) : kConvChunks) * kp;
+  const bool direct = conv_direct_applies(g_);
+  const bool keep = !direct && double(max_batch) * kp <= kConvKeepFloats;
+  const double col = direct ? double(kConvChunks) * double(conv_direct_workspace(g_))
+                            : (keep ? std::max(max_batch, kConvChunks) : kConvChunks) * kp;
   return col + kConvChunks * kp + double(kConvChunks) * g_.OC * (g_.K() + 1);
 }
 

@@ -66,7 +66,8 @@ inline constexpr double kConvKeepFloats = double(1 << 23);
 //   out (N, OC, OH, OW)        output, overwritten
 //   col (kConvChunks, K, P)    workspace: im2col of one sample per slice; or, when
 //                              keep_col, (N, K, P): every sample's im2col, kept for
-//                              conv2d_backward
+//                              conv2d_backward; or, when conv_direct_applies(g),
+//                              (kConvChunks, conv_direct_workspace(g)) and keep_col unused
 //   inp (N, C, H, W)           input
 //   weight (OC, C, KH, KW)     parameter
 //   bias (OC)                  parameter, or null for no bias
@@ -80,7 +81,8 @@ void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias
 //   dweight (OC, C, KH, KW)    += sum_n dout[n] @ im2col(inp[n])^T
 //   dbias (OC)                 += sum over (n, oh, ow) of dout      (skipped if dbias is null)
 //   col (kConvChunks, K, P)    workspace: im2col of one sample per slice; or, when
-//                              kept_col, (N, K, P): the im2col conv2d_forward kept for inp
+//                              kept_col, (N, K, P): the im2col conv2d_forward kept for inp;
+//                              or, when conv_direct_applies(g), as in conv2d_forward
 //   dcol (kConvChunks, K, P)   workspace: weight^T @ dout[n] per slice
 //   parts (kConvChunks, OC*K + OC)  workspace: per-slice weight and bias gradients
 //   dout (N, OC, OH, OW)       output gradient

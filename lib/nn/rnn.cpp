@@ -5,7 +5,9 @@
 //   z_t = norm_t(a_t)                            (identity for norm none)
 //   h_t = tanh(z_t)
 // The input products of all steps are one matrix product on the time-major
-// copy of x: A (T*N, H) = X (T*N, D) W_ih^T.
+// copy of x: A (T*N, H) = X (T*N, D) W_ih^T. At batches up to kSmallRowsMax
+// the per-step products h_{t-1} W_hh^T and da_t W_hh go to small_rows_product
+// (tensor/small_rows.h), which needs no repacking of W_hh at every step.
 //
 // Backward through time, from dh_T = dout:
 //   dz_t = dh_t * (1 - h_t^2)
@@ -25,6 +27,7 @@
 #include <type_traits>
 
 #include "tensor/gemm.h"
+#include "tensor/small_rows.h"
 
 namespace normlab {
 
@@ -115,16 +118,18 @@ void RNN<T>::reserve(int max_batch) {
   dz_.assign(N * H, T(0));
   dh_.assign(N * H, T(0));
   dxt_.assign(TT * N * D_, T(0));
+  whh_t_.assign(H * H, T(0));
 }
 
 // What reserve allocates: xt, dxt (T, N, D); a, da (T, N, H); h (T+1, N, H);
-// three statistics (T, stats); dz, dh (N, H). At width 20000 and batch 1000 the
+// three statistics (T, stats); dz, dh (N, H); W_hh^T (H, H) for the few-row
+// products (any batch may end in a short one). At width 20000 and batch 1000 the
 // (T, N, H) arrays are 2.2 GB each: most of an rnn's memory.
 template <class T>
 double RNN<T>::scratch_numel(int max_batch) const {
   const double N = max_batch, TT = T_, H = H_, D = D_;
   const double stats = dims(max_batch).stat_count();
-  return 2 * TT * N * D + 2 * TT * N * H + (TT + 1) * N * H + 3 * TT * stats + 2 * N * H;
+  return 2 * TT * N * D + 2 * TT * N * H + (TT + 1) * N * H + 3 * TT * stats + 2 * N * H + H * H;
 }
 
 template <class T>
@@ -152,6 +157,11 @@ void RNN<T>::forward(T* out, const T* in, int N, Mode mode) {
   T* A = a_.data();  // (T, N, H)
   gemm<T>(false, true, TT * N, H, D, T(1), xt_.data(), w_ih, T(0), A);
   std::fill_n(h_.data(), NH, T(0));  // h_0
+  // Few rows: the recurrent products go to small_rows_product, on W_hh^T made once here.
+  const bool small = N <= kSmallRowsMax;
+  if (small)
+    for (int j = 0; j < H; ++j)
+      for (int k = 0; k < H; ++k) whh_t_[long(k) * H + j] = w_hh[long(j) * H + k];
 
   T* rm = this->buffer_;                     // (T, H) running_mean, batch norm only
   T* rv = batch ? rm + long(TT) * H : nullptr;  // (T, H) running_var
@@ -162,7 +172,10 @@ void RNN<T>::forward(T* out, const T* in, int N, Mode mode) {
     T* ht = h_.data() + (t + 1) * NH;        // (N, H)
     for (int n = 0; n < N; ++n)
       for (int j = 0; j < H; ++j) at[long(n) * H + j] += bias[j];
-    if (t > 0) gemm<T>(false, true, N, H, H, T(1), hprev, w_hh, T(1), at);
+    if (t > 0 && small)
+      small_rows_product(at, hprev, whh_t_.data(), N, H, H, true);
+    else if (t > 0)
+      gemm<T>(false, true, N, H, H, T(1), hprev, w_hh, T(1), at);
     if (has_norm_) {
       T* mean = mean_.data() + long(t) * stats_;  // (stat_count)
       T* rstd = rstd_.data() + long(t) * stats_;  // (stat_count)
@@ -225,7 +238,10 @@ void RNN<T>::backward(T* din, const T* dout, const T*, const T*, int N) {
         norm_backward(dat, dgamma, dbeta, dz, at, mean, rstd, gamma, d);
     }
     // dh_{t-1} = da_t W_hh (h_0 is no parameter's function: stop there)
-    if (t > 0) gemm<T>(false, false, N, H, H, T(1), dat, w_hh, T(0), dh_.data());
+    if (t > 0 && N <= kSmallRowsMax)
+      small_rows_product(dh_.data(), dat, w_hh, N, H, H, false);
+    else if (t > 0)
+      gemm<T>(false, false, N, H, H, T(1), dat, w_hh, T(0), dh_.data());
   }
   gemm<T>(true, false, H, D, TT * N, T(1), DA, xt_.data(), T(1), dw_ih);
   // h_0 = 0 adds nothing: steps 2..T only

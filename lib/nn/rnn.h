@@ -61,6 +61,7 @@ class RNN final : public Layer<T> {
   std::vector<T> rstd_;   // (T, stats)
   std::vector<T> var_;    // (T, stats)   biased variance (batch norm)
   std::vector<T> da_;     // (T, N, H)    gradient of the pre-activations
+  std::vector<T> whh_t_;  // (H, H)       W_hh^T, for small_rows_product at batches <= kSmallRowsMax
   std::vector<T> dz_;     // (N, H)       gradient of the normalized pre-activation
   std::vector<T> dh_;     // (N, H)       gradient of h_t
   std::vector<T> dxt_;    // (T, N, D)    input gradient, time-major

@@ -12,15 +12,10 @@ namespace {
 std::atomic<bool> timer_on{false};
 std::atomic<long long> timer_ns{0};
 
-// Runs f, adding its wall time to timer_ns when the timer is on.
-template <class F>
-void timed(F&& f) {
-  if (!timer_on.load(std::memory_order_relaxed)) return f();
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  timer_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-}
 }  // namespace
+
+bool gemm_timer_on() { return timer_on.load(std::memory_order_relaxed); }
+void gemm_timer_add_ns(long long ns) { timer_ns += ns; }
 
 void gemm_timer_enable(bool on) { timer_on = on; }
 void gemm_timer_reset() { timer_ns = 0; }
@@ -29,7 +24,7 @@ double gemm_timer_seconds() { return double(timer_ns.load()) * 1e-9; }
 template <>
 void gemm<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float* A,
                  const float* B, float beta, float* C) {
-  timed([&] {
+  gemm_timed([&] {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
                 ta ? M : K, B, tb ? K : N, beta, C, N);
   });
@@ -38,7 +33,7 @@ void gemm<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float
 template <>
 void gemm<double>(bool ta, bool tb, int M, int N, int K, double alpha, const double* A,
                   const double* B, double beta, double* C) {
-  timed([&] {
+  gemm_timed([&] {
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
                 ta ? M : K, B, tb ? K : N, beta, C, N);
   });
