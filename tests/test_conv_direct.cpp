@@ -15,24 +15,13 @@
 #include "nn/conv2d.h"
 #include "nn/conv_direct.h"
 #include "tensor/gemm.h"
-#include "tensor/rng.h"
+#include "kernel_test_util.h"
 
 using namespace normlab;
+using normlab::testing::random_values;
+using normlab::testing::same_bytes;
 
 namespace {
-
-template <class T>
-std::vector<T> random_values(std::size_t n, uint64_t seed) {
-  Rng r(seed);
-  std::vector<T> v(n);
-  for (auto& x : v) x = T(r.normal());
-  return v;
-}
-
-template <class T>
-bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
 
 // x[ih, iw], 0 outside the plane.
 template <class T>

@@ -8,20 +8,13 @@
 #include <cstring>
 #include <vector>
 
-#include "tensor/rng.h"
+#include "kernel_test_util.h"
 #include "tensor/small_rows.h"
 
 using namespace normlab;
+using normlab::testing::random_values;
 
 namespace {
-template <class T>
-std::vector<T> random_values(std::size_t n, uint64_t seed) {
-  Rng r(seed);
-  std::vector<T> v(n);
-  for (auto& x : v) x = T(r.normal());
-  return v;
-}
-
 template <class T>
 void check_shape(int M, int N, int K, SmallRowsIsa isa) {
   CAPTURE(M); CAPTURE(N); CAPTURE(K); CAPTURE(int(isa));
