@@ -225,6 +225,12 @@ def noise_of(paths):
     return statistics.median(within), statistics.median(statistics.stdev(v) for v in meds.values())
 
 
+# Twice the largest noise test_history_gate.cpp simulates the gate under (0.040, a
+# loaded machine): beyond it the A/A count says more about the machine than the gate
+# (a shared 2-core VM measured 0.10-0.14 and drew 0-8 false alarms in 20 from run to run).
+NOISE_ENVELOPE = 0.08
+
+
 def case_aa_real(tmp):
     """20 A/A comparisons of this binary, through the gate, with real timings of
     the 4 norm cases of shape 128x1024 (5 repeats each): the history holds 5
@@ -251,6 +257,11 @@ def case_aa_real(tmp):
     print(f"A/A: {len(flagged)} of 20 comparisons flagged {flagged}")
     print(f"measured noise (sd of log time): {within:.4f} between repeats within a run, "
           f"{between:.4f} between runs' medians")
+    if max(within, between) > NOISE_ENVELOPE:
+        print(f"SKIP: this machine's timing noise ({max(within, between):.3f}) is outside the envelope the gate "
+              f"is designed and simulated for (sd <= {NOISE_ENVELOPE}, test_history_gate.cpp); the count above "
+              "is not evidence about the gate here")
+        sys.exit(77)
     check(len(flagged) <= 1, f"{len(flagged)} false alarms in 20 A/A comparisons")
 
 
