@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "claims/baseline.h"
+#include "claims/plateau.h"
 #include "claims/registration.h"
 #include "claims/rule.h"
 #include "claims/verdict_files.h"
@@ -390,6 +391,7 @@ ClaimResult evaluate_folder(const Claim& c, const std::string& dir) {
   const CsvTable runs = read_csv(dir + "/runs.csv");
   const CsvTable table = c.rule.file == "runs.csv" ? runs : join_runs(read_csv(dir + "/" + c.rule.file), runs);
   ClaimResult res = evaluate_claim(c.rule, table, &curves, &acts, c.sequential ? &c.design : nullptr);
+  assess_plateaus(c.rule, table, curves, res);
   if (c.sequential)
     res.note += fmt::format("{}seeds added until decided: looks at {} seeds (cap {}), O'Brien-Fleming-type alpha "
                             "spending; each cell read at its look's level", res.note.empty() ? "" : "; ",

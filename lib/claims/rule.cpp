@@ -51,8 +51,16 @@ MetricKind metric_kind(const ClaimRule& rule) {
 const char* direction_name(Direction d) { return d == Direction::greater ? "greater" : "less"; }
 const char* split_name(SelectOn s) { return s == SelectOn::val ? "val" : "test"; }
 
+bool same_value(const std::string& have, const std::string& want) {
+  // Compare as numbers when both parse (2 == 2.0), else as text.
+  try {
+    return std::stod(have) == std::stod(want);
+  } catch (const std::exception&) {
+    return have == want;
+  }
+}
+
 namespace {
-bool same_value(const std::string& have, const std::string& want);
 
 bool is_hash(const std::string& h) {
   return h.size() == 16 && std::all_of(h.begin(), h.end(), [](char c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); });
@@ -333,15 +341,6 @@ double column_value(const CsvTable& t, std::size_t row, const std::string& col) 
   if (col == "gap_acc") return t.num(row, "final_train_acc") - t.num(row, "final_test_acc");
   if (col == "gap_loss") return t.num(row, "final_test_loss") - t.num(row, "final_train_loss");
   return t.num(row, col);
-}
-
-bool same_value(const std::string& have, const std::string& want) {
-  // Compare as numbers when both parse (2 == 2.0), else as text.
-  try {
-    return std::stod(have) == std::stod(want);
-  } catch (const std::exception&) {
-    return have == want;
-  }
 }
 
 bool matches(const CsvTable& t, std::size_t row, const std::map<std::string, std::vector<std::string>>& where) {

@@ -108,6 +108,8 @@ enum class Metric { largest_stable_lr, lr_range, value, spread, steps_to_target,
 enum class Direction { greater, less };   // the treatment's metric should be greater (less)
 enum class Select { mean, best_lr };      // value: the mean over the group's rows, or the best lr's row
 enum class SelectOn { test, val };           // the split selection reads (rule.select-on)
+// Whether a cell's best arm stopped improving within its budget (claims/plateau.h).
+enum class Plateau { not_trained, reached, not_reached, unknown };
 
 // The names used in claim files, claims.csv and claims.md.
 const char* metric_name(Metric m);
@@ -178,6 +180,12 @@ struct Comparison {                // one cell
   std::string arm;                 // the treatment value
   std::map<std::string, std::string> combo;  // the `each` keys' values of its combination
   int look = -1;                   // sequential: the look its seeds are at (-1: a fixed design)
+  // The best arm's plateau (claims/plateau.h): its state, its seeds that plateaued of those
+  // it has, and the median of their gains over the last 20% of steps.
+  Plateau plateau = Plateau::not_trained;
+  std::string plateau_arm;
+  int plateau_seeds = 0, plateau_n = 0;
+  double plateau_gain = std::nan("");
 };
 
 // The claim's verdict: every cell in one class (supported, not supported, inconclusive,
@@ -220,5 +228,8 @@ bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell,
 // Whether the rule reads a run at all: it passes `where` and has a contrast value (if any);
 // value as above (a key the run does not have passes).
 bool run_selected(const ClaimRule& rule, const std::function<std::optional<std::string>(const std::string&)>& value);
+
+// Whether a run's value of a key is a rule's value: as numbers when both parse (2 == 2.0), else as text.
+bool same_value(const std::string& have, const std::string& want);
 
 }  // namespace normlab

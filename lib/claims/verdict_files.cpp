@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "claims/plateau.h"
 #include "results/run_files.h"
 
 namespace normlab {
@@ -76,14 +77,15 @@ double decisive(const ClaimResult& r) {
 std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<ClaimResult>& results) {
   std::string s = "id,cell,n,mean,ci_low,ci_high,margin,verdict,why,seeds_needed,min,max,diffs,target,"
                   "tolerance,metric,by,control,note,statement,rule,verdict_unadjusted,why_unadjusted,level,kind,"
-                  "method,resolution,censored,tost_low,tost_high,edge_treatment,edge_control,positive_control\n";
+                  "method,resolution,censored,tost_low,tost_high,edge_treatment,edge_control,positive_control,"
+                  "plateau,plateau_arm,plateau_seeds,plateau_n,plateau_gain\n";
   const auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& r = rules[i];
     const auto& res = results[i];
     const MetricKind kind = metric_kind(r);
     // The claim's own row (cell empty): n counts its cells, mean is the decisive (smallest) cell mean.
-    s += fmt::format("{},,{},{},,,{},{},,,,,,{},{},{},{},{},{},{},{},,,,{},{},,,,,,,\n", r.id, res.comparisons.size(),
+    s += fmt::format("{},,{},{},,,{},{},,,,,,{},{},{},{},{},{},{},{},,,,{},{},,,,,,,,,,,,\n", r.id, res.comparisons.size(),
                      num(decisive(res)), r.margin, csv_field(verdict_text(res)), num(res.target), r.tolerance,
                      metric_name(r.metric), r.by, r.control, csv_field(res.note), csv_field(r.statement),
                      csv_field(r.text), kind_name(kind), method_name(method_for(kind)));
@@ -95,11 +97,14 @@ std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<Cl
                        why_name(c.why), c.verdict == Verdict::inconclusive ? std::to_string(c.seeds_needed) : "",
                        num(c.min), num(c.max), csv_field(d), num(std::isfinite(c.target) ? c.target : res.target),
                        r.tolerance, metric_name(r.metric), r.by, r.control);
-      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", verdict_name(c.unadjusted),
+      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},", verdict_name(c.unadjusted),
                        csv_field(why_name(c.unadjusted_why)), num(c.level), kind_name(kind),
                        method_name(c.cell_rule.method), num(c.cell_rule.resolution), c.sample.censored,
                        num(c.tost_low), num(c.tost_high), c.edge_treatment, c.edge_control,
                        c.positive_control ? "yes" : "");
+      s += fmt::format("{},{},{},{},{}\n", plateau_name(c.plateau), csv_field(c.plateau_arm),
+                       c.plateau == Plateau::not_trained ? "" : std::to_string(c.plateau_seeds),
+                       c.plateau == Plateau::not_trained ? "" : std::to_string(c.plateau_n), num(c.plateau_gain));
     }
   }
   return s;
@@ -179,7 +184,10 @@ std::string header_md(const std::string& profile) {
                    "metric's kind (t for continuous metrics; the exact signed-rank interval for grid-valued "
                    "metrics, step counts and rates, never narrower than the metric's resolution, with runs "
                    "that never reached a target counted as at least the budget). Equivalence is TOST at 90%. "
-                   "Decisions are Holm-corrected across a claim's cells (both decisions are shown).\n\n", utc_now(),
+                   "Decisions are Holm-corrected across a claim's cells (both decisions are shown). "
+                   "Each cell's plateau says whether its best arm had stopped improving: reached when more than "
+                   "half of its seeds gained less than 0.005 selection-split accuracy over their last 20% of "
+                   "steps; unknown when the runs were evaluated only at the end.\n\n", utc_now(),
                    profile);
   return s;
 }
@@ -277,16 +285,16 @@ std::string claim_section_md(const ClaimRule& c, const ClaimResult& res, const R
     s += fmt::format("| {} | {:.4g} |\n", norm, m);
   }
   s += "\n| cell: treatment vs " + c.control + " | n | mean | 95% interval (method) | per-seed differences | "
-       "decision | after Holm |" + (beside ? " " + beside->profile + " profile |" : "") +
-       "\n|---|---:|---:|---|---|---|---|" + (beside ? "---|" : "") + "\n";
+       "decision | after Holm | plateau (best arm) |" + (beside ? " " + beside->profile + " profile |" : "") +
+       "\n|---|---:|---:|---|---|---|---|---|" + (beside ? "---|" : "") + "\n";
   for (const auto& cmp : res.comparisons) {
     std::string d;
     for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
-    s += fmt::format("| {}{} | {} | {} | [{}, {}] ({}) | {} | {} | {} |{}\n", cmp.treatment,
+    s += fmt::format("| {}{} | {} | {} | [{}, {}] ({}) | {} | {} | {} | {} |{}\n", cmp.treatment,
                      cmp.positive_control ? " (positive control)" : "", cmp.diffs.size(), signed_num(cmp.mean),
                      signed_num(cmp.ci_low), signed_num(cmp.ci_high), method_text(cmp), d,
                      cell_text(cmp.unadjusted, cmp.unadjusted_why, cmp, c.margin),
-                     cell_text(cmp.verdict, cmp.why, cmp, c.margin),
+                     cell_text(cmp.verdict, cmp.why, cmp, c.margin), plateau_text(cmp),
                      beside ? " " + beside_cell_md(*beside, c, cmp) + " |" : "");
   }
   const std::string data = c.measure == "step-time" ? "timings.csv" : "runs.csv";

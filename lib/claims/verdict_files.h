@@ -1,10 +1,12 @@
 #pragma once
 // The claims suite's verdict files, written from the rules and their results:
-//   claims.csv  id, verdict, decisive_mean_diff, comparisons, metric_by_group, metric,
-//               by, control, margin, tolerance, note, statement, rule
+//   claims.csv  a row per claim (cell empty) and per cell: n, mean, interval, margin,
+//               verdict (and before Holm), the metric's kind and interval method, grid
+//               edges, positive control, and the cell's plateau (claims/plateau.h):
+//               plateau, plateau_arm, plateau_seeds, plateau_n, plateau_gain
 //   claims.md   a verdict table, then one section per claim: claim, source, rule,
 //               its registration (hash, when, legacy) and amendments, verdict, the
-//               metric per group and the per-seed differences, and its workload
+//               metric per group and the per-seed differences, each cell's plateau, and its workload
 //               (data, runs, training time, wall time, runs/s and samples/s per model);
 //               with workloads, the verdict table names each claim's data; with a
 //               beside folder (claims/beside.h), its verdict per claim and per cell,
