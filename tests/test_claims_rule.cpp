@@ -649,3 +649,52 @@ TEST_CASE("claims rule: a wrong type is an error, not the default") {
   CHECK(ok.equivalence);
   CHECK(ok.select == Select::mean);
 }
+
+TEST_CASE("claims rule: es_test_acc and es_test_loss, test read at the best validation evaluation") {
+  // Per seed s: batch at lr 0.1 peaks on val at step 40 (0.90; test there 0.86, loss 0.40) and ends
+  // at val 0.80 (final test 0.70); at lr 1 it peaks at step 80 with val 0.88 (test 0.84, loss 0.5)
+  // but ends higher on val (0.88 final vs lr 0.1's 0.80). none at both lrs: flat 0.5 on val, test
+  // 0.50 + 0.01 s, loss 1.0. Early stopping selects by the best val (lr 0.1: 0.90 > 0.88), not the
+  // final val (lr 1), and reads test at step 40.
+  std::vector<std::vector<std::string>> rows, curve;
+  for (int s = 0; s < 3; ++s)
+    for (const std::string lr : {"0.1", "1"})
+      for (const std::string norm : {"batch", "none"}) {
+        const std::string id = norm + lr + "s" + std::to_string(s);
+        const bool fast = norm == "batch" && lr == "0.1";
+        const double final_val = norm == "none" ? 0.5 : fast ? 0.80 : 0.88;
+        const double best_val = norm == "none" ? 0.5 : fast ? 0.90 : 0.88;
+        rows.push_back({id, norm, std::to_string(s), lr, "ok", "", "0.7", fmt::format("{}", final_val),
+                        fmt::format("{}", best_val), "100"});
+        for (int step : {0, 40, 80, 100}) {
+          double val = 0.1, test = 0.1, loss = 2.3;
+          if (norm == "none" && step > 0) val = 0.5, test = 0.50 + 0.01 * s, loss = 1.0;
+          if (fast && step == 40) val = 0.90, test = 0.86, loss = 0.40;
+          if (fast && step > 40) val = 0.80, test = 0.70, loss = 0.9;
+          if (norm == "batch" && !fast && step >= 80) val = 0.88, test = step == 80 ? 0.84 : 0.83, loss = 0.5;
+          curve.push_back({id, "val", std::to_string(step), fmt::format("{}", val), "0"});
+          curve.push_back({id, "test", std::to_string(step), fmt::format("{}", test), fmt::format("{}", loss)});
+        }
+      }
+  const CsvTable t = table({"run_id", "norm", "seed", "lr", "status", "failure", "final_test_acc", "final_val_acc",
+                            "best_val_acc", "steps_done"},
+                           rows);
+  const CsvTable curves = table({"run_id", "split", "step", "accuracy", "loss"}, curve);
+  ClaimRule r = bn_vs_none(Metric::value, 0.1);
+  r.select = Select::best_lr;
+  r.select_on = SelectOn::val;
+  r.column = "es_test_acc";
+  auto res = evaluate_claim(r, t, &curves);
+  REQUIRE(res.comparisons.size() == 1);
+  // batch: 0.86 in every seed; none (first lr on its tie, flat val): 0.50 + 0.01 s, reached at step 40.
+  CHECK(res.metric.at("batch").at(1) == doctest::Approx(0.86));
+  CHECK(res.metric.at("none").at(2) == doctest::Approx(0.52));
+  CHECK(res.comparisons[0].mean == doctest::Approx(0.35));
+  r.column = "es_test_loss";
+  r.direction = Direction::less;
+  res = evaluate_claim(r, t, &curves);
+  CHECK(res.metric.at("batch").at(0) == doctest::Approx(0.40));
+  CHECK(res.comparisons[0].mean == doctest::Approx(0.60));  // none 1.0 minus batch 0.40
+  // Without curves the column cannot be read: an error, not a default.
+  CHECK_THROWS_AS(evaluate_claim(r, t), ConfigError);
+}

@@ -333,9 +333,20 @@ ClaimRule read_claim_rule(const std::string& path) {
 
 namespace {
 
+// Early-stopped columns (es_test_acc, es_test_loss): run_id -> test accuracy and loss at the
+// evaluation where the selection split's accuracy was best (the first such).
+using Stopped = std::map<std::string, std::array<double, 2>>;
+
+bool early_stopped(const std::string& col) { return col == "es_test_acc" || col == "es_test_loss"; }
+
 // gap_acc and gap_loss are defined for runs that ended ok and not collapsed
 // (as in the reports); another run's gap is NaN, which leaves its cell undecided.
-double column_value(const CsvTable& t, std::size_t row, const std::string& col) {
+// es_*: from `stopped`; a run without curves is NaN.
+double column_value(const CsvTable& t, std::size_t row, const std::string& col, const Stopped& stopped) {
+  if (early_stopped(col)) {
+    const auto it = stopped.find(t.at(row, "run_id"));
+    return it == stopped.end() ? std::nan("") : it->second[col == "es_test_acc" ? 0 : 1];
+  }
   const bool gap = col == "gap_acc" || col == "gap_loss";
   if (gap && !(t.at(row, "status") == "ok" && t.at(row, "failure").empty())) return std::nan("");
   if (col == "gap_acc") return t.num(row, "final_train_acc") - t.num(row, "final_test_acc");
@@ -445,6 +456,7 @@ struct Selection {
   std::map<std::string, double> target;  // combination -> target
   double budget = 0;                      // the most steps any run made
   std::map<std::string, double> drift;    // activation_drift: run_id -> drift
+  Stopped stopped;                        // es_* columns: run_id -> test acc, loss at the best evaluation
   double grid_step = 0;  // the smallest step of the lr grid, decades (grid-valued metrics' resolution)
   double eval_step = 0;  // the evaluation interval, steps (step counts' resolution)
 };
@@ -535,11 +547,36 @@ std::map<std::string, double> select_drift(const CsvTable& a) {
   return drift;
 }
 
+// Early stopping on the selection split: per run, the test accuracy and loss at the first
+// evaluation step whose selection-split accuracy is the run's best.
+Stopped stopped_metrics(const CsvTable& curves, const std::string& split) {
+  std::map<std::string, std::pair<long, double>> best;  // run_id -> (step, accuracy)
+  for (std::size_t i = 0; i < curves.rows.size(); ++i)
+    if (curves.at(i, "split") == split) {
+      const double acc = curves.num(i, "accuracy");
+      const long step = curves.integer(i, "step");
+      auto [it, fresh] = best.emplace(curves.at(i, "run_id"), std::make_pair(step, acc));
+      if (!fresh && (acc > it->second.second || (acc == it->second.second && step < it->second.first)))
+        it->second = {step, acc};
+    }
+  Stopped out;
+  for (std::size_t i = 0; i < curves.rows.size(); ++i)
+    if (curves.at(i, "split") == "test")
+      if (const auto it = best.find(curves.at(i, "run_id")); it != best.end() && curves.integer(i, "step") == it->second.first)
+        out[it->first] = {curves.num(i, "accuracy"), curves.num(i, "loss")};
+  return out;
+}
+
 // select: the inputs the rule's metric needs; adds the contrast and the target to res.note.
 Selection select_inputs(const ClaimRule& rule, const CsvTable& t, const Grouping& g, const CsvTable* curves,
                         const CsvTable* activations, ClaimResult& res) {
   Selection sel;
   sel.sel_acc = std::string("final_") + split_name(rule.select_on) + "_acc";
+  if (early_stopped(rule.column)) {  // early stopping: runs compete at their best evaluation
+    if (!curves) throw ConfigError(fmt::format("column {} needs curves.csv", rule.column));
+    sel.sel_acc = std::string("best_") + split_name(rule.select_on) + "_acc";
+    sel.stopped = stopped_metrics(*curves, split_name(rule.select_on));
+  }
   if (!rule.contrast.empty())
     res.note = fmt::format("metric per group: {} at {}={} minus at {}={}", metric_name(rule.metric), rule.contrast,
                            rule.contrast_values[0], rule.contrast, rule.contrast_values[1]);
@@ -622,12 +659,12 @@ MetricValue metric_value(const MetricInput& in) {
     std::size_t best = in.rows[0];
     for (auto i : in.rows)
       if (in.t.num(i, in.sel.sel_acc) > in.t.num(best, in.sel.sel_acc)) best = i;
-    MetricValue m = exact(column_value(in.t, best, in.rule.column));
+    MetricValue m = exact(column_value(in.t, best, in.rule.column, in.sel.stopped));
     if (has_lr(in.t)) m.edge = grid_edge(in.t, in.rows, best);
     return m;
   }
   double s = 0;
-  for (auto i : in.rows) s += column_value(in.t, i, in.rule.column);
+  for (auto i : in.rows) s += column_value(in.t, i, in.rule.column, in.sel.stopped);
   return exact(s / double(in.rows.size()));
 }
 
@@ -635,7 +672,7 @@ MetricValue metric_value(const MetricInput& in) {
 MetricValue metric_spread(const MetricInput& in) {
   double s = 0, s2 = 0;
   for (auto i : in.rows) {
-    const double v = column_value(in.t, i, in.rule.column);
+    const double v = column_value(in.t, i, in.rule.column, in.sel.stopped);
     s += v;
     s2 += v * v;
   }

@@ -17,7 +17,11 @@
 //                                  # "steps_to_target" (curves.csv; target derived, see below),
 //                                  # "activation_drift" (activations.csv, see below)
 //   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss:
-//                                  #   train-test gaps of runs that ended ok, not collapsed)
+//                                  #   train-test gaps of runs that ended ok, not collapsed;
+//                                  #   es_test_acc, es_test_loss: early stopping, test accuracy and
+//                                  #   loss at the first evaluation (curves.csv) where the select-on
+//                                  #   split's accuracy is the run's best; best-lr then selects by
+//                                  #   best_<split>_acc, each run at its early-stopping point)
 //   over = "init"                  # spread: the key whose values the spread is taken over
 //   select = "best-lr"             # value: per norm and seed, the lr with the best final accuracy
 //   select-on = "test"             # the split every selection reads: "test", or "val" (the
