@@ -23,7 +23,9 @@ COLUMNS = ["id", "cell", "n", "mean", "ci_low", "ci_high", "margin", "verdict"]
 PAGE_ROWS = 32  # cells per page: about 1000 px tall at 100 dpi
 COLUMN_UNITS = {"final_test_acc": "test accuracy", "gap_loss": "test minus train loss",
                 "var_err": "relative error of the batch variance", "min_s": "step time",
-                "final_val_acc": "validation accuracy"}
+                "final_val_acc": "validation accuracy",
+                "es_test_acc": "test accuracy, early-stopped on validation",
+                "es_test_loss": "test loss, early-stopped on validation"}
 
 
 def read_cells(claims_dir):
