@@ -702,7 +702,7 @@ void setup_claims(CLI::App& app) {
   sub->add_option("--dir", o->dir,
                   "directory of claim experiment files [default: experiments/claims beside the binary: "
                   "<prefix>/share/normlab, the source checkout of a build tree, or $NORMLAB_SHARE_DIR]");
-  sub->add_flag("--list", o->list, "print each claim's id and file, then exit (runs nothing, writes nothing)");
+  auto* list = sub->add_flag("--list", o->list, "print each claim's id and file, then exit (runs nothing, writes nothing)");
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_flag("--no-report", o->no_report, "skip the per-claim figures (scripts/report.py)");
   auto* eval = sub->add_flag("--evaluate-only", o->evaluate_only,
@@ -718,8 +718,17 @@ void setup_claims(CLI::App& app) {
       ->check(CLI::Range(1, 100000))
       ->needs(until);
   until->excludes(eval);
-  sub->add_flag("--rule-hashes", o->rule_hashes,
+  auto* hashes = sub->add_flag("--rule-hashes", o->rule_hashes,
                 "print each claim's rule hash (what [[amendment]] from_hash / to_hash record) and run nothing");
+  // --list and --rule-hashes read the claim files and nothing else: an option they would
+  // ignore is refused (exit 2), not dropped. --list prints every claim; --rule-hashes keeps --only.
+  for (const char* name : {"--out", "--baseline", "--beside", "--jobs", "--no-report", "--evaluate-only",
+                           "--accept-unregistered", "--until-decided", "--max-seeds", "--profile"}) {
+    list->excludes(sub->get_option(name));
+    hashes->excludes(sub->get_option(name));
+  }
+  list->excludes(sub->get_option("--only"));
+  list->excludes(hashes);
   sub->callback([o] { run_claims(*o); });
 }
 

@@ -57,7 +57,12 @@ beside: --beside O shows O's verdicts beside the evaluated ones in claims.md (a 
   every cell both decide agrees. O is read, never written. A folder that is not a claims
   store (no manifest, or another kind's), a claims.csv verdict outside the allowed values,
   a repeated row, a missing column, and the output folder itself are refused (exit 2, naming the file and the allowed values) before the
-  output folder changes."""
+  output folder changes.
+ignored-options: --list and --rule-hashes read the claim files and nothing else, so every
+  option they would ignore (--out, --baseline, --beside, --jobs, --no-report, --evaluate-only,
+  --accept-unregistered, --until-decided, --max-seeds, --profile; and --only or
+  --rule-hashes beside --list) is exit 2 naming both options, and --out is not created;
+  alone (and --rule-hashes with --only) they exit 0."""
 import json
 import os
 import re
@@ -465,6 +470,21 @@ with tempfile.TemporaryDirectory() as tmp:
         check("records no rule hash" in p.stderr and not os.path.exists(out), p.stderr)
     elif CASE == "beside":
         beside(tmp)
+    elif CASE == "ignored-options":
+        out = os.path.join(tmp, "never")
+        existing = os.path.join(ROOT, "results", "baseline")
+        given = [["--out", out], ["--baseline", existing], ["--beside", existing], ["--jobs", "2"],
+                 ["--no-report"], ["--evaluate-only"], ["--accept-unregistered"], ["--until-decided"],
+                 ["--until-decided", "--max-seeds", "6"], ["--profile", "full"]]
+        for mode in ("--list", "--rule-hashes"):
+            for extra in given + ([["--only", CLAIM], ["--rule-hashes"]] if mode == "--list" else []):
+                p = normlab(["claims", mode] + extra, expect=2)
+                check(mode in p.stderr and extra[0] in p.stderr,
+                      f"claims {mode} {' '.join(extra)}: the refusal does not name both options:\n{p.stderr}")
+                check(not os.path.exists(out), f"claims {mode} {' '.join(extra)} created --out")
+        check(CLAIM in normlab(["claims", "--list"]).stdout, "claims --list does not list the claims")
+        p = normlab(["claims", "--rule-hashes", "--only", CLAIM])
+        check(p.stdout.split()[0] == CLAIM and len(p.stdout.splitlines()) == 1, p.stdout)
     elif CASE == "only-keeps-others":
         only_keeps_others(tmp)
     elif CASE == "until-decided":
