@@ -933,26 +933,29 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
   return res;
 }
 
-bool run_selected(const ClaimRule& rule, const std::function<std::optional<std::string>(const std::string&)>& value) {
-  const auto is = [&](const std::string& key, const std::string& want) {
-    const auto v = value(key);
-    return !v || same_value(*v, want);
-  };
+namespace {
+using RunValue = std::function<std::optional<std::string>(const std::string&)>;
+
+// Whether the run's value of key is want; a key the run does not have passes.
+bool run_is(const RunValue& value, const std::string& key, const std::string& want) {
+  const auto v = value(key);
+  return !v || same_value(*v, want);
+}
+}  // namespace
+
+bool run_selected(const ClaimRule& rule, const RunValue& value) {
   for (const auto& [k, allowed] : rule.where)
-    if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& w) { return is(k, w); })) return false;
-  return rule.contrast.empty() || is(rule.contrast, rule.contrast_values[0]) || is(rule.contrast, rule.contrast_values[1]);
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& w) { return run_is(value, k, w); }))
+      return false;
+  return rule.contrast.empty() || run_is(value, rule.contrast, rule.contrast_values[0]) ||
+         run_is(value, rule.contrast, rule.contrast_values[1]);
 }
 
-bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell,
-                    const std::function<std::optional<std::string>(const std::string&)>& value) {
-  const auto is = [&](const std::string& key, const std::string& want) {
-    const auto v = value(key);
-    return !v || same_value(*v, want);
-  };
+bool run_feeds_cell(const ClaimRule& rule, const Comparison& cell, const RunValue& value) {
   if (!run_selected(rule, value)) return false;
-  if (!is(rule.by, cell.arm) && !is(rule.by, rule.control)) return false;
+  if (!run_is(value, rule.by, cell.arm) && !run_is(value, rule.by, rule.control)) return false;
   for (const auto& [k, v] : cell.combo)
-    if (!is(k, v)) return false;
+    if (!run_is(value, k, v)) return false;
   return true;
 }
 
