@@ -78,11 +78,16 @@ void check_trusted(const std::string& dir, const ClaimRule& rule, const Experime
     if (std::find(files.begin(), files.end(), rule.file) == files.end()) files.push_back(rule.file);
     problems = check_results_csvs(dir, files, &notes);
     if (fs::is_directory(dir + "/parts")) {
-      const SweepDir sd(dir);
-      for (const auto& r : ex.runs)
+      // The folder's own numerics are evaluated as they are; only a folder that mixes two is refused.
+      const SweepDir sd(dir, PartChecks::full, PartNumerics::any);
+      std::vector<std::string> ids;
+      for (const auto& r : ex.runs) {
+        ids.push_back(r.run_id());
         if (const RunParts c = sd.check_run(r.run_id()); c.state != RunParts::whole)
           problems.push_back(c.state == RunParts::missing ? fmt::format("{}/parts: run {} has no parts", dir, r.run_id())
                                                           : c.problem);
+      }
+      if (const std::string mixed = mixed_numerics(sd, ids); !mixed.empty()) problems.push_back(mixed);
     }
   }
   for (const auto& n : notes) spdlog::warn("--evaluate-only: {} (a diverged run's metric, kept as data)", n);

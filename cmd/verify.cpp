@@ -113,7 +113,7 @@ void check_against_grid(const CsvTable& t, const ManifestGrid& g, Violations* v)
 // Every part in parts/ is trusted, and the CSVs are exactly their assembly.
 void check_parts(const std::string& dir, const ManifestGrid& g, Violations* v) {
   if (!fs::is_directory(dir + "/parts")) return;
-  const SweepDir sd(dir);
+  const SweepDir sd(dir, PartChecks::full, PartNumerics::any);  // an older build's parts are intact, not damaged
   std::set<std::string> ids;
   for (const auto& e : fs::directory_iterator(dir + "/parts")) {
     const std::string name = e.path().filename().string();
@@ -128,6 +128,7 @@ void check_parts(const std::string& dir, const ManifestGrid& g, Violations* v) {
       if (!sd.read_part(id, kind, &problem)) v->push_back(fmt::format("{}: {}", sd.part(id, kind), problem));
     }
   }
+  if (const std::string mixed = mixed_numerics(sd, {ids.begin(), ids.end()}); !mixed.empty()) v->push_back(mixed);
   int present = 0;
   for (const auto& [name, text] : sd.assembled(g.runs, &present)) {
     const std::string path = dir + "/" + name;

@@ -1,12 +1,14 @@
 // Sweep directory: per-run part files, sealed with a footer naming the run and
 // a checksum, their ledger of checksums, and their assembly (layout in
 // sweep_dir.h). A part is
-//   HEADER\n ROWS #part run_id=ID sha256=HEX\n,   HEX = sha256(HEADER\n ROWS)
+//   HEADER\n ROWS #part run_id=ID numerics=NUM sha256=HEX\n,   HEX = sha256(HEADER\n ROWS)
 // and is trusted only when HEADER is today's, ID is the file's run and every
-// row's, HEX matches, and ledger/parts.sha256 records sha256(whole file).
+// row's, NUM is this build's numerics_id() (tensor/numerics.h), HEX matches,
+// and ledger/parts.sha256 records sha256(whole file).
 #include "sweep/sweep_dir.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "core/sha256.h"
 #include "results/csv_table.h"
 #include "results/run_files.h"
+#include "tensor/numerics.h"
 
 namespace normlab {
 
@@ -32,6 +35,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFooter = "#part run_id=";
+constexpr const char* kNumerics = " numerics=";
 constexpr const char* kSum = " sha256=";
 constexpr const char* kLedger = "/ledger/parts.sha256";
 
@@ -53,15 +57,41 @@ std::string slurp(const std::string& path) {
 }
 
 std::string sealed(const std::string& run_id, const std::string& content) {
-  return content + kFooter + run_id + kSum + sha256_hex(content) + "\n";
+  return content + kFooter + run_id + kNumerics + numerics_id() + kSum + sha256_hex(content) + "\n";
+}
+
+// The footer's numerics, between " numerics=" and " sha256=" (the footer already names run_id);
+// the problem when it has none or another build's.
+// The footer's numerics token ("" when it records none: an older normlab's part).
+std::string footer_numerics(const std::string& text, std::size_t after_id) {
+  const std::size_t sum = text.find(kSum, after_id);
+  if (text.compare(after_id, std::strlen(kNumerics), kNumerics) != 0 || sum == std::string::npos) return "";
+  const std::size_t from = after_id + std::strlen(kNumerics);
+  return text.substr(from, sum - from);
+}
+
+bool same_numerics(const std::string& text, std::size_t after_id, std::string* problem) {
+  const std::size_t sum = text.find(kSum, after_id);
+  if (text.compare(after_id, std::strlen(kNumerics), kNumerics) != 0 || sum == std::string::npos) {
+    *problem = "its footer records no numerics (written by an older normlab): the arithmetic it was computed with "
+               "is not known";
+    return false;
+  }
+  const std::size_t from = after_id + std::strlen(kNumerics);
+  if (const std::string had = text.substr(from, sum - from); had != numerics_id()) {
+    *problem = fmt::format("it was computed with other numerics ({}; this build: {}), whose bytes differ",
+                           had, numerics_id());
+    return false;
+  }
+  return true;
 }
 
 // The rows of a sealed part of run_id with this header; the problem otherwise.
 std::optional<std::string> unseal(const std::string& text, const std::string& run_id, const std::string& header,
-                                  bool checksum, std::string* problem) {
+                                  bool checksum, bool this_build, std::string* problem) {
   const std::size_t foot = text.size() < 2 ? std::string::npos : text.rfind('\n', text.size() - 2);
   const std::size_t start = foot == std::string::npos ? 0 : foot + 1;
-  const std::string want = kFooter + run_id + kSum;
+  const std::string named = kFooter + run_id;
   if (text.empty() || text.back() != '\n' || text.compare(start, 7, "#part s") == 0 ||
       text.compare(start, 13, kFooter) != 0) {
     *problem = text.compare(start, 7, "#part s") == 0
@@ -69,12 +99,21 @@ std::optional<std::string> unseal(const std::string& text, const std::string& ru
                    : "no checksum line at its end (cut short, overwritten, or written by an older normlab)";
     return std::nullopt;
   }
-  if (text.compare(start, want.size(), want) != 0 || text.size() - start != want.size() + 64 + 1) {
+  const std::size_t after_id = start + named.size();
+  if (text.compare(start, named.size(), named) != 0 ||
+      (text.compare(after_id, std::strlen(kNumerics), kNumerics) != 0 &&
+       text.compare(after_id, std::strlen(kSum), kSum) != 0)) {
     *problem = fmt::format("its footer names another run, not {} (a part copied or renamed from another run)", run_id);
     return std::nullopt;
   }
+  if (this_build && !same_numerics(text, after_id, problem)) return std::nullopt;
+  const std::size_t hex = text.find(kSum, after_id) + std::strlen(kSum);
+  if (text.size() - hex != 64 + 1) {
+    *problem = "its checksum line is malformed";
+    return std::nullopt;
+  }
   const std::string content = text.substr(0, start);
-  if (checksum && sha256_hex(content) != text.substr(start + want.size(), 64)) {
+  if (checksum && sha256_hex(content) != text.substr(hex, 64)) {
     *problem = "its checksum does not match its content";
     return std::nullopt;
   }
@@ -118,8 +157,8 @@ struct SweepDir::Ledger {
   std::map<std::string, std::string> sums;  // "parts/ID.KIND.csv" -> hex
 };
 
-SweepDir::SweepDir(std::string dir, PartChecks checks)
-    : dir_(std::move(dir)), checks_(checks), ledger_(std::make_shared<Ledger>()) {
+SweepDir::SweepDir(std::string dir, PartChecks checks, PartNumerics numerics)
+    : dir_(std::move(dir)), checks_(checks), numerics_(numerics), ledger_(std::make_shared<Ledger>()) {
   fs::create_directories(parts_dir());
   reload_ledger();
 }
@@ -171,7 +210,8 @@ std::optional<std::string> SweepDir::read_part(const std::string& run_id, const 
   }
   const std::string text = slurp(p);
   const bool sums = checks_ == PartChecks::full;
-  std::optional<std::string> body = unseal(text, run_id, k->header(), sums, problem);
+  std::optional<std::string> body =
+      unseal(text, run_id, k->header(), sums, numerics_ == PartNumerics::this_build, problem);
   if (body) *problem = foreign_row(k->header(), *body, run_id, p);
   if (problem->empty() && sums) {
     std::lock_guard<std::mutex> lock(ledger_->mu);
@@ -279,6 +319,27 @@ std::string SweepDir::archive_parts() const {
       return dst;
     }
   }
+}
+
+std::string SweepDir::numerics_of(const std::string& run_id) const {
+  const std::string text = slurp(part(run_id, "runs"));
+  const std::size_t foot = text.size() < 2 ? std::string::npos : text.rfind('\n', text.size() - 2);
+  const std::size_t start = foot == std::string::npos ? 0 : foot + 1;
+  const std::string named = kFooter + run_id;
+  if (text.compare(start, named.size(), named) != 0) return "";
+  return footer_numerics(text, start + named.size());
+}
+
+std::string mixed_numerics(const SweepDir& dir, const std::vector<std::string>& run_ids) {
+  std::map<std::string, int> count;
+  for (const auto& id : run_ids)
+    if (fs::exists(dir.part(id, "runs"))) ++count[dir.numerics_of(id)];
+  if (count.size() < 2) return "";
+  std::vector<std::string> each;
+  for (const auto& [n, c] : count) each.push_back(fmt::format("{} ({} runs)", n.empty() ? "not recorded" : n, c));
+  return fmt::format("{}/parts: runs computed with different numerics: {}; one comparison would mix two "
+                     "arithmetics (run the sweep again with this build: it recomputes the runs of other numerics)",
+                     dir.path(), fmt::join(each, ", "));
 }
 
 }  // namespace normlab

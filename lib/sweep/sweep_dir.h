@@ -4,13 +4,16 @@
 //       one completed run each, written in that order, each by rename from a
 //       temporary file; the runs part marks the run complete, so a run killed at
 //       any moment has no runs part and is simply run again. Each part is
-//           HEADER\n ROWS... #part run_id=ID sha256=HEX\n
+//           HEADER\n ROWS... #part run_id=ID numerics=NUM sha256=HEX\n
 //       where HEX is the SHA-256 of everything before that last line. A part is
 //       trusted only when that line is there, ID is the run its file name
-//       names and every row's run_id column, the checksum matches both HEX and
-//       the ledger's record of it, and HEADER is the current column layout; a
-//       run with any part that is not is "damaged" and is run again (a
-//       truncated, overwritten, copied-from-another-run or older-layout file).
+//       names and every row's run_id column, NUM is this build's numerics
+//       (tensor/numerics.h: the engine's summation orders, the BLAS and its kernel),
+//       the checksum matches both HEX and the ledger's record of it, and HEADER
+//       is the current column layout; a run with any part that is not is
+//       "damaged" and is run again (a truncated, overwritten, copied-from-another-run
+//       or older-layout file, or one computed with other arithmetic, which would
+//       otherwise sit beside this build's runs in one comparison).
 //   ledger/parts.sha256
 //       one line "HEX  parts/ID.KIND.csv" appended (O_APPEND, one write) as each
 //       part is renamed into place; the last line for a file is its record. A
@@ -42,10 +45,15 @@ struct RunParts {
 // test that shows the randomized store test catches a planted bug, switched on
 // by NORMLAB_FAULT_TRUST_PARTS=1 in `sweep`) everything but the two checksums.
 enum class PartChecks { full, without_checksums };
+// Whose numerics a trusted part must record: this build's (resuming, merging: a part of other
+// numerics is run again), or any (verify, --evaluate-only: the parts are read as they are, and
+// mixed_numerics() finds a folder whose runs disagree).
+enum class PartNumerics { this_build, any };
 
 class SweepDir {
  public:
-  explicit SweepDir(std::string dir, PartChecks checks = PartChecks::full);
+  explicit SweepDir(std::string dir, PartChecks checks = PartChecks::full,
+                    PartNumerics numerics = PartNumerics::this_build);
   const std::string& path() const { return dir_; }
 
   // Whether the run has a whole set of parts (see above).
@@ -72,6 +80,8 @@ class SweepDir {
   std::optional<std::string> read_part(const std::string& run_id, const char* kind, std::string* problem) const;
   // Re-reads ledger/parts.sha256 (other processes may have added to it).
   void reload_ledger() const;
+  // The numerics a run's runs part records ("" when none: an older normlab's, or no part).
+  std::string numerics_of(const std::string& run_id) const;
 
  private:
   void record(const std::string& file) const;  // appends the file's hash to the ledger
@@ -79,8 +89,13 @@ class SweepDir {
   std::optional<std::vector<std::string>> read_run(const std::string& run_id, RunParts* check) const;
   std::string dir_;
   PartChecks checks_;
+  PartNumerics numerics_;
   struct Ledger;  // parts.sha256 as read (file -> hash), shared by copies
   std::shared_ptr<Ledger> ledger_;
 };
+
+// "" when the runs among run_ids that have parts record one numerics; else the problem, naming
+// each numerics and its count of runs.
+std::string mixed_numerics(const SweepDir& dir, const std::vector<std::string>& run_ids);
 
 }  // namespace normlab

@@ -97,7 +97,8 @@ def case_damaged_parts(tmp):
     lines = open(part).read().splitlines(True)
     import hashlib
     content = lines[0].replace("run_id,", "run_id,old_column,", 1) + "".join(lines[1:-1])
-    write(part, content + f"#part run_id={ids[5]} sha256=" + hashlib.sha256(content.encode()).hexdigest() + "\n")
+    sealed_by = lines[-1][:lines[-1].rindex(" sha256=")]  # "#part run_id=ID numerics=NUM"
+    write(part, content + f"{sealed_by} sha256=" + hashlib.sha256(content.encode()).hexdigest() + "\n")
     p = normlab(["sweep", exp, "--out", out])
     check("ran 1," in p.stderr and "current layout" in p.stderr, p.stderr)
     same_csvs(ref, out)

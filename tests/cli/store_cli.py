@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -217,13 +218,14 @@ def case_copied_part(tmp):
     # Forged: a row changed and the footer recomputed; the ledger still holds the old hash.
     text = open(part(s, b, "runs")).read()
     body = text[:text.rindex("#part")]
+    sealed_by = text[text.rindex("#part"):text.rindex(" sha256=")]  # "#part run_id=ID numerics=NUM"
     lines = body.splitlines(True)
     fields = next(csv.reader([lines[1]]))
     fields[fields.index("ok") + 2] = "0.99"
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(fields)
     body = lines[0] + buf.getvalue()
-    write(part(s, b, "runs"), body + f"#part run_id={b} sha256={hashlib.sha256(body.encode()).hexdigest()}\n")
+    write(part(s, b, "runs"), body + f"{sealed_by} sha256={hashlib.sha256(body.encode()).hexdigest()}\n")
     p = normlab(["sweep", exp, "--out", s])
     check("ran 1, skipped 1" in p.stderr and "parts.sha256" in p.stderr, f"a forged part was trusted:\n{p.stderr}")
     check(rows(os.path.join(s, "runs.csv"))[2][fields.index("ok") + 2] != "0.99", "the forged number survived")
@@ -233,6 +235,52 @@ def case_copied_part(tmp):
     m = os.path.join(tmp, "M")
     p = normlab(["merge", s, "--out", m], expect=1)
     check("not used" in p.stderr and b in p.stderr, f"merge used the copied part:\n{p.stderr}")
+
+
+def reseal(d, run_id, numerics):
+    """Every part of run_id sealed again as computed with `numerics` (None: an older normlab's
+    footer, with none), its checksum and the ledger's record of it updated: only the numerics differ."""
+    for kind in ["curves", "activations", "batchstats", "runs"]:
+        text = open(part(d, run_id, kind)).read()
+        body = text[:text.rindex("#part")]
+        seal = f"#part run_id={run_id}" + ("" if numerics is None else f" numerics={numerics}")
+        whole = body + f"{seal} sha256={hashlib.sha256(body.encode()).hexdigest()}\n"
+        write(part(d, run_id, kind), whole)
+        with open(os.path.join(d, "ledger", "parts.sha256"), "a") as fh:
+            fh.write(f"{hashlib.sha256(whole.encode()).hexdigest()}  parts/{run_id}.{kind}.csv\n")
+
+
+def case_other_numerics(tmp):
+    """A run computed with other numerics (another engine arithmetic, BLAS or kernel) is not
+    resumed beside this build's runs: the sweep computes it again (naming both numerics), so
+    one folder never compares two arithmetics; verify reads a folder of one numerics as it is,
+    and exits 1 on one that mixes two, naming each numerics and its runs. Variants: a part with no
+    numerics (an older normlab's) is run again too; a whole folder of other numerics verifies,
+    and a sweep recomputes every run of it."""
+    s = os.path.join(tmp, "S")
+    exp = sweep_e1(tmp, s)
+    a, b = run_ids(s)
+    good = {f: rows(os.path.join(s, f)) for f in CSVS}
+    mine = open(part(s, a, "runs")).read().rsplit(" numerics=", 1)[1].split(" ")[0]
+    check(re.fullmatch(r"[0-9]+-openblas-[0-9.]+-[a-z0-9]+", mine) is not None, f"this build's numerics: {mine!r}")
+    reseal(s, b, "2-openblas-0.3.21-haswell")
+    p = normlab(["verify", s], expect=1)
+    check("different numerics" in p.stdout and "2-openblas-0.3.21-haswell (1 runs)" in p.stdout and
+          f"{mine} (1 runs)" in p.stdout, f"verify does not name the mixed numerics:\n{p.stdout}")
+    p = normlab(["sweep", exp, "--out", s])
+    check("ran 1, skipped 1" in p.stderr and "other numerics (2-openblas-0.3.21-haswell; this build: " + mine in p.stderr,
+          f"the run of other numerics was resumed:\n{p.stderr}")
+    check(all(rows(os.path.join(s, f)) == good[f] for f in CSVS), "the recomputed run's bytes differ")
+    verify_ok(s)
+    reseal(s, a, None)
+    p = normlab(["sweep", exp, "--out", s])
+    check("ran 1, skipped 1" in p.stderr and "records no numerics" in p.stderr, p.stderr)
+    for r in (a, b):
+        reseal(s, r, "9-other")
+    verify_ok(s)  # one numerics throughout: intact, not mixed
+    p = normlab(["sweep", exp, "--out", s])
+    check("ran 2, skipped 0" in p.stderr, f"a folder of other numerics was resumed:\n{p.stderr}")
+    check(all(rows(os.path.join(s, f)) == good[f] for f in CSVS), "the recomputed runs' bytes differ")
 
 
 def case_cr_dataset(tmp):

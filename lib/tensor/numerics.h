@@ -1,0 +1,23 @@
+#pragma once
+// The arithmetic a run's bytes come from. The same config and seed give the same
+// bytes under the same numerics; a change of any part below changes them (well within
+// float rounding, then amplified by training):
+//   kNumericsVersion  the engine's own summation orders; raised by every engine change
+//                     that changes result bytes (docs/claims.md, "Engine changes that
+//                     changed result bytes", lists them)
+//   the BLAS          its library version and the kernel it runs (tensor/blas_kernel.h)
+// A sweep folder's parts record the numerics of the build that computed them
+// (sweep/sweep_dir.h), and a part with other numerics is not trusted: the run is
+// computed again, so one folder never mixes two arithmetics in one comparison.
+#include <string>
+
+namespace normlab {
+
+// 1: before the record; 2: 750cbb5 (the rnn's tanh through Eigen's vectorized form);
+// 3: 0d8d5e4 (direct first convolution; few-row rnn products).
+inline constexpr int kNumericsVersion = 3;
+
+// "V-LIBRARY-VERSION-KERNEL", e.g. "3-openblas-0.3.21-haswell": lower case, no spaces.
+std::string numerics_id();
+
+}  // namespace normlab
