@@ -2,8 +2,8 @@
 // Inverted dropout (Srivastava et al. 2014, "Dropout: A Simple Way to Prevent
 // Neural Networks from Overfitting"), as PyTorch's nn.Dropout(p).
 //   train: y = x * keep / (1 - p), keep ~ Bernoulli(1 - p) per element, drawn anew
-//          each train-mode forward (the trainer's activation probe runs one too) from
-//          the layer's own stream of the run's seed
+//          each training forward from the layer's own stream of the run's seed (the
+//          activation probe's train-mode forward restores the stream: Layer::rngs)
 //   eval, eval_batch_stats: y = x (identity)
 // No parameters or buffers, so it takes an index in the model as nn.Dropout does
 // in nn.Sequential and adds nothing to the state_dict.
@@ -26,6 +26,7 @@ class Dropout final : public Layer<T> {
   double scratch_numel(int max_batch) const override { return double(max_batch) * this->in_.size(); }
   // train: out (N, in_shape) = in * mask; other modes copy.
   void forward(T* out, const T* in, int N, Mode mode) override;
+  void rngs(std::vector<Rng*>& out) override { out.push_back(&rng_); }
   // din (N, in_shape) += dout * mask (train) or dout (other modes).
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/rng.h"
 #include "tensor/shape.h"
 
 namespace normlab {
@@ -64,6 +65,10 @@ class Layer {
   virtual double scratch_numel(int max_batch) const { (void)max_batch; return 0; }
   // Default values for buffers (running_var = 1, ...), before any training.
   virtual void reset_buffers() {}
+  // The layer's random streams (dropout's masks, noisy BN's draws), appended to out. A
+  // train-mode forward that is not a training step (the activation probe) saves and restores
+  // them, so that how often a run is evaluated never changes the draws its training sees.
+  virtual void rngs(std::vector<Rng*>& out) { (void)out; }
 
   virtual void forward(T* out, const T* in, int N, Mode mode) = 0;
   // `out` is what forward wrote for this `in`; some layers need only one of them.

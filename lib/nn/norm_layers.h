@@ -125,6 +125,8 @@ class BatchNorm final : public NormLayer<T> {
     given_shift_ = shift;
   }
 
+  void rngs(std::vector<Rng*>& out) override { out.push_back(&rng_); }  // noisy-batch's draws
+
  private:
   void renorm_correction(const T* mean, const T* var);  // r_, d_ from running averages
   void draw_noise();                                    // s_, m_

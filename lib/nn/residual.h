@@ -39,6 +39,9 @@ class ResidualBlock final : public Layer<T> {
   void reserve(int max_batch) override;
   double scratch_numel(int max_batch) const override;
   void reset_buffers() override;
+  void rngs(std::vector<Rng*>& out) override {
+    for (auto& p : parts_) p.layer->rngs(out);
+  }
 
   // out (N, w, H/s, W/s) from in (N, C, H, W).
   void forward(T* out, const T* in, int N, Mode mode) override;

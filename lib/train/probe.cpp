@@ -42,9 +42,20 @@ ActivationProbe::ActivationProbe(const Sequential<float>& model, std::vector<flo
 
 void ActivationProbe::measure(Sequential<float>& model, long step,
                               std::vector<ActivationPoint>& out) {
+  // The probe's train-mode forward leaves no trace: running statistics and random streams
+  // (dropout masks, noisy BN's draws) are restored, so training never depends on how often
+  // it is probed.
+  if (!rngs_found_) {
+    for (std::size_t i = 0; i < model.num_layers(); ++i) model.layer(i).rngs(rngs_);
+    saved_rngs_.reserve(rngs_.size());
+    rngs_found_ = true;
+  }
   saved_buffers_.assign(model.buffers().begin(), model.buffers().end());
+  saved_rngs_.clear();
+  for (Rng* r : rngs_) saved_rngs_.push_back(*r);
   model.forward(x_.data(), n_, Mode::train);
   std::copy(saved_buffers_.begin(), saved_buffers_.end(), model.buffers().begin());
+  for (std::size_t i = 0; i < rngs_.size(); ++i) *rngs_[i] = saved_rngs_[i];
   const std::size_t first = out.size();
   for (auto i : layers_) {
     const Layer<float>& L = model.layer(i);

@@ -26,6 +26,9 @@ class ActivationProbe {
   int n_;
   std::vector<std::size_t> layers_;
   std::vector<float> saved_buffers_, scratch_;
+  std::vector<Rng*> rngs_;        // the model's random streams (Layer::rngs), found at the first measure
+  std::vector<Rng> saved_rngs_;   // their state before the probe's forward
+  bool rngs_found_ = false;
 };
 
 }  // namespace normlab

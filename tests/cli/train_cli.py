@@ -107,6 +107,26 @@ def case_deterministic(tmp):
                 check(a == b, f"{f} differs between {group[0]} and {other}")
 
 
+def case_eval_schedule_invisible(tmp):
+    """How often a run is evaluated never changes its training: the final metrics of runs
+    with stochastic layers (dropout 0.5, noisy BN's per-step draws, ghost BN) and of plain BN
+    are the same bytes evaluated once at the end, every 7 steps or about 20 times. (The
+    activation probe at each evaluation runs a train-mode forward: it used to draw dropout
+    masks and noise from the training streams.)"""
+    final = ["status", "final_test_acc", "final_train_loss", "final_test_loss", "final_train_acc", "steps_done"]
+    for extra in (["--dropout", "0.5", "--norm", "none"], ["--dropout", "0.5"], ["--norm", "noisy-batch"],
+                  ["--norm", "ghost-batch", "--ghost-batch", "8"], []):
+        got = []
+        for every in ("1000000", "7", "0"):
+            d = os.path.join(tmp, f"e{len(got)}_{'_'.join(extra) or 'bn'}")
+            base = ["--dataset", DATA, "--model", "mlp", "--widths", "32,16", "--batch-size", "32", "--epochs", "2"]
+            run(base + (extra if "--norm" in extra else extra + ["--norm", "batch"]) +
+                ["--eval-every", every, "--seed", "5", "--quiet", "--out", d])
+            row = read(os.path.join(d, "runs.csv"))[0]
+            got.append({k: row[k] for k in final})
+        check(got[0] == got[1] == got[2], f"{extra}: the final metrics depend on --eval-every:\n{got}")
+
+
 def case_divergence(tmp):
     run(BASE + ["--lr", "1e6", "--norm", "none", "--out", tmp])
     r = read(os.path.join(tmp, "runs.csv"))[0]
