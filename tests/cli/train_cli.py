@@ -110,12 +110,15 @@ def case_deterministic(tmp):
 def case_eval_schedule_invisible(tmp):
     """How often a run is evaluated never changes its training: the final metrics of runs
     with stochastic layers (dropout 0.5, noisy BN's per-step draws, ghost BN) and of plain BN
-    are the same bytes evaluated once at the end, every 7 steps or about 20 times. (The
+    are the same bytes evaluated once at the end, every 7 steps or about 20 times, also with
+    precise or batch evaluation statistics. (The
     activation probe at each evaluation runs a train-mode forward: it used to draw dropout
     masks and noise from the training streams.)"""
     final = ["status", "final_test_acc", "final_train_loss", "final_test_loss", "final_train_acc", "steps_done"]
     for extra in (["--dropout", "0.5", "--norm", "none"], ["--dropout", "0.5"], ["--norm", "noisy-batch"],
-                  ["--norm", "ghost-batch", "--ghost-batch", "8"], []):
+                  ["--norm", "ghost-batch", "--ghost-batch", "8"], [],
+                  # evaluation that runs training batches (precise statistics) or batch statistics
+                  ["--dropout", "0.5", "--eval-stats", "precise"], ["--norm", "noisy-batch", "--eval-stats", "batch"]):
         got = []
         for every in ("1000000", "7", "0"):
             d = os.path.join(tmp, f"e{len(got)}_{'_'.join(extra) or 'bn'}")
