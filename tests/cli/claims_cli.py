@@ -10,7 +10,9 @@ fault flips (seconds; quick-vs-committed-baseline gates every claim).
 quick-vs-committed-baseline: the quick profile reproduces results/baseline/
 (verdicts and numbers within each rule's tolerance).
 quick-full-cells: the committed quick baseline and full profile have the same
-cells, and no cell decided in both has opposite verdicts.
+cells, and no cell decided in both has opposite verdicts, except the ones listed
+in KNOWN_OPPOSITE with their reason (the README lists them too); a listed cell
+that no longer differs fails as well, so the list stays true.
 evaluate-only: re-applying the rules to a copy of results/claims-full runs
 nothing and gives its claims.csv byte for byte; on a directory of another
 grid (the quick baseline) it exits 2 naming the grid.
@@ -67,6 +69,13 @@ def cells(d):
         return {(r["id"], r["cell"]): r["verdict"] for r in csv.DictReader(f) if r["cell"] != ""}
 
 
+# Cells that quick and full decide oppositely, each with its reason (README, "Verdicts of the full profile").
+KNOWN_OPPOSITE = {
+    ("regularization", "batch @ dropout=0.5"):
+        "quick: 20 epochs, 4 seeds, numerics 4 (dropout masks no longer drawn by the activation probe); "
+        "full: 40 epochs, 11 seeds, the numerics-3 build's runs",
+}
+
 if CASE == "quick-full-cells":
     quick, full = (cells(os.path.join(ROOT, "results", d)) for d in ("baseline", "claims-full"))
     if set(quick) != set(full):
@@ -74,10 +83,15 @@ if CASE == "quick-full-cells":
                  f"only in full: {sorted(set(full) - set(quick))}")
     decided = ("supported", "not supported")
     clash = [(k, quick[k], full[k]) for k in quick if quick[k] in decided and full[k] in decided and quick[k] != full[k]]
-    if clash:
-        sys.exit(f"FAIL: quick and full decide these cells oppositely: {clash}")
+    unexplained = [c for c in clash if c[0] not in KNOWN_OPPOSITE]
+    if unexplained:
+        sys.exit(f"FAIL: quick and full decide these cells oppositely: {unexplained}")
+    stale = sorted(set(KNOWN_OPPOSITE) - {c[0] for c in clash})
+    if stale:
+        sys.exit(f"FAIL: KNOWN_OPPOSITE lists cells that no longer differ: {stale}")
     both = sum(quick[k] in decided and full[k] in decided for k in quick)
-    print(f"PASS {CASE}: {len(quick)} cells in both; {both} decided in both, none opposite")
+    print(f"PASS {CASE}: {len(quick)} cells in both; {both} decided in both, opposite only where listed: "
+          f"{[c[0] for c in clash]}")
     sys.exit(0)
 
 def check_hook_recorded(stderr, manifest, hook):
