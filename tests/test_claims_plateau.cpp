@@ -9,17 +9,12 @@
 #include <cmath>
 
 #include "claims/plateau.h"
+#include "claims_test_util.h"
 
 using namespace normlab;
 
 namespace {
-CsvTable table(std::vector<std::string> header, std::vector<std::vector<std::string>> rows) {
-  CsvTable t;
-  t.path = "test.csv";
-  t.header = std::move(header);
-  t.rows = std::move(rows);
-  return t;
-}
+using normlab::test::table;
 
 // A curve row on the val split (and a test row beside it that selection must not read).
 void add_curve(CsvTable& c, const std::string& id, long step, double val_acc) {

@@ -10,18 +10,13 @@
 #include <tuple>
 
 #include "claims/rule.h"
+#include "claims_test_util.h"
 #include "core/errors.h"
 
 using namespace normlab;
 
 namespace {
-CsvTable table(std::vector<std::string> header, std::vector<std::vector<std::string>> rows) {
-  CsvTable t;
-  t.path = "test.csv";
-  t.header = std::move(header);
-  t.rows = std::move(rows);
-  return t;
-}
+using normlab::test::table;
 
 // A "value" rule comparing `treatment` with `control` in `column`, per `each` combination.
 ClaimRule value_rule(std::string column, std::string by, std::vector<std::string> each,
