@@ -71,9 +71,7 @@ def cells(d):
 
 # Cells that quick and full decide oppositely, each with its reason (README, "Verdicts of the full profile").
 KNOWN_OPPOSITE = {
-    ("regularization", "batch @ dropout=0.5"):
-        "quick: 20 epochs, 4 seeds, numerics 4 (dropout masks no longer drawn by the activation probe); "
-        "full: 40 epochs, 11 seeds, the numerics-3 build's runs",
+    # (claim, cell): "why quick and full differ". Empty: every cell both decide agrees.
 }
 
 if CASE == "quick-full-cells":
