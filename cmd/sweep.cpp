@@ -58,8 +58,7 @@ nlohmann::json slurm_facts() {
           {"restart_count", restarts.empty() ? 0 : std::atoi(restarts.c_str())}};
 }
 
-void run_sweep_cmd(const SweepCliOptions& o) {
-  if (o.quiet) spdlog::set_level(spdlog::level::warn);
+ExperimentOptions experiment_options(const SweepCliOptions& o) {
   ExperimentOptions eo;
   eo.profile = o.profile;
   for (const auto& s : o.sets) {
@@ -68,40 +67,17 @@ void run_sweep_cmd(const SweepCliOptions& o) {
       throw ConfigError(fmt::format("--set: '{}' (expected key=value)", s));
     eo.sets.push_back({s.substr(0, eq), s.substr(eq + 1)});
   }
-  const Experiment ex = load_experiment(o.experiment, eo);
-  SweepOptions so;
-  so.faults = test_faults();
-  so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
-  if (!o.shard.empty()) std::tie(so.shard_index, so.shard_count) = parse_shard(o.shard);
-  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  so.jobs = o.jobs > 0 ? o.jobs : cores;
-  // Each run gets its share of the cores; results do not depend on it.
-  so.threads_per_run = o.threads > 0 ? o.threads : std::max(1, cores / so.jobs);
-  const auto mine = shard_runs(ex, so.shard_index, so.shard_count);
+  return eo;
+}
 
-  if (o.dry_run) {
-    // The run's label is the one logs, status and reports show (run_labels);
-    // the settings every run shares are named once.
-    const std::vector<std::string> labels = run_labels(ex);
-    for (std::size_t g : mine) {
-      const std::string& id = ex.runs[g].run_id();
-      std::printf("%5zu %s%s\n", g, id.c_str(), labels[g] == id ? "" : (" " + labels[g]).c_str());
-    }
-    spdlog::info("{}: {} runs ({} in this shard); every run: {}", ex.name, ex.runs.size(), mine.size(),
-                 shared_settings(ex));
-    return;
-  }
-  validate_runs(ex);  // exits 2 via ConfigError before any run starts
-  ProgressView::log_seconds();  // a bad NORMLAB_PROGRESS_SECONDS exits 2 here
-  if (o.fresh && so.shard_count > 1)
-    throw ConfigError(fmt::format("--fresh with --shard {}: moving parts/ aside would drop the runs of the other "
-                                  "shards writing there; use --fresh without --shard, or a new --out", o.shard));
-
+// The folder the sweep writes: --out, or with --force-new and a changed fixed key
+// a fresh sibling. Refuses (ConfigError) what the sweep would refuse: a misspelt
+// --out, a changed fixed key without --force-new, another store's folder. Reads only.
+std::string resolve_out(const SweepCliOptions& o, const Experiment& ex, const StoreIdentity& me) {
   std::string out = store_path(o.out.empty() ? "results/" + ex.name : o.out);
   check_out_spelling("--out", out);
   // The same experiment again: growth (new seeds or values) runs only the new
   // runs; a changed fixed key would mix incomparable runs (sweep/grid_change.h).
-  const StoreIdentity me = StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs);
   if (!o.fresh && !o.force && std::filesystem::exists(out + "/manifest.json")) {
     std::optional<ManifestGrid> held;
     try {
@@ -125,6 +101,48 @@ void run_sweep_cmd(const SweepCliOptions& o) {
     }
   }
   guard_store("--out", out, me, o.force);
+  return out;
+}
+
+// --dry-run: the runs this shard would run, after every check the sweep makes
+// before it writes (keys, each run's model, --out, with --force, --force-new and
+// --fresh as the sweep would apply them); writes nothing.
+void dry_run(const SweepCliOptions& o, const Experiment& ex, const std::vector<std::size_t>& mine) {
+  validate_runs(ex);
+  const std::string out = resolve_out(o, ex, StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs));
+  // The run's label is the one logs, status and reports show (run_labels);
+  // the settings every run shares are named once.
+  const std::vector<std::string> labels = run_labels(ex);
+  for (std::size_t g : mine) {
+    const std::string& id = ex.runs[g].run_id();
+    std::printf("%5zu %s%s\n", g, id.c_str(), labels[g] == id ? "" : (" " + labels[g]).c_str());
+  }
+  spdlog::info("{}: {} runs ({} in this shard), for {}/; every run: {}", ex.name, ex.runs.size(), mine.size(), out,
+               shared_settings(ex));
+}
+
+void run_sweep_cmd(const SweepCliOptions& o) {
+  if (o.quiet) spdlog::set_level(spdlog::level::warn);
+  const ExperimentOptions eo = experiment_options(o);
+  const Experiment ex = load_experiment(o.experiment, eo);
+  SweepOptions so;
+  so.faults = test_faults();
+  so.warn = [](const std::string& m) { spdlog::warn("{}", m); };
+  if (!o.shard.empty()) std::tie(so.shard_index, so.shard_count) = parse_shard(o.shard);
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  so.jobs = o.jobs > 0 ? o.jobs : cores;
+  // Each run gets its share of the cores; results do not depend on it.
+  so.threads_per_run = o.threads > 0 ? o.threads : std::max(1, cores / so.jobs);
+  const auto mine = shard_runs(ex, so.shard_index, so.shard_count);
+  if (o.fresh && so.shard_count > 1)
+    throw ConfigError(fmt::format("--fresh with --shard {}: moving parts/ aside would drop the runs of the other "
+                                  "shards writing there; use --fresh without --shard, or a new --out", o.shard));
+  if (o.dry_run) return dry_run(o, ex, mine);
+
+  validate_runs(ex);  // exits 2 via ConfigError before any run starts
+  ProgressView::log_seconds();  // a bad NORMLAB_PROGRESS_SECONDS exits 2 here
+  const StoreIdentity me = StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs);
+  const std::string out = resolve_out(o, ex, me);
   prepare_out_dir("--out", out);
   const SweepDir dir(out, fault_trust_parts() ? PartChecks::without_checksums : PartChecks::full);
   install_stop_handlers();
@@ -189,13 +207,18 @@ void setup_sweep(CLI::App& app) {
   sub->add_option("--shard", o->shard, "run the i-th of n deterministic parts of the grid, as i/n");
   sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable)");
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table (e.g. quick, full)");
-  sub->add_flag("--dry-run", o->dry_run, "list the expanded runs and exit");
+  auto* dry = sub->add_flag("--dry-run", o->dry_run,
+                            "list the runs this shard would run, after the checks a sweep makes before it writes "
+                            "(keys, each run's model, --out), and exit; writes nothing");
   sub->add_flag("--fresh", o->fresh, "rerun everything (earlier parts are moved aside, not deleted)");
   sub->add_flag("--force-new", o->force_new,
                 "when a fixed key (model, steps, dataset ...) changed against --out's runs, start over in "
                 "--out-2 (or the next free name) instead of refusing");
   sub->add_flag("--force", o->force, "write into --out even when it holds another experiment's or a train run's results");
   sub->add_flag("-q,--quiet", o->quiet, "warnings and errors only");
+  // A dry run runs nothing: --jobs and --threads, which only change how runs run,
+  // are refused with it (exit 2), not dropped.
+  for (const char* name : {"--jobs", "--threads"}) dry->excludes(sub->get_option(name));
   sub->callback([o] { run_sweep_cmd(*o); });
 }
 

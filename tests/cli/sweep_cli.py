@@ -115,6 +115,26 @@ def case_dry_run(tmp):
     p0 = sweep([exp, "--dry-run", "--shard", "1/3"])
     l0 = [l.split()[1] for l in p0.stdout.splitlines() if l.strip()]
     check(l0 == listed[1::3], "--dry-run --shard 1/3 is not every third run from the second")
+    # What the sweep would refuse, the dry run refuses too (exit 2, nothing written),
+    # and an option it would ignore is refused, not dropped.
+    groups = write(os.path.join(tmp, "groups.toml"), GRID.replace("seeds = 2", "groups = 5\nseeds = 2"))
+    p = sweep([groups, "--dry-run"], expect=2)
+    check("groups" in p.stderr and "5" in p.stderr, f"--dry-run listed runs whose model cannot be built:\n{p.stderr}")
+    for opt in (["--jobs", "2"], ["--threads", "1"]):
+        p = sweep([exp, "--dry-run", *opt], expect=2)
+        check(opt[0] in p.stderr, f"--dry-run {opt[0]}: the refusal does not name it:\n{p.stderr}")
+    sweep([exp, "--dry-run", "--fresh", "--shard", "1/2"], expect=2)
+    os.makedirs(os.path.join(tmp, "changed"))
+    changed = write(os.path.join(tmp, "changed", "grid.toml"), GRID.replace("epochs = 4", "epochs = 3"))
+    p = sweep([changed, "--dry-run", "--out", ref], expect=2)
+    check("other fixed settings" in p.stderr, f"--dry-run into a folder of other fixed settings:\n{p.stderr}")
+    p = sweep([changed, "--dry-run", "--out", ref, "--force-new"])
+    check(ref + "-2" in p.stderr and not os.path.exists(ref + "-2"),
+          f"--dry-run --force-new names the new folder and creates nothing:\n{p.stderr}")
+    other = write(os.path.join(tmp, "other.toml"), GRID.replace("# sweep_cli.py test grid", 'name = "other"'))
+    sweep([other, "--dry-run", "--out", ref], expect=2)
+    sweep([other, "--dry-run", "--out", ref, "--force"])
+    check(not os.path.exists(os.path.join(tmp, "results")), "a refused --dry-run wrote results")
 
 
 def case_kill_resume(tmp):
