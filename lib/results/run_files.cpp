@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -24,6 +25,18 @@ namespace normlab {
 namespace {
 std::string num(double v) { return fmt::format("{:.8g}", v); }
 std::string opt_num(double v, bool present) { return present ? num(v) : ""; }
+
+// The median of one landscape measure over the evaluation points after step 0
+// ("" when there is none: landscape off, or the run diverged first). +inf sorts last.
+std::string landscape_median(const RunResult& r, double LandscapePoint::*m) {
+  std::vector<double> v;
+  for (const auto& p : r.landscape)
+    if (p.step > 0) v.push_back(p.*m);
+  if (v.empty()) return "";
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return num(v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]));
+}
 }  // namespace
 
 const std::vector<std::string>& time_columns() {
@@ -62,7 +75,8 @@ std::string config_fields(const RunConfig& cfg) {
 std::string runs_header() {
   std::string h = config_header();
   h += ",status,failure,final_test_acc,best_test_acc,final_train_loss,final_test_loss,"
-       "final_train_acc,final_val_acc,best_val_acc,final_val_loss,pred_flip_rate,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps_done,"
+       "final_train_acc,final_val_acc,best_val_acc,final_val_loss,pred_flip_rate,"
+       "landscape_loss_range,landscape_grad_change,landscape_beta,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps_done,"
        "train_seconds,samples_per_s,peak_rss_mb,message\n";
   return h;
 }
@@ -70,11 +84,12 @@ std::string runs_header() {
 std::string runs_row(const RunConfig& cfg, const RunResult& r) {
   std::string s = config_fields(cfg);
   const bool reached = r.steps_to_target >= 0;
-  s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
+  s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
                    num(r.final_test_acc), num(r.best_test_acc), num(r.final_train_loss),
                    num(r.final_test_loss), num(r.final_train_acc), opt_num(r.final_val_acc, r.has_val),
                    opt_num(r.best_val_acc, r.has_val), opt_num(r.final_val_loss, r.has_val),
-                   opt_num(r.pred_flip_rate, r.has_flip),
+                   opt_num(r.pred_flip_rate, r.has_flip), landscape_median(r, &LandscapePoint::loss_range),
+                   landscape_median(r, &LandscapePoint::grad_change), landscape_median(r, &LandscapePoint::beta),
                    reached ? std::to_string(r.steps_to_target) : "",
                    opt_num(r.seconds_to_target, reached),
                    r.diverge_step >= 0 ? std::to_string(r.diverge_step) : "", num(r.loss_auc),

@@ -1,7 +1,9 @@
 #pragma once
 // The files a run (or a sweep of runs) writes. CSV layout, the contract with
 // the analysis scripts:
-//   runs.csv         run_id, every identity config key (not threads), status, failure, summary metrics, message
+//   runs.csv         run_id, every identity config key (not threads), status, failure, summary metrics, message;
+//                    landscape_loss_range/grad_change/beta: medians over the evaluations after step 0
+//                    of the landscape probe (train/landscape.h), empty unless landscape = true
 //   curves.csv       run_id, step, epoch, samples, split, loss, accuracy, grad_norm, lr, elapsed_s
 //   activations.csv  run_id, step, layer, kind, mean, std, p15, p50, p85, unit_p15, unit_p50, unit_p85,
 //                    eval_p15, eval_p50, eval_p85, bn_running_mean, bn_running_var

@@ -141,6 +141,7 @@ TrainSpec resolve(const RunConfig& c) {
   t.precise_batches = int(integer("precise-batches"));
   t.stat_batches = c.integers("stat-batches");
   t.stat_draws = int(integer("stat-draws"));
+  t.landscape = c.flag("landscape");
   t.target_acc = num("target-acc");
   t.diverge_factor = num("diverge-factor");
   t.seed = uint64_t(integer("seed"));

@@ -67,6 +67,7 @@ struct TrainSpec {
   bool eval_shuffled = false;     // evaluate each split in a fixed permutation, not stored order
   std::vector<int> stat_batches;  // batch-statistic error measured at these sizes after training
   int stat_draws = 200;           // batches drawn per size
+  bool landscape = false;         // probe the loss landscape at every evaluation (train/landscape.h)
   double target_acc = 0;   // 0: no target
   double diverge_factor = 1000;
   uint64_t seed = 0;

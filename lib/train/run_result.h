@@ -41,6 +41,16 @@ struct BatchStatPoint {
   double var_err;    // RMS over draws and channels of (v_B - sigma^2) / sigma^2
 };
 
+// The loss landscape along the gradient at one evaluation point (train/landscape.h).
+struct LandscapePoint {
+  long step = 0;
+  double lr = 0;           // the step size the steps along -g are multiples of
+  double loss = 0;         // L(w) on the probe's batch, train mode
+  double loss_range = 0;   // +inf when the loss or gradient stopped being finite within 4 lr
+  double grad_change = 0;
+  double beta = 0;
+};
+
 struct RunResult {
   std::string status = "ok";  // ok | diverged | error
   std::string failure;        // "" | nan | explosion | collapsed (chance accuracy, loss ~ ln K)
@@ -63,6 +73,7 @@ struct RunResult {
   std::vector<EvalPoint> curve;
   std::vector<ActivationPoint> activations;
   std::vector<BatchStatPoint> batch_stats;
+  std::vector<LandscapePoint> landscape;  // landscape = true: one per evaluation point
 };
 
 }  // namespace normlab

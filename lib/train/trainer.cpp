@@ -18,7 +18,9 @@
 // rate: at the last evaluation the same test images are evaluated again in a
 // second fixed order, and pred_flip_rate is the fraction whose predicted class
 // differs (0 when predictions do not depend on batch-mates). After training, optionally, the
-// batch-statistic error of every BN input (train/batch_stats.h).
+// batch-statistic error of every BN input (train/batch_stats.h). With landscape,
+// every evaluation point also probes the loss landscape along the gradient
+// (train/landscape.h), after the activation probe; it leaves no trace either.
 #include "train/trainer.h"
 
 #include <fmt/format.h>
@@ -27,6 +29,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "data/sampler.h"
 #include "nn/checkpoint.h"
@@ -37,6 +40,7 @@
 #include "tensor/rng.h"
 #include "nn/softmax_xent.h"
 #include "train/batch_stats.h"
+#include "train/landscape.h"
 #include "train/precise_bn.h"
 #include "train/probe.h"
 #include "train/train_step.h"
@@ -109,6 +113,13 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   std::vector<float> probe_x(std::size_t(probe_n) * in_size);
   std::vector<int32_t> probe_y(probe_n);
   train.gather_range(probe_x.data(), probe_y.data(), 0, probe_n);
+  // The landscape probe's batch: the probe batch's first batch-size samples (a training batch's size).
+  std::optional<LandscapeProbe> landscape;
+  if (spec.landscape) {
+    const int ln = std::min(N, probe_n);
+    landscape.emplace(model, std::vector<float>(probe_x.begin(), probe_x.begin() + std::size_t(ln) * in_size),
+                      std::vector<int32_t>(probe_y.begin(), probe_y.begin() + ln), ln);
+  }
   ActivationProbe probe(model, std::move(probe_x), probe_n);
 
   TrainStep stepper(model, spec.optim, N);
@@ -168,6 +179,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
     r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s});
     if (spec.eval_precise) std::copy(saved_buffers.begin(), saved_buffers.end(), model.buffers().begin());
     probe.measure(model, step, r.activations);
+    if (landscape) r.landscape.push_back(landscape->measure(step, lr));
     r.final_train_loss = trl;
     r.final_train_acc = tra;
     r.final_test_loss = tel;

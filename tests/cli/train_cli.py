@@ -111,7 +111,8 @@ def case_eval_schedule_invisible(tmp):
     """How often a run is evaluated never changes its training: the final metrics of runs
     with stochastic layers (dropout 0.5, noisy BN's per-step draws, ghost BN) and of plain BN
     are the same bytes evaluated once at the end, every 7 steps or about 20 times, also with
-    precise or batch evaluation statistics. (The
+    precise or batch evaluation statistics, and with the loss-landscape probe at every
+    evaluation (five train-mode forwards and backwards at moved weights). (The
     activation probe at each evaluation runs a train-mode forward: it used to draw dropout
     masks and noise from the training streams.)"""
     final = ["status", "final_test_acc", "final_train_loss", "final_test_loss", "final_train_acc", "steps_done"]
@@ -120,14 +121,15 @@ def case_eval_schedule_invisible(tmp):
                   # evaluation that runs training batches (precise statistics) or batch statistics
                   ["--dropout", "0.5", "--eval-stats", "precise"], ["--norm", "noisy-batch", "--eval-stats", "batch"]):
         got = []
-        for every in ("1000000", "7", "0"):
+        for every, probe in (("1000000", "false"), ("7", "false"), ("0", "false"), ("7", "true")):
             d = os.path.join(tmp, f"e{len(got)}_{'_'.join(extra) or 'bn'}")
             base = ["--dataset", DATA, "--model", "mlp", "--widths", "32,16", "--batch-size", "32", "--epochs", "2"]
             run(base + (extra if "--norm" in extra else extra + ["--norm", "batch"]) +
-                ["--eval-every", every, "--seed", "5", "--quiet", "--out", d])
+                ["--eval-every", every, "--landscape", probe, "--seed", "5", "--quiet", "--out", d])
             row = read(os.path.join(d, "runs.csv"))[0]
             got.append({k: row[k] for k in final})
-        check(got[0] == got[1] == got[2], f"{extra}: the final metrics depend on --eval-every:\n{got}")
+        check(got[0] == got[1] == got[2] == got[3],
+              f"{extra}: the final metrics depend on --eval-every or --landscape:\n{got}")
 
 
 def case_divergence(tmp):

@@ -4,7 +4,11 @@ the equivalent nn.Sequential, and PyTorch's test accuracy on the same test set,
 preprocessed as the manifest says, equals normlab's to 1e-6. The last activation
 probe agrees too: numpy's percentiles of each hidden pre-activation on the probe
 batch (the first 256 training images), all units in train mode, unit 0 alone, and
-all units in eval mode, match activations.csv's last step to 1e-4.
+all units in eval mode, match activations.csv's last step to 1e-4. So does the
+loss-landscape probe (lib/train/landscape.h): on the first 64 training images in
+train mode, the loss range, gradient change and effective beta-smoothness along
+-g at 0.5, 1, 2 and 4 times the lr, computed with autograd from the saved
+weights, match runs.csv's landscape_* columns to 1e-3 (relative).
 Usage: weights_torch.py NORMLAB_BIN MODEL NORM"""
 import csv
 import gzip
@@ -24,6 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from make_fixtures import read_safetensors  # noqa: E402
 
 BIN, MODEL, NORM = sys.argv[1:4]
+LR = 0.05
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
@@ -44,6 +49,8 @@ def norm_layer(norm, c, shape):
 
 
 def build(model, norm):
+    if model == "mlp" and norm == "none":
+        return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
     if model == "mlp":
         return nn.Sequential(nn.Linear(784, 128), norm_layer(norm, 128, None), nn.ReLU(),
                              nn.Linear(128, 64), norm_layer(norm, 64, None), nn.ReLU(), nn.Linear(64, 10))
@@ -51,13 +58,58 @@ def build(model, norm):
                          nn.Linear(32 * 26 * 26, 10))
 
 
+def check_landscape(net, x, loc, run):
+    """The landscape probe at the saved (final) weights, by autograd, against runs.csv (one point after step 0)."""
+    y = torch.from_numpy(idx(os.path.join(loc, "train-labels-idx1-ubyte.gz"))[:len(x)].astype(np.int64))
+    bufs = {k: b.clone() for k, b in net.named_buffers()}
+    params = list(net.parameters())
+    w0 = [p.detach().clone() for p in params]
+
+    def loss_grad():
+        with torch.no_grad():  # running statistics as training left them, before every forward
+            for k, b in net.named_buffers():
+                b.copy_(bufs[k])
+        net.train()
+        for p in params:
+            p.grad = None
+        loss = nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        return loss.item(), torch.cat([p.grad.reshape(-1) for p in params]).double()
+
+    l0, g0 = loss_grad()
+    grads0 = [p.grad.detach().clone() for p in params]
+    losses, changes, betas = [l0], [], []
+    for c in (0.5, 1, 2, 4):
+        with torch.no_grad():
+            for p, w, g in zip(params, w0, grads0):
+                p.copy_(w - np.float32(c * LR) * g)
+        lc, gc = loss_grad()
+        losses.append(lc)
+        changes.append((g0 - gc).norm().item())
+        betas.append(changes[-1] / (c * LR * g0.norm().item()))
+    with torch.no_grad():
+        for p, w in zip(params, w0):
+            p.copy_(w)
+        for k, b in net.named_buffers():
+            b.copy_(bufs[k])
+    want = {"landscape_loss_range": max(losses) - min(losses), "landscape_grad_change": max(changes),
+            "landscape_beta": max(betas)}
+    for k, v in want.items():
+        got = float(run[k])
+        if abs(got - v) > 1e-3 * max(abs(v), 1e-6):
+            sys.exit(f"FAIL: {k}: normlab {got}, PyTorch {v}")
+    print("landscape: " + ", ".join(f"{k} normlab {float(run[k]):.6g} PyTorch {v:.6g}" for k, v in want.items()))
+
+
 with tempfile.TemporaryDirectory() as tmp:
     w = os.path.join(tmp, "w.safetensors")
     subprocess.run([BIN, "train", "--dataset", "fashion-mnist", "--model", MODEL, "--norm", NORM,
-                    "--steps", "150", "--eval-every", "150", "--batch-size", "64", "--lr", "0.05", "--quiet", "--out", tmp,
+                    "--steps", "150", "--eval-every", "150", "--batch-size", "64", "--lr", str(LR), "--quiet", "--out", tmp,
+                    "--landscape", "true",
                     "--save-weights", w], check=True)
     with open(os.path.join(tmp, "runs.csv"), newline="") as f:
-        acc_normlab = float(next(csv.DictReader(f))["final_test_acc"])
+        run = next(csv.DictReader(f))
+    acc_normlab = float(run["final_test_acc"])
     man = json.load(open(os.path.join(tmp, "manifest.json")))["datasets"][0]
     loc = man["location"]
     if not os.path.isabs(loc):  # relative to the data directory
@@ -84,6 +136,9 @@ with tempfile.TemporaryDirectory() as tmp:
     xt = torch.from_numpy(xt.reshape(-1, 784) if MODEL == "mlp" else xt.reshape(-1, 1, 28, 28))
     layers = [i for i, m in enumerate(net) if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d,
                                                              nn.LayerNorm, nn.GroupNorm))]
+    if NORM == "none":  # the hidden pre-activations are the hidden linear layers' outputs
+        layers = [i for i, m in enumerate(net) if isinstance(m, nn.Linear)][:-1]
+    check_landscape(net, xt[:64], loc, run)
 
     def preacts(train):
         out = {}
