@@ -3,10 +3,12 @@
 // paths in one spelling, duplicated, missing and NaN rows found.
 #include <doctest/doctest.h>
 
+#include "core/sha256.h"
 #include "results/csv_check.h"
 #include "results/csv_table.h"
 #include "results/run_files.h"
 #include "sweep/store.h"
+#include "train/key_schema.h"
 
 using namespace normlab;
 
@@ -39,6 +41,19 @@ TEST_CASE("store: fixed_hash depends on the fixed keys only") {
   CHECK(fixed_hash({a, b}) == fixed_hash({a, b}));
   CHECK(fixed_hash({a}) != fixed_hash({b}));        // lr is fixed in each, at another value
   CHECK(fixed_hash({a, b}) != fixed_hash({a, c}));  // steps fixed at 7 in one
+}
+
+TEST_CASE("store: a key added later leaves fixed_hash as it was, unless set") {
+  // The hash as a build without the key computed it: every identity key but "landscape".
+  RunConfig a;
+  a.set("lr", "0.1");
+  std::string text;
+  for (const auto& k : run_keys())
+    if (k.identity && std::string(k.name) != "landscape") text += std::string(k.name) + "=" + a.get(k.name) + "\n";
+  CHECK(fixed_hash({a}) == sha256_hex(text).substr(0, 16));
+  RunConfig on = a;
+  on.set("landscape", "true");
+  CHECK(fixed_hash({on}) != fixed_hash({a}));
 }
 
 TEST_CASE("store: duplicated rows, missing rows and NaN metrics are found") {

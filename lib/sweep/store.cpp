@@ -157,6 +157,7 @@ std::string fixed_hash(const std::vector<RunConfig>& runs) {
   for (const auto& k : run_keys()) {
     if (!k.identity || runs.empty()) continue;
     const std::string& v = runs[0].get(k.name);
+    if (!k.fixed_at_default && v == k.def) continue;  // a later key at its default: as before it existed
     if (std::all_of(runs.begin(), runs.end(), [&](const RunConfig& r) { return r.get(k.name) == v; }))
       text += fmt::format("{}={}\n", k.name, v);
   }

@@ -6,7 +6,8 @@
 //               { "run_id": ID }                              train
 //               { "profile": quick | full }                   claims (claims.csv, one folder per claim)
 // fixed_hash is the SHA-256 of "key=value\n" over the identity keys that have
-// one value in the whole grid. Sweep, merge and claim folders share one layout
+// one value in the whole grid, less any key added later (KeySpec::fixed_at_default)
+// that is at its default. Sweep, merge and claim folders share one layout
 // (parts/, ledger/, the four CSVs), so one may write into another's folder when
 // the identity agrees: the same experiment name, and no key fixed in both
 // grids changed (sweep/grid_change.h; a grid grown by seeds or values is the

@@ -29,7 +29,7 @@ constexpr const char* kStepLimit = "the limit of 1000000000000 steps";
 }  // namespace
 
 // Fields in declaration order (designated initializers): name, type, def, help,
-// choices, range, ints, check, limit, sweep, identity, setup, id_at_default.
+// choices, range, ints, check, limit, sweep, identity, setup, id_at_default, fixed_at_default.
 const std::vector<KeySpec>& run_keys() {
   using T = KeyType;
   static const std::vector<KeySpec> keys = {
@@ -135,7 +135,7 @@ const std::vector<KeySpec>& run_keys() {
        .ints = {1, kMaxInt}, .setup = false},
       {.name = "landscape", .type = T::boolean, .def = "false",
        .help = "at every evaluation, probe the loss landscape along the gradient of one training batch (the first batch-size training samples, train mode) at 0.5, 1, 2 and 4 times the lr: loss range, gradient change, effective beta-smoothness (runs.csv: their medians over the evaluations after step 0)",
-       .setup = false, .id_at_default = false},
+       .setup = false, .id_at_default = false, .fixed_at_default = false},
       {.name = "target-acc", .type = T::number, .def = "0",
        .help = "test accuracy target for steps/seconds-to-target, in [0, 1]; 0 = none",
        .range = {.min = 0, .max = 1}, .setup = false},

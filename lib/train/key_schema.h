@@ -66,6 +66,10 @@ struct KeySpec {
   // false for keys added after results were first published: at their default
   // they stay out of run_id, so adding a key never changes an existing run's id.
   bool id_at_default = true;
+  // false for keys added after stores recorded their identity (sweep/store.h's
+  // fixed_hash): at their default they stay out of it, so adding a key never
+  // changes the identity of a folder written before it.
+  bool fixed_at_default = true;
 };
 
 // Every run key, in CSV column order.
