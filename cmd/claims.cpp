@@ -65,18 +65,33 @@ struct ClaimsOptions {
   bool list = false;
 };
 
+// The folder's tables against the SHA-256s its manifest records (sweep/store.h);
+// a manifest that records none is refused too: nothing is evaluated unverified.
+void add_checksum_problems(const std::string& dir, std::vector<std::string>& problems) {
+  nlohmann::json m;
+  if (fs::exists(dir + "/manifest.json")) m = read_manifest_grid(dir + "/manifest.json").json;
+  bool unrecorded = false;
+  for (auto& p : check_result_checksums(dir, m, &unrecorded)) problems.push_back(std::move(p));
+  if (unrecorded)
+    problems.push_back(fmt::format("{}/manifest.json records no checksums of its tables (written by an older "
+                                   "normlab, or unfinished)", dir));
+}
+
 // --evaluate-only: every CSV the rule reads is whole (no duplicated row, no
 // run without its rows, no NaN metric of a completed run: results/csv_check.h)
 // and, where DIR still has its parts, every run's parts are trusted
-// (sweep/sweep_dir.h). Refuses naming the file otherwise.
+// (sweep/sweep_dir.h); every table has the checksum the manifest records.
+// Refuses naming the file otherwise.
 void check_trusted(const std::string& dir, const ClaimRule& rule, const Experiment& ex) {
   std::vector<std::string> problems, notes;
   if (rule.measure == "step-time") {
     problems = duplicate_rows(read_csv(dir + "/timings.csv"));
+    add_checksum_problems(dir, problems);
   } else {
     std::vector<std::string> files = {"curves.csv", "activations.csv", "batchstats.csv"};
     if (std::find(files.begin(), files.end(), rule.file) == files.end()) files.push_back(rule.file);
     problems = check_results_csvs(dir, files, &notes);
+    add_checksum_problems(dir, problems);
     if (fs::is_directory(dir + "/parts")) {
       // The folder's own numerics are evaluated as they are; only a folder that mixes two is refused.
       const SweepDir sd(dir, PartChecks::full, PartNumerics::any);
@@ -347,12 +362,13 @@ StoreIdentity claim_identity(const Claim& c) { return StoreIdentity::grid(StoreK
 
 // finished: empty while the claim's runs are under way (the folder is claimed
 // before its first run, so an interrupted claim resumes into its own store).
-std::string claim_manifest(const Claim& c, const std::string& started, bool finished = true) {
+std::string claim_manifest(const Claim& c, const std::string& dir, const std::string& started, bool finished = true) {
   auto m = sweep_manifest(c.ex, c.eo, started, finished ? utc_now() : "");
   m.update(store_fields(StoreIdentity::grid(StoreKind::claim, c.ex.name, c.ex.runs)));
   add_registration(m, c.status);
   if (c.sequential) m["sequential"] = sequential_json(c);
   m["runs_trained"] = c.trained;  // by the command that wrote this manifest: its wall time is theirs
+  if (finished) m["files"] = result_checksums(dir);
   return m.dump(2);
 }
 
@@ -375,7 +391,7 @@ void refresh_manifest(const std::string& dir, const Claim& c) {
 int run_grid(Claim& c, const std::string& dir, const SweepOptions& so, const std::string& started) {
   const SweepDir sd(dir);
   fs::create_directories(dir);
-  write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");
+  write_file_atomic(dir + "/manifest.json", claim_manifest(c, dir, started, false) + "\n");
   const auto sum = run_sweep(c.ex, sd, so, [&](const SweepProgress& p, const std::string&) {
     if (p.done % 10 == 0 || p.done + p.skipped == p.total)
       spdlog::info("{}: {}/{} runs", c.rule.id, p.skipped + p.done, p.total);
@@ -386,7 +402,7 @@ int run_grid(Claim& c, const std::string& dir, const SweepOptions& so, const std
         "partial was kept. Run the same command again to resume (complete runs are skipped).",
         sig, c.rule.id, sum.progress.skipped + sum.progress.done, sum.progress.total, sum.abandoned.size()));
   c.trained += sum.progress.done;
-  write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
+  write_file_atomic(dir + "/manifest.json", claim_manifest(c, dir, started) + "\n");
   return sum.progress.failed;
 }
 
@@ -612,12 +628,12 @@ ClaimResult time_claim(const ClaimsOptions& o, const Claim& c, const std::string
     spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
     if (fs::exists(dir + "/manifest.json")) refresh_manifest(dir, c);
   } else {
-    write_file_atomic(dir + "/manifest.json", claim_manifest(c, started, false) + "\n");  // registered first
+    write_file_atomic(dir + "/manifest.json", claim_manifest(c, dir, started, false) + "\n");  // registered first
     spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
     TimingOptions topt;
     topt.min_total_s = o.profile == "full" ? 0.5 : 0.2;
     write_file_atomic(dir + "/timings.csv", time_step_configs(c.ex.runs, c.ex.specs, topt));
-    write_file_atomic(dir + "/manifest.json", claim_manifest(c, started) + "\n");
+    write_file_atomic(dir + "/manifest.json", claim_manifest(c, dir, started) + "\n");
   }
   return evaluate_claim(c.rule, read_csv(dir + "/timings.csv"));
 }

@@ -68,6 +68,8 @@ void run_merge(MergeOptions o) {
   manifest["shards"] = nlohmann::json::array();  // each input's shard ledger (sweep/ledger.h)
   for (const auto& d : o.dirs)
     for (const auto& r : read_ledgers(d)) manifest["shards"].push_back(r);
+  manifest.erase("files");  // an input's checksums describe its tables, not these
+  if (present == int(runs.size())) manifest["files"] = result_checksums(o.out);
   write_file_atomic(o.out + "/manifest.json", manifest.dump(2) + "\n");
   spdlog::info("merge: {} of {} runs present in {}/ ({} runs copied)", present, runs.size(),
                o.out, copied);

@@ -15,6 +15,7 @@
 #include "core/errors.h"
 #include "core/out_path.h"
 #include "train/config_file.h"
+#include "core/sha256.h"
 #include "results/manifest.h"
 #include "results/run_files.h"
 #include "cmd/test_faults.h"
@@ -117,9 +118,12 @@ void run_train(TrainOptions o) {
   nlohmann::json what = {{"config_file", o.config}, {"config_given", given},
                          {"config_resolved", cfg.values()}, {"run_id", run_id}};
   what.update(store_fields(me));
+  const std::string runs_text = runs_header() + runs_row(cfg, r);
+  what["files"] = result_checksums(o.out);  // the tables written above, and runs.csv as it is written below
+  what["files"]["runs.csv"] = sha256_hex(runs_text);
   const auto manifest = make_manifest("train", what, {data.get()}, started, utc_now());
   write_file_atomic(o.out + "/manifest.json", manifest.dump(2) + "\n");
-  write_file_atomic(o.out + "/runs.csv", runs_header() + runs_row(cfg, r));  // last: marks completion
+  write_file_atomic(o.out + "/runs.csv", runs_text);  // last: marks completion
   spdlog::info("{}: final test acc {:.4f}, best {:.4f}, {:.0f} samples/s; wrote {}/", r.status,
                r.final_test_acc, r.best_test_acc, r.samples_per_s, o.out);
 }

@@ -7,7 +7,10 @@
 //   complete   every run of runs.csv has its rows in the other CSVs;
 //   assembly   the CSVs are the concatenation of the trusted parts in grid order;
 //   manifest   kind and identity agree with its runs; runs.csv holds manifest
-//              runs in grid order (all of them once a whole, unsharded sweep finished).
+//              runs in grid order (all of them once a whole, unsharded sweep finished);
+//   checksums  each table has the SHA-256 the finished manifest records ("files",
+//              sweep/store.h result_checksums), so an edited value is found
+//              without parts/; a finished manifest must record them.
 // Folders committed without parts/ and ledger/ (they are not kept in git) are
 // checked on what they hold. Exit 0 clean, 1 on any violation, 2 on bad input.
 #include <fmt/format.h>
@@ -151,6 +154,8 @@ Violations verify_store(const std::string& dir) {
     return {fmt::format("{}: cannot be read: {}", mfile, e.what())};
   }
   const std::string kind = m.value("kind", m.value("command", ""));
+  bool unrecorded = false;
+  add(&v, check_result_checksums(dir, m, &unrecorded));
   const bool timings = fs::exists(dir + "/timings.csv") && !fs::exists(dir + "/runs.csv");
   const std::string table = dir + (timings ? "/timings.csv" : "/runs.csv");
   // The manifest and the parts first: they do not depend on the CSVs being readable.
@@ -167,6 +172,12 @@ Violations verify_store(const std::string& dir) {
   }
   try {
     const CsvTable runs = read_csv(table);
+    // A finished folder holding its whole grid records its tables' checksums; a shard's
+    // part of a grid does not (its parts/ carry the checksums).
+    const bool whole = kind == "train" || !m.contains("runs") || runs.rows.size() == m["runs"].size();
+    if (unrecorded && m.value("finished", "") != "" && whole)
+      v.push_back(fmt::format("{}: records no checksums of its tables (\"files\"): written by an older normlab, so "
+                              "an edit to them cannot be found; run it again to record them", mfile));
     add(&v, duplicate_rows(runs));
     check_row_ids(runs, &v);
     if (kind == "train") {

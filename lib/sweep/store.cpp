@@ -223,4 +223,36 @@ void check_store_name(const std::string& where, const std::string& key, const st
                                   where, key, name));
 }
 
+namespace {
+const char* const kResultTables[] = {"runs.csv", "curves.csv", "activations.csv", "batchstats.csv", "timings.csv"};
+}  // namespace
+
+nlohmann::json result_checksums(const std::string& dir) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const char* f : kResultTables)
+    if (fs::is_regular_file(fs::path(dir) / f)) files[f] = sha256_file((fs::path(dir) / f).string());
+  return files;
+}
+
+std::vector<std::string> check_result_checksums(const std::string& dir, const nlohmann::json& manifest,
+                                                bool* unrecorded) {
+  std::vector<std::string> problems;
+  const bool has = manifest.is_object() && manifest.contains("files") && manifest["files"].is_object();
+  if (unrecorded) *unrecorded = !has;
+  if (!has) return problems;
+  const nlohmann::json& want = manifest["files"];
+  const nlohmann::json got = result_checksums(dir);
+  for (const char* f : kResultTables) {
+    const std::string path = (fs::path(dir) / f).string();
+    if (!want.contains(f) && got.contains(f))
+      problems.push_back(fmt::format("{}: not recorded in manifest.json's files (added after the results were written)", path));
+    else if (want.contains(f) && !got.contains(f))
+      problems.push_back(fmt::format("{}: recorded in manifest.json's files, but missing", path));
+    else if (want.contains(f) && (!want[f].is_string() || want[f].get<std::string>() != got[f].get<std::string>()))
+      problems.push_back(fmt::format("{}: its SHA-256 is not the one manifest.json records: changed after it was "
+                                     "written", path));
+  }
+  return problems;
+}
+
 }  // namespace normlab

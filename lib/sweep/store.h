@@ -49,6 +49,20 @@ std::string fixed_hash(const std::vector<RunConfig>& runs);
 // {"kind": ..., "identity": {...}}, to be merged into the store's manifest.json.
 nlohmann::json store_fields(const StoreIdentity& id);
 
+// The result tables a store holds, by their SHA-256: {"runs.csv": HEX64, ...}
+// over those of runs.csv, curves.csv, activations.csv, batchstats.csv and
+// timings.csv that exist in DIR. The writer of a finished manifest records it
+// as "files", so a table changed after it was written (an edited value, a cut
+// or appended row) is found without its parts/ (which git does not keep).
+nlohmann::json result_checksums(const std::string& dir);
+
+// The tables of DIR checked against the manifest's "files": one problem per
+// table whose bytes differ, that is listed but missing, or that exists but is
+// not listed. A manifest without "files" (an older normlab's, or a run still
+// under way) gives {} and sets *unrecorded.
+std::vector<std::string> check_result_checksums(const std::string& dir, const nlohmann::json& manifest,
+                                                bool* unrecorded = nullptr);
+
 // The one guard of a folder about to be written by `me`. Throws ConfigError
 //   "OPTION: DIR already holds WHAT; ... Choose another OPTION, or pass --force"
 // when DIR holds results of another kind or identity, results of unknown

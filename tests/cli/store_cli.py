@@ -10,6 +10,7 @@ import csv
 import glob
 import hashlib
 import io
+import json
 import os
 import random
 import re
@@ -413,6 +414,62 @@ def case_eval_nan(tmp):
     shutil.copytree(os.path.join(ROOT, "results", "claims-full", "covariate-shift"), cs)
     edit_rows(os.path.join(cs, "curves.csv"), nan_curve)
     refused(cmd, "curves.csv", "data row 2", "loss")
+
+
+def case_tables_checksummed(tmp):
+    """A value edited in place (no row added or cut, so every other invariant holds) is
+    found by its table's SHA-256 in the manifest: verify exits 1 and --evaluate-only
+    exits 2, each naming the table, for a committed claim folder without parts, a new
+    sweep, its merge and a train folder. Variants: a table deleted or added after the
+    manifest, a manifest without checksums, and a sharded sweep's manifest, which records
+    them only once it holds the whole grid."""
+    def bump(path, col="final_test_acc"):
+        def f(r):
+            i = r[0].index(col)
+            r[1][i] = str(round(float(r[1][i]) + 0.01, 6))
+            return r
+        edit_rows(path, f)
+
+    full, cmd = full_copy(tmp)
+    cs = os.path.join(full, "covariate-shift")
+    normlab(cmd)
+    verify_ok(cs)
+    bump(os.path.join(cs, "runs.csv"))
+    p = normlab(["verify", cs], expect=1)
+    check("runs.csv" in p.stderr + p.stdout and "SHA-256" in p.stderr + p.stdout, f"verify: {p.stdout}{p.stderr}")
+    refused(cmd, "runs.csv", "SHA-256")
+
+    s, m, t = (os.path.join(tmp, x) for x in "SMT")
+    exp = sweep_e1(tmp, s)
+    verify_ok(s)
+    a, b = os.path.join(tmp, "A"), os.path.join(tmp, "B")
+    normlab(["sweep", exp, "--out", a, "--shard", "0/2", "-q"])
+    man = json.load(open(os.path.join(a, "manifest.json")))
+    check("files" not in man, "a shard's manifest recorded checksums of a partial grid")
+    normlab(["sweep", exp, "--out", b, "--shard", "1/2", "-q"])
+    normlab(["merge", a, b, "--out", m])
+    normlab([*TRAIN, "--out", t])
+    for d in (s, m, t):
+        verify_ok(d)
+        keep = open(os.path.join(d, "curves.csv")).read()
+        bump(os.path.join(d, "curves.csv"), "loss")
+        p = normlab(["verify", d], expect=1)
+        check("curves.csv" in p.stdout + p.stderr, f"verify {d} missed an edited curves.csv:\n{p.stdout}{p.stderr}")
+        write(os.path.join(d, "curves.csv"), keep)
+        verify_ok(d)
+    os.remove(os.path.join(s, "activations.csv"))
+    p = normlab(["verify", s], expect=1)
+    check("activations.csv" in p.stdout + p.stderr, "verify missed a deleted table")
+    mf = os.path.join(m, "manifest.json")
+    man = json.load(open(mf))
+    del man["files"]
+    write(mf, json.dumps(man, indent=2) + "\n")
+    p = normlab(["verify", m], expect=1)
+    check("records no checksums" in p.stdout + p.stderr, f"verify accepted a manifest without checksums:\n{p.stdout}{p.stderr}")
+    man = json.load(open(os.path.join(cs, "manifest.json")))
+    del man["files"]
+    write(os.path.join(cs, "manifest.json"), json.dumps(man, indent=2) + "\n")
+    refused(cmd, "records no checksums")
 
 
 def case_garbage_baseline(tmp):
