@@ -27,6 +27,7 @@
 #include "cmd/subcommands.h"
 #include "cmd/test_faults.h"
 #include "core/errors.h"
+#include "core/sha256.h"
 #include "core/out_path.h"
 #include "core/read_file.h"
 #include "core/share_dir.h"
@@ -537,13 +538,15 @@ void write_summary(const std::string& out, const StoreIdentity& me, const std::s
     ids.push_back(c->rule.id);
     work.push_back(claim_workload(out + "/" + c->rule.id));
   }
+  const std::string csv = claims_csv(rules, results), md = claims_md(rules, results, profile, statuses, work, beside);
   nlohmann::json top = store_fields(me);
   top["command"] = "claims";
   top["claims"] = ids;
   top["finished"] = utc_now();
+  top["files"] = {{"claims.csv", sha256_hex(csv)}, {"claims.md", sha256_hex(md)}};
   write_file_atomic(out + "/manifest.json", top.dump(2) + "\n");
-  write_file_atomic(out + "/claims.csv", claims_csv(rules, results));
-  write_file_atomic(out + "/claims.md", claims_md(rules, results, profile, statuses, work, beside));
+  write_file_atomic(out + "/claims.csv", csv);
+  write_file_atomic(out + "/claims.md", md);
   if (!kept.empty()) spdlog::info("claims.csv and claims.md also summarize {} claim(s) already in {}", kept.size(), out);
 }
 

@@ -206,6 +206,19 @@ Violations verify_store(const std::string& dir) {
 Violations verify_claims(const std::string& dir) {
   Violations v;
   const std::string file = dir + "/claims.csv";
+  if (fs::exists(dir + "/manifest.json")) {
+    try {
+      std::ifstream in(dir + "/manifest.json");
+      const nlohmann::json m = nlohmann::json::parse(in);
+      bool unrecorded = false;
+      add(&v, check_summary_checksums(dir, m, &unrecorded));
+      if (unrecorded)
+        v.push_back(fmt::format("{}/manifest.json: records no checksums of claims.csv and claims.md (\"files\"): "
+                                "written by an older normlab; `claims --evaluate-only` records them", dir));
+    } catch (const std::exception& e) {
+      v.push_back(fmt::format("{}/manifest.json: cannot be read: {}", dir, e.what()));
+    }
+  }
   try {
     const CsvTable t = read_csv(file);
     std::set<std::pair<std::string, std::string>> seen;

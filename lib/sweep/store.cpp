@@ -224,25 +224,26 @@ void check_store_name(const std::string& where, const std::string& key, const st
 }
 
 namespace {
-const char* const kResultTables[] = {"runs.csv", "curves.csv", "activations.csv", "batchstats.csv", "timings.csv"};
-}  // namespace
+const std::vector<std::string> kResultTables = {"runs.csv", "curves.csv", "activations.csv", "batchstats.csv",
+                                                "timings.csv"};
+const std::vector<std::string> kSummaryTables = {"claims.csv", "claims.md"};
 
-nlohmann::json result_checksums(const std::string& dir) {
+nlohmann::json checksums(const std::string& dir, const std::vector<std::string>& tables) {
   nlohmann::json files = nlohmann::json::object();
-  for (const char* f : kResultTables)
+  for (const auto& f : tables)
     if (fs::is_regular_file(fs::path(dir) / f)) files[f] = sha256_file((fs::path(dir) / f).string());
   return files;
 }
 
-std::vector<std::string> check_result_checksums(const std::string& dir, const nlohmann::json& manifest,
-                                                bool* unrecorded) {
+std::vector<std::string> check_checksums(const std::string& dir, const nlohmann::json& manifest,
+                                         const std::vector<std::string>& tables, bool* unrecorded) {
   std::vector<std::string> problems;
   const bool has = manifest.is_object() && manifest.contains("files") && manifest["files"].is_object();
   if (unrecorded) *unrecorded = !has;
   if (!has) return problems;
   const nlohmann::json& want = manifest["files"];
-  const nlohmann::json got = result_checksums(dir);
-  for (const char* f : kResultTables) {
+  const nlohmann::json got = checksums(dir, tables);
+  for (const auto& f : tables) {
     const std::string path = (fs::path(dir) / f).string();
     if (!want.contains(f) && got.contains(f))
       problems.push_back(fmt::format("{}: not recorded in manifest.json's files (added after the results were written)", path));
@@ -253,6 +254,21 @@ std::vector<std::string> check_result_checksums(const std::string& dir, const nl
                                      "written", path));
   }
   return problems;
+}
+}  // namespace
+
+nlohmann::json result_checksums(const std::string& dir) { return checksums(dir, kResultTables); }
+
+std::vector<std::string> check_result_checksums(const std::string& dir, const nlohmann::json& manifest,
+                                                bool* unrecorded) {
+  return check_checksums(dir, manifest, kResultTables, unrecorded);
+}
+
+nlohmann::json summary_checksums(const std::string& dir) { return checksums(dir, kSummaryTables); }
+
+std::vector<std::string> check_summary_checksums(const std::string& dir, const nlohmann::json& manifest,
+                                                 bool* unrecorded) {
+  return check_checksums(dir, manifest, kSummaryTables, unrecorded);
 }
 
 }  // namespace normlab

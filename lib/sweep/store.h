@@ -62,6 +62,10 @@ nlohmann::json result_checksums(const std::string& dir);
 // under way) gives {} and sets *unrecorded.
 std::vector<std::string> check_result_checksums(const std::string& dir, const nlohmann::json& manifest,
                                                 bool* unrecorded = nullptr);
+// The same over a claims folder's own tables, claims.csv and claims.md.
+nlohmann::json summary_checksums(const std::string& dir);
+std::vector<std::string> check_summary_checksums(const std::string& dir, const nlohmann::json& manifest,
+                                                 bool* unrecorded = nullptr);
 
 // The one guard of a folder about to be written by `me`. Throws ConfigError
 //   "OPTION: DIR already holds WHAT; ... Choose another OPTION, or pass --force"

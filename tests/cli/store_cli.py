@@ -421,8 +421,8 @@ def case_tables_checksummed(tmp):
     found by its table's SHA-256 in the manifest: verify exits 1 and --evaluate-only
     exits 2, each naming the table, for a committed claim folder without parts, a new
     sweep, its merge and a train folder. Variants: a table deleted or added after the
-    manifest, a manifest without checksums, and a sharded sweep's manifest, which records
-    them only once it holds the whole grid."""
+    manifest, a manifest without checksums, a sharded sweep's manifest, which records
+    them only once it holds the whole grid, and a claims folder's claims.csv."""
     def bump(path, col="final_test_acc"):
         def f(r):
             i = r[0].index(col)
@@ -470,6 +470,15 @@ def case_tables_checksummed(tmp):
     del man["files"]
     write(os.path.join(cs, "manifest.json"), json.dumps(man, indent=2) + "\n")
     refused(cmd, "records no checksums")
+    # A claims folder's own tables: claims.csv and claims.md are checksummed by its manifest.
+    base = os.path.join(tmp, "baseline")
+    shutil.copytree(os.path.join(ROOT, "results", "baseline"), base)
+    verify_ok(base)
+    text = open(os.path.join(base, "claims.csv")).read()
+    write(os.path.join(base, "claims.csv"), text.replace(",supported,", ",not supported,", 1))
+    p = normlab(["verify", base], expect=1)
+    check("claims.csv" in p.stdout + p.stderr and "SHA-256" in p.stdout + p.stderr,
+          f"verify missed an edited claims.csv:\n{p.stdout}{p.stderr}")
 
 
 def case_garbage_baseline(tmp):
