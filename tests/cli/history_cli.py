@@ -7,6 +7,8 @@ holds, the change points `show` names, and, with real timing runs, the gate's
 false alarms and its detection of an injected slowdown.
 Usage: history_cli.py NORMLAB_BIN CASE"""
 import csv
+import hashlib
+import json
 import glob
 import math
 import os
@@ -120,6 +122,7 @@ def case_record_refusals(tmp):
     shutil.copytree(BASELINE, claims)
     lines = open(os.path.join(claims, "claims.csv")).read().splitlines(True)
     open(os.path.join(claims, "claims.csv"), "w").write("".join(lines + [lines[2]]))  # a cell twice
+    reseal(claims)  # as a writer that repeated the cell would have recorded it
     # the good bench CSV beside it: nothing of either is written
     refused(["history", "record", good, claims, "--history", hist, "--commit", "c1111"], "normlab verify",
             "repeats claim")
@@ -182,6 +185,15 @@ def case_show_step(tmp):
     refused(["history", "show", "--history", os.path.join(tmp, "empty")], "holds no records")
 
 
+def reseal(d):
+    """The top manifest's claims.csv checksum made to match the fabricated claims.csv,
+    so that verify sees the fabricated night as written (sweep/store.h)."""
+    mf = os.path.join(d, "manifest.json")
+    m = json.load(open(mf))
+    m["files"]["claims.csv"] = hashlib.sha256(open(os.path.join(d, "claims.csv"), "rb").read()).hexdigest()
+    open(mf, "w").write(json.dumps(m, indent=2) + "\n")
+
+
 def case_show_claims(tmp):
     """A claim cell whose mean steps beyond its rule's tolerance, and one whose
     decision changes, are regressions naming the commit, though each night's
@@ -203,6 +215,7 @@ def case_show_claims(tmp):
             w = csv.DictWriter(f, fieldnames=list(src[0].keys()))
             w.writeheader()
             w.writerows(rows)
+        reseal(d)  # a night that measured these means, not an edit of the baseline
         normlab(["history", "record", d, "--history", hist, "--commit", f"c{c:04d}",
                  "--date", f"2026-02-{c + 1:02d}"])
         shutil.rmtree(d)
