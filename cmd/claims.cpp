@@ -71,11 +71,7 @@ struct ClaimsOptions {
 void add_checksum_problems(const std::string& dir, std::vector<std::string>& problems) {
   nlohmann::json m;
   if (fs::exists(dir + "/manifest.json")) m = read_manifest_grid(dir + "/manifest.json").json;
-  bool unrecorded = false;
-  for (auto& p : check_result_checksums(dir, m, &unrecorded)) problems.push_back(std::move(p));
-  if (unrecorded)
-    problems.push_back(fmt::format("{}/manifest.json records no checksums of its tables (written by an older "
-                                   "normlab, or unfinished)", dir));
+  for (auto& p : check_result_checksums(dir, m, true)) problems.push_back(std::move(p));
 }
 
 // --evaluate-only: every CSV the rule reads is whole (no duplicated row, no

@@ -104,12 +104,10 @@ std::string resolve_out(const SweepCliOptions& o, const Experiment& ex, const St
   return out;
 }
 
-// --dry-run: the runs this shard would run, after every check the sweep makes
-// before it writes (keys, each run's model, --out, with --force, --force-new and
-// --fresh as the sweep would apply them); writes nothing.
-void dry_run(const SweepCliOptions& o, const Experiment& ex, const std::vector<std::size_t>& mine) {
-  validate_runs(ex);
-  const std::string out = resolve_out(o, ex, StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs));
+// --dry-run, after every check the sweep makes before it writes (keys, each run's
+// model, --out with --force, --force-new and --fresh as the sweep applies them):
+// the runs this shard would run into OUT; writes nothing.
+void dry_run(const Experiment& ex, const std::vector<std::size_t>& mine, const std::string& out) {
   // The run's label is the one logs, status and reports show (run_labels);
   // the settings every run shares are named once.
   const std::vector<std::string> labels = run_labels(ex);
@@ -137,12 +135,12 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   if (o.fresh && so.shard_count > 1)
     throw ConfigError(fmt::format("--fresh with --shard {}: moving parts/ aside would drop the runs of the other "
                                   "shards writing there; use --fresh without --shard, or a new --out", o.shard));
-  if (o.dry_run) return dry_run(o, ex, mine);
-
   validate_runs(ex);  // exits 2 via ConfigError before any run starts
-  ProgressView::log_seconds();  // a bad NORMLAB_PROGRESS_SECONDS exits 2 here
   const StoreIdentity me = StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs);
   const std::string out = resolve_out(o, ex, me);
+  if (o.dry_run) return dry_run(ex, mine, out);
+
+  ProgressView::log_seconds();  // a bad NORMLAB_PROGRESS_SECONDS exits 2 here
   prepare_out_dir("--out", out);
   const SweepDir dir(out, fault_trust_parts() ? PartChecks::without_checksums : PartChecks::full);
   install_stop_handlers();

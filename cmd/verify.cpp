@@ -154,10 +154,16 @@ Violations verify_store(const std::string& dir) {
     return {fmt::format("{}: cannot be read: {}", mfile, e.what())};
   }
   const std::string kind = m.value("kind", m.value("command", ""));
-  bool unrecorded = false;
-  add(&v, check_result_checksums(dir, m, &unrecorded));
   const bool timings = fs::exists(dir + "/timings.csv") && !fs::exists(dir + "/runs.csv");
   const std::string table = dir + (timings ? "/timings.csv" : "/runs.csv");
+  // A finished folder holding its whole grid records its tables' checksums; a shard's
+  // part of a grid does not (its parts/ carry the checksums).
+  bool whole = true;
+  try {
+    whole = kind == "train" || !m.contains("runs") || read_csv(table).rows.size() == m["runs"].size();
+  } catch (const ConfigError&) {  // an unreadable table is reported below
+  }
+  add(&v, check_result_checksums(dir, m, m.value("finished", "") != "" && whole));
   // The manifest and the parts first: they do not depend on the CSVs being readable.
   if (kind != "train") {
     try {
@@ -172,12 +178,6 @@ Violations verify_store(const std::string& dir) {
   }
   try {
     const CsvTable runs = read_csv(table);
-    // A finished folder holding its whole grid records its tables' checksums; a shard's
-    // part of a grid does not (its parts/ carry the checksums).
-    const bool whole = kind == "train" || !m.contains("runs") || runs.rows.size() == m["runs"].size();
-    if (unrecorded && m.value("finished", "") != "" && whole)
-      v.push_back(fmt::format("{}: records no checksums of its tables (\"files\"): written by an older normlab, so "
-                              "an edit to them cannot be found; run it again to record them", mfile));
     add(&v, duplicate_rows(runs));
     check_row_ids(runs, &v);
     if (kind == "train") {
@@ -210,11 +210,7 @@ Violations verify_claims(const std::string& dir) {
     try {
       std::ifstream in(dir + "/manifest.json");
       const nlohmann::json m = nlohmann::json::parse(in);
-      bool unrecorded = false;
-      add(&v, check_summary_checksums(dir, m, &unrecorded));
-      if (unrecorded)
-        v.push_back(fmt::format("{}/manifest.json: records no checksums of claims.csv and claims.md (\"files\"): "
-                                "written by an older normlab; `claims --evaluate-only` records them", dir));
+      add(&v, check_summary_checksums(dir, m, true));
     } catch (const std::exception& e) {
       v.push_back(fmt::format("{}/manifest.json: cannot be read: {}", dir, e.what()));
     }

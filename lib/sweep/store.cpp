@@ -236,10 +236,13 @@ nlohmann::json checksums(const std::string& dir, const std::vector<std::string>&
 }
 
 std::vector<std::string> check_checksums(const std::string& dir, const nlohmann::json& manifest,
-                                         const std::vector<std::string>& tables, bool* unrecorded) {
+                                         const std::vector<std::string>& tables, bool required) {
   std::vector<std::string> problems;
   const bool has = manifest.is_object() && manifest.contains("files") && manifest["files"].is_object();
-  if (unrecorded) *unrecorded = !has;
+  if (!has && required)
+    problems.push_back(fmt::format("{}: records no checksums of its tables (\"files\"): written by an older normlab "
+                                   "or unfinished, so an edit to them cannot be found; run it again to record them",
+                                   (fs::path(dir) / "manifest.json").string()));
   if (!has) return problems;
   const nlohmann::json& want = manifest["files"];
   const nlohmann::json got = checksums(dir, tables);
@@ -260,15 +263,15 @@ std::vector<std::string> check_checksums(const std::string& dir, const nlohmann:
 nlohmann::json result_checksums(const std::string& dir) { return checksums(dir, kResultTables); }
 
 std::vector<std::string> check_result_checksums(const std::string& dir, const nlohmann::json& manifest,
-                                                bool* unrecorded) {
-  return check_checksums(dir, manifest, kResultTables, unrecorded);
+                                                bool required) {
+  return check_checksums(dir, manifest, kResultTables, required);
 }
 
 nlohmann::json summary_checksums(const std::string& dir) { return checksums(dir, kSummaryTables); }
 
 std::vector<std::string> check_summary_checksums(const std::string& dir, const nlohmann::json& manifest,
-                                                 bool* unrecorded) {
-  return check_checksums(dir, manifest, kSummaryTables, unrecorded);
+                                                 bool required) {
+  return check_checksums(dir, manifest, kSummaryTables, required);
 }
 
 }  // namespace normlab

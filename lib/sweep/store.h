@@ -58,14 +58,14 @@ nlohmann::json result_checksums(const std::string& dir);
 
 // The tables of DIR checked against the manifest's "files": one problem per
 // table whose bytes differ, that is listed but missing, or that exists but is
-// not listed. A manifest without "files" (an older normlab's, or a run still
-// under way) gives {} and sets *unrecorded.
+// not listed. A manifest without "files" (an older normlab's, a run still under
+// way, a shard's part of a grid) is one problem when required, else none.
 std::vector<std::string> check_result_checksums(const std::string& dir, const nlohmann::json& manifest,
-                                                bool* unrecorded = nullptr);
+                                                bool required);
 // The same over a claims folder's own tables, claims.csv and claims.md.
 nlohmann::json summary_checksums(const std::string& dir);
 std::vector<std::string> check_summary_checksums(const std::string& dir, const nlohmann::json& manifest,
-                                                 bool* unrecorded = nullptr);
+                                                 bool required);
 
 // The one guard of a folder about to be written by `me`. Throws ConfigError
 //   "OPTION: DIR already holds WHAT; ... Choose another OPTION, or pass --force"
