@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -72,6 +73,26 @@ void add_checksum_problems(const std::string& dir, std::vector<std::string>& pro
   nlohmann::json m;
   if (fs::exists(dir + "/manifest.json")) m = read_manifest_grid(dir + "/manifest.json").json;
   for (auto& p : check_result_checksums(dir, m, true)) problems.push_back(std::move(p));
+}
+
+// --baseline / --beside DIR: its claims.csv and claims.md have the SHA-256s DIR's
+// manifest records (sweep/store.h), so a verdict edited after `claims` wrote it is
+// neither gated against nor shown; a folder with no manifest is refused too.
+void check_summary_trusted(const char* option, const std::string& dir) {
+  const std::string mf = dir + "/manifest.json";
+  if (!fs::exists(mf))
+    throw ConfigError(fmt::format("{} {}: no manifest.json, so its claims.csv cannot be verified (give a folder "
+                                  "that `normlab claims` wrote)", option, dir));
+  nlohmann::json m;
+  try {
+    std::ifstream in(mf);
+    m = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw ConfigError(fmt::format("{} {}: {} cannot be read: {}", option, dir, mf, e.what()));
+  }
+  const std::vector<std::string> problems = check_summary_checksums(dir, m, true);
+  if (!problems.empty())
+    throw ConfigError(fmt::format("{} {}: cannot be trusted:\n  {}", option, dir, fmt::join(problems, "\n  ")));
 }
 
 // --evaluate-only: every CSV the rule reads is whole (no duplicated row, no
@@ -670,11 +691,15 @@ void run_claims(const ClaimsOptions& o) {
   std::vector<ClaimRule> rules;
   for (const auto& c : claims) rules.push_back(c.rule);
   if (!o.baseline.empty()) {
+    check_summary_trusted("--baseline", o.baseline);
     check_baseline(o.baseline, rules);
     check_baseline_rules(o.baseline, claims, o.accept_unregistered);
   }
   std::optional<Beside> beside;
-  if (!o.beside.empty()) beside = read_beside(o.beside);
+  if (!o.beside.empty()) {
+    check_summary_trusted("--beside", o.beside);
+    beside = read_beside(o.beside);
+  }
   const std::string out = store_path(o.out.empty() ? "results/claims-" + o.profile : o.out);
   if (beside && fs::exists(out) && fs::equivalent(out, o.beside))
     throw ConfigError(fmt::format("--beside {}: the output folder itself (give another claims folder)", o.beside));

@@ -63,6 +63,7 @@ ignored-options: --list and --rule-hashes read the claim files and nothing else,
   --accept-unregistered, --until-decided, --max-seeds, --profile; and --only or
   --rule-hashes beside --list) is exit 2 naming both options, and --out is not created;
   alone (and --rule-hashes with --only) they exit 0."""
+import hashlib
 import json
 import os
 import re
@@ -268,6 +269,19 @@ def until_decided_extended(tmp):
     check(open(os.path.join(out, "claims.csv")).read() == csv_before, "--evaluate-only changed claims.csv")
     print(f"{len(old_added)} seeds added before the extension; arms with added seeds: {sorted(added_arms)}")
 
+def reseal(d):
+    """d's manifest records its claims.csv and claims.md as they are now, as a writer of
+    the edited verdicts would have recorded them (--beside and --baseline read only
+    tables that match their manifest: sweep/store.h)."""
+    mf = os.path.join(d, "manifest.json")
+    with open(mf) as f:
+        m = json.load(f)
+    m["files"] = {t: hashlib.sha256(open(os.path.join(d, t), "rb").read()).hexdigest()
+                  for t in ("claims.csv", "claims.md") if os.path.exists(os.path.join(d, t))}
+    with open(mf, "w") as f:
+        json.dump(m, f)
+
+
 def beside(tmp):
     import csv
     _, out, cmd = setup(tmp)
@@ -298,6 +312,7 @@ def beside(tmp):
     cell_row[vi] = "not supported" if was == "supported" else "supported"
     with open(path, "w", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
+    reseal(other)
     before_other = tree(other)
     normlab(cmd + ["--beside", other])
     md = open(os.path.join(out, "claims.md")).read()
@@ -315,6 +330,7 @@ def beside(tmp):
     cell_row[vi] = "maybe"
     with open(os.path.join(bad, "claims.csv"), "w", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
+    reseal(bad)
     p = normlab(cmd + ["--beside", bad], expect=2)
     check("claims.csv" in p.stderr and "'maybe'" in p.stderr and "not supported" in p.stderr,
           "a bad verdict: the message names no file, value or allowed values:\n" + p.stderr)
@@ -322,16 +338,19 @@ def beside(tmp):
     with open(os.path.join(bad, "claims.csv"), "w", newline="") as f:
         cell_row[vi] = was
         csv.writer(f, lineterminator="\n").writerows(rows + [cell_row])
+    reseal(bad)
     p = normlab(cmd + ["--beside", bad], expect=2)
     check("repeats" in p.stderr, "a repeated row was not refused by name:\n" + p.stderr)
     with open(os.path.join(bad, "claims.csv"), "w", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows([r[:vi] + r[vi + 1:] for r in rows])
+    reseal(bad)
     p = normlab(cmd + ["--beside", bad], expect=2)
     check("no column 'verdict'" in p.stderr, "a missing column was not refused by name:\n" + p.stderr)
     shutil.copy(os.path.join(other, "claims.csv"), bad)
     m["kind"] = "sweep"
     with open(os.path.join(bad, "manifest.json"), "w") as f:
         json.dump(m, f)
+    reseal(bad)
     p = normlab(cmd + ["--beside", bad], expect=2)
     check("not a claims store" in p.stderr, "a sweep store's manifest was not refused:\n" + p.stderr)
     p = normlab(cmd + ["--beside", out], expect=2)
@@ -450,7 +469,8 @@ with tempfile.TemporaryDirectory() as tmp:
         f, _, _ = setup(tmp)
         g = os.path.join(tmp, "g")
         shutil.copytree(os.path.join(ROOT, "results", "baseline", CLAIM), os.path.join(g, CLAIM))
-        shutil.copy(os.path.join(ROOT, "results", "baseline", "claims.csv"), g)
+        for t in ("claims.csv", "claims.md", "manifest.json"):  # the sealed summary
+            shutil.copy(os.path.join(ROOT, "results", "baseline", t), g)
         registered_hash = registered(g)
         edit(f, "margin = 0.1", "margin = 0.12")
         out = os.path.join(tmp, "o")

@@ -481,20 +481,59 @@ def case_tables_checksummed(tmp):
           f"verify missed an edited claims.csv:\n{p.stdout}{p.stderr}")
 
 
+def seal_summary(d):
+    """A manifest recording d's claims.csv (and claims.md) as written, as `claims` records them."""
+    files = {f: hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
+             for f in ("claims.csv", "claims.md") if os.path.exists(os.path.join(d, f))}
+    write(os.path.join(d, "manifest.json"), json.dumps({"kind": "claims", "files": files}) + "\n")
+
+
 def case_garbage_baseline(tmp):
     """9: --baseline G with 100 random bytes as claims.csv exits 2 before any run; so do a
-    claims.csv without the claim being run and one that repeats a row."""
+    claims.csv without the claim being run and one that repeats a row (each sealed by a
+    manifest, so that the content is what is refused)."""
     g, out = os.path.join(tmp, "G"), os.path.join(tmp, "out")
     os.makedirs(g)
     with open(os.path.join(g, "claims.csv"), "wb") as f:
         f.write(random.Random(9).randbytes(100))
+    seal_summary(g)
     cmd = ["claims", "--dir", CLAIMS, "--only", "placement", "--out", out, "--baseline", g]
     refused(cmd, "claims.csv")
     write(os.path.join(g, "claims.csv"), "id,cell,verdict,mean\nother,,supported,\n")
+    seal_summary(g)
     refused(cmd, "claims.csv", "placement")
     base = open(os.path.join(ROOT, "results", "baseline", "claims.csv")).read()
     write(os.path.join(g, "claims.csv"), base + base.splitlines(True)[1])
+    seal_summary(g)
     refused(cmd, "claims.csv", "repeats")
+    check(not os.path.exists(out), "a refused claims run created --out")
+
+
+def case_unverified_baseline(tmp):
+    """9b: --baseline and --beside read a claims folder only as written: a copy of the
+    committed quick baseline is accepted; with one verdict edited in claims.csv (or
+    claims.md), or its manifest gone or unreadable, each option exits 2 naming the file,
+    before any run or any file written."""
+    g, o, out = os.path.join(tmp, "G"), os.path.join(tmp, "O"), os.path.join(tmp, "out")
+    shutil.copytree(os.path.join(ROOT, "results", "baseline"), g)
+    shutil.copytree(os.path.join(ROOT, "results", "baseline"), o)
+    for opt in ("--baseline", "--beside"):  # accepted: the rules applied again to O agree with G
+        normlab(["claims", "--only", "placement", "--out", o, "--evaluate-only", "--no-report", opt, g], expect=0)
+    csv_path, md_path = os.path.join(g, "claims.csv"), os.path.join(g, "claims.md")
+    good_csv, good_md = open(csv_path).read(), open(md_path).read()
+    write(csv_path, good_csv.replace("supported", "not supported", 1))
+    for opt in ("--baseline", "--beside"):
+        refused(["claims", "--only", "placement", "--out", out, opt, g], opt, "claims.csv", "SHA-256")
+    write(csv_path, good_csv)
+    write(md_path, good_md + "\nedited\n")
+    refused(["claims", "--only", "placement", "--out", out, "--baseline", g], "claims.md", "SHA-256")
+    write(md_path, good_md)
+    write(os.path.join(g, "manifest.json"), "{ not json")
+    for opt in ("--baseline", "--beside"):
+        refused(["claims", "--only", "placement", "--out", out, opt, g], opt, "manifest.json")
+    os.remove(os.path.join(g, "manifest.json"))
+    for opt in ("--baseline", "--beside"):
+        refused(["claims", "--only", "placement", "--out", out, opt, g], opt, "no manifest.json")
     check(not os.path.exists(out), "a refused claims run created --out")
 
 
