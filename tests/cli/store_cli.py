@@ -460,6 +460,12 @@ def case_tables_checksummed(tmp):
     os.remove(os.path.join(s, "activations.csv"))
     p = normlab(["verify", s], expect=1)
     check("activations.csv" in p.stdout + p.stderr, "verify missed a deleted table")
+    added = os.path.join(t, "timings.csv")  # a table the train folder's writer did not write
+    check(not os.path.exists(added), "the train folder already has a timings.csv")
+    write(added, "run_id,step,seconds\n")
+    p = normlab(["verify", t], expect=1)
+    check("timings.csv" in p.stdout + p.stderr and "not recorded" in p.stdout + p.stderr,
+          f"verify missed a table added after the manifest:\n{p.stdout}{p.stderr}")
     mf = os.path.join(m, "manifest.json")
     man = json.load(open(mf))
     del man["files"]
