@@ -12,6 +12,9 @@
 //   NORMLAB_BENCH_SLOWDOWN=CASE=PERCENT    `bench` stretches each call of the
 //                                          layer or norm case CASE by PERCENT
 //                                          (the speed gate's detection test).
+//                                          CASE=PERCENT@first: only in the first
+//                                          timing, not when the gate times a
+//                                          flagged case again (a transient).
 //                                          Compiled only with -DNORMLAB_TEST_HOOKS=ON
 //                                          (scripts/setup.sh's test build); other
 //                                          builds warn and ignore it.
@@ -27,6 +30,7 @@ bool fault_trust_parts();
 struct BenchSlowdown {
   std::string case_name;
   double fraction = 0;  // 0: none
+  bool first_timing_only = false;  // "@first": not when the gate times a flagged case again
 };
 // Throws ConfigError for a malformed value (test builds).
 BenchSlowdown bench_slowdown();

@@ -7,6 +7,7 @@
 //     sd^2 = mn/12 ((N+1) - sum(t^3 - t) / (N(N-1))), N = m + n.
 //   Holm: sort p ascending, p_(k) * (K - k + 1), running maximum, cap 1.
 //   History: prediction t = (log x - mean) / (s sqrt(1 + 1/n)), df = n - 1.
+//   Confirmation: flagged = flagged(first timing) AND flagged(second timing).
 #include "bench/gate.h"
 
 #include <algorithm>
@@ -137,6 +138,19 @@ std::vector<GateResult> speed_gate(const std::vector<GateCase>& cases, const Gat
     out[i].flagged = adj[i] <= opt.alpha && out[i].ratio > 1 + opt.threshold;
   }
   return out;
+}
+
+std::vector<GateResult> confirm_flags(std::vector<GateResult> first, const std::vector<GateResult>& again) {
+  for (auto& r : first) {
+    if (!r.flagged) continue;
+    const auto it = std::find_if(again.begin(), again.end(), [&](const GateResult& a) { return a.name == r.name; });
+    if (it == again.end()) continue;
+    r.retimed = true;
+    r.again_ratio = it->ratio;
+    r.again_p_holm = it->p_holm;
+    r.flagged = it->flagged;
+  }
+  return first;
 }
 
 }  // namespace normlab

@@ -7,6 +7,8 @@
 //     spread; the p-values of all cases are Holm-corrected, so `alpha` is the
 //     family-wise false-alarm rate of one comparison.
 //   practical: ratio of medians (candidate / baseline) > 1 + threshold.
+//   confirmed: a flagged case is timed again, independently, and the flag
+//     stands only if that second timing flags it too (confirm_flags).
 #include <string>
 #include <vector>
 
@@ -45,6 +47,9 @@ struct GateResult {
   double p = 1;      // one-sided raw p
   double p_holm = 1;
   bool flagged = false;
+  // Set by confirm_flags for a case the first timing flagged:
+  bool retimed = false;
+  double again_ratio = 1, again_p_holm = 1;  // the second timing's ratio and Holm p
 };
 
 struct GateOptions {
@@ -60,5 +65,14 @@ double history_spread_p(const std::vector<double>& history_medians, double candi
 // REQUIRES: every case has a non-empty candidate and either a non-empty
 // baseline or >= 3 history medians.
 std::vector<GateResult> speed_gate(const std::vector<GateCase>& cases, const GateOptions& opt);
+
+// The flags of `first` that `again` (the same test on a second, independent
+// timing of the flagged cases, matched by name) confirms. Why a second timing:
+// one burst of load on the machine during one case's timing slows it by more
+// than any spread measured over ordinary runs foresees (timing noise has heavy
+// tails), and such a burst rarely hits the same case twice; a real slowdown
+// does. Unflagged cases are unchanged. A flagged case missing from `again`
+// keeps its flag (a slowdown is never hidden by a missing re-timing).
+std::vector<GateResult> confirm_flags(std::vector<GateResult> first, const std::vector<GateResult>& again);
 
 }  // namespace normlab

@@ -26,8 +26,8 @@ struct TimingOptions {
   double slowdown = 0;
 };
 
-// opt for the case `name` (a layer case's own name, "bn-fwd/128x1024", or the
-// full one): slowdown kept when slow_case is name or ends in "/" + name, else 0.
+// opt for the case `name` (its full name, "norm/bn-fwd/128x1024"): slowdown
+// kept when slow_case is name, else 0.
 TimingOptions options_for_case(const TimingOptions& opt, const std::string& name);
 
 Timing time_it(const std::function<void()>& fn, const TimingOptions& opt = {});

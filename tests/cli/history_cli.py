@@ -309,6 +309,63 @@ def case_slowdown_real(tmp):
     refused(TINY + ["--baseline-binary", BIN, "--compare", BIN, "--repeats", "3"], "--baseline-binary and --compare")
 
 
+def case_transient_real(tmp):
+    """A slowdown in the first timing only (the hook's @first: a burst of load
+    during one case's timing) is timed again and not confirmed: exit 0, the
+    case marked "not confirmed"; the same slowdown in every timing is
+    confirmed (exit 1, SLOWER). Both against a history of this binary (the
+    history-spread test, in this process) and interleaved with a baseline
+    binary (Mann-Whitney, child processes). Without the second timing the
+    transient fails the gate (the first timing's p and ratio are printed and
+    checked to flag it). Skipped, as aa-real, on a machine noisier than
+    NOISE_ENVELOPE."""
+    hist = os.path.join(tmp, "h")
+    runs = []
+    for i in range(5):
+        out = os.path.join(tmp, f"base{i}.csv")
+        normlab(TINY + ["--repeats", "5", "--csv", out])
+        normlab(["history", "record", out, "--history", hist, "--commit", f"base{i}", "--date", f"2026-01-0{i + 1}"])
+        runs.append(out)
+    within, between = noise_of(runs)
+    if max(within, between) > NOISE_ENVELOPE:
+        print(f"SKIP: this machine's timing noise ({max(within, between):.3f}) is outside the envelope "
+              f"(sd <= {NOISE_ENVELOPE})")
+        sys.exit(77)
+    case = "norm/bn-fwd/128x1024"
+
+    def line_of(stdout):
+        lines = [l for l in stdout.splitlines()
+                 if l.startswith(case + " ") and ("history" in l.split() or "mann-whitney" in l.split())]
+        check(len(lines) == 1, f"no gate line for {case}:\n{stdout}")
+        return lines[0]
+
+    def first_flags(line, tol):
+        f = line.split()
+        ratio, p_holm = float(f[1]), float(f[3])
+        return ratio > 1 + tol and p_holm <= 0.05
+
+    modes = [("history", ["--compare", hist, "--tolerance", "0.1"], 0.1),
+             ("interleaved", ["--baseline-binary", BIN, "--tolerance", "0.1"], 0.1)]
+    for name, extra, tol in modes:
+        reps = "5" if name == "history" else "6"
+        p = normlab(TINY + ["--repeats", reps] + extra, expect=None, env={"NORMLAB_BENCH_SLOWDOWN": case + "=40@first"})
+        line = line_of(p.stdout)
+        check(first_flags(line, tol), f"{name}: the first timing did not flag the 40% transient (nothing to confirm):\n"
+              f"{p.stdout}")
+        check(p.returncode == 0 and "not confirmed" in line,
+              f"{name}: a transient was not dismissed by the second timing (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
+        print(f"{name} transient: {line}")
+        p = normlab(TINY + ["--repeats", reps] + extra, expect=None, env={"NORMLAB_BENCH_SLOWDOWN": case + "=40"})
+        line = line_of(p.stdout)
+        check(p.returncode == 1 and line.endswith("SLOWER"),
+              f"{name}: a lasting 40% slowdown was not confirmed (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
+        check(float(line.split()[5]) > 1.1, f"{name}: the second timing's ratio is not shown:\n{line}")
+        print(f"{name} lasting:   {line}")
+    refused_env = normlab(TINY + ["--repeats", "3", "--compare", hist], expect=2,
+                          env={"NORMLAB_BENCH_SLOWDOWN": case + "=40@later"})
+    check("@first" in refused_env.stderr, refused_env.stderr)
+
+
 def case_seeded(tmp):
     """The committed seeded history (results/history, scripts/seed_history.sh;
     nothing is rebuilt here): `history show` names the OpenBLAS kernel pin,

@@ -235,6 +235,17 @@ def case_bench_options(tmp):
         else:
             check(b > 0 and abs(x - float(r["median_s"]) / b) <= 0.01 * x, f"bound columns of {r}")
     check("xbound" in p.stdout.splitlines()[0], f"no xbound column in the table:\n{p.stdout}")
+    # A case's full name, as the table and CSV show it, selects that case in
+    # every suite (norm and layer cases were once matched without their suite).
+    full = ["norm/bn-fwd/128x1024", "layers/dense-fwdbwd/512x784x128", "step/mlp-bn/b8"]
+    p = normlab(["bench", "--filter", ",".join(full), "--min-time", "0.01", "--csv", csv_path])
+    with open(csv_path, newline="") as f:
+        names = [r["name"] for r in csv.DictReader(f) if not r["name"].startswith("probe/")]
+    check(names == full, f"full-name filter kept {names}, expected {full}")
+    p = normlab(["bench", "--suite", "norm", "--filter", "norm/", "--min-time", "0.01", "--csv", csv_path])
+    with open(csv_path, newline="") as f:
+        names = [r["name"] for r in csv.DictReader(f) if not r["name"].startswith("probe/")]
+    check(len(names) == 10 and all(n.startswith("norm/") for n in names), f"suite-prefix filter kept {names}")
 
 
 def idx(dims, payload):
