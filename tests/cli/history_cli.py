@@ -251,12 +251,8 @@ def noise_of(paths):
 NOISE_ENVELOPE = 0.04
 
 
-def case_aa_real(tmp):
-    """20 A/A comparisons of this binary, through the gate, with real timings of
-    the 4 norm cases of shape 128x1024 (5 repeats each): the history holds 5
-    runs of the same binary (5 records), each comparison uses the history's own
-    spread on this machine. At most 1 of the 20 may flag. Prints the count and
-    the measured noise (the figures test_history_gate.cpp simulates with)."""
+def recorded_history(tmp):
+    """A history of 5 records of this binary (TINY, 5 repeats each): its folder and the bench CSVs."""
     hist = os.path.join(tmp, "h")
     runs = []
     for i in range(5):
@@ -264,6 +260,16 @@ def case_aa_real(tmp):
         normlab(TINY + ["--repeats", "5", "--csv", out])
         normlab(["history", "record", out, "--history", hist, "--commit", f"base{i}", "--date", f"2026-01-0{i + 1}"])
         runs.append(out)
+    return hist, runs
+
+
+def case_aa_real(tmp):
+    """20 A/A comparisons of this binary, through the gate, with real timings of
+    the 4 norm cases of shape 128x1024 (5 repeats each): the history holds 5
+    runs of the same binary (5 records), each comparison uses the history's own
+    spread on this machine. At most 1 of the 20 may flag. Prints the count and
+    the measured noise (the figures test_history_gate.cpp simulates with)."""
+    hist, runs = recorded_history(tmp)
     flagged = []
     for i in range(20):
         out = os.path.join(tmp, f"aa{i}.csv")
@@ -319,13 +325,7 @@ def case_transient_real(tmp):
     transient fails the gate (the first timing's p and ratio are printed and
     checked to flag it). Skipped, as aa-real, on a machine noisier than
     NOISE_ENVELOPE."""
-    hist = os.path.join(tmp, "h")
-    runs = []
-    for i in range(5):
-        out = os.path.join(tmp, f"base{i}.csv")
-        normlab(TINY + ["--repeats", "5", "--csv", out])
-        normlab(["history", "record", out, "--history", hist, "--commit", f"base{i}", "--date", f"2026-01-0{i + 1}"])
-        runs.append(out)
+    hist, runs = recorded_history(tmp)
     within, between = noise_of(runs)
     if max(within, between) > NOISE_ENVELOPE:
         print(f"SKIP: this machine's timing noise ({max(within, between):.3f}) is outside the envelope "
