@@ -20,6 +20,8 @@
 #include <map>
 #include <set>
 
+#include <sys/wait.h>
+
 #include "bench/bench_csv.h"
 #include "bench/cases.h"
 #include "bench/gate.h"
@@ -242,7 +244,9 @@ std::vector<BenchCase> child_round(const std::string& binary, bool baseline, con
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
     fs::remove(tmp);
-    throw std::runtime_error(fmt::format("{}: its bench run failed (status {})", binary, rc));
+    throw std::runtime_error(fmt::format("{}: its bench run failed (exit {}; it is run as `{}`, which needs a "
+                                         "normlab that has bench --repeats and --filter)",
+                                         binary, WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, cmd));
   }
   auto cases = read_bench_csv(tmp);
   fs::remove(tmp);

@@ -235,6 +235,16 @@ def case_bench_options(tmp):
         else:
             check(b > 0 and abs(x - float(r["median_s"]) / b) <= 0.01 * x, f"bound columns of {r}")
     check("xbound" in p.stdout.splitlines()[0], f"no xbound column in the table:\n{p.stdout}")
+    # A baseline binary whose bench run fails is named with its exit code and the
+    # command it was run as (an older normlab without bench --repeats fails so).
+    fake = os.path.join(tmp, "old-normlab")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\nexit 3\n")
+    os.chmod(fake, 0o755)
+    p = normlab(["bench", "--suite", "norm", "--filter", "128x1024", "--min-time", "0.01", "--repeats", "3",
+                 "--baseline-binary", fake], expect=1)
+    check("exit 3" in p.stderr and "--repeats 3" in p.stderr and fake in p.stderr,
+          f"failing baseline binary: exit {p.returncode}\n{p.stderr}")
     # A case's full name, as the table and CSV show it, selects that case in
     # every suite (norm and layer cases were once matched without their suite).
     full = ["norm/bn-fwd/128x1024", "layers/dense-fwdbwd/512x784x128", "step/mlp-bn/b8"]
