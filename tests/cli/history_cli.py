@@ -233,6 +233,10 @@ def repeat_noise(paths):
 
 
 def noise_of(paths):
+    """(within, between, worst): the median over cases of the sd of log time between a
+    run's repeats and between runs' medians, and the largest between-runs sd of any
+    case (a case whose runs fall into a slow and a fast mode: its noise, not the
+    median case's, decides whether the gate can hold its false-alarm bound)."""
     within, meds = [], {}
     for p in paths:
         for r in csv.DictReader(open(p)):
@@ -241,7 +245,8 @@ def noise_of(paths):
             reps = [math.log(float(x)) for x in r["repeats_s"].split(";")]
             within.append(statistics.stdev(reps))
             meds.setdefault(r["name"], []).append(statistics.median(reps))
-    return statistics.median(within), statistics.median(statistics.stdev(v) for v in meds.values())
+    between = [statistics.stdev(v) for v in meds.values()]
+    return statistics.median(within), statistics.median(between), max(between)
 
 
 # The largest noise test_history_gate.cpp simulates the gate under (0.040, a loaded
@@ -279,12 +284,12 @@ def case_aa_real(tmp):
         if p.returncode == 1:
             flagged.append((i, [l for l in p.stdout.splitlines() if "SLOWER" in l]))
         runs.append(out)
-    within, between = noise_of(runs)
+    within, between, worst = noise_of(runs)
     print(f"A/A: {len(flagged)} of 20 comparisons flagged {flagged}")
     print(f"measured noise (sd of log time): {within:.4f} between repeats within a run, "
-          f"{between:.4f} between runs' medians")
-    if max(within, between) > NOISE_ENVELOPE:
-        print(f"SKIP: this machine's timing noise ({max(within, between):.3f}) is outside the envelope the gate "
+          f"{between:.4f} between runs' medians ({worst:.4f} for the noisiest case)")
+    if max(within, between, worst) > NOISE_ENVELOPE:
+        print(f"SKIP: this machine's timing noise ({max(within, between, worst):.3f}) is outside the envelope the gate "
               f"is designed and simulated for (sd <= {NOISE_ENVELOPE}, test_history_gate.cpp); the count above "
               "is not evidence about the gate here")
         sys.exit(77)
@@ -326,9 +331,9 @@ def case_transient_real(tmp):
     checked to flag it). Skipped, as aa-real, on a machine noisier than
     NOISE_ENVELOPE."""
     hist, runs = recorded_history(tmp)
-    within, between = noise_of(runs)
-    if max(within, between) > NOISE_ENVELOPE:
-        print(f"SKIP: this machine's timing noise ({max(within, between):.3f}) is outside the envelope "
+    noise = max(noise_of(runs))
+    if noise > NOISE_ENVELOPE:
+        print(f"SKIP: this machine's timing noise ({noise:.3f}) is outside the envelope "
               f"(sd <= {NOISE_ENVELOPE})")
         sys.exit(77)
     case = "norm/bn-fwd/128x1024"
