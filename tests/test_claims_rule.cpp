@@ -9,6 +9,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "claims/registration.h"
 #include "claims/rule.h"
 #include "claims_test_util.h"
 #include "core/errors.h"
@@ -584,6 +585,89 @@ TEST_CASE("claims rule: reading positive-control") {
         std::string::npos);
   CHECK(read_error("each = [\"model\"]\npositive-control = {}\n").find("rule.positive-control: needs a table") !=
         std::string::npos);
+}
+
+namespace {
+// dropout-need's shape: per seed s, none gains `none_gain` + 0.01s from dropout 0.5, batch `batch_gain`.
+CsvTable dropout_table(double none_gain, double batch_gain = 0.01) {
+  std::vector<std::vector<std::string>> rows;
+  int i = 0;
+  for (int s = 0; s < 4; ++s)
+    for (const auto& [norm, gain] : {std::pair<std::string, double>{"none", none_gain + 0.01 * s}, {"batch", batch_gain}})
+      for (const auto& [drop, acc] : {std::pair<const char*, double>{"0", 0.80}, {"0.5", 0.80 + gain}})
+        rows.push_back({fmt::format("r{}", i++), norm, std::to_string(s), drop, "ok", "", std::to_string(acc),
+                        std::to_string(acc), "100"});
+  return table({"run_id", "norm", "seed", "dropout", "status", "failure", "final_test_acc", "best_test_acc",
+                "steps_done"},
+               rows);
+}
+}  // namespace
+
+TEST_CASE("claims rule: a positive control on the contrast's own effect in one arm") {
+  ClaimRule r = value_rule("final_test_acc", "norm", {}, {"none"}, "batch", 0.005);
+  r.contrast = "dropout";
+  r.contrast_values = {"0.5", "0.0"};
+  r.effect_controls.push_back({"none", 0.03});
+  // none gains 0.05, 0.06, 0.07, 0.08: the control's d_s; mean 0.065, sd 0.012910,
+  // t(.975, 3) = 3.182446 -> [0.04446, 0.08554], above 0.03: supported. The interaction
+  // d_s = gain(none) - 0.01 = 0.04 .. 0.07: supported above 0.005.
+  const auto ok = evaluate_claim(r, dropout_table(0.05));
+  REQUIRE(ok.comparisons.size() == 2);
+  const auto& ctl = ok.comparisons.at(1);
+  CHECK(ctl.treatment == "none (dropout 0.5 - 0.0)");
+  CHECK(ctl.positive_control);
+  CHECK_FALSE(ok.comparisons.at(0).positive_control);
+  REQUIRE(ctl.diffs.size() == 4);
+  CHECK(ctl.diffs[3] == doctest::Approx(0.08));
+  CHECK(ctl.ci_low == doctest::Approx(0.065 - 3.182446 * 0.0129099 / 2).epsilon(1e-4));
+  CHECK(ctl.verdict == Verdict::supported);
+  CHECK(ok.comparisons.at(0).verdict == Verdict::supported);
+  CHECK(ok.verdict == ClaimVerdict::supported);
+  // none gains 0.01 .. 0.04 (mean 0.025, interval [0.0045, 0.0455]): the control is undecided
+  // at 0.03, so the interaction cell (batch loses 0.05: d_s = 0.06 .. 0.09), supported on its
+  // own, is untestable.
+  const auto weak = evaluate_claim(r, dropout_table(0.01, -0.05));
+  CHECK(weak.comparisons.at(1).verdict == Verdict::inconclusive);
+  CHECK(weak.comparisons.at(0).unadjusted == Verdict::supported);
+  CHECK(weak.comparisons.at(0).verdict == Verdict::untestable);
+  CHECK(weak.comparisons.at(0).why == Why::control_undecided);
+  // none gains -0.03 .. 0: below the margin, the control failed.
+  const auto none = evaluate_claim(r, dropout_table(-0.03));
+  CHECK(none.comparisons.at(1).verdict == Verdict::not_supported);
+  CHECK(none.comparisons.at(0).why == Why::control_failed);
+  // Read from the claim file, and registered: the effect is a line of the rule's text.
+  const ClaimRule read = read_rule("contrast = { dropout = [0.5, 0.0] }\n"
+                                   "positive-control = [{ effect = \"none\", margin = 0.03 }]\n");
+  REQUIRE(read.effect_controls.size() == 1);
+  CHECK(read.effect_controls[0].arm == "none");
+  CHECK(read.effect_controls[0].margin == 0.03);
+  CHECK(read.positive_control.empty());
+  CHECK(rule_canonical_text(read, {}).find("positive-control-effect=none:0.029999999999999999\n") != std::string::npos);
+  ClaimRule without = read;
+  without.effect_controls.clear();
+  CHECK(rule_canonical_text(without, {}).find("positive-control-effect") == std::string::npos);
+}
+
+TEST_CASE("claims rule: reading a positive control on an effect: every wrong form is an error") {
+  const std::string contrast = "contrast = { dropout = [0.5, 0.0] }\n";  // the file's arms: batch, none
+  const std::pair<std::string, const char*> cases[] = {
+      {"positive-control = { effect = \"none\", margin = 0.03 }\n", "the rule has no `contrast`"},
+      {contrast + "relative = true\npositive-control = { effect = \"none\", margin = 0.03 }\n", "needs relative = false"},
+      {contrast + "positive-control = { effect = \"layer\", margin = 0.03 }\n",
+       "effect = 'layer' is not an arm of the rule (allowed: batch, none)"},
+      {contrast + "positive-control = { effect = \"none\" }\n", "needs margin = a number >= 0"},
+      {contrast + "positive-control = { effect = \"none\", margin = -0.1 }\n", "needs margin = a number >= 0 (the effect the setting must show), got -0.1"},
+      {contrast + "positive-control = { effect = \"none\", margin = \"0.03\" }\n", "margin: 0.03 is a string, not a number"},
+      {contrast + "positive-control = { effect = 1, margin = 0.03 }\n", "effect: 1 is an integer, not a string"},
+      {contrast + "positive-control = { effect = \"none\", margin = 0.03, model = \"mlp\" }\n",
+       "key 'model' beside `effect` (allowed: effect, margin)"},
+  };
+  for (const auto& [text, want] : cases) {
+    const std::string got = read_error(text);
+    CAPTURE(text);
+    CAPTURE(got);
+    CHECK(got.find(want) != std::string::npos);
+  }
 }
 
 TEST_CASE("claims rule: edge-seeds, the seeds per arm whose selected lr may sit at the grid's edge") {

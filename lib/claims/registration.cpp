@@ -52,6 +52,7 @@ std::string rule_canonical_text(const ClaimRule& r, const std::map<std::string, 
     for (const auto& [k, v] : cell) kv.push_back(k + ":" + v);
     line("positive-control", fmt::format("{}", fmt::join(kv, "|")));
   }
+  for (const auto& ec : r.effect_controls) line("positive-control-effect", ec.arm + ":" + num(ec.margin));
   for (const auto& [profile, hash] : grids) s += fmt::format("grid.{}={}\n", profile, hash);
   return s;
 }

@@ -186,6 +186,33 @@ struct TableReader {
     return out;
   }
 };
+// positive-control = { effect = ARM, margin = M }: the contrast's own effect on one arm.
+ClaimRule::EffectControl read_effect_control(const toml::table& tb, const ClaimRule& r, const std::string& path) {
+  const TableReader rd{tb, "rule.positive-control", path};
+  for (const auto& [k, v] : tb)
+    if (k.str() != "effect" && k.str() != "margin")
+      throw ConfigError(fmt::format("{}: rule.positive-control: key '{}' beside `effect` (allowed: effect, margin)",
+                                    path, k.str()));
+  if (r.contrast.empty())
+    throw ConfigError(fmt::format("{}: rule.positive-control: `effect` is the contrast's effect on one arm, and "
+                                  "the rule has no `contrast`", path));
+  if (r.relative != Relative::none)
+    throw ConfigError(fmt::format("{}: rule.positive-control: `effect` needs relative = false (its d is the "
+                                  "arm's own contrast, m(a) - m(b))", path));
+  ClaimRule::EffectControl e;
+  e.arm = *rd.str("effect");
+  std::vector<std::string> arms = r.treatment;
+  arms.push_back(r.control);
+  if (std::find(arms.begin(), arms.end(), e.arm) == arms.end())
+    throw ConfigError(fmt::format("{}: rule.positive-control: effect = '{}' is not an arm of the rule (allowed: {})",
+                                  path, e.arm, fmt::join(arms, ", ")));
+  const auto m = rd.num("margin");
+  if (!m || !(*m >= 0) || !std::isfinite(*m))
+    throw ConfigError(fmt::format("{}: rule.positive-control: `effect` needs margin = a number >= 0 (the effect "
+                                  "the setting must show){}", path, m ? fmt::format(", got {}", *m) : ""));
+  e.margin = *m;
+  return e;
+}
 }  // namespace
 
 ClaimRule read_claim_rule(const std::string& path) {
@@ -314,6 +341,10 @@ ClaimRule read_claim_rule(const std::string& path) {
         throw ConfigError(fmt::format("{}:{}:{}: rule.positive-control: needs a table of `each` keys and values "
                                       "(or a list of them), e.g. positive-control = {{ model = \"mlp\" }}", path,
                                       node->source().begin.line, node->source().begin.column));
+      if (tb->contains("effect")) {
+        r.effect_controls.push_back(read_effect_control(*tb, r, path));
+        continue;
+      }
       auto& cell = r.positive_control.emplace_back();
       for (const auto& [k, v] : *tb) {
         const std::string kk = key(std::string(k.str()));
@@ -834,6 +865,25 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
   return c;
 }
 
+// decide_effect: a positive control on the contrast's own effect in one arm, decided as a cell
+// whose control arm measures 0 in every seed: d_s = m(a) - m(b) of that arm, against its margin.
+Comparison decide_effect(const ClaimRule& rule, const ClaimRule::EffectControl& ec, const Measured& m,
+                         const Selection& sel, const std::string& combo, const SequentialDesign* seq) {
+  static const std::string zero = "\x01zero";  // no run's value of `by`
+  Measured one;
+  if (auto it = m.find(ec.arm + combo); it != m.end()) {
+    one[ec.arm + combo] = it->second;
+    for (const auto& [seed, v] : it->second) one[zero + combo][seed] = exact(0);
+  }
+  ClaimRule r = rule;
+  r.control = zero, r.margin = ec.margin, r.equivalence = false;
+  Comparison c = decide(r, one, sel, combo, ec.arm, seq);
+  c.treatment = fmt::format("{} ({} {} - {}){}", ec.arm, rule.contrast, rule.contrast_values[0],
+                            rule.contrast_values[1], combo);
+  c.positive_control = true;
+  return c;
+}
+
 bool is_positive_control(const ClaimRule& rule, const Grouping& g, const std::string& combo) {
   const auto vals = g.combo_values.find(combo);
   if (vals == g.combo_values.end()) return false;
@@ -921,12 +971,16 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
   const Grouping g = group_rows(rule, t);
   const Selection sel = select_inputs(rule, t, g, curves, activations, res);
   const Measured m = contrast_sides(rule, measure(rule, t, g, sel), res);
-  for (const auto& combo : g.combos)
+  for (const auto& combo : g.combos) {
+    const std::size_t first = res.comparisons.size();
     for (const auto& tr : rule.treatment) {
       res.comparisons.push_back(decide(rule, m, sel, combo, tr, seq));
       res.comparisons.back().positive_control = is_positive_control(rule, g, combo);
-      if (auto it = g.combo_values.find(combo); it != g.combo_values.end()) res.comparisons.back().combo = it->second;
     }
+    for (const auto& ec : rule.effect_controls) res.comparisons.push_back(decide_effect(rule, ec, m, sel, combo, seq));
+    if (auto it = g.combo_values.find(combo); it != g.combo_values.end())
+      for (std::size_t i = first; i < res.comparisons.size(); ++i) res.comparisons[i].combo = it->second;
+  }
   holm(res.comparisons);
   gate_controls(res.comparisons);
   aggregate(res);

@@ -70,6 +70,14 @@
 // ln(steps_control / steps_treatment)).
 //   positive-control = { model = "mlp" }  # the cells where the literature predicts the effect
 //                                  #   (`each` keys and values; a list of tables for several)
+//   positive-control = { effect = "none", margin = 0.03 }
+//                                  # or: the contrast's own effect on one arm (a value of `by`),
+//                                  #   in each `each` combination: d_s = m(a) - m(b) of that arm
+//                                  #   (negated for "less"), supported above this margin. For an
+//                                  #   interaction (dropout helps less with BN), the main effect
+//                                  #   the interaction is about (dropout helps without a norm).
+//                                  #   Needs `contrast` and relative = false. Both forms may be
+//                                  #   given in one list.
 //
 // A cell is one treatment within one combination of the `each` keys; its
 // differences (with censoring bounds) give n, a mean and a 95% interval whose
@@ -152,6 +160,13 @@ struct ClaimRule {
   // `each` keys and values (any treatment). If one is not supported, the other cells are
   // untestable (control failed): a setting that cannot show the effect says nothing of it.
   std::vector<std::map<std::string, std::string>> positive_control;
+  // positive-control = { effect = ARM, margin = M }: the contrast's own effect on ARM must be
+  // supported above M (in every `each` combination), a cell of its own named "ARM (contrast a - b)".
+  struct EffectControl {
+    std::string arm;
+    double margin = 0;
+  };
+  std::vector<EffectControl> effect_controls;
   std::vector<Amendment> amendments;  // [[amendment]] entries, in file order (not part of the rule hash)
 };
 

@@ -93,7 +93,7 @@ std::string claims_csv(const std::vector<ClaimRule>& rules, const std::vector<Cl
       std::string d;
       for (double v : c.diffs) d += (d.empty() ? "" : "; ") + fmt::format("{:.6g}", v);
       s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},,,,", r.id, csv_field(c.treatment),
-                       c.diffs.size(), num(c.mean), num(c.ci_low), num(c.ci_high), r.margin, verdict_name(c.verdict),
+                       c.diffs.size(), num(c.mean), num(c.ci_low), num(c.ci_high), c.cell_rule.margin, verdict_name(c.verdict),
                        why_name(c.why), c.verdict == Verdict::inconclusive ? std::to_string(c.seeds_needed) : "",
                        num(c.min), num(c.max), csv_field(d), num(std::isfinite(c.target) ? c.target : res.target),
                        r.tolerance, metric_name(r.metric), r.by, r.control);
@@ -290,11 +290,16 @@ std::string claim_section_md(const ClaimRule& c, const ClaimResult& res, const R
   for (const auto& cmp : res.comparisons) {
     std::string d;
     for (double v : cmp.diffs) d += (d.empty() ? "" : ", ") + signed_num(v);
+    // An effect control (rule.positive-control = { effect = ... }) has a margin of its own.
+    const std::string control_text =
+        !cmp.positive_control                ? ""
+        : cmp.cell_rule.margin != c.margin ? fmt::format(" (positive control: above {})", cmp.cell_rule.margin)
+                                           : " (positive control)";
     s += fmt::format("| {}{} | {} | {} | [{}, {}] ({}) | {} | {} | {} | {} |{}\n", cmp.treatment,
-                     cmp.positive_control ? " (positive control)" : "", cmp.diffs.size(), signed_num(cmp.mean),
+                     control_text, cmp.diffs.size(), signed_num(cmp.mean),
                      signed_num(cmp.ci_low), signed_num(cmp.ci_high), method_text(cmp), d,
-                     cell_text(cmp.unadjusted, cmp.unadjusted_why, cmp, c.margin),
-                     cell_text(cmp.verdict, cmp.why, cmp, c.margin), plateau_text(cmp),
+                     cell_text(cmp.unadjusted, cmp.unadjusted_why, cmp, cmp.cell_rule.margin),
+                     cell_text(cmp.verdict, cmp.why, cmp, cmp.cell_rule.margin), plateau_text(cmp),
                      beside ? " " + beside_cell_md(*beside, c, cmp) + " |" : "");
   }
   const std::string data = c.measure == "step-time" ? "timings.csv" : "runs.csv";
