@@ -1,7 +1,8 @@
 """The forest plot of a claims directory: every cell of every claim, its mean
 difference with its 95% interval (read from claims.csv, where normlab computed
 them), against the claim's margin (dashed; both -m and +m for an equivalence
-rule) and zero (grey). One panel per claim, each with its own units, since
+rule; a positive control on an effect, whose margin is its own, dashed on its
+row alone) and zero (grey). One panel per claim, each with its own units, since
 claims measure in different units; cells in natural order (steps=250 before
 steps=1000). Pages of at most PAGE_ROWS cells: forest.png, forest-2.png, ...
 An interval end far outside its panel's scale (a 2-seed interval spanning
@@ -96,10 +97,11 @@ def panel_limits(sub, margins):
     return lo - pad, hi + pad
 
 
-def draw_panel(ax, sub, rule, verdict, cid):
-    margin = sub["margin"].iloc[0]
+def draw_panel(ax, sub, rule, verdict, cid, margin):
+    """margin: the rule's (claims.csv's claim row); a positive control on an effect has its own."""
     margins = [-abs(margin), abs(margin)] if rule.get("equivalence") else [margin]
-    x0, x1 = panel_limits(sub, margins)
+    own = sub["margin"].where(sub["margin"] != margin)
+    x0, x1 = panel_limits(sub, margins + sorted(own.dropna().unique()))
     for y, r in sub.iterrows():
         color = COLORS.get(r["verdict"], "#1f77b4")
         lo, hi = r["ci_low"], r["ci_high"]
@@ -110,6 +112,8 @@ def draw_panel(ax, sub, rule, verdict, cid):
             if hi > x1:
                 ax.plot([x1], [y], marker=">", mfc="white", color=color, ms=6, clip_on=False)
         ax.plot([r["mean"]], [y], "o", color=color, ms=4)
+        if pd.notna(own[y]):  # the cell's own margin, on its row only
+            ax.plot([own[y], own[y]], [y - 0.4, y + 0.4], color="black", ls="--", lw=0.8)
     for m in margins:
         ax.axvline(m, color="black", ls="--", lw=0.8)
     ax.axvline(0, color="#bbbbbb", lw=0.8)
@@ -156,22 +160,26 @@ def write_forest(claims_dir, out=None):
     if not ids:
         raise ReportError(f"{claims_dir}/claims.csv: no cells")
     out = out or claims_dir
-    os.makedirs(out, exist_ok=True)
-    for old in glob.glob(os.path.join(out, "forest-*.png")):
-        os.remove(old)  # pages of an earlier, longer run
     counts = {i: int((cells["id"] == i).sum()) for i in ids}
-    paths = []
-    for k, page in enumerate(pages(ids, counts)):
+    figs = []  # every page is drawn before any file changes: a failure leaves the old pages whole
+    for page in pages(ids, counts):
         heights = [counts[i] + 1.6 for i in page]
         fig, axes = plt.subplots(len(page), 1, figsize=(9, 0.7 + 0.24 * sum(heights)),
                                  gridspec_kw={"height_ratios": heights}, squeeze=False)
         for ax, cid in zip(axes[:, 0], page):
             sub = cells[cells["id"] == cid].copy()
             sub = sub.iloc[sorted(range(len(sub)), key=lambda j: natural_key(sub["cell"].iloc[j]))]
-            verdict = claims.loc[claims["id"] == cid, "verdict"].iloc[0]
-            draw_panel(ax, sub.reset_index(drop=True), claim_rule(claims_dir, cid), verdict, cid)
+            row = claims.loc[claims["id"] == cid].iloc[0]
+            draw_panel(ax, sub.reset_index(drop=True), claim_rule(claims_dir, cid), row["verdict"], cid,
+                       float(row["margin"]))
         legend(fig)
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+        figs.append(fig)
+    os.makedirs(out, exist_ok=True)
+    for old in glob.glob(os.path.join(out, "forest-*.png")):
+        os.remove(old)  # pages of an earlier, longer run
+    paths = []
+    for k, fig in enumerate(figs):
         path = os.path.join(out, "forest.png" if k == 0 else f"forest-{k + 1}.png")
         fig.savefig(path, dpi=100)
         plt.close(fig)

@@ -9,6 +9,8 @@ page with a checking script counts every image decoded, none broken, and finds
 the summary table.
 claims: the same for a claims folder (a copy of results/baseline): the verdict
 table, the forest plot's pages, and links to each claim's report.html.
+forest: a positive control's own margin is drawn on its row alone; a failure while
+drawing (a margin that is not a number) leaves every earlier page as it was.
 figures: a half-fail interval of [1.4e-06, 7.1e+06] on an lr grid of 0.01..10 is
 cut at the axes' edges and marked (not drawn as a full-width line), and a curve of
 two evaluation points is drawn with markers.
@@ -159,6 +161,46 @@ def case_claims(tmp):
     check_rendered(path, tmp, len(p.imgs), shot)
 
 
+def case_forest(tmp):
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from normlab_report import forest, figures
+    import pandas as pd
+    figures.load_pyplot()
+    plt = figures.plt
+    # A positive control on an effect has its own margin: dashed on its row alone; the rule's
+    # margin spans the panel.
+    sub = pd.DataFrame({"cell": ["none", "none (dropout 0.5 - 0)"], "mean": [0.01, 0.008],
+                        "ci_low": [0.005, 0.005], "ci_high": [0.015, 0.012], "margin": [0.005, 0.03],
+                        "verdict": ["untestable", "not supported"]})
+    fig, ax = plt.subplots()
+    forest.draw_panel(ax, sub, {}, "depends", "dropout-need", 0.005)
+    dashed = [(list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.lines if ln.get_linestyle() == "--"]
+    check(([0.03, 0.03], [0.6, 1.4]) in dashed, f"the control's own margin is not on its row: {dashed}")
+    check(any(xs == [0.005, 0.005] and ys == [0, 1] for xs, ys in dashed), f"no rule margin line: {dashed}")
+    check(not any(xs[0] == 0.03 and ys == [0, 1] for xs, ys in dashed), "the control's margin spans the panel")
+    plt.close(fig)
+    # A failure while drawing leaves every page of the earlier plot as it was.
+    d = os.path.join(tmp, "claims")
+    shutil.copytree(os.path.join(ROOT, "results", "baseline"), d)
+    forest.write_forest(d)
+    pages = sorted(f for f in os.listdir(d) if re.fullmatch(r"forest(-\d+)?\.png", f))
+    check(len(pages) >= 2, f"pages {pages}: the test needs a second page")
+    before = {f: open(os.path.join(d, f), "rb").read() for f in pages}
+    t = pd.read_csv(os.path.join(d, "claims.csv"), dtype=str, keep_default_na=False)
+    last = t[t["cell"] == ""].index[-1]  # the last claim is drawn on the last page
+    t.loc[last, "margin"] = "not-a-number"
+    t.to_csv(os.path.join(d, "claims.csv"), index=False)
+    try:
+        forest.write_forest(d)
+        check(False, "write_forest drew a margin that is not a number")
+    except ValueError:
+        pass
+    after = sorted(f for f in os.listdir(d) if re.fullmatch(r"forest(-\d+)?\.png", f))
+    check(after == pages, f"pages {pages} became {after}")
+    for f in pages:
+        check(open(os.path.join(d, f), "rb").read() == before[f], f"{f} changed by a failed draw")
+
+
 def case_figures(tmp):
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     from normlab_report import figures
@@ -221,5 +263,5 @@ def case_figures(tmp):
     check(t.x0 >= f.x0 and t.x1 <= f.x1 and t.y1 <= f.y1, f"failure_rate.png title cut: {t} in {f}")
 
 with tempfile.TemporaryDirectory() as t:
-    {"sweep": case_sweep, "claims": case_claims, "figures": case_figures}[CASE](t)
+    {"sweep": case_sweep, "claims": case_claims, "figures": case_figures, "forest": case_forest}[CASE](t)
 print("ok", CASE)
