@@ -186,6 +186,7 @@ struct TableReader {
     return out;
   }
 };
+
 // positive-control = { effect = ARM, margin = M }: the contrast's own effect on one arm.
 ClaimRule::EffectControl read_effect_control(const toml::table& tb, const ClaimRule& r, const std::string& path) {
   const TableReader rd{tb, "rule.positive-control", path};
