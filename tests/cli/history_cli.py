@@ -329,7 +329,12 @@ def case_transient_real(tmp):
     binary (Mann-Whitney, child processes). Without the second timing the
     transient fails the gate (the first timing's p and ratio are printed and
     checked to flag it). Skipped, as aa-real, on a machine noisier than
-    NOISE_ENVELOPE."""
+    NOISE_ENVELOPE. The slowdown doubles the case's time: single processes on a
+    shared machine run any norm case up to about 1.55x its usual time (seen on
+    this VM in 2026-12), and a 40% slowdown let such a round of the baseline
+    binary overlap the slowed ones in an interleaved first timing (CI check,
+    2026-12-05: ratio 1.40, Holm p 0.13, unflagged). Sensitivity to smaller
+    slowdowns is slowdown-real's (20%); this case tests the second timing."""
     hist, runs = recorded_history(tmp)
     noise = max(noise_of(runs))
     if noise > NOISE_ENVELOPE:
@@ -353,21 +358,21 @@ def case_transient_real(tmp):
              ("interleaved", ["--baseline-binary", BIN, "--tolerance", "0.1"], 0.1)]
     for name, extra, tol in modes:
         reps = "5" if name == "history" else "6"
-        p = normlab(TINY + ["--repeats", reps] + extra, expect=None, env={"NORMLAB_BENCH_SLOWDOWN": case + "=40@first"})
+        p = normlab(TINY + ["--repeats", reps] + extra, expect=None, env={"NORMLAB_BENCH_SLOWDOWN": case + "=100@first"})
         line = line_of(p.stdout)
-        check(first_flags(line, tol), f"{name}: the first timing did not flag the 40% transient (nothing to confirm):\n"
+        check(first_flags(line, tol), f"{name}: the first timing did not flag the 100% transient (nothing to confirm):\n"
               f"{p.stdout}")
         check(p.returncode == 0 and "not confirmed" in line,
               f"{name}: a transient was not dismissed by the second timing (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
         print(f"{name} transient: {line}")
-        p = normlab(TINY + ["--repeats", reps] + extra, expect=None, env={"NORMLAB_BENCH_SLOWDOWN": case + "=40"})
+        p = normlab(TINY + ["--repeats", reps] + extra, expect=None, env={"NORMLAB_BENCH_SLOWDOWN": case + "=100"})
         line = line_of(p.stdout)
         check(p.returncode == 1 and line.endswith("SLOWER"),
-              f"{name}: a lasting 40% slowdown was not confirmed (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
+              f"{name}: a lasting 100% slowdown was not confirmed (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
         check(float(line.split()[5]) > 1.1, f"{name}: the second timing's ratio is not shown:\n{line}")
         print(f"{name} lasting:   {line}")
     refused_env = normlab(TINY + ["--repeats", "3", "--compare", hist], expect=2,
-                          env={"NORMLAB_BENCH_SLOWDOWN": case + "=40@later"})
+                          env={"NORMLAB_BENCH_SLOWDOWN": case + "=100@later"})
     check("@first" in refused_env.stderr, refused_env.stderr)
 
 
