@@ -777,3 +777,91 @@ TEST_CASE("claims rule: es_test_acc and es_test_loss, test read at the best vali
   // Without curves the column cannot be read: an error, not a default.
   CHECK_THROWS_AS(evaluate_claim(r, t), ConfigError);
 }
+
+namespace {
+// landscape's shape: per model and seed s, two columns a and b; batch's a is none's / 2
+// (ln 2 = 0.693 smaller in every seed), batch's b none's x (1 + 0.01 s) (ln 0 .. 0.03 larger).
+CsvTable two_column_table() {
+  std::vector<std::vector<std::string>> rows;
+  int i = 0;
+  for (const char* model : {"mlp", "cnn"})
+    for (int s = 0; s < 4; ++s)
+      for (const auto& [norm, fa, fb] : {std::tuple<const char*, double, double>{"none", 1.0, 1.0},
+                                          {"batch", 0.5, 1 + 0.01 * s}})
+        rows.push_back({fmt::format("r{}", i++), model, norm, std::to_string(s), "ok", "",
+                        fmt::format("{}", 4.0 * (1 + 0.1 * s) * fa), fmt::format("{}", 2.0 * fb), "100"});
+  return table({"run_id", "model", "norm", "seed", "status", "failure", "a", "b", "steps_done"}, rows);
+}
+}  // namespace
+
+TEST_CASE("claims rule: a list of columns, one set of cells per column") {
+  ClaimRule r = value_rule("a", "norm", {"model"}, {"batch"}, "none", 0.405);
+  r.columns = {"a", "b"};
+  r.relative = Relative::log;
+  r.direction = Direction::less;
+  r.positive_control.push_back({{"model", "cnn"}});
+  const auto res = evaluate_claim(r, two_column_table());
+  // Cells: column a for both models, then column b, each named with its column.
+  REQUIRE(res.comparisons.size() == 4);
+  CHECK(res.comparisons[0].treatment == "batch @ column=a, model=cnn");
+  CHECK(res.comparisons[3].treatment == "batch @ column=b, model=mlp");
+  CHECK(res.comparisons[3].combo.at("column") == "b");
+  // a: d_s = ln(none / batch) = ln 2 in every seed (a zero-spread t interval: exactly ln 2),
+  // above ln 1.5 = 0.405: supported. b: d_s = -ln(1 + 0.01 s), below the margin: not supported.
+  CHECK(res.comparisons[0].mean == doctest::Approx(std::log(2.0)));
+  CHECK(res.comparisons[0].verdict == Verdict::supported);
+  CHECK(res.comparisons[2].diffs[3] == doctest::Approx(-std::log(1.03)));
+  CHECK(res.comparisons[2].verdict == Verdict::not_supported);
+  // The positive control (model = cnn) holds in every column: column b's cnn cell failed,
+  // so every other cell is untestable, column a's mlp cell included.
+  CHECK(res.comparisons[0].positive_control);
+  CHECK(res.comparisons[2].positive_control);
+  CHECK(res.comparisons[1].verdict == Verdict::untestable);
+  CHECK(res.comparisons[1].why == Why::control_failed);
+  // Each column's per-arm metric is kept under its own name.
+  CHECK(res.metric.count("batch @ column=b, model=mlp") == 1);
+  CHECK(res.metric.count("batch @ column=a, model=mlp") == 1);
+  // Without the control, Holm runs over all four cells: both a cells supported, both b cells not.
+  r.positive_control.clear();
+  const auto free = evaluate_claim(r, two_column_table());
+  CHECK(free.comparisons[1].verdict == Verdict::supported);
+  CHECK(free.comparisons[3].verdict == Verdict::not_supported);
+  CHECK(free.verdict == ClaimVerdict::depends);
+  CHECK(verdict_text(free).find("supported for batch @ column=a, model=cnn; batch @ column=a, model=mlp; "
+                                "not supported for batch @ column=b") != std::string::npos);
+}
+
+TEST_CASE("claims rule: reading a list of columns") {
+  const ClaimRule two = read_rule("column = [\"landscape_beta\", \"landscape_grad_change\"]\n");
+  CHECK(two.columns == std::vector<std::string>{"landscape_beta", "landscape_grad_change"});
+  CHECK(two.column == "landscape_beta");
+  // The list is a line of the rule's text; a single column (either form) keeps the old line.
+  CHECK(rule_canonical_text(two, {}).find("column=landscape_beta|landscape_grad_change\n") != std::string::npos);
+  const ClaimRule one = read_rule("column = [\"landscape_beta\"]\n");
+  CHECK(one.columns.empty());
+  CHECK(rule_canonical_text(one, {}) == rule_canonical_text(read_rule("column = \"landscape_beta\"\n"), {}));
+  const std::pair<std::string, const char*> cases[] = {
+      {"column = []\n", "rule.column: needs a column name, or a list of two or more"},
+      {"column = [\"a\", \"\"]\n", "rule.column: needs a column name, or a list of two or more"},
+      {"column = [\"a\", \"b\", \"a\"]\n", "rule.column: 'a' is listed twice"},
+      {"column = [\"a\", 2]\n", "rule.column: 2 is an integer, not a string (in the list)"},
+      {"column = 2\n", "rule.column: 2 is an integer, not a string or a list of strings"},
+  };
+  for (const auto& [text, want] : cases) {
+    const std::string got = read_error(text);
+    INFO(text, " -> ", got);
+    CHECK(got.find(want) != std::string::npos);
+  }
+  // Metrics that read no column take no list.
+  const std::string path = (std::filesystem::temp_directory_path() / "normlab-claim-columns.toml").string();
+  std::ofstream(path) << "[claim]\nid = \"x\"\nstatement = \"s\"\n[rule]\nmetric = \"lr_range\"\ntext = \"t\"\n"
+                         "control = \"none\"\ntreatment = \"batch\"\ndirection = \"greater\"\ncolumn = [\"a\", \"b\"]\n";
+  try {
+    read_claim_rule(path);
+    FAIL("a list of columns with lr_range was read");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()).find("a list of columns needs metric value or spread (metric lr_range reads no column)") !=
+          std::string::npos);
+  }
+  std::filesystem::remove(path);
+}

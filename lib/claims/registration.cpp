@@ -29,7 +29,7 @@ std::string rule_canonical_text(const ClaimRule& r, const std::map<std::string, 
   line("file", r.file);
   line("relative", relative_name(r.relative));
   line("metric", metric_name(r.metric));
-  line("column", r.column);
+  line("column", r.columns.empty() ? r.column : fmt::format("{}", fmt::join(r.columns, "|")));
   line("over", r.over);
   line("select", r.select == Select::best_lr ? "best-lr" : "mean");
   line("select-on", split_name(r.select_on));

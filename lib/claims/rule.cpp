@@ -187,6 +187,22 @@ struct TableReader {
   }
 };
 
+// column: one name, or a list of two or more distinct names (one set of cells per column), for
+// the metrics that read a column.
+void read_columns(const std::vector<std::string>& cs, ClaimRule& r, const std::string& path) {
+  if (cs.empty() || std::any_of(cs.begin(), cs.end(), [](const std::string& c) { return c.empty(); }))
+    throw ConfigError(fmt::format("{}: rule.column: needs a column name, or a list of two or more", path));
+  for (std::size_t i = 0; i < cs.size(); ++i)
+    if (std::find(cs.begin(), cs.begin() + long(i), cs[i]) != cs.begin() + long(i))
+      throw ConfigError(fmt::format("{}: rule.column: '{}' is listed twice", path, cs[i]));
+  r.column = cs[0];
+  if (cs.size() == 1) return;
+  if (r.metric != Metric::value && r.metric != Metric::spread)
+    throw ConfigError(fmt::format("{}: rule.column: a list of columns needs metric value or spread (metric {} "
+                                  "reads no column)", path, metric_name(r.metric)));
+  r.columns = cs;
+}
+
 // positive-control = { effect = ARM, margin = M }: the contrast's own effect on one arm.
 ClaimRule::EffectControl read_effect_control(const toml::table& tb, const ClaimRule& r, const std::string& path) {
   const TableReader rd{tb, "rule.positive-control", path};
@@ -275,7 +291,7 @@ ClaimRule read_claim_rule(const std::string& path) {
   if (!parse_metric(metric, r.metric))
     throw ConfigError(fmt::format("{}: rule.metric: '{}' (allowed: largest_stable_lr, lr_range, value, "
                                   "spread, steps_to_target, activation_drift)", path, metric));
-  if (auto c = ru.str("column")) r.column = *c;
+  if (auto cs = ru.strings("column", true)) read_columns(*cs, r, path);
   r.over = str(*rule, "over", r.metric == Metric::spread);
   const std::string select = ru.str("select").value_or("mean");
   if (select != "mean" && select != "best-lr")
@@ -966,7 +982,9 @@ std::string verdict_text(const ClaimResult& r) {
   return s;
 }
 
-ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
+namespace {
+// The cells of one column: every treatment (and effect control) in every `each` combination.
+ClaimResult evaluate_cells(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
                            const CsvTable* activations, const SequentialDesign* seq) {
   ClaimResult res;
   const Grouping g = group_rows(rule, t);
@@ -981,6 +999,40 @@ ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTa
     for (const auto& ec : rule.effect_controls) res.comparisons.push_back(decide_effect(rule, ec, m, sel, combo, seq));
     if (auto it = g.combo_values.find(combo); it != g.combo_values.end())
       for (std::size_t i = first; i < res.comparisons.size(); ++i) res.comparisons[i].combo = it->second;
+  }
+  return res;
+}
+
+// "ARM @ k=v" -> "ARM @ column=C, k=v"; "ARM" -> "ARM @ column=C".
+std::string with_column(const std::string& name, const std::string& col) {
+  const auto at = name.find(" @ ");
+  if (at == std::string::npos) return fmt::format("{} @ column={}", name, col);
+  return fmt::format("{} @ column={}, {}", name.substr(0, at), col, name.substr(at + 3));
+}
+
+// Appends one column's cells and metrics to res, each named with its column.
+void add_column(ClaimResult& res, ClaimResult&& part, const std::string& col) {
+  for (auto& c : part.comparisons) {
+    c.treatment = with_column(c.treatment, col);
+    c.combo["column"] = col;
+    res.comparisons.push_back(std::move(c));
+  }
+  for (auto& [group, seeds] : part.metric) res.metric[with_column(group, col)] = std::move(seeds);
+  if (res.note.empty()) res.note = part.note, res.target = part.target;
+}
+}  // namespace
+
+ClaimResult evaluate_claim(const ClaimRule& rule, const CsvTable& t, const CsvTable* curves,
+                           const CsvTable* activations, const SequentialDesign* seq) {
+  ClaimResult res;
+  if (rule.columns.empty()) {
+    res = evaluate_cells(rule, t, curves, activations, seq);
+  } else {
+    for (const auto& col : rule.columns) {
+      ClaimRule one = rule;
+      one.column = col, one.columns.clear();
+      add_column(res, evaluate_cells(one, t, curves, activations, seq), col);
+    }
   }
   holm(res.comparisons);
   gate_controls(res.comparisons);

@@ -17,6 +17,10 @@
 //                                  # "steps_to_target" (curves.csv; target derived, see below),
 //                                  # "activation_drift" (activations.csv, see below)
 //   column = "final_test_acc"      # value/spread: the runs.csv column (also gap_acc, gap_loss:
+//                                  #   a list of two or more: the rule is applied to each column
+//                                  #   alone, and every cell's combination gains column=C, e.g.
+//                                  #   "batch @ column=landscape_beta, model=mlp"; Holm and the
+//                                  #   positive controls then run over all of them);
 //                                  #   train-test gaps of runs that ended ok, not collapsed;
 //                                  #   es_test_acc, es_test_loss: early stopping, test accuracy and
 //                                  #   loss at the first evaluation (curves.csv) where the select-on
@@ -140,6 +144,7 @@ struct ClaimRule {
   Relative relative = Relative::none;
   Metric metric = Metric::value;
   std::string column = "final_test_acc", over;
+  std::vector<std::string> columns;  // column = [two or more]: one set of cells per column; else empty
   Select select = Select::mean;
   SelectOn select_on = SelectOn::test;
   std::map<std::string, std::vector<std::string>> where;

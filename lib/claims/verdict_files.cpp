@@ -274,7 +274,9 @@ std::string claim_section_md(const ClaimRule& c, const ClaimResult& res, const R
                                                   : "";
   if (c.metric == Metric::largest_stable_lr) what = fmt::format(" (log10 of the learning rate{})", rel);
   else if (c.metric == Metric::value || c.metric == Metric::spread)
-    what = fmt::format(" (column `{}` of {}{})", c.column, c.file, rel);
+    what = fmt::format(" ({} `{}` of {}{}{})", c.columns.empty() ? "column" : "columns",
+                       c.columns.empty() ? c.column : fmt::format("{}", fmt::join(c.columns, "`, `")), c.file,
+                       c.columns.empty() ? "" : ", each its own cells", rel);
   else if (*rel) what = fmt::format(" ({})", rel + 2);
   s += fmt::format("Metric `{}`{} per {} and seed (mean over seeds):\n\n| {} | metric |\n|---|---:|\n",
                    metric_name(c.metric), what, c.by, c.by);
