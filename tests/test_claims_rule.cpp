@@ -865,3 +865,55 @@ TEST_CASE("claims rule: reading a list of columns") {
   }
   std::filesystem::remove(path);
 }
+
+TEST_CASE("claims rule: an effect control in every each-combination, direction less, beside a cell control") {
+  // Per model and seed s, test loss (lower is better): none's falls by 0.05 + 0.01 s with dropout
+  // 0.5, batch's by 0.01 (model a) or rises by 0.04 (model b).
+  std::vector<std::vector<std::string>> rows;
+  int i = 0;
+  for (const auto& [model, batch_drop] : {std::pair<const char*, double>{"a", -0.01}, {"b", 0.04}})
+    for (int s = 0; s < 4; ++s)
+      for (const auto& [norm, drop] : {std::pair<std::string, double>{"none", -(0.05 + 0.01 * s)}, {"batch", batch_drop}})
+        for (const auto& [dropout, loss] : {std::pair<const char*, double>{"0", 0.5}, {"0.5", 0.5 + drop}})
+          rows.push_back({fmt::format("r{}", i++), model, norm, std::to_string(s), dropout, "ok", "",
+                          fmt::format("{}", loss), "100"});
+  const CsvTable t = table({"run_id", "model", "norm", "seed", "dropout", "status", "failure", "final_test_loss",
+                            "steps_done"}, rows);
+  ClaimRule r = value_rule("final_test_loss", "norm", {"model"}, {"none"}, "batch", 0.005);
+  r.direction = Direction::less;
+  r.contrast = "dropout";
+  r.contrast_values = {"0.5", "0.0"};
+  r.effect_controls.push_back({"none", 0.03});
+  r.positive_control.push_back({{"model", "a"}});
+  const auto res = evaluate_claim(r, t);
+  // Per combination: the interaction cell, then the effect control, each named with its combination.
+  REQUIRE(res.comparisons.size() == 4);
+  CHECK(res.comparisons[0].treatment == "none @ model=a");
+  CHECK(res.comparisons[1].treatment == "none (dropout 0.5 - 0.0) @ model=a");
+  CHECK(res.comparisons[3].treatment == "none (dropout 0.5 - 0.0) @ model=b");
+  // "less" negates the effect: d_s = -(m(0.5) - m(0)) of none = 0.05 + 0.01 s, in both models.
+  for (int k : {1, 3}) {
+    const auto& c = res.comparisons[std::size_t(k)];
+    REQUIRE(c.diffs.size() == 4);
+    CHECK(c.diffs[0] == doctest::Approx(0.05));
+    CHECK(c.diffs[3] == doctest::Approx(0.08));
+    CHECK(c.positive_control);
+    CHECK(c.verdict == Verdict::supported);  // [0.0446, 0.0854] above 0.03
+  }
+  // The cell-form control marks model a's interaction cell; model b's is not a control.
+  CHECK(res.comparisons[0].positive_control);
+  CHECK_FALSE(res.comparisons[2].positive_control);
+  // Interaction, negated for less: d_s = none's fall - batch's fall: a: 0.04 + 0.01 s; b: 0.09 + 0.01 s.
+  CHECK(res.comparisons[0].diffs[0] == doctest::Approx(0.04));
+  CHECK(res.comparisons[2].diffs[0] == doctest::Approx(0.09));
+  CHECK(res.verdict == ClaimVerdict::supported);
+  // When model b's effect control fails (none's loss rises there), every non-control cell is untestable.
+  for (auto& row : rows)
+    if (row[1] == "b" && row[2] == "none" && row[4] == "0.5") row[7] = "0.6";
+  const auto failed = evaluate_claim(r, table({"run_id", "model", "norm", "seed", "dropout", "status", "failure",
+                                               "final_test_loss", "steps_done"}, rows));
+  CHECK(failed.comparisons[3].verdict == Verdict::not_supported);
+  CHECK(failed.comparisons[2].verdict == Verdict::untestable);
+  CHECK(failed.comparisons[2].why == Why::control_failed);
+  CHECK(failed.comparisons[0].verdict == Verdict::supported);  // a control cell keeps its own verdict
+}

@@ -832,21 +832,24 @@ double resolution(const ClaimRule& rule, const Selection& sel, std::vector<doubl
 }
 
 // decide: one cell's paired differences, their bounds, and its (unadjusted) decision.
-Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel, const std::string& combo,
+// An arm's per-seed metric in one combination (empty when the arm has none there).
+const std::map<long, MetricValue>& arm_metric(const Measured& m, const std::string& key) {
+  static const std::map<long, MetricValue> none;
+  const auto it = m.find(key);
+  return it == m.end() ? none : it->second;
+}
+
+// One cell: treatment tr's per-seed metric against the control's, paired by seed.
+Comparison decide(const ClaimRule& rule, const std::map<long, MetricValue>& treat,
+                  const std::map<long, MetricValue>& ctrl, const Selection& sel, const std::string& combo,
                   const std::string& tr, const SequentialDesign* seq) {
   Comparison c;
   c.treatment = tr + combo;
   c.arm = tr;
   if (auto tg = sel.target.find(combo); tg != sel.target.end()) c.target = tg->second;
-  static const std::map<long, MetricValue> none;
-  const auto find = [&](const std::string& k) -> const std::map<long, MetricValue>& {
-    const auto it = m.find(k);
-    return it == m.end() ? none : it->second;
-  };
-  const auto& ctrl = find(rule.control + combo);
   std::vector<double> arm_values;
   int edges = 0;  // 1: an arm selected at the grid's bottom, 2: at its top
-  for (const auto& [seed, mt] : find(tr + combo)) {
+  for (const auto& [seed, mt] : treat) {
     auto it = ctrl.find(seed);
     if (it == ctrl.end()) continue;
     const MetricValue& mc = it->second;
@@ -886,15 +889,12 @@ Comparison decide(const ClaimRule& rule, const Measured& m, const Selection& sel
 // whose control arm measures 0 in every seed: d_s = m(a) - m(b) of that arm, against its margin.
 Comparison decide_effect(const ClaimRule& rule, const ClaimRule::EffectControl& ec, const Measured& m,
                          const Selection& sel, const std::string& combo, const SequentialDesign* seq) {
-  static const std::string zero = "\x01zero";  // no run's value of `by`
-  Measured one;
-  if (auto it = m.find(ec.arm + combo); it != m.end()) {
-    one[ec.arm + combo] = it->second;
-    for (const auto& [seed, v] : it->second) one[zero + combo][seed] = exact(0);
-  }
+  const auto& arm = arm_metric(m, ec.arm + combo);
+  std::map<long, MetricValue> zero;  // the control side: 0 in each of the arm's seeds
+  for (const auto& [seed, v] : arm) zero[seed] = exact(0);
   ClaimRule r = rule;
-  r.control = zero, r.margin = ec.margin, r.equivalence = false;
-  Comparison c = decide(r, one, sel, combo, ec.arm, seq);
+  r.margin = ec.margin, r.equivalence = false;
+  Comparison c = decide(r, arm, zero, sel, combo, ec.arm, seq);
   c.treatment = fmt::format("{} ({} {} - {}){}", ec.arm, rule.contrast, rule.contrast_values[0],
                             rule.contrast_values[1], combo);
   c.positive_control = true;
@@ -993,7 +993,8 @@ ClaimResult evaluate_cells(const ClaimRule& rule, const CsvTable& t, const CsvTa
   for (const auto& combo : g.combos) {
     const std::size_t first = res.comparisons.size();
     for (const auto& tr : rule.treatment) {
-      res.comparisons.push_back(decide(rule, m, sel, combo, tr, seq));
+      res.comparisons.push_back(
+          decide(rule, arm_metric(m, tr + combo), arm_metric(m, rule.control + combo), sel, combo, tr, seq));
       res.comparisons.back().positive_control = is_positive_control(rule, g, combo);
     }
     for (const auto& ec : rule.effect_controls) res.comparisons.push_back(decide_effect(rule, ec, m, sel, combo, seq));
