@@ -62,10 +62,30 @@ def claim_rule(claims_dir, cid):
         return {}
 
 
+def row_labels(cells, width=48):
+    """A panel's row labels: the cells' names; when one is longer than `width`, every
+    name without the key names of its combination ("batch @ column=landscape_beta,
+    model=mlp, lr=0.1" -> "batch @ landscape_beta, mlp, 0.1"), so the rows stay alike;
+    a name still too long is cut with "..."."""
+    def bare(cell):
+        if " @ " not in cell:
+            return cell
+        arm, combo = cell.split(" @ ", 1)
+        return arm + " @ " + ", ".join(kv.split("=", 1)[-1] for kv in combo.split(", "))
+    if any(len(c) > width for c in cells):
+        cells = [bare(c) for c in cells]
+    return [c if len(c) <= width else c[:width - 3] + "..." for c in cells]
+
+
 def units(rule):
     """The axis label of a claim's panel: what one unit of the difference is."""
     metric, col = rule.get("metric", ""), rule.get("column", "")
-    what = COLUMN_UNITS.get(col, col.replace("_", " "))
+    if isinstance(col, list):  # one set of cells per column: each cell names its own
+        what = "the cell's column"
+        if rule.get("relative") == "log":
+            return f"ln ratio of {what}"
+    else:
+        what = COLUMN_UNITS.get(col, col.replace("_", " "))
     if rule.get("relative") == "log":
         return f"ln ratio of {metric.replace('_', ' ')}"
     if rule.get("relative") is True:
@@ -119,7 +139,7 @@ def draw_panel(ax, sub, rule, verdict, cid, margin):
     ax.axvline(0, color="#bbbbbb", lw=0.8)
     ax.set_xlim(x0, x1)
     ax.set_yticks(range(len(sub)))
-    ax.set_yticklabels([c if len(c) <= 48 else c[:45] + "..." for c in sub["cell"]], fontsize=7)
+    ax.set_yticklabels(row_labels(list(sub["cell"])), fontsize=7)
     ax.set_ylim(len(sub) - 0.5, -0.5)
     m_text = f"±{abs(margin):g} (equivalence)" if rule.get("equivalence") else f"{margin:g}"
     v = verdict if len(verdict) <= 60 else verdict[:57] + "..."
