@@ -231,9 +231,24 @@ std::vector<std::size_t> preactivation_layers(const Sequential<T>& model) {
   return out;
 }
 
+template <class T>
+std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges(const Sequential<T>& model) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t i = 0; i < model.num_layers(); ++i) {
+    const std::string k = model.layer(i).kind();
+    if (k != "linear" && k != "conv2d") continue;
+    const std::size_t end = i + 1 < model.num_layers() ? model.param_offset(i + 1) : model.params().size();
+    out.emplace_back(model.param_offset(i), end);
+  }
+  if (!out.empty()) out.pop_back();  // the output layer: no norm follows it
+  return out;
+}
+
 template std::unique_ptr<Sequential<float>> build_model<float>(const ModelConfig&, int);
 template std::unique_ptr<Sequential<double>> build_model<double>(const ModelConfig&, int);
 template std::vector<std::size_t> preactivation_layers<float>(const Sequential<float>&);
 template std::vector<std::size_t> preactivation_layers<double>(const Sequential<double>&);
+template std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges<float>(const Sequential<float>&);
+template std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges<double>(const Sequential<double>&);
 
 }  // namespace normlab

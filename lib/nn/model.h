@@ -71,4 +71,12 @@ double model_memory_bytes(const ModelConfig& cfg, int max_batch);
 template <class T>
 std::vector<std::size_t> preactivation_layers(const Sequential<T>& model);
 
+// The parameter ranges [begin, end) in model.params() of every dense and conv layer
+// but the last (the hidden weight layers: weight and bias), in layer order. In the
+// models a norm follows each of them, so with a norm the network's function does
+// not change when one of them is scaled by c > 0 (van Laarhoven 2017); scale-hidden
+// (train/run_config.h) scales them. REQUIRES: a top-level chain (no residual blocks).
+template <class T>
+std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges(const Sequential<T>& model);
+
 }  // namespace normlab

@@ -45,6 +45,13 @@ double global_norm(const float* g, std::size_t n) {
   return std::sqrt(s);
 }
 
+void Optimizer::scale_lr(std::size_t begin, std::size_t end, double factor) {
+  if (cfg_.kind == "adam")
+    throw ConfigError("scale_lr: Adam's step does not scale with the lr as SGD's does (allowed: sgd, momentum)");
+  if (lr_factor_.empty()) lr_factor_.assign(n_, 1.f);
+  std::fill(lr_factor_.begin() + long(begin), lr_factor_.begin() + long(end), float(factor));
+}
+
 void Optimizer::step(float* p, const float* g, double lr) {
   ++t_;
   float clip = 1.f;
@@ -53,16 +60,26 @@ void Optimizer::step(float* p, const float* g, double lr) {
     if (norm > cfg_.clip_norm) clip = float(cfg_.clip_norm / (norm + 1e-6));
   }
   const float wd = float(cfg_.weight_decay), flr = float(lr);
+  // The lr of parameter i: flr, or flr times its factor (scale_lr); the loops without
+  // factors are the ones every run without scale-hidden has always made.
+  const float* f = lr_factor_.empty() ? nullptr : lr_factor_.data();
   if (cfg_.kind == "sgd") {
-    for (std::size_t i = 0; i < n_; ++i) p[i] -= flr * (g[i] * clip + wd * p[i]);
+    if (!f)
+      for (std::size_t i = 0; i < n_; ++i) p[i] -= flr * (g[i] * clip + wd * p[i]);
+    else
+      for (std::size_t i = 0; i < n_; ++i) p[i] -= flr * f[i] * (g[i] * clip + wd * p[i]);
   } else if (cfg_.kind == "momentum") {
     const float mu = float(cfg_.momentum);
     float* b = m_.data();
-    for (std::size_t i = 0; i < n_; ++i) {
+    const auto update = [&](std::size_t i, float lr_i) {
       const float d = g[i] * clip + wd * p[i];
       b[i] = t_ == 1 ? d : mu * b[i] + d;
-      p[i] -= flr * (cfg_.nesterov ? d + mu * b[i] : b[i]);
-    }
+      p[i] -= lr_i * (cfg_.nesterov ? d + mu * b[i] : b[i]);
+    };
+    if (!f)
+      for (std::size_t i = 0; i < n_; ++i) update(i, flr);
+    else
+      for (std::size_t i = 0; i < n_; ++i) update(i, flr * f[i]);
   } else {
     const float b1 = float(cfg_.beta1), b2 = float(cfg_.beta2), eps = float(cfg_.adam_eps);
     const double bc1 = 1.0 - std::pow(cfg_.beta1, double(t_));

@@ -24,12 +24,17 @@ class Optimizer {
   // One update of p (n) from g (n) at learning rate lr. g is read only
   // (clipping is applied as a scale, not written back).
   void step(float* p, const float* g, double lr);
+  // From now on, p[begin, end) steps at lr * factor (sgd, momentum: the parameters of
+  // scale-hidden's layers step at c^2 times the lr). Allocates once, never in step.
+  // REQUIRES: begin <= end <= n; factor > 0; optimizer sgd or momentum.
+  void scale_lr(std::size_t begin, std::size_t end, double factor);
   long steps() const { return t_; }
 
  private:
   OptimConfig cfg_;
   std::size_t n_;
   std::vector<float> m_, v_;  // momentum buffer / Adam first and second moments
+  std::vector<float> lr_factor_;  // (n) per-parameter lr factors; empty: 1 everywhere
   long t_ = 0;
 };
 

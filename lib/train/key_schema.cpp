@@ -104,6 +104,9 @@ const std::vector<KeySpec>& run_keys() {
        .ints = {0, kMaxSteps}, .setup = false},
       {.name = "clip-norm", .type = T::number, .def = "0", .help = "clip gradients to this global L2 norm; 0 = off",
        .range = {.min = 0}, .setup = false},
+      {.name = "scale-hidden", .type = T::number, .def = "1",
+       .help = "multiply the starting weights and biases of every dense or conv layer but the output layer by C > 0, and their lr by C^2 (with a norm after each such layer the run is the same function: van Laarhoven 2017); mlp, cnn, cnn-small, cnn-deep under sgd or momentum",
+       .range = {.min = 0, .min_open = true}, .id_at_default = false, .fixed_at_default = false},
       {.name = "batch-size", .type = T::integer, .def = "64", .help = "training batch size >= 1", .ints = {1, kMaxInt}},
       // Each epoch is at least one step: more epochs than the step limit never fit under it.
       // A setup key: the steps an epochs value makes are checked against the limit

@@ -113,6 +113,16 @@ TrainSpec resolve(const RunConfig& c) {
   t.optim.nesterov = c.flag("nesterov");
   t.optim.weight_decay = num("weight-decay");
   t.optim.clip_norm = num("clip-norm");
+  t.scale_hidden = num("scale-hidden");
+  if (t.scale_hidden != 1) {
+    const std::string m = c.get("model");
+    require(m == "mlp" || m == "cnn" || m == "cnn-small" || m == "cnn-deep", "scale-hidden",
+            fmt::format("scales the hidden layers of a chain of dense or conv layers, and {} is not one "
+                        "(allowed models: mlp, cnn, cnn-small, cnn-deep; or scale-hidden = 1)", m));
+    require(t.optim.kind != "adam", "scale-hidden",
+            "scales the hidden layers' lr by C^2, which keeps the run the same function only for SGD's step "
+            "(allowed optimizers: sgd, momentum; or scale-hidden = 1)");
+  }
   check([&] { validate(t.optim); });
   t.schedule.kind = c.get("schedule");
   t.schedule.step_size = integer("lr-step-size");

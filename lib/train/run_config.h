@@ -68,6 +68,7 @@ struct TrainSpec {
   std::vector<int> stat_batches;  // batch-statistic error measured at these sizes after training
   int stat_draws = 200;           // batches drawn per size
   bool landscape = false;         // probe the loss landscape at every evaluation (train/landscape.h)
+  double scale_hidden = 1;        // hidden dense/conv layers start at C x their init and step at C^2 x lr
   double target_acc = 0;   // 0: no target
   double diverge_factor = 1000;
   uint64_t seed = 0;

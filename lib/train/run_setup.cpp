@@ -96,6 +96,11 @@ std::unique_ptr<Sequential<float>> build_run_model(const RunSetup& s, const Trai
     load_checkpoint(hooks.load_weights, *model);
   else
     init_model(*model, s.spec.init, s.spec.seed);
+  if (s.spec.scale_hidden != 1) {  // scale-hidden: the hidden layers start at C x (their lr: trainer.cpp)
+    const float c = float(s.spec.scale_hidden);
+    for (const auto& [b, e] : hidden_weight_ranges(*model))
+      for (std::size_t i = b; i < e; ++i) model->params()[i] *= c;
+  }
   return model;
 }
 

@@ -21,6 +21,7 @@ class TrainStep {
  public:
   TrainStep(Sequential<float>& model, const OptimConfig& cfg, int max_batch);
   StepOutcome run(const float* x, const int32_t* y, int n, double lr, double loss_limit);
+  Optimizer& optimizer() { return opt_; }
 
  private:
   Sequential<float>& model_;

@@ -123,6 +123,9 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   ActivationProbe probe(model, std::move(probe_x), probe_n);
 
   TrainStep stepper(model, spec.optim, N);
+  if (spec.scale_hidden != 1)  // scale-hidden: the hidden layers (started at C x, run_setup.cpp) step at C^2 x lr
+    for (const auto& [b, e] : hidden_weight_ranges(model))
+      stepper.optimizer().scale_lr(b, e, spec.scale_hidden * spec.scale_hidden);
   std::vector<float> xb(std::size_t(N) * in_size);
   std::vector<int32_t> yb(N);
 

@@ -314,6 +314,43 @@ def case_variants(tmp):
     check(same(p, base, ("activations.csv",), ("run_id",)), "precise evaluation changed training")
 
 
+def case_scale_hidden(tmp):
+    """scale-hidden = C: with batch norm after every hidden layer, hidden weights started at
+    C x and stepped at C^2 x lr are the same function (van Laarhoven 2017: BN(C W x) = BN(W x),
+    its gradient is 1/C as large), so the losses match the unscaled run's up to BN's eps and
+    rounding; without a norm they do not. At the default the run is the default run byte for
+    byte, run_id included. Bad combinations exit 2 before any run, naming the key."""
+    def losses(name, extra):
+        d = os.path.join(tmp, name)
+        # Evaluated with each batch's own statistics: the running averages start at (0, 1)
+        # whatever the scale, so eval-mode batch norm is not scale-invariant until they settle.
+        run(BASE + ["--optimizer", "momentum", "--lr", "0.05", "--eval-stats", "batch"] + extra + ["--out", d])
+        rows = read(os.path.join(d, "curves.csv"))
+        return [float(r["loss"]) for r in rows if r["split"] == "train"], read(os.path.join(d, "runs.csv"))[0]
+
+    base, base_run = losses("base", [])
+    for c in ("4", "0.5"):  # (a smaller C makes BN's eps count more: 0.25 gave 1.3e-3)
+        scaled, run_c = losses("bn" + c, ["--scale-hidden", c])
+        worst = max(abs(a - b) / max(abs(b), 1e-6) for a, b in zip(scaled, base))
+        check(len(scaled) == len(base) >= 5 and worst < 1e-3,
+              f"batch norm, scale-hidden {c}: losses differ from the unscaled run by {worst:.2e} (relative)")
+        check(run_c["run_id"] != base_run["run_id"], f"scale-hidden {c}: same run_id as the default run")
+    none, _ = losses("none", ["--norm", "none"])
+    none4, none4_run = losses("none4", ["--norm", "none", "--scale-hidden", "4"])
+    gap = max(abs(a - b) / max(abs(b), 1e-6) for a, b in zip(none4, none))
+    check(gap > 0.1 or none4_run["status"] != "ok",
+          f"no norm, scale-hidden 4: losses within {gap:.2e} of the unscaled run; the check cannot tell")
+    _, one = losses("one", ["--scale-hidden", "1"])
+    check(strip_time([one]) == strip_time([base_run]), "scale-hidden 1 differs from the default run")
+    for extra, want in ((["--scale-hidden", "2", "--optimizer", "adam"], "allowed optimizers: sgd, momentum"),
+                        (["--scale-hidden", "2", "--model", "rnn"], "allowed models: mlp, cnn, cnn-small, cnn-deep"),
+                        (["--scale-hidden", "0"], "scale-hidden")):
+        d = os.path.join(tmp, "bad")
+        p = run(BASE + extra + ["--out", d], expect=2)
+        check(want in p.stderr and "scale-hidden" in p.stderr and not os.path.exists(d),
+              f"{extra}: no clear error naming scale-hidden and '{want}':\n{p.stderr}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     globals()["case_" + CASE.replace("-", "_")](os.path.join(tmp, "out"))
 print(f"PASS {CASE}")
