@@ -1,6 +1,8 @@
 // Model construction from a ModelConfig (see model.h for the architectures).
 #include "nn/model.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -244,11 +246,32 @@ std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges(const Sequ
   return out;
 }
 
+template <class T>
+double hidden_weight_norm(const Sequential<T>& model) {
+  std::vector<double> layer_sq;  // ||W||^2 of each top-level dense or conv layer, in order
+  for (std::size_t i = 0; i < model.num_layers(); ++i) {
+    const std::string k = model.layer(i).kind();
+    if (k == "rnn" || k == "resblock" || k == "plainblock") return std::nan("");
+    if (k != "linear" && k != "conv2d") continue;
+    const T* w = model.params().data() + model.param_offset(i);  // the layer's first tensor: its weight
+    const std::size_t n = model.layer(i).params().front().numel();
+    double sq = 0;
+    for (std::size_t j = 0; j < n; ++j) sq += double(w[j]) * double(w[j]);
+    layer_sq.push_back(sq);
+  }
+  if (!layer_sq.empty()) layer_sq.pop_back();  // the output layer, as in hidden_weight_ranges
+  double sq = 0;
+  for (double v : layer_sq) sq += v;
+  return std::sqrt(sq);
+}
+
 template std::unique_ptr<Sequential<float>> build_model<float>(const ModelConfig&, int);
 template std::unique_ptr<Sequential<double>> build_model<double>(const ModelConfig&, int);
 template std::vector<std::size_t> preactivation_layers<float>(const Sequential<float>&);
 template std::vector<std::size_t> preactivation_layers<double>(const Sequential<double>&);
 template std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges<float>(const Sequential<float>&);
 template std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges<double>(const Sequential<double>&);
+template double hidden_weight_norm<float>(const Sequential<float>&);
+template double hidden_weight_norm<double>(const Sequential<double>&);
 
 }  // namespace normlab

@@ -79,4 +79,13 @@ std::vector<std::size_t> preactivation_layers(const Sequential<T>& model);
 template <class T>
 std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges(const Sequential<T>& model);
 
+// sqrt(sum over the hidden weight layers l of ||W_l||_F^2): the weight matrices (or
+// conv kernels) of hidden_weight_ranges, biases left out. With a norm after each
+// layer the function depends on W_l / ||W_l|| only, so the gradient shrinks as
+// 1/||W_l|| and the effective step is lr / ||W_l||^2 (van Laarhoven 2017); weight
+// decay pulls ||W_l|| to an equilibrium. NaN for a model with weight layers inside
+// blocks (rnn, resnet, cnn-plain), whose hidden weights are not all top-level.
+template <class T>
+double hidden_weight_norm(const Sequential<T>& model);
+
 }  // namespace normlab

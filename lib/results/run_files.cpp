@@ -2,6 +2,8 @@
 // printed with 8 significant digits, so identical runs give identical bytes.
 #include "results/run_files.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -76,7 +78,7 @@ std::string runs_header() {
   std::string h = config_header();
   h += ",status,failure,final_test_acc,best_test_acc,final_train_loss,final_test_loss,"
        "final_train_acc,final_val_acc,best_val_acc,final_val_loss,pred_flip_rate,"
-       "landscape_loss_range,landscape_grad_change,landscape_beta,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps_done,"
+       "landscape_loss_range,landscape_grad_change,landscape_beta,hidden_wnorm,steps_to_target,seconds_to_target,diverge_step,loss_auc,steps_done,"
        "train_seconds,samples_per_s,peak_rss_mb,message\n";
   return h;
 }
@@ -84,13 +86,14 @@ std::string runs_header() {
 std::string runs_row(const RunConfig& cfg, const RunResult& r) {
   std::string s = config_fields(cfg);
   const bool reached = r.steps_to_target >= 0;
-  s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
+  const double wnorm = r.curve.empty() ? std::nan("") : r.curve.back().hidden_wnorm;  // at the last evaluation
+  s += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.status, r.failure,
                    num(r.final_test_acc), num(r.best_test_acc), num(r.final_train_loss),
                    num(r.final_test_loss), num(r.final_train_acc), opt_num(r.final_val_acc, r.has_val),
                    opt_num(r.best_val_acc, r.has_val), opt_num(r.final_val_loss, r.has_val),
                    opt_num(r.pred_flip_rate, r.has_flip), landscape_median(r, &LandscapePoint::loss_range),
                    landscape_median(r, &LandscapePoint::grad_change), landscape_median(r, &LandscapePoint::beta),
-                   reached ? std::to_string(r.steps_to_target) : "",
+                   opt_num(wnorm, !std::isnan(wnorm)), reached ? std::to_string(r.steps_to_target) : "",
                    opt_num(r.seconds_to_target, reached),
                    r.diverge_step >= 0 ? std::to_string(r.diverge_step) : "", num(r.loss_auc),
                    r.steps_done, num(r.train_seconds), num(r.samples_per_s), num(r.peak_rss_mb),
@@ -99,15 +102,15 @@ std::string runs_row(const RunConfig& cfg, const RunResult& r) {
 }
 
 std::string curves_header() {
-  return "run_id,step,epoch,samples,split,loss,accuracy,grad_norm,lr,elapsed_s\n";
+  return "run_id,step,epoch,samples,split,loss,accuracy,grad_norm,lr,elapsed_s,hidden_wnorm\n";
 }
 
 std::string curves_rows(const std::string& run_id, const RunResult& r) {
   std::string s;
   for (const auto& p : r.curve)
-    s += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", run_id, p.step, num(p.epoch), p.samples,
+    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", run_id, p.step, num(p.epoch), p.samples,
                      p.split, num(p.loss), num(p.accuracy), num(p.grad_norm), num(p.lr),
-                     num(p.elapsed_s));
+                     num(p.elapsed_s), opt_num(p.hidden_wnorm, !std::isnan(p.hidden_wnorm)));
   return s;
 }
 

@@ -3,8 +3,10 @@
 // the analysis scripts:
 //   runs.csv         run_id, every identity config key (not threads), status, failure, summary metrics, message;
 //                    landscape_loss_range/grad_change/beta: medians over the evaluations after step 0
-//                    of the landscape probe (train/landscape.h), empty unless landscape = true
-//   curves.csv       run_id, step, epoch, samples, split, loss, accuracy, grad_norm, lr, elapsed_s
+//                    of the landscape probe (train/landscape.h), empty unless landscape = true;
+//                    hidden_wnorm: curves.csv's at the last evaluation
+//   curves.csv       run_id, step, epoch, samples, split, loss, accuracy, grad_norm, lr, elapsed_s, hidden_wnorm
+//                    (nn/model.h hidden_weight_norm; empty for rnn, resnet and cnn-plain)
 //   activations.csv  run_id, step, layer, kind, mean, std, p15, p50, p85, unit_p15, unit_p50, unit_p85,
 //                    eval_p15, eval_p50, eval_p85, bn_running_mean, bn_running_var
 //   batchstats.csv   run_id, step, layer, batch, draws, mean_err, var_err (runs with stat-batches)

@@ -15,6 +15,7 @@ struct EvalPoint {
   double grad_norm;   // of the last update before this point (0 at step 0)
   double lr;
   double elapsed_s;   // training time so far, evaluation excluded
+  double hidden_wnorm = 0;  // nn/model.h hidden_weight_norm at this step (NaN: not defined for the model)
 };
 
 // Pre-activation of one hidden layer on the fixed probe batch: all units in train

@@ -171,15 +171,16 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       r.has_flip = true;
     }
     const double epoch = double(samples) / train.count();
-    r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s});
+    const double wnorm = hidden_weight_norm(model);
+    r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s, wnorm});
     if (r.has_val) {
       const auto [vl, va] = evaluate(model, data.val, spec.eval_batch, spec.eval_subset, em, order_of(order_val));
-      r.curve.push_back({step, epoch, samples, "val", vl, va, grad_norm, lr, train_s});
+      r.curve.push_back({step, epoch, samples, "val", vl, va, grad_norm, lr, train_s, wnorm});
       r.final_val_loss = vl;
       r.final_val_acc = va;
       r.best_val_acc = std::max(r.best_val_acc, va);
     }
-    r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s});
+    r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s, wnorm});
     if (spec.eval_precise) std::copy(saved_buffers.begin(), saved_buffers.end(), model.buffers().begin());
     probe.measure(model, step, r.activations);
     if (landscape) r.landscape.push_back(landscape->measure(step, lr));

@@ -8,10 +8,14 @@ inside the group, so the whole step scales). The output layer and the norm's
 gamma and beta keep lr. Both sides train 5 full-batch steps on the first 64
 Fashion-MNIST training images (batch 64 = the whole subset, so the shuffle only
 permutes a batch) and must end at the same weights (relative L2 difference per
-tensor < 1e-5), running statistics included.
+tensor < 1e-5), running statistics included. The hidden weight norm
+(runs.csv and curves.csv column hidden_wnorm: sqrt of the summed squared
+Frobenius norms of the hidden layers' weights, biases left out) matches
+PyTorch's at step 0 (the scaled start) and at the end to 1e-5 relative.
 Cases: mlp with batch norm, sgd, weight decay 1e-3, C = 4; mlp without a norm,
 momentum 0.9, C = 0.5.
 Usage: scale_hidden_torch.py NORMLAB_BIN"""
+import csv
 import gzip
 import json
 import os
@@ -59,12 +63,18 @@ def train_data(manifest):
     return torch.from_numpy(x.reshape(-1, 784)), torch.from_numpy(y)
 
 
+def hidden_wnorm(net):
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    return float(np.sqrt(sum((m.weight.detach().double() ** 2).sum().item() for m in linears[:-1])))
+
+
 def torch_run(net, c, x, y, optimizer, wd):
     linears = [m for m in net if isinstance(m, nn.Linear)]
     hidden = [p for m in linears[:-1] for p in m.parameters()]
     with torch.no_grad():
         for p in hidden:
             p.mul_(c)
+    wnorm0 = hidden_wnorm(net)
     ids = {id(p) for p in hidden}
     rest = [p for p in net.parameters() if id(p) not in ids]
     groups = [{"params": hidden, "lr": c * c * LR}, {"params": rest, "lr": LR}]
@@ -75,7 +85,19 @@ def torch_run(net, c, x, y, optimizer, wd):
         opt.zero_grad()
         nn.functional.cross_entropy(net(x), y).backward()
         opt.step()
-    return {k: v.detach().numpy() for k, v in net.state_dict().items()}
+    return {k: v.detach().numpy() for k, v in net.state_dict().items()}, wnorm0, hidden_wnorm(net)
+
+
+def check_wnorm(out, norm, wnorm0, wnorm1):
+    with open(os.path.join(out, "runs.csv"), newline="") as f:
+        run = next(csv.DictReader(f))
+    with open(os.path.join(out, "curves.csv"), newline="") as f:
+        start = [float(r["hidden_wnorm"]) for r in csv.DictReader(f) if r["step"] == "0"]
+    got = {"start": start[0], "end": float(run["hidden_wnorm"])}
+    for k, want in (("start", wnorm0), ("end", wnorm1)):
+        if abs(got[k] - want) > 1e-5 * want:
+            sys.exit(f"FAIL: {norm}: hidden_wnorm at the {k}: normlab {got[k]}, PyTorch {want}")
+    print(f"mlp/{norm}: hidden_wnorm {got['start']:.6g} -> {got['end']:.6g} (PyTorch {wnorm0:.6g} -> {wnorm1:.6g})")
 
 
 def case(tmp, norm, optimizer, wd, c):
@@ -90,7 +112,8 @@ def case(tmp, norm, optimizer, wd, c):
                     "--quiet", "--out", out, "--load-weights", start, "--save-weights", end], check=True)
     manifest = json.load(open(os.path.join(out, "manifest.json")))["datasets"][0]
     x, y = train_data(manifest)
-    want = torch_run(net, c, x, y, optimizer, wd)
+    want, wnorm0, wnorm1 = torch_run(net, c, x, y, optimizer, wd)
+    check_wnorm(out, norm, wnorm0, wnorm1)
     got = read_safetensors(end)[0]
     if sorted(got) != sorted(want):
         sys.exit(f"FAIL: {norm}: tensors {sorted(got)}, PyTorch has {sorted(want)}")

@@ -64,7 +64,7 @@ def case_files_and_columns(tmp):
     check(float(r["best_test_acc"]) >= float(r["final_test_acc"]), "best < final")
     curves = read(os.path.join(tmp, "curves.csv"))
     check(list(curves[0].keys()) == ["run_id", "step", "epoch", "samples", "split", "loss",
-                                     "accuracy", "grad_norm", "lr", "elapsed_s"],
+                                     "accuracy", "grad_norm", "lr", "elapsed_s", "hidden_wnorm"],
           f"curves.csv header {list(curves[0].keys())}")
     for c in curves:
         int(c["step"]); int(c["samples"]); float(c["loss"]); float(c["accuracy"])
@@ -335,6 +335,15 @@ def case_scale_hidden(tmp):
         check(len(scaled) == len(base) >= 5 and worst < 1e-3,
               f"batch norm, scale-hidden {c}: losses differ from the unscaled run by {worst:.2e} (relative)")
         check(run_c["run_id"] != base_run["run_id"], f"scale-hidden {c}: same run_id as the default run")
+    # The hidden weight norm: C times the unscaled run's at every evaluation (the same function,
+    # every hidden weight C times as large), and runs.csv's is curves.csv's last.
+    def wnorms(name):
+        return [float(r["hidden_wnorm"]) for r in read(os.path.join(tmp, name, "curves.csv")) if r["split"] == "train"]
+    for c in ("4", "0.5"):
+        ratio = [a / b for a, b in zip(wnorms("bn" + c), wnorms("base"))]
+        check(all(abs(q / float(c) - 1) < 1e-3 for q in ratio),
+              f"batch norm, scale-hidden {c}: hidden_wnorm / unscaled = {ratio}, expected {c} throughout")
+    check(float(base_run["hidden_wnorm"]) == wnorms("base")[-1], "runs.csv hidden_wnorm is not curves.csv's last")
     none, _ = losses("none", ["--norm", "none"])
     none4, none4_run = losses("none4", ["--norm", "none", "--scale-hidden", "4"])
     gap = max(abs(a - b) / max(abs(b), 1e-6) for a, b in zip(none4, none))
@@ -349,6 +358,29 @@ def case_scale_hidden(tmp):
         p = run(BASE + extra + ["--out", d], expect=2)
         check(want in p.stderr and "scale-hidden" in p.stderr and not os.path.exists(d),
               f"{extra}: no clear error naming scale-hidden and '{want}':\n{p.stderr}")
+
+
+def case_hidden_wnorm(tmp):
+    """hidden_wnorm (runs.csv, curves.csv) is sqrt of the summed squared norms of the hidden conv
+    kernels and dense weights, biases and the output layer left out: recomputed with numpy from
+    the saved weights of a cnn-deep run (three conv layers, then the output layer); empty for the
+    rnn, whose hidden weights sit inside one layer."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+    import numpy as np
+    from make_fixtures import read_safetensors
+    w = os.path.join(tmp + "-w.safetensors")
+    args = ["--dataset", "fashion-mnist:n=128", "--batch-size", "32", "--steps", "4", "--eval-every", "2", "--quiet"]
+    run(args + ["--model", "cnn-deep", "--norm", "group", "--out", tmp, "--save-weights", w])
+    tensors = read_safetensors(w)[0]
+    convs = sorted((k for k, v in tensors.items() if k.endswith(".weight") and v.ndim == 4), key=lambda k: int(k.split(".")[0]))
+    check(len(convs) == 3, f"cnn-deep: conv kernels {convs}")
+    want = float(np.sqrt(sum((tensors[k].astype(np.float64) ** 2).sum() for k in convs)))
+    got = float(read(os.path.join(tmp, "runs.csv"))[0]["hidden_wnorm"])
+    check(abs(got - want) <= 1e-6 * want, f"cnn-deep hidden_wnorm {got}, numpy on the saved weights {want}")
+    d = tmp + "-rnn"
+    run(args + ["--model", "rnn", "--norm", "layer", "--out", d])
+    check(read(os.path.join(d, "runs.csv"))[0]["hidden_wnorm"] == "", "rnn: hidden_wnorm should be empty")
+    check(all(r["hidden_wnorm"] == "" for r in read(os.path.join(d, "curves.csv"))), "rnn: curves hidden_wnorm not empty")
 
 
 with tempfile.TemporaryDirectory() as tmp:
