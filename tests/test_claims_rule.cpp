@@ -475,6 +475,40 @@ TEST_CASE("claims rule: contrast, a difference in differences with selection wit
   CHECK(res.verdict == ClaimVerdict::untestable);
 }
 
+TEST_CASE("claims rule: contrast-relative = log, the group's metric is ln(m(a) / m(b))") {
+  // Per seed s (one lr): group 0.80 + 0.1s at batch 2 and 0.40 at 32; batch 0.60 at both.
+  // Seed 3: batch's value at 32 is 0, whose log ratio is not finite: that seed is left out.
+  std::vector<SizedRun> rs;
+  for (int s = 0; s < 3; ++s) {
+    rs.push_back({"group", s, 2, 0.1, 0.80 + 0.1 * s});
+    rs.push_back({"group", s, 32, 0.1, 0.40});
+    rs.push_back({"batch", s, 2, 0.1, 0.60});
+    rs.push_back({"batch", s, 32, 0.1, 0.60});
+  }
+  rs.push_back({"group", 3, 2, 0.1, 0.5});
+  rs.push_back({"group", 3, 32, 0.1, 0.5});
+  rs.push_back({"batch", 3, 2, 0.1, 0.5});
+  rs.push_back({"batch", 3, 32, 0.1, 0.0});
+  ClaimRule r = value_rule("final_test_acc", "norm", {}, {"group"}, "batch", 0.1);
+  r.contrast = "batch-size";
+  r.contrast_values = {"2", "32"};
+  r.contrast_log = true;
+  const auto res = evaluate_claim(r, sized_table(rs));
+  CHECK(res.note == "metric per group: ln(value at batch-size=2 / at batch-size=32); "
+                    "1 group-seeds left out (a value not positive and finite)");
+  CHECK(res.metric.at("group").at(1) == doctest::Approx(std::log(0.9 / 0.4)));
+  CHECK(res.metric.at("batch").at(0) == doctest::Approx(0.0));
+  CHECK(res.metric.at("batch").count(3) == 0);
+  const auto& c = res.comparisons.at(0);
+  // d_s = ln((0.8 + 0.1s) / 0.4) - 0, seeds 0..2 (seed 3: no batch value)
+  REQUIRE(c.diffs.size() == 3);
+  CHECK(c.diffs[0] == doctest::Approx(std::log(2.0)));
+  CHECK(c.diffs[2] == doctest::Approx(std::log(2.5)));
+  // without it: the differences (0.8 + 0.1s - 0.4) - 0
+  r.contrast_log = false;
+  CHECK(evaluate_claim(r, sized_table(rs)).comparisons.at(0).diffs[0] == doctest::Approx(0.4));
+}
+
 TEST_CASE("claims rule: contrast with steps_to_target derives the target over every (group, side)") {
   // Best accuracies: batch 0.9 at both sizes; none 0.6 at batch 2, 0.8 at 32 -> target
   // 0.95 x 0.6 = 0.57 (pooled over sizes none's best would be 0.8 and the target 0.76).
@@ -570,6 +604,34 @@ TEST_CASE("claims rule: reading contrast and relative") {
         std::string::npos);
   CHECK(read_error("contrast = { batch-size = [2, 2.0] }\n").find("the same value twice") != std::string::npos);
   CHECK(read_error("contrast = { no-such-key = [2, 32] }\n").find("unknown key 'no-such-key'") != std::string::npos);
+  // contrast-relative: "log" with a contrast of a value metric; in the hash only when set
+  const ClaimRule lg = read_rule("contrast = { batch-size = [2, 32] }\ncontrast-relative = \"log\"\n");
+  CHECK(lg.contrast_log);
+  CHECK(!c.contrast_log);
+  CHECK(rule_canonical_text(lg, {}).find("contrast=batch-size=2|32\ncontrast-relative=log\n") != std::string::npos);
+  CHECK(rule_canonical_text(c, {}).find("contrast-relative") == std::string::npos);
+  for (const char* bad : {"contrast = { batch-size = [2, 32] }\ncontrast-relative = \"ln\"\n",
+                          "contrast = { batch-size = [2, 32] }\ncontrast-relative = true\n"}) {
+    CAPTURE(bad);
+    CHECK(read_error(bad).find("rule.contrast-relative: allowed: \"log\"") != std::string::npos);
+  }
+  CHECK(read_error("contrast-relative = \"log\"\n").find("rule.contrast-relative: the rule has no `contrast`") !=
+        std::string::npos);
+  // another metric: refused (read_rule's file says metric = "value", so this file is written here)
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("normlab-claim-rule-lr-" + std::to_string(::getpid()) + ".toml")).string();
+  std::ofstream(path) << "[claim]\nid = \"x\"\nstatement = \"s\"\n[rule]\nmetric = \"largest_stable_lr\"\n"
+                         "text = \"t\"\ncontrol = \"none\"\ntreatment = \"batch\"\ndirection = \"greater\"\n"
+                         "contrast = { batch-size = [2, 32] }\ncontrast-relative = \"log\"\n";
+  std::string err;
+  try {
+    read_claim_rule(path);
+  } catch (const ConfigError& e) {
+    err = e.what();
+  }
+  std::filesystem::remove(path);
+  CHECK(err.find("rule.contrast-relative: needs metric = \"value\" (a runs.csv column), got \"largest_stable_lr\"") !=
+        std::string::npos);
 }
 
 TEST_CASE("claims rule: reading positive-control") {

@@ -37,6 +37,7 @@ std::string rule_canonical_text(const ClaimRule& r, const std::map<std::string, 
   line("by", r.by);
   line("each", fmt::format("{}", fmt::join(r.each, "|")));
   if (!r.contrast.empty()) line("contrast", fmt::format("{}={}|{}", r.contrast, r.contrast_values[0], r.contrast_values[1]));
+  if (r.contrast_log) line("contrast-relative", "log");  // absent before the key: hashes kept
   line("treatment", fmt::format("{}", fmt::join(r.treatment, "|")));
   line("control", r.control);
   line("direction", direction_name(r.direction));

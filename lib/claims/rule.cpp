@@ -232,6 +232,24 @@ ClaimRule::EffectControl read_effect_control(const toml::table& tb, const ClaimR
 }
 }  // namespace
 
+// contrast-relative = "log": the contrast as a log ratio. Only for a contrast of "value"
+// metrics, whose values are plain numbers (no bounds, no censoring).
+void read_contrast_relative(const toml::table& rule, const std::string& path, ClaimRule& r) {
+  const auto* node = rule["contrast-relative"].node();
+  if (!node) return;
+  const auto v = node->value_exact<std::string>();
+  if (!v || *v != "log")
+    throw ConfigError(fmt::format("{}:{}:{}: rule.contrast-relative: allowed: \"log\" (the group's metric is "
+                                  "ln(m(a) / m(b))); leave it out for m(a) - m(b)", path, node->source().begin.line,
+                                  node->source().begin.column));
+  if (r.contrast.empty())
+    throw ConfigError(fmt::format("{}: rule.contrast-relative: the rule has no `contrast`", path));
+  if (r.metric != Metric::value)
+    throw ConfigError(fmt::format("{}: rule.contrast-relative: needs metric = \"value\" (a runs.csv column), "
+                                  "got \"{}\"", path, metric_name(r.metric)));
+  r.contrast_log = true;
+}
+
 ClaimRule read_claim_rule(const std::string& path) {
   const toml::table t = read_toml_file(path);
   ClaimRule r;
@@ -253,7 +271,8 @@ ClaimRule read_claim_rule(const std::string& path) {
   only(*claim, "claim", {"id", "statement", "source", "measure"});
   only(*rule, "rule", {"metric", "column", "file", "relative", "over", "select", "where", "by", "each", "treatment",
                        "control", "direction", "margin", "floor", "within", "fraction", "tolerance", "text",
-                       "select-on", "contrast", "equivalence", "positive-control", "edge-seeds"});
+                       "select-on", "contrast", "contrast-relative", "equivalence", "positive-control",
+                       "edge-seeds"});
   const TableReader cl{*claim, "claim", path}, ru{*rule, "rule", path};
   auto str = [&](const toml::table& tb, const char* k, bool required) {
     const TableReader& rd = &tb == claim ? cl : ru;
@@ -320,6 +339,7 @@ ClaimRule read_claim_rule(const std::string& path) {
       throw ConfigError(fmt::format("{}: rule.contrast: key '{}' has the same value twice ('{}', '{}')", path,
                                     r.contrast, r.contrast_values[0], r.contrast_values[1]));
   }
+  read_contrast_relative(*rule, path, r);
   r.text = str(*rule, "text", true);
   r.control = str(*rule, "control", true);
   const std::string direction = str(*rule, "direction", true);
@@ -626,8 +646,11 @@ Selection select_inputs(const ClaimRule& rule, const CsvTable& t, const Grouping
     sel.stopped = stopped_metrics(*curves, split_name(rule.select_on));
   }
   if (!rule.contrast.empty())
-    res.note = fmt::format("metric per group: {} at {}={} minus at {}={}", metric_name(rule.metric), rule.contrast,
-                           rule.contrast_values[0], rule.contrast, rule.contrast_values[1]);
+    res.note = rule.contrast_log
+                   ? fmt::format("metric per group: ln({} at {}={} / at {}={})", metric_name(rule.metric),
+                                 rule.contrast, rule.contrast_values[0], rule.contrast, rule.contrast_values[1])
+                   : fmt::format("metric per group: {} at {}={} minus at {}={}", metric_name(rule.metric),
+                                 rule.contrast, rule.contrast_values[0], rule.contrast, rule.contrast_values[1]);
   if (rule.metric == Metric::steps_to_target) {
     if (!curves) throw ConfigError("steps_to_target needs curves.csv");
     select_targets(rule, t, g, *curves, sel, res);
@@ -794,6 +817,7 @@ std::map<Group, std::map<long, MetricValue>> measure(const ClaimRule& rule, cons
 Measured contrast_sides(const ClaimRule& rule, const std::map<Group, std::map<long, MetricValue>>& per_group,
                         ClaimResult& res) {
   Measured out;
+  int dropped = 0;  // contrast-relative = "log": seeds without positive, finite values on both sides
   for (const auto& [group, seeds] : per_group) {
     if (group.second != 0) continue;
     auto& o = out[group.first];
@@ -803,11 +827,20 @@ Measured contrast_sides(const ClaimRule& rule, const std::map<Group, std::map<lo
       for (const auto& [seed, ma] : seeds)
         if (auto it = b->second.find(seed); it != b->second.end()) {
           const MetricValue& mb = it->second;
-          o[seed] = {ma.v - mb.v, ma.lo - mb.hi, ma.hi - mb.lo, ma.censored || mb.censored, ma.edge | mb.edge};
+          if (!rule.contrast_log) {
+            o[seed] = {ma.v - mb.v, ma.lo - mb.hi, ma.hi - mb.lo, ma.censored || mb.censored, ma.edge | mb.edge};
+          } else if (ma.v > 0 && mb.v > 0 && std::isfinite(ma.v) && std::isfinite(mb.v)) {
+            const double d = std::log(ma.v / mb.v);  // value metrics: lo = hi = v, never censored
+            o[seed] = {d, d, d, false, ma.edge | mb.edge};
+          } else {
+            ++dropped;
+          }
         }
     }
     for (const auto& [seed, m] : o) res.metric[group.first][seed] = m.v;
   }
+  if (dropped > 0)
+    res.note += fmt::format("; {} group-seeds left out (a value not positive and finite)", dropped);
   return out;
 }
 

@@ -44,6 +44,9 @@
 //                                  #   it d_s is a difference in differences. The key may not be
 //                                  #   `by` or in `each`; steps_to_target derives its target over
 //                                  #   every (group, value) pair.
+//   contrast-relative = "log"      # with a contrast and metric "value": the group's metric is
+//                                  #   ln(m(a) / m(b)) instead of m(a) - m(b) (a seed whose value on
+//                                  #   either side is not positive and finite is left out)
 //   treatment = ["batch"]          # values of `by` the claim is about
 //   control = "none"               # the norm it is compared with
 //   direction = "greater"          # treatment's metric should be greater (or "less")
@@ -152,6 +155,7 @@ struct ClaimRule {
   std::vector<std::string> each;
   std::string contrast;                         // the contrast key; empty: none
   std::array<std::string, 2> contrast_values;   // a, b: the group's metric is m(a) - m(b)
+  bool contrast_log = false;                    // contrast-relative = "log": ln(m(a) / m(b)) instead
   std::vector<std::string> treatment;
   std::string control;
   Direction direction = Direction::greater;
