@@ -617,6 +617,9 @@ TEST_CASE("claims rule: reading contrast and relative") {
   }
   CHECK(read_error("contrast-relative = \"log\"\n").find("rule.contrast-relative: the rule has no `contrast`") !=
         std::string::npos);
+  for (const char* rel : {"true", "\"log\""})
+    CHECK(read_error(fmt::format("relative = {}\ncontrast = {{ batch-size = [2, 32] }}\ncontrast-relative = \"log\"\n", rel))
+              .find("rule.contrast-relative: needs relative = false") != std::string::npos);
   // another metric: refused (read_rule's file says metric = "value", so this file is written here)
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("normlab-claim-rule-lr-" + std::to_string(::getpid()) + ".toml")).string();

@@ -247,6 +247,9 @@ void read_contrast_relative(const toml::table& rule, const std::string& path, Cl
   if (r.metric != Metric::value)
     throw ConfigError(fmt::format("{}: rule.contrast-relative: needs metric = \"value\" (a runs.csv column), "
                                   "got \"{}\"", path, metric_name(r.metric)));
+  if (r.relative != Relative::none)
+    throw ConfigError(fmt::format("{}: rule.contrast-relative: needs relative = false (d is then the treatment's "
+                                  "log ratio minus the control's; a ratio of log ratios has no sign to read)", path));
   r.contrast_log = true;
 }
 
