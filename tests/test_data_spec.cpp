@@ -70,4 +70,18 @@ TEST_CASE("bad specs are ConfigErrors naming what is wrong") {
   CHECK(err("synthetic-images:dim=10").find("28x28") != std::string::npos);
   CHECK(err("blobs:standardize=maybe").find("'standardize'") != std::string::npos);
   CHECK(err("blobs:n=10").empty());
+  for (const char* bad : {"mnist:label_noise=1", "mnist:label_noise=-0.1", "mnist:label_noise=nan", "mnist:label_noise=x"}) {
+    CAPTURE(bad);
+    CHECK(err(bad).find("'label_noise'") != std::string::npos);
+  }
+  CHECK(err("mnist:label_noise=1").find("[0, 1)") != std::string::npos);
+  CHECK(err("mnist:label-noise=0.1").find("allowed: n, test, dim, classes, noise, seed, val, standardize, label_noise") !=
+        std::string::npos);
+}
+
+TEST_CASE("label_noise round-trips in the canonical form, and 0 is the clean dataset") {
+  CHECK(parse_data_spec("fashion-mnist:n=2000,label_noise=0.4,val=0.2").canonical() ==
+        "fashion-mnist:n=2000,val=0.2,label_noise=0.4");
+  CHECK(parse_data_spec("mnist:label_noise=0").canonical() == "mnist");
+  CHECK(parse_data_spec("mnist:label_noise=0.25").label_noise == 0.25);
 }

@@ -145,6 +145,34 @@ TEST_CASE("the validation split is held out of train, fixed and disjoint") {
   CHECK(full->val.count() == 0);
 }
 
+TEST_CASE("label_noise replaces exactly round(F N) training-pool labels by other classes, test untouched") {
+  // blobs with 4 classes, 1000 train samples: F = 0.3 -> 300 labels differ from the clean set's.
+  const auto clean = load_dataset("blobs:n=1000,classes=4,standardize=0");
+  const auto noisy = load_dataset("blobs:n=1000,classes=4,label_noise=0.3,standardize=0");
+  REQUIRE(noisy->train.count() == 1000);
+  int changed = 0;
+  std::vector<int> per_class(4, 0);
+  for (int i = 0; i < 1000; ++i) {
+    const int a = clean->train.labels()[i], b = noisy->train.labels()[i];
+    CHECK(b >= 0);
+    CHECK(b < 4);
+    if (a != b) ++changed, ++per_class[b];
+  }
+  CHECK(changed == 300);
+  for (int c = 0; c < 4; ++c) CHECK(per_class[c] > 30);  // uniform over the other classes: about 75 each
+  CHECK(noisy->test.labels() == clean->test.labels());
+  CHECK(std::equal(noisy->train.raw_f32().begin(), noisy->train.raw_f32().end(), clean->train.raw_f32().begin()));
+  // fixed: another load gives the same labels; a hold-out splits the noisy pool
+  clear_dataset_cache();
+  CHECK(load_dataset("blobs:n=1000,classes=4,label_noise=0.3,standardize=0")->train.labels() == noisy->train.labels());
+  const auto held = load_dataset("blobs:n=1000,classes=4,label_noise=0.3,val=0.2,standardize=0");
+  const auto held_clean = load_dataset("blobs:n=1000,classes=4,val=0.2,standardize=0");
+  int differ = 0;
+  for (int i = 0; i < held->train.count(); ++i) differ += held->train.labels()[i] != held_clean->train.labels()[i];
+  for (int i = 0; i < held->val.count(); ++i) differ += held->val.labels()[i] != held_clean->val.labels()[i];
+  CHECK(differ == 300);
+}
+
 TEST_CASE("equal specs share one loaded dataset, also across threads") {
   clear_dataset_cache();
   std::vector<std::shared_ptr<const Dataset>> got(4);

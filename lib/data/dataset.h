@@ -45,6 +45,8 @@ class Split {
   void set_affine(const std::vector<double>& scale, const std::vector<double>& shift);
   // New split with samples idx (in that order), same affine.
   Split subset(const std::vector<uint32_t>& idx) const;
+  // Replaces the labels (label noise). REQUIRES: labels.size() == count().
+  void set_labels(std::vector<int32_t> labels);
   // Raw storage, for checksums and tests.
   bool is_u8() const { return is_u8_; }
   const std::vector<uint8_t>& raw_u8() const { return u8_; }

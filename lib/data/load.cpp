@@ -5,6 +5,10 @@
 // The validation samples are a fixed pseudo-random subset of train (seed
 // kValSeed, independent of the run seed) so every run of a sweep holds out
 // the same samples; the rest keep their order.
+// Label noise (label_noise = F), before the hold-out: exactly round(F * N) of the
+// N training-pool samples, a fixed pseudo-random choice (seed kLabelNoiseSeed),
+// each get a label drawn uniformly from the other classes. Train and validation
+// carry the noise, as data whose labels are noisy would; test stays clean.
 #include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
@@ -32,6 +36,24 @@ namespace normlab {
 namespace {
 
 constexpr uint64_t kValSeed = 0x5A17DA7Aull;
+constexpr uint64_t kLabelNoiseSeed = 0x1AB3150Eull;
+
+void add_label_noise(Split& train, double fraction, int classes, const std::string& spec) {
+  const int N = train.count(), flips = int(std::lround(fraction * N));
+  if (classes < 2)
+    throw ConfigError("dataset '" + spec + "': label_noise needs at least 2 classes, the dataset has " +
+                      std::to_string(classes));
+  std::vector<uint32_t> perm(N);
+  std::iota(perm.begin(), perm.end(), 0u);
+  Rng r(kLabelNoiseSeed);
+  for (int i = 0; i < flips; ++i) std::swap(perm[i], perm[i + r.below(uint32_t(N - i))]);  // partial shuffle
+  std::vector<int32_t> labels = train.labels();
+  for (int i = 0; i < flips; ++i) {
+    int32_t& y = labels[perm[i]];
+    y = int32_t((y + 1 + int(r.below(uint32_t(classes - 1)))) % classes);  // any class but y
+  }
+  train.set_labels(std::move(labels));
+}
 
 Dataset load_mnist(const std::string& dir) {
   const std::string full = mnist_full_dir(dir), sub = mnist_subset_dir(dir);
@@ -111,6 +133,7 @@ std::shared_ptr<const Dataset> load_uncached(const DataSpec& spec, const std::st
     std::iota(first.begin(), first.end(), 0u);
     d->train = d->train.subset(first);
   }
+  if (spec.label_noise > 0) add_label_noise(d->train, spec.label_noise, d->classes, spec.canonical());
   if (spec.val_fraction > 0) {
     const int N = d->train.count();
     const int nval = int(std::lround(spec.val_fraction * N));

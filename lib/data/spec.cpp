@@ -57,6 +57,7 @@ std::string DataSpec::canonical() const {
   if (seed) put("seed", *seed);
   if (val_fraction > 0) put("val", val_fraction);
   if (!standardize) put("standardize", 0);
+  if (label_noise > 0) put("label_noise", label_noise);
   if (!data_dir.empty()) put("data_dir", data_dir);
   return o;
 }
@@ -121,6 +122,10 @@ DataSpec parse_data_spec(const std::string& text) {
     } else if (k == "val") {
       s.val_fraction = parse_num<double>(text, k, v);
       if (!(s.val_fraction >= 0 && s.val_fraction <= 0.5)) bad(text, "key 'val': expected a fraction in [0, 0.5], found " + v);
+    } else if (k == "label_noise") {
+      s.label_noise = parse_num<double>(text, k, v);
+      if (!(s.label_noise >= 0 && s.label_noise < 1))
+        bad(text, "key 'label_noise': expected a fraction in [0, 1), found " + v);
     } else if (k == "standardize") {
       if (v == "1" || v == "true") s.standardize = true;
       else if (v == "0" || v == "false") s.standardize = false;
@@ -128,7 +133,7 @@ DataSpec parse_data_spec(const std::string& text) {
     } else if (k == "data_dir") {
       s.data_dir = v;
     } else {
-      bad(text, "unknown key '" + k + "'; allowed: n, test, dim, classes, noise, seed, val, standardize");
+      bad(text, "unknown key '" + k + "'; allowed: n, test, dim, classes, noise, seed, val, standardize, label_noise");
     }
   }
   return s;

@@ -38,6 +38,7 @@ struct DataSpec {
   std::optional<double> noise;
   std::optional<uint64_t> seed;
   double val_fraction = 0.0;
+  double label_noise = 0.0;     // fraction of the training pool's labels replaced by another class
   bool standardize = true;
   std::string data_dir;         // empty: data_dir() at load time
 

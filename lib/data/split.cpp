@@ -128,6 +128,11 @@ void Split::channel_stats(std::vector<double>& mean, std::vector<double>& stdev)
   }
 }
 
+void Split::set_labels(std::vector<int32_t> labels) {
+  if (labels.size() != labels_.size()) throw std::logic_error("Split::set_labels: count differs");
+  labels_ = std::move(labels);
+}
+
 Split Split::subset(const std::vector<uint32_t>& idx) const {
   const std::size_t D = shape_.size();
   Split s;
