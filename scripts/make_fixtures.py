@@ -53,6 +53,18 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+# ---------------------------------------------------------------- IDX files (MNIST format)
+
+def read_idx(path):
+    """An IDX file (gzipped or raw) as a uint8 array of its dimensions."""
+    import gzip
+    with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
 # ---------------------------------------------------------------- safetensors I/O
 
 _DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64",

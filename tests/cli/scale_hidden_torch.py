@@ -16,10 +16,8 @@ Cases: mlp with batch norm, sgd, weight decay 1e-3, C = 4; mlp without a norm,
 momentum 0.9, C = 0.5.
 Usage: scale_hidden_torch.py NORMLAB_BIN"""
 import csv
-import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,19 +28,11 @@ import torch.nn as nn
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from make_fixtures import read_safetensors, write_safetensors  # noqa: E402
+from make_fixtures import read_idx as idx, read_safetensors, write_safetensors  # noqa: E402
 
 BIN = sys.argv[1]
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 LR, STEPS, N = 0.05, 5, 64
-
-
-def idx(path):
-    with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def build(norm):

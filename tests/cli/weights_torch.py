@@ -11,10 +11,8 @@ train mode, the loss range, gradient change and effective beta-smoothness along
 weights, match runs.csv's landscape_* columns to 1e-3 (relative).
 Usage: weights_torch.py NORMLAB_BIN MODEL NORM"""
 import csv
-import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,19 +23,11 @@ import torch.nn as nn
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from make_fixtures import read_safetensors  # noqa: E402
+from make_fixtures import read_idx as idx, read_safetensors  # noqa: E402
 
 BIN, MODEL, NORM = sys.argv[1:4]
 LR = 0.05
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-
-
-def idx(path):
-    with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def norm_layer(norm, c, shape):
