@@ -1,7 +1,8 @@
-// conv2d_forward / conv2d_backward (the Conv2D layer calls them). One-channel
-// stride-1 geometries (first layers) go to the direct kernels of conv_direct.h
-// for the output and the weight gradient; every other product is im2col + GEMM,
-// one sample at a time:
+// conv2d_forward / conv2d_backward, and the Conv2D layer. The layer sends
+// geometries with channel counts in eights (conv_gather_applies) to the direct
+// kernels of conv_gather.h; the rest come here. One-channel stride-1 geometries
+// (first layers) go to the direct kernels of conv_direct.h for the output and the
+// weight gradient; every other product is im2col + GEMM, one sample at a time:
 //   col = im2col(x_n)                  (K, P),  K = C*KH*KW, P = OH*OW
 //   y_n = W (OC, K) @ col + b          (OC, P)
 //   dW += dy_n @ col^T,  db += sum_p dy_n,  dx_n += col2im(W^T @ dy_n)
@@ -22,6 +23,7 @@
 
 #include "core/errors.h"
 #include "nn/conv_direct.h"
+#include "nn/conv_gather.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 
@@ -349,7 +351,12 @@ Conv2D<T>::Conv2D(Shape in, int out_channels, int kernel, int stride, int pad, b
                                   "input {}", out_channels, kernel, stride, pad, in.str()));
   this->out_ = Shape{out_channels, g_.OH(), g_.OW()};
   plan_ = im2col_plan(g_);
+  gather_ = conv_gather_applies(g_);
+  if (gather_) gplan_ = std::make_unique<ConvGatherPlan>(conv_gather_plan(g_));
 }
+
+template <class T>
+Conv2D<T>::~Conv2D() = default;
 
 template <class T>
 std::vector<TensorSpec> Conv2D<T>::params() const {
@@ -360,6 +367,13 @@ std::vector<TensorSpec> Conv2D<T>::params() const {
 
 template <class T>
 void Conv2D<T>::reserve(int max_batch) {
+  if (gather_) {
+    col_.resize(kConvChunks * gplan_->workspace);
+    dcol_.resize(gplan_->packed);
+    parts_.resize(kConvChunks * gplan_->parts);
+    keep_ = false;
+    return;
+  }
   const std::size_t kp = std::size_t(g_.K()) * g_.P();
   const bool direct = conv_direct_applies(g_);
   keep_ = !direct && double(max_batch) * double(kp) <= kConvKeepFloats;
@@ -372,6 +386,7 @@ void Conv2D<T>::reserve(int max_batch) {
 
 template <class T>
 double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, as reserve
+  if (gather_) return double(kConvChunks) * double(gplan_->workspace + gplan_->parts) + double(gplan_->packed);
   const double kp = double(g_.K()) * g_.P();
   const bool direct = conv_direct_applies(g_);
   const bool keep = !direct && double(max_batch) * kp <= kConvKeepFloats;
@@ -383,6 +398,11 @@ double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, 
 template <class T>
 void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
   const T* W = this->param_;
+  if (gather_) {
+    conv_gather_forward(out, col_.data(), dcol_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_,
+                        *gplan_);
+    return;
+  }
   conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_, plan_, keep_);
   kept_in_ = keep_ ? in : nullptr;
   kept_n_ = N;
@@ -391,6 +411,11 @@ void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
 template <class T>
 void Conv2D<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
   T* dW = this->grad_;
+  if (gather_) {
+    conv_gather_backward(din, dW, bias_ ? dW + long(g_.OC) * g_.K() : nullptr, col_.data(), dcol_.data(),
+                         parts_.data(), dout, in, this->param_, N, g_, *gplan_);
+    return;
+  }
   // The kept im2col is used only for the input it was made from (the contract: backward follows its forward).
   const bool kept = keep_ && kept_in_ == in && kept_n_ == N;
   conv2d_backward(din, dW, bias_ ? dW + long(g_.OC) * g_.K() : nullptr, col_.data(), dcol_.data(),

@@ -3,11 +3,14 @@
 // conv2d_forward / conv2d_backward are the kernels (as dense_forward /
 // dense_backward); the Conv2D layer owns parameters and scratch and calls them.
 // Argument order: outputs (workspaces last among them), inputs, parameters, dimensions.
+#include <memory>
 #include <vector>
 
 #include "nn/layer.h"
 
 namespace normlab {
+
+struct ConvGatherPlan;
 
 struct ConvGeom {
   int C, H, W;        // input channels and size
@@ -100,6 +103,7 @@ template <class T>
 class Conv2D final : public Layer<T> {
  public:
   Conv2D(Shape in, int out_channels, int kernel, int stride = 1, int pad = 0, bool bias = true);
+  ~Conv2D() override;
   std::string kind() const override { return "conv2d"; }
   std::vector<TensorSpec> params() const override;
   void reserve(int max_batch) override;
@@ -111,6 +115,10 @@ class Conv2D final : public Layer<T> {
   ConvGeom g_;
   Im2colPlan plan_;
   bool bias_;
+  // conv_gather_applies(g_): the direct kernels of conv_gather.h; col_ is then their slice
+  // workspaces, dcol_ the packed weights and parts_ their per-slice gradients.
+  bool gather_ = false;
+  std::unique_ptr<ConvGatherPlan> gplan_;
   // Workspaces, separate allocations (one shared block measured slower: conv-fwd +20%).
   std::vector<T> col_;    // (kConvChunks, K, P), or (max_batch, K, P) when keep_
   bool keep_ = false;     // max_batch*K*P <= kConvKeepFloats: forward keeps im2col for backward

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "nn/conv_gather.h"
 #include "tensor/gemm.h"
 
 namespace normlab {
@@ -247,10 +248,7 @@ std::size_t conv_direct_workspace(const ConvGeom& g) {
   return std::size_t(g.H + 2 * g.pad) * (g.W + 2 * g.pad) + kLanes;
 }
 
-bool conv_direct_vector_supported() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-}
+bool conv_direct_vector_supported() { return conv_gather_vector_supported(); }  // one switch for both
 
 template <class T>
 void conv_direct_forward(T* y, T* ws, const T* x, const T* weight, const T* bias, const ConvGeom& g,

@@ -30,7 +30,8 @@ std::size_t conv_direct_workspace(const ConvGeom& g);
 // them), `portable` for any x86-64 (std::fma in software). They make the same
 // operations in the same order, so they give the same bytes; `best` picks.
 enum class ConvDirectIsa { best, vector, portable };
-// Whether this CPU can run the vector path.
+// Whether `best` takes the vector path: the CPU has AVX2 and FMA, and NORMLAB_CONV_ISA
+// is not "portable" (conv_gather_vector_supported).
 bool conv_direct_vector_supported();
 
 // y (OC, OH, OW) = conv(x (1, H, W)) + bias, one sample; ws: conv_direct_workspace(g) floats.

@@ -15,8 +15,10 @@ namespace normlab {
 
 // 1: before the record; 2: 750cbb5 (the rnn's tanh through Eigen's vectorized form);
 // 3: 0d8d5e4 (direct first convolution; few-row rnn products); 4: the activation probe
-// restores the random streams it draws from (dropout, noisy BN), so runs with them draw anew.
-inline constexpr int kNumericsVersion = 4;
+// restores the random streams it draws from (dropout, noisy BN), so runs with them draw anew;
+// 5: multi-channel and strided convolutions computed directly in a fixed fma order
+// (nn/conv_gather.h) instead of im2col + OpenBLAS.
+inline constexpr int kNumericsVersion = 5;
 
 // "V-LIBRARY-VERSION-KERNEL", e.g. "3-openblas-0.3.21-haswell": lower case, no spaces.
 std::string numerics_id();

@@ -111,13 +111,18 @@ def case_same_bytes_every_kernel(tmp):
             continue
         for f in ref:
             check(got[f] == ref[f], f"OPENBLAS_CORETYPE={k}: {f} differs from the Haswell machine's")
+    # A machine without AVX2+FMA for normlab's own convolution kernels (conv_direct.h,
+    # conv_gather.h): their portable path, the same bytes.
+    portable = outputs(os.path.join(tmp, "portable"), {"OPENBLAS_CORETYPE": "Haswell", "NORMLAB_CONV_ISA": "portable"})
+    for f in ref:
+        check(portable[f] == ref[f], f"NORMLAB_CONV_ISA=portable: {f} differs from the vector path's")
     # The control: unpinned, another kernel does change the numbers, so the
     # comparison above would have caught a pin that did nothing.
     native = outputs(os.path.join(tmp, "native"), {"OPENBLAS_CORETYPE": OTHER_KERNEL, "NORMLAB_BLAS_KERNEL": "native"})
     changed = [f for f in ref if native[f] != ref[f]]
     check(len(changed) > 0, f"NORMLAB_BLAS_KERNEL=native with {OTHER_KERNEL}: no CSV differs from the pinned "
                             "runs; the comparison cannot detect a kernel change")
-    print(f"pinned: {len(ref)} CSVs identical under {', '.join(KERNELS)}; "
+    print(f"pinned: {len(ref)} CSVs identical under {', '.join(KERNELS)} and the portable conv path; "
           f"native {OTHER_KERNEL}: {len(changed)} of {len(ref)} differ")
 
 
