@@ -233,35 +233,44 @@ std::vector<std::size_t> preactivation_layers(const Sequential<T>& model) {
   return out;
 }
 
+namespace {
+// The hidden weight layers: every top-level dense and conv layer but the last.
+template <class T>
+std::vector<std::size_t> hidden_weight_layers(const Sequential<T>& model) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < model.num_layers(); ++i) {
+    const std::string k = model.layer(i).kind();
+    if (k == "linear" || k == "conv2d") out.push_back(i);
+  }
+  if (!out.empty()) out.pop_back();  // the output layer: no norm follows it
+  return out;
+}
+}  // namespace
+
 template <class T>
 std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges(const Sequential<T>& model) {
   std::vector<std::pair<std::size_t, std::size_t>> out;
-  for (std::size_t i = 0; i < model.num_layers(); ++i) {
-    const std::string k = model.layer(i).kind();
-    if (k != "linear" && k != "conv2d") continue;
+  for (std::size_t i : hidden_weight_layers(model)) {
     const std::size_t end = i + 1 < model.num_layers() ? model.param_offset(i + 1) : model.params().size();
     out.emplace_back(model.param_offset(i), end);
   }
-  if (!out.empty()) out.pop_back();  // the output layer: no norm follows it
   return out;
 }
 
 template <class T>
 double hidden_weight_norm(const Sequential<T>& model) {
-  std::vector<double> layer_sq;  // ||W||^2 of each top-level dense or conv layer, in order
   for (std::size_t i = 0; i < model.num_layers(); ++i) {
     const std::string k = model.layer(i).kind();
     if (k == "rnn" || k == "resblock" || k == "plainblock") return std::nan("");
-    if (k != "linear" && k != "conv2d") continue;
+  }
+  double sq = 0;
+  for (std::size_t i : hidden_weight_layers(model)) {
     const T* w = model.params().data() + model.param_offset(i);  // the layer's first tensor: its weight
     const std::size_t n = model.layer(i).params().front().numel();
-    double sq = 0;
-    for (std::size_t j = 0; j < n; ++j) sq += double(w[j]) * double(w[j]);
-    layer_sq.push_back(sq);
+    double layer = 0;  // ||W_l||^2, then added in layer order
+    for (std::size_t j = 0; j < n; ++j) layer += double(w[j]) * double(w[j]);
+    sq += layer;
   }
-  if (!layer_sq.empty()) layer_sq.pop_back();  // the output layer, as in hidden_weight_ranges
-  double sq = 0;
-  for (double v : layer_sq) sq += v;
   return std::sqrt(sq);
 }
 

@@ -364,7 +364,7 @@ def case_hidden_wnorm(tmp):
     """hidden_wnorm (runs.csv, curves.csv) is sqrt of the summed squared norms of the hidden conv
     kernels and dense weights, biases and the output layer left out: recomputed with numpy from
     the saved weights of a cnn-deep run (three conv layers, then the output layer); empty for the
-    rnn, whose hidden weights sit inside one layer."""
+    rnn, the resnet and cnn-plain, whose hidden weights sit inside a layer or inside blocks."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
     import numpy as np
     from make_fixtures import read_safetensors
@@ -377,10 +377,13 @@ def case_hidden_wnorm(tmp):
     want = float(np.sqrt(sum((tensors[k].astype(np.float64) ** 2).sum() for k in convs)))
     got = float(read(os.path.join(tmp, "runs.csv"))[0]["hidden_wnorm"])
     check(abs(got - want) <= 1e-6 * want, f"cnn-deep hidden_wnorm {got}, numpy on the saved weights {want}")
-    d = tmp + "-rnn"
-    run(args + ["--model", "rnn", "--norm", "layer", "--out", d])
-    check(read(os.path.join(d, "runs.csv"))[0]["hidden_wnorm"] == "", "rnn: hidden_wnorm should be empty")
-    check(all(r["hidden_wnorm"] == "" for r in read(os.path.join(d, "curves.csv"))), "rnn: curves hidden_wnorm not empty")
+    for model in ("rnn", "resnet", "cnn-plain"):
+        d = tmp + "-" + model
+        extra = ["--widths", "8,8,8"] if model != "rnn" else []
+        run(args + ["--model", model, "--norm", "layer", "--out", d] + extra)
+        check(read(os.path.join(d, "runs.csv"))[0]["hidden_wnorm"] == "", f"{model}: hidden_wnorm should be empty")
+        check(all(r["hidden_wnorm"] == "" for r in read(os.path.join(d, "curves.csv"))),
+              f"{model}: curves hidden_wnorm not empty")
 
 
 with tempfile.TemporaryDirectory() as tmp:
