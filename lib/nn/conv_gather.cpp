@@ -41,6 +41,17 @@ inline long packed_index(int r, int v, int R, int M) {
   return long(v0) * R + long(r) * bw + (v - v0);
 }
 
+// W (R rows of M, packed as above) from value(r, v), block by block.
+template <class T, class F>
+void pack_rows(T* W, int R, int M, F value) {
+  for (int v0 = 0; v0 < M; v0 += 16) {
+    const int bw = std::min(16, M - v0);
+    T* blk = W + long(v0) * R;
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < bw; ++j) blk[long(r) * bw + j] = value(r, v0 + j);
+  }
+}
+
 // out (npix, M) = sum_t W[row[t]][v] * in[base[i] + delta[t]], W packed (R rows)
 template <class T>
 void gather_portable(T* out, const T* in, const int* base, int npix, const int* delta, const int* row, int terms,
@@ -53,12 +64,13 @@ void gather_portable(T* out, const T* in, const int* base, int npix, const int* 
     }
 }
 
-// dWt (terms, M) += sum_p in[base[p] + delta[t]] * dyT[p][v]
+// dWt (terms, M) = (first ? 0 : dWt) + sum_p in[base[p] + delta[t]] * dyT[p][v]
 template <class T>
-void reduce_portable(T* dWt, const T* in, const int* base, int P, const int* delta, int terms, const T* dyT, int M) {
+void reduce_portable(T* dWt, const T* in, const int* base, int P, const int* delta, int terms, const T* dyT, int M,
+                     bool first) {
   for (int t = 0; t < terms; ++t)
     for (int v = 0; v < M; ++v) {
-      T acc = dWt[long(t) * M + v];
+      T acc = first ? T(0) : dWt[long(t) * M + v];
       for (int p = 0; p < P; ++p) acc = std::fma(in[base[p] + delta[t]], dyT[long(p) * M + v], acc);
       dWt[long(t) * M + v] = acc;
     }
@@ -133,12 +145,12 @@ NL_AVX2 void gather_vector(float* out, const float* in, const int* base, int npi
 
 template <int TB, int VB>
 NL_AVX2 inline void reduce_block(float* dWt, int M, const float* in, const int* base, int P, const int* delta,
-                                 const float* dyT) {
+                                 const float* dyT, bool first) {
   __m256 acc[TB][VB];
 #pragma GCC unroll 12
   for (int i = 0; i < TB; ++i)
 #pragma GCC unroll 2
-    for (int j = 0; j < VB; ++j) acc[i][j] = _mm256_loadu_ps(dWt + long(i) * M + j * kLanes);
+    for (int j = 0; j < VB; ++j) acc[i][j] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(dWt + long(i) * M + j * kLanes);
   int d[TB];
 #pragma GCC unroll 12
   for (int i = 0; i < TB; ++i) d[i] = delta[i];
@@ -162,13 +174,13 @@ NL_AVX2 inline void reduce_block(float* dWt, int M, const float* in, const int* 
 
 // terms a multiple of kBlock; M a multiple of 8.
 NL_AVX2 void reduce_vector(float* dWt, const float* in, const int* base, int P, const int* delta, int terms,
-                           const float* dyT, int M) {
+                           const float* dyT, int M, bool first) {
   int v0 = 0;
   for (; v0 + 16 <= M; v0 += 16)
-    for (int t = 0; t < terms; t += 6) reduce_block<6, 2>(dWt + long(t) * M + v0, M, in, base, P, delta + t, dyT + v0);
+    for (int t = 0; t < terms; t += 6) reduce_block<6, 2>(dWt + long(t) * M + v0, M, in, base, P, delta + t, dyT + v0, first);
   if (v0 < M)
     for (int t = 0; t < terms; t += 12)
-      reduce_block<12, 1>(dWt + long(t) * M + v0, M, in, base, P, delta + t, dyT + v0);
+      reduce_block<12, 1>(dWt + long(t) * M + v0, M, in, base, P, delta + t, dyT + v0, first);
 }
 
 bool vector_path(ConvGatherIsa isa) {
@@ -189,10 +201,11 @@ void gather(T* out, const T* in, const int* base, int npix, const int* delta, co
   gather_portable(out, in, base, npix, delta, row, terms, W, R, M);
 }
 template <class T>
-void reduce(T* dWt, const T* in, const int* base, int P, const int* delta, int terms, const T* dyT, int M, bool vec) {
+void reduce(T* dWt, const T* in, const int* base, int P, const int* delta, int terms, const T* dyT, int M, bool first,
+            bool vec) {
   if constexpr (std::is_same_v<T, float>)
-    if (vec && M % kLanes == 0) return reduce_vector(dWt, in, base, P, delta, terms, dyT, M);
-  reduce_portable(dWt, in, base, P, delta, terms, dyT, M);
+    if (vec && M % kLanes == 0) return reduce_vector(dWt, in, base, P, delta, terms, dyT, M, first);
+  reduce_portable(dWt, in, base, P, delta, terms, dyT, M, first);
 }
 
 // ---- per-sample layouts ----
@@ -330,8 +343,7 @@ void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight
   const bool vec = vector_path(isa);
   const Slice sl = slice_layout(g, pl);
   T* Wf = packed;  // (K, OC) packed: row k = (c, kh, kw) holds W[:, k]
-  for (int o = 0; o < OC; ++o)
-    for (int k = 0; k < K; ++k) Wf[packed_index(k, o, K, OC)] = weight[long(o) * K + k];
+  pack_rows(Wf, K, OC, [&](int k, int o) { return weight[long(o) * K + k]; });
   auto chunk = [&](int t) {
     T* w = ws + t * pl.workspace;
     if (t * N / kConvChunks < (t + 1) * N / kConvChunks) std::fill(w + sl.xp, w + sl.dyp, T(0));
@@ -361,15 +373,13 @@ void conv_gather_backward(T* dinp, T* dweight, T* dbias, T* ws, T* packed, T* pa
   const Slice sl = slice_layout(g, pl);
   T* Wb = packed + std::size_t(K) * OC;  // (OC*KK, C) packed: row o*KK + kk holds W[o, :, kk]
   if (dinp)
-    for (int o = 0; o < OC; ++o)
-      for (int c = 0; c < C; ++c)
-        for (int k = 0; k < KK; ++k) Wb[packed_index(o * KK + k, c, OC * KK, C)] = weight[(long(o) * C + c) * KK + k];
+    pack_rows(Wb, OC * KK, C, [&](int r, int c) { return weight[(long(r / KK) * C + c) * KK + r % KK]; });
   auto chunk = [&](int t) {
     T* w = ws + t * pl.workspace;
     T* dWt = parts + t * pl.parts;  // (TP, OC), then db (OC)
     T* db = dWt + std::size_t(TP) * OC;
     if (t * N / kConvChunks == (t + 1) * N / kConvChunks) return;
-    std::fill(dWt, dWt + pl.parts, T(0));
+    std::fill(db, db + OC, T(0));
     std::fill(w + sl.xp, w + (dinp ? sl.dyT : sl.dyp), T(0));  // the padding of xp (and dyp)
     for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
       const T* dy = dout + long(n) * OC * P;  // (OC, P)
@@ -377,7 +387,8 @@ void conv_gather_backward(T* dinp, T* dweight, T* dbias, T* ws, T* packed, T* pa
       transpose(dyT, dy, OC, P);
       bias_sums(db, dyT, P, OC);
       pad_input(w + sl.xp, inp + n * in_size, g, pl);
-      gemm_timed([&] { reduce(dWt, w + sl.xp, pl.fwd_base.data(), P, pl.wgrad_delta.data(), TP, dyT, OC, vec); });
+      const bool first = n == t * N / kConvChunks;  // the slice's chains start at 0 (no pass to zero them)
+      gemm_timed([&] { reduce(dWt, w + sl.xp, pl.fwd_base.data(), P, pl.wgrad_delta.data(), TP, dyT, OC, first, vec); });
       if (!dinp) continue;
       pad_grad(w + sl.dyp, dy, g, pl);
       T* tmp = w + sl.tmp;  // (pixels, C)
