@@ -67,7 +67,7 @@ const ConvGeom kGeoms[] = {{1, 28, 28, 32, 3, 3, 1, 0}, {1, 28, 28, 16, 3, 3, 1,
                            {1, 10, 17, 3, 2, 4, 1, 1},  {1, 4, 4, 2, 3, 3, 1, 3}};
 
 template <class T>
-void check_geometry(const ConvGeom& g, ConvDirectIsa isa) {
+void check_geometry(const ConvGeom& g, ConvIsa isa) {
   CAPTURE(g.H); CAPTURE(g.W); CAPTURE(g.OC); CAPTURE(g.KH); CAPTURE(g.KW); CAPTURE(g.pad); CAPTURE(int(isa));
   REQUIRE(conv_direct_applies(g));
   const auto x = random_values<T>(std::size_t(g.H) * g.W, 1), w = random_values<T>(std::size_t(g.OC) * g.K(), 2);
@@ -110,10 +110,10 @@ void check_geometry(const ConvGeom& g, ConvDirectIsa isa) {
 }  // namespace
 
 TEST_CASE("conv direct: values from the definition, bytes from the documented order (both code paths)") {
-  std::vector<ConvDirectIsa> paths = {ConvDirectIsa::portable};
-  if (conv_direct_vector_supported()) paths.push_back(ConvDirectIsa::vector);
+  std::vector<ConvIsa> paths = {ConvIsa::portable};
+  if (conv_vector_supported()) paths.push_back(ConvIsa::vector);
   else MESSAGE("this CPU has no AVX2+FMA: only the portable path is checked");
-  for (ConvDirectIsa isa : paths)
+  for (ConvIsa isa : paths)
     for (const ConvGeom& g : kGeoms) {
       check_geometry<float>(g, isa);
       check_geometry<double>(g, isa);

@@ -170,7 +170,7 @@ const Batch kBatches[] = {
     {{8, 6, 7, 16, 2, 3, 1, 1}, 17}};
 
 template <class T>
-void check_batch(const Batch& b, ConvGatherIsa isa) {
+void check_batch(const Batch& b, ConvIsa isa) {
   const ConvGeom& g = b.g;
   CAPTURE(g.C); CAPTURE(g.H); CAPTURE(g.W); CAPTURE(g.OC); CAPTURE(g.KH); CAPTURE(g.KW); CAPTURE(g.stride);
   CAPTURE(g.pad); CAPTURE(b.N); CAPTURE(int(isa)); CAPTURE(sizeof(T));
@@ -220,10 +220,10 @@ void check_batch(const Batch& b, ConvGatherIsa isa) {
 }  // namespace
 
 TEST_CASE("conv gather: values from the definition, bytes from the documented orders (both code paths)") {
-  std::vector<ConvGatherIsa> paths = {ConvGatherIsa::portable};
-  if (conv_gather_vector_supported()) paths.push_back(ConvGatherIsa::vector);
+  std::vector<ConvIsa> paths = {ConvIsa::portable};
+  if (conv_vector_supported()) paths.push_back(ConvIsa::vector);
   else MESSAGE("this CPU has no AVX2+FMA (or NORMLAB_CONV_ISA=portable): only the portable path is checked");
-  for (ConvGatherIsa isa : paths)
+  for (ConvIsa isa : paths)
     for (const Batch& b : kBatches) {
       check_batch<float>(b, isa);
       check_batch<double>(b, isa);

@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "core/errors.h"
@@ -275,6 +277,24 @@ void col2im_add(T* img, const T* col, const ConvGeom& g, const Im2colPlan& plan)
   }
 }
 
+bool conv_vector_supported() {
+  static const bool ok = [] {
+    const char* e = std::getenv("NORMLAB_CONV_ISA");
+    if (e && std::strcmp(e, "portable") == 0) return false;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+}
+
+bool conv_use_vector(ConvIsa isa) {
+  switch (isa) {
+    case ConvIsa::best: return conv_vector_supported();
+    case ConvIsa::vector: return true;
+    case ConvIsa::portable: return false;
+  }
+  return false;
+}
+
 template <class T>
 void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
                     const ConvGeom& g, const Im2colPlan& plan, bool keep_col) {
@@ -351,8 +371,7 @@ Conv2D<T>::Conv2D(Shape in, int out_channels, int kernel, int stride, int pad, b
                                   "input {}", out_channels, kernel, stride, pad, in.str()));
   this->out_ = Shape{out_channels, g_.OH(), g_.OW()};
   plan_ = im2col_plan(g_);
-  gather_ = conv_gather_applies(g_);
-  if (gather_) gplan_ = std::make_unique<ConvGatherPlan>(conv_gather_plan(g_));
+  if (conv_gather_applies(g_)) gplan_ = std::make_unique<ConvGatherPlan>(conv_gather_plan(g_));
 }
 
 template <class T>
@@ -367,7 +386,7 @@ std::vector<TensorSpec> Conv2D<T>::params() const {
 
 template <class T>
 void Conv2D<T>::reserve(int max_batch) {
-  if (gather_) {
+  if (gplan_) {
     col_.resize(kConvChunks * gplan_->workspace);
     dcol_.resize(gplan_->packed);
     parts_.resize(kConvChunks * gplan_->parts);
@@ -386,7 +405,7 @@ void Conv2D<T>::reserve(int max_batch) {
 
 template <class T>
 double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, as reserve
-  if (gather_) return double(kConvChunks) * double(gplan_->workspace + gplan_->parts) + double(gplan_->packed);
+  if (gplan_) return double(kConvChunks) * double(gplan_->workspace + gplan_->parts) + double(gplan_->packed);
   const double kp = double(g_.K()) * g_.P();
   const bool direct = conv_direct_applies(g_);
   const bool keep = !direct && double(max_batch) * kp <= kConvKeepFloats;
@@ -398,7 +417,7 @@ double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, 
 template <class T>
 void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
   const T* W = this->param_;
-  if (gather_) {
+  if (gplan_) {
     conv_gather_forward(out, col_.data(), dcol_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_,
                         *gplan_);
     return;
@@ -411,7 +430,7 @@ void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
 template <class T>
 void Conv2D<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
   T* dW = this->grad_;
-  if (gather_) {
+  if (gplan_) {
     conv_gather_backward(din, dW, bias_ ? dW + long(g_.OC) * g_.K() : nullptr, col_.data(), dcol_.data(),
                          parts_.data(), dout, in, this->param_, N, g_, *gplan_);
     return;

@@ -12,6 +12,17 @@ namespace normlab {
 
 struct ConvGatherPlan;
 
+// The code path of normlab's own convolution kernels (conv_direct.h, conv_gather.h):
+// `vector` is compiled for AVX2 + FMA, `portable` for any x86-64. They make the same
+// operations in the same order, so they give the same bytes; `best` picks vector
+// when conv_vector_supported().
+enum class ConvIsa { best, vector, portable };
+// The CPU has AVX2 and FMA, and NORMLAB_CONV_ISA is not "portable" (a stand-in for a
+// machine without them, for the same-bytes tests).
+bool conv_vector_supported();
+// Whether isa takes the vector path.
+bool conv_use_vector(ConvIsa isa);
+
 struct ConvGeom {
   int C, H, W;        // input channels and size
   int OC, KH, KW;     // output channels, kernel
@@ -115,9 +126,8 @@ class Conv2D final : public Layer<T> {
   ConvGeom g_;
   Im2colPlan plan_;
   bool bias_;
-  // conv_gather_applies(g_): the direct kernels of conv_gather.h; col_ is then their slice
-  // workspaces, dcol_ the packed weights and parts_ their per-slice gradients.
-  bool gather_ = false;
+  // Set when conv_gather_applies(g_): the direct kernels of conv_gather.h serve the layer;
+  // col_ is then their slice workspaces, dcol_ the packed weights, parts_ their per-slice gradients.
   std::unique_ptr<ConvGatherPlan> gplan_;
   // Workspaces, separate allocations (one shared block measured slower: conv-fwd +20%).
   std::vector<T> col_;    // (kConvChunks, K, P), or (max_batch, K, P) when keep_

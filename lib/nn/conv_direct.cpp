@@ -13,7 +13,6 @@
 #include <cmath>
 #include <type_traits>
 
-#include "nn/conv_gather.h"
 #include "tensor/gemm.h"
 
 namespace normlab {
@@ -230,14 +229,6 @@ void weight_grad_portable(T* dW, T* ws, const T* dy, const T* x, const ConvGeom&
   weight_grad_any(dW, ws, dy, x, g);
 }
 
-bool use_vector(ConvDirectIsa isa) {
-  switch (isa) {
-    case ConvDirectIsa::best: return conv_direct_vector_supported();
-    case ConvDirectIsa::vector: return true;
-    case ConvDirectIsa::portable: return false;
-  }
-  return false;
-}
 }  // namespace
 
 bool conv_direct_applies(const ConvGeom& g) {
@@ -248,13 +239,11 @@ std::size_t conv_direct_workspace(const ConvGeom& g) {
   return std::size_t(g.H + 2 * g.pad) * (g.W + 2 * g.pad) + kLanes;
 }
 
-bool conv_direct_vector_supported() { return conv_gather_vector_supported(); }  // one switch for both
-
 template <class T>
 void conv_direct_forward(T* y, T* ws, const T* x, const T* weight, const T* bias, const ConvGeom& g,
-                         ConvDirectIsa isa) {
+                         ConvIsa isa) {
   gemm_timed([&] {  // counted with the matrix products: it does their work
-    if (use_vector(isa))
+    if (conv_use_vector(isa))
       forward_vector(y, ws, x, weight, bias, g);
     else
       forward_portable(y, ws, x, weight, bias, g);
@@ -262,9 +251,9 @@ void conv_direct_forward(T* y, T* ws, const T* x, const T* weight, const T* bias
 }
 
 template <class T>
-void conv_direct_weight_grad(T* dweight, T* ws, const T* dy, const T* x, const ConvGeom& g, ConvDirectIsa isa) {
+void conv_direct_weight_grad(T* dweight, T* ws, const T* dy, const T* x, const ConvGeom& g, ConvIsa isa) {
   gemm_timed([&] {
-    if (use_vector(isa))
+    if (conv_use_vector(isa))
       weight_grad_vector(dweight, ws, dy, x, g);
     else
       weight_grad_portable(dweight, ws, dy, x, g);
@@ -272,12 +261,12 @@ void conv_direct_weight_grad(T* dweight, T* ws, const T* dy, const T* x, const C
 }
 
 template void conv_direct_forward<float>(float*, float*, const float*, const float*, const float*,
-                                         const ConvGeom&, ConvDirectIsa);
+                                         const ConvGeom&, ConvIsa);
 template void conv_direct_forward<double>(double*, double*, const double*, const double*, const double*,
-                                          const ConvGeom&, ConvDirectIsa);
+                                          const ConvGeom&, ConvIsa);
 template void conv_direct_weight_grad<float>(float*, float*, const float*, const float*, const ConvGeom&,
-                                             ConvDirectIsa);
+                                             ConvIsa);
 template void conv_direct_weight_grad<double>(double*, double*, const double*, const double*,
-                                              const ConvGeom&, ConvDirectIsa);
+                                              const ConvGeom&, ConvIsa);
 
 }  // namespace normlab

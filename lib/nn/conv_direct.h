@@ -26,24 +26,18 @@ bool conv_direct_applies(const ConvGeom& g);
 // (the last column block of a row reads up to 7 values past the row's end).
 std::size_t conv_direct_workspace(const ConvGeom& g);
 
-// The two code paths: `vector` is compiled for AVX2+FMA (used when the CPU has
-// them), `portable` for any x86-64 (std::fma in software). They make the same
-// operations in the same order, so they give the same bytes; `best` picks.
-enum class ConvDirectIsa { best, vector, portable };
-// Whether `best` takes the vector path: the CPU has AVX2 and FMA, and NORMLAB_CONV_ISA
-// is not "portable" (conv_gather_vector_supported).
-bool conv_direct_vector_supported();
+// The code path: ConvIsa (conv2d.h); the portable one calls std::fma.
 
 // y (OC, OH, OW) = conv(x (1, H, W)) + bias, one sample; ws: conv_direct_workspace(g) floats.
 // REQUIRES: conv_direct_applies(g); bias may be null.
 template <class T>
 void conv_direct_forward(T* y, T* ws, const T* x, const T* weight, const T* bias, const ConvGeom& g,
-                         ConvDirectIsa isa = ConvDirectIsa::best);
+                         ConvIsa isa = ConvIsa::best);
 
 // dweight (OC, 1, KH, KW) += the weight gradient of one sample (order above).
 // REQUIRES: as conv_direct_forward.
 template <class T>
 void conv_direct_weight_grad(T* dweight, T* ws, const T* dy, const T* x, const ConvGeom& g,
-                             ConvDirectIsa isa = ConvDirectIsa::best);
+                             ConvIsa isa = ConvIsa::best);
 
 }  // namespace normlab

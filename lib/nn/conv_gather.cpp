@@ -183,15 +183,6 @@ NL_AVX2 void reduce_vector(float* dWt, const float* in, const int* base, int P, 
       reduce_block<12, 1>(dWt + long(t) * M + v0, M, in, base, P, delta + t, dyT + v0, first);
 }
 
-bool vector_path(ConvGatherIsa isa) {
-  switch (isa) {
-    case ConvGatherIsa::best: return conv_gather_vector_supported();
-    case ConvGatherIsa::vector: return true;
-    case ConvGatherIsa::portable: return false;
-  }
-  return false;
-}
-
 // The dispatch: float with M % 8 == 0 may take the vector path; anything else is portable.
 template <class T>
 void gather(T* out, const T* in, const int* base, int npix, const int* delta, const int* row, int terms, const T* W,
@@ -299,15 +290,6 @@ bool conv_gather_applies(const ConvGeom& g) {
   return g.OC % kLanes == 0 && (g.C % kLanes == 0 || (g.C == 1 && g.stride > 1)) && !conv_direct_applies(g);
 }
 
-bool conv_gather_vector_supported() {
-  static const bool ok = [] {
-    const char* e = std::getenv("NORMLAB_CONV_ISA");
-    if (e && std::strcmp(e, "portable") == 0) return false;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
-}
-
 ConvGatherPlan conv_gather_plan(const ConvGeom& g) {
   ConvGatherPlan pl;
   const int s = g.stride, OH = g.OH(), OW = g.OW(), K = g.K();
@@ -337,10 +319,10 @@ ConvGatherPlan conv_gather_plan(const ConvGeom& g) {
 
 template <class T>
 void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight, const T* bias, int N,
-                         const ConvGeom& g, const ConvGatherPlan& pl, ConvGatherIsa isa) {
+                         const ConvGeom& g, const ConvGatherPlan& pl, ConvIsa isa) {
   const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
-  const bool vec = vector_path(isa);
+  const bool vec = conv_use_vector(isa);
   const Slice sl = slice_layout(g, pl);
   T* Wf = packed;  // (K, OC) packed: row k = (c, kh, kw) holds W[:, k]
   pack_rows(Wf, K, OC, [&](int k, int o) { return weight[long(o) * K + k]; });
@@ -366,10 +348,10 @@ void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight
 
 template <class T>
 void conv_gather_backward(T* dinp, T* dweight, T* dbias, T* ws, T* packed, T* parts, const T* dout, const T* inp,
-                          const T* weight, int N, const ConvGeom& g, const ConvGatherPlan& pl, ConvGatherIsa isa) {
+                          const T* weight, int N, const ConvGeom& g, const ConvGatherPlan& pl, ConvIsa isa) {
   const int K = g.K(), P = g.P(), OC = g.OC, C = g.C, KK = g.KH * g.KW, TP = pl.terms_padded;
   const long in_size = long(C) * g.H * g.W;
-  const bool vec = vector_path(isa);
+  const bool vec = conv_use_vector(isa);
   const Slice sl = slice_layout(g, pl);
   T* Wb = packed + std::size_t(K) * OC;  // (OC*KK, C) packed: row o*KK + kk holds W[o, :, kk]
   if (dinp)
@@ -423,14 +405,14 @@ void conv_gather_backward(T* dinp, T* dweight, T* dbias, T* ws, T* packed, T* pa
 }
 
 template void conv_gather_forward<float>(float*, float*, float*, const float*, const float*, const float*, int,
-                                         const ConvGeom&, const ConvGatherPlan&, ConvGatherIsa);
+                                         const ConvGeom&, const ConvGatherPlan&, ConvIsa);
 template void conv_gather_forward<double>(double*, double*, double*, const double*, const double*, const double*,
-                                          int, const ConvGeom&, const ConvGatherPlan&, ConvGatherIsa);
+                                          int, const ConvGeom&, const ConvGatherPlan&, ConvIsa);
 template void conv_gather_backward<float>(float*, float*, float*, float*, float*, float*, const float*,
                                           const float*, const float*, int, const ConvGeom&, const ConvGatherPlan&,
-                                          ConvGatherIsa);
+                                          ConvIsa);
 template void conv_gather_backward<double>(double*, double*, double*, double*, double*, double*, const double*,
                                            const double*, const double*, int, const ConvGeom&,
-                                           const ConvGatherPlan&, ConvGatherIsa);
+                                           const ConvGatherPlan&, ConvIsa);
 
 }  // namespace normlab

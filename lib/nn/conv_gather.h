@@ -54,18 +54,14 @@ struct ConvGatherPlan {
 };
 ConvGatherPlan conv_gather_plan(const ConvGeom& g);
 
-// Which code path; both give the same bytes. `best` is vector when the CPU has
-// AVX2 and FMA and the environment does not set NORMLAB_CONV_ISA=portable (a
-// stand-in for a machine without them, for the same-bytes tests).
-enum class ConvGatherIsa { best, vector, portable };
-bool conv_gather_vector_supported();
+// The code path: ConvIsa (conv2d.h).
 
 // out (N, OC, OH, OW) = conv(inp (N, C, H, W)) + bias, slices of kConvChunks.
 //   ws (kConvChunks, plan.workspace), packed (plan.packed): workspaces
 // REQUIRES: conv_gather_applies(g); plan = conv_gather_plan(g); bias may be null.
 template <class T>
 void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight, const T* bias, int N,
-                         const ConvGeom& g, const ConvGatherPlan& plan, ConvGatherIsa isa = ConvGatherIsa::best);
+                         const ConvGeom& g, const ConvGatherPlan& plan, ConvIsa isa = ConvIsa::best);
 
 // Accumulates (+=): dinp (skipped if null), dweight (OC, C, KH, KW), dbias (skipped if null).
 //   parts (kConvChunks, plan.parts): per-slice gradients, summed in slice order
@@ -73,6 +69,6 @@ void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight
 template <class T>
 void conv_gather_backward(T* dinp, T* dweight, T* dbias, T* ws, T* packed, T* parts, const T* dout, const T* inp,
                           const T* weight, int N, const ConvGeom& g, const ConvGatherPlan& plan,
-                          ConvGatherIsa isa = ConvGatherIsa::best);
+                          ConvIsa isa = ConvIsa::best);
 
 }  // namespace normlab
