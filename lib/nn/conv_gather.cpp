@@ -6,17 +6,16 @@
 //   bias grad      db[o] += sum_{n,p} dy_n[o, p]
 // xp is x with `pad` zeros on every side; dyp is dy with zeros around it, enough
 // that every tap of a phase reads inside it. The vector path keeps a block of
-// pixels x 8-channel vectors of chains in registers (6 x 2 or 12 x 1), a weight
-// vector loaded and an input value broadcast per term; pixel and term lists are
-// padded to whole blocks with harmless entries whose results are not used.
+// pixels x 8-channel vectors of chains in registers (6 x 2 or 12 x 1, narrower at a
+// run's end), a weight vector loaded and an input value broadcast per term; the
+// weight gradient's term list is padded to whole blocks with a harmless offset
+// whose sums are not used.
 #include "nn/conv_gather.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <type_traits>
 
 #include "nn/conv_direct.h"
@@ -27,7 +26,7 @@ namespace normlab {
 
 namespace {
 constexpr int kLanes = 8;
-constexpr int kBlock = 12;  // pixel and term lists are padded to a multiple of this (6 x 2 and 12 x 1 blocks)
+constexpr int kBlock = 12;  // the weight gradient's terms are padded to a multiple of this (6 x 2 and 12 x 1 blocks)
 
 int round_up(int n, int m) { return (n + m - 1) / m * m; }
 
@@ -274,7 +273,7 @@ void add_phases(ConvGatherPlan& pl, const ConvGeom& g) {
           ph.pixels.push_back(ih * g.W + iw);
           ph.base.push_back(((ih + g.pad - fh) / s + pl.PT) * pl.RW + (iw + g.pad - fw) / s + pl.PL);
         }
-      if (ph.pixels.empty()) continue;
+      if (ph.pixels.empty() || fh >= g.KH || fw >= g.KW) continue;  // no pixel, or no tap reaches them
       for (int o = 0; o < g.OC; ++o)
         for (int kh = fh; kh < g.KH; kh += s)
           for (int kw = fw; kw < g.KW; kw += s) {
