@@ -136,6 +136,10 @@ TrainSpec resolve(const RunConfig& c) {
   t.steps = integer("steps");
   require(t.steps > 0 || t.epochs > 0, "epochs", "must be > 0 when steps is 0");
   t.eval_every = integer("eval-every");
+  t.eval_count = integer("eval-count");
+  require(t.eval_every == 0 || t.eval_count == 0, "eval-count",
+          fmt::format("spaces the evaluations only when eval-every = 0, and eval-every = {} fixes them "
+                      "(allowed: eval-count = 0 with eval-every > 0)", t.eval_every));
   t.eval_subset = int(integer("eval-subset"));
   t.eval_batch = int(integer("eval-batch"));
   const std::string es = c.get("eval-stats");

@@ -57,7 +57,8 @@ struct TrainSpec {
   int batch_size = 64;
   double epochs = 1;
   long steps = 0;        // > 0 overrides epochs
-  long eval_every = 0;   // 0: about 20 evaluations per run
+  long eval_every = 0;   // 0: eval_count evaluations per run
+  long eval_count = 0;   // with eval_every = 0: evaluations per run after step 0; 0 = 20
   int eval_batch = 1000;
   int eval_train = 4096;   // training samples evaluated per point (the generalization gap)
   int eval_subset = 0;     // > 0: validation and test evaluated on their first N samples

@@ -2,7 +2,8 @@
 //   batch from the epoch's shuffle -> forward (train) -> loss L_t
 //   diverged if L_t is NaN/Inf or L_t > diverge_factor * L_1, or the gradient is not finite
 //   zero grads -> backward -> global grad norm -> optimizer step at lr(t)
-// Evaluation at step 0 (before any update), every eval_every steps and at T:
+// Evaluation at step 0 (before any update), every eval_every steps (with eval_every = 0:
+// every max(1, T / eval_count), eval_count 20 unless given) and at T:
 // a fixed training subset, the validation split (when the dataset has one) and
 // the test split, all in eval mode (running statistics for BN, or with
 // eval-stats=batch each evaluation batch's own statistics), plus the activation
@@ -105,7 +106,8 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   EpochSampler sampler(train.count(), N, spec.seed, spec.drop_last);
   const long bpe = sampler.batches_per_epoch();
   const long total = spec.steps > 0 ? spec.steps : std::max(1L, std::lround(spec.epochs * bpe));
-  const long every = spec.eval_every > 0 ? spec.eval_every : std::max(1L, total / 20);
+  const long count = spec.eval_count > 0 ? spec.eval_count : 20;
+  const long every = spec.eval_every > 0 ? spec.eval_every : std::max(1L, total / count);
   if (hooks.live) hooks.live->total.store(total, std::memory_order_relaxed);
 
   // The probe batch: the first training samples in stored order.

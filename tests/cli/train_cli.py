@@ -121,14 +121,19 @@ def case_eval_schedule_invisible(tmp):
                   # evaluation that runs training batches (precise statistics) or batch statistics
                   ["--dropout", "0.5", "--eval-stats", "precise"], ["--norm", "noisy-batch", "--eval-stats", "batch"]):
         got = []
-        for every, probe in (("1000000", "false"), ("7", "false"), ("0", "false"), ("7", "true")):
+        for every, probe, count in (("1000000", "false", "0"), ("7", "false", "0"), ("0", "false", "0"),
+                                    ("7", "true", "0"), ("0", "false", "3")):
             d = os.path.join(tmp, f"e{len(got)}_{'_'.join(extra) or 'bn'}")
             base = ["--dataset", DATA, "--model", "mlp", "--widths", "32,16", "--batch-size", "32", "--epochs", "2"]
             run(base + (extra if "--norm" in extra else extra + ["--norm", "batch"]) +
-                ["--eval-every", every, "--landscape", probe, "--seed", "5", "--quiet", "--out", d])
+                ["--eval-every", every, "--eval-count", count, "--landscape", probe, "--seed", "5", "--quiet",
+                 "--out", d])
             row = read(os.path.join(d, "runs.csv"))[0]
             got.append({k: row[k] for k in final})
-        check(got[0] == got[1] == got[2] == got[3],
+            if count != "0":  # T = 2 epochs of 18 full batches (600 images, batch 32) = 36: every 36 // 3 = 12 steps
+                steps = sorted({int(r["step"]) for r in read(os.path.join(d, "curves.csv"))})
+                check(steps == [0, 12, 24, 36], f"--eval-count 3 evaluated at steps {steps}")
+        check(got[0] == got[1] == got[2] == got[3] == got[4],
               f"{extra}: the final metrics depend on --eval-every or --landscape:\n{got}")
 
 
