@@ -120,7 +120,7 @@ const std::vector<KeySpec>& run_keys() {
        .ints = {0, kMaxSteps}, .setup = false},
       {.name = "eval-count", .type = T::integer, .def = "0",
        .help = "with eval-every = 0: evaluations per run after step 0, one every max(1, T / N) steps of the T (and one at T); 0 = 20",
-       .ints = {0, kMaxSteps}, .setup = false, .id_at_default = false},
+       .ints = {0, kMaxSteps}, .setup = false, .id_at_default = false, .fixed_at_default = false},
       {.name = "eval-batch", .type = T::integer, .def = "1000", .help = "batch size for evaluation", .ints = {1, kMaxInt}},
       {.name = "eval-subset", .type = T::integer, .def = "0",
        .help = "evaluate the validation and test splits on their first N images only (a fixed subset, so frequent evaluation is cheap); 0 = whole splits",
