@@ -116,16 +116,17 @@ std::string curves_rows(const std::string& run_id, const RunResult& r) {
 
 std::string activations_header() {
   return "run_id,step,layer,kind,mean,std,p15,p50,p85,unit_p15,unit_p50,unit_p85,eval_p15,eval_p50,eval_p85,"
-         "bn_running_mean,bn_running_var\n";
+         "bn_running_mean,bn_running_var,weight_norm\n";
 }
 
 std::string activations_rows(const std::string& run_id, const RunResult& r) {
   std::string s;
   for (const auto& a : r.activations)
-    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", run_id, a.step, a.layer, a.kind,
+    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", run_id, a.step, a.layer, a.kind,
                      num(a.mean), num(a.std), num(a.p15), num(a.p50), num(a.p85), num(a.unit_p15),
                      num(a.unit_p50), num(a.unit_p85), num(a.eval_p15), num(a.eval_p50), num(a.eval_p85),
-                     opt_num(a.bn_running_mean, a.has_bn), opt_num(a.bn_running_var, a.has_bn));
+                     opt_num(a.bn_running_mean, a.has_bn), opt_num(a.bn_running_var, a.has_bn),
+                     opt_num(a.weight_norm, !std::isnan(a.weight_norm)));
   return s;
 }
 

@@ -5,6 +5,8 @@
 // channel 0 of a conv layer, N x H x W values), as in Ioffe & Szegedy's
 // figure 1, which follows one typical sigmoid input; and of all values in eval
 // mode (the running averages), the distribution the trained network infers with.
+// Per row also ||W||_F of the dense or conv weight producing z (the layer's own, or
+// the one directly before a norm layer), summed in double in storage order.
 #include "train/probe.h"
 
 #include <algorithm>
@@ -20,6 +22,23 @@
 namespace normlab {
 
 namespace acc = boost::accumulators;
+
+namespace {
+bool has_weight(const std::string& kind) { return kind == "linear" || kind == "conv2d"; }
+
+// ||W||_F of the weight producing layer i's output (see the file's head); NaN when there is none.
+double producing_weight_norm(const Sequential<float>& model, std::size_t i) {
+  if (!has_weight(model.layer(i).kind())) {
+    if (i == 0 || !dynamic_cast<const NormLayer<float>*>(&model.layer(i))) return std::nan("");
+    if (!has_weight(model.layer(--i).kind())) return std::nan("");
+  }
+  const float* w = model.params().data() + model.param_offset(i);  // the layer's first tensor: its weight
+  const std::size_t n = model.layer(i).params().front().numel();
+  double sq = 0;
+  for (std::size_t j = 0; j < n; ++j) sq += double(w[j]) * double(w[j]);
+  return std::sqrt(sq);
+}
+}  // namespace
 
 double percentile(std::vector<float>& v, double q) {
   const double pos = q * double(v.size() - 1);
@@ -86,6 +105,7 @@ void ActivationProbe::measure(Sequential<float>& model, long step,
       p.bn_running_var = v / C;
       p.has_bn = true;
     }
+    p.weight_norm = producing_weight_norm(model, i);
     out.push_back(p);
   }
   // Eval mode reads the running averages and changes nothing.

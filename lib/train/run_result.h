@@ -29,6 +29,10 @@ struct ActivationPoint {
   double eval_p15 = 0, eval_p50 = 0, eval_p85 = 0;  // all units, eval mode (running averages)
   double bn_running_mean = 0, bn_running_var = 0;  // channel averages; BN layers only
   bool has_bn = false;
+  // ||W|| (Frobenius) of the dense or conv weight that produces this pre-activation: the layer's
+  // own, or for a norm layer the one directly before it; biases left out. With a norm after W the
+  // layer's effective lr is lr / ||W||^2 (van Laarhoven 2017). NaN: no such weight (rnn, blocks).
+  double weight_norm = 0;
 };
 
 // Error of batch statistics against the training set's, for one batch-norm

@@ -369,7 +369,8 @@ def case_hidden_wnorm(tmp):
     """hidden_wnorm (runs.csv, curves.csv) is sqrt of the summed squared norms of the hidden conv
     kernels and dense weights, biases and the output layer left out: recomputed with numpy from
     the saved weights of a cnn-deep run (three conv layers, then the output layer); empty for the
-    rnn, the resnet and cnn-plain, whose hidden weights sit inside a layer or inside blocks."""
+    rnn, the resnet and cnn-plain, whose hidden weights sit inside a layer or inside blocks.
+    activations.csv's weight_norm: per probed layer, the norm of the weight producing it."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
     import numpy as np
     from make_fixtures import read_safetensors
@@ -382,6 +383,24 @@ def case_hidden_wnorm(tmp):
     want = float(np.sqrt(sum((tensors[k].astype(np.float64) ** 2).sum() for k in convs)))
     got = float(read(os.path.join(tmp, "runs.csv"))[0]["hidden_wnorm"])
     check(abs(got - want) <= 1e-6 * want, f"cnn-deep hidden_wnorm {got}, numpy on the saved weights {want}")
+    # activations.csv's weight_norm, per layer at the last step: each group norm row carries the
+    # norm of the conv kernel right before it
+    last = [r for r in read(os.path.join(tmp, "activations.csv")) if r["step"] == "4"]
+    check([r["kind"] for r in last] == ["groupnorm"] * 3, f"cnn-deep probe rows {[r['kind'] for r in last]}")
+    for r, k in zip(last, convs):
+        want_l = float(np.sqrt((tensors[k].astype(np.float64) ** 2).sum()))
+        check(int(k.split(".")[0]) == int(r["layer"]) - 1 and abs(float(r["weight_norm"]) - want_l) <= 1e-6 * want_l,
+              f"cnn-deep layer {r['layer']} weight_norm {r['weight_norm']}, numpy on {k} {want_l}")
+    # without a norm the rows are the dense layers themselves; the output layer has no row
+    d = tmp + "-mlp"
+    run(args + ["--model", "mlp", "--widths", "16,8", "--norm", "none", "--out", d, "--save-weights", d + ".st"])
+    tensors = read_safetensors(d + ".st")[0]
+    last = [r for r in read(os.path.join(d, "activations.csv")) if r["step"] == "4"]
+    dense = sorted((k for k, v in tensors.items() if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))
+    check([r["layer"] for r in last] == [k.split(".")[0] for k in dense[:-1]], f"mlp probe rows {last}, weights {dense}")
+    for r, k in zip(last, dense):
+        want_l = float(np.sqrt((tensors[k].astype(np.float64) ** 2).sum()))
+        check(abs(float(r["weight_norm"]) - want_l) <= 1e-6 * want_l, f"mlp {k}: weight_norm {r['weight_norm']} vs {want_l}")
     for model in ("rnn", "resnet", "cnn-plain"):
         d = tmp + "-" + model
         extra = ["--widths", "8,8,8"] if model != "rnn" else []
@@ -389,6 +408,9 @@ def case_hidden_wnorm(tmp):
         check(read(os.path.join(d, "runs.csv"))[0]["hidden_wnorm"] == "", f"{model}: hidden_wnorm should be empty")
         check(all(r["hidden_wnorm"] == "" for r in read(os.path.join(d, "curves.csv"))),
               f"{model}: curves hidden_wnorm not empty")
+        if model == "rnn":  # its weights sit inside the recurrent layer
+            check(all(r["weight_norm"] == "" for r in read(os.path.join(d, "activations.csv"))),
+                  f"{model}: activations weight_norm not empty")
 
 
 with tempfile.TemporaryDirectory() as tmp:
