@@ -25,7 +25,7 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
   for (auto& v : x) v = 0.5f + 0.2f * float(r.normal());
   std::vector<int32_t> y(N);
   for (int i = 0; i < N; ++i) y[i] = i % mc.classes;
-  const Timing t = time_it([&] { step.run(x.data(), y.data(), N, 0.01, 1e30); }, opt);
+  const Timing t = time_it([&] { step.run(x.data(), y.data(), N, 0.01, 1e30, false); }, opt);
   BenchRow row;
   row.median_s = t.median_s;
   row.min_s = t.min_s;
@@ -38,7 +38,7 @@ BenchRow time_train_step(const ModelConfig& mc, const OptimConfig& oc, int N, co
     gemm_timer_reset();
     gemm_timer_enable(true);
     const auto t0 = std::chrono::steady_clock::now();
-    for (int k = 0; k < K; ++k) step.run(x.data(), y.data(), N, 0.01, 1e30);
+    for (int k = 0; k < K; ++k) step.run(x.data(), y.data(), N, 0.01, 1e30, false);
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     gemm_timer_enable(false);
     row.gemm_s = t.median_s * gemm_timer_seconds() / total;

@@ -10,7 +10,8 @@ namespace normlab {
 
 // Builds the model (default init, seed 1), feeds a fixed pseudo-random batch of
 // N inputs in about [0.3, 0.7] with cycling labels, and times TrainStep::run at
-// lr 0.01. Returns median/min seconds, items = N, and the step's GEMM FLOPs
+// lr 0.01 as the trainer runs a step between evaluations (want_norm false: the
+// gradient is checked to be finite, its norm is not summed). Returns median/min seconds, items = N, and the step's GEMM FLOPs
 // (forward, input-gradient and weight-gradient products; none for the input
 // gradient of the first layer). With gemm_part, also the seconds spent inside
 // gemm per step (the median step time x the fraction of time inside gemm,

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "core/errors.h"
 
@@ -45,6 +47,18 @@ double global_norm(const float* g, std::size_t n) {
   return std::sqrt(s);
 }
 
+bool all_finite(const float* g, std::size_t n) {
+  // A float is Inf or NaN iff its exponent bits are all ones; OR-ing the test over the
+  // elements has no order, so it vectorizes freely.
+  uint32_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, g + i, sizeof u);
+    bad |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
 void Optimizer::scale_lr(std::size_t begin, std::size_t end, double factor) {
   if (cfg_.kind == "adam")
     throw ConfigError("scale_lr: Adam's step does not scale with the lr as SGD's does (allowed: sgd, momentum)");
@@ -52,11 +66,11 @@ void Optimizer::scale_lr(std::size_t begin, std::size_t end, double factor) {
   std::fill(lr_factor_.begin() + long(begin), lr_factor_.begin() + long(end), float(factor));
 }
 
-void Optimizer::step(float* p, const float* g, double lr) {
+void Optimizer::step(float* p, const float* g, double lr, double norm) {
   ++t_;
   float clip = 1.f;
   if (cfg_.clip_norm > 0) {
-    const double norm = global_norm(g, n_);
+    if (std::isnan(norm)) norm = global_norm(g, n_);
     if (norm > cfg_.clip_norm) clip = float(cfg_.clip_norm / (norm + 1e-6));
   }
   const float wd = float(cfg_.weight_decay), flr = float(lr);

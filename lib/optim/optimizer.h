@@ -2,6 +2,7 @@
 // Optimizers over one flat parameter array, PyTorch semantics (weight decay is
 // L2 added to the gradient, as torch.optim.SGD/Adam, not AdamW).
 #include <string>
+#include <cmath>
 #include <vector>
 
 namespace normlab {
@@ -22,13 +23,15 @@ class Optimizer {
  public:
   Optimizer(const OptimConfig& cfg, std::size_t n);
   // One update of p (n) from g (n) at learning rate lr. g is read only
-  // (clipping is applied as a scale, not written back).
-  void step(float* p, const float* g, double lr);
+  // (clipping is applied as a scale, not written back). norm: global_norm(g, n) when the
+  // caller has it (clipping then needs no second pass); NaN: computed here if clipping.
+  void step(float* p, const float* g, double lr, double norm = std::nan(""));
   // From now on, p[begin, end) steps at lr * factor (sgd, momentum: the parameters of
   // scale-hidden's layers step at c^2 times the lr). Allocates once, never in step.
   // REQUIRES: begin <= end <= n; factor > 0; optimizer sgd or momentum.
   void scale_lr(std::size_t begin, std::size_t end, double factor);
   long steps() const { return t_; }
+  const OptimConfig& config() const { return cfg_; }
 
  private:
   OptimConfig cfg_;
@@ -38,7 +41,13 @@ class Optimizer {
   long t_ = 0;
 };
 
-// Global L2 norm of g (n), accumulated in double.
+// Global L2 norm of g (n), accumulated in double: eight partial sums (element i into sum
+// i % 8, in index order), the tail, then the sums in order. Finite iff every element is
+// (each square is exact in double and their sum cannot overflow).
 double global_norm(const float* g, std::size_t n);
+
+// Whether every element of g (n) is finite; the same answer as isfinite(global_norm(g, n)),
+// in one pass with no dependency chain.
+bool all_finite(const float* g, std::size_t n);
 
 }  // namespace normlab

@@ -220,7 +220,8 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
     lr = lr_at(spec.schedule, spec.lr, step - 1, total);
     // The first batch's loss is the reference for "exploded"; it is not known before step 1.
     const double limit = step == 1 ? HUGE_VAL : spec.diverge_factor * initial_loss;
-    const StepOutcome o = stepper.run(xb.data(), yb.data(), n, lr, limit);
+    const bool recorded = step % every == 0 || step == total;  // record() reports this step's norm
+    const StepOutcome o = stepper.run(xb.data(), yb.data(), n, lr, limit, recorded);
     if (step == 1) initial_loss = o.loss;
     if (!o.updated) {
       r.status = "diverged";
@@ -241,7 +242,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       hooks.live->loss.store(loss, std::memory_order_relaxed);
       hooks.live->step.store(step, std::memory_order_relaxed);
     }
-    if (step % every == 0 || step == total) record(step);
+    if (recorded) record(step);
   }
   r.loss_auc = r.steps_done > 0 ? auc / double(r.steps_done) : 0;
   r.train_seconds = train_s;
