@@ -12,6 +12,7 @@
 #include "data_test_util.h"
 #include "core/errors.h"
 #include "sweep/experiment.h"
+#include "sweep/scheduler.h"
 
 using namespace normlab;
 using normlab::testing::ScratchDir;
@@ -309,4 +310,30 @@ TEST_CASE("sweep: widths as one list value or a list of lists") {
   CHECK(column(axis, "widths") == std::vector<std::string>{"32,16", "64", "8,8,8"});
   const auto text = load(d, std::string(kData) + "widths = \"32, 16\"\n");
   CHECK(column(text, "widths") == std::vector<std::string>{"32,16"});
+}
+
+TEST_CASE("sweep: with more than one job the costliest runs start first; one job keeps grid order") {
+  ScratchDir d("sweep-start-order");
+  // The cost's closed form (scheduler.h) on an mlp 8 -> 16 -> 3: F = 8*16 + 16*3 = 176 multiply-adds
+  // a sample, P = 8*16+16 + 16*3+3 = 195 parameters; 200 training images, evaluated on all
+  // 200 (eval_train 4096 > 200) plus the 100 test images.
+  const Experiment ex = load(d, std::string(kData) +
+                                    "model = \"mlp\"\nwidths = \"16\"\nsteps = [10, 1000, 100]\n"
+                                    "batch-size = [4, 32]\neval-every = 1000000\nseeds = 1\n");
+  // grid (batch-size, steps), key order: (4,10) (4,1000) (4,100) (32,10) (32,1000) (32,100)
+  REQUIRE(ex.runs.size() == 6);
+  REQUIRE(column(ex, "steps") == std::vector<std::string>{"10", "1000", "100", "10", "1000", "100"});
+  const double F = 176, P = 195;
+  // evaluated twice: at step 0 and at the end
+  CHECK(run_cost(ex.specs[4]) == doctest::Approx(1000 * (3 * 32 * F + 10 * P) + 2 * 300 * F));
+  CHECK(run_cost(ex.specs[0]) == doctest::Approx(10 * (3 * 4 * F + 10 * P) + 2 * 300 * F));
+  const std::vector<std::size_t> all = {0, 1, 2, 3, 4, 5};
+  CHECK(start_order(ex, all, 1) == all);
+  // 1000 steps at batch 4 (4.2M) outweighs 100 at batch 32 (2.0M)
+  CHECK(start_order(ex, all, 2) == std::vector<std::size_t>{4, 1, 5, 2, 3, 0});
+  CHECK(start_order(ex, {5, 0, 2}, 2) == std::vector<std::size_t>{5, 2, 0});  // a resumed sweep's pending runs
+  // A run that cannot set up costs 0 and goes last (it fails when run, as before).
+  TrainSpec broken = ex.specs[0];
+  broken.dataset = "nope";
+  CHECK(run_cost(broken) == 0);
 }

@@ -1,5 +1,5 @@
-// The sweep scheduler: a shared counter over the pending runs, `jobs` worker
-// threads, one run per worker at a time. Each run's result reaches disk only
+// The sweep scheduler: a shared counter over the pending runs (costliest first when
+// there is more than one job: start_order), `jobs` worker threads, one run per worker at a time. Each run's result reaches disk only
 // through SweepDir::write_run (temporary file + rename), so killing the
 // process at any moment loses at most the runs in flight.
 #include "sweep/scheduler.h"
@@ -7,8 +7,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -16,6 +20,7 @@
 #include "data/dataset.h"
 #include "core/errors.h"
 #include "core/parse_number.h"
+#include "nn/residual.h"
 #include "train/run_setup.h"
 
 namespace normlab {
@@ -77,6 +82,30 @@ void validate_runs(const Experiment& ex) {
 }
 
 namespace {
+// Forward multiply-adds per sample and parameter count of the run's model (built uninitialized
+// at batch 2).
+std::pair<double, double> model_work(const TrainSpec& spec) {
+  TrainSpec s = spec;
+  s.batch_size = 2;
+  s.stat_batches.clear();
+  const auto model = build_run_model(setup_run(s), {}, false);
+  double f = 0;
+  auto count = [&f](const Layer<float>& L) {
+    const auto ps = L.params();
+    if (L.kind() == "linear") f += double(ps[0].shape[0]) * ps[0].shape[1];
+    if (L.kind() == "conv2d") f += double(ps[0].shape[0]) * ps[0].shape[1] * ps[0].shape[2] * ps[0].shape[3] *
+                                   L.out_shape().spatial();
+    if (L.kind() == "rnn") f += double(L.in_shape().h) * ps[0].shape[0] * (ps[0].shape[0] + ps[0].shape[1]);
+    if (L.kind() == "batchnorm" || L.kind() == "layernorm" || L.kind() == "groupnorm") f += 4.0 * L.out_shape().size();
+  };
+  for (std::size_t i = 0; i < model->num_layers(); ++i) {
+    count(model->layer(i));
+    if (auto* block = dynamic_cast<const ResidualBlock<float>*>(&model->layer(i)))
+      for (std::size_t k = 0; k < block->num_parts(); ++k) count(block->part(k));
+  }
+  return {f, double(model->params().size())};
+}
+
 // A slot takes a run: its position restarts at 0 before the run is visible.
 void live_start(SweepLive& live, SweepLive::Slot& slot, long run) {
   slot.progress.step.store(0);
@@ -96,6 +125,53 @@ void live_end(SweepLive& live, SweepLive::Slot& slot) {
 }
 }  // namespace
 
+namespace {
+double cost_with(const TrainSpec& spec, const std::function<std::pair<double, double>()>& work) {
+  try {
+    const auto data = load_dataset(spec.dataset);
+    const auto [f, p] = work();
+    const double n = data->train.count(), N = spec.batch_size;
+    const double T = spec.steps > 0 ? double(spec.steps) : std::max(1.0, std::round(spec.epochs * std::ceil(n / N)));
+    const double count = spec.eval_count > 0 ? double(spec.eval_count) : 20.0;
+    const double every = spec.eval_every > 0 ? double(spec.eval_every) : std::max(1.0, std::floor(T / count));
+    const double evals = 2 + std::floor(T / every);
+    auto part = [&](double split) { return spec.eval_subset > 0 ? std::min(split, double(spec.eval_subset)) : split; };
+    const double images = std::min(n, double(spec.eval_train)) + part(data->val.count()) + part(data->test.count());
+    return T * (3 * N * f + 10 * p) + evals * images * f;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+}  // namespace
+
+double run_cost(const TrainSpec& spec) {
+  return cost_with(spec, [&] { return model_work(spec); });
+}
+
+std::vector<std::size_t> start_order(const Experiment& ex, std::vector<std::size_t> pending, int jobs) {
+  if (jobs <= 1 || pending.size() < 2) return pending;
+  std::vector<double> cost(pending.size());
+  std::map<std::string, std::pair<double, double>> built;  // per model: its set-up keys but the batch
+  for (std::size_t k = 0; k < pending.size(); ++k) {
+    const RunConfig& c = ex.runs[pending[k]];
+    std::string key;
+    for (const auto& s : run_keys())
+      if (s.setup && std::string(s.name) != "batch-size") key += c.get(s.name) + "\n";
+    cost[k] = cost_with(ex.specs[pending[k]], [&] {
+      auto it = built.find(key);
+      if (it == built.end()) it = built.emplace(key, model_work(ex.specs[pending[k]])).first;
+      return it->second;
+    });
+  }
+  std::vector<std::size_t> pos(pending.size());
+  for (std::size_t k = 0; k < pos.size(); ++k) pos[k] = k;
+  std::stable_sort(pos.begin(), pos.end(), [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
+  std::vector<std::size_t> out;
+  out.reserve(pending.size());
+  for (std::size_t k : pos) out.push_back(pending[k]);
+  return out;
+}
+
 SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOptions& opt,
                        const std::function<void(const SweepProgress&, const std::string&)>& report) {
   using Clock = std::chrono::steady_clock;
@@ -114,6 +190,8 @@ SweepSummary run_sweep(const Experiment& ex, const SweepDir& dir, const SweepOpt
       opt.warn(fmt::format("run {}: not trusted, running it again: {}", id, c.problem));
     pending.push_back(g);
   }
+
+  pending = start_order(ex, std::move(pending), opt.jobs);
 
   TrainHooks hooks;
   hooks.faults = opt.faults;

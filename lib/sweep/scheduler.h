@@ -63,6 +63,20 @@ std::pair<int, int> parse_shard(const std::string& s);
 // Every run of the shard, in grid order.
 std::vector<std::size_t> shard_runs(const Experiment& ex, int index, int count);
 
+// A run's estimated work, in multiply-add units, for ordering only:
+//   T (3 N F + 10 P) + E (images per evaluation) F
+// T steps of batch N, F the model's forward multiply-adds per sample, P its parameters
+// (the per-step passes over weights and gradients), E evaluations. 0 when the run does not
+// set up (it fails when run, as before).
+double run_cost(const TrainSpec& spec);
+
+// The order a sweep starts its pending runs (grid indices) in. With more than one job the
+// costliest first (longest-processing-time order: the last runs to start are short, so jobs
+// finish together instead of one finishing a long run while the others idle); equal costs,
+// and one job, keep grid order. Results do not depend on it: each run writes its own parts
+// and the CSVs are assembled in grid order.
+std::vector<std::size_t> start_order(const Experiment& ex, std::vector<std::size_t> pending, int jobs);
+
 // Loads each dataset and builds each distinct model once, so that a bad
 // combination (groups that do not divide a layer, a batch larger than the
 // data) stops the sweep before any run. Throws ConfigError listing them all.
