@@ -1,7 +1,8 @@
-// The sweep scheduler: a shared counter over the pending runs (costliest first when
-// there is more than one job: start_order), `jobs` worker threads, one run per worker at a time. Each run's result reaches disk only
-// through SweepDir::write_run (temporary file + rename), so killing the
-// process at any moment loses at most the runs in flight.
+// The sweep scheduler: a shared counter over the pending runs (costliest first
+// with more than one job: start_order), `jobs` worker threads, one run per
+// worker at a time. Each run's result reaches disk only through
+// SweepDir::write_run (temporary file + rename), so killing the process at any
+// moment loses at most the runs in flight.
 #include "sweep/scheduler.h"
 
 #include <fmt/format.h>
@@ -106,6 +107,24 @@ std::pair<double, double> model_work(const TrainSpec& spec) {
   return {f, double(model->params().size())};
 }
 
+// run_cost (scheduler.h), with the model's work from `work`.
+double cost_with(const TrainSpec& spec, const std::function<std::pair<double, double>()>& work) {
+  try {
+    const auto data = load_dataset(spec.dataset);
+    const auto [f, p] = work();
+    const double n = data->train.count(), N = spec.batch_size;
+    const double T = spec.steps > 0 ? double(spec.steps) : std::max(1.0, std::round(spec.epochs * std::ceil(n / N)));
+    const double count = double(spec.eval_count > 0 ? spec.eval_count : kDefaultEvalCount);
+    const double every = spec.eval_every > 0 ? double(spec.eval_every) : std::max(1.0, std::floor(T / count));
+    const double evals = 2 + std::floor(T / every);
+    auto part = [&](double split) { return spec.eval_subset > 0 ? std::min(split, double(spec.eval_subset)) : split; };
+    const double images = std::min(n, double(spec.eval_train)) + part(data->val.count()) + part(data->test.count());
+    return T * (3 * N * f + 10 * p) + evals * images * f;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 // A slot takes a run: its position restarts at 0 before the run is visible.
 void live_start(SweepLive& live, SweepLive::Slot& slot, long run) {
   slot.progress.step.store(0);
@@ -121,25 +140,6 @@ void live_end(SweepLive& live, SweepLive::Slot& slot) {
   if (const long total = slot.progress.total.load(); total > 0) {
     live.finished_total += total;
     ++live.finished_runs;
-  }
-}
-}  // namespace
-
-namespace {
-double cost_with(const TrainSpec& spec, const std::function<std::pair<double, double>()>& work) {
-  try {
-    const auto data = load_dataset(spec.dataset);
-    const auto [f, p] = work();
-    const double n = data->train.count(), N = spec.batch_size;
-    const double T = spec.steps > 0 ? double(spec.steps) : std::max(1.0, std::round(spec.epochs * std::ceil(n / N)));
-    const double count = spec.eval_count > 0 ? double(spec.eval_count) : 20.0;
-    const double every = spec.eval_every > 0 ? double(spec.eval_every) : std::max(1.0, std::floor(T / count));
-    const double evals = 2 + std::floor(T / every);
-    auto part = [&](double split) { return spec.eval_subset > 0 ? std::min(split, double(spec.eval_subset)) : split; };
-    const double images = std::min(n, double(spec.eval_train)) + part(data->val.count()) + part(data->test.count());
-    return T * (3 * N * f + 10 * p) + evals * images * f;
-  } catch (const std::exception&) {
-    return 0;
   }
 }
 }  // namespace

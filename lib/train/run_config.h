@@ -18,6 +18,9 @@
 
 namespace normlab {
 
+// Evaluations per run after step 0 when neither eval-every nor eval-count says.
+inline constexpr long kDefaultEvalCount = 20;
+
 // "eval_every" -> "eval-every"; throws ConfigError listing the keys when unknown.
 std::string canonical_key(const std::string& key, const std::string& where = "");
 
@@ -58,7 +61,7 @@ struct TrainSpec {
   double epochs = 1;
   long steps = 0;        // > 0 overrides epochs
   long eval_every = 0;   // 0: eval_count evaluations per run
-  long eval_count = 0;   // with eval_every = 0: evaluations per run after step 0; 0 = 20
+  long eval_count = 0;   // with eval_every = 0: evaluations per run after step 0; 0 = kDefaultEvalCount
   int eval_batch = 1000;
   int eval_train = 4096;   // training samples evaluated per point (the generalization gap)
   int eval_subset = 0;     // > 0: validation and test evaluated on their first N samples

@@ -106,7 +106,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   EpochSampler sampler(train.count(), N, spec.seed, spec.drop_last);
   const long bpe = sampler.batches_per_epoch();
   const long total = spec.steps > 0 ? spec.steps : std::max(1L, std::lround(spec.epochs * bpe));
-  const long count = spec.eval_count > 0 ? spec.eval_count : 20;
+  const long count = spec.eval_count > 0 ? spec.eval_count : kDefaultEvalCount;
   const long every = spec.eval_every > 0 ? spec.eval_every : std::max(1L, total / count);
   if (hooks.live) hooks.live->total.store(total, std::memory_order_relaxed);
 
