@@ -127,14 +127,35 @@ with tempfile.TemporaryDirectory() as tmp:
     elif CASE == "quick-vs-committed-baseline":
         claims(["--out", os.path.join(tmp, "q"), "--baseline", os.path.join(ROOT, "results", "baseline")])
     elif CASE == "evaluate-only":
+        import io
         import shutil
         full = os.path.join(tmp, "full")
         shutil.copytree(os.path.join(ROOT, "results", "claims-full"), full)
         os.remove(os.path.join(full, "claims.csv"))
-        claims(["--profile", "full", "--evaluate-only", "--out", full])
-        with open(os.path.join(full, "claims.csv"), "rb") as a, \
-                open(os.path.join(ROOT, "results", "claims-full", "claims.csv"), "rb") as b:
-            if a.read() != b.read():
+        # A claim whose registered re-run has not finished (its committed result is under an
+        # earlier hash of its file: cli_claims_rule_committed checks the chain) cannot be
+        # evaluated; every other claim is, from a claims folder without the pending ones.
+        hashes = dict(l.split() for l in subprocess.run([BIN, "claims", "--rule-hashes"], capture_output=True,
+                                                          text=True, check=True).stdout.splitlines())
+        pending = set()
+        for cid, h in hashes.items():
+            with open(os.path.join(full, cid, "manifest.json")) as fh:
+                if json.load(fh).get("rule_hash_evaluated") != h:
+                    pending.add(cid)
+        cdir = os.path.join(tmp, "claim-files")
+        shutil.copytree(os.path.join(ROOT, "experiments", "claims"), cdir)
+        for cid in pending:
+            os.remove(os.path.join(cdir, cid + ".toml"))
+            shutil.rmtree(os.path.join(full, cid))
+        if pending:
+            print(f"pending re-runs, left out: {sorted(pending)}")
+        claims(["--profile", "full", "--evaluate-only", "--out", full] + (["--dir", cdir] if pending else []))
+
+        def rows(text):
+            return [r for r in csv.reader(io.StringIO(text)) if r and r[0] not in pending]
+        with open(os.path.join(full, "claims.csv")) as a, \
+                open(os.path.join(ROOT, "results", "claims-full", "claims.csv")) as b:
+            if rows(a.read()) != rows(b.read()):
                 sys.exit("FAIL: --evaluate-only on claims-full gave another claims.csv")
         quick = os.path.join(tmp, "quick")
         shutil.copytree(os.path.join(ROOT, "results", "baseline"), quick)
