@@ -264,14 +264,17 @@ double hidden_weight_norm(const Sequential<T>& model) {
     if (k == "rnn" || k == "resblock" || k == "plainblock") return std::nan("");
   }
   double sq = 0;
-  for (std::size_t i : hidden_weight_layers(model)) {
-    const T* w = model.params().data() + model.param_offset(i);  // the layer's first tensor: its weight
-    const std::size_t n = model.layer(i).params().front().numel();
-    double layer = 0;  // ||W_l||^2, then added in layer order
-    for (std::size_t j = 0; j < n; ++j) layer += double(w[j]) * double(w[j]);
-    sq += layer;
-  }
+  for (std::size_t i : hidden_weight_layers(model)) sq += weight_sq_norm(model, i);  // in layer order
   return std::sqrt(sq);
+}
+
+template <class T>
+double weight_sq_norm(const Sequential<T>& model, std::size_t i) {
+  const T* w = model.params().data() + model.param_offset(i);  // the layer's first tensor: its weight
+  const std::size_t n = model.layer(i).params().front().numel();
+  double sq = 0;
+  for (std::size_t j = 0; j < n; ++j) sq += double(w[j]) * double(w[j]);
+  return sq;
 }
 
 template std::unique_ptr<Sequential<float>> build_model<float>(const ModelConfig&, int);
@@ -282,5 +285,7 @@ template std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges<f
 template std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges<double>(const Sequential<double>&);
 template double hidden_weight_norm<float>(const Sequential<float>&);
 template double hidden_weight_norm<double>(const Sequential<double>&);
+template double weight_sq_norm<float>(const Sequential<float>&, std::size_t);
+template double weight_sq_norm<double>(const Sequential<double>&, std::size_t);
 
 }  // namespace normlab

@@ -88,4 +88,9 @@ std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges(const Sequ
 template <class T>
 double hidden_weight_norm(const Sequential<T>& model);
 
+// ||W||_F^2 of top-level layer i's first parameter tensor (its weight), summed in double
+// in storage order. REQUIRES: layer i has parameters.
+template <class T>
+double weight_sq_norm(const Sequential<T>& model, std::size_t i);
+
 }  // namespace normlab

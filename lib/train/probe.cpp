@@ -6,7 +6,7 @@
 // figure 1, which follows one typical sigmoid input; and of all values in eval
 // mode (the running averages), the distribution the trained network infers with.
 // Per row also ||W||_F of the dense or conv weight producing z (the layer's own, or
-// the one directly before a norm layer), summed in double in storage order.
+// the one directly before a norm layer): nn/model.h weight_sq_norm.
 #include "train/probe.h"
 
 #include <algorithm>
@@ -32,11 +32,7 @@ double producing_weight_norm(const Sequential<float>& model, std::size_t i) {
     if (i == 0 || !dynamic_cast<const NormLayer<float>*>(&model.layer(i))) return std::nan("");
     if (!has_weight(model.layer(--i).kind())) return std::nan("");
   }
-  const float* w = model.params().data() + model.param_offset(i);  // the layer's first tensor: its weight
-  const std::size_t n = model.layer(i).params().front().numel();
-  double sq = 0;
-  for (std::size_t j = 0; j < n; ++j) sq += double(w[j]) * double(w[j]);
-  return std::sqrt(sq);
+  return std::sqrt(weight_sq_norm(model, i));
 }
 }  // namespace
 
