@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "nn/layer.h"
+#include "tensor/scratch.h"
 
 namespace normlab {
 
@@ -19,7 +20,7 @@ class MaxPool2D final : public Layer<T> {
 
  private:
   int k_, s_;
-  std::vector<int32_t> argmax_;  // (N, C, OH, OW) index into the input plane
+  Scratch<int32_t> argmax_;  // (N, C, OH, OW) index into the input plane; written by forward
 };
 
 template <class T>
