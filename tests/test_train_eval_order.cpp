@@ -5,7 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
+
+#include "init/init.h"
+#include "nn/model.h"
+#include "tensor/rng.h"
+#include "train/trainer.h"
 
 #include "core/errors.h"
 #include "train/run_config.h"
@@ -130,4 +136,49 @@ TEST_CASE("train eval-order: the prediction flip rate, against its closed forms"
   CHECK(with("batch", "100", "shuffled").pred_flip_rate == 0);
   // Running averages: an image's output does not depend on its batch.
   CHECK(with("running", "4", "shuffled").pred_flip_rate == 0);
+}
+
+TEST_CASE("evaluation in chunks: each model's eval-mode logits are the bytes of the whole batch at once") {
+  // evaluate() runs the layers before the first dense or rnn layer in chunks of
+  // eval_chunk_rows samples and the rest on the whole batch (train/trainer.h). Here:
+  // against one forward of the whole batch, for every model, at chunks of 7 and 64 and
+  // the trainer's own, with a tail chunk and running statistics that are not 0/1.
+  struct Case {
+    std::string model;
+    NormKind norm;
+  };
+  for (const Case t : {Case{"mlp", NormKind::batch}, Case{"mlp", NormKind::none}, Case{"cnn", NormKind::batch},
+                       Case{"cnn-small", NormKind::group}, Case{"cnn-deep", NormKind::batch},
+                       Case{"cnn-deep", NormKind::layer}, Case{"rnn", NormKind::batch},
+                       Case{"resnet", NormKind::batch}, Case{"cnn-plain", NormKind::group}}) {
+    CAPTURE(t.model);
+    ModelConfig cfg;
+    cfg.model = t.model;
+    cfg.norm.kind = t.norm;
+    const int N = t.model == "resnet" || t.model == "cnn-plain" ? 200 : 333;
+    auto m = build_model<float>(cfg, N);
+    init_model(*m, InitSpec{}, 5);
+    Rng r(17);
+    for (float& b : m->buffers()) b = float(0.5 + r.uniform());  // running mean and var away from 0 and 1
+    std::vector<float> x(std::size_t(N) * m->input_shape().size());
+    for (float& v : x) v = float(r.normal());
+    const std::size_t K = m->output_shape().size();
+    const float* z = m->forward(x.data(), N, Mode::eval);
+    const std::vector<float> whole(z, z + std::size_t(N) * K);
+    const bool conv = t.model != "mlp" && t.model != "rnn";
+    CHECK((eval_chunk_layers(*m) > 0) == conv);  // mlp and rnn start with a dense/rnn layer: no chunks
+    CHECK((eval_chunk_rows(*m, Mode::eval, 100000) < 100000) == conv);
+    std::vector<float> staged;
+    for (int chunk : {7, 64, eval_chunk_rows(*m, Mode::eval, N)}) {
+      CAPTURE(chunk);
+      const float* zc = forward_in_chunks(*m, x.data(), N, Mode::eval, chunk, staged);
+      CHECK(std::memcmp(zc, whole.data(), whole.size() * sizeof(float)) == 0);
+    }
+  }
+  // Batch statistics are the batch's: never chunked.
+  ModelConfig cfg;
+  cfg.model = "cnn-small";
+  auto m = build_model<float>(cfg, 1000);
+  CHECK(eval_chunk_rows(*m, Mode::eval_batch_stats, 1000) == 1000);
+  CHECK(eval_chunk_rows(*m, Mode::eval, 1000) < 1000);
 }

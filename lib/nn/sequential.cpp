@@ -98,10 +98,17 @@ void Sequential<T>::reset_buffers() {
 
 template <class T>
 const T* Sequential<T>::forward(const T* x, int N, Mode mode) {
+  return forward_range(x, N, mode, 0, layers_.size());
+}
+
+template <class T>
+const T* Sequential<T>::forward_range(const T* x, int N, Mode mode, std::size_t first, std::size_t last) {
   if (N < 1 || N > max_batch_) throw std::invalid_argument("Sequential::forward: bad batch size");
-  input_ptr_ = x;
+  if (first >= last || last > layers_.size() || view_[first])
+    throw std::invalid_argument("Sequential::forward_range: bad layer range");
+  if (first == 0) input_ptr_ = x;
   const T* in = x;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
+  for (std::size_t i = first; i < last; ++i) {
     if (!view_[i]) layers_[i]->forward(out_[i], in, N, mode);
     in = out_[i];
   }

@@ -57,6 +57,9 @@ class Sequential {
 
   // REQUIRES: finalize() called, N <= max_batch. Returns the logits (N, out).
   const T* forward(const T* x, int N, Mode mode);
+  // Layers [first, last) only, x the input of layer `first`: their last output. For
+  // first > 0, layer `first` must not be a flatten view. forward = forward_range(x, N, mode, 0, L).
+  const T* forward_range(const T* x, int N, Mode mode, std::size_t first, std::size_t last);
   // Accumulates parameter gradients from dlogits (N, out) for the last forward
   // (the caller zeroes them: zero_grad). Activation gradients are internal:
   // each is zeroed right before the layer that accumulates into it.

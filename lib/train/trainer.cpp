@@ -28,6 +28,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -66,12 +67,43 @@ std::vector<uint32_t> eval_permutation(int count, uint64_t seed, uint64_t salt) 
   return s.order();
 }
 
+std::size_t eval_chunk_layers(const Sequential<float>& model) {
+  std::size_t s = 0;
+  while (s < model.num_layers() && model.layer(s).kind() != "linear" && model.layer(s).kind() != "rnn") ++s;
+  return s;
+}
+
+int eval_chunk_rows(const Sequential<float>& model, Mode mode, int B) {
+  const std::size_t split = eval_chunk_layers(model);
+  if (mode != Mode::eval || split == 0) return B;  // batch statistics: the whole batch is one forward
+  std::size_t widest = model.input_shape().size();
+  for (std::size_t i = 0; i < split; ++i) widest = std::max(widest, model.layer(i).out_shape().size());
+  return int(std::clamp<std::size_t>(kEvalChunkBytes / (widest * sizeof(float)), 8, std::size_t(std::max(B, 8))));
+}
+
+const float* forward_in_chunks(Sequential<float>& model, const float* x, int n, Mode mode, int chunk,
+                               std::vector<float>& staged) {
+  const std::size_t split = eval_chunk_layers(model);
+  if (chunk >= n || split == 0) return model.forward(x, n, mode);
+  const std::size_t in_size = model.input_shape().size(), mid = model.layer(split - 1).out_shape().size();
+  staged.resize(std::size_t(n) * mid);
+  for (int c = 0; c < n; c += chunk) {
+    const int m = std::min(chunk, n - c);
+    const float* p = model.forward_range(x + std::size_t(c) * in_size, m, mode, 0, split);
+    std::copy(p, p + std::size_t(m) * mid, staged.begin() + std::ptrdiff_t(c) * std::ptrdiff_t(mid));
+  }
+  if (split == model.num_layers()) return staged.data();
+  return model.forward_range(staged.data(), n, mode, split, model.num_layers());
+}
+
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
                                    int limit, Mode mode, const uint32_t* order, int32_t* preds) {
   const int total = limit > 0 ? std::min(limit, split.count()) : split.count();
   const int B = std::min(eval_batch, model.max_batch());
   const int K = int(model.output_shape().size());
-  std::vector<float> x(std::size_t(B) * model.input_shape().size()), probs(std::size_t(B) * K);
+  const std::size_t in_size = model.input_shape().size();
+  const int chunk = eval_chunk_rows(model, mode, B);
+  std::vector<float> x(std::size_t(B) * in_size), probs(std::size_t(B) * K), staged;
   std::vector<int32_t> y(B);
   double loss = 0;
   long correct = 0;
@@ -79,7 +111,7 @@ std::pair<double, double> evaluate(Sequential<float>& model, const Split& split,
     const int n = std::min(B, total - begin);
     if (order) split.gather(x.data(), y.data(), order + begin, n);
     else split.gather_range(x.data(), y.data(), begin, n);
-    const float* z = model.forward(x.data(), n, mode);
+    const float* z = forward_in_chunks(model, x.data(), n, mode, chunk, staged);
     loss += softmax_xent_forward(probs.data(), z, y.data(), n, K) * n;
     correct += count_correct(z, y.data(), n, K);
     if (preds)

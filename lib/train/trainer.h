@@ -60,6 +60,19 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
 // is the samples order[k*B .. (k+1)*B); without it, stored order. With `preds`
 // (room for min(limit, count) entries), preds[i] = the predicted class of the
 // i-th sample evaluated.
+// Evaluation in cache-sized chunks. In Mode::eval each layer before the first dense or
+// rnn layer (eval_chunk_layers: the convolutional part) computes each sample on its own,
+// so evaluate runs that part in chunks of eval_chunk_rows samples (about kEvalChunkBytes
+// of its widest output, which then stays in cache), and the rest on the whole batch,
+// whose BLAS products are not the same bytes in smaller pieces. The logits are the bytes
+// of one forward of the whole batch (tests/test_train_eval_order.cpp).
+inline constexpr std::size_t kEvalChunkBytes = std::size_t(4) << 20;
+std::size_t eval_chunk_layers(const Sequential<float>& model);
+int eval_chunk_rows(const Sequential<float>& model, Mode mode, int B);  // B when not chunked
+// forward(x, n, mode) in that way; `staged` holds the split point's outputs.
+const float* forward_in_chunks(Sequential<float>& model, const float* x, int n, Mode mode, int chunk,
+                               std::vector<float>& staged);
+
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
                                    int limit = 0, Mode mode = Mode::eval, const uint32_t* order = nullptr,
                                    int32_t* preds = nullptr);
