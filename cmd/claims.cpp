@@ -14,6 +14,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -712,12 +713,15 @@ void run_claims(const ClaimsOptions& o) {
   const SweepOptions so = claims_sweep_options(o);
   std::vector<ClaimResult> results;
   int errors = 0;
+  // A claim's report (one Python process) is drawn while the next claim's runs train.
+  std::vector<std::future<bool>> reports;
   for (auto& c : claims) {
     const std::string dir = out + "/" + c.rule.id;
     results.push_back(run_claim(o, c, dir, so, errors));
     spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
-    if (!o.no_report) render_report(dir);
+    if (!o.no_report) reports.push_back(std::async(std::launch::async, [dir] { return render_report(dir); }));
   }
+  for (auto& r : reports) r.get();
   write_summary(out, me, o.profile, claims, results, kept, beside ? &*beside : nullptr);
   if (!o.no_report) render_report(out);  // forest.png: every cell of every claim
   std::printf("%-22s %s\n", "claim", "verdict");
