@@ -84,7 +84,7 @@ int eval_chunk_rows(const Sequential<float>& model, Mode mode, int B) {
 const float* forward_in_chunks(Sequential<float>& model, const float* x, int n, Mode mode, int chunk,
                                std::vector<float>& staged) {
   const std::size_t split = eval_chunk_layers(model);
-  if (chunk >= n || split == 0) return model.forward(x, n, mode);
+  if (mode != Mode::eval || chunk >= n || split == 0) return model.forward(x, n, mode);
   const std::size_t in_size = model.input_shape().size(), mid = model.layer(split - 1).out_shape().size();
   staged.resize(std::size_t(n) * mid);
   for (int c = 0; c < n; c += chunk) {

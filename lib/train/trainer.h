@@ -69,7 +69,7 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
 inline constexpr std::size_t kEvalChunkBytes = std::size_t(4) << 20;
 std::size_t eval_chunk_layers(const Sequential<float>& model);
 int eval_chunk_rows(const Sequential<float>& model, Mode mode, int B);  // B when not chunked
-// forward(x, n, mode) in that way; `staged` holds the split point's outputs.
+// forward(x, n, mode) in that way (other modes: one forward); `staged` holds the split point's outputs.
 const float* forward_in_chunks(Sequential<float>& model, const float* x, int n, Mode mode, int chunk,
                                std::vector<float>& staged);
 
