@@ -4,7 +4,6 @@
 #include <cstdint>
 
 #include "nn/layer.h"
-#include "tensor/scratch.h"
 
 namespace normlab {
 
@@ -20,7 +19,7 @@ class MaxPool2D final : public Layer<T> {
 
  private:
   int k_, s_;
-  Scratch<int32_t> argmax_;  // (N, C, OH, OW) index into the input plane; written by forward
+  std::vector<int32_t> argmax_;  // (N, C, OH, OW) index into the input plane
 };
 
 template <class T>

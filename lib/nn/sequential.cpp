@@ -77,17 +77,14 @@ void Sequential<T>::finalize(int max_batch) {
       dout_[i] = dout_[i - 1];
       continue;
     }
-    // Not zeroed (tensor/scratch.h): forward writes each output before it is read, and
-    // backward zeroes each input gradient it accumulates into.
-    acts_[i].resize(std::size_t(max_batch) * l.out_shape().size());
-    dacts_[i].resize(std::size_t(max_batch) * l.out_shape().size());
+    acts_[i].assign(std::size_t(max_batch) * l.out_shape().size(), T(0));
+    dacts_[i].assign(std::size_t(max_batch) * l.out_shape().size(), T(0));
     out_[i] = acts_[i].data();
     dout_[i] = dacts_[i].data();
   }
   const std::string k0 = layers_.empty() ? "" : layers_[0]->kind();
   first_takes_null_ = k0 == "linear" || k0 == "conv2d" || k0 == "rnn";
-  dinput_.clear();
-  dinput_.resize(first_takes_null_ ? 0 : std::size_t(max_batch) * input_.size());
+  dinput_.assign(first_takes_null_ ? 0 : std::size_t(max_batch) * input_.size(), T(0));
   reset_buffers();
 }
 

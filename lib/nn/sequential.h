@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "nn/layer.h"
-#include "tensor/scratch.h"
 
 namespace normlab {
 
@@ -86,11 +85,11 @@ class Sequential {
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   std::vector<T> params_, grads_, buffers_;
   std::vector<std::size_t> param_off_, buffer_off_;
-  std::vector<Scratch<T>> acts_, dacts_;  // storage, written before read; empty for a view
+  std::vector<std::vector<T>> acts_, dacts_;  // storage; empty for a view
   std::vector<T*> out_, dout_;                 // layer i's output and its gradient
   std::vector<bool> view_;                     // layer i is a flatten aliasing layer i-1
   bool first_takes_null_ = false;
-  Scratch<T> dinput_;  // scratch input gradient when layer 0 needs one to write
+  std::vector<T> dinput_;  // scratch input gradient when layer 0 needs one to write
 };
 
 }  // namespace normlab
