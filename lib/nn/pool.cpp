@@ -38,8 +38,7 @@ namespace {
 using V4f = float __attribute__((vector_size(16)));
 using V4i = int32_t __attribute__((vector_size(16)));
 int max_pool_2x2_row4(float* y, int32_t* am, const float* r0, const float* r1, int base, int W, int OW) {
-  const V4i even = {0, 2, 4, 6}, odd = {1, 3, 5, 7};
-  const V4i lane2 = {0, 2, 4, 6};
+  const V4i even = {0, 2, 4, 6}, odd = {1, 3, 5, 7};  // even: also each lane's offset 2 * lane
   int ow = 0;
   for (; ow + 4 <= OW; ow += 4) {
     V4f u0, u1, l0, l1;
@@ -60,7 +59,7 @@ int max_pool_2x2_row4(float* y, int32_t* am, const float* r0, const float* r1, i
     gt = d > m;
     k = gt ? V4i{W + 1, W + 1, W + 1, W + 1} : k;
     m = gt ? d : m;
-    const V4i idx = (base + 2 * ow) + lane2 + k;
+    const V4i idx = (base + 2 * ow) + even + k;
     std::memcpy(y + ow, &m, 16);
     std::memcpy(am + ow, &idx, 16);
   }
@@ -68,8 +67,7 @@ int max_pool_2x2_row4(float* y, int32_t* am, const float* r0, const float* r1, i
 }
 
 // The 2x2 stride-2 window (every CNN here): the same choices as the general loop, in
-// the same order (a, b on the upper row, then c, d), written so the compiler vectorizes
-// across the output row.
+// the same order (a, b on the upper row, then c, d): four outputs at a time, then the rest.
 template <class T>
 void max_pool_2x2(T* y, int32_t* am, const T* x, int W, int OH, int OW) {
   for (int oh = 0; oh < OH; ++oh) {

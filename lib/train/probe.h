@@ -12,8 +12,9 @@ namespace normlab {
 // Exact percentile of v at q in [0,1] with linear interpolation between order
 // statistics (numpy's default). Reorders v. REQUIRES: !v.empty().
 double percentile(std::vector<float>& v, double q);
-// The same at several q at once, qs ascending: each selection runs on what is
-// left above the previous one, so three cost about as much as one and a half.
+// The same at several q at once, qs ascending: below 32,768 values by successive
+// selections on what is left above the previous one; from there by one bucket count
+// on the values' top bits and a selection inside the wanted buckets.
 // Each result is the same value percentile(v, q) gives. REQUIRES: !v.empty().
 void percentiles(std::vector<float>& v, std::span<const double> qs, std::span<double> out);
 
