@@ -215,14 +215,14 @@ std::unique_ptr<Sequential<T>> assemble_model(const ModelConfig& cfg) {
 }  // namespace
 
 template <class T>
-std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch) {
+std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch, int max_backward) {
   auto m = assemble_model<T>(cfg);
-  m->finalize(max_batch);
+  m->finalize(max_batch, max_backward);
   return m;
 }
 
-double model_memory_bytes(const ModelConfig& cfg, int max_batch) {
-  return assemble_model<float>(cfg)->memory_bytes(max_batch);
+double model_memory_bytes(const ModelConfig& cfg, int max_batch, int max_backward) {
+  return assemble_model<float>(cfg)->memory_bytes(max_batch, max_backward);
 }
 
 template <class T>
@@ -277,8 +277,8 @@ double weight_sq_norm(const Sequential<T>& model, std::size_t i) {
   return sq;
 }
 
-template std::unique_ptr<Sequential<float>> build_model<float>(const ModelConfig&, int);
-template std::unique_ptr<Sequential<double>> build_model<double>(const ModelConfig&, int);
+template std::unique_ptr<Sequential<float>> build_model<float>(const ModelConfig&, int, int);
+template std::unique_ptr<Sequential<double>> build_model<double>(const ModelConfig&, int, int);
 template std::vector<std::size_t> preactivation_layers<float>(const Sequential<float>&);
 template std::vector<std::size_t> preactivation_layers<double>(const Sequential<double>&);
 template std::vector<std::pair<std::size_t, std::size_t>> hidden_weight_ranges<float>(const Sequential<float>&);

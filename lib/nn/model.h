@@ -58,13 +58,15 @@ std::vector<int> default_widths(const std::string& model);
 
 // Throws ConfigError (unknown model or placement, widths that do not fit,
 // a group count that does not divide a layer's channels).
+// The model runs forward on up to max_batch samples and backward on up to
+// max_backward (0: max_batch; Sequential::finalize).
 template <class T>
-std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch);
+std::unique_ptr<Sequential<T>> build_model(const ModelConfig& cfg, int max_batch, int max_backward = 0);
 
-// Bytes build_model<float>(cfg, max_batch) and training it would take
-// (Sequential::memory_bytes), estimated from the layer shapes without
+// Bytes build_model<float>(cfg, max_batch, max_backward) and training it would
+// take (Sequential::memory_bytes), estimated from the layer shapes without
 // allocating the model. Throws ConfigError as build_model does.
-double model_memory_bytes(const ModelConfig& cfg, int max_batch);
+double model_memory_bytes(const ModelConfig& cfg, int max_batch, int max_backward = 0);
 
 // Indices of the layers whose output is a hidden pre-activation (the input of
 // each hidden activation), for the activation probes.

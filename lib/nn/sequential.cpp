@@ -21,7 +21,8 @@ std::size_t total(const std::vector<TensorSpec>& specs) {
 }  // namespace
 
 template <class T>
-double Sequential<T>::memory_bytes(int max_batch) const {
+double Sequential<T>::memory_bytes(int max_batch, int max_backward) const {
+  if (max_backward <= 0) max_backward = max_batch;
   auto numel = [](const std::vector<TensorSpec>& specs) {
     double n = 0;
     for (const auto& s : specs) {
@@ -37,17 +38,23 @@ double Sequential<T>::memory_bytes(int max_batch) const {
     params += numel(l.params());
     buffers += numel(l.buffers());
     if (!(l.kind() == "flatten" && i > 0 && i + 1 < layers_.size()))
-      acts += 2 * double(max_batch) * double(l.out_shape().size());
+      acts += double(max_batch + max_backward) * double(l.out_shape().size());
     acts += l.scratch_numel(max_batch);
   }
   acts += double(max_batch) * double(input_.size());  // the input batch itself
+  const std::string k0 = layers_.empty() ? "" : layers_[0]->kind();
+  if (!(k0 == "linear" || k0 == "conv2d" || k0 == "rnn"))  // the input's gradient (dinput_)
+    acts += double(max_backward) * double(input_.size());
   return double(sizeof(T)) * (4 * params + buffers + acts);
 }
 
 template <class T>
-void Sequential<T>::finalize(int max_batch) {
-  if (max_batch < 1) throw std::invalid_argument("Sequential::finalize: max_batch < 1");
+void Sequential<T>::finalize(int max_batch, int max_backward) {
+  if (max_backward == 0) max_backward = max_batch;
+  if (max_batch < 1 || max_backward < 1 || max_backward > max_batch)
+    throw std::invalid_argument("Sequential::finalize: need 1 <= max_backward <= max_batch");
   max_batch_ = max_batch;
+  max_backward_ = max_backward;
   std::size_t np = 0, nb = 0;
   param_off_.clear();
   buffer_off_.clear();
@@ -78,13 +85,13 @@ void Sequential<T>::finalize(int max_batch) {
       continue;
     }
     acts_[i].assign(std::size_t(max_batch) * l.out_shape().size(), T(0));
-    dacts_[i].assign(std::size_t(max_batch) * l.out_shape().size(), T(0));
+    dacts_[i].assign(std::size_t(max_backward) * l.out_shape().size(), T(0));
     out_[i] = acts_[i].data();
     dout_[i] = dacts_[i].data();
   }
   const std::string k0 = layers_.empty() ? "" : layers_[0]->kind();
   first_takes_null_ = k0 == "linear" || k0 == "conv2d" || k0 == "rnn";
-  dinput_.assign(first_takes_null_ ? 0 : std::size_t(max_batch) * input_.size(), T(0));
+  dinput_.assign(first_takes_null_ ? 0 : std::size_t(max_backward) * input_.size(), T(0));
   reset_buffers();
 }
 
@@ -114,6 +121,7 @@ const T* Sequential<T>::forward_range(const T* x, int N, Mode mode, std::size_t 
 
 template <class T>
 void Sequential<T>::backward(const T* dlogits, int N) {
+  if (N < 1 || N > max_backward_) throw std::invalid_argument("Sequential::backward: bad batch size");
   const std::size_t L = layers_.size();
   for (std::size_t i = L; i-- > 0;) {
     if (view_[i]) continue;  // the next layer already wrote dout_[i - 1]

@@ -2,9 +2,13 @@
 // A chain of layers with every array it needs allocated once, up front:
 //   params/grads (P)          flat, same layout, in state_dict order
 //   buffers (B)               running statistics, in state_dict order
-//   acts[i], dacts[i]         (max_batch, out_shape of layer i); a flatten
+//   acts[i]                   (max_batch, out_shape of layer i)
+//   dacts[i]                  (max_backward, out_shape of layer i); a flatten
 //                             between layers aliases its input's instead
-// forward/backward then run with no allocation for any N <= max_batch.
+// forward then runs with no allocation for any N <= max_batch, backward for
+// any N <= max_backward. max_backward is the training batch: evaluation
+// batches are often 30x larger and never run backward, so their activation
+// gradients would be memory zero-filled at build and never read.
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,20 +40,24 @@ class Sequential {
     layers_.push_back(std::move(layer));
     return ref;
   }
-  // Allocates parameters, buffers and activations for batches up to max_batch.
+  // Allocates parameters, buffers and activations for forward batches up to
+  // max_batch and backward batches up to max_backward (0: max_batch).
+  // REQUIRES: 1 <= max_backward <= max_batch when given.
   // Parameters are zero and buffers at their defaults until initialized.
-  void finalize(int max_batch);
-  // What finalize(max_batch) and training would allocate, in bytes, computed
-  // from the shapes alone (callable before finalize): parameters four times
-  // (values, gradients, up to two optimizer moments), buffers, and each
-  // layer's activations and their gradients at max_batch, and each layer's
-  // scratch (im2col, the rnn's per-step arrays: Layer::scratch_numel). A
-  // double: no overflow for any shape.
-  double memory_bytes(int max_batch) const;
+  void finalize(int max_batch, int max_backward = 0);
+  // What finalize(max_batch, max_backward) and training would allocate, in
+  // bytes, computed from the shapes alone (callable before finalize):
+  // parameters four times (values, gradients, up to two optimizer moments),
+  // buffers, each layer's activations at max_batch and their gradients at
+  // max_backward, and each layer's scratch (im2col, the rnn's per-step
+  // arrays: Layer::scratch_numel, at max_batch). A double: no overflow for
+  // any shape.
+  double memory_bytes(int max_batch, int max_backward = 0) const;
 
   Shape input_shape() const { return input_; }
   Shape output_shape() const { return layers_.empty() ? input_ : layers_.back()->out_shape(); }
   int max_batch() const { return max_batch_; }
+  int max_backward() const { return max_backward_; }
   std::size_t num_layers() const { return layers_.size(); }
   Layer<T>& layer(std::size_t i) { return *layers_[i]; }
   const Layer<T>& layer(std::size_t i) const { return *layers_[i]; }
@@ -59,6 +67,7 @@ class Sequential {
   // Layers [first, last) only, x the input of layer `first`: their last output. For
   // first > 0, layer `first` must not be a flatten view. forward = forward_range(x, N, mode, 0, L).
   const T* forward_range(const T* x, int N, Mode mode, std::size_t first, std::size_t last);
+  // REQUIRES: N <= max_backward, the N of the last forward.
   // Accumulates parameter gradients from dlogits (N, out) for the last forward
   // (the caller zeroes them: zero_grad). Activation gradients are internal:
   // each is zeroed right before the layer that accumulates into it.
@@ -80,7 +89,7 @@ class Sequential {
 
  private:
   Shape input_;
-  int max_batch_ = 0;
+  int max_batch_ = 0, max_backward_ = 0;
   const T* input_ptr_ = nullptr;
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   std::vector<T> params_, grads_, buffers_;

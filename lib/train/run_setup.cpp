@@ -71,17 +71,18 @@ namespace {
 
 // Refuses, from the shapes alone, a model too big to allocate (limits.h):
 // widths = [32, 100000000] exits 2 instead of exhausting memory mid-sweep.
-void check_model_memory(const RunSetup& s, int max_batch) {
-  const double bytes = model_memory_bytes(s.model, max_batch), mib = 1024.0 * 1024.0;
+void check_model_memory(const RunSetup& s, int max_batch, int max_backward) {
+  const double bytes = model_memory_bytes(s.model, max_batch, max_backward), mib = 1024.0 * 1024.0;
   const std::uint64_t limit = max_memory_mb();
   if (bytes <= double(limit) * mib) return;
   const std::vector<int> widths = s.model.widths.empty() ? default_widths(s.model.model) : s.model.widths;
   throw ConfigError(fmt::format(
       "model memory: model={} widths={} batch-size={} eval-batch={} needs an estimated {:.0f} MiB "
-      "(parameters, gradients, optimizer state and activations at batch {}, float32), more than the "
-      "limit of {} MiB; use smaller widths or batches, or set {}={:.0f} to allow it",
+      "(parameters, gradients, optimizer state, activations at batch {} and their gradients at "
+      "batch {}, float32), more than the limit of {} MiB; use smaller widths or batches, or set {}={:.0f} "
+      "to allow it",
       s.model.model, fmt::join(widths, ","), s.spec.batch_size, s.spec.eval_batch, std::ceil(bytes / mib),
-      max_batch, limit, kMaxMemoryEnv, std::ceil(bytes / mib)));
+      max_batch, max_backward, limit, kMaxMemoryEnv, std::ceil(bytes / mib)));
 }
 
 }  // namespace
@@ -89,8 +90,10 @@ void check_model_memory(const RunSetup& s, int max_batch) {
 std::unique_ptr<Sequential<float>> build_run_model(const RunSetup& s, const TrainHooks& hooks, bool init) {
   const int probe = std::min(s.spec.probe_batch, s.data->train.count());
   const int max_batch = std::max({s.spec.batch_size, s.spec.eval_batch, probe});
-  check_model_memory(s, max_batch);
-  auto model = build_model<float>(s.model, max_batch);
+  // Backward runs on training batches only (the step, and the landscape probe's batch of batch-size).
+  const int max_backward = std::min(s.spec.batch_size, max_batch);
+  check_model_memory(s, max_batch, max_backward);
+  auto model = build_model<float>(s.model, max_batch, max_backward);
   if (!init) return model;
   if (!hooks.load_weights.empty())
     load_checkpoint(hooks.load_weights, *model);
