@@ -141,6 +141,7 @@ TrainSpec resolve(const RunConfig& c) {
           fmt::format("spaces the evaluations only when eval-every = 0, and eval-every = {} fixes them "
                       "(allowed: eval-count = 0 with eval-every > 0)", t.eval_every));
   t.eval_subset = int(integer("eval-subset"));
+  t.eval_train = int(integer("eval-train"));
   t.eval_batch = int(integer("eval-batch"));
   const std::string es = c.get("eval-stats");
   t.eval_batch_stats = es == "batch";

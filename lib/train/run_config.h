@@ -63,7 +63,7 @@ struct TrainSpec {
   long eval_every = 0;   // 0: eval_count evaluations per run
   long eval_count = 0;   // with eval_every = 0: evaluations per run after step 0; 0 = kDefaultEvalCount
   int eval_batch = 1000;
-  int eval_train = 4096;   // training samples evaluated per point (the generalization gap)
+  int eval_train = 4096;   // eval-train: training samples evaluated per point (the generalization gap); 0 = all
   int eval_subset = 0;     // > 0: validation and test evaluated on their first N samples
   bool eval_batch_stats = false;  // evaluate BN with each batch's own statistics
   bool eval_precise = false;      // evaluate BN with population statistics (precise_bn.h)

@@ -137,6 +137,39 @@ def case_eval_schedule_invisible(tmp):
               f"{extra}: the final metrics depend on --eval-every or --landscape:\n{got}")
 
 
+def case_eval_train(tmp):
+    """eval-train = N evaluates the first N training images at each point: the train rows'
+    accuracy is a multiple of 1/N, the validation and test rows and the training itself are
+    untouched. 0 is the whole split, which the default (4096) is too on 600 images."""
+    args = BASE + ["--lr", "0.05"]
+    got = {}
+    for n in ("default", "0", "7", "4096"):
+        d = os.path.join(tmp, n)
+        run(args + ([] if n == "default" else ["--eval-train", n]) + ["--out", d])
+        got[n] = ([{k: v for k, v in r.items() if k != "run_id"} for r in strip_time(read(os.path.join(d, "curves.csv")))],
+                  strip_time(read(os.path.join(d, "runs.csv")))[0])
+    rows = lambda n, split: [r for r in got[n][0] if r["split"] == split]
+    no_key = lambda r: {k: v for k, v in r.items() if k not in ("eval-train", "run_id")}
+    check(got["default"][1]["eval-train"] == "4096" and got["7"][1]["eval-train"] == "7", "eval-train column")
+    check(got["default"][0] == got["4096"][0] and got["default"][0] == got["0"][0],
+          "eval-train 0 (the whole split) and 4096 (above its 600 images) should give the default's curves")
+    check(no_key(got["default"][1]) == no_key(got["0"][1]), "eval-train 0: runs.csv differs from the default's")
+    check(rows("7", "test") == rows("default", "test"), "eval-train changed the test rows")
+    train7 = rows("7", "train")
+    check(len(train7) == len(rows("default", "train")) > 2, "train rows")
+    for r in train7:
+        k = float(r["accuracy"]) * 7
+        check(abs(k - round(k)) < 1e-6, f"eval-train 7: train accuracy {r['accuracy']} is not a multiple of 1/7")
+    check([r["loss"] for r in train7] != [r["loss"] for r in rows("default", "train")],
+          "eval-train 7: the train loss is the whole split's")
+    for k in ("final_test_acc", "final_test_loss", "steps_done", "status"):
+        check(got["7"][1][k] == got["default"][1][k], f"eval-train 7 changed {k}")
+    run(BASE + ["--eval-train", "-1", "--out", os.path.join(tmp, "bad")], expect=2)
+    p = run(BASE + ["--eval-train", "many", "--out", os.path.join(tmp, "bad")], expect=2)
+    check("eval-train" in p.stderr and "0 to 2147483647" in p.stderr, f"eval-train refusal: {p.stderr}")
+    check(not os.path.exists(os.path.join(tmp, "bad")), "a refused run created its directory")
+
+
 def case_divergence(tmp):
     run(BASE + ["--lr", "1e6", "--norm", "none", "--out", tmp])
     r = read(os.path.join(tmp, "runs.csv"))[0]
