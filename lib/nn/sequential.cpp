@@ -21,6 +21,12 @@ std::size_t total(const std::vector<TensorSpec>& specs) {
 }  // namespace
 
 template <class T>
+bool Sequential<T>::first_layer_skips_input_grad() const {
+  const std::string k0 = layers_.empty() ? "" : layers_[0]->kind();
+  return k0 == "linear" || k0 == "conv2d" || k0 == "rnn";
+}
+
+template <class T>
 double Sequential<T>::memory_bytes(int max_batch, int max_backward) const {
   if (max_backward <= 0) max_backward = max_batch;
   auto numel = [](const std::vector<TensorSpec>& specs) {
@@ -42,9 +48,7 @@ double Sequential<T>::memory_bytes(int max_batch, int max_backward) const {
     acts += l.scratch_numel(max_batch);
   }
   acts += double(max_batch) * double(input_.size());  // the input batch itself
-  const std::string k0 = layers_.empty() ? "" : layers_[0]->kind();
-  if (!(k0 == "linear" || k0 == "conv2d" || k0 == "rnn"))  // the input's gradient (dinput_)
-    acts += double(max_backward) * double(input_.size());
+  if (!first_layer_skips_input_grad()) acts += double(max_backward) * double(input_.size());  // dinput_
   return double(sizeof(T)) * (4 * params + buffers + acts);
 }
 
@@ -89,8 +93,7 @@ void Sequential<T>::finalize(int max_batch, int max_backward) {
     out_[i] = acts_[i].data();
     dout_[i] = dacts_[i].data();
   }
-  const std::string k0 = layers_.empty() ? "" : layers_[0]->kind();
-  first_takes_null_ = k0 == "linear" || k0 == "conv2d" || k0 == "rnn";
+  first_takes_null_ = first_layer_skips_input_grad();
   dinput_.assign(first_takes_null_ ? 0 : std::size_t(max_backward) * input_.size(), T(0));
   reset_buffers();
 }

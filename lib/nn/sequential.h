@@ -89,6 +89,8 @@ class Sequential {
 
  private:
   Shape input_;
+  // Dense, conv and rnn skip the input gradient on a null pointer; another first layer needs dinput_.
+  bool first_layer_skips_input_grad() const;
   int max_batch_ = 0, max_backward_ = 0;
   const T* input_ptr_ = nullptr;
   std::vector<std::unique_ptr<Layer<T>>> layers_;
