@@ -117,9 +117,10 @@ double cost_with(const TrainSpec& spec, const std::function<std::pair<double, do
     const double count = double(spec.eval_count > 0 ? spec.eval_count : kDefaultEvalCount);
     const double every = spec.eval_every > 0 ? double(spec.eval_every) : std::max(1.0, std::floor(T / count));
     const double evals = 2 + std::floor(T / every);
-    auto part = [&](double split) { return spec.eval_subset > 0 ? std::min(split, double(spec.eval_subset)) : split; };
-    const double train_part = spec.eval_train > 0 ? std::min(n, double(spec.eval_train)) : n;
-    const double images = train_part + part(data->val.count()) + part(data->test.count());
+    // Images one evaluation reads from a split of `count` under a cap (0: no cap), as evaluate() does.
+    auto part = [](double count, int cap) { return cap > 0 ? std::min(count, double(cap)) : count; };
+    const double images = part(n, spec.eval_train) + part(data->val.count(), spec.eval_subset) +
+                          part(data->test.count(), spec.eval_subset);
     return T * (3 * N * f + 10 * p) + evals * images * f;
   } catch (const std::exception&) {
     return 0;
