@@ -28,6 +28,7 @@
 #include "bench/grid_timing.h"
 #include "cmd/subcommands.h"
 #include "cmd/test_faults.h"
+#include "core/build_stamp.h"
 #include "core/errors.h"
 #include "core/sha256.h"
 #include "core/out_path.h"
@@ -709,6 +710,9 @@ void run_claims(const ClaimsOptions& o) {
   check_no_orphans(out, claims, others, o);
   const std::vector<Claim> kept = claims_kept(out, std::move(others), o);
   prepare_out_dir("--out", out);  // before any claim runs
+  // Evidence from a binary no commit reproduces: said here, and in every manifest it writes.
+  if (const std::string note = source_note(build_stamp().git_commit); !note.empty() && !o.evaluate_only)
+    spdlog::warn("{}; its results are recorded as such. Commit, rebuild and run again for evidence", note);
 
   const SweepOptions so = claims_sweep_options(o);
   std::vector<ClaimResult> results;

@@ -6,6 +6,7 @@
 #include "core/sha256.h"
 #include "results/csv_check.h"
 #include "results/csv_table.h"
+#include "results/manifest.h"
 #include "results/run_files.h"
 #include "sweep/store.h"
 #include "train/key_schema.h"
@@ -102,4 +103,15 @@ TEST_CASE("store: duplicated rows, missing rows and NaN metrics are found") {
   nonfinite_metrics(bad, bad, &problems, &notes);
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].find("d/runs.csv: data row 1, column 'acc'") != std::string::npos);
+}
+
+TEST_CASE("a binary no commit reproduces says so in its manifests' reproducibility notes") {
+  const std::string dirty = normlab::source_note("0123456789ab-dirty");
+  CHECK(dirty.find("uncommitted changes") != std::string::npos);
+  CHECK(dirty.find("commit 0123456789ab does not reproduce") != std::string::npos);
+  CHECK(normlab::source_note("unknown").find("outside a git checkout") != std::string::npos);
+  CHECK(normlab::source_note("0123456789ab").empty());
+  // Only a 12-hex commit is clean: a cut, upper-case or marked stamp is not.
+  for (const char* s : {"-dirty", "0123456789a", "0123456789AB", "0123456789abc", "0123456789ab-DIRTY", ""})
+    CHECK_MESSAGE(!normlab::source_note(s).empty(), s);
 }

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "core/build_stamp.h"
@@ -13,6 +15,18 @@
 
 namespace normlab {
 
+std::string source_note(const std::string& git_commit) {
+  const auto is_commit = [](std::string_view s) {
+    return s.size() == 12 && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); });
+  };
+  constexpr std::string_view dirty = "-dirty";
+  if (is_commit(git_commit)) return {};
+  if (git_commit.ends_with(dirty) && is_commit(std::string_view(git_commit).substr(0, git_commit.size() - dirty.size())))
+    return fmt::format("built with uncommitted changes (git_commit {}): commit {} does not reproduce this binary",
+                       git_commit, git_commit.substr(0, git_commit.size() - dirty.size()));
+  return fmt::format("built outside a git checkout (git_commit {}): no commit reproduces this binary", git_commit);
+}
+
 nlohmann::json build_info() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -21,6 +35,7 @@ nlohmann::json build_info() {
   nlohmann::json reproducibility = nlohmann::json::array();
   if (!kernel.warning.empty()) reproducibility.push_back(kernel.warning);
   const BuildStamp& stamp = build_stamp();
+  if (const std::string note = source_note(stamp.git_commit); !note.empty()) reproducibility.push_back(note);
   if (stamp.native)
     reproducibility.push_back("built with -march=native: floating-point code may differ from other builds' on other CPUs");
   for (const auto& hook : active_test_hooks())

@@ -19,6 +19,12 @@ namespace normlab {
 // Build and host facts, including the BLAS kernel in use (tensor/blas_kernel.h).
 nlohmann::json build_info();
 
+// Why no commit reproduces a binary stamped GIT_COMMIT (core/build_stamp.h): it was
+// built with uncommitted changes ("<hex>-dirty") or outside a git checkout
+// ("unknown"), or its stamp is not a 12-hex commit. Empty for a clean commit.
+// build_info() lists it under reproducibility.
+std::string source_note(const std::string& git_commit);
+
 // One dataset's provenance.
 nlohmann::json dataset_record(const Dataset& ds);
 
