@@ -1,6 +1,7 @@
 // Counts heap allocations made through operator new during training steps:
 // after the first step, a step (forward, loss, backward, optimizer) and a
-// batch gather must allocate nothing, for every model and norm.
+// batch gather must allocate nothing, for every model and norm; after a run's first
+// evaluation, an evaluation allocates nothing either.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include "init/init.h"
 #include "nn/model.h"
 #include "train/train_step.h"
+#include "train/trainer.h"
 
 namespace {
 std::atomic<long> g_allocs{0};
@@ -114,4 +116,27 @@ TEST_CASE("alloc: the counter sees allocations (the test can fail)") {
   auto* v = new std::vector<int>(100);
   delete v;
   CHECK(g_allocs.load() - before >= 2);
+}
+
+TEST_CASE("alloc: a run's evaluations allocate nothing after the first, chunked or not") {
+  const auto data = load_dataset("synthetic-images:n=256,test=100,classes=10,seed=1");
+  for (const char* name : {"mlp", "cnn", "cnn-small", "cnn-deep", "rnn", "resnet"}) {
+    ModelConfig mc;
+    mc.model = name;
+    mc.norm.kind = NormKind::batch;
+    mc.input = data->shape;
+    if (std::string(name) == "resnet") mc.widths = {4, 8, 8};
+    auto model = build_model<float>(mc, 64, 8);
+    init_model(*model, InitSpec{}, 1);
+    INFO(name);
+    EvalScratch scratch;
+    // Batch 64 over 100 samples: a full batch and a tail of 36; cnn's chunks are 8 rows or more.
+    const auto first = evaluate(*model, data->test, 64, 0, Mode::eval, nullptr, nullptr, &scratch);
+    for (const Mode mode : {Mode::eval, Mode::eval_batch_stats}) {
+      const long before = g_allocs.load();
+      const auto again = evaluate(*model, data->test, 64, 0, mode, nullptr, nullptr, &scratch);
+      CHECK(g_allocs.load() - before == 0);
+      if (mode == Mode::eval) CHECK(again == first);  // the reused buffers carry nothing over
+    }
+  }
 }

@@ -97,14 +97,20 @@ const float* forward_in_chunks(Sequential<float>& model, const float* x, int n, 
 }
 
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
-                                   int limit, Mode mode, const uint32_t* order, int32_t* preds) {
+                                   int limit, Mode mode, const uint32_t* order, int32_t* preds,
+                                   EvalScratch* scratch) {
   const int total = limit > 0 ? std::min(limit, split.count()) : split.count();
   const int B = std::min(eval_batch, model.max_batch());
   const int K = int(model.output_shape().size());
   const std::size_t in_size = model.input_shape().size();
   const int chunk = eval_chunk_rows(model, mode, B);
-  std::vector<float> x(std::size_t(B) * in_size), probs(std::size_t(B) * K), staged;
-  std::vector<int32_t> y(B);
+  EvalScratch local;
+  EvalScratch& s = scratch ? *scratch : local;
+  s.x.resize(std::size_t(B) * in_size);  // every value read is written below first
+  s.probs.resize(std::size_t(B) * K);
+  s.y.resize(B);
+  std::vector<float>&x = s.x, &probs = s.probs, &staged = s.staged;
+  std::vector<int32_t>& y = s.y;
   double loss = 0;
   long correct = 0;
   for (int begin = 0; begin < total; begin += B) {
@@ -187,18 +193,20 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   double train_s = 0, grad_norm = 0, auc = 0, initial_loss = 0, lr = spec.lr;
   long samples = 0;
   std::vector<float> saved_buffers;  // running averages kept aside during a precise evaluation
+  EvalScratch scratch;               // every evaluation's buffers, allocated at the first
   auto record = [&](long step) {
     const Mode em = spec.eval_batch_stats ? Mode::eval_batch_stats : Mode::eval;
     if (spec.eval_precise) {
       saved_buffers.assign(model.buffers().begin(), model.buffers().end());
       recompute_precise_bn(model, train, spec.precise_batches, N, spec.seed);
     }
-    const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em, order_of(order_train));
+    const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em, order_of(order_train),
+                                     nullptr, &scratch);
     const bool flip = spec.eval_shuffled && step == total;
     const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_of(order_test),
-                                     flip ? preds_a.data() : nullptr);
+                                     flip ? preds_a.data() : nullptr, &scratch);
     if (flip) {
-      evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_flip.data(), preds_b.data());
+      evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_flip.data(), preds_b.data(), &scratch);
       long changed = 0;
       for (int j = 0; j < flip_n; ++j) changed += preds_b[j] != preds_a[flip_pos[j]];
       r.pred_flip_rate = flip_n > 0 ? double(changed) / flip_n : 0;
@@ -208,7 +216,8 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
     const double wnorm = hidden_weight_norm(model);
     r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s, wnorm});
     if (r.has_val) {
-      const auto [vl, va] = evaluate(model, data.val, spec.eval_batch, spec.eval_subset, em, order_of(order_val));
+      const auto [vl, va] = evaluate(model, data.val, spec.eval_batch, spec.eval_subset, em, order_of(order_val),
+                                     nullptr, &scratch);
       r.curve.push_back({step, epoch, samples, "val", vl, va, grad_norm, lr, train_s, wnorm});
       r.final_val_loss = vl;
       r.final_val_acc = va;

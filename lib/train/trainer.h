@@ -73,9 +73,18 @@ int eval_chunk_rows(const Sequential<float>& model, Mode mode, int B);  // B whe
 const float* forward_in_chunks(Sequential<float>& model, const float* x, int n, Mode mode, int chunk,
                                std::vector<float>& staged);
 
+// evaluate's buffers (the gathered batch, labels, probabilities, the chunked forward's
+// staging). A run keeps one for all its evaluations, so that only the first allocates
+// (the staging of a wide conv net is tens of MB: fresh pages at every call had cost a
+// cnn run a fifth of its CPU time in page faults). Values never carry over between calls.
+struct EvalScratch {
+  std::vector<float> x, probs, staged;
+  std::vector<int32_t> y;
+};
+
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
                                    int limit = 0, Mode mode = Mode::eval, const uint32_t* order = nullptr,
-                                   int32_t* preds = nullptr);
+                                   int32_t* preds = nullptr, EvalScratch* scratch = nullptr);
 
 // The fixed evaluation order of a split with `count` samples under eval-order =
 // shuffled: a uniform permutation, a pure function of (seed, salt).
