@@ -12,9 +12,15 @@ is replaced; without, the table is printed. --beside OTHER_CSV (e.g. the quick
 profile's claims.csv on the MNIST 10k subset) adds a column with each claim's
 verdict there and its cell counts (S/N/I/U), and marks "differs" where a cell
 both decide (S or N) has another verdict. Only the standard library is used.
-Exit codes: 0 written; 2 bad input (missing file, column or markers).
+Each claims.csv is read only when it is its claims folder's own: the folder's
+manifest.json records its SHA-256 (`files`), and the bytes match.
+Exit codes: 0 written; 2 bad input (missing file, column or markers; a claims.csv
+its folder's manifest does not vouch for).
 """
 import csv
+import hashlib
+import json
+import os
 import sys
 
 
@@ -55,13 +61,33 @@ def short(row):
     return out
 
 
-def read_rows(path):
+def fail(msg):
+    print(f"readme_verdicts: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def verified_text(path):
+    """The text of PATH, a claims.csv whose folder's manifest.json records its SHA-256."""
+    manifest = os.path.join(os.path.dirname(os.path.abspath(path)), "manifest.json")
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(manifest) as f:
+            recorded = (json.load(f).get("files") or {}).get(os.path.basename(path))
     except OSError as e:
-        print(f"readme_verdicts: {path}: {e.strerror}", file=sys.stderr)
-        sys.exit(2)
+        fail(f"{e.filename}: {e.strerror} (a claims.csv is read with its folder's manifest.json)")
+    except ValueError as e:
+        fail(f"{manifest}: not JSON ({e})")
+    if recorded is None:
+        fail(f"{manifest}: records no SHA-256 for {os.path.basename(path)} (files), so {path} is not trusted")
+    if hashlib.sha256(data).hexdigest() != recorded:
+        fail(f"{path}: its SHA-256 is not the one {manifest} records: the file changed after normlab wrote it")
+    return data.decode()
+
+
+def read_rows(path):
+    import io
+    rows = list(csv.DictReader(io.StringIO(verified_text(path), newline="")))
     need = {"id", "cell", "mean", "ci_low", "ci_high", "margin", "verdict", "why"}
     if not rows or not need <= set(rows[0]):
         print(f"readme_verdicts: {path}: needs columns {', '.join(sorted(need))}", file=sys.stderr)

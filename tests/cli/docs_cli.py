@@ -8,7 +8,9 @@ bench-columns: every column of `normlab bench`'s table and CSV is explained in
   it (X.md).
 readme-verdicts: scripts/readme_verdicts.py, run on results/claims-full/claims.csv with
   --beside results/baseline/claims.csv (the quick profile),
-  leaves README.md unchanged (its verdict table is the script's output).
+  leaves README.md unchanged (its verdict table is the script's output); a claims.csv
+  its folder's manifest does not vouch for (edited, or no manifest) is refused with
+  exit 2, as the table or beside it, and README.md is not written.
 links: every relative link of README.md and docs/*.md points at a file of the
   project, and no page cites a file outside it (an absolute /home, /work or /root path).
 """
@@ -87,6 +89,27 @@ def case_readme_verdicts():
         check(p.returncode == 0, p.stderr)
         check(open(copy).read() == open(os.path.join(ROOT, "README.md")).read(),
               "README.md's verdict table is not what scripts/readme_verdicts.py writes")
+        # A claims.csv its folder's manifest does not vouch for is refused, as the main table or
+        # beside it, and the README is left as it was.
+        bad = os.path.join(tmp, "bad")
+        os.makedirs(bad)
+        shutil.copy(os.path.join(ROOT, "results", "claims-full", "manifest.json"), bad)
+        text = open(os.path.join(ROOT, "results", "claims-full", "claims.csv")).read()
+        edited = text.replace(",supported,", ",not supported,", 1)
+        check(edited != text, "no verdict to edit")
+        lone = os.path.join(tmp, "lone")
+        os.makedirs(lone)
+        for folder, content, want in ((bad, edited, "is not the one"), (lone, text, "manifest.json")):
+            with open(os.path.join(folder, "claims.csv"), "w") as f:
+                f.write(content)
+            for args in ([os.path.join(folder, "claims.csv")],
+                         [os.path.join(ROOT, "results", "claims-full", "claims.csv"), "--beside",
+                          os.path.join(folder, "claims.csv")]):
+                p = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "readme_verdicts.py"),
+                                    *args, "--readme", copy], capture_output=True, text=True)
+                check(p.returncode == 2 and want in p.stderr and folder in p.stderr,
+                      f"{args}: exit {p.returncode}, stderr {p.stderr}")
+                check(open(copy).read() == open(os.path.join(ROOT, "README.md")).read(), "a refused table was written")
 
 
 {"readme-verdicts": case_readme_verdicts, "keys-doc": case_keys_doc, "bench-columns": case_bench_columns, "links": case_links}[CASE]()
