@@ -12,6 +12,7 @@
 #include "core/test_hooks.h"
 #include "data/data_dir.h"
 #include "tensor/blas_kernel.h"
+#include "tensor/numerics.h"
 
 namespace normlab {
 
@@ -48,6 +49,7 @@ nlohmann::json build_info() {
           {"linear_algebra", stamp.blas},
           {"blas_kernel", kernel.name},
           {"blas_kernel_pinned", kernel.pinned},
+          {"numerics", numerics_id()},
           {"reproducibility", reproducibility},
           {"host", host}};
 }

@@ -2,7 +2,8 @@
 // manifest.json, the one builder for `train` and `sweep` directories:
 //   { "command": "train" | "sweep", <what was run, given by the caller>,
 //     "build": { normlab_version, git_commit, compiler, cxx_flags, linear_algebra,
-//                blas_kernel, blas_kernel_pinned, reproducibility: [why bytes may differ], host },
+//                blas_kernel, blas_kernel_pinned, numerics (tensor/numerics.h: the arithmetic its
+//                results come from), reproducibility: [why bytes may differ], host },
 //     "datasets": [ { name, source, subset, train, test, checksum, location,
 //                     standardize_mean, standardize_std } ],
 //     "started", "finished" }

@@ -110,7 +110,8 @@ def case_same_bytes_every_kernel(tmp):
         got = outputs(root, {"OPENBLAS_CORETYPE": k})
         for name in ("mlp-batch", "sweep"):
             b = build(root, name)
-            check(b["blas_kernel"] == "Haswell" and b["blas_kernel_pinned"] is True and kernel_notes(b) == [],
+            check(b["blas_kernel"] == "Haswell" and b["blas_kernel_pinned"] is True and kernel_notes(b) == []
+                  and b["numerics"].endswith("-haswell"),
                   f"OPENBLAS_CORETYPE={k}: {name}/manifest.json build is {b}")
         if ref is None:
             ref = got
@@ -146,7 +147,8 @@ def case_opt_out(tmp):
           f"no warning under the opt-out; stderr:\n{p.stderr}")
     with open(os.path.join(d, "manifest.json")) as f:
         b = json.load(f)["build"]
-    check(b["blas_kernel"] == OTHER_KERNEL and b["blas_kernel_pinned"] is False and len(kernel_notes(b)) == 1,
+    check(b["blas_kernel"] == OTHER_KERNEL and b["blas_kernel_pinned"] is False and len(kernel_notes(b)) == 1
+          and b["numerics"].endswith("-" + OTHER_KERNEL.lower()),
           f"manifest build under the opt-out: {b}")
     p = normlab(["train", *MLP, "--out", os.path.join(tmp, "bad")], {"NORMLAB_BLAS_KERNEL": "fast"}, expect=2)
     check("NORMLAB_BLAS_KERNEL='fast' (allowed: pinned, native)" in p.stderr, f"bad value message: {p.stderr}")
