@@ -92,7 +92,7 @@ Pending prepare(const std::string& input, const RecordOptions& o, const std::str
 }
 
 void run_record(const RecordOptions& o) {
-  const std::string commit = o.commit.empty() ? build_stamp().git_commit : o.commit;
+  const std::string commit = o.commit.empty() ? default_record_commit(build_stamp().git_commit) : o.commit;
   check_commit_name(o.commit.empty() ? "the build's commit (give --commit)" : "--commit", commit);
   if (o.date.size() && (o.date.size() < 10 || o.date.find_first_of(",\n\r\"") != std::string::npos))
     throw ConfigError(fmt::format("--date: '{}' (allowed: an ISO 8601 date, e.g. 2026-12-03T04:17:00Z)", o.date));

@@ -29,7 +29,9 @@
 #include <random>
 
 #include "bench/gate.h"
+#include "core/errors.h"
 #include "history/changepoint.h"
+#include "history/record.h"
 #include "history/series.h"
 
 using namespace normlab;
@@ -323,4 +325,19 @@ TEST_CASE("gate simulation with bursts of load: the second timing keeps A/A fals
   const BurstRates quiet = simulate_bursts(sim_noise(), 0.0, 0.0, 200);
   CHECK(quiet.slow20_confirmed >= 190);                   // without bursts: >= 95% of 200
   CHECK(quiet.aa_confirmed <= 10);
+}
+
+TEST_CASE("history record: a build with uncommitted changes or outside git files its figures under no default commit") {
+  CHECK(normlab::default_record_commit("0123456789ab") == "0123456789ab");
+  for (const char* stamp : {"0123456789ab-dirty", "unknown", "0123456789a", "0123456789AB", ""}) {
+    INFO(stamp);
+    try {
+      normlab::default_record_commit(stamp);
+      FAIL("accepted");
+    } catch (const normlab::ConfigError& e) {
+      const std::string m = e.what();
+      CHECK(m.find(std::string("'") + stamp + "'") != std::string::npos);
+      CHECK(m.find("--commit") != std::string::npos);
+    }
+  }
 }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -118,6 +119,18 @@ void check_commit_name(const std::string& option, const std::string& commit) {
     throw ConfigError(fmt::format("{}: '{}' (allowed: a commit name of 4 to 64 characters from 0-9 A-Z a-z . _ -, "
                                   "not starting with '.')",
                                   option, commit));
+}
+
+std::string default_record_commit(const std::string& build_commit) {
+  const bool clean = build_commit.size() == 12 && std::all_of(build_commit.begin(), build_commit.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+  });
+  if (!clean)
+    throw ConfigError(fmt::format("history record: this build's commit is '{}' (built with uncommitted changes, or "
+                                  "outside git): no commit has its figures; commit and rebuild, or name the commit "
+                                  "they belong to with --commit",
+                                  build_commit));
+  return build_commit;
 }
 
 namespace {

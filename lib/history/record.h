@@ -66,4 +66,11 @@ std::vector<Record> read_history(const std::string& history);
 // not starting with '.'. Throws ConfigError naming `option` otherwise.
 void check_commit_name(const std::string& option, const std::string& commit);
 
+// The commit a record is filed under when --commit is not given: the build's own,
+// BUILD_COMMIT (core/build_stamp.h), when it is a clean 12-hex commit. A build with
+// uncommitted changes ("<hex>-dirty") or outside git ("unknown") belongs to no commit,
+// so that throws ConfigError naming the stamp and --commit: its figures would otherwise
+// be filed under a name that no commit has.
+std::string default_record_commit(const std::string& build_commit);
+
 }  // namespace normlab
