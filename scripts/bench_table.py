@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Pairs normlab and PyTorch bench CSVs by case name and writes the speed-up table.
 
-Usage: bench_table.py DIR THREADS OUTDIR [--partial] [--torch-isa ISA]
+Usage: bench_table.py DIR THREADS OUTDIR [--partial] [--torch-isa ISA] [--normlab-version TEXT]
 (DIR holds normlab-R.csv and torch-R.csv)
 Writes OUTDIR/vs_torch.csv, OUTDIR/vs_torch.md and OUTDIR/normlab.csv (the
 best-of-rounds normlab timings, usable as a `normlab bench --compare` baseline).
@@ -67,6 +67,7 @@ def main():
     d, threads, out = sys.argv[1], sys.argv[2], sys.argv[3]
     opts = sys.argv[4:]
     isa = opts[opts.index("--torch-isa") + 1] if "--torch-isa" in opts else ""
+    version = opts[opts.index("--normlab-version") + 1] if "--normlab-version" in opts else "normlab (version not given)"
     table_name = "vs_torch" + (f"_{isa}" if isa else "")
     torch_note = (f"PyTorch held to {isa} (ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA, OPENBLAS_CORETYPE=Haswell), the "
                   f"vector width of normlab's pinned kernel" if isa else
@@ -79,6 +80,8 @@ def main():
           f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
           f"({os.cpu_count()} cores, {cpu_model()}), interleaved runs, best median per case. "
           f"Speed-up = PyTorch time / normlab time. normlab: OpenBLAS's Haswell (AVX2) kernel, pinned; {torch_note}.",
+          f"Binary: `{version}`." + (" **Built with uncommitted changes: no commit reproduces these timings.**"
+                                     if "-dirty" in version else ""),
           "Bound: the step's roofline lower bound (counted flops at the sgemm probe's rate plus counted "
           "bytes at the triad probe's rate); x bound: normlab's time over it. Spread: (slowest - fastest) / "
           "fastest of the per-round medians, normlab / PyTorch.",

@@ -42,4 +42,4 @@ for r in $(seq 1 "$rounds"); do
 done
 mkdir -p results/bench
 /usr/bin/python3 scripts/bench_table.py "$tmp" "$threads" results/bench ${filter:+--partial} \
-  ${torch_isa:+--torch-isa "$torch_isa"}
+  ${torch_isa:+--torch-isa "$torch_isa"} --normlab-version "$("$bin" --version)"
