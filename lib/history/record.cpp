@@ -11,6 +11,7 @@
 #include <thread>
 #include <tuple>
 
+#include "core/build_stamp.h"
 #include "core/errors.h"
 #include "core/sha256.h"
 #include "results/run_files.h"
@@ -122,10 +123,7 @@ void check_commit_name(const std::string& option, const std::string& commit) {
 }
 
 std::string default_record_commit(const std::string& build_commit) {
-  const bool clean = build_commit.size() == 12 && std::all_of(build_commit.begin(), build_commit.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
-  });
-  if (!clean)
+  if (!is_clean_commit_stamp(build_commit))
     throw ConfigError(fmt::format("history record: this build's commit is '{}' (built with uncommitted changes, or "
                                   "outside git): no commit has its figures; commit and rebuild, or name the commit "
                                   "they belong to with --commit",

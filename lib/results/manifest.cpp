@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <filesystem>
 
 #include "core/build_stamp.h"
@@ -17,12 +15,10 @@
 namespace normlab {
 
 std::string source_note(const std::string& git_commit) {
-  const auto is_commit = [](std::string_view s) {
-    return s.size() == 12 && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); });
-  };
   constexpr std::string_view dirty = "-dirty";
-  if (is_commit(git_commit)) return {};
-  if (git_commit.ends_with(dirty) && is_commit(std::string_view(git_commit).substr(0, git_commit.size() - dirty.size())))
+  if (is_clean_commit_stamp(git_commit)) return {};
+  if (git_commit.ends_with(dirty) &&
+      is_clean_commit_stamp(std::string_view(git_commit).substr(0, git_commit.size() - dirty.size())))
     return fmt::format("built with uncommitted changes (git_commit {}): commit {} does not reproduce this binary",
                        git_commit, git_commit.substr(0, git_commit.size() - dirty.size()));
   return fmt::format("built outside a git checkout (git_commit {}): no commit reproduces this binary", git_commit);
