@@ -88,8 +88,6 @@ UNREPRODUCIBLE = {
     "results/claims-full/landscape": _DIRTY,
     "results/claims-full/placement": _DIRTY,
     "results/claims-full/regularization": _DIRTY,
-    "results/claims-full/train-vs-inference": _DIRTY + "; re-run registered 2026-12-06",
-    "results/claims-full/wd-equilibrium": _DIRTY + "; re-run registered 2026-12-06",
 }
 
 
