@@ -74,4 +74,10 @@ TEST_CASE("model memory: activation gradients are reserved at the backward batch
   ModelConfig c;
   c.input = Shape{16, 1, 1};
   CHECK_THROWS_AS(build_model<float>(c, 8, 9), std::invalid_argument);
+  // The estimate refuses what finalize refuses (it had read a negative max_backward as max_batch).
+  for (const auto& [nb, nbw] : std::vector<std::pair<int, int>>{{8, 9}, {8, -1}, {0, 0}, {-2, 0}}) {
+    INFO(nb, " ", nbw);
+    CHECK_THROWS_AS(model_memory_bytes(c, nb, nbw), std::invalid_argument);
+  }
+  CHECK(model_memory_bytes(c, 8, 0) == model_memory_bytes(c, 8, 8));
 }

@@ -26,9 +26,20 @@ bool Sequential<T>::first_layer_skips_input_grad() const {
   return k0 == "linear" || k0 == "conv2d" || k0 == "rnn";
 }
 
+namespace {
+// max_backward as finalize and memory_bytes take it: 0 means max_batch; anything
+// outside 1..max_batch is refused by both alike.
+int resolved_backward(const char* caller, int max_batch, int max_backward) {
+  if (max_backward == 0) max_backward = max_batch;
+  if (max_batch < 1 || max_backward < 1 || max_backward > max_batch)
+    throw std::invalid_argument(std::string("Sequential::") + caller + ": need 1 <= max_backward <= max_batch");
+  return max_backward;
+}
+}  // namespace
+
 template <class T>
 double Sequential<T>::memory_bytes(int max_batch, int max_backward) const {
-  if (max_backward <= 0) max_backward = max_batch;
+  max_backward = resolved_backward("memory_bytes", max_batch, max_backward);
   auto numel = [](const std::vector<TensorSpec>& specs) {
     double n = 0;
     for (const auto& s : specs) {
@@ -54,9 +65,7 @@ double Sequential<T>::memory_bytes(int max_batch, int max_backward) const {
 
 template <class T>
 void Sequential<T>::finalize(int max_batch, int max_backward) {
-  if (max_backward == 0) max_backward = max_batch;
-  if (max_batch < 1 || max_backward < 1 || max_backward > max_batch)
-    throw std::invalid_argument("Sequential::finalize: need 1 <= max_backward <= max_batch");
+  max_backward = resolved_backward("finalize", max_batch, max_backward);
   max_batch_ = max_batch;
   max_backward_ = max_backward;
   std::size_t np = 0, nb = 0;

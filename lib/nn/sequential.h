@@ -51,7 +51,7 @@ class Sequential {
   // buffers, each layer's activations at max_batch and their gradients at
   // max_backward, and each layer's scratch (im2col, the rnn's per-step
   // arrays: Layer::scratch_numel, at max_batch). A double: no overflow for
-  // any shape.
+  // any shape. Refuses (std::invalid_argument) what finalize refuses.
   double memory_bytes(int max_batch, int max_backward = 0) const;
 
   Shape input_shape() const { return input_; }
