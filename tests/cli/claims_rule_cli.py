@@ -83,11 +83,7 @@ CLAIM = "covariate-shift"
 # no commit reproduces it; each stays listed until its claim is re-run from a clean build.
 _DIRTY = "computed by a build with uncommitted changes, before manifests recorded that as a reproducibility note"
 UNREPRODUCIBLE = {
-    "results/claims-full/dropout-need": _DIRTY,
-    "results/claims-full/effective-lr": _DIRTY,
-    "results/claims-full/landscape": _DIRTY,
     "results/claims-full/placement": _DIRTY,
-    "results/claims-full/regularization": _DIRTY,
 }
 
 
