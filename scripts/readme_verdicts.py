@@ -19,6 +19,7 @@ its folder's manifest does not vouch for).
 """
 import csv
 import hashlib
+import io
 import json
 import os
 import sys
@@ -86,7 +87,6 @@ def verified_text(path):
 
 
 def read_rows(path):
-    import io
     rows = list(csv.DictReader(io.StringIO(verified_text(path), newline="")))
     need = {"id", "cell", "mean", "ci_low", "ci_high", "margin", "verdict", "why"}
     if not rows or not need <= set(rows[0]):

@@ -109,7 +109,9 @@ std::pair<double, double> evaluate(Sequential<float>& model, const Split& split,
   s.x.resize(std::size_t(B) * in_size);  // every value read is written below first
   s.probs.resize(std::size_t(B) * K);
   s.y.resize(B);
-  std::vector<float>&x = s.x, &probs = s.probs, &staged = s.staged;
+  std::vector<float>& x = s.x;
+  std::vector<float>& probs = s.probs;
+  std::vector<float>& staged = s.staged;
   std::vector<int32_t>& y = s.y;
   double loss = 0;
   long correct = 0;
