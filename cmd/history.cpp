@@ -92,10 +92,12 @@ Pending prepare(const std::string& input, const RecordOptions& o, const std::str
 }
 
 void run_record(const RecordOptions& o) {
-  const std::string commit = o.commit.empty() ? default_record_commit(build_stamp().git_commit) : o.commit;
-  check_commit_name(o.commit.empty() ? "the build's commit (give --commit)" : "--commit", commit);
+  // The options as given first, then what the build's stamp allows (so a bad --date is named
+  // the same way on a clean build and on one with uncommitted changes).
   if (o.date.size() && (o.date.size() < 10 || o.date.find_first_of(",\n\r\"") != std::string::npos))
     throw ConfigError(fmt::format("--date: '{}' (allowed: an ISO 8601 date, e.g. 2026-12-03T04:17:00Z)", o.date));
+  const std::string commit = o.commit.empty() ? default_record_commit(build_stamp().git_commit) : o.commit;
+  check_commit_name(o.commit.empty() ? "the build's commit (give --commit)" : "--commit", commit);
   const std::string date = o.date.empty() ? commit_date(commit) : o.date;
   std::vector<Pending> todo;
   std::set<std::string> paths;
