@@ -580,6 +580,18 @@ std::vector<std::string> claim_files(const ClaimsOptions& o) {
   return files;
 }
 
+// A rule that reads test at every evaluation point and a grid whose runs evaluate it only at
+// step 0 and the end (eval-between = val) would decide on missing points: refused.
+void check_test_reads(const std::string& file, const ClaimRule& rule, const Experiment& ex) {
+  const std::string reads = reads_test_curves(rule);
+  if (reads.empty()) return;
+  for (const auto& r : ex.runs)
+    if (r.get("eval-between") == "val")
+      throw ConfigError(fmt::format("{}: eval-between: val evaluates test only at step 0 and the last point, and the "
+                                    "rule's {} reads test at every evaluation point (allowed: eval-between = all)",
+                                    file, reads));
+}
+
 // Every claim file read and checked (ids unique, --only known), each claim's experiment at the
 // profile's size; CLAIMS gets the selected ones, OTHERS the rest. --list prints and loads nothing.
 void read_claims(const ClaimsOptions& o, std::vector<Claim>& claims, std::vector<Claim>& others) {
@@ -603,6 +615,7 @@ void read_claims(const ClaimsOptions& o, std::vector<Claim>& claims, std::vector
     c.eo.profile = o.profile;
     c.ex = c.base = load_experiment(f, c.eo);
     c.ex.path = c.base.path = share_relative(f);  // manifests name the suite's file, not this machine's folder
+    check_test_reads(f, c.rule, c.ex);
     c.hash = claim_rule_hash(c.path, c.rule);
     (selected ? claims : others).push_back(std::move(c));
   }

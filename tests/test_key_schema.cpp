@@ -45,7 +45,7 @@ TEST_CASE("every key has a complete spec and its default passes it unchanged") {
     }
   // Every option of train is a run key, in the CSV column order of the results.
   CHECK(run_keys().front().name == std::string("dataset"));
-  CHECK(run_keys().size() == 49);
+  CHECK(run_keys().size() == 50);
   CHECK(find_run_key("eval_every") == find_run_key("eval-every"));
   CHECK(find_run_key("nope") == nullptr);
 }

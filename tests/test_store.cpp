@@ -46,13 +46,15 @@ TEST_CASE("store: fixed_hash depends on the fixed keys only") {
 
 TEST_CASE("store: a key added later leaves fixed_hash as it was, unless set") {
   // The hash as a build without the keys computed it: every identity key but "landscape",
-  // "scale-hidden", "eval-count" and "eval-train", all added after stores recorded their identity.
+  // "scale-hidden", "eval-count", "eval-train" and "eval-between", all added after stores recorded
+  // their identity.
   RunConfig a;
   a.set("lr", "0.1");
   std::string text;
   for (const auto& k : run_keys())
     if (k.identity && std::string(k.name) != "landscape" && std::string(k.name) != "scale-hidden" &&
-        std::string(k.name) != "eval-count" && std::string(k.name) != "eval-train")
+        std::string(k.name) != "eval-count" && std::string(k.name) != "eval-train" &&
+        std::string(k.name) != "eval-between")
       text += std::string(k.name) + "=" + a.get(k.name) + "\n";
   CHECK(fixed_hash({a}) == sha256_hex(text).substr(0, 16));
   RunConfig on = a;
@@ -67,6 +69,9 @@ TEST_CASE("store: a key added later leaves fixed_hash as it was, unless set") {
   RunConfig fewer = a;
   fewer.set("eval-train", "500");
   CHECK(fixed_hash({fewer}) != fixed_hash({a}));
+  RunConfig between = a;
+  between.set("eval-between", "val");
+  CHECK(fixed_hash({between}) != fixed_hash({a}));
 }
 
 TEST_CASE("store: duplicated rows, missing rows and NaN metrics are found") {

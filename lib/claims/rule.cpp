@@ -410,6 +410,19 @@ using Stopped = std::map<std::string, std::array<double, 2>>;
 
 bool early_stopped(const std::string& col) { return col == "es_test_acc" || col == "es_test_loss"; }
 
+}  // namespace
+
+std::string reads_test_curves(const ClaimRule& rule) {
+  if (rule.metric == Metric::steps_to_target) return "metric steps_to_target";
+  std::vector<std::string> cols = rule.columns;
+  if (cols.empty()) cols.push_back(rule.column);
+  for (const auto& c : cols)
+    if (early_stopped(c)) return "column " + c;
+  return "";
+}
+
+namespace {
+
 // gap_acc and gap_loss are defined for runs that ended ok and not collapsed
 // (as in the reports); another run's gap is NaN, which leaves its cell undecided.
 // es_*: from `stopped`; a run without curves is NaN.

@@ -188,6 +188,12 @@ ClaimRule read_claim_rule(const std::string& path);
 // steps, a value or spread of a `*_rate` column is a bounded rate, the rest continuous.
 MetricKind metric_kind(const ClaimRule& rule);
 
+// What of the test split the rule reads beside runs.csv's final metrics, for runs that
+// evaluate test only at step 0 and the last point (eval-between = val): "" for nothing;
+// else the column or metric that reads test at every evaluation point (es_test_acc,
+// es_test_loss: test at the best validation point; steps_to_target: test curves).
+std::string reads_test_curves(const ClaimRule& rule);
+
 struct Comparison {                // one cell
   std::string treatment;           // the treatment value [" @ key=value, ..." of the each combination]
   std::vector<double> diffs;       // per seed, signed so that > 0 favours the claim

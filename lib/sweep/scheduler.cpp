@@ -119,9 +119,11 @@ double cost_with(const TrainSpec& spec, const std::function<std::pair<double, do
     const double evals = 2 + std::floor(T / every);
     // Images one evaluation reads from a split of `count` under a cap (0: no cap), as evaluate() does.
     auto part = [](double count, int cap) { return cap > 0 ? std::min(count, double(cap)) : count; };
-    const double images = part(n, spec.eval_train) + part(data->val.count(), spec.eval_subset) +
-                          part(data->test.count(), spec.eval_subset);
-    return T * (3 * N * f + 10 * p) + evals * images * f;
+    const double val = part(data->val.count(), spec.eval_subset);
+    const double rest = part(n, spec.eval_train) + part(data->test.count(), spec.eval_subset);
+    // eval-between = val: test and the training subset at step 0 and T only
+    const double rest_evals = spec.eval_between == EvalBetween::val ? 2 : evals;
+    return T * (3 * N * f + 10 * p) + (evals * val + rest_evals * rest) * f;
   } catch (const std::exception&) {
     return 0;
   }

@@ -12,6 +12,7 @@
 #include "core/sha256.h"
 #include "core/errors.h"
 #include "core/parse_number.h"
+#include "data/spec.h"
 
 namespace normlab {
 
@@ -143,6 +144,21 @@ TrainSpec resolve(const RunConfig& c) {
   t.eval_subset = int(integer("eval-subset"));
   t.eval_train = int(integer("eval-train"));
   t.eval_batch = int(integer("eval-batch"));
+  t.eval_between = c.get("eval-between") == "val" ? EvalBetween::val : EvalBetween::all;
+  if (t.eval_between == EvalBetween::val) {
+    double val_fraction = 1;  // an unparsable dataset is refused where the dataset is read
+    try {
+      val_fraction = parse_data_spec(t.dataset).val_fraction;
+    } catch (const ConfigError&) {
+    }
+    require(val_fraction > 0, "eval-between",
+            fmt::format("val evaluates the validation split between the first and last points, and dataset '{}' "
+                        "has none (allowed: a dataset with val=F, F > 0; or eval-between = all)", t.dataset));
+    require(num("target-acc") == 0, "eval-between",
+            fmt::format("val evaluates test only at step 0 and the last point, and target-acc = {} reads test "
+                        "accuracy at every point (allowed: target-acc = 0 with eval-between = val, or "
+                        "eval-between = all)", c.get("target-acc")));
+  }
   const std::string es = c.get("eval-stats");
   t.eval_batch_stats = es == "batch";
   t.eval_precise = es == "precise";

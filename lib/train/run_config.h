@@ -50,6 +50,9 @@ class RunConfig {
 // The typed form the trainer uses. Each key was validated by RunConfig::set;
 // resolve() checks the rules that involve two keys (epochs > 0 when steps is
 // 0, eval-stats=precise not with rnn), collecting all problems into one ConfigError.
+// eval-between: what the evaluation points between step 0 and the last evaluate.
+enum class EvalBetween { all, val };
+
 struct TrainSpec {
   std::string dataset;
   ModelConfig model;
@@ -65,6 +68,7 @@ struct TrainSpec {
   int eval_batch = 1000;
   int eval_train = 4096;   // eval-train: training samples evaluated per point (the generalization gap); 0 = all
   int eval_subset = 0;     // > 0: validation and test evaluated on their first N samples
+  EvalBetween eval_between = EvalBetween::all;  // val: test and the training subset at step 0 and T only
   bool eval_batch_stats = false;  // evaluate BN with each batch's own statistics
   bool eval_precise = false;      // evaluate BN with population statistics (precise_bn.h)
   int precise_batches = 100;      // training batches those statistics are computed over

@@ -11,7 +11,10 @@
 // statistics are recomputed over precise-batches training batches (precise_bn.h)
 // and the evaluation runs in eval mode with them; the running averages are put
 // back before the probe, so training, the probe and saved weights keep their own.
-// eval-subset = N limits validation and test to their first N samples. With
+// eval-between = val evaluates the validation split alone at the points between
+// step 0 and T (test and the training subset at those two only: the plateau and
+// best-lr selection read validation; the final metrics are T's, or for a diverged
+// run step 0's). eval-subset = N limits validation and test to their first N samples. With
 // eval-order = shuffled each split is evaluated in its own fixed permutation
 // (drawn once per run from the seed and a per-split salt, the same at every
 // evaluation point), so "first N" and each evaluation batch's members are a
@@ -32,6 +35,7 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <tuple>
 
 #include "data/sampler.h"
 #include "nn/checkpoint.h"
@@ -196,27 +200,36 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
   long samples = 0;
   std::vector<float> saved_buffers;  // running averages kept aside during a precise evaluation
   EvalScratch scratch;               // every evaluation's buffers, allocated at the first
+  if (spec.eval_between == EvalBetween::val && !r.has_val)
+    throw ConfigError(fmt::format("eval-between: val evaluates the validation split between the first and last "
+                                  "points, and dataset '{}' gives none (allowed: a larger val fraction, or "
+                                  "eval-between = all)", spec.dataset));
   auto record = [&](long step) {
     const Mode em = spec.eval_batch_stats ? Mode::eval_batch_stats : Mode::eval;
+    // Every split at step 0 and T; in between, validation alone with eval-between = val.
+    const bool full = spec.eval_between == EvalBetween::all || step == 0 || step == total;
     if (spec.eval_precise) {
       saved_buffers.assign(model.buffers().begin(), model.buffers().end());
       recompute_precise_bn(model, train, spec.precise_batches, N, spec.seed);
     }
-    const auto [trl, tra] = evaluate(model, train, spec.eval_batch, spec.eval_train, em, order_of(order_train),
-                                     nullptr, &scratch);
-    const bool flip = spec.eval_shuffled && step == total;
-    const auto [tel, tea] = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_of(order_test),
-                                     flip ? preds_a.data() : nullptr, &scratch);
-    if (flip) {
-      evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_flip.data(), preds_b.data(), &scratch);
-      long changed = 0;
-      for (int j = 0; j < flip_n; ++j) changed += preds_b[j] != preds_a[flip_pos[j]];
-      r.pred_flip_rate = flip_n > 0 ? double(changed) / flip_n : 0;
-      r.has_flip = true;
+    double trl = 0, tra = 0, tel = 0, tea = 0;
+    if (full) {
+      std::tie(trl, tra) = evaluate(model, train, spec.eval_batch, spec.eval_train, em, order_of(order_train),
+                                    nullptr, &scratch);
+      const bool flip = spec.eval_shuffled && step == total;
+      std::tie(tel, tea) = evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_of(order_test),
+                                    flip ? preds_a.data() : nullptr, &scratch);
+      if (flip) {
+        evaluate(model, data.test, spec.eval_batch, spec.eval_subset, em, order_flip.data(), preds_b.data(), &scratch);
+        long changed = 0;
+        for (int j = 0; j < flip_n; ++j) changed += preds_b[j] != preds_a[flip_pos[j]];
+        r.pred_flip_rate = flip_n > 0 ? double(changed) / flip_n : 0;
+        r.has_flip = true;
+      }
     }
     const double epoch = double(samples) / train.count();
     const double wnorm = hidden_weight_norm(model);
-    r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s, wnorm});
+    if (full) r.curve.push_back({step, epoch, samples, "train", trl, tra, grad_norm, lr, train_s, wnorm});
     if (r.has_val) {
       const auto [vl, va] = evaluate(model, data.val, spec.eval_batch, spec.eval_subset, em, order_of(order_val),
                                      nullptr, &scratch);
@@ -225,18 +238,20 @@ RunResult train_run(const TrainSpec& spec, const Dataset& data, Sequential<float
       r.final_val_acc = va;
       r.best_val_acc = std::max(r.best_val_acc, va);
     }
-    r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s, wnorm});
+    if (full) r.curve.push_back({step, epoch, samples, "test", tel, tea, grad_norm, lr, train_s, wnorm});
     if (spec.eval_precise) std::copy(saved_buffers.begin(), saved_buffers.end(), model.buffers().begin());
     probe.measure(model, step, r.activations);
     if (landscape) r.landscape.push_back(landscape->measure(step, lr));
-    r.final_train_loss = trl;
-    r.final_train_acc = tra;
-    r.final_test_loss = tel;
-    r.final_test_acc = tea;
-    r.best_test_acc = std::max(r.best_test_acc, tea);
-    if (spec.target_acc > 0 && r.steps_to_target < 0 && tea >= spec.target_acc) {
-      r.steps_to_target = step;
-      r.seconds_to_target = train_s;
+    if (full) {
+      r.final_train_loss = trl;
+      r.final_train_acc = tra;
+      r.final_test_loss = tel;
+      r.final_test_acc = tea;
+      r.best_test_acc = std::max(r.best_test_acc, tea);
+      if (spec.target_acc > 0 && r.steps_to_target < 0 && tea >= spec.target_acc) {
+        r.steps_to_target = step;
+        r.seconds_to_target = train_s;
+      }
     }
     if (hooks.on_eval) hooks.on_eval(r.curve.back(), total, train_s > 0 ? samples / train_s : 0);
   };

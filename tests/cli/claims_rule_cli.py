@@ -59,6 +59,9 @@ beside: --beside O shows O's verdicts beside the evaluated ones in claims.md (a 
   store (no manifest, or another kind's), a claims.csv verdict outside the allowed values,
   a repeated row, a missing column, and the output folder itself are refused (exit 2, naming the file and the allowed values) before the
   output folder changes.
+test-reads: a claim whose rule reads test at every evaluation point (es_test_acc,
+  steps_to_target) with a grid that sets eval-between = val is refused (exit 2, naming the
+  file, the key and what reads test) before its output folder exists.
 ignored-options: --list and --rule-hashes read the claim files and nothing else, so every
   option they would ignore (--out, --baseline, --beside, --jobs, --no-report, --evaluate-only,
   --accept-unregistered, --until-decided, --max-seeds, --profile; and --only or
@@ -445,6 +448,21 @@ with tempfile.TemporaryDirectory() as tmp:
             check(tree(out) == before, "a refused evaluation changed the folder")
             shutil.rmtree(tmp)
             os.makedirs(tmp)
+    elif CASE == "test-reads":
+        # A rule that reads test at every evaluation point (early stopping's es_test_acc, steps to
+        # target) refuses a grid that evaluates test only at step 0 and the end: exit 2, naming
+        # the file, the key and what reads test, before anything is written.
+        for cid, reads in (("regularization", "es_test_acc"), ("convergence-speed", "steps_to_target")):
+            d = os.path.join(tmp, cid)
+            os.makedirs(d)
+            f = os.path.join(d, cid + ".toml")
+            with open(os.path.join(ROOT, "experiments", "claims", cid + ".toml")) as src, open(f, "w") as dst:
+                dst.write('eval_between = "val"\n' + src.read())
+            out = os.path.join(tmp, cid + "-out")
+            p = normlab(["claims", "--dir", d, "--only", cid, "--out", out], expect=2)
+            check(f in p.stderr and "eval-between" in p.stderr and reads in p.stderr and "eval-between = all" in p.stderr,
+                  f"{cid}: the refusal does not name the file, the key and {reads}:\n{p.stderr}")
+            check(not os.path.exists(out), f"{cid}: a refused claims run created its folder")
     elif CASE == "unregistered":
         f, out, cmd = setup(tmp)
         mpath = os.path.join(out, CLAIM, "manifest.json")

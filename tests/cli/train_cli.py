@@ -170,6 +170,58 @@ def case_eval_train(tmp):
     check(not os.path.exists(os.path.join(tmp, "bad")), "a refused run created its directory")
 
 
+def case_eval_between(tmp):
+    """eval-between = val evaluates validation alone between step 0 and the last point:
+    the validation rows, the training and every final metric are the default's; train and
+    test rows exist at step 0 and the end only; best_test_acc is the best of those two. A
+    diverged run's final test metrics are step 0's. Refused (exit 2, nothing written) without
+    a validation split, with target-acc, and for a value outside all, val; the same spec
+    refuses it in a sweep's TOML before any run."""
+    val_data = DATA.replace("noise=1.0", "noise=1.0,val=0.2")
+    args = [a if a != DATA else val_data for a in BASE] + ["--lr", "0.05"]
+    got = {}
+    for mode in ("all", "val"):
+        d = os.path.join(tmp, mode)
+        run(args + ["--eval-between", mode, "--out", d])
+        got[mode] = ([{k: v for k, v in r.items() if k != "run_id"} for r in strip_time(read(os.path.join(d, "curves.csv")))],
+                     strip_time(read(os.path.join(d, "runs.csv")))[0])
+    rows = lambda m, split: [r for r in got[m][0] if r["split"] == split]
+    check(len(rows("all", "val")) > 3 and rows("val", "val") == rows("all", "val"), "eval-between val: validation rows differ")
+    last = rows("all", "test")[-1]["step"]
+    for split in ("train", "test"):
+        check([r["step"] for r in rows("val", split)] == ["0", last], f"eval-between val: {split} rows at "
+              f"{[r['step'] for r in rows('val', split)]}, expected steps 0 and {last}")
+        check(rows("val", split) == [rows("all", split)[0], rows("all", split)[-1]], f"eval-between val: {split} values")
+    check(got["val"][1]["eval-between"] == "val" and got["all"][1]["eval-between"] == "all", "eval-between column")
+    for k, v in got["all"][1].items():
+        if k not in ("eval-between", "best_test_acc", "run_id"):
+            check(got["val"][1][k] == v, f"eval-between val changed {k}: {got['val'][1][k]} vs {v}")
+    check(float(got["val"][1]["best_test_acc"]) == max(float(r["accuracy"]) for r in rows("val", "test")),
+          "eval-between val: best_test_acc is not the best of its test rows")
+    # a diverged run: its final test metrics are step 0's, the one full evaluation before it
+    d = os.path.join(tmp, "diverged")
+    run(args + ["--eval-between", "val", "--lr", "1e6", "--norm", "none", "--out", d])
+    r, t = read(os.path.join(d, "runs.csv"))[0], [c for c in read(os.path.join(d, "curves.csv")) if c["split"] == "test"]
+    check(r["status"] == "diverged" and len(t) == 1 and t[0]["step"] == "0", f"diverged: {r['status']}, test rows {t}")
+    check(float(r["final_test_acc"]) == float(t[0]["accuracy"]), "diverged: final_test_acc is not step 0's")
+    # refusals
+    bad = os.path.join(tmp, "bad")
+    p = run(BASE + ["--eval-between", "val", "--out", bad], expect=2)
+    check("eval-between" in p.stderr and "val=F" in p.stderr, f"no validation split: {p.stderr}")
+    p = run(args + ["--eval-between", "val", "--target-acc", "0.5", "--out", bad], expect=2)
+    check("eval-between" in p.stderr and "target-acc" in p.stderr, f"with target-acc: {p.stderr}")
+    p = run(args + ["--eval-between", "test", "--out", bad], expect=2)
+    check("eval-between" in p.stderr and "all, val" in p.stderr, f"unknown value: {p.stderr}")
+    check(not os.path.exists(bad), "a refused run created its directory")
+    toml = os.path.join(tmp, "sweep.toml")
+    with open(toml, "w") as f:
+        f.write(f'dataset = "{DATA}"\nmodel = "mlp"\nwidths = [8]\nsteps = 5\nlr = [0.1, 0.2]\n'
+                f'eval_between = ["all", "val"]\n')
+    p = subprocess.run([BIN, "sweep", toml, "--out", bad, "--quiet"], capture_output=True, text=True)
+    check(p.returncode == 2 and "eval-between" in p.stderr and toml in p.stderr, f"sweep: exit {p.returncode}\n{p.stderr}")
+    check(not os.path.exists(bad), "a refused sweep created its directory")
+
+
 def case_divergence(tmp):
     run(BASE + ["--lr", "1e6", "--norm", "none", "--out", tmp])
     r = read(os.path.join(tmp, "runs.csv"))[0]
