@@ -414,6 +414,8 @@ bool early_stopped(const std::string& col) { return col == "es_test_acc" || col 
 
 std::string reads_test_curves(const ClaimRule& rule) {
   if (rule.metric == Metric::steps_to_target) return "metric steps_to_target";
+  if (rule.measure == "training" && rule.select_on == SelectOn::test)
+    return "select-on test (the plateau reads the selection split's curve)";
   std::vector<std::string> cols = rule.columns;
   if (cols.empty()) cols.push_back(rule.column);
   for (const auto& c : cols)

@@ -60,7 +60,7 @@ beside: --beside O shows O's verdicts beside the evaluated ones in claims.md (a 
   a repeated row, a missing column, and the output folder itself are refused (exit 2, naming the file and the allowed values) before the
   output folder changes.
 test-reads: a claim whose rule reads test at every evaluation point (es_test_acc,
-  steps_to_target) with a grid that sets eval-between = val is refused (exit 2, naming the
+  steps_to_target, or select-on test, whose plateau reads the test curve) with a grid that sets eval-between = val is refused (exit 2, naming the
   file, the key and what reads test) before its output folder exists.
 ignored-options: --list and --rule-hashes read the claim files and nothing else, so every
   option they would ignore (--out, --baseline, --beside, --jobs, --no-report, --evaluate-only,
@@ -452,7 +452,8 @@ with tempfile.TemporaryDirectory() as tmp:
         # A rule that reads test at every evaluation point (early stopping's es_test_acc, steps to
         # target) refuses a grid that evaluates test only at step 0 and the end: exit 2, naming
         # the file, the key and what reads test, before anything is written.
-        for cid, reads in (("regularization", "es_test_acc"), ("convergence-speed", "steps_to_target")):
+        for cid, reads in (("regularization", "es_test_acc"), ("convergence-speed", "steps_to_target"),
+                           ("init-sensitivity", "select-on test")):
             d = os.path.join(tmp, cid)
             os.makedirs(d)
             f = os.path.join(d, cid + ".toml")
