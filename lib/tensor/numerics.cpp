@@ -1,5 +1,7 @@
-// numerics_id() = kNumericsVersion, the BLAS library and version this build links
-// (build_stamp) and the kernel OpenBLAS runs now (blas_kernel), as one lower-case token.
+// numerics_id() = kNumericsVersion, the vector ISA the library was compiled for (from the
+// compiler's predefined macros, so it follows -march=native, -mavx2 and the like), the BLAS
+// library and version this build links (build_stamp) and the kernel OpenBLAS runs now
+// (blas_kernel), as one lower-case token.
 #include "tensor/numerics.h"
 
 #include <fmt/format.h>
@@ -11,8 +13,34 @@
 
 namespace normlab {
 
+std::string compiled_isa_token(bool avx, bool avx2, bool fma, bool avx512f) {
+  std::string s;
+  if (avx512f) s += "+avx512f";
+  if (avx2) s += "+avx2";
+  else if (avx) s += "+avx";
+  if (fma) s += "+fma";
+  return s;
+}
+
+std::string compiled_isa() {
+  bool avx = false, avx2 = false, fma = false, avx512f = false;
+#if defined(__AVX__)
+  avx = true;
+#endif
+#if defined(__AVX2__)
+  avx2 = true;
+#endif
+#if defined(__FMA__)
+  fma = true;
+#endif
+#if defined(__AVX512F__)
+  avx512f = true;
+#endif
+  return compiled_isa_token(avx, avx2, fma, avx512f);
+}
+
 std::string numerics_id() {
-  std::string id = fmt::format("{} {} {}", kNumericsVersion, build_stamp().blas, blas_kernel().name);
+  std::string id = fmt::format("{}{} {} {}", kNumericsVersion, compiled_isa(), build_stamp().blas, blas_kernel().name);
   for (char& c : id) c = c == ' ' ? '-' : char(std::tolower(static_cast<unsigned char>(c)));
   return id;
 }

@@ -6,6 +6,11 @@
 //                     that changes result bytes (docs/claims.md, "Engine changes that
 //                     changed result bytes", lists them)
 //   the BLAS          its library version and the kernel it runs (tensor/blas_kernel.h)
+//   the vector ISA    the instruction set normlab's own code was compiled for, beyond
+//                     x86-64's SSE2 (a build with -march=native or -mavx2): the width of
+//                     the compiler's vectorized loops and of Eigen's packet math, and
+//                     fused multiply-adds, change result bytes (measured: a cnn-small run
+//                     built with -mavx2 -mfma -ffp-contract=off moved from step 100 on)
 // A sweep folder's parts record the numerics of the build that computed them
 // (sweep/sweep_dir.h), and a part with other numerics is not trusted: the run is
 // computed again, so one folder never mixes two arithmetics in one comparison.
@@ -20,7 +25,15 @@ namespace normlab {
 // (nn/conv_gather.h) instead of im2col + OpenBLAS.
 inline constexpr int kNumericsVersion = 5;
 
-// "V-LIBRARY-VERSION-KERNEL", e.g. "3-openblas-0.3.21-haswell": lower case, no spaces.
+// "V[+ISA...]-LIBRARY-VERSION-KERNEL", e.g. "5-openblas-0.3.21-haswell" (the default
+// build) or "5+avx2+fma-openblas-0.3.21-haswell": lower case, no spaces.
 std::string numerics_id();
+
+// The ISA tokens of a build compiled with these extensions, in this order: "+avx512f",
+// "+avx2" (or "+avx" without AVX2), "+fma"; "" for none (x86-64's baseline).
+std::string compiled_isa_token(bool avx, bool avx2, bool fma, bool avx512f);
+
+// compiled_isa_token() for the flags this translation unit of the library was compiled with.
+std::string compiled_isa();
 
 }  // namespace normlab
