@@ -17,24 +17,12 @@ TEST_CASE("numerics: the compiled ISA's token lists the extensions that change r
 }
 
 TEST_CASE("numerics: the id is the version, this build's ISA, the BLAS and its kernel") {
-  // This test is compiled with the library's flags, so its macros are the library's.
-  bool avx = false, avx2 = false, fma = false, avx512f = false;
-#if defined(__AVX__)
-  avx = true;
-#endif
-#if defined(__AVX2__)
-  avx2 = true;
-#endif
-#if defined(__FMA__)
-  fma = true;
-#endif
-#if defined(__AVX512F__)
-  avx512f = true;
-#endif
-  const std::string want = std::to_string(kNumericsVersion) + compiled_isa_token(avx, avx2, fma, avx512f) + "-";
+  // This test is compiled with the library's flags, so its isa_here is the library's.
+  const std::string isa = compiled_isa_token(isa_here::avx, isa_here::avx2, isa_here::fma, isa_here::avx512f);
+  const std::string want = std::to_string(kNumericsVersion) + isa + "-";
   const std::string id = numerics_id();
   CHECK(id.rfind(want, 0) == 0);
-  CHECK(compiled_isa() == compiled_isa_token(avx, avx2, fma, avx512f));
+  CHECK(compiled_isa() == isa);
   CHECK(id.find(' ') == std::string::npos);
   CHECK(id.find("openblas") != std::string::npos);
 }

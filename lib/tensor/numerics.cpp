@@ -23,20 +23,7 @@ std::string compiled_isa_token(bool avx, bool avx2, bool fma, bool avx512f) {
 }
 
 std::string compiled_isa() {
-  bool avx = false, avx2 = false, fma = false, avx512f = false;
-#if defined(__AVX__)
-  avx = true;
-#endif
-#if defined(__AVX2__)
-  avx2 = true;
-#endif
-#if defined(__FMA__)
-  fma = true;
-#endif
-#if defined(__AVX512F__)
-  avx512f = true;
-#endif
-  return compiled_isa_token(avx, avx2, fma, avx512f);
+  return compiled_isa_token(isa_here::avx, isa_here::avx2, isa_here::fma, isa_here::avx512f);
 }
 
 std::string numerics_id() {

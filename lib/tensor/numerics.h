@@ -33,7 +33,32 @@ std::string numerics_id();
 // "+avx2" (or "+avx" without AVX2), "+fma"; "" for none (x86-64's baseline).
 std::string compiled_isa_token(bool avx, bool avx2, bool fma, bool avx512f);
 
-// compiled_isa_token() for the flags this translation unit of the library was compiled with.
+// The extensions the including translation unit is compiled for (internal linkage, so each
+// unit sees its own flags).
+namespace isa_here {
+#if defined(__AVX__)
+static constexpr bool avx = true;
+#else
+static constexpr bool avx = false;
+#endif
+#if defined(__AVX2__)
+static constexpr bool avx2 = true;
+#else
+static constexpr bool avx2 = false;
+#endif
+#if defined(__FMA__)
+static constexpr bool fma = true;
+#else
+static constexpr bool fma = false;
+#endif
+#if defined(__AVX512F__)
+static constexpr bool avx512f = true;
+#else
+static constexpr bool avx512f = false;
+#endif
+}  // namespace isa_here
+
+// compiled_isa_token() for the flags the library was compiled with.
 std::string compiled_isa();
 
 }  // namespace normlab
