@@ -47,12 +47,12 @@ class RunConfig {
   std::map<std::string, std::string> v_;
 };
 
-// The typed form the trainer uses. Each key was validated by RunConfig::set;
-// resolve() checks the rules that involve two keys (epochs > 0 when steps is
-// 0, eval-stats=precise not with rnn), collecting all problems into one ConfigError.
 // eval-between: what the evaluation points between step 0 and the last evaluate.
 enum class EvalBetween { all, val };
 
+// The typed form the trainer uses. Each key was validated by RunConfig::set;
+// resolve() checks the rules that involve two keys (epochs > 0 when steps is
+// 0, eval-stats=precise not with rnn), collecting all problems into one ConfigError.
 struct TrainSpec {
   std::string dataset;
   ModelConfig model;
