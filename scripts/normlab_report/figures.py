@@ -9,7 +9,7 @@ import pandas as pd
 from .conventions import (EVAL_STATS_COLORS, EVAL_STATS_LABELS, EXTRA_COLORS, LINE_STYLES,
                           NORM_COLORS, group_label, norm_color, norm_label, setting_label,
                           sort_values)
-from .stats import (FAIL_ACC, NEFF_BATCH, best_of_others, comparison_panels, curves_for,
+from .stats import (FAIL_ACC, NEFF_BATCH, best_of_others, comparison_panels, curve_split, curves_for,
                     mean_std, ordered_groups, panel_runs, step_time_repeats)
 
 FIGURES = ["learning-curves.png", "convergence.png", "stability.png", "failure_rate.png",
@@ -88,11 +88,13 @@ def fig_learning_curves(sw, out):
                  f"all norms at the shared setting {setting_label(sw.others, shared)}")
         # Once one row's loss spans enough for a log axis, later rows get one too.
         log_loss = draw_curve_row(sw, axes[ri], ri, kind, shared, handles, labels) or log_loss
-        for ax, what in zip(axes[ri], ["Test accuracy", "Training loss"]):
+        val = curve_split(sw) == "val"
+        for ax, what in zip(axes[ri], ["Validation accuracy", "Validation loss"] if val else
+                            ["Test accuracy", "Training loss"]):
             ax.set_title(textwrap.fill(f"{what} — {title}", 62, break_on_hyphens=False),
                          fontsize=10)
-        axes[ri][0].set_ylabel("test accuracy (fraction correct)")
-        axes[ri][1].set_ylabel("training loss (cross-entropy, eval mode)")
+        axes[ri][0].set_ylabel(f"{'validation' if val else 'test'} accuracy (fraction correct)")
+        axes[ri][1].set_ylabel(f"{'validation' if val else 'training'} loss (cross-entropy, eval mode)")
         for ax in axes[ri]:
             ax.set_xlabel("training step (updates)")
             ax.grid(alpha=0.3)
@@ -112,15 +114,18 @@ def fig_learning_curves(sw, out):
 
 
 def draw_curve_row(sw, axes, ri, kind, shared, handles, labels):
-    """Test accuracy and training loss curves of one panel row; fills handles (first row)
-    and labels. Returns whether a loss curve spans enough for a log axis."""
+    """Test accuracy and training loss curves of one panel row (validation accuracy and loss
+    when test was evaluated only at the ends: curve_split); fills handles (first row) and
+    labels. Returns whether a loss curve spans enough for a log axis."""
     log_loss = False
     for _, n, setting, runs in panel_runs(sw, kind, shared):
         runs = runs[~runs["errored"]]
         lab = norm_label(n)
         if kind == "best" and sw.others:
             lab += f" ({setting_label(sw.others, setting)})"
-        for ci, (split, col) in enumerate([("test", "accuracy"), ("train", "loss")]):
+        acc_split = curve_split(sw)
+        loss_split = "val" if acc_split == "val" else "train"
+        for ci, (split, col) in enumerate([(acc_split, "accuracy"), (loss_split, "loss")]):
             c = curves_for(sw, runs, split, col)
             if c is None:
                 continue
@@ -154,7 +159,8 @@ def fig_convergence(sw, out):
         draw_convergence_panel(ax, len(sw.norms), columns, ymax, any_missed)
         ax.set_title(textwrap.fill(title, 55, break_on_hyphens=False), fontsize=10)
     tgt = f"{sw.target:.3f}" if sw.target is not None else "per run"
-    fig.suptitle(f"Convergence speed: steps to test accuracy ≥ {tgt} "
+    fig.suptitle(f"Convergence speed: steps to {'validation' if curve_split(sw) == 'val' else 'test'} "
+                 f"accuracy ≥ {tgt} "
                  "(dots = seeds, bar = mean of those reached)", fontsize=10.5)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     finish(fig, os.path.join(out, "convergence.png"))

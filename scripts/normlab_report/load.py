@@ -14,7 +14,7 @@ RUNS_NUMERIC = ["seed", "final_test_acc", "best_test_acc", "final_train_loss",
                 "final_test_loss", "final_train_acc", "steps_to_target", "seconds_to_target",
                 "target-acc"]
 RUNS_NUMERIC_OPTIONAL = ["diverge_step", "train_seconds", "samples_per_s", "loss_auc",
-                         "final_val_acc", "pred_flip_rate"]
+                         "final_val_acc", "best_val_acc", "pred_flip_rate"]
 CURVES_REQUIRED = ["run_id", "step", "split", "loss", "accuracy", "elapsed_s"]
 CURVES_NUMERIC = ["step", "loss", "accuracy", "elapsed_s"]
 ACTS_REQUIRED = ["run_id", "step", "layer", "kind", "p15", "p50", "p85"]

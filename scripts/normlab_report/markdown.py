@@ -9,7 +9,7 @@ from . import figures
 from .conventions import (EVAL_STATS_LABELS, NORM_COLORS, NORM_ORDER, as_number, group_label,
                           norm_label, setting_label, sort_values)
 from .stats import (FAIL_ACC, INIT_NEAR_BEST, NEFF_BATCH, activation_percentiles, batchstat_slope_rows,
-                    batchstat_slopes, batchstats_joined, batchstats_per_run, convergence_rows,
+                    batchstat_slopes, batchstats_joined, batchstats_per_run, convergence_rows, curve_split,
                     drift_view_rows, eval_resolution, eval_stats_data, eval_stats_drawn, init_width_rows, lr_failure_data,
                     lr_failure_drawn, mean_ci, mean_std, settings, stability_grid, step_time_cells)
 
@@ -221,10 +221,17 @@ def summary_section(sw):
 
 def learning_curves_section(sw, out):
     panels = figures.fig_learning_curves(sw, out)
-    text = ("Test accuracy and training loss (measured in eval mode on a fixed training "
-            "subset) against training steps; each line is the mean over seeds, the band "
-            "±1 std. Top row: each norm at its best setting (highest mean final test "
-            "accuracy)")
+    if curve_split(sw) == "val":
+        text = ("Validation accuracy and loss (eval mode) against training steps: these runs "
+                "evaluated test and the training subset only at step 0 and the end "
+                "(`eval-between = val`), and validation at every point; each line is the mean "
+                "over seeds, the band ±1 std. Top row: each norm at its best setting (highest "
+                "mean final test accuracy)")
+    else:
+        text = ("Test accuracy and training loss (measured in eval mode on a fixed training "
+                "subset) against training steps; each line is the mean over seeds, the band "
+                "±1 std. Top row: each norm at its best setting (highest mean final test "
+                "accuracy)")
     if len(panels) > 1:
         text += (f"; bottom row: every norm at the shared setting "
                  f"{setting_label(sw.others, panels[1][1])}")
@@ -243,7 +250,8 @@ def convergence_section(sw, out):
                      fmt_seconds(runs["tt_seconds"])])
     tgt = f"{sw.target:.3f}" if sw.target is not None else "each run's target"
     return (["### Convergence speed\n", "![Convergence speed](convergence.png)\n",
-             f"Steps to reach test accuracy {tgt} per norm, one dot per seed, × for a seed "
+             f"Steps to reach {'validation' if curve_split(sw) == 'val' else 'test'} accuracy {tgt} "
+             "per norm, one dot per seed, × for a seed "
              "that never reached it." + resolution_note(sw) + "\n",
              md_table(["setting", "norm", "values", "reached", "steps to target",
                        "seconds to target"], rows) + "\n"],

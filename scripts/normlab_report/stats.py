@@ -143,10 +143,19 @@ def claim_target(sw):
     return float(row["target"].iloc[0])
 
 
+def curve_split(sw):
+    """The split whose curves the report reads: test; or val when the runs evaluated test
+    only at step 0 and the end (eval-between = val), since val is evaluated at every point."""
+    r = sw.runs
+    if "eval-between" in r.columns and (r["eval-between"].astype(str) == "val").any():
+        return "val"
+    return "test"
+
+
 def derive_target(sw):
     """The claim rule's target when this sweep is a claim's (read from claims.csv, never
-    derived again); otherwise 90% of the lowest per-norm best mean best-test-accuracy.
-    Steps to it from curves.csv."""
+    derived again); otherwise 90% of the lowest per-norm best mean best accuracy on the
+    curve split (curve_split). Steps to it from curves.csv."""
     r = sw.runs
     target = claim_target(sw)
     if target is not None:
@@ -157,25 +166,26 @@ def derive_target(sw):
         return
     per_norm = []
     ok = r[~r["errored"]]
+    best = f"best_{curve_split(sw)}_acc"
     for n in sw.norms:
         sub = ok[ok["norm"] == n]
         if len(sub):
-            by = sub.groupby(sw.others, sort=False)["best_test_acc"].mean() \
-                if sw.others else pd.Series([sub["best_test_acc"].mean()])
+            by = sub.groupby(sw.others, sort=False)[best].mean() \
+                if sw.others else pd.Series([sub[best].mean()])
             per_norm.append((n, float(by.max())))
     low = min(per_norm, key=lambda t: t[1]) if per_norm else ("none", 0.0)
     sw.target = math.floor(TARGET_FRACTION * low[1] * 1000) / 1000
     sw.target_source = (f"derived from the data: {TARGET_FRACTION:.0%} of the lowest "
-                        f"per-norm best mean best-test-accuracy ({norm_label(low[0])}, "
+                        f"per-norm best mean best-{curve_split(sw)}-accuracy ({norm_label(low[0])}, "
                         f"{low[1]:.3f}), since the sweep's `target-acc` is 0; "
                         "steps to it are read from curves.csv")
     hits_from_curves(sw)
 
 
 def hits_from_curves(sw):
-    """Each run's first test evaluation at or above sw.target: its step and seconds."""
+    """Each run's first evaluation on the curve split at or above sw.target: its step and seconds."""
     r = sw.runs
-    test = sw.curves[sw.curves["split"] == "test"].sort_values(["run_id", "step"])
+    test = sw.curves[sw.curves["split"] == curve_split(sw)].sort_values(["run_id", "step"])
     hit = test[test["accuracy"] >= sw.target - 1e-12].groupby("run_id").first()
     r["tt_steps"] = r["run_id"].map(hit["step"])
     r["tt_seconds"] = r["run_id"].map(hit["elapsed_s"])
@@ -184,10 +194,11 @@ def hits_from_curves(sw):
 def eval_resolution(sw):
     """(the most common step interval between test evaluations or None, the fraction of
     runs that reached the target at their first evaluation after step 0)."""
-    diffs = (sw.curves[sw.curves["split"] == "test"].sort_values(["run_id", "step"])
+    split = curve_split(sw)
+    diffs = (sw.curves[sw.curves["split"] == split].sort_values(["run_id", "step"])
              .groupby("run_id")["step"].diff().dropna())
     interval = int(diffs.mode().iloc[0]) if len(diffs) else None
-    test = sw.curves[(sw.curves["split"] == "test") & (sw.curves["step"] > 0)]
+    test = sw.curves[(sw.curves["split"] == split) & (sw.curves["step"] > 0)]
     first = test.groupby("run_id")["step"].min()
     tt = sw.runs.set_index("run_id")["tt_steps"].dropna()
     at_first = (tt == first.reindex(tt.index)).mean() if len(tt) else 0

@@ -209,6 +209,28 @@ def case_derived_target(tmp):
     check("stability.png" not in p.stdout, "lr does not vary: no stability heatmap")
 
 
+def case_eval_between(tmp):
+    """Runs that evaluate test only at step 0 and the end (eval-between = val): the learning
+    curves and the derived target read validation, evaluated at every point; the target is
+    90% of the lowest per-norm mean best_val_acc; the default sweep reads test."""
+    text = (SMALL.replace("seed=3", "seed=3,val=0.2").replace("seeds = 1", "seeds = 2")
+            .replace("epochs = 1", "epochs = 2\neval_every = 5"))
+    for between in ("all", "val"):
+        d = sweep(os.path.join(tmp, between), text + f'eval_between = "{between}"\n', "small")
+        report([d])
+        with open(os.path.join(d, "report.md")) as f:
+            md = f.read()
+        runs = read_csv(os.path.join(d, "runs.csv"))
+        col = "best_val_acc" if between == "val" else "best_test_acc"
+        best = min(statistics.mean(float(r[col]) for r in runs if r["norm"] == n) for n in ("none", "batch"))
+        m = re.search(r"\*\*Target accuracy: ([0-9.]+)\*\* — derived", md)
+        check(m is not None and abs(float(m.group(1)) - int(0.9 * best * 1000) / 1000) < 1.5e-3,
+              f"eval-between {between}: target {m and m.group(1)}, expected ~{int(0.9 * best * 1000) / 1000} from {col}")
+        lead = "Validation accuracy and loss" if between == "val" else "Test accuracy and training loss"
+        check(lead in md, f"eval-between {between}: the learning curves should say '{lead}'")
+        check(os.path.exists(os.path.join(d, "learning-curves.png")), "learning-curves.png missing")
+
+
 def case_partial(tmp):
     d = sweep(tmp, SMALL, "small")
     path = os.path.join(d, "runs.csv")
