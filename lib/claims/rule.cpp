@@ -419,7 +419,7 @@ std::string reads_test_curves(const ClaimRule& rule) {
   std::vector<std::string> cols = rule.columns;
   if (cols.empty()) cols.push_back(rule.column);
   for (const auto& c : cols)
-    if (early_stopped(c)) return "column " + c;
+    if (early_stopped(c) || c == "best_test_acc") return "column " + c;
   return "";
 }
 

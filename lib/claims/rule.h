@@ -191,8 +191,8 @@ MetricKind metric_kind(const ClaimRule& rule);
 // What of the test split the rule reads beside runs.csv's final metrics, for runs that
 // evaluate test only at step 0 and the last point (eval-between = val): "" for nothing;
 // else the column or metric that reads test at every evaluation point (es_test_acc,
-// es_test_loss: test at the best validation point; steps_to_target: test curves; select-on
-// test: the plateau reads the test curve).
+// es_test_loss: test at the best validation point; best_test_acc: the best test point;
+// steps_to_target: test curves; select-on test: the plateau reads the test curve).
 std::string reads_test_curves(const ClaimRule& rule);
 
 struct Comparison {                // one cell

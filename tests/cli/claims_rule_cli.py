@@ -60,7 +60,7 @@ beside: --beside O shows O's verdicts beside the evaluated ones in claims.md (a 
   a repeated row, a missing column, and the output folder itself are refused (exit 2, naming the file and the allowed values) before the
   output folder changes.
 test-reads: a claim whose rule reads test at every evaluation point (es_test_acc,
-  steps_to_target, or select-on test, whose plateau reads the test curve) with a grid that sets eval-between = val is refused (exit 2, naming the
+  best_test_acc, steps_to_target, or select-on test, whose plateau reads the test curve) with a grid that sets eval-between = val is refused (exit 2, naming the
   file, the key and what reads test) before its output folder exists.
 ignored-options: --list and --rule-hashes read the claim files and nothing else, so every
   option they would ignore (--out, --baseline, --beside, --jobs, --no-report, --evaluate-only,
@@ -450,13 +450,18 @@ with tempfile.TemporaryDirectory() as tmp:
         # A rule that reads test at every evaluation point (early stopping's es_test_acc, steps to
         # target) refuses a grid that evaluates test only at step 0 and the end: exit 2, naming
         # the file, the key and what reads test, before anything is written.
+        # rnn-norm's copy reads best_test_acc instead of final_test_acc (the best of all test points).
         for cid, reads in (("regularization", "es_test_acc"), ("convergence-speed", "steps_to_target"),
-                           ("init-sensitivity", "select-on test")):
+                           ("init-sensitivity", "select-on test"), ("rnn-norm", "best_test_acc")):
             d = os.path.join(tmp, cid)
             os.makedirs(d)
             f = os.path.join(d, cid + ".toml")
             with open(os.path.join(ROOT, "experiments", "claims", cid + ".toml")) as src, open(f, "w") as dst:
-                dst.write('eval_between = "val"\n' + src.read())
+                text = src.read()
+                if cid == "rnn-norm":
+                    check('column = "final_test_acc"' in text, "rnn-norm's column moved")
+                    text = text.replace('column = "final_test_acc"', 'column = "best_test_acc"', 1)
+                dst.write('eval_between = "val"\n' + text)
             out = os.path.join(tmp, cid + "-out")
             p = normlab(["claims", "--dir", d, "--only", cid, "--out", out], expect=2)
             check(f in p.stderr and "eval-between" in p.stderr and reads in p.stderr and "eval-between = all" in p.stderr,
