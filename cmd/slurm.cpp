@@ -220,7 +220,7 @@ void setup_slurm(CLI::App& app) {
   sub->add_option("--max-array-size", o->max_array_size, "the cluster's MaxArraySize: larger arrays are split")
       ->capture_default_str()->check(CLI::Range(1, 4000001));  // Slurm's largest MaxArraySize
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table");
-  sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable)");
+  sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable, once per key)");
   sub->add_option("--resubmit", o->resubmit, "only these shards (as `normlab status` lists them), with the job's settings");
   sub->add_flag("--submit", o->submit, "submit with sbatch (otherwise only write the scripts)");
   sub->add_flag("--no-report", o->no_report, "the merge job skips the report");

@@ -206,7 +206,7 @@ void setup_sweep(CLI::App& app) {
   sub->add_option("-j,--jobs", o->jobs, "runs at once [default: the core count]")->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--threads", o->threads, "threads per run (results do not depend on it) [default: cores / jobs]")->check(CLI::Range(1, kMaxThreads));
   sub->add_option("--shard", o->shard, "run the i-th of n deterministic parts of the grid, as i/n");
-  sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable)");
+  sub->add_option("--set", o->sets, "override a key: --set lr=0.1 (repeatable, once per key)");
   sub->add_option("--profile", o->profile, "apply the file's [profile.NAME] table (e.g. quick, full)");
   auto* dry = sub->add_flag("--dry-run", o->dry_run,
                             "list the runs this shard would run, after the checks a sweep makes before it writes "

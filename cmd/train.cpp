@@ -147,16 +147,27 @@ void setup_train(CLI::App& app) {
   auto* sub = app.add_subcommand("train", "Train one network and write its metrics as CSV");
   // Every run key is an option, checked by the key's spec (train/key_schema.h)
   // when RunConfig::set applies it. A boolean key is a flag: --nesterov alone
-  // means true; --nesterov false (or =false) also works.
+  // means true; --nesterov false (or =false) also works. A key given twice is
+  // refused, not resolved: whichever value won, the other would be ignored.
   for (const auto& k : run_keys()) {
     const std::string name = k.name;
     const bool flag = k.type == KeyType::boolean;
-    auto* o = sub->add_option_function<std::string>(
-           "--" + name, [opt, name, flag](const std::string& v) { opt->keys[name] = flag && v.empty() ? "true" : v; },
+    auto* o = sub->add_option_function<std::vector<std::string>>(
+           "--" + name,
+           [opt, name, flag](const std::vector<std::string>& vs) {
+             if (vs.size() > 1) {
+               std::vector<std::string> shown;
+               for (const auto& v : vs) shown.push_back(flag && v.empty() ? "(flag)" : v);
+               throw ConfigError(fmt::format("--{}: given {} times ({}); a key takes one value (allowed: give it "
+                                             "once)", name, vs.size(), fmt::join(shown, ", ")));
+             }
+             const std::string v = vs.empty() ? "" : vs.front();
+             opt->keys[name] = flag && v.empty() ? "true" : v;
+           },
            std::string(k.help) + " [default: " + (k.def[0] ? k.def : "\"\"") + "]")
         ->type_name(type_name(k.type))
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    if (flag) o->expected(0, 1);
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    o->expected(flag ? 0 : 1, 1);
   }
   sub->add_option("--config", opt->config, "TOML file of run keys (command-line options win)")
       ->check(kExistingFile);

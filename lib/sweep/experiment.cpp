@@ -274,11 +274,19 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
   }
   // Plain references, not structured bindings: clang 14 (the fuzz build)
   // cannot capture a binding in a lambda.
+  // A key set twice (in any spelling: batch_size, batch-size) is refused: the
+  // later value would silently replace the earlier one.
+  std::map<std::string, std::string> set_once;  // canonical key -> the first spelling given
   for (const auto& set : opt.sets) {
     const std::string& k = set.first;
     const std::string& v = set.second;
     p.guard([&] {
       const std::string where = "--set " + k;
+      const std::string once = k == "seeds" ? k : canonical_key(k, where);
+      if (const auto [it, fresh] = set_once.emplace(once, k); !fresh)
+        throw ConfigError(fmt::format("--set: key '{}' is given twice (--set {}=... and --set {}={}); a key takes "
+                                      "one value or one list (allowed: give it once, e.g. --set '{}=[a, b]')",
+                                      once, it->second, k, v, once));
       if (k == "seeds") {  // the same forms as in the file: a count or a list
         toml::table t;
         try {
