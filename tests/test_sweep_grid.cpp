@@ -253,14 +253,49 @@ TEST_CASE("sweep: random mode draws log-uniform values in range, deterministical
   for (const auto& r : many.runs) below += std::stod(r.get("lr")) < 0.0316227766;
   CHECK(below > 0.4 * double(many.runs.size()));
   CHECK(below < 0.6 * double(many.runs.size()));
-  // Uniform ranges too; a random key replaces a list of the same key.
-  const auto u = load(d, std::string(kData) + "momentum = [0.1, 0.2]\n"
-                             "[random]\nsamples = 20\nmomentum = { uniform = [0.5, 0.9] }\n");
+  // Uniform ranges too.
+  const auto u = load(d, std::string(kData) + "[random]\nsamples = 20\nmomentum = { uniform = [0.5, 0.9] }\n");
   REQUIRE(u.runs.size() == 20);
   for (const auto& r : u.runs) {
     CHECK(std::stod(r.get("momentum")) >= 0.5);
     CHECK(std::stod(r.get("momentum")) <= 0.9);
   }
+}
+
+TEST_CASE("sweep: a key is given once: drawn or listed, and --set once per key") {
+  ScratchDir d("sweep-grid-once");
+  auto error_of = [&](const std::string& text, const ExperimentOptions& o = {}) -> std::string {
+    try {
+      load(d, text, o);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string rnd = "[random]\nsamples = 3\nlr = { log_uniform = [1e-3, 1.0] }\n";
+  // In the file, a list or a value of a drawn key (in either spelling, or in a profile) is refused.
+  for (const std::string& given : {"lr = [0.1, 0.2]\n", "lr = 0.1\n"}) {
+    const std::string e = error_of(std::string(kData) + given + rnd);
+    CAPTURE(given);
+    CHECK(e.find("random.lr: the key is also given at ") != std::string::npos);
+    CHECK(e.find("exp.toml:2:") != std::string::npos);  // where the list or value is
+  }
+  CHECK(error_of(std::string(kData) + "[random]\nsamples = 3\nbatch_size = { uniform = [8, 64] }\n"
+                 "[profile.quick]\nbatch-size = 16\n", [] {
+          ExperimentOptions o;
+          o.profile = "quick";
+          return o;
+        }()).find("random.batch_size: the key is also given at") != std::string::npos);
+  // --set is applied last: it wins over a drawn key as over a list.
+  ExperimentOptions set;
+  set.sets = {{"lr", "0.05"}};
+  CHECK(column(load(d, std::string(kData) + rnd, set), "lr") == std::vector<std::string>{"0.05"});
+  // The same key twice on the command line, in any spelling, is refused.
+  ExperimentOptions twice;
+  twice.sets = {{"batch_size", "8"}, {"batch-size", "16"}};
+  CHECK(error_of(std::string(kData), twice).find("key 'batch-size' is given twice") != std::string::npos);
+  twice.sets = {{"seeds", "2"}, {"seeds", "[1, 2]"}};
+  CHECK(error_of(std::string(kData), twice).find("key 'seeds' is given twice") != std::string::npos);
 }
 
 TEST_CASE("sweep: run_id is stable and changes exactly when an identity key changes") {

@@ -357,7 +357,14 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
         const double a = (*ab)[0].value<double>().value(), b = (*ab)[1].value<double>().value();
         if (!(a < b) || (log && !(a > 0)))
           throw ConfigError(fmt::format("{}: random.{}: need a < b (and a > 0 for log_uniform)", where, key));
-        axes.erase(ck);
+        // Drawn or listed in the file, not both: one of the two would be ignored.
+        // --set is applied last, over the file's [random] as over its lists.
+        if (const auto it = axes.find(ck); it != axes.end()) {
+          if (it->second.front().where.rfind("--set", 0) == 0) return;
+          throw ConfigError(fmt::format("{}: random.{}: the key is also given at {}; a key is drawn at random or "
+                                        "given values, not both (allowed: remove one of the two)",
+                                        where, key, it->second.front().where));
+        }
         for (auto& d : draws) {
           const double u = rng.uniform();
           const double v = log ? std::exp(std::log(a) + u * (std::log(b) - std::log(a))) : a + u * (b - a);

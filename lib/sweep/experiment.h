@@ -19,7 +19,8 @@
 //   [random]                          # random search instead of a grid for these keys:
 //   samples = 20                      #   20 draws, each crossed with the remaining lists
 //   seed = 0
-//   lr = { log_uniform = [1e-3, 1.0] }  # or { uniform = [a, b] }
+//   weight_decay = { log_uniform = [1e-5, 1e-3] }  # or { uniform = [a, b] }; a drawn key
+//                                     #   is given nowhere else in the file (--set wins over it)
 //   [profile.quick]                   # `--profile quick` applies these keys on top
 //   epochs = 1
 //   [rule]                            # free-form; read by the claims suite, not here

@@ -450,7 +450,8 @@ with tempfile.TemporaryDirectory() as tmp:
         # A rule that reads test at every evaluation point (early stopping's es_test_acc, steps to
         # target) refuses a grid that evaluates test only at step 0 and the end: exit 2, naming
         # the file, the key and what reads test, before anything is written.
-        # rnn-norm's copy reads best_test_acc instead of final_test_acc (the best of all test points).
+        # rnn-norm's copy reads best_test_acc instead of final_test_acc (the best of all test points);
+        # init-sensitivity's copy drops its select-on = "val", so that its plateau reads test (the default).
         for cid, reads in (("regularization", "es_test_acc"), ("convergence-speed", "steps_to_target"),
                            ("init-sensitivity", "select-on test"), ("rnn-norm", "best_test_acc")):
             d = os.path.join(tmp, cid)
@@ -458,6 +459,10 @@ with tempfile.TemporaryDirectory() as tmp:
             f = os.path.join(d, cid + ".toml")
             with open(os.path.join(ROOT, "experiments", "claims", cid + ".toml")) as src, open(f, "w") as dst:
                 text = src.read()
+                if cid == "init-sensitivity":
+                    line = 'select-on = "val"   # the split the plateau reads: validation, not test\n'
+                    check(line in text, "init-sensitivity's select-on line moved")
+                    text = text.replace(line, "", 1)
                 if cid == "rnn-norm":
                     check('column = "final_test_acc"' in text, "rnn-norm's column moved")
                     text = text.replace('column = "final_test_acc"', 'column = "best_test_acc"', 1)

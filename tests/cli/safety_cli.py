@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 from csv_rows import rows, write, run_ids
+from argv import last_wins
 
 BIN = sys.argv[1]
 CASE = sys.argv[2]
@@ -37,6 +38,8 @@ def check(cond, msg):
 
 
 def normlab(args, expect=0, env=None):
+    if args[:1] == ["train"]:  # TRAIN + overrides: a key given again replaces TRAIN's (train refuses a key twice)
+        args = ["train", *last_wins(args[1:])]
     p = subprocess.run([BIN, *args], capture_output=True, text=True,
                        env=None if env is None else dict(os.environ, **env))
     if p.returncode != expect:
@@ -382,7 +385,7 @@ def case_file_too_large(tmp):
     # Under `ulimit -f` a write fails with EFBIG (SIGXFSZ is ignored): the message
     # names the path and the reason, no temporary file is left, earlier results stay.
     out = os.path.join(tmp, "t")
-    args = TRAIN + ["--epochs", "10", "--eval-every", "1", "--out", out]
+    args = ["train", *last_wins(TRAIN[1:] + ["--epochs", "10", "--eval-every", "1", "--out", out])]
     normlab(args)
     before = {f: open(os.path.join(out, f), "rb").read() for f in os.listdir(out)}
     check(len(before["curves.csv"]) > 16 * 1024, f"curves.csv is only {len(before['curves.csv'])} bytes")

@@ -95,7 +95,7 @@ def case_train_into_sweep(tmp):
     before = tree(s)
     p = refused([*TRAIN, "--out", s], s, "sweep", "'e1'", "--force")
     check(first not in p.stderr or "train" in p.stderr, p.stderr)
-    refused([*TRAIN[:-1], "--lr", "0.3", "--out", s + "/"], "sweep")
+    refused([*TRAIN[:-3], "--lr", "0.3", "--out", s + "/"], "sweep")
     refused(["claims", "--dir", CLAIMS, "--only", "placement", "--out", s], s, "sweep")
     unchanged(s, before, "a refused train or claims")
     p = normlab(["sweep", exp, "--out", s])
@@ -105,7 +105,7 @@ def case_train_into_sweep(tmp):
     normlab([*TRAIN, "--out", t])
     tb = tree(t)
     refused(["sweep", exp, "--out", t], t, "train")
-    refused([*TRAIN[:-1], "--lr", "0.3", "--out", t], t, "another run")
+    refused([*TRAIN[:-3], "--lr", "0.3", "--out", t], t, "another run")
     unchanged(t, tb, "a refused sweep or train")
     normlab([*TRAIN, "--out", t])  # the same run again: its own folder
     verify_ok(t)

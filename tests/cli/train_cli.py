@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 
+from argv import last_wins
 from csv_rows import TIME_COLS
 
 BIN = sys.argv[1]
@@ -18,7 +19,8 @@ BASE = ["--dataset", DATA, "--model", "mlp", "--widths", "32,16", "--norm", "bat
 
 
 def run(args, expect=0):
-    p = subprocess.run([BIN, "train", *args], capture_output=True, text=True)
+    # BASE + overrides: a key given again replaces BASE's (train refuses a key given twice)
+    p = subprocess.run([BIN, "train", *last_wins(args)], capture_output=True, text=True)
     if p.returncode != expect:
         sys.exit(f"FAIL: exit {p.returncode}, expected {expect}\nargs: {args}\nstderr:\n{p.stderr}")
     return p
