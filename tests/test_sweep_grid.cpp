@@ -286,6 +286,9 @@ TEST_CASE("sweep: a key is given once: drawn or listed, and --set once per key")
           o.profile = "quick";
           return o;
         }()).find("random.batch_size: the key is also given at") != std::string::npos);
+  // An [[exclude]] naming a drawn key would never match: refused.
+  CHECK(error_of(std::string(kData) + "norm = [\"batch\", \"none\"]\n[[exclude]]\nlr = 0.1\n" + rnd)
+            .find("[[exclude]] names lr, which [random] draws") != std::string::npos);
   // --set is applied last: it wins over a drawn key as over a list.
   ExperimentOptions set;
   set.sets = {{"lr", "0.05"}};

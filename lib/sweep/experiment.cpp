@@ -360,7 +360,7 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
         // Drawn or listed in the file, not both: one of the two would be ignored.
         // --set is applied last, over the file's [random] as over its lists.
         if (const auto it = axes.find(ck); it != axes.end()) {
-          if (it->second.front().where.rfind("--set", 0) == 0) return;
+          if (set_once.count(ck)) return;
           throw ConfigError(fmt::format("{}: random.{}: the key is also given at {}; a key is drawn at random or "
                                         "given values, not both (allowed: remove one of the two)",
                                         where, key, it->second.front().where));
@@ -393,6 +393,13 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
   };
   const auto excludes = read_rows("exclude");
   const auto includes = read_rows("include");
+  // A drawn value equals no listed one, so an [[exclude]] naming a drawn key would drop nothing.
+  for (const auto& [ex_axes, where] : excludes)
+    for (const auto& [k, vals] : ex_axes)
+      if (draws.front().count(k))
+        p.problems.push_back(fmt::format("{}: [[exclude]] names {}, which [random] draws: a drawn value matches "
+                                         "no listed one, so the row would exclude nothing (allowed: exclude by "
+                                         "keys that are listed, or narrow the drawn range)", where, k));
 
   // Typed by their specs (meta_keys()): a wrong type is refused, never replaced by the default.
   const auto scale_text = p.meta_text(tbl, *find_meta_key("lr-scale-with-batch"));
