@@ -238,17 +238,93 @@ void bias_sums(T* __restrict db, const T* __restrict dyT, int P, int OC) {
     for (int o = 0; o < OC; ++o) db[o] += dyT[long(p) * OC + o];
 }
 
-// dst (cols, rows) = src (rows, cols)^T
-template <class T>
-void transpose(T* dst, const T* src, int rows, int cols) {
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) dst[long(c) * rows + r] = src[long(r) * cols + c];
+// ---- transposes between the kernels' (pixels, channels) and the layer's (channels, pixels) ----
+// dst (cols, rows) from src (rows, cols), by one of three ops, elementwise:
+//   copy        dst[c, r]  = src[r, c]
+//   add_bias    dst[c, r]  = src[r, c] + bias[c]
+//   accumulate  dst[c, r] += src[r, c]
+// Each dst element is one copy or one add, so the vector path (8 x 8 blocks in
+// registers) gives the same bytes as the portable loop.
+enum class TransposeOp { copy, add_bias, accumulate };
+
+template <TransposeOp op, class T>
+inline T transposed_value(T d, T s, const T* bias, int c) {
+  switch (op) {
+    case TransposeOp::copy: return s;
+    case TransposeOp::add_bias: return s + bias[c];
+    case TransposeOp::accumulate: return d + s;
+  }
+  return s;
+}
+
+template <TransposeOp op, class T>
+void transpose_portable(T* dst, const T* src, int rows, int cols, const T* bias, int r0 = 0, int c0 = 0) {
+  for (int r = r0; r < rows; ++r)
+    for (int c = c0; c < cols; ++c) {
+      T& d = dst[long(c) * rows + r];
+      d = transposed_value<op>(d, src[long(r) * cols + c], bias, c);
+    }
+}
+
+// The 8 x 8 block at v in place: v[i][j] becomes v[j][i].
+NL_AVX2 inline void transpose8(__m256 v[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  v[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  v[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  v[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  v[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// The whole 8 x 8 blocks in registers; the ragged right and bottom edges by the portable loop.
+template <TransposeOp op>
+NL_AVX2 void transpose_vector(float* dst, const float* src, int rows, int cols, const float* bias) {
+  const int R8 = rows / 8 * 8, C8 = cols / 8 * 8;
+  for (int r = 0; r < R8; r += 8)
+    for (int c = 0; c < C8; c += 8) {
+      __m256 v[8];
+      for (int i = 0; i < 8; ++i) v[i] = _mm256_loadu_ps(src + long(r + i) * cols + c);
+      transpose8(v);
+      for (int j = 0; j < 8; ++j) {
+        float* d = dst + long(c + j) * rows + r;
+        __m256 x = v[j];
+        if constexpr (op == TransposeOp::add_bias) x = _mm256_add_ps(x, _mm256_set1_ps(bias[c + j]));
+        if constexpr (op == TransposeOp::accumulate) x = _mm256_add_ps(_mm256_loadu_ps(d), x);
+        _mm256_storeu_ps(d, x);
+      }
+    }
+  if (C8 < cols)
+    for (int r = 0; r < R8; ++r)
+      for (int c = C8; c < cols; ++c) {
+        float& d = dst[long(c) * rows + r];
+        d = transposed_value<op>(d, src[long(r) * cols + c], bias, c);
+      }
+  transpose_portable<op>(dst, src, rows, cols, bias, R8, 0);
+}
+
+// The dispatch: float may take the vector path; double is portable.
+template <TransposeOp op, class T>
+void transpose(T* dst, const T* src, int rows, int cols, bool vec, const T* bias = nullptr) {
+  if constexpr (std::is_same_v<T, float>)
+    if (vec) return transpose_vector<op>(dst, src, rows, cols, bias);
+  transpose_portable<op>(dst, src, rows, cols, bias);
 }
 
 // The slice workspace, offsets in floats: xp (C, HP, WP), dyp (OC, RH, RW), dyT (P, OC),
-// tmp (pixels, channels) for one product's output; end is the size.
+// tmp (pixels, channels) for one product's output, dxT (H*W, C) the input gradient
+// gathered back from its stride phases; end is the size.
 struct Slice {
-  std::size_t xp, dyp, dyT, tmp, end;
+  std::size_t xp, dyp, dyT, tmp, dxT, end;
 };
 Slice slice_layout(const ConvGeom& g, const ConvGatherPlan& pl) {
   std::size_t tmp = pl.fwd_base.size() * std::size_t(g.OC);
@@ -258,7 +334,8 @@ Slice slice_layout(const ConvGeom& g, const ConvGatherPlan& pl) {
   s.dyp = s.xp + std::size_t(g.C) * pl.HP * pl.WP;
   s.dyT = s.dyp + std::size_t(g.OC) * pl.RH * pl.RW;
   s.tmp = s.dyT + std::size_t(g.P()) * g.OC;
-  s.end = s.tmp + tmp;
+  s.dxT = s.tmp + tmp;
+  s.end = s.dxT + std::size_t(g.H) * g.W * g.C;
   return s;
 }
 
@@ -310,6 +387,9 @@ ConvGatherPlan conv_gather_plan(const ConvGeom& g) {
   pl.RH = std::max(OH, (g.H - 1 + g.pad) / s + 1) + pl.PT;
   pl.RW = std::max(OW, (g.W - 1 + g.pad) / s + 1) + pl.PL;
   add_phases(pl, g);
+  std::size_t reached = 0;
+  for (const auto& ph : pl.phases) reached += ph.pixels.size();
+  pl.every_pixel_reached = reached == std::size_t(g.H) * g.W;
   pl.workspace = slice_layout(g, pl).end;
   pl.packed = 2 * std::size_t(K) * g.OC;
   pl.parts = std::size_t(pl.terms_padded) * g.OC + g.OC;
@@ -336,10 +416,8 @@ void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight
                K, Wf, K, OC, vec);
       });
       T* y = out + long(n) * OC * P;  // (OC, P)
-      for (int o = 0; o < OC; ++o) {
-        const T b = bias ? bias[o] : T(0);
-        for (int p = 0; p < P; ++p) y[long(o) * P + p] = bias ? tmp[long(p) * OC + o] + b : tmp[long(p) * OC + o];
-      }
+      if (bias) transpose<TransposeOp::add_bias>(y, tmp, P, OC, vec, bias);
+      else transpose<TransposeOp::copy>(y, tmp, P, OC, vec);
     }
   };
   parallel_for(kConvChunks, chunk);
@@ -365,7 +443,7 @@ void conv_gather_backward(T* dinp, T* dweight, T* dbias, T* ws, T* packed, T* pa
     for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
       const T* dy = dout + long(n) * OC * P;  // (OC, P)
       T* dyT = w + sl.dyT;                    // (P, OC)
-      transpose(dyT, dy, OC, P);
+      transpose<TransposeOp::copy>(dyT, dy, OC, P, vec);
       bias_sums(db, dyT, P, OC);
       pad_input(w + sl.xp, inp + n * in_size, g, pl);
       const bool first = n == t * N / kConvChunks;  // the slice's chains start at 0 (no pass to zero them)
@@ -374,14 +452,21 @@ void conv_gather_backward(T* dinp, T* dweight, T* dbias, T* ws, T* packed, T* pa
       pad_grad(w + sl.dyp, dy, g, pl);
       T* tmp = w + sl.tmp;  // (pixels, C)
       T* dx = dinp + n * in_size;                 // (C, H*W)
+      T* dxT = w + sl.dxT;                        // (H*W, C)
       for (const auto& ph : pl.phases) {
         gemm_timed([&] {
           gather(tmp, w + sl.dyp, ph.base.data(), int(ph.pixels.size()), ph.delta.data(), ph.row.data(),
                  int(ph.delta.size()), Wb, OC * KK, C, vec);
         });
-        for (std::size_t i = 0; i < ph.pixels.size(); ++i)
+        if (pl.every_pixel_reached) {  // rows into dxT, then one transposed add: each dx element one add
+          for (std::size_t i = 0; i < ph.pixels.size(); ++i)
+            std::copy(tmp + long(i) * C, tmp + long(i + 1) * C, dxT + long(ph.pixels[i]) * C);
+          continue;
+        }
+        for (std::size_t i = 0; i < ph.pixels.size(); ++i)  // a pixel no tap reaches keeps its value (and its -0)
           for (int c = 0; c < C; ++c) dx[long(c) * g.H * g.W + ph.pixels[i]] += tmp[long(i) * C + c];
       }
+      if (pl.every_pixel_reached) transpose<TransposeOp::accumulate>(dx, dxT, g.H * g.W, C, vec);
     }
   };
   parallel_for(kConvChunks, chunk);

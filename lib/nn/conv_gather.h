@@ -46,6 +46,7 @@ struct ConvGatherPlan {
     std::vector<int> delta, row; // terms (o, kh, kw): offset into padded dy, weight row o*KH*KW + kh*KW + kw
   };
   std::vector<Phase> phases;     // backward-data, one per stride phase (s*s)
+  bool every_pixel_reached = false;  // the phases hold every input pixel (each once)
   int terms_padded = 0;          // K rounded up to the weight gradient's term block
   std::vector<int> wgrad_delta;  // (terms_padded) fwd_delta, then offsets 0 whose sums are unused
   std::size_t workspace = 0;     // floats of one slice's workspace
