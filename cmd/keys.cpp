@@ -42,16 +42,16 @@ std::string cell(const std::string& s) {
 }
 
 std::string key_table(const std::vector<KeySpec>& keys, bool run) {
-  std::string s = run ? "| key | type | default | allowed | in an experiment | in run_id | what it does |\n"
-                        "|---|---|---|---|---|---|---|\n"
+  std::string s = run ? "| key | type | default | allowed | in an experiment | in run_id | has an effect when | what it does |\n"
+                        "|---|---|---|---|---|---|---|---|\n"
                       : "| key | type | default | allowed | what it does |\n|---|---|---|---|---|\n";
   for (const auto& k : keys) {
     const std::string def = *k.def ? fmt::format("`{}`", k.def) : "(empty)";
     const std::string allowed = k.type == KeyType::text ? "see what it does" : allowed_text(k);
     if (run)
-      s += fmt::format("| `{}` | {} | {} | {} | {} | {} | {} |\n", k.name, type_text(k.type), def, cell(allowed),
+      s += fmt::format("| `{}` | {} | {} | {} | {} | {} | {} | {} |\n", k.name, type_text(k.type), def, cell(allowed),
                        sweep_text(k.sweep), !k.identity ? "no" : k.id_at_default ? "yes" : "yes, when not the default",
-                       cell(k.help));
+                       *k.applies.when ? cell(k.applies.when) : "always", cell(k.help));
     else
       s += fmt::format("| `{}` | {} | {} | {} | {} |\n", k.name, type_text(k.type), def, cell(allowed), cell(k.help));
   }
@@ -69,7 +69,12 @@ std::string markdown() {
          "The file format around the keys is in [sweep-reference.md](sweep-reference.md).\n\n"
          "## Run keys\n\n"
          "\"in run_id\": whether the key is hashed into the run's id; keys added after results were first\n"
-         "published enter it only when they are not at their default, so old runs keep their ids.\n\n" +
+         "published enter it only when they are not at their default, so old runs keep their ids.\n\n"
+         "\"has an effect when\": a given key is never ignored. `normlab train` refuses (exit 2) a key\n"
+         "given on the command line or in its `--config` file that the run would not use (`--groups 4`\n"
+         "with `--norm batch`). An experiment or claim file may cross such a key with lists where it\n"
+         "applies to some runs only (`groups = 4` with `norm = [\"batch\", \"group\"]`), but a key that\n"
+         "no run of the grid uses is refused, naming where it was given.\n\n" +
          key_table(run_keys(), true) +
          "\n## Experiment keys\n\nScalars of an experiment file, beside the run keys.\n\n" + key_table(meta_keys(), false) +
          "\n## `[random]` keys\n\nThe table's own keys; its other keys are run keys to draw.\n\n" +

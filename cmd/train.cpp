@@ -58,8 +58,12 @@ void run_train(TrainOptions o) {
   if (!o.save_weights.empty()) guard_store_file("--save-weights", o.save_weights, o.out);
   setup_logging(o);
   RunConfig cfg;
-  if (!o.config.empty()) apply_config_file(cfg, o.config);
-  for (const auto& [k, v] : o.keys) cfg.set(k, v, "--" + k);
+  std::map<std::string, std::string> given_at;  // canonical key -> where: the file's place, or the option
+  if (!o.config.empty()) given_at = apply_config_file(cfg, o.config);
+  for (const auto& [k, v] : o.keys) {
+    cfg.set(k, v, "--" + k);
+    given_at[canonical_key(k)] = "--" + k;
+  }
   const TrainSpec spec = resolve(cfg);
   const std::string run_id = cfg.run_id();
   const StoreIdentity me = StoreIdentity::train_run(run_id);
@@ -72,7 +76,12 @@ void run_train(TrainOptions o) {
   ProgressView::log_seconds();  // a bad NORMLAB_PROGRESS_SECONDS exits 2 before the run
   const RunSetup setup = setup_run(spec, hooks.faults);
   const auto& data = setup.data;
-  auto model = build_run_model(setup, hooks);  // all bad input is found by here
+  auto model = build_run_model(setup, hooks);
+  // A given key is never ignored: one this run would not use is refused, like a bad value
+  // (after the checks above, whose messages are more specific: "dropout: rnn has no ...").
+  if (const auto ignored = ignored_keys(cfg, given_at); !ignored.empty())
+    throw ConfigError(fmt::format("{}", fmt::join(ignored, "\n")));
+  // All bad input is found by here.
   // Where the results go must take files before training, not after.
   // (--save-weights inside --out: --out is created first.)
   namespace fs = std::filesystem;

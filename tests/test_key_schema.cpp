@@ -149,3 +149,84 @@ TEST_CASE("control characters are named") {
   CHECK_THROWS_AS(refuse_control_chars("a\rb", "x"), ConfigError);
   CHECK_NOTHROW(refuse_control_chars("a b$(c)`d`'\"", "x"));
 }
+
+// Each condition read from the code that uses the key: the key has an effect exactly
+// where the model, norm, optimizer or schedule code reads it.
+TEST_CASE("a key's condition: where it has an effect, and train's refusal of a given key that has none") {
+  RunConfig c;
+  auto applies = [&](const char* key) { return key_applies(*find_run_key(key), c.values()); };
+  // Always: keys with no condition.
+  for (const char* k : {"lr", "dataset", "widths", "batch-size", "seed", "weight-decay", "warmup", "norm"}) {
+    CAPTURE(k);
+    CHECK(*find_run_key(k)->applies.when == '\0');
+    CHECK(applies(k));
+  }
+  CHECK_FALSE(applies("groups"));
+  CHECK_FALSE(applies("eps"));  // norm = none
+  CHECK_FALSE(applies("momentum"));  // optimizer = sgd
+  CHECK_FALSE(applies("depth"));  // model = mlp
+  CHECK(applies("epochs"));  // steps = 0
+  CHECK(applies("eval-count"));  // eval-every = 0
+  CHECK(applies("dropout"));
+  CHECK(applies("activation"));
+  c.set("norm", "group");
+  CHECK(applies("groups"));
+  CHECK(applies("eps"));
+  CHECK_FALSE(applies("bn-momentum"));
+  for (const char* n : {"batch", "ghost-batch", "batch-renorm", "noisy-batch"}) {
+    c.set("norm", n);
+    CHECK(applies("bn-momentum"));
+    CHECK(applies("ghost-batch") == (std::string(n) == "ghost-batch"));
+    CHECK(applies("renorm-rmax") == (std::string(n) == "batch-renorm"));
+    CHECK(applies("noise-scale") == (std::string(n) == "noisy-batch"));
+  }
+  c.set("optimizer", "adam");
+  CHECK_FALSE(applies("momentum"));  // Adam's moments are not this key
+  c.set("optimizer", "momentum");
+  CHECK(applies("momentum"));
+  CHECK(applies("nesterov"));
+  c.set("model", "rnn");
+  CHECK_FALSE(applies("activation"));
+  CHECK_FALSE(applies("dropout"));
+  c.set("model", "resnet");
+  CHECK(applies("depth"));
+  CHECK_FALSE(applies("dropout"));
+  c.set("steps", "10");
+  CHECK_FALSE(applies("epochs"));
+  c.set("eval-every", "5");
+  CHECK_FALSE(applies("eval-count"));
+  CHECK_FALSE(applies("lr-gamma"));
+  c.set("schedule", "step");
+  CHECK(applies("lr-gamma"));
+  CHECK_FALSE(applies("precise-batches"));
+  CHECK_FALSE(applies("stat-draws"));
+  // stat-batches measures the BatchNorm layers of a chain model: not the rnn's per-step norm.
+  c.set("norm", "batch");
+  for (const char* m : {"mlp", "cnn", "cnn-small", "cnn-deep", "rnn"}) {
+    c.set("model", m);
+    CHECK(applies("stat-batches") == (std::string(m) != "rnn"));
+  }
+  c.set("norm", "layer");
+  CHECK_FALSE(applies("stat-batches"));
+  CHECK(condition_keys(*find_run_key("stat-batches")) == std::vector<std::string>{"norm", "model"});
+  CHECK(condition_keys(*find_run_key("eval-count")) == std::vector<std::string>{"eval-every"});
+  CHECK(not_applied_text(*find_run_key("stat-batches"), c.values()).find("this run has norm = layer, model = rnn") !=
+        std::string::npos);
+  // Every condition names the keys it reads, so a message can show them.
+  for (const auto& k : run_keys()) {
+    CAPTURE(k.name);
+    CHECK((*k.applies.when == '\0') == (k.applies.test == nullptr));
+    if (k.applies.test) CHECK_FALSE(condition_keys(k).empty());
+  }
+
+  // train: what was given and is not used is refused, each named where it was given.
+  RunConfig r;
+  r.set("norm", "batch");
+  r.set("groups", "4");
+  r.set("lr", "0.5");
+  const auto problems = ignored_keys(r, {{"groups", "run.toml:3:10"}, {"lr", "--lr"}, {"norm", "--norm"}});
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0] == "run.toml:3:10: groups: given, but it applies only when norm = group, and this run has "
+                       "norm = batch (allowed: remove it, or change norm)");
+  CHECK(ignored_keys(r, {{"depth", "--depth"}})[0].rfind("--depth: given, but", 0) == 0);
+}

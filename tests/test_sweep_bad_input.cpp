@@ -233,3 +233,65 @@ TEST_CASE("sweep: bad input: a grid past max_runs is refused before it is expand
   CHECK(f.has("the grid expands to 150 runs (5 combinations x 30 seeds, before [[exclude]]), more than the "
               "limit of 100 runs"));
 }
+
+// A given key is never ignored: a key that no run of the grid uses is refused where it
+// was given (base, list, profile, [[include]], [random], --set); one that some runs use
+// is the grid's crossing and stays.
+TEST_CASE("sweep: bad input: a key that no run uses is refused, wherever it was given") {
+  ScratchDir d("sweep-bad-unused");
+  auto f = fail(d, "norm = ['batch', 'layer']\ngroups = 4\n");
+  CHECK(f.has(f.path + ":4:10: groups: given, but no run of this experiment uses it"));
+  CHECK(f.has("it applies only when norm = group, and this run has norm = batch"));
+  CHECK(f.has("norm = layer"));  // each run's reading, once
+  // A list of values, and a key set in a profile.
+  f = fail(d, "momentum = [0.5, 0.9]\n");
+  CHECK(f.at(3));
+  CHECK(f.has("momentum: given, but no run"));
+  CHECK(f.has("optimizer = momentum"));
+  ExperimentOptions quick;
+  quick.profile = "quick";
+  f = fail(d, "lr = 0.1\n[profile.quick]\ndepth = 2\n", quick);
+  CHECK(f.at(5));
+  CHECK(f.has("depth: given, but no run"));
+  CHECK(f.has("model = resnet or cnn-plain, and this run has model = mlp"));
+  // An [[include]] row whose key its own runs do not use.
+  f = fail(d, "norm = 'batch'\n[[include]]\nnorm = 'layer'\nbn_momentum = 0.2\n");
+  CHECK(f.at(6));
+  CHECK(f.has("bn-momentum: given, but no run"));
+  // A drawn key, and --set.
+  f = fail(d, "[random]\nsamples = 3\nmomentum = { uniform = [0.5, 0.9] }\n");
+  CHECK(f.at(5));
+  ExperimentOptions set;
+  set.sets = {{"epochs", "3"}};
+  f = fail(d, "steps = 10\n", set);
+  CHECK(f.has("--set epochs: epochs: given, but no run"));
+  CHECK(f.has("steps = 0, and this run has steps = 10"));
+
+  // Used by some runs: the other runs ignore it by the grid's crossing, as documented.
+  const std::string path = d / "some.toml";
+  std::ofstream(path) << kHead << "norm = ['batch', 'group']\ngroups = 4\noptimizer = ['sgd', 'momentum']\n"
+                      << "momentum = 0.5\n";
+  const Experiment ex = load_experiment(path);
+  CHECK(ex.runs.size() == 4);
+}
+
+// The variant a per-key check misses: a key that some runs use, listed, crossed with runs
+// that do not use it. Those runs are one training under several run ids.
+TEST_CASE("sweep: bad input: runs that differ only in keys they do not use are refused as one training") {
+  ScratchDir d("sweep-bad-repeated");
+  auto f = fail(d, "norm = ['batch', 'group']\ngroups = [4, 8]\n");
+  CHECK(f.has(f.path + ":4:"));  // where groups was given
+  CHECK(f.has("are the same training: they differ only in groups = 4 and 8"));
+  CHECK(f.has("this run has norm = batch"));
+  CHECK(f.has("[[include]]"));
+  f = fail(d, "optimizer = ['sgd', 'momentum']\nmomentum = [0.5, 0.9]\nnesterov = [false, true]\n");
+  CHECK(f.has("momentum = 0.5 and 0.9"));
+  CHECK(f.has("nesterov = false and true"));
+  f = fail(d, "steps = [0, 20]\nepochs = [1, 2]\n");
+  CHECK(f.has("epochs = 1 and 2"));
+  CHECK(f.has("this run has steps = 20"));
+  // The same values where they apply: fine.
+  const std::string path = d / "include.toml";
+  std::ofstream(path) << kHead << "norm = 'batch'\n[[include]]\nnorm = 'group'\ngroups = [4, 8]\n";
+  CHECK(load_experiment(path).runs.size() == 3);
+}

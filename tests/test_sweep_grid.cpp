@@ -254,7 +254,8 @@ TEST_CASE("sweep: random mode draws log-uniform values in range, deterministical
   CHECK(below > 0.4 * double(many.runs.size()));
   CHECK(below < 0.6 * double(many.runs.size()));
   // Uniform ranges too.
-  const auto u = load(d, std::string(kData) + "[random]\nsamples = 20\nmomentum = { uniform = [0.5, 0.9] }\n");
+  const auto u = load(d, std::string(kData) + "optimizer = \"momentum\"\n[random]\nsamples = 20\n"
+                                 "momentum = { uniform = [0.5, 0.9] }\n");
   REQUIRE(u.runs.size() == 20);
   for (const auto& r : u.runs) {
     CHECK(std::stod(r.get("momentum")) >= 0.5);

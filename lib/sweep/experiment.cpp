@@ -215,6 +215,44 @@ void check_grid_size(const std::string& path, const Axes& axes,
 
 }  // namespace
 
+namespace {
+
+// Two runs that differ only in keys neither uses are one training under two run ids (a
+// list crossed with runs that ignore it: groups = [4, 8] with norm = "batch"). Refused, once
+// per set of such keys: the copies would be trained, and counted, as if they were evidence.
+std::vector<std::string> repeated_trainings(const Experiment& ex, const std::map<std::string, std::string>& given) {
+  std::map<std::string, std::size_t> first;  // what a run trains (the identity keys it uses) -> its index
+  std::set<std::string> reported;
+  std::vector<std::string> problems;
+  const std::vector<std::string> labels = run_labels(ex);
+  for (std::size_t i = 0; i < ex.runs.size(); ++i) {
+    const RunConfig& r = ex.runs[i];
+    std::string trains;
+    for (const auto& k : run_keys())
+      if (k.identity && key_applies(k, r.values())) trains += fmt::format("{}={}\n", k.name, r.get(k.name));
+    const auto [it, fresh] = first.emplace(trains, i);
+    if (fresh) continue;
+    const RunConfig& a = ex.runs[it->second];
+    std::vector<std::string> keys, values;
+    for (const auto& k : run_keys())
+      if (a.get(k.name) != r.get(k.name)) {
+        keys.push_back(k.name);
+        values.push_back(fmt::format("{} = {} and {}", k.name, a.get(k.name), r.get(k.name)));
+      }
+    if (keys.empty() || !reported.insert(fmt::format("{}", fmt::join(keys, ","))).second) continue;
+    const auto at = given.find(keys.front());
+    problems.push_back(fmt::format(
+        "{}{}: runs '{}' and '{}' are the same training: they differ only in {}, which neither uses ({}); each copy "
+        "would be trained and counted (allowed: give {}'s values only where it applies, in [[include]] rows, or "
+        "[[exclude]] the runs that do not use it)", at == given.end() ? ex.path + ": " : at->second + ": ", keys.front(),
+        labels[it->second], labels[i], fmt::join(values, ", "), not_applied_text(*find_run_key(keys.front()), r.values()),
+        keys.front()));
+  }
+  return problems;
+}
+
+}  // namespace
+
 Experiment load_experiment(const std::string& path, const ExperimentOptions& opt) {
   return parse_experiment(read_text_file(path), path, opt);
 }
@@ -443,6 +481,11 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
   std::set<std::string> seen, messages;
   std::vector<std::string> problems;
   std::string all_canon;
+  // A given key is never ignored: each must have an effect on at least one run
+  // (KeySpec::applies); in the others it is the crossing of the grid's lists.
+  std::map<std::string, std::string> given;  // canonical key -> where it was first given
+  std::map<std::string, std::set<std::string>> seen_on;  // key -> what its condition read, in the runs
+  std::set<std::string> applied;
   for (const auto& c : combos) {
     if (excluded(c)) continue;
     for (uint64_t s : seeds) {
@@ -470,12 +513,25 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
         if (messages.insert(e.what()).second) problems.push_back(msg);
         continue;
       }
+      for (const auto& [k, v] : c) {
+        const KeySpec& spec_k = *find_run_key(k);
+        given.emplace(k, v.where);
+        if (key_applies(spec_k, cfg.values())) applied.insert(k);
+        else seen_on[k].insert(not_applied_text(spec_k, cfg.values()));
+      }
       if (!seen.insert(cfg.run_id()).second) continue;
       all_canon += cfg.canonical();
       ex.runs.push_back(std::move(cfg));
       ex.specs.push_back(std::move(spec));
     }
   }
+  for (const auto& [k, where] : given) {
+    if (applied.count(k) || !problems.empty()) continue;  // a run that did not resolve may have used it
+    problems.push_back(fmt::format("{}: {}: given, but no run of this experiment uses it: {} (allowed: remove it, "
+                                   "or change {} in some runs)", where, k, fmt::join(seen_on[k], "; "),
+                                   fmt::join(condition_keys(*find_run_key(k)), " or ")));
+  }
+  if (problems.empty()) problems = repeated_trainings(ex, given);
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
   if (ex.runs.empty()) throw ConfigError(fmt::format("{}: the experiment expands to no runs", path));
   ex.grid_hash = sha256_hex(all_canon).substr(0, 16);

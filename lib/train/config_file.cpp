@@ -136,9 +136,10 @@ std::vector<std::string> duplicate_spellings(const toml::table& t, const std::st
   return problems;
 }
 
-void apply_config_file(RunConfig& cfg, const std::string& path) {
+std::map<std::string, std::string> apply_config_file(RunConfig& cfg, const std::string& path) {
   const toml::table tbl = read_toml_file(path);
   std::vector<std::string> problems = duplicate_spellings(tbl, path);
+  std::map<std::string, std::string> given;
   for (const auto& [key, node] : tbl) {
     const std::string where = toml_where(path, node);
     try {
@@ -147,11 +148,25 @@ void apply_config_file(RunConfig& cfg, const std::string& path) {
         throw ConfigError(fmt::format("{}: {}: a list of values is a sweep axis; use `normlab "
                                       "sweep` (train takes one value)", where, k));
       cfg.set(k, toml_key_text(*find_run_key(k), node, where), where);
+      given[k] = where;
     } catch (const ConfigError& e) {
       problems.push_back(e.what());
     }
   }
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
+  return given;
+}
+
+std::vector<std::string> ignored_keys(const RunConfig& cfg, const std::map<std::string, std::string>& given) {
+  std::vector<std::string> problems;
+  for (const auto& [key, where] : given) {
+    const KeySpec& k = *find_run_key(key);
+    if (key_applies(k, cfg.values())) continue;
+    const std::string at = where == "--" + key ? where : where + ": " + key;  // an option names its key
+    problems.push_back(fmt::format("{}: given, but {} (allowed: remove it, or change {})", at,
+                                   not_applied_text(k, cfg.values()), fmt::join(condition_keys(k), " or ")));
+  }
+  return problems;
 }
 
 }  // namespace normlab

@@ -6,6 +6,7 @@
 //   widths = [128, 64]
 // Keys are those of train's options (dashes or underscores). A list is only
 // allowed for list-valued keys (widths); lists of alternatives belong in a sweep.
+#include <map>
 #include <string>
 #include <vector>
 #include <toml++/toml.h>
@@ -47,7 +48,14 @@ std::string toml_key_text(const KeySpec& k, const toml::node& n, const std::stri
 std::vector<std::string> duplicate_spellings(const toml::table& t, const std::string& path);
 
 // Applies every key of the file to cfg. Throws one ConfigError listing every
-// problem as FILE:LINE:COL: key: message.
-void apply_config_file(RunConfig& cfg, const std::string& path);
+// problem as FILE:LINE:COL: key: message. Returns the keys it set, canonical key
+// -> FILE:LINE:COL.
+std::map<std::string, std::string> apply_config_file(RunConfig& cfg, const std::string& path);
+
+// A given key is never ignored: one problem per key of `given` (canonical key ->
+// where it was given) that has no effect on the run cfg describes,
+// "WHERE: KEY: given, but it applies only when norm = group, and this run has
+// norm = batch (allowed: remove it, or change norm)".
+std::vector<std::string> ignored_keys(const RunConfig& cfg, const std::map<std::string, std::string>& given);
 
 }  // namespace normlab

@@ -9,6 +9,7 @@
 // and nowhere else, and the canonical text it returns is what run_id hashes.
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,16 @@ struct IntegerRange {
   long long min = 1, max = kMaxInt;
 };
 
+// A run's keys as canonical text (RunConfig::values()), canonical key -> value.
+using RunValues = std::map<std::string, std::string>;
+
+// When a key has an effect: a test of the run's other keys, and the condition as
+// messages say it ("norm = group").
+struct KeyApplies {
+  bool (*test)(const RunValues& run) = nullptr;
+  const char* when = "";
+};
+
 struct KeySpec {
   const char* name;  // canonical spelling, dashes ("eval-every"; "eval_every" is the same key)
   KeyType type = KeyType::text;
@@ -70,6 +81,10 @@ struct KeySpec {
   // fixed_hash): at their default they stay out of it, so adding a key never
   // changes the identity of a folder written before it.
   bool fixed_at_default = true;
+  // When the key has an effect, from the run's other keys; an empty `when` means always.
+  // A key that was given must have one: `train` refuses a given key that this run
+  // ignores, and an experiment one that no run of its grid uses (key_applies below).
+  KeyApplies applies = {};
 };
 
 // Every run key, in CSV column order.
@@ -95,6 +110,17 @@ std::string dashed(const std::string& key);
 // ConfigError "WHERE: KEY: 'VALUE' ... (allowed: ...)" (no "WHERE: " when
 // where is empty).
 std::string check_value(const KeySpec& k, const std::string& raw, const std::string& where);
+
+// Whether key k has an effect on a run with these values (true when k.applies
+// names no condition).
+bool key_applies(const KeySpec& k, const RunValues& run);
+
+// The keys k's condition reads, in the order it names them ("norm", "model").
+std::vector<std::string> condition_keys(const KeySpec& k);
+
+// Why a given key has no effect on a run with these values, for messages:
+// "it applies only when norm = group, and this run has norm = batch".
+std::string not_applied_text(const KeySpec& k, const RunValues& run);
 
 // What the key allows, as messages say it: "1 to 2147483647", "> 0",
 // "none, batch, layer", "true or false".

@@ -96,7 +96,8 @@ def case_set_lists(tmp):
     check(len(p.stdout.strip().splitlines()) == 4 and "widths=32,8" in p.stdout, p.stdout)
     p = normlab(["sweep", e1, "--dry-run", "--set", "widths=[32, 8]"])
     check(len(p.stdout.strip().splitlines()) == 2 and "widths=32,8" in p.stderr, p.stdout + p.stderr)
-    p = normlab(["sweep", e1, "--dry-run", "--set", "seeds=[3, 4]", "--set", "nesterov=yes"])
+    p = normlab(["sweep", e1, "--dry-run", "--set", "seeds=[3, 4]", "--set", "optimizer=momentum", "--set",
+                 "nesterov=yes"])
     check(len(p.stdout.strip().splitlines()) == 4 and "nesterov=true" in p.stderr, p.stdout + p.stderr)
     for s, needles in [("lr=[0.1,abc]", ["--set lr", "lr"]), ("lr=[0.1,", ["--set lr", "TOML list"]),
                        ("lr=[]", ["lr", "empty list"]), ("lr=0.1x", ["--set lr", "'0.1x'", "not a number"]),
@@ -190,7 +191,7 @@ def case_bool_flags(tmp):
     for extra, want in [(["--nesterov"], "true"), (["--nesterov", "false"], "false"), (["--nesterov=true"], "true"),
                         (["--nesterov", "--affine", "false"], "true")]:
         out = os.path.join(tmp, "n" + str(len(os.listdir(tmp))))
-        normlab(TRAIN + ["--optimizer", "momentum", *extra, "--out", out])
+        normlab(TRAIN + ["--optimizer", "momentum", "--norm", "batch", *extra, "--out", out])
         import json
         got = json.load(open(os.path.join(out, "manifest.json")))["config_resolved"]
         check(got["nesterov"] == want, f"{extra}: nesterov={got['nesterov']}")

@@ -128,8 +128,8 @@ def case_eval_schedule_invisible(tmp):
             d = os.path.join(tmp, f"e{len(got)}_{'_'.join(extra) or 'bn'}")
             base = ["--dataset", DATA, "--model", "mlp", "--widths", "32,16", "--batch-size", "32", "--epochs", "2"]
             run(base + (extra if "--norm" in extra else extra + ["--norm", "batch"]) +
-                ["--eval-every", every, "--eval-count", count, "--landscape", probe, "--seed", "5", "--quiet",
-                 "--out", d])
+                ["--eval-every", every] + (["--eval-count", count] if every == "0" else []) +
+                ["--landscape", probe, "--seed", "5", "--quiet", "--out", d])
             row = read(os.path.join(d, "runs.csv"))[0]
             got.append({k: row[k] for k in final})
             if count != "0":  # T = 2 epochs of 18 full batches (600 images, batch 32) = 36: every 36 // 3 = 12 steps
@@ -385,11 +385,18 @@ def case_variants(tmp):
               f"{name}: did not train ({r['status']}, acc {r['final_test_acc']})")
         check(r["run_id"] != base["runs.csv"][0]["run_id"], f"{name}: same run_id as the default run")
         check(not same(a, base, ("curves.csv",), ("run_id",)), f"{name}: no effect on the curves")
-    # The defaults written out are the default run: same run_id, same bytes.
-    explicit = go("explicit", ["--dropout", "0", "--ghost-batch", "32", "--renorm-rmax", "3",
-                               "--renorm-dmax", "5", "--renorm-warmup", "0", "--noise-mean", "0.5",
-                               "--noise-scale", "2", "--precise-batches", "100"])
+    # The defaults of keys this run uses, written out, are the default run: same run_id, same bytes.
+    explicit = go("explicit", ["--dropout", "0", "--bn-momentum", "0.1", "--eps", "1e-05", "--affine", "true"])
     check(same(explicit, base), "explicit defaults differ from the default run")
+    # The variants' keys are not used by batch norm: given, even at their defaults, each is refused
+    # (exit 2, nothing written), not ignored.
+    unused = ["--ghost-batch", "32", "--renorm-rmax", "3", "--renorm-dmax", "5", "--renorm-warmup", "0",
+              "--noise-mean", "0.5", "--noise-scale", "2", "--precise-batches", "100"]
+    d = os.path.join(tmp, "unused")
+    p = run(BASE + unused + ["--out", d], expect=2)
+    for k in unused[::2]:
+        check(f"{k}: given, but it applies only when" in p.stderr, f"{k} not named:\n{p.stderr}")
+    check(not os.path.exists(d), "a refused run wrote results")
     # Limits that switch a variant off give batch norm, bit for bit.
     ident = {"K>=batch": ["--norm", "ghost-batch", "--ghost-batch", "32"],
              "rmax1": ["--norm", "batch-renorm", "--renorm-rmax", "1", "--renorm-dmax", "0"],
