@@ -161,45 +161,45 @@ TEST_CASE("a key's condition: where it has an effect, and train's refusal of a g
     CHECK(*find_run_key(k)->applies.when == '\0');
     CHECK(applies(k));
   }
-  CHECK_FALSE(applies("groups"));
-  CHECK_FALSE(applies("eps"));  // norm = none
-  CHECK_FALSE(applies("momentum"));  // optimizer = sgd
-  CHECK_FALSE(applies("depth"));  // model = mlp
-  CHECK(applies("epochs"));  // steps = 0
-  CHECK(applies("eval-count"));  // eval-every = 0
-  CHECK(applies("dropout"));
-  CHECK(applies("activation"));
-  c.set("norm", "group");
-  CHECK(applies("groups"));
-  CHECK(applies("eps"));
-  CHECK_FALSE(applies("bn-momentum"));
+  // Steps applied in order to one run, each followed by the keys that now do / do not apply.
+  struct Step {
+    const char *key, *value;
+    std::vector<const char*> yes, no;
+  };
+  const Step steps[] = {
+      {"norm", "none", {"epochs", "eval-count", "dropout", "activation"}, {"groups", "eps", "momentum", "depth"}},
+      {"norm", "group", {"groups", "eps", "affine", "norm-placement"}, {"bn-momentum"}},
+      {"optimizer", "adam", {}, {"momentum", "nesterov"}},  // Adam's moments are not this key
+      {"optimizer", "momentum", {"momentum", "nesterov"}, {}},
+      {"model", "rnn", {}, {"activation", "dropout", "depth"}},
+      {"model", "resnet", {"depth", "zero-init-residual", "activation"}, {"dropout"}},
+      {"steps", "10", {}, {"epochs"}},
+      {"eval-every", "5", {}, {"eval-count"}},
+      {"schedule", "constant", {}, {"lr-gamma", "lr-step-size"}},
+      {"schedule", "step", {"lr-gamma", "lr-step-size"}, {"precise-batches", "stat-draws"}},
+      {"eval-stats", "precise", {"precise-batches"}, {}},
+  };
+  for (const Step& s : steps) {
+    c.set(s.key, s.value);
+    for (const char* k : s.yes) {
+      CAPTURE(s.key); CAPTURE(s.value); CAPTURE(k);
+      CHECK(applies(k));
+    }
+    for (const char* k : s.no) {
+      CAPTURE(s.key); CAPTURE(s.value); CAPTURE(k);
+      CHECK_FALSE(applies(k));
+    }
+  }
   for (const char* n : {"batch", "ghost-batch", "batch-renorm", "noisy-batch"}) {
+    CAPTURE(n);
     c.set("norm", n);
     CHECK(applies("bn-momentum"));
+    CHECK_FALSE(applies("groups"));
     CHECK(applies("ghost-batch") == (std::string(n) == "ghost-batch"));
     CHECK(applies("renorm-rmax") == (std::string(n) == "batch-renorm"));
+    CHECK(applies("renorm-warmup") == (std::string(n) == "batch-renorm"));
     CHECK(applies("noise-scale") == (std::string(n) == "noisy-batch"));
   }
-  c.set("optimizer", "adam");
-  CHECK_FALSE(applies("momentum"));  // Adam's moments are not this key
-  c.set("optimizer", "momentum");
-  CHECK(applies("momentum"));
-  CHECK(applies("nesterov"));
-  c.set("model", "rnn");
-  CHECK_FALSE(applies("activation"));
-  CHECK_FALSE(applies("dropout"));
-  c.set("model", "resnet");
-  CHECK(applies("depth"));
-  CHECK_FALSE(applies("dropout"));
-  c.set("steps", "10");
-  CHECK_FALSE(applies("epochs"));
-  c.set("eval-every", "5");
-  CHECK_FALSE(applies("eval-count"));
-  CHECK_FALSE(applies("lr-gamma"));
-  c.set("schedule", "step");
-  CHECK(applies("lr-gamma"));
-  CHECK_FALSE(applies("precise-batches"));
-  CHECK_FALSE(applies("stat-draws"));
   // stat-batches measures the BatchNorm layers of a chain model: not the rnn's per-step norm.
   c.set("norm", "batch");
   for (const char* m : {"mlp", "cnn", "cnn-small", "cnn-deep", "rnn"}) {
