@@ -224,7 +224,7 @@ std::vector<std::string> repeated_trainings(const Experiment& ex, const std::map
   std::map<std::string, std::size_t> first;  // what a run trains (the identity keys it uses) -> its index
   std::set<std::string> reported;
   std::vector<std::string> problems;
-  const std::vector<std::string> labels = run_labels(ex);
+  std::vector<std::string> labels;  // made once a repeat is found
   for (std::size_t i = 0; i < ex.runs.size(); ++i) {
     const RunConfig& r = ex.runs[i];
     std::string trains;
@@ -240,6 +240,7 @@ std::vector<std::string> repeated_trainings(const Experiment& ex, const std::map
         values.push_back(fmt::format("{} = {} and {}", k.name, a.get(k.name), r.get(k.name)));
       }
     if (keys.empty() || !reported.insert(fmt::format("{}", fmt::join(keys, ","))).second) continue;
+    if (labels.empty()) labels = run_labels(ex);
     const auto at = given.find(keys.front());
     problems.push_back(fmt::format(
         "{}{}: runs '{}' and '{}' are the same training: they differ only in {}, which neither uses ({}); each copy "
