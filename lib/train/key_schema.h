@@ -3,8 +3,9 @@
 // `normlab train`, a key of a run file, experiment, claim file, profile,
 // [[include]]/[[exclude]], [random] or `--set`) and each experiment meta key
 // (lr_scale_with_batch, lr_reference_batch, random.samples ...). A key's spec
-// declares its type, its range or its choices, whether an experiment may give
-// it a list, and whether it is part of a run's identity. check_value() is the
+// declares its type, its range or its choices, when it has an effect (so that
+// a given key is never ignored), whether an experiment may give it a list, and
+// whether it is part of a run's identity. check_value() is the
 // one validation every reader calls: type, range and choices are checked there
 // and nowhere else, and the canonical text it returns is what run_id hashes.
 #include <cstdint>
