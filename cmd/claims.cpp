@@ -166,6 +166,7 @@ struct Claim {
   SequentialDesign design;
   std::vector<std::pair<std::string, long long>> added;
   long trained = 0;  // runs this command trained (complete runs found in the folder are not counted)
+  bool rewritten = true;  // false: --evaluate-only found the folder's manifest already up to date
 };
 
 // The grid's seeds in order; seed i beyond them continues from the largest.
@@ -393,17 +394,24 @@ std::string claim_manifest(const Claim& c, const std::string& dir, const std::st
 }
 
 // --evaluate-only, same grid, rules applied again: the manifest now shows the
-// claim file whose rules gave these verdicts.
-void refresh_manifest(const std::string& dir, const Claim& c) {
+// claim file whose rules gave these verdicts. It is rewritten (with the time the
+// rules were applied again) only when that changes something else in it: a command
+// that changes nothing leaves the store's files as the command that wrote them left
+// them. Returns whether it was rewritten.
+bool refresh_manifest(const std::string& dir, const Claim& c) {
   ManifestGrid g = read_manifest_grid(dir + "/manifest.json");
+  nlohmann::json before = g.json;
   g.json["experiment"]["text"] = c.ex.text;
-  g.json["rules_reapplied"] = utc_now();
   if (g.json.contains("datasets"))  // older manifests recorded the data folder's absolute path
     for (auto& d : g.json["datasets"])
       if (d.contains("location") && d["location"].is_string())
         d["location"] = recorded_location(d["location"].get<std::string>());
   add_registration(g.json, c.status);
+  before.erase("rules_reapplied");
+  if (nlohmann::json after = g.json; after.erase("rules_reapplied"), after == before) return false;
+  g.json["rules_reapplied"] = utc_now();
   write_file_atomic(dir + "/manifest.json", g.json.dump(2) + "\n");
+  return true;
 }
 
 // Runs the claim's grid into its folder (complete runs are skipped); the manifest, with the
@@ -537,8 +545,29 @@ ClaimWorkload claim_workload(const std::string& dir) {
   return w;
 }
 
-// OUT's manifest, claims.csv and claims.md: the claims run now and the kept ones, in file order.
-void write_summary(const std::string& out, const StoreIdentity& me, const std::string& profile,
+// claims.md's text with the time of its "Generated <time> by" line taken out.
+std::string without_stamp(std::string md) {
+  const std::string head = "Generated ";
+  const std::size_t at = md.find("\n" + head), end = at == std::string::npos ? at : md.find(" by ", at);
+  if (end != std::string::npos) md.erase(at + 1 + head.size(), end - at - 1 - head.size());
+  return md;
+}
+
+// OUT already holds this claims.csv, and this claims.md but for the time it was
+// generated, as its manifest records them (so the files it keeps are the ones it checksummed).
+bool summary_unchanged(const std::string& out, const std::string& csv, const std::string& md) {
+  const std::string mpath = out + "/manifest.json", cpath = out + "/claims.csv", dpath = out + "/claims.md";
+  if (!fs::exists(mpath) || !fs::exists(cpath) || !fs::exists(dpath)) return false;
+  const std::string old_csv = read_file_capped(cpath), old_md = read_file_capped(dpath);
+  if (old_csv != csv || without_stamp(old_md) != without_stamp(md)) return false;
+  const nlohmann::json m = nlohmann::json::parse(read_file_capped(mpath), nullptr, false);
+  if (m.is_discarded() || !m.contains("files") || !m["files"].is_object()) return false;
+  return m["files"].value("claims.csv", "") == sha256_hex(old_csv) && m["files"].value("claims.md", "") == sha256_hex(old_md);
+}
+
+// OUT's manifest, claims.csv and claims.md: the claims run now and the kept ones, in file order;
+// left as they are when nothing but the time would change. Returns whether they were written.
+bool write_summary(const std::string& out, const StoreIdentity& me, const std::string& profile,
                    const std::vector<Claim>& run, const std::vector<ClaimResult>& run_results,
                    const std::vector<Claim>& kept, const Beside* beside) {
   std::vector<std::pair<const Claim*, ClaimResult>> all;
@@ -558,6 +587,10 @@ void write_summary(const std::string& out, const StoreIdentity& me, const std::s
     work.push_back(claim_workload(out + "/" + c->rule.id));
   }
   const std::string csv = claims_csv(rules, results), md = claims_md(rules, results, profile, statuses, work, beside);
+  if (summary_unchanged(out, csv, md)) {
+    spdlog::info("{}/claims.csv and claims.md: unchanged, left as they were", out);
+    return false;
+  }
   nlohmann::json top = store_fields(me);
   top["command"] = "claims";
   top["claims"] = ids;
@@ -567,6 +600,7 @@ void write_summary(const std::string& out, const StoreIdentity& me, const std::s
   write_file_atomic(out + "/claims.csv", csv);
   write_file_atomic(out + "/claims.md", md);
   if (!kept.empty()) spdlog::info("claims.csv and claims.md also summarize {} claim(s) already in {}", kept.size(), out);
+  return true;
 }
 
 // The claim files of the claims folder, in name order.
@@ -654,11 +688,11 @@ SweepOptions claims_sweep_options(const ClaimsOptions& o) {
 
 // A step-time claim: timed one configuration at a time (concurrent jobs would time each other).
 // Like a sweep, a complete earlier measurement of the same grid is reused.
-ClaimResult time_claim(const ClaimsOptions& o, const Claim& c, const std::string& dir) {
+ClaimResult time_claim(const ClaimsOptions& o, Claim& c, const std::string& dir) {
   const std::string started = utc_now();
   fs::create_directories(dir);
   if (o.evaluate_only) {
-    refresh_manifest(dir, c);
+    c.rewritten = refresh_manifest(dir, c);
   } else if (timings_complete(dir + "/timings.csv", c.ex.runs)) {
     spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
     if (fs::exists(dir + "/manifest.json")) refresh_manifest(dir, c);
@@ -678,7 +712,7 @@ ClaimResult time_claim(const ClaimsOptions& o, const Claim& c, const std::string
 ClaimResult run_claim(const ClaimsOptions& o, Claim& c, const std::string& dir, const SweepOptions& so, int& errors) {
   if (c.rule.measure == "step-time") return time_claim(o, c, dir);
   const std::string started = utc_now();
-  if (o.evaluate_only) refresh_manifest(dir, c);
+  if (o.evaluate_only) c.rewritten = refresh_manifest(dir, c);
   else errors += run_grid(c, dir, so, started);
   ClaimResult res = evaluate_folder(c, dir);
   for (int round = 1; o.until_decided && c.sequential; ++round) {
@@ -736,11 +770,14 @@ void run_claims(const ClaimsOptions& o) {
     const std::string dir = out + "/" + c.rule.id;
     results.push_back(run_claim(o, c, dir, so, errors));
     spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
-    if (!o.no_report) reports.push_back(std::async(std::launch::async, [dir] { return render_report(dir); }));
+    // A report is drawn again only when its folder changed (or has none): --evaluate-only
+    // that changes nothing rewrites no file.
+    const bool redraw = c.rewritten || !fs::exists(dir + "/report.md");
+    if (!o.no_report && redraw) reports.push_back(std::async(std::launch::async, [dir] { return render_report(dir); }));
   }
   for (auto& r : reports) r.get();
-  write_summary(out, me, o.profile, claims, results, kept, beside ? &*beside : nullptr);
-  if (!o.no_report) render_report(out);  // forest.png: every cell of every claim
+  const bool summary_written = write_summary(out, me, o.profile, claims, results, kept, beside ? &*beside : nullptr);
+  if (!o.no_report && (summary_written || !fs::exists(out + "/report.html"))) render_report(out);  // forest.png: every cell of every claim
   std::printf("%-22s %s\n", "claim", "verdict");
   for (std::size_t i = 0; i < claims.size(); ++i)
     std::printf("%-22s %s\n", claims[i].rule.id.c_str(), verdict_text(results[i]).c_str());

@@ -14,8 +14,10 @@ cells, and no cell decided in both has opposite verdicts, except the ones listed
 in KNOWN_OPPOSITE with their reason (the README lists them too); a listed cell
 that no longer differs fails as well, so the list stays true.
 evaluate-only: re-applying the rules to a copy of results/claims-full runs
-nothing and gives its claims.csv byte for byte; on a directory of another
-grid (the quick baseline) it exits 2 naming the grid.
+nothing and gives its claims.csv byte for byte; on a copy of the quick baseline
+it rewrites no file when nothing changed, and only the edited claim's manifest
+when one claim file changed; on a directory of another grid (the
+quick baseline) it exits 2 naming the grid.
 baseline-kernel: against results/baseline, the pinned BLAS kernel gives no
 kernel warning; the opt-out on another kernel (Sandybridge) warns that the
 baseline was made with Haswell (on covariate-shift: the warning reads the
@@ -159,6 +161,34 @@ with tempfile.TemporaryDirectory() as tmp:
                 sys.exit("FAIL: --evaluate-only on claims-full gave another claims.csv")
         quick = os.path.join(tmp, "quick")
         shutil.copytree(os.path.join(ROOT, "results", "baseline"), quick)
+        # Evaluated again with nothing changed, the store keeps every file as it was (bytes and
+        # time); a claim whose file changed gets its manifest and report rewritten, and no other.
+        def snapshot(d):
+            out = {}
+            for root, _, files in os.walk(d):
+                for f in files:
+                    path = os.path.join(root, f)
+                    with open(path, "rb") as fh:
+                        out[os.path.relpath(path, d)] = (fh.read(), os.stat(path).st_mtime_ns)
+            return out
+        again = os.path.join(tmp, "again")
+        shutil.copytree(quick, again)
+        before = snapshot(again)
+        claims(["--profile", "quick", "--evaluate-only", "--out", again])
+        after = snapshot(again)
+        changed = sorted(f for f in before if after.get(f) != before[f])
+        if changed:
+            sys.exit(f"FAIL: --evaluate-only with nothing changed rewrote {changed}")
+        edited = os.path.join(tmp, "claim-files-edited")
+        shutil.copytree(os.path.join(ROOT, "experiments", "claims"), edited)
+        with open(os.path.join(edited, "placement.toml"), "a") as fh:
+            fh.write("# an edit that leaves the rule as it is\n")
+        claims(["--profile", "quick", "--evaluate-only", "--out", again, "--dir", edited])
+        after = snapshot(again)
+        changed = sorted(f for f in before if after.get(f) != before[f])
+        if changed != ["placement/manifest.json"]:  # (--no-report: no report is drawn)
+            sys.exit(f"FAIL: a changed claim file rewrote {changed}, not placement's manifest alone")
+        subprocess.run([BIN, "verify", again], check=True, capture_output=True)
         # Quick results evaluated as full: refused by the folder's own profile (its top manifest)...
         p = claims(["--profile", "full", "--evaluate-only", "--out", quick], expect=2)
         if "another profile" not in p.stderr and "records grid" not in p.stderr:
