@@ -109,6 +109,25 @@ TEST_CASE("sweep: assembly follows grid order, not completion order") {
   CHECK(lines(slurp(d / "runs.csv")).size() == 2);
 }
 
+TEST_CASE("sweep: assembling the same runs again leaves the tables as they were (bytes and time)") {
+  ScratchDir d("sweep-dir-reassemble");
+  const SweepDir dir(d.str());
+  const std::vector<RunConfig> grid = {config("0.1"), config("0.2")};
+  dir.write_run(grid[0], result("ok", 0.1));
+  CHECK(dir.assemble(grid) == 1);
+  const std::string before = slurp(d / "runs.csv");
+  const auto stamp = [&] { return fs::last_write_time(d / "runs.csv"); };
+  fs::last_write_time(d / "runs.csv", stamp() - std::chrono::hours(1));  // older than any write now
+  const auto old_time = stamp();
+  CHECK(dir.assemble(grid) == 1);
+  CHECK(stamp() == old_time);
+  CHECK(slurp(d / "runs.csv") == before);
+  dir.write_run(grid[1], result("ok", 0.2));  // a new run: written
+  CHECK(dir.assemble(grid) == 2);
+  CHECK(stamp() != old_time);
+  CHECK(lines(slurp(d / "runs.csv")).size() == 3);
+}
+
 TEST_CASE("sweep: --fresh moves parts aside and never deletes them") {
   ScratchDir d("sweep-dir-fresh");
   const SweepDir dir(d.str());

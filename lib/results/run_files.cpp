@@ -171,6 +171,17 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming");
 }
 
+bool write_file_if_changed(const std::string& path, const std::string& text) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == text.size() && !ec) {
+    std::ifstream in(path, std::ios::binary);
+    std::string old(text.size(), '\0');
+    if (in.read(old.data(), std::streamsize(old.size())) && old == text) return false;
+  }
+  write_file_atomic(path, text);
+  return true;
+}
+
 std::string utc_now() {
   const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};

@@ -48,6 +48,10 @@ std::string csv_field(const std::string& s);
 // OS's reason ("No space left on device", "File too large").
 void write_file_atomic(const std::string& path, const std::string& text);
 
+// write_file_atomic, unless path already holds exactly `text`: then the file is
+// left as it is (bytes and modification time). Returns whether it was written.
+bool write_file_if_changed(const std::string& path, const std::string& text);
+
 // The current time, "YYYY-MM-DDTHH:MM:SSZ".
 std::string utc_now();
 

@@ -306,7 +306,8 @@ std::vector<std::pair<std::string, std::string>> SweepDir::assembled(const std::
 
 int SweepDir::assemble(const std::vector<RunConfig>& runs) const {
   int present = 0;
-  for (const auto& [name, text] : assembled(runs, &present)) write_file_atomic(dir_ + "/" + name, text);
+  // A table that already holds these rows (a resume that ran nothing) is left as it is.
+  for (const auto& [name, text] : assembled(runs, &present)) write_file_if_changed(dir_ + "/" + name, text);
   return present;
 }
 

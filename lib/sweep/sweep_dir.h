@@ -65,7 +65,8 @@ class SweepDir {
   // REQUIRES: from.check_run(run_id).state == RunParts::whole.
   void copy_run_from(const SweepDir& from, const std::string& run_id) const;
   // Rebuilds the CSVs from the whole parts of these runs; returns how many
-  // runs had them (the others are missing or damaged).
+  // runs had them (the others are missing or damaged). A CSV that already
+  // holds exactly those rows is not written (its bytes and time stay).
   int assemble(const std::vector<RunConfig>& runs) const;
   // What assemble() writes: (file name, text) of the four CSVs; *present as its return.
   std::vector<std::pair<std::string, std::string>> assembled(const std::vector<RunConfig>& runs, int* present) const;
