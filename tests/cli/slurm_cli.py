@@ -217,9 +217,9 @@ def submit(c, tmp, case, tasks, steps):
 def case_array_requeue(c, tmp):
     exp, out, array, merge = submit(c, tmp, "requeue", 4, 1500)
     # Requeue the first task seen running: it restarts and skips what it finished.
-    task = wait_for("a running array task", lambda: c.running_tasks(array), 120)[0]
+    task = wait_for("a running array task", lambda: c.running_tasks(array), 300)[0]
     c.sh(["scontrol", "requeue", task])
-    wait_for("the array and merge jobs to finish", lambda: c.job_done(array) and c.job_done(merge), 300)
+    wait_for("the array and merge jobs to finish", lambda: c.job_done(array) and c.job_done(merge), 900)  # 2 loaded cores: minutes
     with open(os.path.join(c.root, "jobcomp.txt")) as f:
         comp = f.read()
     if f"JobId={merge} " not in comp or "JobState=COMPLETED" not in comp.split(f"JobId={merge} ")[1].split("\n")[0]:
@@ -236,7 +236,7 @@ def case_array_requeue(c, tmp):
 
 def case_usr1(c, tmp):
     exp, out, array, merge = submit(c, tmp, "usr1", 1, 3000)
-    task = wait_for("the task to run", lambda: c.running_tasks(array), 120)[0]
+    task = wait_for("the task to run", lambda: c.running_tasks(array), 300)[0]
     # normlab is inside its first run once its ledger says running.
     wait_for("normlab to start its runs",
              lambda: any(r["state"] == "running" for r in ledger(out)), 60)
@@ -251,7 +251,7 @@ def case_usr1(c, tmp):
         left = [f for f in os.listdir(parts) if f.startswith(rid)]
         if left:
             fail(f"abandoned run {rid} left parts {left}")
-    wait_for("the requeued task and the merge job to finish", lambda: c.job_done(array) and c.job_done(merge), 300)
+    wait_for("the requeued task and the merge job to finish", lambda: c.job_done(array) and c.job_done(merge), 900)  # 2 loaded cores: minutes
     final = ledger(out)[0]
     if final["state"] != "finished" or final["preemptions"] != 1 or final["slurm"]["restart_count"] < 1:
         fail(f"ledger after the rerun: {final}")
