@@ -79,6 +79,32 @@ TEST_CASE("bad specs are ConfigErrors naming what is wrong") {
         std::string::npos);
 }
 
+TEST_CASE("a spec's numbers parse as every other number a user types: a leading +, ranges named") {
+  // The same text as a key's value means the same number (--batch-size +8 is 8).
+  CHECK(parse_data_spec("mnist:n=+100").canonical() == "mnist:n=100");
+  CHECK(parse_data_spec("mnist:val=+0.1").canonical() == "mnist:val=0.1");
+  const struct {
+    const char* spec;
+    const char* message;
+  } cases[] = {
+      {"mnist:n=0", "key 'n': '0' is out of range (allowed: 1 to 2147483647)"},
+      {"mnist:n=99999999999", "key 'n': '99999999999' is out of range (allowed: 1 to 2147483647)"},
+      {"mnist:n=1x", "key 'n': '1x' is not an integer"},
+      {"mnist:n= 5", "key 'n': ' 5' is not an integer"},
+      {"blobs:dim=100001", "key 'dim': '100001' is out of range (allowed: 1 to 100000)"},
+      {"blobs:classes=1", "key 'classes': '1' is out of range (allowed: 2 to 256)"},
+      {"blobs:seed=-1", "key 'seed': '-1' is out of range (allowed: 0 to "},
+      {"blobs:noise=inf", "key 'noise': 'inf' is not a finite number (allowed: a finite value >= 0)"},
+      {"blobs:noise=-1", "key 'noise': expected a finite value >= 0"},
+      {"mnist:val=nan", "key 'val': 'nan' is not a finite number (allowed: a fraction in [0, 0.5])"},
+      {"mnist:val=1e999", "key 'val': '1e999' is out of range"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.spec);
+    CHECK(err(c.spec).find(c.message) != std::string::npos);
+  }
+}
+
 TEST_CASE("label_noise round-trips in the canonical form, and 0 is the clean dataset") {
   CHECK(parse_data_spec("fashion-mnist:n=2000,label_noise=0.4,val=0.2").canonical() ==
         "fashion-mnist:n=2000,val=0.2,label_noise=0.4");

@@ -3,12 +3,13 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <vector>
 
 #include "core/errors.h"
+#include "core/parse_number.h"
 
 namespace normlab {
 namespace {
@@ -21,17 +22,17 @@ const char* kNames = "mnist, fashion-mnist, idx:DIR, blobs, teacher, spirals, sy
   throw ConfigError("dataset '" + spec + "': " + what);
 }
 
-template <class T>
-T parse_num(const std::string& spec, const std::string& key, const std::string& v) {
-  T out{};
-  const char* b = v.data();
-  const char* e = v.data() + v.size();
-  auto [p, ec] = std::from_chars(b, e, out);
-  if (ec != std::errc() || p != e || v.empty())
-    bad(spec, "key '" + key + "': expected " + (std::is_integral_v<T> ? "an integer" : "a number") + ", found '" +
-                  v + "'");
-  return out;
+// A key's number, by the parsers every number a user types goes through (a leading
+// '+' allowed, the whole text the number): an integer in [lo, hi], a finite double.
+long long parse_int(const std::string& spec, const std::string& key, const std::string& v, long long lo,
+                    long long hi) {
+  return parse_integer(v, lo, hi, "dataset '" + spec + "': key '" + key + "'");
 }
+double parse_double(const std::string& spec, const std::string& key, const std::string& v,
+                    const std::string& allowed) {
+  return parse_finite(v, "dataset '" + spec + "': key '" + key + "'", allowed);
+}
+constexpr long long kIntMax = std::numeric_limits<int>::max();
 
 }  // namespace
 
@@ -96,34 +97,30 @@ DataSpec parse_data_spec(const std::string& text) {
       if (!synth) bad(text, "key '" + k + "' applies only to generated datasets (blobs, teacher, spirals, synthetic-images)");
     };
     if (k == "n") {
-      s.n = parse_num<int>(text, k, v);
-      if (*s.n < 1) bad(text, "key 'n': expected >= 1, found " + v);
+      s.n = int(parse_int(text, k, v, 1, kIntMax));
     } else if (k == "test") {
       only_synth();
-      s.test = parse_num<int>(text, k, v);
-      if (*s.test < 1) bad(text, "key 'test': expected >= 1, found " + v);
+      s.test = int(parse_int(text, k, v, 1, kIntMax));
     } else if (k == "dim") {
       only_synth();
       if (s.name == "synthetic-images") bad(text, "key 'dim': synthetic-images are always 1x28x28");
-      s.dim = parse_num<int>(text, k, v);
-      if (*s.dim < 1 || *s.dim > 100000) bad(text, "key 'dim': expected 1..100000, found " + v);
+      s.dim = int(parse_int(text, k, v, 1, 100000));
       if (s.name == "spirals" && *s.dim < 2) bad(text, "key 'dim': spirals need dim >= 2, found " + v);
     } else if (k == "classes") {
       if (!synth && s.name != "idx") bad(text, "key 'classes' applies to generated datasets and idx:DIR only");
-      s.classes = parse_num<int>(text, k, v);
-      if (*s.classes < 2 || *s.classes > 256) bad(text, "key 'classes': expected 2..256, found " + v);
+      s.classes = int(parse_int(text, k, v, 2, 256));
     } else if (k == "noise") {
       only_synth();
-      s.noise = parse_num<double>(text, k, v);
+      s.noise = parse_double(text, k, v, "a finite value >= 0");
       if (!(*s.noise >= 0) || !std::isfinite(*s.noise)) bad(text, "key 'noise': expected a finite value >= 0, found " + v);
     } else if (k == "seed") {
       only_synth();
-      s.seed = parse_num<uint64_t>(text, k, v);
+      s.seed = uint64_t(parse_int(text, k, v, 0, std::numeric_limits<long long>::max()));
     } else if (k == "val") {
-      s.val_fraction = parse_num<double>(text, k, v);
+      s.val_fraction = parse_double(text, k, v, "a fraction in [0, 0.5]");
       if (!(s.val_fraction >= 0 && s.val_fraction <= 0.5)) bad(text, "key 'val': expected a fraction in [0, 0.5], found " + v);
     } else if (k == "label_noise") {
-      s.label_noise = parse_num<double>(text, k, v);
+      s.label_noise = parse_double(text, k, v, "a fraction in [0, 1)");
       if (!(s.label_noise >= 0 && s.label_noise < 1))
         bad(text, "key 'label_noise': expected a fraction in [0, 1), found " + v);
     } else if (k == "standardize") {
