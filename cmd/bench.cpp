@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -34,6 +35,7 @@
 #include "core/temp_name.h"
 #include "history/record.h"
 #include "results/run_files.h"
+#include "sweep/store.h"
 #include "tensor/gemm.h"
 
 namespace normlab::cmd {
@@ -95,11 +97,14 @@ constexpr const char* kColumns =
 
 // bound_s: the roofline lower bound (BenchRow::bound_s, 0 when not a step);
 // x_bound: median_s / bound_s, how far the case is from what this machine can do.
+constexpr const char* kCsvHeader =
+    "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s,bound_s,x_bound,"
+    "max_s,repeats,repeats_s\n";
+constexpr const char* kMarkdownTitle = "# normlab bench\n";
+
 std::string csv_text(const std::vector<Timed>& rows) {
   const ProbeRates p = probe_rates(rows);
-  std::string s =
-      "suite,name,median_s,min_s,samples_per_s,gb_per_s,gflop_per_s,gemm_part_gflop_per_s,bound_s,x_bound,"
-      "max_s,repeats,repeats_s\n";
+  std::string s = kCsvHeader;
   for (const auto& r : rows) {
     std::string reps;
     for (double v : r.repeats_s) {
@@ -140,10 +145,32 @@ std::string markdown_path(const std::string& csv) {
 }
 
 std::string markdown_text(const std::vector<TableRow>& table) {
-  std::string s = "# normlab bench\n\n| case | median ms | min-max ms | runs | samples/s | GB/s | GFLOP/s | %triad | "
+  std::string s = std::string(kMarkdownTitle) + "\n| case | median ms | min-max ms | runs | samples/s | GB/s | GFLOP/s | %triad | "
                   "%sgemm | gemm% | xbound |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& t : table) s += fmt::format("| {} |\n", fmt::join(t.cells, " | "));
   return s + "\n```\n" + kColumns + "\n```\n";
+}
+
+// --csv FILE.csv and its companion FILE.md, before anything is timed: each may
+// replace only a file bench wrote (one that opens with bench's first line), never
+// a store's own file or anything else already there.
+void check_csv_outputs(const std::string& csv) {
+  if (std::filesystem::path(csv).extension() != ".csv")
+    throw ConfigError(fmt::format("--csv: '{}' does not end in .csv (allowed: FILE.csv; bench writes its Markdown "
+                                  "table beside it as FILE.md)", csv));
+  for (const auto& [path, head] : {std::pair<std::string, std::string>{csv, kCsvHeader},
+                                   std::pair<std::string, std::string>{markdown_path(csv), kMarkdownTitle}}) {
+    check_out_file("--csv", path, false);
+    guard_store_file("--csv", path, "");
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) continue;
+    std::ifstream in(path, std::ios::binary);
+    std::string first(head.size(), '\0');
+    if (!in.read(first.data(), std::streamsize(first.size())) || first != head)
+      throw ConfigError(fmt::format("--csv: {} exists and was not written by `normlab bench` (its first line is not "
+                                    "bench's '{}'); bench replaces only its own files. Choose another name, or "
+                                    "remove it", path, head.substr(0, head.find_first_of(",\n"))));
+  }
 }
 
 void check_options(const BenchOptions& o) {
@@ -166,9 +193,8 @@ void check_options(const BenchOptions& o) {
   if (!o.baseline_binary.empty() && o.repeats < 3)
     throw ConfigError(fmt::format("--baseline-binary needs --repeats >= 3 (given {}): the gate tests repeats",
                                   o.repeats));
-  // The output too: minutes of timing must not end in "cannot write".
-  if (!o.csv.empty()) check_out_file("--csv", o.csv, false);
-  if (!o.csv.empty()) check_out_file("--csv", markdown_path(o.csv), false);  // its companion X.md
+  // The output too: minutes of timing must not end in "cannot write", or in a file lost.
+  if (!o.csv.empty()) check_csv_outputs(o.csv);
 }
 
 // The baseline to compare with: repeats per case, and how to scale them.

@@ -181,6 +181,31 @@ def case_save_weights_own_file(tmp):
     verify_ok(o)
 
 
+def case_bench_csv_own_file(tmp):
+    """bench --csv writes FILE.csv and FILE.md: refused before any timing onto a store's own
+    file (S/runs.csv, S/curves.csv), onto a file it did not write
+    (a user's notes.md beside notes.csv), or a name not ending in .csv (x.md: the table would
+    overwrite the CSV); its own earlier output it replaces."""
+    s = os.path.join(tmp, "S")
+    sweep_e1(tmp, s)
+    before = tree(s)
+    bench = ["bench", "--suite", "norm", "--filter", "bn", "--min-time", "0.01", "--csv"]
+    refused([*bench, os.path.join(s, "runs.csv")], "--csv", "runs.csv", "own files")
+    refused([*bench, os.path.join(s, "curves.csv")], "--csv", "curves.csv")
+    unchanged(s, before, "a refused bench --csv")
+    notes = write(os.path.join(tmp, "notes.md"), "my notes\n")
+    refused([*bench, os.path.join(tmp, "notes.csv")], "--csv", "notes.md", "not written by `normlab bench`")
+    check(open(notes).read() == "my notes\n", "a refused bench changed notes.md")
+    check(not os.path.exists(os.path.join(tmp, "notes.csv")), "a refused bench wrote notes.csv")
+    write(os.path.join(tmp, "data.csv"), "a,b\n1,2\n")
+    refused([*bench, os.path.join(tmp, "data.csv")], "--csv", "data.csv", "not written by `normlab bench`")
+    refused([*bench, os.path.join(tmp, "x.md")], "--csv", "does not end in .csv")
+    out = os.path.join(tmp, "b.csv")
+    normlab([*bench, out])
+    normlab([*bench, out])  # bench's own files: replaced
+    check(open(os.path.join(tmp, "b.md")).read().startswith("# normlab bench"), "b.md not written")
+
+
 def case_force_new_slash(tmp):
     """--force-new --out D/ (trailing slash) starts over beside D, in D-2, not inside D."""
     d = os.path.join(tmp, "D")
