@@ -665,6 +665,8 @@ void check_out(const ClaimsOptions& o, const std::string& out, const StoreIdenti
   check_out_spelling("--out", out);
   guard_store("--out", out, me, false);
   for (const auto& c : claims) guard_store("--out", out + "/" + c.rule.id, claim_identity(c), false);
+  if (!o.evaluate_only)  // runs to train: on the data the folder's runs were trained on
+    for (const auto& c : claims) check_same_datasets("--out", out + "/" + c.rule.id, c.ex.runs);
   for (auto& c : claims) {
     c.status = folder_status(c, out + "/" + c.rule.id, o.accept_unregistered);
     load_sequential(c, out + "/" + c.rule.id + "/manifest.json", o);

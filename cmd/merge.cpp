@@ -34,6 +34,14 @@ void run_merge(MergeOptions o) {
                                     "only shards of one experiment can be merged",
                                     o.dirs[i], grids[i].name, grids[i].grid_hash, o.dirs[0],
                                     grids[0].name, grids[0].grid_hash));
+  // Shards trained on other versions of a dataset (another machine's files) are not one sweep.
+  const auto data0 = recorded_checksums(grids[0].json);
+  for (std::size_t i = 1; i < grids.size(); ++i)
+    for (const auto& [spec, sum] : recorded_checksums(grids[i].json))
+      if (const auto it = data0.find(spec); it != data0.end() && it->second != sum)
+        throw ConfigError(fmt::format("merge: {} trained on dataset '{}' with checksum {}, {} with checksum {}; "
+                                      "shards trained on other data cannot be merged into one folder",
+                                      o.dirs[i], spec, sum, o.dirs[0], it->second));
   check_out_spelling("--out", o.out);
   o.out = store_path(o.out);
   const StoreIdentity me = StoreIdentity::grid(StoreKind::merge, grids[0].name, grids[0].runs);

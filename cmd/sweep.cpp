@@ -101,6 +101,7 @@ std::string resolve_out(const SweepCliOptions& o, const Experiment& ex, const St
     }
   }
   guard_store("--out", out, me, o.force);
+  if (!o.fresh) check_same_datasets("--out", out, ex.runs);  // --fresh sets the earlier runs aside
   return out;
 }
 

@@ -34,6 +34,35 @@ nlohmann::json sweep_manifest(const Experiment& ex, const ExperimentOptions& opt
   return make_manifest("sweep", what, datasets, started, finished);
 }
 
+std::map<std::string, std::string> recorded_checksums(const nlohmann::json& m) {
+  std::map<std::string, std::string> out;
+  if (!m.is_object() || !m.contains("datasets") || !m["datasets"].is_array()) return out;
+  for (const auto& d : m["datasets"])
+    if (d.is_object() && d.contains("name") && d.contains("checksum") && d["name"].is_string() &&
+        d["checksum"].is_string())
+      out[d["name"].get<std::string>()] = d["checksum"].get<std::string>();
+  return out;
+}
+
+void check_same_datasets(const std::string& option, const std::string& dir, const std::vector<RunConfig>& runs) {
+  const std::string path = dir + "/manifest.json";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return;
+  std::ifstream in(path);
+  const nlohmann::json m = nlohmann::json::parse(in, nullptr, false);  // unreadable: the store guard's concern
+  std::set<std::string> used;
+  for (const auto& r : runs) used.insert(r.get("dataset"));
+  for (const auto& [spec, was] : recorded_checksums(m)) {
+    if (!used.count(spec)) continue;
+    const std::string now = load_dataset(spec)->checksum;  // cached: the runs find it loaded
+    if (now != was)
+      throw ConfigError(fmt::format(
+          "{}: {}'s runs were trained on dataset '{}' with checksum {}; the data now has checksum {} (its files "
+          "changed since), and runs on other data would be mixed into one folder. Restore the data, or write "
+          "to another {}", option, dir, spec, was, now, option));
+  }
+}
+
 ManifestGrid read_manifest_grid(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw ConfigError(fmt::format("{}: no manifest (is this a sweep directory?)", path));

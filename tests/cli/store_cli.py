@@ -206,6 +206,44 @@ def case_bench_csv_own_file(tmp):
     check(open(os.path.join(tmp, "b.md")).read().startswith("# normlab bench"), "b.md not written")
 
 
+def write_idx(d, shift):
+    """A 200/50-image IDX dataset in D; SHIFT changes its pixel values (the same files, other data)."""
+    import struct
+    os.makedirs(d, exist_ok=True)
+    for name, n in (("train", 200), ("t10k", 50)):
+        with open(os.path.join(d, f"{name}-images-idx3-ubyte"), "wb") as f:
+            f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes((i * 7 + shift) % 256 for i in range(n * 784)))
+        with open(os.path.join(d, f"{name}-labels-idx1-ubyte"), "wb") as f:
+            f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+
+
+def case_data_changed(tmp):
+    """A store's runs are trained on one version of each dataset: after the files of an idx:DIR
+    dataset change, growing the sweep is refused (exit 2, both checksums named, the folder
+    unchanged), so is a merge of shards that trained on different data; --fresh starts over."""
+    data, s = os.path.join(tmp, "idx"), os.path.join(tmp, "S")
+    write_idx(data, 0)
+    text = E1.replace(f'"{BL}"', f'"idx:{data}"')
+    sweep_e1(tmp, s, text)
+    write_idx(data, 1)
+    before = tree(s)
+    grown = write(os.path.join(tmp, "grown.toml"), text.replace("lr = [0.1, 0.2]", "lr = [0.1, 0.2, 0.3]"))
+    p = refused(["sweep", grown, "--out", s], "--out", f"idx:{data}", "changed since")
+    check(p.stderr.count("checksum") >= 2, f"both checksums should be named:\n{p.stderr}")
+    refused(["sweep", grown, "--out", s, "--dry-run"], "changed since")
+    unchanged(s, before, "a sweep refused for changed data")
+    # Two shards, each trained on its own version of the data: not one sweep.
+    exp = write(os.path.join(tmp, "e.toml"), text)
+    a, b = os.path.join(tmp, "A"), os.path.join(tmp, "B")
+    normlab(["sweep", exp, "--out", a, "--shard", "0/2", "-q"])
+    write_idx(data, 2)
+    normlab(["sweep", exp, "--out", b, "--shard", "1/2", "-q"])
+    refused(["merge", a, b, "--out", os.path.join(tmp, "M")], "merge", "checksum", "other data")
+    check(not os.path.exists(os.path.join(tmp, "M")), "a refused merge wrote its --out")
+    normlab(["sweep", grown, "--out", s, "--fresh", "-q"])
+    verify_ok(s)
+
+
 def case_force_new_slash(tmp):
     """--force-new --out D/ (trailing slash) starts over beside D, in D-2, not inside D."""
     d = os.path.join(tmp, "D")
