@@ -16,6 +16,8 @@
 #include "core/errors.h"
 #include "core/share_dir.h"
 #include "tensor/blas_kernel.h"
+#include "nn/conv2d.h"
+#include "sweep/ledger.h"
 
 int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) then fails the write with EFBIG, which is
@@ -32,6 +34,13 @@ int main(int argc, char** argv) {
     spdlog::error("{}", *kernel_error);
     return 2;
   }
+  // The other settings read from the environment, checked before any command: a
+  // value that would be ignored is refused.
+  for (const auto& problem : {normlab::conv_isa_env_problem(), normlab::heartbeat_env_problem()})
+    if (problem) {
+      spdlog::error("{}", *problem);
+      return 2;
+    }
   const normlab::BlasKernel kernel = normlab::blas_kernel();
   if (!kernel.warning.empty()) spdlog::warn("{}", kernel.warning);
   const normlab::BuildStamp& stamp = normlab::build_stamp();

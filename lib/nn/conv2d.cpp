@@ -277,6 +277,12 @@ void col2im_add(T* img, const T* col, const ConvGeom& g, const Im2colPlan& plan)
   }
 }
 
+std::optional<std::string> conv_isa_env_problem() {
+  const char* e = std::getenv("NORMLAB_CONV_ISA");
+  if (!e || !*e || std::strcmp(e, "portable") == 0 || std::strcmp(e, "best") == 0) return std::nullopt;
+  return fmt::format("NORMLAB_CONV_ISA='{}' (allowed: portable, best; unset means best)", e);
+}
+
 bool conv_vector_supported() {
   static const bool ok = [] {
     const char* e = std::getenv("NORMLAB_CONV_ISA");

@@ -4,6 +4,8 @@
 // dense_backward); the Conv2D layer owns parameters and scratch and calls them.
 // Argument order: outputs (workspaces last among them), inputs, parameters, dimensions.
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "nn/layer.h"
@@ -20,6 +22,9 @@ enum class ConvIsa { best, vector, portable };
 // The CPU has AVX2 and FMA, and NORMLAB_CONV_ISA is not "portable" (a stand-in for a
 // machine without them, for the same-bytes tests).
 bool conv_vector_supported();
+// NORMLAB_CONV_ISA's value when it is neither unset, empty, "portable" nor "best": the
+// message naming the allowed values (main exits 2 with it before any command).
+std::optional<std::string> conv_isa_env_problem();
 // Whether isa takes the vector path.
 bool conv_use_vector(ConvIsa isa);
 

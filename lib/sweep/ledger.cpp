@@ -2,6 +2,8 @@
 // away with the process, so a killed sweep never leaves a stale lock.
 #include "sweep/ledger.h"
 
+#include "core/parse_number.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -79,8 +81,12 @@ long long seconds_since(const std::string& utc) {
 
 int heartbeat_seconds() {
   const char* v = std::getenv("NORMLAB_HEARTBEAT_SECONDS");
-  const int n = v ? std::atoi(v) : 0;
-  return n >= 1 ? n : kHeartbeatSeconds;
+  if (!v || !*v) return kHeartbeatSeconds;
+  try {
+    return int(parse_integer(v, 1, 86400, "NORMLAB_HEARTBEAT_SECONDS"));
+  } catch (const ConfigError&) {  // refused at start-up (heartbeat_env_problem); not reached
+    return kHeartbeatSeconds;
+  }
 }
 
 // A record as `status` and the manifest may trust it, or ConfigError naming the file.
@@ -120,6 +126,17 @@ std::string holder(const nlohmann::json& r) {
                      r.value("host", "?"), r.value("shard", "?"), r.value("started", "?"));
 }
 }  // namespace
+
+std::optional<std::string> heartbeat_env_problem() {
+  const char* v = std::getenv("NORMLAB_HEARTBEAT_SECONDS");
+  if (!v || !*v) return std::nullopt;
+  try {
+    parse_integer(v, 1, 86400, "NORMLAB_HEARTBEAT_SECONDS");
+  } catch (const ConfigError& e) {
+    return std::string(e.what()) + " (whole seconds between a shard's ledger updates)";
+  }
+  return std::nullopt;
+}
 
 ShardLedger::ShardLedger(const std::string& dir, int index, int count, const nlohmann::json& slurm) {
   const std::string ld = dir + "/ledger";

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,10 @@ namespace normlab {
 // host (where its PID cannot be checked) is shown as stale: five missed beats.
 inline constexpr int kHeartbeatSeconds = 60;
 inline constexpr int kStaleSeconds = 300;
+
+// NORMLAB_HEARTBEAT_SECONDS's value when it is set but not whole seconds in 1 to 86400:
+// the message naming the allowed values (main exits 2 with it before any command).
+std::optional<std::string> heartbeat_env_problem();
 
 class ShardLedger {
  public:

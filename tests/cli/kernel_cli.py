@@ -154,6 +154,14 @@ def case_opt_out(tmp):
     p = normlab(["train", *MLP, "--out", os.path.join(tmp, "bad")], {"NORMLAB_BLAS_KERNEL": "fast"}, expect=2)
     check("NORMLAB_BLAS_KERNEL='fast' (allowed: pinned, native)" in p.stderr, f"bad value message: {p.stderr}")
     check(not os.path.exists(os.path.join(tmp, "bad")), "a run started despite a bad NORMLAB_BLAS_KERNEL")
+    # The other settings read from the environment: a value that would be ignored is refused too.
+    for var, value, needle in [("NORMLAB_CONV_ISA", "avx2", "NORMLAB_CONV_ISA='avx2' (allowed: portable, best"),
+                               ("NORMLAB_CONV_ISA", "Portable", "NORMLAB_CONV_ISA='Portable'"),
+                               ("NORMLAB_HEARTBEAT_SECONDS", "10s", "NORMLAB_HEARTBEAT_SECONDS: '10s' is not an integer"),
+                               ("NORMLAB_HEARTBEAT_SECONDS", "0", "NORMLAB_HEARTBEAT_SECONDS: '0' is out of range")]:
+        p = normlab(["train", *MLP, "--out", os.path.join(tmp, "bad")], {var: value}, expect=2)
+        check(needle in p.stderr, f"{var}={value}: message {p.stderr!r}")
+        check(not os.path.exists(os.path.join(tmp, "bad")), f"a run started despite {var}={value}")
 
 
 def case_process_name(tmp):
