@@ -295,3 +295,35 @@ TEST_CASE("sweep: bad input: runs that differ only in keys they do not use are r
   std::ofstream(path) << kHead << "norm = 'batch'\n[[include]]\nnorm = 'group'\ngroups = [4, 8]\n";
   CHECK(load_experiment(path).runs.size() == 3);
 }
+
+TEST_CASE("sweep: bad input: a value or seed listed twice is refused, not trained once") {
+  // The same value after its canonical form (0.1 and 1e-1), in a grid list, a profile, --set or seeds:
+  // before, the second copy's runs were dropped without a word.
+  ScratchDir d("sweep-bad-repeated");
+  const struct {
+    const char* body;
+    const char* message;
+  } cases[] = {
+      {"lr = [0.1, 0.3, 1e-1]\n", ":3:17: lr: 0.1 is listed twice (also at "},
+      {"norm = [\"batch\", \"none\", \"batch\"]\n", ":3:26: norm: batch is listed twice"},
+      {"batch_size = [32, 64, 32]\n", ":3:23: batch-size: 32 is listed twice"},
+      {"seeds = [0, 1, 0]\n", ":3:16: seeds: 0 is listed twice"},
+      {"[profile.quick]\nlr = [0.5, 0.50]\n", ":4:12: lr: 0.5 is listed twice"},
+  };
+  for (const auto& c : cases) {
+    const std::string body = c.body;
+    CAPTURE(body);
+    const auto f = fail(d, body, ExperimentOptions{.profile = body.find("profile") != std::string::npos ? "quick" : ""});
+    CAPTURE(f.message);
+    CHECK(f.has(c.message));
+    CHECK(f.has("(allowed: list each"));
+  }
+  ExperimentOptions set;
+  set.sets = {{"lr", "[0.01,0.010]"}};
+  const auto f = fail(d, "steps = 3\n", set);
+  CHECK(f.has("lr: 0.01 is listed twice"));
+  // Distinct values are one run each.
+  const std::string ok = d / "ok.toml";
+  std::ofstream(ok) << kHead << "lr = [0.1, 0.01]\nseeds = [3, 1]\n";
+  CHECK(load_experiment(ok).runs.size() == 4);
+}

@@ -81,8 +81,8 @@ TEST_CASE("sweep: seeds as a count, as a list, and the default") {
   CHECK(column(load(d, std::string(kData) + "seeds = [5, 9, 2]\n"), "seed") ==
         std::vector<std::string>{"5", "9", "2"});
   CHECK(column(load(d, std::string(kData)), "seed") == std::vector<std::string>{"0"});
-  // A repeated seed is one run, not two.
-  CHECK(load(d, std::string(kData) + "seeds = [1, 1]\n").runs.size() == 1);
+  // A repeated seed is refused (it was silently one run; test_sweep_bad_input has the message).
+  CHECK_THROWS_AS(load(d, std::string(kData) + "seeds = [1, 1]\n"), ConfigError);
 }
 
 TEST_CASE("sweep: [[exclude]] drops the combinations matching every key given") {

@@ -66,6 +66,16 @@ class Parser {
     }
   }
 
+  // A value listed twice (after its canonical form: 0.1 and 1e-1 are one value) would
+  // give the same runs twice, and they would be trained once: refused, with both places.
+  static void refuse_repeated_values(const std::string& key, const std::vector<Value>& vals) {
+    std::map<std::string, std::string> first;  // canonical text -> where
+    for (const auto& v : vals)
+      if (const auto [it, fresh] = first.emplace(v.text, v.where); !fresh)
+        throw ConfigError(fmt::format("{}: {}: {} is listed twice (also at {}); each value gives its runs once "
+                                      "(allowed: list each value once)", v.where, key, v.text, it->second));
+  }
+
   // A key's alternatives: a list is an axis, anything else one value. Each
   // value is checked by the key's spec with its own position (or at `at`).
   void read_axis(Axes& axes, const std::string& raw_key, const toml::node& node, const std::string& at = "") {
@@ -90,6 +100,7 @@ class Parser {
         if (arr->empty())
           throw ConfigError(fmt::format("{}: {}: empty list (give at least one value)", where, key));
         for (const auto& e : *arr) add(e);
+        refuse_repeated_values(key, vals);
       } else {
         add(node);
       }
@@ -144,12 +155,18 @@ class Parser {
       for (int64_t i = 0; i < *c; ++i) seeds.push_back(uint64_t(i));
     } else if (const auto* arr = n.as_array()) {
       if (arr->empty()) problems.push_back(fmt::format("{}: seeds: empty list", where));
+      std::map<uint64_t, std::string> first;  // seed -> where
       for (const auto& e : *arr) {
         auto v = e.value<int64_t>();
-        if (!e.is_integer() || *v < 0)
+        if (!e.is_integer() || *v < 0) {
           problems.push_back(fmt::format("{}: seeds: entries must be integers >= 0", toml_where(path_, e)));
-        else
+        } else if (const auto [it, fresh] = first.emplace(uint64_t(*v), toml_where(path_, e)); !fresh) {
+          problems.push_back(fmt::format("{}: seeds: {} is listed twice (also at {}); each seed gives its runs "
+                                         "once (allowed: list each seed once)", toml_where(path_, e), *v,
+                                         it->second));
+        } else {
           seeds.push_back(uint64_t(*v));
+        }
       }
     } else {
       problems.push_back(fmt::format("{}: seeds: expected a count or a list of integers", where));
