@@ -163,14 +163,10 @@ with tempfile.TemporaryDirectory() as tmp:
         shutil.copytree(os.path.join(ROOT, "results", "baseline"), quick)
         # Evaluated again with nothing changed, the store keeps every file as it was (bytes and
         # time); a claim whose file changed gets its manifest and report rewritten, and no other.
+        from csv_rows import tree
+
         def snapshot(d):
-            out = {}
-            for root, _, files in os.walk(d):
-                for f in files:
-                    path = os.path.join(root, f)
-                    with open(path, "rb") as fh:
-                        out[os.path.relpath(path, d)] = (fh.read(), os.stat(path).st_mtime_ns)
-            return out
+            return tree(d, times=True)
         again = os.path.join(tmp, "again")
         shutil.copytree(quick, again)
         before = snapshot(again)

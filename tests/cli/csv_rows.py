@@ -40,12 +40,14 @@ def ledger(out):
     return recs
 
 
-def tree(d):
-    """Every file under d (path -> bytes): compared before and after a refused command."""
+def tree(d, times=False):
+    """Every file under d (path -> bytes, or (bytes, mtime in ns) with times): compared
+    before and after a refused command, or one that should leave files as they were."""
     out = {}
     for root, _, files in os.walk(d):
         for f in files:
             p = os.path.join(root, f)
             with open(p, "rb") as fh:
-                out[os.path.relpath(p, d)] = fh.read()
+                data = fh.read()
+            out[os.path.relpath(p, d)] = (data, os.stat(p).st_mtime_ns) if times else data
     return out
