@@ -115,17 +115,29 @@ TEST_CASE("sweep: [[include]] adds combinations after the grid, other axes expan
                               "[[include]]\n"
                               "norm = \"group\"\n"
                               "groups = 2\n"
-                              "[[include]]\n"   // already in the grid: not run twice
+                              "[[include]]\n"   // partly in the grid: only its new run is added
                               "norm = \"batch\"\n"
-                              "lr = 0.1\n");
-  REQUIRE(ex.runs.size() == 4 + 2);
+                              "lr = [0.1, 0.3]\n");
+  REQUIRE(ex.runs.size() == 4 + 2 + 1);
   CHECK(column(ex, "norm") ==
-        std::vector<std::string>{"batch", "batch", "layer", "layer", "group", "group"});
-  CHECK(column(ex, "lr") == std::vector<std::string>{"0.1", "0.2", "0.1", "0.2", "0.1", "0.2"});
-  CHECK(column(ex, "groups") == std::vector<std::string>{"8", "8", "8", "8", "2", "2"});
+        std::vector<std::string>{"batch", "batch", "layer", "layer", "group", "group", "batch"});
+  CHECK(column(ex, "lr") == std::vector<std::string>{"0.1", "0.2", "0.1", "0.2", "0.1", "0.2", "0.3"});
+  CHECK(column(ex, "groups") == std::vector<std::string>{"8", "8", "8", "8", "2", "2", "8"});
   std::set<std::string> ids;
   for (const auto& r : ex.runs) ids.insert(r.run_id());
   CHECK(ids.size() == ex.runs.size());
+  // A row wholly in the grid (or wholly excluded) adds nothing: refused with its position, not ignored.
+  for (const char* row : {"[[include]]\nnorm = \"batch\"\nlr = 0.1\n",
+                          "[[exclude]]\nlr = 0.5\n[[include]]\nnorm = \"batch\"\nlr = 0.5\n"}) {
+    CAPTURE(row);
+    try {
+      load(d, std::string(kData) + "norm = [\"batch\", \"layer\"]\nlr = [0.1, 0.2]\n" + row);
+      FAIL("an [[include]] row that adds no run was accepted");
+    } catch (const ConfigError& e) {
+      CHECK(std::string(e.what()).find("[[include]] adds no run") != std::string::npos);
+      CHECK(std::string(e.what()).find("exp.toml:") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("sweep: --set overrides a key, applied last") {

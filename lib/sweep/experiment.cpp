@@ -472,16 +472,22 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
 
   // Combinations: the grid, then each include (its keys fixed, other axes expanded).
   std::vector<std::map<std::string, Value>> combos;
+  std::vector<int> origin;  // per combination: -1 the grid, else the index of its [[include]] row
   for (const auto& d : draws)
     for (auto c : product(axes)) {
       for (const auto& [k, v] : d) c[k] = v;
       combos.push_back(std::move(c));
+      origin.push_back(-1);
     }
-  for (const auto& [inc, where] : includes) {
+  for (std::size_t i = 0; i < includes.size(); ++i) {
     Axes a = axes;
-    for (const auto& [k, v] : inc) a[k] = v;
-    for (auto& c : product(a)) combos.push_back(std::move(c));
+    for (const auto& [k, v] : includes[i].first) a[k] = v;
+    for (auto& c : product(a)) {
+      combos.push_back(std::move(c));
+      origin.push_back(int(i));
+    }
   }
+  std::vector<bool> include_adds(includes.size(), false);  // a row that adds no run is refused below
   auto excluded = [&](const std::map<std::string, Value>& c) {
     for (const auto& [ex_axes, where] : excludes) {
       bool all = true;
@@ -504,7 +510,8 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
   std::map<std::string, std::string> given;  // canonical key -> where it was first given
   std::map<std::string, std::set<std::string>> seen_on;  // key -> what its condition read, in the runs
   std::set<std::string> applied;
-  for (const auto& c : combos) {
+  for (std::size_t ci = 0; ci < combos.size(); ++ci) {
+    const auto& c = combos[ci];
     if (excluded(c)) continue;
     for (uint64_t s : seeds) {
       RunConfig cfg;
@@ -538,6 +545,7 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
         else seen_on[k].insert(not_applied_text(spec_k, cfg.values()));
       }
       if (!seen.insert(cfg.run_id()).second) continue;
+      if (origin[ci] >= 0) include_adds[std::size_t(origin[ci])] = true;
       all_canon += cfg.canonical();
       ex.runs.push_back(std::move(cfg));
       ex.specs.push_back(std::move(spec));
@@ -549,6 +557,11 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
                                    "or change {} in some runs)", where, k, fmt::join(seen_on[k], "; "),
                                    fmt::join(condition_keys(*find_run_key(k)), " or ")));
   }
+  for (std::size_t i = 0; i < includes.size() && problems.empty(); ++i)
+    if (!include_adds[i])
+      problems.push_back(fmt::format("{}: [[include]] adds no run: each run it gives is in the grid already, or "
+                                     "excluded (allowed: remove the row, or give values the grid lacks)",
+                                     includes[i].second));
   if (problems.empty()) problems = repeated_trainings(ex, given);
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
   if (ex.runs.empty()) throw ConfigError(fmt::format("{}: the experiment expands to no runs", path));
