@@ -259,7 +259,16 @@ Baseline load_baseline(const BenchOptions& o) {
 // load, not where the buffers lie).
 constexpr int kChildRounds = 3;
 std::vector<BenchCase> child_round(const std::string& binary, bool baseline, const BenchOptions& o) {
-  const std::string tmp = temp_path_for((fs::temp_directory_path() / "normlab-interleaved-bench.csv").string());
+  // A name of its own that ends in .csv, as --csv requires; the child writes its table beside it (.md).
+  const std::string tmp = temp_path_for((fs::temp_directory_path() / "normlab-interleaved-bench").string()) + ".csv";
+  struct Remove {
+    std::string csv;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove(csv, ec);
+      fs::remove(markdown_path(csv), ec);
+    }
+  } remove_after{tmp};
   const bool hook_off = baseline || (o.retiming && bench_slowdown().first_timing_only);
   const std::string cmd = (hook_off ? "env -u NORMLAB_BENCH_SLOWDOWN " : "") + shell_quote(binary) +
                           " bench --suite " + shell_quote(o.suite) +
@@ -269,14 +278,11 @@ std::vector<BenchCase> child_round(const std::string& binary, bool baseline, con
                           shell_quote(tmp) + " >/dev/null 2>&1";
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
-    fs::remove(tmp);
     throw std::runtime_error(fmt::format("{}: its bench run failed (exit {}; it is run as `{}`, which needs a "
                                          "normlab that has bench --repeats and --filter)",
                                          binary, WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, cmd));
   }
-  auto cases = read_bench_csv(tmp);
-  fs::remove(tmp);
-  return cases;
+  return read_bench_csv(tmp);
 }
 
 // --baseline-binary: every round is two fresh processes, baseline and this
