@@ -164,7 +164,7 @@ void check_csv_outputs(const std::string& csv) {
     guard_store_file("--csv", path, "");
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) continue;
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(path, std::ios::binary);  // bounded: the header's bytes
     std::string first(head.size(), '\0');
     if (!in.read(first.data(), std::streamsize(first.size())) || first != head)
       throw ConfigError(fmt::format("--csv: {} exists and was not written by `normlab bench` (its first line is not "

@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <map>
 #include <optional>
@@ -87,8 +86,7 @@ void check_summary_trusted(const char* option, const std::string& dir) {
                                   "that `normlab claims` wrote)", option, dir));
   nlohmann::json m;
   try {
-    std::ifstream in(mf);
-    m = nlohmann::json::parse(in);
+    m = nlohmann::json::parse(read_file_capped(mf));
   } catch (const std::exception& e) {
     throw ConfigError(fmt::format("{} {}: {} cannot be read: {}", option, dir, mf, e.what()));
   }

@@ -18,6 +18,7 @@
 #include "cmd/subcommands.h"
 #include "core/errors.h"
 #include "core/parse_number.h"
+#include "core/read_file.h"
 #include "core/share_dir.h"
 #include "results/run_files.h"
 #include "sweep/experiment.h"
@@ -89,10 +90,11 @@ void run_slurm(SlurmOptions o) {
   nlohmann::json recorded;
   if (!o.resubmit.empty()) {  // the job's recorded settings, unless given again
     if (o.out.empty()) throw ConfigError("--resubmit needs --out DIR (the sweep directory of the job)");
-    std::ifstream in(o.out + job_file_rel);
-    if (!in) throw ConfigError(fmt::format("--resubmit: {}{} not found (was the job made by `normlab slurm`?)",
-                                           o.out, job_file_rel));
-    recorded = nlohmann::json::parse(in, nullptr, false);
+    std::error_code ec;
+    if (!std::filesystem::exists(o.out + job_file_rel, ec))
+      throw ConfigError(fmt::format("--resubmit: {}{} not found (was the job made by `normlab slurm`?)", o.out,
+                                    job_file_rel));
+    recorded = nlohmann::json::parse(read_file_capped(o.out + job_file_rel), nullptr, false);
     if (recorded.is_discarded()) throw ConfigError(fmt::format("{}{}: not valid JSON", o.out, job_file_rel));
     try {  // a field of another type is the file's fault, named as such (not a library's type_error)
       if (o.tasks == 0) o.tasks = recorded.value("tasks", 0);

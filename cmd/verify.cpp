@@ -19,13 +19,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "cmd/subcommands.h"
 #include "core/errors.h"
+#include "core/read_file.h"
 #include "results/csv_check.h"
 #include "sweep/manifest.h"
 #include "sweep/store.h"
@@ -39,10 +39,7 @@ namespace fs = std::filesystem;
 
 using Violations = std::vector<std::string>;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string slurp(const std::string& path) { return read_file_capped(path); }
 
 void add(Violations* v, Violations more) {
   for (auto& m : more) v->push_back(std::move(m));
@@ -148,8 +145,7 @@ Violations verify_store(const std::string& dir) {
   const std::string mfile = dir + "/manifest.json";
   nlohmann::json m;
   try {
-    std::ifstream in(mfile);
-    m = nlohmann::json::parse(in);
+    m = nlohmann::json::parse(read_file_capped(mfile));
   } catch (const std::exception& e) {
     return {fmt::format("{}: cannot be read: {}", mfile, e.what())};
   }
@@ -208,8 +204,7 @@ Violations verify_claims(const std::string& dir) {
   const std::string file = dir + "/claims.csv";
   if (fs::exists(dir + "/manifest.json")) {
     try {
-      std::ifstream in(dir + "/manifest.json");
-      const nlohmann::json m = nlohmann::json::parse(in);
+      const nlohmann::json m = nlohmann::json::parse(read_file_capped(dir + "/manifest.json"));
       add(&v, check_summary_checksums(dir, m, true));
     } catch (const std::exception& e) {
       v.push_back(fmt::format("{}/manifest.json: cannot be read: {}", dir, e.what()));

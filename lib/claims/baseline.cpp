@@ -7,13 +7,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "claims/verdict_files.h"
 #include "core/errors.h"
+#include "core/read_file.h"
 #include "tensor/blas_kernel.h"
 
 namespace normlab {
@@ -26,9 +26,10 @@ void warn_baseline_kernel(const std::string& dir, const std::vector<ClaimRule>& 
   const std::string now = blas_kernel().name;
   std::set<std::string> kernels;
   for (const auto& c : rules) {
-    std::ifstream in(dir + "/" + c.id + "/manifest.json");
-    if (!in) continue;
-    const auto m = nlohmann::json::parse(in, nullptr, false);
+    const std::string path = dir + "/" + c.id + "/manifest.json";
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) continue;
+    const auto m = nlohmann::json::parse(read_file_capped(path), nullptr, false);
     if (m.is_discarded()) continue;
     kernels.insert(m.contains("build") ? m["build"].value("blas_kernel", "unrecorded") : "unrecorded");
   }

@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "core/read_file.h"
 #include "results/csv_table.h"
 
 namespace normlab {
@@ -23,9 +23,10 @@ namespace {
 
 std::string read_profile(const std::string& dir) {
   const std::string path = dir + "/manifest.json";
-  std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("--beside: {} is missing (give a folder that `normlab claims` wrote)", path));
-  const auto m = nlohmann::json::parse(in, nullptr, false);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw ConfigError(fmt::format("--beside: {} is missing (give a folder that `normlab claims` wrote)", path));
+  const auto m = nlohmann::json::parse(read_file_capped(path), nullptr, false);
   if (m.is_discarded() || !m.is_object() || m.value("kind", "") != "claims" || !m.contains("identity") ||
       !m["identity"].is_object() || !m["identity"].contains("profile") || !m["identity"]["profile"].is_string())
     throw ConfigError(fmt::format("--beside: {} is not a claims store's manifest (expected kind \"claims\" and "

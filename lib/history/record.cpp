@@ -54,7 +54,7 @@ std::string Machine::id() const {
 
 Machine this_machine() {
   Machine m;
-  std::ifstream in("/proc/cpuinfo");
+  std::ifstream in("/proc/cpuinfo");  // bounded: /proc
   for (std::string line; std::getline(in, line);)
     if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
       m.cpu = line.substr(line.find(':') + 1);

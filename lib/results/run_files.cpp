@@ -174,7 +174,7 @@ void write_file_atomic(const std::string& path, const std::string& text) {
 bool write_file_if_changed(const std::string& path, const std::string& text) {
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == text.size() && !ec) {
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(path, std::ios::binary);  // bounded: text.size() bytes, after the size check
     std::string old(text.size(), '\0');
     if (in.read(old.data(), std::streamsize(old.size())) && old == text) return false;
   }

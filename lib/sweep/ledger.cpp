@@ -30,10 +30,10 @@ namespace fs = std::filesystem;
 
 namespace {
 nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return nullptr;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return nullptr;
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(read_file_capped(path));  // over the file cap: refused, not read whole
   } catch (const nlohmann::json::exception&) {
     return nullptr;  // a torn or foreign file: treated as absent
   }
@@ -41,8 +41,8 @@ nlohmann::json read_json(const std::string& path) {
 
 // --- process identity and liveness (shard_liveness) ---
 
-std::string first_line(const std::string& path) {
-  std::ifstream in(path);
+std::string first_line(const std::string& path) {  // a /proc file: short, read to its first newline
+  std::ifstream in(path);  // bounded: /proc
   std::string s;
   std::getline(in, s);
   return s;

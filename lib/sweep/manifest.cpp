@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
+#include "core/read_file.h"
 #include "data/dataset.h"
 #include "core/errors.h"
 #include "results/manifest.h"
@@ -48,8 +48,7 @@ void check_same_datasets(const std::string& option, const std::string& dir, cons
   const std::string path = dir + "/manifest.json";
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return;
-  std::ifstream in(path);
-  const nlohmann::json m = nlohmann::json::parse(in, nullptr, false);  // unreadable: the store guard's concern
+  const nlohmann::json m = nlohmann::json::parse(read_file_capped(path), nullptr, false);  // unparsable: the store guard's concern
   std::set<std::string> used;
   for (const auto& r : runs) used.insert(r.get("dataset"));
   for (const auto& [spec, was] : recorded_checksums(m)) {
@@ -64,11 +63,12 @@ void check_same_datasets(const std::string& option, const std::string& dir, cons
 }
 
 ManifestGrid read_manifest_grid(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("{}: no manifest (is this a sweep directory?)", path));
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw ConfigError(fmt::format("{}: no manifest (is this a sweep directory?)", path));
   ManifestGrid g;
+  const std::string text = read_file_capped(path);
   try {
-    g.json = nlohmann::json::parse(in);
+    g.json = nlohmann::json::parse(text);
     g.name = g.json.at("experiment").at("name").get<std::string>();
     g.grid_hash = g.json.at("grid_hash").get<std::string>();
     for (const auto& r : g.json.at("runs")) {

@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 
 #include "core/errors.h"
+#include "core/read_file.h"
 #include "core/sha256.h"
 #include "sweep/grid_change.h"
 
@@ -96,8 +96,7 @@ Held read_held(const fs::path& dir) {
   if (fs::exists(manifest, ec)) {
     h.results = true;
     try {
-      std::ifstream in(manifest);
-      h.id = identity_of(nlohmann::json::parse(in), manifest);
+      h.id = identity_of(nlohmann::json::parse(read_file_capped(manifest)), manifest);
     } catch (const std::exception& e) {
       h.unknown = fmt::format("a manifest.json that cannot be read ({})", e.what());
     }

@@ -17,12 +17,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/read_file.h"
 #include "core/sha256.h"
 #include "results/csv_table.h"
 #include "results/run_files.h"
@@ -49,12 +49,7 @@ const Kind kKinds[] = {{"curves", curves_header},
                        {"batchstats", batchstats_header},
                        {"runs", runs_header}};
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string slurp(const std::string& path) { return read_file_capped(path); }
 
 std::string sealed(const std::string& run_id, const std::string& content) {
   return content + kFooter + run_id + kNumerics + numerics_id() + kSum + sha256_hex(content) + "\n";
@@ -141,7 +136,9 @@ std::string foreign_row(const std::string& header, const std::string& rows, cons
 // "HEX  parts/ID.KIND.csv" lines; malformed (torn) lines are skipped.
 std::map<std::string, std::string> read_ledger(const std::string& path) {
   std::map<std::string, std::string> sums;
-  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return sums;
+  std::istringstream in(read_file_capped(path));
   std::string line;
   while (std::getline(in, line))
     if (line.size() > 66 && line.compare(64, 2, "  ") == 0 &&
@@ -208,7 +205,13 @@ std::optional<std::string> SweepDir::read_part(const std::string& run_id, const 
     *problem = "missing";
     return std::nullopt;
   }
-  const std::string text = slurp(p);
+  std::string text;
+  try {
+    text = slurp(p);
+  } catch (const ConfigError& e) {  // over the file cap (or unreadable): not a part this sweep wrote
+    *problem = e.what();
+    return std::nullopt;
+  }
   const bool sums = checks_ == PartChecks::full;
   std::optional<std::string> body =
       unseal(text, run_id, k->header(), sums, numerics_ == PartNumerics::this_build, problem);

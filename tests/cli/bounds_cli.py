@@ -289,6 +289,69 @@ def case_file_cap(tmp):
     has_all(p, ["NORMLAB_MAX_FILE_MB", "'x'", "whole number"], "bad cap")
 
 
+
+def case_file_cap_stores(tmp):
+    # The store's own files go through the cap too: a results folder is user-given
+    # input. Each file is made huge (sparse) in turn; every command that reads it
+    # refuses it by its size, at once, naming the file and the limit.
+    e1 = write(os.path.join(tmp, "e1.toml"), E1)
+    s = os.path.join(tmp, "s")
+    normlab(["sweep", e1, "--out", s, "-q"])
+    part = sorted(f for f in os.listdir(os.path.join(s, "parts")) if f.endswith(".runs.csv"))[0]
+    cap = ["3072 MiB", "limit of 1024 MiB", "NORMLAB_MAX_FILE_MB=3072"]
+
+    def huge(rel, commands):
+        path = os.path.join(s, rel)
+        saved = path + ".saved"
+        shutil.copyfile(path, saved)
+        with open(path, "r+b") as f:
+            f.truncate(3 << 30)
+        for args, code in commands:
+            p = normlab(args, expect=code)
+            text = p.stderr + p.stdout
+            for n in [rel.split("/")[-1], *cap]:
+                check(n in text, f"{rel}: {args}: '{n}' not in the output:\n{text}")
+            check(p.seconds < 5, f"{rel}: {args}: {p.seconds:.1f}s: read before refusing")
+        os.replace(saved, path)
+
+    t = os.path.join(tmp, "t")
+    huge("manifest.json", [(["sweep", e1, "--out", s], 2), (["status", s], 2), (["merge", s, "--out", t], 2),
+                           (["verify", s], 1)])
+    huge("ledger/parts.sha256", [(["sweep", e1, "--out", s], 2), (["status", s], 2), (["verify", s], 1)])
+    huge("ledger/shard-0-of-1.json", [(["sweep", e1, "--out", s], 2), (["status", s], 2)])
+    huge(f"parts/{part}", [(["verify", s], 1)])
+    normlab(["verify", s])
+    # A claims folder given to --beside, its manifest huge.
+    c = os.path.join(tmp, "c")
+    os.makedirs(c)
+    with open(os.path.join(c, "manifest.json"), "wb") as f:
+        f.truncate(3 << 30)
+    p = normlab(["claims", "--profile", "quick", "--only", "rnn-norm", "--evaluate-only", "--out", t, "--beside", c],
+                expect=2)
+    has_all(p, [os.path.join(c, "manifest.json"), *cap], "--beside")
+
+
+def case_file_readers(tmp):
+    # The class behind file-cap-stores: every file a command reads goes through
+    # read_file_capped. A std::ifstream anywhere else in lib/ or cmd/ must say on
+    # its line why its read is bounded ("// bounded: ..."), e.g. a /proc file or a
+    # read of a known number of bytes.
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    unbounded = []
+    for top in ("lib", "cmd"):
+        for root, _, files in os.walk(os.path.join(src, top)):
+            for name in files:
+                if not name.endswith((".cpp", ".h")) or name == "read_file.cpp":
+                    continue
+                path = os.path.join(root, name)
+                for no, line in enumerate(open(path, encoding="utf-8"), 1):
+                    if "std::ifstream" in line and "// bounded:" not in line:
+                        unbounded.append(f"{os.path.relpath(path, src)}:{no}: {line.strip()}")
+    check(not unbounded, "reads that bypass read_file_capped:\n" + "\n".join(unbounded))
+    # The scan sees the files (it cannot pass by reading nothing).
+    check(os.path.exists(os.path.join(src, "lib", "core", "read_file.cpp")), f"no sources under {src}")
+
+
 # --- 21: temporary names across hosts ----------------------------------------------------------
 
 def unshare_ok():
