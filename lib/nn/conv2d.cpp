@@ -277,18 +277,26 @@ void col2im_add(T* img, const T* col, const ConvGeom& g, const Im2colPlan& plan)
   }
 }
 
-std::optional<std::string> conv_isa_env_problem() {
+namespace {
+// NORMLAB_CONV_ISA, parsed in one place: "portable", "best" or unset (best);
+// anything else is a problem, refused at start-up (cmd/main.cpp).
+struct ConvIsaEnv {
+  bool portable = false;
+  std::optional<std::string> problem;
+};
+ConvIsaEnv conv_isa_env() {
   const char* e = std::getenv("NORMLAB_CONV_ISA");
-  if (!e || !*e || std::strcmp(e, "portable") == 0 || std::strcmp(e, "best") == 0) return std::nullopt;
-  return fmt::format("NORMLAB_CONV_ISA='{}' (allowed: portable, best; unset means best)", e);
+  if (!e || !*e || std::strcmp(e, "best") == 0) return {};
+  if (std::strcmp(e, "portable") == 0) return {true, std::nullopt};
+  return {false, fmt::format("NORMLAB_CONV_ISA='{}' (allowed: portable, best; unset means best)", e)};
 }
+}  // namespace
+
+std::optional<std::string> conv_isa_env_problem() { return conv_isa_env().problem; }
 
 bool conv_vector_supported() {
-  static const bool ok = [] {
-    const char* e = std::getenv("NORMLAB_CONV_ISA");
-    if (e && std::strcmp(e, "portable") == 0) return false;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
+  static const bool ok =
+      !conv_isa_env().portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
 }
 

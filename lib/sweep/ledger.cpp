@@ -79,15 +79,24 @@ long long seconds_since(const std::string& utc) {
   return (long long)(std::time(nullptr) - timegm(&tm));
 }
 
-int heartbeat_seconds() {
+// NORMLAB_HEARTBEAT_SECONDS, parsed in one place: whole seconds in [1, 86400], or
+// unset (kHeartbeatSeconds); anything else is a problem, refused at start-up
+// (heartbeat_env_problem, cmd/main.cpp), so the default below is never used for it.
+struct HeartbeatEnv {
+  int seconds = kHeartbeatSeconds;
+  std::optional<std::string> problem;
+};
+HeartbeatEnv heartbeat_env() {
   const char* v = std::getenv("NORMLAB_HEARTBEAT_SECONDS");
-  if (!v || !*v) return kHeartbeatSeconds;
+  if (!v || !*v) return {};
   try {
-    return int(parse_integer(v, 1, 86400, "NORMLAB_HEARTBEAT_SECONDS"));
-  } catch (const ConfigError&) {  // refused at start-up (heartbeat_env_problem); not reached
-    return kHeartbeatSeconds;
+    return {int(parse_integer(v, 1, 86400, "NORMLAB_HEARTBEAT_SECONDS")), std::nullopt};
+  } catch (const ConfigError& e) {
+    return {kHeartbeatSeconds, std::string(e.what()) + " (whole seconds between a shard's ledger updates)"};
   }
 }
+
+int heartbeat_seconds() { return heartbeat_env().seconds; }
 
 // A record as `status` and the manifest may trust it, or ConfigError naming the file.
 void check_record(const nlohmann::json& r, const std::string& file) {
@@ -127,16 +136,7 @@ std::string holder(const nlohmann::json& r) {
 }
 }  // namespace
 
-std::optional<std::string> heartbeat_env_problem() {
-  const char* v = std::getenv("NORMLAB_HEARTBEAT_SECONDS");
-  if (!v || !*v) return std::nullopt;
-  try {
-    parse_integer(v, 1, 86400, "NORMLAB_HEARTBEAT_SECONDS");
-  } catch (const ConfigError& e) {
-    return std::string(e.what()) + " (whole seconds between a shard's ledger updates)";
-  }
-  return std::nullopt;
-}
+std::optional<std::string> heartbeat_env_problem() { return heartbeat_env().problem; }
 
 ShardLedger::ShardLedger(const std::string& dir, int index, int count, const nlohmann::json& slurm) {
   const std::string ld = dir + "/ledger";
