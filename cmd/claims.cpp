@@ -770,14 +770,13 @@ void run_claims(const ClaimsOptions& o) {
     const std::string dir = out + "/" + c.rule.id;
     results.push_back(run_claim(o, c, dir, so, errors));
     spdlog::info("{}: {}", c.rule.id, verdict_text(results.back()));
-    // A report is drawn again only when its folder changed (or has none): --evaluate-only
-    // that changes nothing rewrites no file.
-    const bool redraw = c.rewritten || !fs::exists(dir + "/report.md");
-    if (!o.no_report && redraw) reports.push_back(std::async(std::launch::async, [dir] { return render_report(dir); }));
+    // report.py draws again only when its code or the folder's files changed since report.md
+    // was drawn (its stamp): --evaluate-only that changes nothing rewrites no file.
+    if (!o.no_report) reports.push_back(std::async(std::launch::async, [dir] { return render_report(dir); }));
   }
   for (auto& r : reports) r.get();
-  const bool summary_written = write_summary(out, me, o.profile, claims, results, kept, beside ? &*beside : nullptr);
-  if (!o.no_report && (summary_written || !fs::exists(out + "/report.html"))) render_report(out);  // forest.png: every cell of every claim
+  write_summary(out, me, o.profile, claims, results, kept, beside ? &*beside : nullptr);
+  if (!o.no_report) render_report(out);  // forest.png: every cell of every claim (when anything changed)
   std::printf("%-22s %s\n", "claim", "verdict");
   for (std::size_t i = 0; i < claims.size(); ++i)
     std::printf("%-22s %s\n", claims[i].rule.id.c_str(), verdict_text(results[i]).c_str());

@@ -22,8 +22,9 @@ bool render_report(const std::string& dir, const std::string& given) {
       return false;
     }
   }
-  // --html is report.py's (the self-contained page); another script gets DIR alone.
-  const std::string html = given.empty() ? " --html" : "";
+  // --html (the self-contained page) and --if-changed (nothing drawn when the report's stamp
+  // says its code and files are unchanged) are report.py's; another script gets DIR alone.
+  const std::string html = given.empty() ? " --html --if-changed" : "";
   const int rc = std::system(
       fmt::format("/usr/bin/python3 {}{} {} >/dev/null 2>&1", shell_quote(script), html, shell_quote(dir)).c_str());
   if (rc == 0) return true;

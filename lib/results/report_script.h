@@ -8,8 +8,9 @@
 
 namespace normlab {
 
-// Runs `/usr/bin/python3 SCRIPT --html DIR` (report.md, figures and the
-// self-contained report.html; a SCRIPT given by the caller gets DIR alone),
+// Runs `/usr/bin/python3 SCRIPT --html --if-changed DIR` (report.md, figures and
+// the self-contained report.html, drawn only when report.py's code or DIR's files
+// changed since they were; a SCRIPT given by the caller gets DIR alone),
 // both shell-quoted, with its output discarded. Returns true on
 // exit 0; otherwise logs a warning naming DIR and the exit code and returns false.
 // SCRIPT "" is normlab's own scripts/report.py, found beside the binary

@@ -55,9 +55,10 @@ def extra_pages(md_text, base_dir):
     return out
 
 
-def write_html(md_path, out_dir=None):
+def write_html(md_path, out_dir=None, stamp=None):
     """Converts MD_PATH (report.md or claims.md) to OUT_DIR/report.html (default: beside
-    it); returns the path. Figures are read from the Markdown file's folder."""
+    it), ending in STAMP's comment when given (cli.report_stamp); returns the path. Figures
+    are read from the Markdown file's folder."""
     try:
         import markdown
     except ImportError:
@@ -80,6 +81,8 @@ def write_html(md_path, out_dir=None):
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+    if stamp:
+        page += f"<!-- report stamp: {stamp} -->\n"
     path = os.path.join(out_dir or base, "report.html")
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

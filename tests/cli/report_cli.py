@@ -245,6 +245,52 @@ def case_partial(tmp):
     check("partial" in p.stderr, "no partial warning on stderr")
 
 
+
+def case_stamp(tmp):
+    # report.md ends in the stamp of what drew it; --if-changed draws nothing when the
+    # code and the folder's files are those of the stamp, and draws again when either
+    # changed, or a figure it shows is gone. The report names no machine path.
+    d = sweep(tmp, SMALL, "small")
+    md_path = os.path.join(d, "report.md")
+
+    def draw(*extra):
+        p = report([d, "--if-changed", *extra])
+        return "up to date" not in p.stdout
+
+    check(draw(), "first report: not drawn")
+    md = open(md_path).read()
+    check(re.search(r"<!-- report stamp: [0-9a-f]{64} -->", md), "report.md has no stamp")
+    named = lambda text: re.search(re.escape(os.path.abspath(d)) + r"[`/ ]", text)  # noqa: E731 (not small.toml)
+    check(not named(md), "report.md names the machine's folder path")
+    check("from this folder's CSVs" in md, "report.md does not say where its numbers come from")
+    before = os.stat(md_path).st_mtime_ns
+    check(not draw(), "unchanged folder and code: drawn again")
+    check(os.stat(md_path).st_mtime_ns == before, "unchanged: report.md rewritten")
+    # A changed input file.
+    rewrite(os.path.join(d, "manifest.json"), lambda t: t + " ")
+    check(draw(), "manifest.json changed: not drawn again")
+    # A figure removed.
+    fig = re.findall(r"\]\(([\w.-]+\.png)\)", open(md_path).read())
+    check(fig, "the report shows no figure")
+    os.remove(os.path.join(d, fig[0]))
+    check(draw(), f"{fig[0]} removed: not drawn again")
+    check(os.path.exists(os.path.join(d, fig[0])), f"{fig[0]} not drawn")
+    check(not draw(), "unchanged again: drawn")
+    # Another page (--html) is another stamp.
+    check(draw("--html"), "--html: not drawn")
+    # Changed code: a copy of the scripts with one module's comment changed.
+    code = os.path.join(tmp, "code")
+    shutil.copytree(os.path.dirname(REPORT), code, ignore=shutil.ignore_patterns("__pycache__"))
+    rewrite(os.path.join(code, "normlab_report", "figures.py"), lambda t: t + "\n# changed\n")
+    p = subprocess.run([os.path.join(code, "report.py"), d, "--if-changed", "--html"], capture_output=True, text=True)
+    check(p.returncode == 0 and "up to date" not in p.stdout, f"changed code: not drawn again\n{p.stdout}{p.stderr}")
+    # A report written elsewhere names the folder relative to itself.
+    out = os.path.join(tmp, "elsewhere", "r")
+    report([d, "--out", out])
+    md = open(os.path.join(out, "report.md")).read()
+    check("from `../../small`" in md and not named(md), "--out: the folder is not named relative to the report")
+
+
 def expect_error(args, *needles):
     p = report(args, expect=1)
     check(p.returncode == 2, f"exit {p.returncode}, expected 2 for bad input {args}:\n{p.stderr}")
