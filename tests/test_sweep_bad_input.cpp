@@ -313,7 +313,9 @@ TEST_CASE("sweep: bad input: a value or seed listed twice is refused, not traine
   for (const auto& c : cases) {
     const std::string body = c.body;
     CAPTURE(body);
-    const auto f = fail(d, body, ExperimentOptions{.profile = body.find("profile") != std::string::npos ? "quick" : ""});
+    ExperimentOptions o;
+    o.profile = body.find("profile") != std::string::npos ? "quick" : "";
+    const auto f = fail(d, body, o);
     CAPTURE(f.message);
     CHECK(f.has(c.message));
     CHECK(f.has("(allowed: list each"));

@@ -140,6 +140,40 @@ TEST_CASE("sweep: [[include]] adds combinations after the grid, other axes expan
   }
 }
 
+TEST_CASE("sweep: an [[exclude]] row that excludes no run under any profile is refused") {
+  ScratchDir d("sweep-grid-exclude-nothing");
+  const std::string grid = std::string(kData) + "norm = [\"batch\", \"layer\"]\nlr = [0.1, 0.2]\n";
+  const std::string full = "[profile.full]\nlr = [0.1, 0.2, 0.0003]\n";
+  auto refused = [&](const std::string& text, const ExperimentOptions& o) {
+    try {
+      load(d, text, o);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  // No profile lists the value: refused with the row's position and the profiles asked.
+  for (const std::string& row : {std::string("[[exclude]]\nlr = 0.5\n"),                    // a value no list has
+                                 std::string("[[exclude]]\nnorm = \"group\"\nlr = 0.1\n"),  // a pair never together
+                                 std::string("[[exclude]]\nnorm = \"layer\"\nlr = 0.0003\n") + full +
+                                     "norm = \"batch\"\n"}) {  // both values, never in one profile's grid
+    CAPTURE(row);
+    const std::string m = refused(grid + row, {});
+    CHECK(m.find("[[exclude]] excludes no run, under any profile of this file") != std::string::npos);
+    CHECK(m.find("exp.toml:") != std::string::npos);
+  }
+  // A row for another profile's values (batch-size's lr 0.0003 for the full profile alone) is
+  // kept: under no profile, under the profile that has them, and with --set narrowing the grid.
+  const std::string for_full = grid + "[[exclude]]\nnorm = \"layer\"\nlr = 0.0003\n" + full;
+  CHECK(refused(for_full, {}).empty());
+  ExperimentOptions o;
+  o.profile = "full";
+  CHECK(load(d, for_full, o).runs.size() == 2 * 3 - 1);
+  o.profile = "";
+  o.sets = {{"norm", "batch"}};
+  CHECK(refused(for_full, o).empty());
+}
+
 TEST_CASE("sweep: --set overrides a key, applied last") {
   ScratchDir d("sweep-grid-set");
   const std::string grid = std::string(kData) +

@@ -271,6 +271,53 @@ std::vector<std::string> repeated_trainings(const Experiment& ex, const std::map
 
 }  // namespace
 
+namespace {
+
+// Rows of [[exclude]] that exclude no combination of the file's own grid under any of
+// its profiles (nor without one): refused with their positions. A row that matches
+// nothing under the profile (or --set) in use may be there for another profile (e.g.
+// an lr only the full profile lists), so the other expansions are asked first; an
+// expansion that fails for another reason tells nothing and is skipped.
+std::vector<std::string> excludes_without_effect(const std::string& text, const std::string& path,
+                                                 const ExperimentOptions& opt,
+                                                 const std::vector<std::pair<Axes, std::string>>& excludes,
+                                                 std::vector<bool> hits) {
+  if (opt.exclude_hits) {
+    *opt.exclude_hits = hits;
+    return {};
+  }
+  if (std::all_of(hits.begin(), hits.end(), [](bool h) { return h; })) return {};
+  const toml::table tbl = parse_toml_text(text, path);
+  std::vector<std::string> profiles = {""};
+  if (const auto* all = tbl["profile"].as_table())
+    for (const auto& [k, v] : *all) profiles.push_back(std::string(k.str()));
+  for (const auto& name : profiles) {
+    if (name == opt.profile && opt.sets.empty()) continue;  // this expansion is the one just made
+    std::vector<bool> h;
+    ExperimentOptions o;
+    o.profile = name;
+    o.max_runs = opt.max_runs;
+    o.exclude_hits = &h;
+    try {
+      parse_experiment(text, path, o);
+    } catch (const ConfigError&) {
+      continue;
+    }
+    for (std::size_t i = 0; i < hits.size() && i < h.size(); ++i) hits[i] = hits[i] || h[i];
+  }
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < excludes.size(); ++i)
+    if (!hits[i])
+      problems.push_back(fmt::format("{}: [[exclude]] excludes no run, under any profile of this file ({}): no "
+                                     "combination of the grid has all of its values (allowed: remove the row, or "
+                                     "give values the grid has)", excludes[i].second,
+                                     profiles.size() == 1 ? "it has none" :
+                                     fmt::format("none, {}", fmt::join(profiles.begin() + 1, profiles.end(), ", "))));
+  return problems;
+}
+
+}  // namespace
+
 Experiment load_experiment(const std::string& path, const ExperimentOptions& opt) {
   return parse_experiment(read_text_file(path), path, opt);
 }
@@ -488,18 +535,20 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
     }
   }
   std::vector<bool> include_adds(includes.size(), false);  // a row that adds no run is refused below
+  std::vector<bool> exclude_hits(excludes.size(), false);  // likewise a row that excludes nothing (in any profile)
   auto excluded = [&](const std::map<std::string, Value>& c) {
-    for (const auto& [ex_axes, where] : excludes) {
+    bool out = false;
+    for (std::size_t i = 0; i < excludes.size(); ++i) {
       bool all = true;
-      for (const auto& [k, vals] : ex_axes) {
+      for (const auto& [k, vals] : excludes[i].first) {
         auto it = c.find(k);
         bool any = false;
         for (const auto& v : vals) any = any || (it != c.end() && it->second.text == v.text);
         all = all && any;
       }
-      if (all) return true;
+      if (all) exclude_hits[i] = out = true;
     }
-    return false;
+    return out;
   };
 
   std::set<std::string> seen, messages;
@@ -562,6 +611,7 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
       problems.push_back(fmt::format("{}: [[include]] adds no run: each run it gives is in the grid already, or "
                                      "excluded (allowed: remove the row, or give values the grid lacks)",
                                      includes[i].second));
+  if (problems.empty()) problems = excludes_without_effect(text, path, opt, excludes, exclude_hits);
   if (problems.empty()) problems = repeated_trainings(ex, given);
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
   if (ex.runs.empty()) throw ConfigError(fmt::format("{}: the experiment expands to no runs", path));

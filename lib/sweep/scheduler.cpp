@@ -117,8 +117,8 @@ double cost_with(const TrainSpec& spec, const std::function<std::pair<double, do
     const double count = double(spec.eval_count > 0 ? spec.eval_count : kDefaultEvalCount);
     const double every = spec.eval_every > 0 ? double(spec.eval_every) : std::max(1.0, std::floor(T / count));
     const double evals = 2 + std::floor(T / every);
-    // Images one evaluation reads from a split of `count` under a cap (0: no cap), as evaluate() does.
-    auto part = [](double count, int cap) { return cap > 0 ? std::min(count, double(cap)) : count; };
+    // Images one evaluation reads from a split of `size` under a cap (0: no cap), as evaluate() does.
+    auto part = [](double size, int cap) { return cap > 0 ? std::min(size, double(cap)) : size; };
     const double val = part(data->val.count(), spec.eval_subset);
     const double rest = part(n, spec.eval_train) + part(data->test.count(), spec.eval_subset);
     // eval-between = val: test and the training subset at step 0 and T only
