@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "bench/bench_csv.h"
@@ -125,9 +126,33 @@ std::string show_value(const Series& s, double v) {
 // scripts/history_plot.py beside the binary (core/share_dir.h), whatever the working folder.
 std::string plot_script() { return share_file("scripts/history_plot.py"); }
 
+constexpr const char* kSeriesHeader = "series,kind,index,commit,date,value\n";
+
+// --plots DIR is written only when it is missing, empty, or a folder an earlier
+// `history show --plots` wrote (its series.csv opens with this command's header):
+// its files (series.csv, steps.csv, a PNG per series) would replace a user's or a
+// store's files of the same names.
+void guard_plots_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  if (!fs::is_directory(dir, ec)) throw ConfigError(fmt::format("--plots: {} exists and is not a folder", dir));
+  if (fs::directory_iterator(dir, ec) == fs::directory_iterator()) return;
+  const std::string series = dir + "/series.csv";
+  std::string head;
+  if (fs::is_regular_file(series, ec)) {
+    std::ifstream in(series, std::ios::binary);  // bounded: the header's bytes
+    head.resize(std::string(kSeriesHeader).size());
+    if (!in.read(head.data(), std::streamsize(head.size()))) head.clear();
+  }
+  if (head != kSeriesHeader)
+    throw ConfigError(fmt::format("--plots: {} holds files that `normlab history show --plots` did not write (no "
+                                  "series.csv of its own); the plots would replace files of the same names. Give "
+                                  "an empty or new folder", dir));
+}
+
 // series.csv (one row per point) and steps.csv for scripts/history_plot.py.
 void write_plot_data(const std::string& dir, const std::vector<Series>& all, const std::vector<SeriesSummary>& sums) {
-  std::string pts = "series,kind,index,commit,date,value\n", st = "series,commit,size,confidence,regression\n";
+  std::string pts = kSeriesHeader, st = "series,commit,size,confidence,regression\n";
   for (std::size_t i = 0; i < all.size(); ++i) {
     const auto& s = all[i];
     const char* kind = s.kind == SeriesKind::speed ? "speed" : "claim";
@@ -147,7 +172,10 @@ void write_plot_data(const std::string& dir, const std::vector<Series>& all, con
 void run_show(const ShowOptions& o) {
   if (!(o.threshold >= 0 && o.threshold <= 100))
     throw ConfigError(fmt::format("--threshold: {} (allowed: a fraction >= 0, e.g. 0.05 for 5% slower)", o.threshold));
-  if (!o.plots.empty()) prepare_out_dir("--plots", o.plots);
+  if (!o.plots.empty()) {
+    guard_plots_dir(o.plots);
+    prepare_out_dir("--plots", o.plots);
+  }
   const auto records = read_history(o.history);
   if (records.empty())
     throw ConfigError(fmt::format("--history: {} holds no records (make them with `normlab history record`)", o.history));

@@ -179,6 +179,18 @@ def case_show_step(tmp):
     check("commit c0012" in p.stderr and "norm/x" in p.stderr, f"exit message lacks the commit:\n{p.stderr}")
     pngs = glob.glob(os.path.join(plots, "*.png"))
     check(len(pngs) == 2, f"expected 2 PNGs, got {pngs}")
+    # Its own folder is written again; a folder with other files (a sweep's, a user's) is refused
+    # before anything changes, and so is a file.
+    normlab(["history", "show", "--history", hist, "--plots", plots, "--recent", "4"], expect=1)
+    for name, content in [("notes.md", "mine\n"), ("series.csv", "x,y\n1,2\n")]:
+        other = os.path.join(tmp, "other-" + name)
+        os.makedirs(other)
+        with open(os.path.join(other, name), "w") as f:
+            f.write(content)
+        refused(["history", "show", "--history", hist, "--plots", other], "--plots: " + other)
+        check(os.listdir(other) == [name] and open(os.path.join(other, name)).read() == content,
+              f"{other}: changed by a refused --plots")
+    refused(["history", "show", "--history", hist, "--plots", os.path.join(other, name)], "is not a folder")
     normlab(["history", "show", "--history", hist, "--recent", "2"], expect=0)
     normlab(["history", "show", "--history", hist, "--case", "flat", "--recent", "16"], expect=0)
     refused(["history", "show", "--history", hist, "--case", "nosuch"], "--case 'nosuch'")
