@@ -314,10 +314,14 @@ def case_slowdown_real(tmp):
     interleaved (--baseline-binary, 8 rounds of one process each). Unflagged on a
     machine noisier than NOISE_ENVELOPE (its repeats' spread), it reports itself
     skipped, as aa-real does."""
-    slow = {"NORMLAB_BENCH_SLOWDOWN": "norm/bn-fwd/128x1024=20"}
+    # TMPDIR: a folder of its own, so that what the rounds leave in it is seen.
+    scratch = os.path.join(tmp, "scratch")
+    os.makedirs(scratch)
+    slow = {"NORMLAB_BENCH_SLOWDOWN": "norm/bn-fwd/128x1024=20", "TMPDIR": scratch}
     out = os.path.join(tmp, "slow.csv")
     p = normlab(TINY + ["--repeats", "8", "--baseline-binary", BIN, "--tolerance", "0.05", "--csv", out],
                 expect=None, env=slow)
+    check(os.listdir(scratch) == [], f"the interleaved rounds left files in TMPDIR: {os.listdir(scratch)}")
     within = repeat_noise([out]) if os.path.exists(out) else 0.0
     if p.returncode == 0 and within > NOISE_ENVELOPE:
         print(f"SKIP: the 20% slowdown went unflagged on a machine whose timing noise ({within:.3f}) is outside the "
