@@ -16,6 +16,20 @@ TEST_CASE("numerics: the compiled ISA's token lists the extensions that change r
   CHECK(compiled_isa_token(true, true, true, true) == "+avx512f+avx2+fma");
 }
 
+TEST_CASE("numerics: the compiler is named when it is not the reference (GCC 12.2.0)") {
+  CHECK(compiler_token(false, 12, 2, 0) == "");
+  CHECK(compiler_token(false, 12, 3, 0) == "+gcc12.3.0");
+  CHECK(compiler_token(false, 13, 2, 0) == "+gcc13.2.0");
+  CHECK(compiler_token(true, 12, 2, 0) == "+clang12.2.0");  // clang's own numbers, never the reference
+  CHECK(compiler_token(true, 14, 0, 6) == "+clang14.0.6");
+#if defined(__clang__)
+  const std::string mine = compiler_token(true, __clang_major__, __clang_minor__, __clang_patchlevel__);
+#else
+  const std::string mine = compiler_token(false, __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#endif
+  CHECK(numerics_id().find(std::to_string(kNumericsVersion) + compiled_isa() + mine + "-") == 0);
+}
+
 TEST_CASE("numerics: the id is the version, this build's ISA, the BLAS and its kernel") {
   // This test is compiled with the library's flags, so its isa_here is the library's.
   const std::string isa = compiled_isa_token(isa_here::avx, isa_here::avx2, isa_here::fma, isa_here::avx512f);

@@ -26,8 +26,24 @@ std::string compiled_isa() {
   return compiled_isa_token(isa_here::avx, isa_here::avx2, isa_here::fma, isa_here::avx512f);
 }
 
+std::string compiler_token(bool clang, int major, int minor, int patch) {
+  if (!clang && major == 12 && minor == 2 && patch == 0) return "";
+  return fmt::format("+{}{}.{}.{}", clang ? "clang" : "gcc", major, minor, patch);
+}
+
+namespace {
+std::string this_compiler() {
+#if defined(__clang__)
+  return compiler_token(true, __clang_major__, __clang_minor__, __clang_patchlevel__);
+#else
+  return compiler_token(false, __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#endif
+}
+}  // namespace
+
 std::string numerics_id() {
-  std::string id = fmt::format("{}{} {} {}", kNumericsVersion, compiled_isa(), build_stamp().blas, blas_kernel().name);
+  std::string id = fmt::format("{}{}{} {} {}", kNumericsVersion, compiled_isa(), this_compiler(), build_stamp().blas,
+                               blas_kernel().name);
   for (char& c : id) c = c == ' ' ? '-' : char(std::tolower(static_cast<unsigned char>(c)));
   return id;
 }

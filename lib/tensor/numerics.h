@@ -11,6 +11,10 @@
 //                     the compiler's vectorized loops and of Eigen's packet math, and
 //                     fused multiply-adds, change result bytes (measured: a cnn-small run
 //                     built with -mavx2 -mfma -ffp-contract=off moved from step 100 on)
+//   the compiler      another compiler (or version) than the reference, Debian 12's
+//                     GCC 12.2.0, schedules and contracts the same source differently;
+//                     named only when it is not the reference, so that ids recorded by
+//                     reference builds before the compiler was part of the id still match
 // A sweep folder's parts record the numerics of the build that computed them
 // (sweep/sweep_dir.h), and a part with other numerics is not trusted: the run is
 // computed again, so one folder never mixes two arithmetics in one comparison.
@@ -25,9 +29,13 @@ namespace normlab {
 // (nn/conv_gather.h) instead of im2col + OpenBLAS.
 inline constexpr int kNumericsVersion = 5;
 
-// "V[+ISA...]-LIBRARY-VERSION-KERNEL", e.g. "5-openblas-0.3.21-haswell" (the default
-// build) or "5+avx2+fma-openblas-0.3.21-haswell": lower case, no spaces.
+// "V[+ISA...][+COMPILER]-LIBRARY-VERSION-KERNEL", e.g. "5-openblas-0.3.21-haswell" (the
+// default build) or "5+avx2+fma+clang14.0.6-openblas-0.3.21-haswell": lower case, no spaces.
 std::string numerics_id();
+
+// "" for the reference compiler (GCC 12.2.0, not clang), else "+gccMAJOR.MINOR.PATCH" or
+// "+clangMAJOR.MINOR.PATCH".
+std::string compiler_token(bool clang, int major, int minor, int patch);
 
 // The ISA tokens of a build compiled with these extensions, in this order: "+avx512f",
 // "+avx2" (or "+avx" without AVX2), "+fma"; "" for none (x86-64's baseline).
