@@ -155,6 +155,9 @@ void run_sweep_cmd(const SweepCliOptions& o) {
   const std::string started = utc_now();
   // Written first too (finished empty), so `normlab status` can read the grid mid-sweep.
   auto manifest = sweep_manifest(ex, eo, started, "");
+  // Shards that start at once each pass check_same_datasets before either has written
+  // the manifest: each records its data in its ledger record, then compares.
+  if (so.shard_count > 1) ledger.record_data(recorded_checksums(manifest));
   manifest.update(store_fields(me));
   manifest["shards"] = read_ledgers(out);
   write_file_atomic(out + "/manifest.json", manifest.dump(2) + "\n");

@@ -205,6 +205,38 @@ ShardLedger::~ShardLedger() {
   if (dir_fd_ >= 0) ::close(dir_fd_);
 }
 
+void ShardLedger::record_data(const std::map<std::string, std::string>& data) {
+  std::string me;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rec_["data"] = data;
+    me = rec_.value("shard", "");
+    write_file_atomic(path_, rec_.dump(2) + "\n");
+  }
+  const std::string dir = fs::path(path_).parent_path().parent_path().string();
+  for (const auto& r : read_ledgers(dir)) {
+    if (r.value("shard", "") == me || !r.contains("data") || !r["data"].is_object()) continue;
+    if (shard_liveness(r) != "running") continue;  // a finished shard's data is in the manifest, checked before
+    for (const auto& [spec, sum] : data) {
+      const auto it = r["data"].find(spec);
+      if (it == r["data"].end() || !it->is_string() || it->get<std::string>() == sum) continue;
+      std::error_code ec;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      if (beat_.joinable()) beat_.join();
+      fs::remove(path_, ec);  // this shard never ran
+      throw ConfigError(fmt::format(
+          "--out: {}: shard {} ({}) is training on dataset '{}' with checksum {} now; this shard's data has "
+          "checksum {} (its files differ on this machine), and runs on other data would be mixed into one "
+          "folder. Give every shard the same data files", dir, r.value("shard", "?"), holder(r), spec,
+          it->get<std::string>(), sum));
+    }
+  }
+}
+
 void ShardLedger::finish(int signal, const std::vector<std::string>& abandoned) {
   std::lock_guard<std::mutex> lock(mu_);
   rec_["state"] = signal ? "interrupted" : "finished";

@@ -8,7 +8,8 @@
 //                        array_task_id, restart_count } or null,
 //                        "abandoned": [run ids stopped midway by the last interruption],
 //                        "proc": { "boot_id", "pid_ns", "start_ticks" } (identifies the
-//                        process beyond its PID, see shard_liveness) }
+//                        process beyond its PID, see shard_liveness),
+//                        "data": { dataset spec: checksum } of the data it trains on }
 //                      While the sweep runs, a heartbeat thread rewrites "updated" every
 //                      kHeartbeatSeconds (NORMLAB_HEARTBEAT_SECONDS overrides it), during
 //                      runs as well as between them.
@@ -18,6 +19,7 @@
 //                        may share a directory; two writers of the same runs may not.
 #include <nlohmann/json.hpp>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,6 +47,12 @@ class ShardLedger {
   ShardLedger(const ShardLedger&) = delete;
   ShardLedger& operator=(const ShardLedger&) = delete;
 
+  // Records the data this shard trains on ({spec: checksum}), then compares it with
+  // every other shard of DIR that is running now: throws ConfigError naming the
+  // dataset, both checksums and the other shard when one trains on other data, and
+  // then removes this shard's record (it never ran). Written before it reads, so of
+  // two shards that start at once on different data, at most one goes on.
+  void record_data(const std::map<std::string, std::string>& data);
   // Records the end: signal 0 -> "finished", else "interrupted" with the runs abandoned.
   void finish(int signal, const std::vector<std::string>& abandoned);
   const nlohmann::json& record() const { return rec_; }

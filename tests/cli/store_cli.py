@@ -244,6 +244,51 @@ def case_data_changed(tmp):
     verify_ok(s)
 
 
+
+def case_data_concurrent_shards(tmp):
+    """Two shards that start at once on different data both pass the manifest's data check
+    (neither has written it yet). Each records its data in its ledger record before it
+    compares, so the later one is refused: exit 2 naming the running shard and both
+    checksums, its own record removed. A shard whose process is gone is not in the way."""
+    import signal
+    data, s = os.path.join(tmp, "idx"), os.path.join(tmp, "S")
+    write_idx(data, 0)
+    exp = write(os.path.join(tmp, "e.toml"), E1.replace(f'"{BL}"', f'"idx:{data}"').replace("steps = 5", "steps = 2000000"))
+    rec0 = os.path.join(s, "ledger", "shard-0-of-2.json")
+    first = subprocess.Popen([BIN, "sweep", exp, "--out", s, "--shard", "0/2", "--jobs", "1", "-q"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):  # its record holds its data, and its manifest is written
+            if os.path.exists(rec0) and os.path.exists(os.path.join(s, "manifest.json")):
+                try:
+                    if "data" in json.load(open(rec0)):
+                        break
+                except ValueError:
+                    pass
+            time.sleep(0.05)
+        check("data" in json.load(open(rec0)), "shard 0 recorded no data")
+        os.remove(os.path.join(s, "manifest.json"))  # the moment before it was written
+        write_idx(data, 1)
+        p = refused(["sweep", exp, "--out", s, "--shard", "1/2"], "shard 0/2", "is training on", f"idx:{data}",
+                    "Give every shard the same data")
+        check(p.stderr.count("checksum") >= 2, f"both checksums should be named:\n{p.stderr}")
+        check(not os.path.exists(os.path.join(s, "ledger", "shard-1-of-2.json")),
+              "the refused shard left a ledger record")
+        check(first.poll() is None, "the running shard stopped")
+    finally:
+        first.send_signal(signal.SIGKILL)  # gone without a word: its record still says running
+        first.wait()
+    # The dead shard's runs set aside (so that a short grid may write here); its record stays.
+    for f in ["manifest.json", "parts"]:
+        if os.path.isdir(os.path.join(s, f)):
+            shutil.rmtree(os.path.join(s, f))
+        elif os.path.exists(os.path.join(s, f)):
+            os.remove(os.path.join(s, f))
+    check(json.load(open(rec0))["state"] == "running", "the killed shard's record should still say running")
+    short = write(os.path.join(tmp, "short.toml"), E1.replace(f'"{BL}"', f'"idx:{data}"'))
+    normlab(["sweep", short, "--out", s, "--shard", "1/2", "-q"])  # not refused for a dead shard's data
+
+
 def case_force_new_slash(tmp):
     """--force-new --out D/ (trailing slash) starts over beside D, in D-2, not inside D."""
     d = os.path.join(tmp, "D")
