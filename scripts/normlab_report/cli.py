@@ -66,6 +66,20 @@ def up_to_date(out, stamp, html, stamped="report.md"):
         and all(os.path.exists(os.path.join(out, f)) for f in figures)
 
 
+STORE_FILES = ("manifest.json", "runs.csv", "claims.csv", "timings.csv")
+
+
+def check_out(sweep_dir, out):
+    """--out must not be another results folder: its report.md and figures (drawn from its
+    own CSVs) would be replaced by this folder's."""
+    if out is None or os.path.abspath(out) == os.path.abspath(sweep_dir):
+        return
+    held = [f for f in STORE_FILES if os.path.exists(os.path.join(out, f))]
+    if held:
+        raise ReportError(f"--out {out}: a results folder of its own (it holds {', '.join(held)}); its report and "
+                          f"figures would be replaced by those of {sweep_dir}. Give a folder that holds no results")
+
+
 def open_sweep(sweep_dir, out):
     """The sweep, read and annotated, and whether it is a timing sweep (timings.csv and
     no runs.csv)."""
@@ -99,6 +113,11 @@ def main(argv=None):
                          "files (its stamp matches)")
     args = ap.parse_args(argv)
     p = lambda f: os.path.join(args.sweep_dir, f)  # noqa: E731
+    try:
+        check_out(args.sweep_dir, args.out)
+    except ReportError as e:
+        print(f"report.py: error: {e}", file=sys.stderr)
+        return 2
     if os.path.exists(p("claims.csv")) and not os.path.exists(p("runs.csv")):
         # A claims directory: the forest plot of every cell, from claims.csv.
         out = args.out or args.sweep_dir

@@ -289,6 +289,14 @@ def case_stamp(tmp):
     report([d, "--out", out])
     md = open(os.path.join(out, "report.md")).read()
     check("from `../../small`" in md and not named(md), "--out: the folder is not named relative to the report")
+    # --out another results folder: refused, its report untouched.
+    other = sweep(tmp, SMALL.replace("report-small", "other"), "other")
+    report([other])
+    before = open(os.path.join(other, "report.md")).read()
+    p = report([d, "--out", other], expect=1)
+    check(p.returncode == 2 and "a results folder of its own" in p.stderr and "manifest.json" in p.stderr,
+          f"--out another results folder: exit {p.returncode}\n{p.stderr}")
+    check(open(os.path.join(other, "report.md")).read() == before, "the other folder's report.md changed")
 
 
 def expect_error(args, *needles):
