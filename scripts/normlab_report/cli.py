@@ -31,7 +31,15 @@ CODE_DIR = os.path.dirname(os.path.abspath(__file__))
 def report_stamp(sweep_dir, out, html):
     """SHA-256 of what a report is drawn from: this package's code (and report.py), every
     CSV, JSON and Markdown file at the top of SWEEP_DIR except the report itself, where it
-    is written and whether it has a page. Equal stamps draw the same report."""
+    is written and whether it has a page. Equal stamps draw the same report. None when a
+    file cannot be read (the report then says why, as it would without a stamp)."""
+    try:
+        return stamp_of(sweep_dir, out, html)
+    except OSError:
+        return None
+
+
+def stamp_of(sweep_dir, out, html):
     h = hashlib.sha256()
 
     def add(label, path):
