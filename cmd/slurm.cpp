@@ -24,6 +24,8 @@
 #include "sweep/experiment.h"
 #include "sweep/scheduler.h"
 #include "sweep/slurm_script.h"
+#include "sweep/manifest.h"
+#include "sweep/store.h"
 
 namespace normlab::cmd {
 
@@ -153,7 +155,22 @@ void run_slurm(SlurmOptions o) {
     shards = parse_shard_list(o.resubmit, o.tasks);
 
   check_slurm_job(job);  // nothing written yet: exit 2 here, not on the cluster
+  // --out as the sweep will find it: the same store guard and data check, here, before the
+  // scripts are written into it (not on the cluster, after the jobs were queued).
+  guard_store("--out", job.out, StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs), false, false);
+  check_same_datasets("--out", job.out, ex.runs);
   const std::string sd = job.out + "/slurm";
+  if (recorded.is_null()) {  // another grid's job in this folder: its scripts would be replaced
+    std::error_code ec;
+    if (std::filesystem::exists(job.out + job_file_rel, ec)) {
+      const auto other = nlohmann::json::parse(read_file_capped(job.out + job_file_rel), nullptr, false);
+      const std::string grid = other.is_object() ? other.value("grid_hash", "") : "";
+      if (grid != ex.grid_hash)
+        throw ConfigError(fmt::format("--out: {}{} is the job of another grid ({}; this one is {}): its scripts "
+                                      "would be replaced. Give another --out, or --resubmit its shards",
+                                      job.out, job_file_rel, grid.empty() ? "unreadable" : grid, ex.grid_hash));
+    }
+  }
   fs::create_directories(sd + "/logs");
   if (recorded.is_null())
     write_file_atomic(sd + "/job.json",

@@ -173,7 +173,8 @@ nlohmann::json store_fields(const StoreIdentity& id) {
   return {{"kind", to_string(id.kind)}, {"identity", ident}};
 }
 
-void guard_store(const std::string& option, const std::string& dir, const StoreIdentity& me, bool force) {
+void guard_store(const std::string& option, const std::string& dir, const StoreIdentity& me, bool force,
+                 bool offers_force) {
   if (force) return;
   const Held h = read_held(fs::path(store_path(dir)));
   if (!h.results) return;
@@ -184,8 +185,8 @@ void guard_store(const std::string& option, const std::string& dir, const StoreI
                            : me.kind == StoreKind::claims ? std::string("`claims`")
                                                           : fmt::format("a {} of '{}'", to_string(me.kind), me.name);
   throw ConfigError(fmt::format("{}: {} already holds {} ({}); {} would replace its CSVs and manifest.json. Choose "
-                                "another {}, or pass --force to write there anyway",
-                                option, dir, what, why, mine, option));
+                                "another {}{}", option, dir, what, why, mine, option,
+                                offers_force ? ", or pass --force to write there anyway" : ""));
 }
 
 void guard_store_file(const std::string& option, const std::string& file, const std::string& out) {

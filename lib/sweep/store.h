@@ -72,8 +72,10 @@ std::vector<std::string> check_summary_checksums(const std::string& dir, const n
 // when DIR holds results of another kind or identity, results of unknown
 // origin (a runs.csv or claims.csv without a manifest.json of their kind, an
 // unreadable manifest.json). Nothing when DIR is missing, empty of results, or
-// the same store (a resume, a grown grid). With force, nothing.
-void guard_store(const std::string& option, const std::string& dir, const StoreIdentity& me, bool force);
+// the same store (a resume, a grown grid). With force, nothing. offers_force:
+// whether the message may suggest --force (a command without one: false).
+void guard_store(const std::string& option, const std::string& dir, const StoreIdentity& me, bool force,
+                 bool offers_force = true);
 
 // FILE is about to be written by OPTION (--save-weights, --log-file): refuses
 // (ConfigError naming OPTION and FILE) one of a store's own files (its CSVs,

@@ -289,6 +289,37 @@ def case_data_concurrent_shards(tmp):
     normlab(["sweep", short, "--out", s, "--shard", "1/2", "-q"])  # not refused for a dead shard's data
 
 
+
+def case_slurm_out(tmp):
+    """`normlab slurm --out DIR` checks DIR as the sweep will, before it writes its scripts
+    there: a folder of another kind or experiment, data that changed since DIR's runs, and
+    another grid's job are refused (exit 2, no slurm/ written, no --force offered: slurm has
+    none); the same grid's job is written again."""
+    claims = os.path.join(tmp, "claims")
+    shutil.copytree(os.path.join(ROOT, "results", "baseline"), claims)
+    other = os.path.join(tmp, "other")
+    sweep_e1(tmp, other, E1.replace('name = "e1"', 'name = "other"'), "other.toml")
+    exp = write(os.path.join(tmp, "e1.toml"), E1)
+    for out, words in [(claims, ["already holds claim verdicts"]), (other, ["already holds", "'other'"])]:
+        p = refused(["slurm", exp, "--out", out], "--out", *words)
+        check("--force" not in p.stderr, f"slurm has no --force, but the message offers it:\n{p.stderr}")
+        check(not os.path.exists(os.path.join(out, "slurm")), f"{out}: slurm/ written by a refused command")
+    data, s = os.path.join(tmp, "idx"), os.path.join(tmp, "S")
+    write_idx(data, 0)
+    text = E1.replace(f'"{BL}"', f'"idx:{data}"')
+    idx_exp = sweep_e1(tmp, s, text, "idx.toml")
+    write_idx(data, 1)
+    refused(["slurm", idx_exp, "--out", s], "--out", "changed since")
+    check(not os.path.exists(os.path.join(s, "slurm")), "slurm/ written for changed data")
+    job = os.path.join(tmp, "job")
+    normlab(["slurm", exp, "--out", job])
+    normlab(["slurm", exp, "--out", job])  # the same grid: written again
+    grown = write(os.path.join(tmp, "grown.toml"), E1.replace("lr = [0.1, 0.2]", "lr = [0.1, 0.2, 0.3]"))
+    before = tree(job)
+    refused(["slurm", grown, "--out", job], "--out", "job of another grid", "--resubmit")
+    unchanged(job, before, "slurm refused for another grid's job")
+
+
 def case_force_new_slash(tmp):
     """--force-new --out D/ (trailing slash) starts over beside D, in D-2, not inside D."""
     d = os.path.join(tmp, "D")
