@@ -80,6 +80,24 @@ std::string sbatch(const std::string& args, const std::string& file) {
   return out.substr(0, out.find(';'));  // "id;cluster" on multi-cluster setups
 }
 
+// --out as the sweep will find it, checked before any script is written into it (not on
+// the cluster, after the tasks were queued): the sweep's store guard and data check, and
+// no job file of another grid at JOB_FILE (its scripts would be replaced; "" for --resubmit,
+// whose job file is this job's).
+void check_slurm_out(const std::string& out, const std::string& job_file, const Experiment& ex) {
+  guard_store("--out", out, StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs), false, false);
+  check_same_datasets("--out", out, ex.runs);
+  std::error_code ec;
+  if (job_file.empty() || !std::filesystem::exists(job_file, ec)) return;
+  const auto other = nlohmann::json::parse(read_file_capped(job_file), nullptr, false);
+  const std::string grid = other.is_object() && other.contains("grid_hash") && other["grid_hash"].is_string()
+                               ? other["grid_hash"].get<std::string>() : "";
+  if (grid != ex.grid_hash)
+    throw ConfigError(fmt::format("--out: {} is the job of another grid ({}; this one is {}): its scripts would be "
+                                  "replaced. Give another --out, or --resubmit its shards", job_file,
+                                  grid.empty() ? "unreadable" : grid, ex.grid_hash));
+}
+
 void run_slurm(SlurmOptions o) {
   // Before anything reads them (a message would print them): no value holds a control character.
   for (const auto& [what, v] : {std::pair{"experiment", &o.experiment}, std::pair{"--out", &o.out},
@@ -155,22 +173,8 @@ void run_slurm(SlurmOptions o) {
     shards = parse_shard_list(o.resubmit, o.tasks);
 
   check_slurm_job(job);  // nothing written yet: exit 2 here, not on the cluster
-  // --out as the sweep will find it: the same store guard and data check, here, before the
-  // scripts are written into it (not on the cluster, after the jobs were queued).
-  guard_store("--out", job.out, StoreIdentity::grid(StoreKind::sweep, ex.name, ex.runs), false, false);
-  check_same_datasets("--out", job.out, ex.runs);
+  check_slurm_out(job.out, recorded.is_null() ? job.out + job_file_rel : "", ex);
   const std::string sd = job.out + "/slurm";
-  if (recorded.is_null()) {  // another grid's job in this folder: its scripts would be replaced
-    std::error_code ec;
-    if (std::filesystem::exists(job.out + job_file_rel, ec)) {
-      const auto other = nlohmann::json::parse(read_file_capped(job.out + job_file_rel), nullptr, false);
-      const std::string grid = other.is_object() ? other.value("grid_hash", "") : "";
-      if (grid != ex.grid_hash)
-        throw ConfigError(fmt::format("--out: {}{} is the job of another grid ({}; this one is {}): its scripts "
-                                      "would be replaced. Give another --out, or --resubmit its shards",
-                                      job.out, job_file_rel, grid.empty() ? "unreadable" : grid, ex.grid_hash));
-    }
-  }
   fs::create_directories(sd + "/logs");
   if (recorded.is_null())
     write_file_atomic(sd + "/job.json",
