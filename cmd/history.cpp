@@ -12,6 +12,7 @@
 //     (history/series.h) begins at one of the last N commits of the history.
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -27,6 +28,8 @@
 #include "core/shell_quote.h"
 #include "history/record.h"
 #include "history/series.h"
+#include "core/read_file.h"
+#include "results/csv_table.h"
 #include "results/report_script.h"
 #include "results/run_files.h"
 
@@ -126,28 +129,45 @@ std::string show_value(const Series& s, double v) {
 // scripts/history_plot.py beside the binary (core/share_dir.h), whatever the working folder.
 std::string plot_script() { return share_file("scripts/history_plot.py"); }
 
-constexpr const char* kSeriesHeader = "series,kind,index,commit,date,value\n";
+constexpr const char* kSeriesHeader = "series,kind,index,commit,date,value,png\n";
 
-// --plots DIR is written only when it is missing, empty, or a folder an earlier
-// `history show --plots` wrote (its series.csv opens with this command's header):
-// its files (series.csv, steps.csv, a PNG per series) would replace a user's or a
-// store's files of the same names.
+// A series' PNG file name: runs of characters outside [A-Za-z0-9._-] become '_',
+// with none at either end. scripts/history_plot.py reads it from series.csv.
+std::string png_name(const std::string& series) {
+  std::string out;
+  for (char c : series) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    if (keep) out += c;
+    else if (out.empty() || out.back() != '_') out += '_';
+  }
+  const auto first = out.find_first_not_of('_'), last = out.find_last_not_of('_');
+  return (first == std::string::npos ? std::string() : out.substr(first, last - first + 1)) + ".png";
+}
+
+// --plots DIR is written only when it is missing, empty, or holds exactly files an
+// earlier `history show --plots` wrote: series.csv (with this command's header),
+// steps.csv and the PNGs that series.csv names. Anything else there, a user's
+// file or a store's, could be replaced by a file of the same name.
 void guard_plots_dir(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return;
   if (!fs::is_directory(dir, ec)) throw ConfigError(fmt::format("--plots: {} exists and is not a folder", dir));
   if (fs::directory_iterator(dir, ec) == fs::directory_iterator()) return;
+  const auto refuse = [&](const std::string& why) {
+    return ConfigError(fmt::format("--plots: {} {}; the plots would replace files of the same names. Give an empty "
+                                   "or new folder, or one an earlier --plots wrote", dir, why));
+  };
   const std::string series = dir + "/series.csv";
-  std::string head;
-  if (fs::is_regular_file(series, ec)) {
-    std::ifstream in(series, std::ios::binary);  // bounded: the header's bytes
-    head.resize(std::string(kSeriesHeader).size());
-    if (!in.read(head.data(), std::streamsize(head.size()))) head.clear();
+  if (!fs::is_regular_file(series, ec) || read_file_capped(series).rfind(kSeriesHeader, 0) != 0)
+    throw refuse("holds files that `normlab history show --plots` did not write (no series.csv of its own)");
+  const CsvTable t = read_csv(series);
+  std::set<std::string> own{"series.csv", "steps.csv"};
+  for (std::size_t r = 0; r < t.rows.size(); ++r) own.insert(t.at(r, "png"));
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!own.count(name) || !e.is_regular_file(ec))
+      throw refuse(fmt::format("holds {}, which its earlier --plots did not write", name));
   }
-  if (head != kSeriesHeader)
-    throw ConfigError(fmt::format("--plots: {} holds files that `normlab history show --plots` did not write (no "
-                                  "series.csv of its own); the plots would replace files of the same names. Give "
-                                  "an empty or new folder", dir));
 }
 
 // series.csv (one row per point) and steps.csv for scripts/history_plot.py.
@@ -157,8 +177,8 @@ void write_plot_data(const std::string& dir, const std::vector<Series>& all, con
     const auto& s = all[i];
     const char* kind = s.kind == SeriesKind::speed ? "speed" : "claim";
     for (std::size_t k = 0; k < s.points.size(); ++k)
-      pts += fmt::format("{},{},{},{},{},{:.9g}\n", csv_field(s.name), kind, k, csv_field(s.points[k].commit),
-                         csv_field(s.points[k].date), s.points[k].value);
+      pts += fmt::format("{},{},{},{},{},{:.9g},{}\n", csv_field(s.name), kind, k, csv_field(s.points[k].commit),
+                         csv_field(s.points[k].date), s.points[k].value, csv_field(png_name(s.name)));
     for (const auto& x : sums[i].steps)
       st += fmt::format("{},{},{:.6g},{:.6g},{}\n", csv_field(s.name), csv_field(x.commit), x.size, x.confidence,
                         x.regression ? 1 : 0);

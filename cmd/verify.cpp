@@ -39,7 +39,6 @@ namespace fs = std::filesystem;
 
 using Violations = std::vector<std::string>;
 
-std::string slurp(const std::string& path) { return read_file_capped(path); }
 
 void add(Violations* v, Violations more) {
   for (auto& m : more) v->push_back(std::move(m));
@@ -134,7 +133,7 @@ void check_parts(const std::string& dir, const ManifestGrid& g, Violations* v) {
     const std::string path = dir + "/" + name;
     if (!fs::exists(path))
       v->push_back(fmt::format("{}: missing (its parts are there; run the sweep again to assemble it)", path));
-    else if (slurp(path) != text)
+    else if (read_file_capped(path) != text)
       v->push_back(fmt::format("{}: is not the concatenation of its trusted parts in grid order (run the sweep "
                                "again to assemble it)", path));
   }

@@ -2,11 +2,11 @@
 """Draws one PNG per history series, over commits, with its change points marked.
 
 Usage: history_plot.py DIR
-DIR holds series.csv (series, kind, index, commit, date, value) and steps.csv
+DIR holds series.csv (series, kind, index, commit, date, value, png: the
+series' file name) and steps.csv
 (series, commit, size, confidence, regression), written by `normlab history show
 --plots DIR`. Every number is read from those files; none is computed here.
 """
-import re
 import sys
 from pathlib import Path
 
@@ -15,10 +15,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-
-
-def file_name(series: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", series).strip("_") + ".png"
 
 
 def plot(name: str, pts: pd.DataFrame, steps: pd.DataFrame, out: Path) -> None:
@@ -38,7 +34,7 @@ def plot(name: str, pts: pd.DataFrame, steps: pd.DataFrame, out: Path) -> None:
     ax.set_ylabel("median time (ms)" if speed else "cell mean")
     ax.set_title(name, fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / file_name(name), dpi=110)
+    fig.savefig(out / pts["png"].iloc[0], dpi=110)
     plt.close(fig)
 
 

@@ -321,7 +321,7 @@ TEST_CASE("sweep: a key is given once: drawn or listed, and --set once per key")
   };
   const std::string rnd = "[random]\nsamples = 3\nlr = { log_uniform = [1e-3, 1.0] }\n";
   // In the file, a list or a value of a drawn key (in either spelling, or in a profile) is refused.
-  for (const std::string& given : {"lr = [0.1, 0.2]\n", "lr = 0.1\n"}) {
+  for (const char* given : {"lr = [0.1, 0.2]\n", "lr = 0.1\n"}) {
     const std::string e = error_of(std::string(kData) + given + rnd);
     CAPTURE(given);
     CHECK(e.find("random.lr: the key is also given at ") != std::string::npos);

@@ -273,6 +273,9 @@ std::vector<std::string> repeated_trainings(const Experiment& ex, const std::map
 
 namespace {
 
+Experiment parse_experiment_with(const std::string& text, const std::string& path, const ExperimentOptions& opt,
+                                 std::vector<bool>* exclude_hits_out);
+
 // Rows of [[exclude]] that exclude no combination of the file's own grid under any of
 // its profiles (nor without one): refused with their positions. A row that matches
 // nothing under the profile (or --set) in use may be there for another profile (e.g.
@@ -281,9 +284,9 @@ namespace {
 std::vector<std::string> excludes_without_effect(const std::string& text, const std::string& path,
                                                  const ExperimentOptions& opt,
                                                  const std::vector<std::pair<Axes, std::string>>& excludes,
-                                                 std::vector<bool> hits) {
-  if (opt.exclude_hits) {
-    *opt.exclude_hits = hits;
+                                                 std::vector<bool> hits, std::vector<bool>* hits_out) {
+  if (hits_out) {  // an expansion asked by the check below: report, do not check
+    *hits_out = hits;
     return {};
   }
   if (std::all_of(hits.begin(), hits.end(), [](bool h) { return h; })) return {};
@@ -297,9 +300,8 @@ std::vector<std::string> excludes_without_effect(const std::string& text, const 
     ExperimentOptions o;
     o.profile = name;
     o.max_runs = opt.max_runs;
-    o.exclude_hits = &h;
     try {
-      parse_experiment(text, path, o);
+      parse_experiment_with(text, path, o, &h);
     } catch (const ConfigError&) {
       continue;
     }
@@ -323,6 +325,16 @@ Experiment load_experiment(const std::string& path, const ExperimentOptions& opt
 }
 
 Experiment parse_experiment(const std::string& text, const std::string& path, const ExperimentOptions& opt) {
+  return parse_experiment_with(text, path, opt, nullptr);
+}
+
+namespace {
+
+// parse_experiment; when exclude_hits is given, it receives per [[exclude]] row
+// whether the row excluded any combination, and the check that each row excludes
+// something under some profile is skipped (excludes_without_effect is what asks).
+Experiment parse_experiment_with(const std::string& text, const std::string& path, const ExperimentOptions& opt,
+                                 std::vector<bool>* exclude_hits_out) {
   Experiment ex;
   ex.path = path;
   ex.text = text;
@@ -611,13 +623,15 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
       problems.push_back(fmt::format("{}: [[include]] adds no run: each run it gives is in the grid already, or "
                                      "excluded (allowed: remove the row, or give values the grid lacks)",
                                      includes[i].second));
-  if (problems.empty()) problems = excludes_without_effect(text, path, opt, excludes, exclude_hits);
+  if (problems.empty()) problems = excludes_without_effect(text, path, opt, excludes, exclude_hits, exclude_hits_out);
   if (problems.empty()) problems = repeated_trainings(ex, given);
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
   if (ex.runs.empty()) throw ConfigError(fmt::format("{}: the experiment expands to no runs", path));
   ex.grid_hash = sha256_hex(all_canon).substr(0, 16);
   return ex;
 }
+
+}  // namespace
 
 void add_runs(Experiment& ex, const std::vector<RunConfig>& more) {
   std::set<std::string> have;

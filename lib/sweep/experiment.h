@@ -57,10 +57,6 @@ struct ExperimentOptions {
   // More runs than this is a typo (seeds = 100000000), not a sweep; expanding
   // it would exhaust memory first. 0: the NORMLAB_MAX_RUNS limit (core/limits.h).
   int64_t max_runs = 0;
-  // Internal: when set, receives per [[exclude]] row whether it excluded any
-  // combination, and the check that each row excludes something in some profile
-  // of the file is skipped (it is what asks).
-  std::vector<bool>* exclude_hits = nullptr;
 };
 
 // Parses and expands; throws ConfigError listing every problem.

@@ -49,8 +49,6 @@ const Kind kKinds[] = {{"curves", curves_header},
                        {"batchstats", batchstats_header},
                        {"runs", runs_header}};
 
-std::string slurp(const std::string& path) { return read_file_capped(path); }
-
 std::string sealed(const std::string& run_id, const std::string& content) {
   return content + kFooter + run_id + kNumerics + numerics_id() + kSum + sha256_hex(content) + "\n";
 }
@@ -207,7 +205,7 @@ std::optional<std::string> SweepDir::read_part(const std::string& run_id, const 
   }
   std::string text;
   try {
-    text = slurp(p);
+    text = read_file_capped(p);
   } catch (const ConfigError& e) {  // over the file cap (or unreadable): not a part this sweep wrote
     *problem = e.what();
     return std::nullopt;
@@ -283,7 +281,7 @@ void SweepDir::write_run(const RunConfig& cfg, const RunResult& r) const {
 
 void SweepDir::copy_run_from(const SweepDir& from, const std::string& run_id) const {
   for (const auto& k : kKinds) {
-    write_file_atomic(part(run_id, k.name), slurp(from.part(run_id, k.name)));
+    write_file_atomic(part(run_id, k.name), read_file_capped(from.part(run_id, k.name)));
     record(part(run_id, k.name));
   }
 }
@@ -326,7 +324,7 @@ std::string SweepDir::archive_parts() const {
 }
 
 std::string SweepDir::numerics_of(const std::string& run_id) const {
-  const std::string text = slurp(part(run_id, "runs"));
+  const std::string text = read_file_capped(part(run_id, "runs"));
   const std::size_t foot = text.size() < 2 ? std::string::npos : text.rfind('\n', text.size() - 2);
   const std::size_t start = foot == std::string::npos ? 0 : foot + 1;
   const std::string named = kFooter + run_id;

@@ -191,6 +191,21 @@ def case_show_step(tmp):
         check(os.listdir(other) == [name] and open(os.path.join(other, name)).read() == content,
               f"{other}: changed by a refused --plots")
     refused(["history", "show", "--history", hist, "--plots", os.path.join(other, name)], "is not a folder")
+    # Its own folder holding a file it did not write is refused too: a user's notes, or a
+    # file named like the PNG of a series the earlier --plots did not draw (here norm/x's).
+    one = os.path.join(tmp, "plots-one")
+    normlab(["history", "show", "--history", hist, "--plots", one, "--case", "flat", "--recent", "4"], expect=0)
+    flat_png = [f for f in os.listdir(one) if f.endswith(".png")]
+    x_png = sorted(set(os.listdir(plots)) - set(flat_png) - {"series.csv", "steps.csv"})
+    check(len(flat_png) == 1 and len(x_png) == 1 and len(os.listdir(one)) == 3, f"{one}: {os.listdir(one)}")
+    for name in [x_png[0], "notes.md"]:
+        with open(os.path.join(one, name), "w") as f:
+            f.write("mine\n")
+        refused(["history", "show", "--history", hist, "--plots", one, "--recent", "4"], f"holds {name}")
+        check(open(os.path.join(one, name)).read() == "mine\n", f"{name}: replaced by a refused --plots")
+        os.remove(os.path.join(one, name))
+    normlab(["history", "show", "--history", hist, "--plots", one, "--recent", "4"], expect=1)
+    check(sorted(os.listdir(one)) == sorted(os.listdir(plots)), f"{one}: {os.listdir(one)}")
     normlab(["history", "show", "--history", hist, "--recent", "2"], expect=0)
     normlab(["history", "show", "--history", hist, "--case", "flat", "--recent", "16"], expect=0)
     refused(["history", "show", "--history", hist, "--case", "nosuch"], "--case 'nosuch'")
