@@ -31,7 +31,7 @@ CODE_DIR = os.path.dirname(os.path.abspath(__file__))
 def report_stamp(sweep_dir, out, html):
     """SHA-256 of what a report is drawn from: this package's code (and report.py), every
     CSV, JSON and Markdown file at the top of SWEEP_DIR except the report itself, where it
-    is written and whether it has a page. Equal stamps draw the same report. None when a
+    is written, whether it has a page, and the versions of the plotting libraries. Equal stamps draw the same report. None when a
     file cannot be read (the report then says why, as it would without a stamp)."""
     try:
         return stamp_of(sweep_dir, out, html)
@@ -57,7 +57,17 @@ def stamp_of(sweep_dir, out, html):
         if name.endswith((".csv", ".json", ".md")) and name != "report.md" and os.path.isfile(path):
             add("input/" + name, path)
     h.update(f"out={os.path.relpath(out, sweep_dir)} html={bool(html)}".encode())
+    h.update(f" libs={library_versions()}".encode())
     return h.hexdigest()
+
+
+def library_versions():
+    """The libraries that draw the figures and format the tables: another version may
+    draw other bytes, so it is part of the stamp."""
+    import matplotlib
+    import numpy
+    import pandas
+    return f"matplotlib {matplotlib.__version__}, numpy {numpy.__version__}, pandas {pandas.__version__}"
 
 
 def up_to_date(out, stamp, html, stamped="report.md"):

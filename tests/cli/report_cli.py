@@ -284,6 +284,16 @@ def case_stamp(tmp):
     rewrite(os.path.join(code, "normlab_report", "figures.py"), lambda t: t + "\n# changed\n")
     p = subprocess.run([os.path.join(code, "report.py"), d, "--if-changed", "--html"], capture_output=True, text=True)
     check(p.returncode == 0 and "up to date" not in p.stdout, f"changed code: not drawn again\n{p.stdout}{p.stderr}")
+    # Another matplotlib (or pandas, numpy) may draw other bytes: another stamp.
+    draw("--html")  # back to this code's stamp
+    check(not draw("--html"), "unchanged with --html: drawn")
+    shim = os.path.join(tmp, "shim")
+    os.makedirs(shim)
+    with open(os.path.join(shim, "sitecustomize.py"), "w") as f:
+        f.write("import matplotlib\nmatplotlib.__version__ = '0.0-other'\n")
+    p = subprocess.run([REPORT, d, "--if-changed", "--html"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": shim})
+    check(p.returncode == 0 and "up to date" not in p.stdout, f"another matplotlib: not drawn again\n{p.stdout}{p.stderr}")
     # A report written elsewhere names the folder relative to itself.
     out = os.path.join(tmp, "elsewhere", "r")
     report([d, "--out", out])
