@@ -629,6 +629,7 @@ void check_test_reads(const std::string& file, const ClaimRule& rule, const Expe
 void read_claims(const ClaimsOptions& o, std::vector<Claim>& claims, std::vector<Claim>& others) {
   std::vector<std::string> ids;
   std::map<std::string, std::string> file_of;  // id -> claim file
+  std::string listing;                         // --list: printed once every file has been read and checked
   for (const auto& f : claim_files(o)) {
     Claim c;
     c.path = f;
@@ -640,7 +641,7 @@ void read_claims(const ClaimsOptions& o, std::vector<Claim>& claims, std::vector
                                     "claim's folder and its rows of claims.csv)", f, c.rule.id, it->second));
     ids.push_back(c.rule.id);
     if (o.list) {
-      std::printf("%-22s %s\n", c.rule.id.c_str(), f.c_str());
+      listing += fmt::format("{:<22} {}\n", c.rule.id, f);
       continue;
     }
     const bool selected = o.only.empty() || std::find(o.only.begin(), o.only.end(), c.rule.id) != o.only.end();
@@ -654,6 +655,7 @@ void read_claims(const ClaimsOptions& o, std::vector<Claim>& claims, std::vector
   for (const auto& id : o.only)
     if (std::find(ids.begin(), ids.end(), id) == ids.end())
       throw ConfigError(fmt::format("--only: unknown claim '{}' (allowed: {})", id, fmt::join(ids, ", ")));
+  std::fputs(listing.c_str(), stdout);
 }
 
 // OUT and each selected claim's folder checked before anything runs or changes: the stores'

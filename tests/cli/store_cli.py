@@ -461,12 +461,15 @@ def claim_dir(tmp, ids):
 
 def case_claim_duplicate_ids(tmp):
     """4: two claim files with one id are refused, naming both, before anything is
-    written (no --out folder)."""
+    written (no --out folder) or listed (--list)."""
     out = os.path.join(tmp, "work", "out")
     d = claim_dir(tmp, ["same", "same"])
     refused(["claims", "--dir", d, "--out", out], "c0.toml", "c1.toml", "'same'")
     refused(["claims", "--dir", d, "--out", out, "--only", "same"], "'same'")
     check(not os.path.exists(out), "a refused claims run created --out")
+    # --list too, and it prints no partial list (the first file's line) before it refuses.
+    p = refused(["claims", "--dir", d, "--list"], "c0.toml", "c1.toml", "'same'")
+    check(p.stdout == "", f"--list printed before refusing:\n{p.stdout}")
 
 
 def case_claim_id_escape(tmp):
