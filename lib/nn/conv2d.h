@@ -14,7 +14,8 @@ namespace normlab {
 
 struct ConvGatherPlan;
 
-// The code path of normlab's own convolution kernels (conv_direct.h, conv_gather.h):
+// The code path of normlab's own convolution kernels (conv_direct.h, conv_gather.h) and
+// wide dense products (dense_wide.h):
 // `vector` is compiled for AVX2 + FMA, `portable` for any x86-64. They make the same
 // operations in the same order, so they give the same bytes; `best` picks vector
 // when conv_vector_supported().

@@ -1,16 +1,22 @@
 // Dense: y = x W^T + b, with W stored (OUT, IN) as in PyTorch.
 //   dx += dy W,  dW += dy^T x,  db += sum_n dy
 // Both matrix products go through BLAS with beta = 1, so they accumulate; the
-// bias gradient is a column sum.
+// bias gradient is a column sum. A float layer with a wide input and few outputs
+// (dense_wide.h: the cnn's classifier) takes its own kernels instead.
 #include "nn/dense.h"
 
+#include <type_traits>
+
 #include "core/errors.h"
+#include "nn/dense_wide.h"
 #include "tensor/gemm.h"
 
 namespace normlab {
 
 template <class T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int N, int IN, int OUT) {
+  if constexpr (std::is_same_v<T, float>)
+    if (dense_wide_applies(IN, OUT)) return dense_wide_forward(out, inp, weight, bias, N, IN, OUT);
   if (bias) {
     for (int n = 0; n < N; ++n)
       for (int o = 0; o < OUT; ++o) out[long(n) * OUT + o] = bias[o];
@@ -21,8 +27,15 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int N, 
 template <class T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                     int N, int IN, int OUT) {
-  if (dinp) gemm<T>(false, false, N, IN, OUT, T(1), dout, weight, T(1), dinp);
-  gemm<T>(true, false, OUT, IN, N, T(1), dout, inp, T(1), dweight);
+  if (std::is_same_v<T, float> && dense_wide_applies(IN, OUT)) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (dinp) dense_wide_data(dinp, dout, weight, N, IN, OUT);
+      dense_wide_weight(dweight, dout, inp, N, IN, OUT);
+    }
+  } else {
+    if (dinp) gemm<T>(false, false, N, IN, OUT, T(1), dout, weight, T(1), dinp);
+    gemm<T>(true, false, OUT, IN, N, T(1), dout, inp, T(1), dweight);
+  }
   if (dbias) {
     for (int n = 0; n < N; ++n)
       for (int o = 0; o < OUT; ++o) dbias[o] += dout[long(n) * OUT + o];

@@ -26,11 +26,12 @@ namespace normlab {
 // 3: 0d8d5e4 (direct first convolution; few-row rnn products); 4: the activation probe
 // restores the random streams it draws from (dropout, noisy BN), so runs with them draw anew;
 // 5: multi-channel and strided convolutions computed directly in a fixed fma order
-// (nn/conv_gather.h) instead of im2col + OpenBLAS.
-inline constexpr int kNumericsVersion = 5;
+// (nn/conv_gather.h) instead of im2col + OpenBLAS; 6: float dense layers with a wide input
+// and few outputs (the cnn's classifier) computed in a fixed fma order (nn/dense_wide.h).
+inline constexpr int kNumericsVersion = 6;
 
-// "V[+ISA...][+COMPILER]-LIBRARY-VERSION-KERNEL", e.g. "5-openblas-0.3.21-haswell" (the
-// default build) or "5+avx2+fma+clang14.0.6-openblas-0.3.21-haswell": lower case, no spaces.
+// "V[+ISA...][+COMPILER]-LIBRARY-VERSION-KERNEL", e.g. "6-openblas-0.3.21-haswell" (the
+// default build) or "6+avx2+fma+clang14.0.6-openblas-0.3.21-haswell": lower case, no spaces.
 std::string numerics_id();
 
 // "" for the reference compiler (GCC 12.2.0, not clang), else "+gccMAJOR.MINOR.PATCH" or

@@ -27,6 +27,9 @@ MLP = ["--dataset", "blobs:n=600,test=400,dim=16,classes=4,noise=1.0,seed=3", "-
        "--widths", "64,32", "--batch-size", "32", "--epochs", "2", "--eval-every", "10", "--lr", "0.1"]
 CNN = ["--dataset", "synthetic-images:n=256,test=64,classes=10,seed=2", "--model", "cnn-small",
        "--widths", "8,16", "--batch-size", "32", "--epochs", "1", "--eval-every", "4"]
+# The one-conv cnn: its classifier (8 x 26 x 26 = 5408 -> 10) takes the wide dense kernels.
+CNN_WIDE = ["--dataset", "synthetic-images:n=128,test=32,classes=10,seed=2", "--model", "cnn",
+            "--widths", "8", "--batch-size", "16", "--epochs", "1", "--eval-every", "4"]
 # The residual net (identity and projection blocks, BN), one small config.
 RESNET = ["--dataset", "synthetic-images:n=128,test=32,classes=10,seed=2", "--model", "resnet",
           "--widths", "4,8,8", "--depth", "1", "--norm", "batch", "--batch-size", "16", "--epochs", "1",
@@ -68,11 +71,11 @@ def normlab(args, env_extra, expect=0):
 
 
 def outputs(root, env):
-    """Short MLP, CNN, deep CNN and RNN runs with BN, LN and GN, a resnet run with BN, and a small sweep,
+    """Short MLP, CNN (two convs, and one conv with a wide classifier), deep CNN and RNN runs with BN, LN and GN, a resnet run with BN, and a small sweep,
     into root.
     Returns {relative csv path: rows without time columns}."""
     runs = []
-    for model, args in (("mlp", MLP), ("cnn", CNN), ("cnn-deep", CNN_DEEP), ("rnn", RNN)):
+    for model, args in (("mlp", MLP), ("cnn", CNN), ("cnn-wide", CNN_WIDE), ("cnn-deep", CNN_DEEP), ("rnn", RNN)):
         for norm in ("batch", "layer", "group"):
             d = os.path.join(root, f"{model}-{norm}")
             groups = ["--groups", "4"] if norm == "group" and model != "mlp" else []  # a key no run ignores
