@@ -47,9 +47,11 @@ double global_norm(const float* g, std::size_t n) {
   return std::sqrt(s);
 }
 
-bool all_finite(const float* g, std::size_t n) {
-  // A float is Inf or NaN iff its exponent bits are all ones; OR-ing the test over the
-  // elements has no order, so it vectorizes freely.
+namespace {
+// A float is Inf or NaN iff its exponent bits are all ones; OR-ing the test over the
+// elements has no order, so it vectorizes freely, and any vector width gives the same
+// answer (integer bit tests: no rounding).
+[[gnu::always_inline]] inline bool finite_bits(const float* g, std::size_t n) {
   uint32_t bad = 0;
   for (std::size_t i = 0; i < n; ++i) {
     uint32_t u;
@@ -57,6 +59,16 @@ bool all_finite(const float* g, std::size_t n) {
     bad |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
   }
   return bad == 0;
+}
+__attribute__((target("avx2"))) bool finite_bits_avx2(const float* g, std::size_t n) { return finite_bits(g, n); }
+bool finite_bits_baseline(const float* g, std::size_t n) { return finite_bits(g, n); }
+}  // namespace
+
+bool all_finite(const float* g, std::size_t n) {
+  // Every step reads the whole gradient once here (a tenth of a small-batch cnn step
+  // with SSE2's 16-byte vectors); AVX2's 32-byte vectors where the CPU has them.
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? finite_bits_avx2(g, n) : finite_bits_baseline(g, n);
 }
 
 void Optimizer::scale_lr(std::size_t begin, std::size_t end, double factor) {
