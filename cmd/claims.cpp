@@ -794,7 +794,7 @@ void setup_claims(CLI::App& app) {
   auto o = std::make_shared<ClaimsOptions>();
   auto* sub = app.add_subcommand("claims", "Test the documented claims about batch norm and give verdicts");
   sub->add_option("--profile", o->profile, "quick (minutes, for CI) or full")->capture_default_str();
-  sub->add_option("--only", o->only, "only these claim ids");
+  sub->add_option("--only", o->only, "only these claim ids (repeat it, or separate ids with commas)")->delimiter(',');
   sub->add_option("--out", o->out, "output directory [default: results/claims-<profile>]")->check(kNotEmpty);
   sub->add_option("--baseline", o->baseline, "compare with this claims directory; exit 1 on a change")
       ->check(kExistingDir);

@@ -66,7 +66,7 @@ ignored-options: --list and --rule-hashes read the claim files and nothing else,
   option they would ignore (--out, --baseline, --beside, --jobs, --no-report, --evaluate-only,
   --accept-unregistered, --until-decided, --max-seeds, --profile; and --only or
   --rule-hashes beside --list) is exit 2 naming both options, and --out is not created;
-  alone (and --rule-hashes with --only) they exit 0."""
+  alone (and --rule-hashes with --only, its ids repeated or comma-separated) they exit 0."""
 import hashlib
 import json
 import os
@@ -574,6 +574,13 @@ with tempfile.TemporaryDirectory() as tmp:
         check(CLAIM in normlab(["claims", "--list"]).stdout, "claims --list does not list the claims")
         p = normlab(["claims", "--rule-hashes", "--only", CLAIM])
         check(p.stdout.split()[0] == CLAIM and len(p.stdout.splitlines()) == 1, p.stdout)
+        # --only takes ids repeated or comma-separated, the same selection either way.
+        both = [l.split()[0] for l in normlab(["claims", "--rule-hashes", "--only", f"{CLAIM},placement"]).stdout.splitlines()]
+        again = normlab(["claims", "--rule-hashes", "--only", CLAIM, "--only", "placement"]).stdout
+        check(sorted(both) == sorted([CLAIM, "placement"]) and [l.split()[0] for l in again.splitlines()] == both,
+              f"--only {CLAIM},placement: {both}")
+        p = normlab(["claims", "--rule-hashes", "--only", f"{CLAIM},nosuch"], expect=2)
+        check("unknown claim 'nosuch'" in p.stderr, p.stderr)
     elif CASE == "only-keeps-others":
         only_keeps_others(tmp)
     elif CASE == "until-decided":
