@@ -132,7 +132,8 @@ std::string plot_script() { return share_file("scripts/history_plot.py"); }
 constexpr const char* kSeriesHeader = "series,kind,index,commit,date,value,png\n";
 
 // A series' PNG file name: runs of characters outside [A-Za-z0-9._-] become '_',
-// with none at either end. scripts/history_plot.py reads it from series.csv.
+// with none at either end ("series" if nothing is left). scripts/history_plot.py
+// reads it from series.csv.
 std::string png_name(const std::string& series) {
   std::string out;
   for (char c : series) {
@@ -141,7 +142,22 @@ std::string png_name(const std::string& series) {
     else if (out.empty() || out.back() != '_') out += '_';
   }
   const auto first = out.find_first_not_of('_'), last = out.find_last_not_of('_');
-  return (first == std::string::npos ? std::string() : out.substr(first, last - first + 1)) + ".png";
+  return (first == std::string::npos ? std::string("series") : out.substr(first, last - first + 1)) + ".png";
+}
+
+// Each series' PNG name, unique: two names that map to one file ("norm/x", "norm_x")
+// get -2, -3, ... in series order, so that no plot replaces another's.
+std::vector<std::string> png_names(const std::vector<Series>& all) {
+  std::vector<std::string> names;
+  std::set<std::string> used;
+  for (const auto& s : all) {
+    const std::string base = png_name(s.name), stem = base.substr(0, base.size() - 4);
+    std::string name = base;
+    for (int k = 2; used.count(name); ++k) name = fmt::format("{}-{}.png", stem, k);
+    used.insert(name);
+    names.push_back(name);
+  }
+  return names;
 }
 
 // --plots DIR is written only when it is missing, empty, or holds exactly files an
@@ -173,12 +189,13 @@ void guard_plots_dir(const std::string& dir) {
 // series.csv (one row per point) and steps.csv for scripts/history_plot.py.
 void write_plot_data(const std::string& dir, const std::vector<Series>& all, const std::vector<SeriesSummary>& sums) {
   std::string pts = kSeriesHeader, st = "series,commit,size,confidence,regression\n";
+  const std::vector<std::string> png = png_names(all);
   for (std::size_t i = 0; i < all.size(); ++i) {
     const auto& s = all[i];
     const char* kind = s.kind == SeriesKind::speed ? "speed" : "claim";
     for (std::size_t k = 0; k < s.points.size(); ++k)
       pts += fmt::format("{},{},{},{},{},{:.9g},{}\n", csv_field(s.name), kind, k, csv_field(s.points[k].commit),
-                         csv_field(s.points[k].date), s.points[k].value, csv_field(png_name(s.name)));
+                         csv_field(s.points[k].date), s.points[k].value, csv_field(png[i]));
     for (const auto& x : sums[i].steps)
       st += fmt::format("{},{},{:.6g},{:.6g},{}\n", csv_field(s.name), csv_field(x.commit), x.size, x.confidence,
                         x.regression ? 1 : 0);

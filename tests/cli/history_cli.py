@@ -206,6 +206,15 @@ def case_show_step(tmp):
         os.remove(os.path.join(one, name))
     normlab(["history", "show", "--history", hist, "--plots", one, "--recent", "4"], expect=1)
     check(sorted(os.listdir(one)) == sorted(os.listdir(plots)), f"{one}: {os.listdir(one)}")
+    # Two series whose names map to one file name (norm/y, norm_y): each gets its own PNG.
+    h2 = os.path.join(tmp, "h2")
+    for c in range(3):
+        b = bench_csv(os.path.join(tmp, f"y{c}.csv"), {"norm/y": [1e-3] * 5, "norm_y": [2e-3] * 5})
+        normlab(["history", "record", b, "--history", h2, "--commit", f"y{c:04d}", "--date", f"2026-02-0{c + 1}T00:00:00Z"])
+    two = os.path.join(tmp, "plots-two")
+    normlab(["history", "show", "--history", h2, "--plots", two], expect=0)
+    pngs = sorted(f for f in os.listdir(two) if f.endswith(".png"))
+    check(len(pngs) == 2, f"norm/y and norm_y: one PNG replaced the other: {pngs}")
     normlab(["history", "show", "--history", hist, "--recent", "2"], expect=0)
     normlab(["history", "show", "--history", hist, "--case", "flat", "--recent", "16"], expect=0)
     refused(["history", "show", "--history", hist, "--case", "nosuch"], "--case 'nosuch'")
