@@ -147,7 +147,7 @@ TEST_CASE("evaluation in chunks: each model's eval-mode logits are the bytes of 
     std::string model;
     NormKind norm;
   };
-  for (const Case t : {Case{"mlp", NormKind::batch}, Case{"mlp", NormKind::none}, Case{"cnn", NormKind::batch},
+  for (const Case& t : {Case{"mlp", NormKind::batch}, Case{"mlp", NormKind::none}, Case{"cnn", NormKind::batch},
                        Case{"cnn-small", NormKind::group}, Case{"cnn-deep", NormKind::batch},
                        Case{"cnn-deep", NormKind::layer}, Case{"rnn", NormKind::batch},
                        Case{"resnet", NormKind::batch}, Case{"cnn-plain", NormKind::group}}) {

@@ -19,13 +19,20 @@ struct OptimConfig {
 // Throws ConfigError naming sgd|momentum|adam or the bad value.
 void validate(const OptimConfig& c);
 
+// The update loops' code path. `vector` is compiled for AVX2 without FMA: the loops are
+// element by element with no reduction, so 8-wide vectors round exactly as SSE2's 4-wide
+// ones do, and every path gives the same bytes. `baseline` runs on any x86-64; `best`
+// picks vector when the CPU has AVX2.
+enum class OptimIsa { best, vector, baseline };
+bool optim_vector_supported();
+
 class Optimizer {
  public:
   Optimizer(const OptimConfig& cfg, std::size_t n);
   // One update of p (n) from g (n) at learning rate lr. g is read only
   // (clipping is applied as a scale, not written back). norm: global_norm(g, n) when the
   // caller has it (clipping then needs no second pass); NaN: computed here if clipping.
-  void step(float* p, const float* g, double lr, double norm = std::nan(""));
+  void step(float* p, const float* g, double lr, double norm = std::nan(""), OptimIsa isa = OptimIsa::best);
   // From now on, p[begin, end) steps at lr * factor (sgd, momentum: the parameters of
   // scale-hidden's layers step at c^2 times the lr). Allocates once, never in step.
   // REQUIRES: begin <= end <= n; factor > 0; optimizer sgd or momentum.
