@@ -174,9 +174,10 @@ void guard_plots_dir(const std::string& dir) {
                                    "or new folder, or one an earlier --plots wrote", dir, why));
   };
   const std::string series = dir + "/series.csv";
-  if (!fs::is_regular_file(series, ec) || read_file_capped(series).rfind(kSeriesHeader, 0) != 0)
+  const std::string text = fs::is_regular_file(series, ec) ? read_file_capped(series) : std::string();
+  if (text.rfind(kSeriesHeader, 0) != 0)
     throw refuse("holds files that `normlab history show --plots` did not write (no series.csv of its own)");
-  const CsvTable t = read_csv(series);
+  const CsvTable t = parse_csv(text, series);
   std::set<std::string> own{"series.csv", "steps.csv"};
   for (std::size_t r = 0; r < t.rows.size(); ++r) own.insert(t.at(r, "png"));
   for (const auto& e : fs::directory_iterator(dir, ec)) {

@@ -27,12 +27,15 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int N, 
 template <class T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                     int N, int IN, int OUT) {
-  if (std::is_same_v<T, float> && dense_wide_applies(IN, OUT)) {
-    if constexpr (std::is_same_v<T, float>) {
+  bool wide = false;  // the wide kernels take float layers only
+  if constexpr (std::is_same_v<T, float>) {
+    wide = dense_wide_applies(IN, OUT);
+    if (wide) {
       if (dinp) dense_wide_data(dinp, dout, weight, N, IN, OUT);
       dense_wide_weight(dweight, dout, inp, N, IN, OUT);
     }
-  } else {
+  }
+  if (!wide) {
     if (dinp) gemm<T>(false, false, N, IN, OUT, T(1), dout, weight, T(1), dinp);
     gemm<T>(true, false, OUT, IN, N, T(1), dout, inp, T(1), dweight);
   }

@@ -64,11 +64,15 @@ __attribute__((target("avx2"))) bool finite_bits_avx2(const float* g, std::size_
 bool finite_bits_baseline(const float* g, std::size_t n) { return finite_bits(g, n); }
 }  // namespace
 
+bool optim_vector_supported() {
+  static const bool ok = __builtin_cpu_supports("avx2");
+  return ok;
+}
+
 bool all_finite(const float* g, std::size_t n) {
   // Every step reads the whole gradient once here (a tenth of a small-batch cnn step
   // with SSE2's 16-byte vectors); AVX2's 32-byte vectors where the CPU has them.
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  return avx2 ? finite_bits_avx2(g, n) : finite_bits_baseline(g, n);
+  return optim_vector_supported() ? finite_bits_avx2(g, n) : finite_bits_baseline(g, n);
 }
 
 void Optimizer::scale_lr(std::size_t begin, std::size_t end, double factor) {
@@ -141,11 +145,6 @@ void update_baseline(const Update& u, float* p, const float* g, float* m, float*
 }
 
 }  // namespace
-
-bool optim_vector_supported() {
-  static const bool ok = __builtin_cpu_supports("avx2");
-  return ok;
-}
 
 void Optimizer::step(float* p, const float* g, double lr, double norm, OptimIsa isa) {
   ++t_;
