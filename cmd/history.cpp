@@ -173,8 +173,10 @@ void guard_plots_dir(const std::string& dir) {
     return ConfigError(fmt::format("--plots: {} {}; the plots would replace files of the same names. Give an empty "
                                    "or new folder, or one an earlier --plots wrote", dir, why));
   };
+  // A symlink is never one of its own files: the plots would be written through it.
+  const auto own_kind = [&](const fs::path& p) { return fs::symlink_status(p, ec).type() == fs::file_type::regular; };
   const std::string series = dir + "/series.csv";
-  const std::string text = fs::is_regular_file(series, ec) ? read_file_capped(series) : std::string();
+  const std::string text = own_kind(series) ? read_file_capped(series) : std::string();
   if (text.rfind(kSeriesHeader, 0) != 0)
     throw refuse("holds files that `normlab history show --plots` did not write (no series.csv of its own)");
   const CsvTable t = parse_csv(text, series);
@@ -182,7 +184,8 @@ void guard_plots_dir(const std::string& dir) {
   for (std::size_t r = 0; r < t.rows.size(); ++r) own.insert(t.at(r, "png"));
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (!own.count(name) || !e.is_regular_file(ec))
+    if (e.is_symlink(ec)) throw refuse(fmt::format("holds {}, a symlink (a plot would be written through it)", name));
+    if (!own.count(name) || !own_kind(e.path()))
       throw refuse(fmt::format("holds {}, which its earlier --plots did not write", name));
   }
 }

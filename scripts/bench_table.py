@@ -17,6 +17,8 @@ import platform
 import sys
 import time
 
+from normlab_report.atomic import write_atomic, write_text
+
 TARGETS = {  # case -> minimum speed-up over PyTorch (issue targets)
     "step/mlp-bn/b8": 2.0, "step/mlp-bn/b32": 2.0, "step/mlp-bn/b128": 1.2, "step/mlp-bn/b512": 1.0,
     "step/cnn-bn/b32": 2.0, "step/cnn-bn/b128": 2.0, "step/cnn-gn/b32": 2.0, "step/cnn-gn/b128": 2.0,
@@ -131,15 +133,13 @@ def main():
                   f"{float(r['gflop_per_s']):.1f} |")
     for path, text in [(os.path.join(out, table_name + ".csv"), "\n".join(lines) + "\n"),
                        (os.path.join(out, table_name + ".md"), "\n".join(md) + "\n")]:
-        with open(path + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)
+        write_text(path, text)
     if "--partial" not in opts and not isa:
-        with open(os.path.join(out, "normlab.csv") + ".tmp", "w", newline="") as f:
+        def fill(f):
             w = csv.DictWriter(f, fieldnames=list(next(iter(nl.values())).keys()))
             w.writeheader()
             w.writerows(nl.values())
-        os.replace(os.path.join(out, "normlab.csv") + ".tmp", os.path.join(out, "normlab.csv"))
+        write_atomic(os.path.join(out, "normlab.csv"), fill, newline="")
     print("\n".join(md))
 
 

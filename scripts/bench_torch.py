@@ -25,6 +25,8 @@ import time  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
+from normlab_report.atomic import write_text  # noqa: E402
+
 
 def time_it(fn, min_time, warmup=3, min_repeats=10, max_repeats=10000):
     for _ in range(warmup):
@@ -198,10 +200,7 @@ def main():
             print(f"{name:36s} {m * 1e3:11.4f} ms", file=sys.stderr)
     text = "\n".join(lines) + "\n"
     if opt.csv:
-        tmp = opt.csv + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, opt.csv)
+        write_text(opt.csv, text)
     else:
         sys.stdout.write(text)
 

@@ -16,6 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from normlab_report.atomic import save_figure  # noqa: E402
+
 
 def plot(name: str, pts: pd.DataFrame, steps: pd.DataFrame, out: Path) -> None:
     speed = pts["kind"].iloc[0] == "speed"
@@ -34,7 +36,7 @@ def plot(name: str, pts: pd.DataFrame, steps: pd.DataFrame, out: Path) -> None:
     ax.set_ylabel("median time (ms)" if speed else "cell mean")
     ax.set_title(name, fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / pts["png"].iloc[0], dpi=110)
+    save_figure(fig, str(out / pts["png"].iloc[0]), dpi=110)
     plt.close(fig)
 
 

@@ -53,6 +53,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from normlab_report.atomic import write_atomic
+
 # ---------------------------------------------------------------- IDX files (MNIST format)
 
 def read_idx(path):
@@ -91,13 +93,12 @@ def write_safetensors(path, tensors, metadata=None):
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     h = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
+    def fill(f):
         f.write(struct.pack("<Q", len(h)))
         f.write(h)
         for b in blobs:
             f.write(b)
-    os.replace(tmp, path)
+    write_atomic(path, fill, binary=True)
 
 
 def read_safetensors(path):

@@ -24,6 +24,8 @@ import json
 import os
 import sys
 
+from normlab_report.atomic import write_text
+
 
 def num(s):
     return float(s) if s not in ("", None) else None
@@ -154,7 +156,7 @@ def main(argv):
         return 2
     a, rest = text.split(begin, 1)
     _, b = rest.split(end, 1)
-    open(readme, "w").write(a + begin + "\n" + t + end + b)
+    write_text(readme, a + begin + "\n" + t + end + b)
     return 0
 
 

@@ -6,6 +6,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
+from .atomic import save_figure
 from .conventions import (EVAL_STATS_COLORS, EVAL_STATS_LABELS, EXTRA_COLORS, LINE_STYLES,
                           NORM_COLORS, group_label, norm_color, norm_label, setting_label,
                           sort_values)
@@ -40,7 +41,7 @@ def start_figures(out):
 
 
 def finish(fig, path):
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -17,6 +17,7 @@ import tomllib
 
 import pandas as pd
 
+from .atomic import save_figure
 from .load import ReportError
 
 COLORS = {"supported": "#2ca02c", "not supported": "#d62728", "inconclusive": "#7f7f7f", "untestable": "#ff7f0e"}
@@ -201,7 +202,7 @@ def write_forest(claims_dir, out=None):
     paths = []
     for k, fig in enumerate(figs):
         path = os.path.join(out, "forest.png" if k == 0 else f"forest-{k + 1}.png")
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path, dpi=100)
         plt.close(fig)
         paths.append(path)
     return paths[0]

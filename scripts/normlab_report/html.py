@@ -8,6 +8,7 @@ import html
 import os
 import re
 
+from .atomic import write_text
 from .load import ReportError
 
 STYLE = """
@@ -84,8 +85,5 @@ def write_html(md_path, out_dir=None, stamp=None):
     if stamp:
         page += f"<!-- report stamp: {stamp} -->\n"
     path = os.path.join(out_dir or base, "report.html")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.replace(tmp, path)
+    write_text(path, page)
     return path

@@ -6,6 +6,7 @@ import math
 import os
 
 from . import figures
+from .atomic import write_text
 from .conventions import (EVAL_STATS_LABELS, NORM_COLORS, NORM_ORDER, as_number, group_label,
                           norm_label, setting_label, sort_values)
 from .stats import (FAIL_ACC, INIT_NEAR_BEST, NEFF_BATCH, activation_percentiles, batchstat_slope_rows,
@@ -774,12 +775,9 @@ def finish_report(out, L, stamp=None):
     """Writes report.md atomically, ending in the stamp of what drew it (cli.report_stamp)
     when given; returns its path."""
     path = os.path.join(out, "report.md")
-    tmp = path + ".tmp"
     if stamp:
         L = L + [f"<!-- report stamp: {stamp} -->\n"]
-    with open(tmp, "w") as f:
-        f.write("\n".join(L))
-    os.replace(tmp, path)
+    write_text(path, "\n".join(L))
     return path
 
 

@@ -206,6 +206,20 @@ def case_show_step(tmp):
         os.remove(os.path.join(one, name))
     normlab(["history", "show", "--history", hist, "--plots", one, "--recent", "4"], expect=1)
     check(sorted(os.listdir(one)) == sorted(os.listdir(plots)), f"{one}: {os.listdir(one)}")
+    # One of its own files replaced by a symlink (a PNG, or series.csv pointing at a copy of
+    # itself) is refused: the plots would be written through the link.
+    victim = os.path.join(tmp, "victim.txt")
+    for name in [x_png[0], "series.csv"]:
+        with open(victim, "w") as f:
+            f.write(open(os.path.join(one, name), "rb").read().decode("latin-1") if name == "series.csv" else "mine\n")
+        before = open(victim, "rb").read()
+        os.replace(os.path.join(one, name), os.path.join(tmp, "saved-" + name))
+        os.symlink(victim, os.path.join(one, name))
+        refused(["history", "show", "--history", hist, "--plots", one, "--recent", "4"],
+                "no series.csv of its own" if name == "series.csv" else f"holds {name}, a symlink")
+        check(open(victim, "rb").read() == before, f"{name}: written through a symlink")
+        os.remove(os.path.join(one, name))
+        os.replace(os.path.join(tmp, "saved-" + name), os.path.join(one, name))
     # Two series whose names map to one file name (norm/y, norm_y): each gets its own PNG.
     h2 = os.path.join(tmp, "h2")
     for c in range(3):

@@ -309,6 +309,35 @@ def case_stamp(tmp):
     check(open(os.path.join(other, "report.md")).read() == before, "the other folder's report.md changed")
 
 
+def case_symlinks(tmp):
+    """Every file a report writes is replaced, never written through: a symlink at a
+    figure, at report.md, or at a temporary name a writer once used (report.md.tmp)
+    leaves its target as it was."""
+    d = sweep(tmp, SMALL, "small")
+    out = os.path.join(tmp, "r")
+    report([d, "--out", out, "--html"])
+    fig = re.findall(r"\]\(([\w.-]+\.png)\)", open(os.path.join(out, "report.md")).read())
+    check(fig, "the report shows no figure")
+    links = [fig[0], "report.md", "report.html", "report.md.tmp", "report.html.tmp", fig[0] + ".tmp"]
+    victims = {}
+    for name in links:
+        victim = os.path.join(tmp, "victim-" + name)
+        with open(victim, "w") as f:
+            f.write("mine\n")
+        victims[name] = victim
+        path = os.path.join(out, name)
+        if os.path.exists(path):
+            os.remove(path)
+        os.symlink(victim, path)
+    report([d, "--out", out, "--html"])
+    for name, victim in victims.items():
+        check(open(victim).read() == "mine\n", f"{name}: the report wrote through a symlink")
+    for name in [fig[0], "report.md", "report.html"]:
+        path = os.path.join(out, name)
+        check(not os.path.islink(path) and os.path.getsize(path) > 0, f"{name}: not drawn as a file of its own")
+    check(not [f for f in os.listdir(out) if ".tmp." in f], f"temporary files left: {os.listdir(out)}")
+
+
 def expect_error(args, *needles):
     p = report(args, expect=1)
     check(p.returncode == 2, f"exit {p.returncode}, expected 2 for bad input {args}:\n{p.stderr}")
