@@ -14,17 +14,68 @@
 // One read of x gives both, without the cancellation of the unshifted formula.
 // Traversal follows the memory: a GN/LN group is one contiguous span; a BN
 // channel is N strided spans of S (S = 1: per-channel accumulators across rows).
-// Inner loops carry `omp simd` reductions (compiled with -fopenmp-simd, no
-// runtime): a fixed vector order, so results are deterministic for a build.
+//
+// Summation order (numerics 7): a sum over one span goes into kSumLanes = 8 lanes,
+// element s into lane s % 8, each lane a chain of double adds in s order; the lanes
+// are then combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Sums
+// across channels (BN with S = 1) are one chain per channel. The order is written
+// in the source, not chosen by the vectorizer, so every function here is compiled
+// twice, for AVX2 (no FMA: a fused a*b + c rounds differently) and for any x86-64,
+// and both give the same bytes; ConvIsa (conv2d.h) picks one.
 #include "nn/norm_core.h"
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
+
+#include "nn/conv2d.h"
 
 namespace normlab {
 
 namespace {
+
+#define NL_INLINE [[gnu::always_inline]] inline
+
+constexpr int kSumLanes = 8;
+
+// The lanes' total, in the fixed tree of the header.
+NL_INLINE double lane_total(const double* l) {
+  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+// f(j, s) for every element s of [s0, n), with j = s % kSumLanes its lane (s0 a
+// multiple of kSumLanes): the scalar form of every lane sum, and the tail of the
+// vector forms below.
+template <class F>
+NL_INLINE void over_lanes(long s0, long n, F f) {
+  long s = s0;
+  for (; s + kSumLanes <= n; s += kSumLanes)
+    for (int j = 0; j < kSumLanes; ++j) f(j, s + j);
+  for (int j = 0; s + j < n; ++j) f(j, s + j);
+}
+
+// The vector compilation (Vec) takes float spans' whole rows of 8 through GCC's
+// generic vectors, AVX2's width: a row's 8 lanes are two v4d (lanes 0-3, 4-7), every
+// operation element-wise IEEE, the same as the scalar lanes of the portable form.
+// (A vector twice the target's width is lowered through memory, so the portable
+// compilation keeps the scalar form.)
+typedef float v8f __attribute__((vector_size(32)));
+typedef double v4d __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+NL_INLINE v8f load8(const float* p) {
+  v8f v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+NL_INLINE void store8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
+// Lanes 0-3 and 4-7 of v, in double.
+NL_INLINE v4d widen_lo(v8f v) { return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), v4d); }
+NL_INLINE v4d widen_hi(v8f v) { return __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), v4d); }
+NL_INLINE void lanes_of(double* l, v4d lo, v4d hi) {
+  __builtin_memcpy(l, &lo, sizeof lo);
+  __builtin_memcpy(l + 4, &hi, sizeof hi);
+}
 
 // Per-thread scratch for per-channel accumulators; grows once, then reused,
 // so steady-state training allocates nothing.
@@ -34,40 +85,64 @@ std::vector<double>& scratch(std::size_t n) {
   return v;
 }
 
-// s1 += sum (x-K), s2 += sum (x-K)^2 over one span x (n), in double.
-template <class T>
-inline void moments(const T* x, long n, double K, double& s1, double& s2) {
-  double a = 0, b = 0;
-  // Scalar math (the simd reduction keeps per-lane partial sums of a, b):
-  //   for s in [0, n): t = x[s] - K; a += t; b += t*t
-#pragma omp simd reduction(+ : a, b)
-  for (long s = 0; s < n; ++s) {
-    const double t = double(x[s]) - K;
-    a += t;
-    b += t * t;
+// s1 += sum (x-K), s2 += sum (x-K)^2 over one span x (n), in double, in lanes.
+template <bool Vec, class T>
+NL_INLINE void moments(const T* x, long n, double K, double& s1, double& s2) {
+  double a[kSumLanes] = {}, b[kSumLanes] = {};
+  long s0 = 0;
+  if constexpr (Vec && std::is_same_v<T, float>) {
+    v4d a0 = {}, a1 = {}, b0 = {}, b1 = {};
+    for (; s0 + kSumLanes <= n; s0 += kSumLanes) {
+      const v8f v = load8(x + s0);
+      const v4d t0 = widen_lo(v) - K, t1 = widen_hi(v) - K;
+      a0 += t0;
+      a1 += t1;
+      b0 += t0 * t0;
+      b1 += t1 * t1;
+    }
+    lanes_of(a, a0, a1);
+    lanes_of(b, b0, b1);
   }
-  s1 += a;
-  s2 += b;
+  // Scalar math: for s in [0, n): t = x[s] - K; a += t; b += t*t
+  over_lanes(s0, n, [&](int j, long s) {
+    const double t = double(x[s]) - K;
+    a[j] += t;
+    b[j] += t * t;
+  });
+  s1 += lane_total(a);
+  s2 += lane_total(b);
 }
 
-// sdy += sum dy, sdyx += sum dy*x over one span dy, x (n), in double.
-template <class T>
-inline void dot2(const T* dy, const T* x, long n, double& sdy, double& sdyx) {
-  double a = 0, b = 0;
-  // Scalar math (per-lane partial sums, as in moments):
-  //   for s in [0, n): a += dy[s]; b += dy[s]*x[s]
-#pragma omp simd reduction(+ : a, b)
-  for (long s = 0; s < n; ++s) {
-    a += double(dy[s]);
-    b += double(dy[s]) * double(x[s]);
+// sdy += sum dy, sdyx += sum dy*x over one span dy, x (n), in double, in lanes.
+template <bool Vec, class T>
+NL_INLINE void dot2(const T* dy, const T* x, long n, double& sdy, double& sdyx) {
+  double a[kSumLanes] = {}, b[kSumLanes] = {};
+  long s0 = 0;
+  if constexpr (Vec && std::is_same_v<T, float>) {
+    v4d a0 = {}, a1 = {}, b0 = {}, b1 = {};
+    for (; s0 + kSumLanes <= n; s0 += kSumLanes) {
+      const v8f g = load8(dy + s0), v = load8(x + s0);
+      const v4d g0 = widen_lo(g), g1 = widen_hi(g);
+      a0 += g0;
+      a1 += g1;
+      b0 += g0 * widen_lo(v);
+      b1 += g1 * widen_hi(v);
+    }
+    lanes_of(a, a0, a1);
+    lanes_of(b, b0, b1);
   }
-  sdy += a;
-  sdyx += b;
+  // Scalar math: for s in [0, n): a += dy[s]; b += dy[s]*x[s]
+  over_lanes(s0, n, [&](int j, long s) {
+    a[j] += double(dy[s]);
+    b[j] += double(dy[s]) * double(x[s]);
+  });
+  sdy += lane_total(a);
+  sdyx += lane_total(b);
 }
 
 // y (n) = x (n) * a + b
 template <class T>
-inline void axpb(T* y, const T* x, long n, T a, T b) {
+NL_INLINE void axpb(T* y, const T* x, long n, T a, T b) {
   // Scalar math: for s in [0, n): y[s] = x[s]*a + b
 #pragma omp simd
   for (long s = 0; s < n; ++s) y[s] = x[s] * a + b;
@@ -75,7 +150,7 @@ inline void axpb(T* y, const T* x, long n, T a, T b) {
 
 // dx (n) += dy (n) * a + x (n) * kx + k0
 template <class T>
-inline void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0) {
+NL_INLINE void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0) {
   // Scalar math: for s in [0, n): dx[s] += dy[s]*a + x[s]*kx + k0
 #pragma omp simd
   for (long s = 0; s < n; ++s) dx[s] += dy[s] * a + x[s] * kx + k0;
@@ -83,7 +158,7 @@ inline void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0) {
 
 // Statistic i from the shifted sums: mean = K + s1/M, var = s2/M - (s1/M)^2 (clamped at 0).
 template <class T>
-void finish_stats(T* mean, T* rstd, T* var, int i, double K, double s1, double s2, double M,
+NL_INLINE void finish_stats(T* mean, T* rstd, T* var, int i, double K, double s1, double s2, double M,
                   double eps) {
   const double m1 = s1 / M;
   const double v = std::max(0.0, s2 / M - m1 * m1);
@@ -97,7 +172,7 @@ void finish_stats(T* mean, T* rstd, T* var, int i, double K, double s1, double s
 // run over the channels in order, as there; the dx pass is vectorized across
 // channels with the same operations per value. dx, dy, x: the group's (K) values.
 template <class T>
-void group_backward_s1(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* gamma, long c0, long K,
+NL_INLINE void group_backward_s1(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* gamma, long c0, long K,
                        double mu, double r, double M) {
   double a1 = 0, a2 = 0;
   for (long k = 0; k < K; ++k) {
@@ -121,10 +196,8 @@ void group_backward_s1(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, cons
   }
 }
 
-}  // namespace
-
-template <class T>
-void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps) {
+template <bool Vec, class T>
+NL_INLINE void stats_body(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps) {
   const long S = d.S, C = d.C;
   const double M = double(d.group_size());
   if (d.over == NormDims::Over::group) {
@@ -133,7 +206,7 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
     for (int i = 0; i < d.stat_count(); ++i) {
       const T* g = x + long(i) * d.group_size();
       double s1 = 0, s2 = 0;
-      moments(g, d.group_size(), double(g[0]), s1, s2);
+      moments<Vec>(g, d.group_size(), double(g[0]), s1, s2);
       finish_stats(mean, rstd, var, i, double(g[0]), s1, s2, M, eps);
     }
   } else {
@@ -157,7 +230,7 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
         }
       } else {
         // for c: moments of the span x[n, c, :] into s1[c], s2[c]
-        for (long c = 0; c < C; ++c) moments(x + (n * C + c) * S, S, K[c], s1[c], s2[c]);
+        for (long c = 0; c < C; ++c) moments<Vec>(x + (n * C + c) * S, S, K[c], s1[c], s2[c]);
       }
     }
     for (int c = 0; c < C; ++c) finish_stats(mean, rstd, var, c, K[c], s1[c], s2[c], M, eps);
@@ -165,8 +238,8 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
 }
 
 template <class T>
-void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta,
-                const NormDims& d) {
+NL_INLINE void apply_body(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta,
+                          const NormDims& d) {
   const long S = d.S, C = d.C;
   if (d.over == NormDims::Over::group) {
     // LN and GN: group i = (n, g) is the span of K = C/G channels from c0 = g*K.
@@ -234,9 +307,9 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
   }
 }
 
-template <class T>
-void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
-                   const T* rstd, const T* gamma, const NormDims& d) {
+template <bool Vec, class T>
+NL_INLINE void backward_body(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
+                             const T* rstd, const T* gamma, const NormDims& d) {
   const long S = d.S, C = d.C;
   const double M = double(d.group_size());
   if (d.over == NormDims::Over::group) {
@@ -255,16 +328,34 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
         const T tmu = T(mu), tr = T(r);
         // Scalar math, per element j of the group's span (gamma per element):
         //   xhat = (x[j] - mu) * r;  dgamma[j] += dy[j]*xhat;  dbeta[j] += dy[j]
-        //   dxhat = dy[j] * gamma[j];  a1 += dxhat;  a2 += dxhat*xhat     (a1, a2 in double)
-#pragma omp simd reduction(+ : a1, a2)
-        for (long j = 0; j < K * S; ++j) {
+        //   dxhat = dy[j] * gamma[j];  a1 += dxhat;  a2 += dxhat*xhat     (a1, a2 in double, in lanes)
+        double l1[kSumLanes] = {}, l2[kSumLanes] = {};
+        long j0 = 0;
+        if constexpr (Vec && std::is_same_v<T, float>) {
+          v4d p0 = {}, p1 = {}, q0 = {}, q1 = {};
+          for (; j0 + kSumLanes <= K * S; j0 += kSumLanes) {
+            const v8f dyv = load8(dys + j0), xh = (load8(xs + j0) - tmu) * tr, gv = load8(g + j0);
+            store8(dg + j0, load8(dg + j0) + dyv * xh);
+            store8(db + j0, load8(db + j0) + dyv);
+            const v4d d0 = widen_lo(dyv) * widen_lo(gv), d1 = widen_hi(dyv) * widen_hi(gv);
+            p0 += d0;
+            p1 += d1;
+            q0 += d0 * widen_lo(xh);
+            q1 += d1 * widen_hi(xh);
+          }
+          lanes_of(l1, p0, p1);
+          lanes_of(l2, q0, q1);
+        }
+        over_lanes(j0, K * S, [&](int q, long j) {
           const T xh = (xs[j] - tmu) * tr;
           dg[j] += dys[j] * xh;
           db[j] += dys[j];
           const double dxh = double(dys[j]) * double(g[j]);
-          a1 += dxh;
-          a2 += dxh * double(xh);
-        }
+          l1[q] += dxh;
+          l2[q] += dxh * double(xh);
+        });
+        a1 = lane_total(l1);
+        a2 = lane_total(l2);
         const T kx = T(-r * r * a2 / M), k0 = T(r * (mu * r * a2 - a1) / M);
         T* dxs = dx + off;  // (K, S)
         // Scalar math: dx[j] += r * (dxhat_j - a1/M - xhat_j * a2/M)
@@ -282,7 +373,7 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
         for (long k = 0; k < K; ++k) {
           const long c = c0 + k;
           double sdy = 0, sdyx = 0;
-          dot2(dy + off + k * S, x + off + k * S, S, sdy, sdyx);
+          dot2<Vec>(dy + off + k * S, x + off + k * S, S, sdy, sdyx);
           const double sdyxh = r * (sdyx - mu * sdy);  // sum dy*xhat over the block
           const double g = gamma ? double(gamma[c]) : 1.0;
           if (gamma) {
@@ -319,7 +410,7 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
         sdyx[c] += double(dys[c]) * double(xs[c]);
       }
     } else {
-      for (long c = 0; c < C; ++c) dot2(dy + (n * C + c) * S, x + (n * C + c) * S, S, sdy[c], sdyx[c]);
+      for (long c = 0; c < C; ++c) dot2<Vec>(dy + (n * C + c) * S, x + (n * C + c) * S, S, sdy[c], sdyx[c]);
     }
   }
   // Per channel: sum dy*xhat = r*(sdyx - mu*sdy); a1 = gamma*sdy, a2 = gamma*sum dy*xhat;
@@ -355,6 +446,66 @@ void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T*
   }
 }
 
+// ---- the two compilations of each body, and the dispatch ----
+// No "fma" in the vector target: GCC contracts a*b + c in C++ by default, and a fused
+// operation would round differently from the portable compilation.
+#define NL_VEC __attribute__((target("avx2")))
+NL_VEC void stats_vec(float* mean, float* rstd, float* var, const float* x, const NormDims& d, double eps) {
+  stats_body<true>(mean, rstd, var, x, d, eps);
+}
+NL_VEC void apply_vec(float* y, const float* x, const float* mean, const float* rstd, const float* gamma,
+                      const float* beta, const NormDims& d) {
+  apply_body(y, x, mean, rstd, gamma, beta, d);
+}
+NL_VEC void backward_vec(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                         const float* rstd, const float* gamma, const NormDims& d) {
+  backward_body<true>(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
+}
+template <class T>
+void stats_portable(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps) {
+  stats_body<false>(mean, rstd, var, x, d, eps);
+}
+template <class T>
+void apply_portable(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta, const NormDims& d) {
+  apply_body(y, x, mean, rstd, gamma, beta, d);
+}
+template <class T>
+void backward_portable(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* rstd,
+                       const T* gamma, const NormDims& d) {
+  backward_body<false>(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
+}
+
+// float takes the vector compilation when isa says so; double is always portable.
+template <class T>
+bool use_vector(ConvIsa isa) {
+  return std::is_same_v<T, float> && conv_use_vector(isa);
+}
+
+}  // namespace
+
+template <class T>
+void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps, ConvIsa isa) {
+  if constexpr (std::is_same_v<T, float>)
+    if (use_vector<T>(isa)) return stats_vec(mean, rstd, var, x, d, eps);
+  stats_portable(mean, rstd, var, x, d, eps);
+}
+
+template <class T>
+void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta, const NormDims& d,
+                ConvIsa isa) {
+  if constexpr (std::is_same_v<T, float>)
+    if (use_vector<T>(isa)) return apply_vec(y, x, mean, rstd, gamma, beta, d);
+  apply_portable(y, x, mean, rstd, gamma, beta, d);
+}
+
+template <class T>
+void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* rstd,
+                   const T* gamma, const NormDims& d, ConvIsa isa) {
+  if constexpr (std::is_same_v<T, float>)
+    if (use_vector<T>(isa)) return backward_vec(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
+  backward_portable(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
+}
+
 template <class T>
 void norm_backward_fixed_stats(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
                                const T* rstd, const T* gamma, const NormDims& d) {
@@ -379,11 +530,11 @@ void norm_backward_fixed_stats(T* dx, T* dgamma, T* dbeta, const T* dy, const T*
 }
 
 #define NORMLAB_INSTANTIATE(T)                                                                    \
-  template void norm_stats<T>(T*, T*, T*, const T*, const NormDims&, double);                     \
+  template void norm_stats<T>(T*, T*, T*, const T*, const NormDims&, double, ConvIsa);            \
   template void norm_apply<T>(T*, const T*, const T*, const T*, const T*, const T*,               \
-                              const NormDims&);                                                   \
+                              const NormDims&, ConvIsa);                                          \
   template void norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*,    \
-                                 const NormDims&);                                                \
+                                 const NormDims&, ConvIsa);                                       \
   template void norm_backward_fixed_stats<T>(T*, T*, T*, const T*, const T*, const T*, const T*,  \
                                              const T*, const NormDims&);
 NORMLAB_INSTANTIATE(float)

@@ -13,7 +13,12 @@
 // var) is (stat_count()): (C) for batch, (N, G) for group; gamma, beta,
 // dgamma, dbeta are (affine_size()): (C), or (C, S) if elementwise_affine.
 // Every backward ACCUMULATES (+=) into dx, dgamma and dbeta; the caller zeroes.
+//
+// Sums over a span run in 8 fixed lanes, combined in a fixed tree (norm_core.cpp), so
+// the AVX2 compilation and the portable one give the same bytes; `isa` picks one
+// (ConvIsa, conv2d.h: best = AVX2 when the CPU has it and NORMLAB_CONV_ISA allows).
 #include "core/errors.h"
+#include "nn/conv2d.h"
 
 namespace normlab {
 
@@ -53,7 +58,8 @@ struct NormError : ConfigError {
 //   x (N, C, S)                    input
 // REQUIRES: N, C, S >= 1; groups divides C when over == group; eps > 0.
 template <class T>
-void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps);
+void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps,
+                ConvIsa isa = ConvIsa::best);
 
 // y = (x - mean[i]) * rstd[i] * gamma + beta, folded as y = x*alpha + beta'.
 //   y (N, C, S)                    output
@@ -63,7 +69,7 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
 // REQUIRES: as norm_stats; gamma and beta both null or both non-null.
 template <class T>
 void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta,
-                const NormDims& d);
+                const NormDims& d, ConvIsa isa = ConvIsa::best);
 
 // Backward of norm_apply ∘ norm_stats (train mode), accumulating.
 //   xhat = (x-mean)*rstd, dxhat = dy*gamma
@@ -78,7 +84,7 @@ void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, 
 // REQUIRES: as norm_stats; dx aliases neither dy nor x.
 template <class T>
 void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
-                   const T* rstd, const T* gamma, const NormDims& d);
+                   const T* rstd, const T* gamma, const NormDims& d, ConvIsa isa = ConvIsa::best);
 
 // Backward when the statistics are constants (eval mode, running averages):
 //   dx += dy * gamma * rstd, and the same dgamma/dbeta as above.

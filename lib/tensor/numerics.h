@@ -27,8 +27,10 @@ namespace normlab {
 // restores the random streams it draws from (dropout, noisy BN), so runs with them draw anew;
 // 5: multi-channel and strided convolutions computed directly in a fixed fma order
 // (nn/conv_gather.h) instead of im2col + OpenBLAS; 6: float dense layers with a wide input
-// and few outputs (the cnn's classifier) computed in a fixed fma order (nn/dense_wide.h).
-inline constexpr int kNumericsVersion = 6;
+// and few outputs (the cnn's classifier) computed in a fixed fma order (nn/dense_wide.h);
+// 7: the normalization core's sums over a span in 8 fixed lanes (nn/norm_core.cpp), so
+// that its AVX2 compilation gives the portable one's bytes.
+inline constexpr int kNumericsVersion = 7;
 
 // "V[+ISA...][+COMPILER]-LIBRARY-VERSION-KERNEL", e.g. "6-openblas-0.3.21-haswell" (the
 // default build) or "6+avx2+fma+clang14.0.6-openblas-0.3.21-haswell": lower case, no spaces.
