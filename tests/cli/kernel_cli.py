@@ -122,8 +122,8 @@ def case_same_bytes_every_kernel(tmp):
             continue
         for f in ref:
             check(got[f] == ref[f], f"OPENBLAS_CORETYPE={k}: {f} differs from the Haswell machine's")
-    # A machine without AVX2+FMA for normlab's own convolution kernels (conv_direct.h,
-    # conv_gather.h): their portable path, the same bytes.
+    # A machine without AVX2+FMA for normlab's own kernels (conv_direct.h, conv_gather.h,
+    # dense_wide.h, the norm core and relu): their portable path, the same bytes.
     portable = outputs(os.path.join(tmp, "portable"), {"OPENBLAS_CORETYPE": "Haswell", "NORMLAB_CONV_ISA": "portable"})
     for f in ref:
         check(portable[f] == ref[f], f"NORMLAB_CONV_ISA=portable: {f} differs from the vector path's")
