@@ -13,7 +13,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "cmd/subcommands.h"
 #include "core/errors.h"
@@ -209,10 +208,16 @@ void run_slurm(SlurmOptions o) {
     dep += ":" + jobs.back();
   }
   const std::string merge_id = sbatch("--dependency=afterok" + dep, sd + "/merge.sbatch");
-  std::ofstream(sd + "/submissions.jsonl", std::ios::app)
-      << nlohmann::json{{"submitted", utc_now()}, {"shards", index_ranges(shards)}, {"arrays", jobs},
-                        {"merge", merge_id}}.dump()
-      << "\n";
+  // Appended by a rename (write_file_atomic), never written through a symlink.
+  const std::string log = sd + "/submissions.jsonl";
+  std::error_code ec;
+  const auto kind = fs::symlink_status(log, ec).type();
+  const std::string before = kind == fs::file_type::regular ? read_file_capped(log) : std::string();
+  if (kind != fs::file_type::regular && kind != fs::file_type::not_found)
+    throw std::runtime_error(fmt::format("{} is not a file of its own (a symlink?); the jobs {} are submitted, "
+                                         "their ids not recorded there", log, fmt::join(jobs, ", ")));
+  write_file_atomic(log, before + nlohmann::json{{"submitted", utc_now()}, {"shards", index_ranges(shards)},
+                                                 {"arrays", jobs}, {"merge", merge_id}}.dump() + "\n");
   std::printf("arrays %s\nmerge %s\n", fmt::format("{}", fmt::join(jobs, " ")).c_str(), merge_id.c_str());
   spdlog::info("submitted: array job(s) {}, merge job {} (afterok); `normlab status {}` shows progress",
                fmt::join(jobs, ", "), merge_id, job.out);

@@ -143,8 +143,8 @@ ShardLedger::ShardLedger(const std::string& dir, int index, int count, const nlo
   fs::create_directories(ld);
   const std::string name = fmt::format("shard-{}-of-{}", index, count);
   path_ = ld + "/" + name + ".json";
-  dir_fd_ = ::open((ld + "/dir.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  shard_fd_ = ::open((ld + "/" + name + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  dir_fd_ = ::open((ld + "/dir.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);  // never a link
+  shard_fd_ = ::open((ld + "/" + name + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (dir_fd_ < 0 || shard_fd_ < 0)
     throw ConfigError(fmt::format("{}: cannot create lock files: {}", ld, std::strerror(errno)));
   const bool whole = count == 1;

@@ -152,8 +152,24 @@ struct SweepDir::Ledger {
   std::map<std::string, std::string> sums;  // "parts/ID.KIND.csv" -> hex
 };
 
+namespace {
+// The folder's own subfolders and its ledger are written in place (files renamed into
+// them, lines appended), so a symlink there would send a run's results, or its
+// checksums, into another folder or file: refused before anything is written.
+void refuse_store_symlinks(const std::string& dir) {
+  for (const char* own : {"/parts", "/ledger", kLedger}) {
+    std::error_code ec;
+    if (fs::symlink_status(dir + own, ec).type() == fs::file_type::symlink)
+      throw ConfigError(fmt::format("{}{} is a symlink; a results folder's own files and folders are written in "
+                                    "place, so they must be its own (remove the link, or give another --out)",
+                                    dir, own));
+  }
+}
+}  // namespace
+
 SweepDir::SweepDir(std::string dir, PartChecks checks, PartNumerics numerics)
     : dir_(std::move(dir)), checks_(checks), numerics_(numerics), ledger_(std::make_shared<Ledger>()) {
+  refuse_store_symlinks(dir_);
   fs::create_directories(parts_dir());
   reload_ledger();
 }
@@ -178,7 +194,8 @@ void SweepDir::record(const std::string& file) const {
   const std::string hex = sha256_file(file);
   const std::string line = hex + "  " + rel + "\n";
   fs::create_directories(dir_ + "/ledger");
-  const int fd = ::open((dir_ + kLedger).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // O_NOFOLLOW: a link put there after the folder was opened is not written through either.
+  const int fd = ::open((dir_ + kLedger).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
   const bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == ssize_t(line.size());
   const int err = errno;
   if (fd >= 0) ::close(fd);

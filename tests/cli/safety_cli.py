@@ -107,6 +107,34 @@ def case_damaged_parts(tmp):
     same_csvs(ref, out)
 
 
+def case_store_symlinks(tmp):
+    """A results folder whose ledger file, parts/ or ledger/ folder is a symlink is refused
+    (exit 2, naming it) before any run: results or checksums would be written through
+    the link into another file or folder, which stays as it was."""
+    exp = write(os.path.join(tmp, "grid.toml"), GRID)
+    out = os.path.join(tmp, "out")
+    normlab(["sweep", exp, "--out", out, "-q"])
+    elsewhere = os.path.join(tmp, "elsewhere")
+    os.makedirs(elsewhere)
+    victim = write(os.path.join(elsewhere, "victim.txt"), "mine\n")
+    for own in ["ledger/parts.sha256", "parts", "ledger"]:
+        path = os.path.join(out, own)
+        saved = os.path.join(tmp, "saved-" + own.replace("/", "-"))
+        os.replace(path, saved)
+        os.symlink(victim if own.endswith(".sha256") else elsewhere, path)
+        before = sorted(os.listdir(elsewhere))
+        p = normlab(["sweep", exp, "--out", out], expect=2)
+        check(f"{path} is a symlink" in p.stderr, f"sweep with {own} a symlink: {p.stderr}")
+        p = normlab(["verify", out], expect=1)  # verify reports it as a violation of the folder
+        check(f"{path} is a symlink" in p.stdout, f"verify with {own} a symlink: {p.stdout}")
+        check(open(victim).read() == "mine\n" and sorted(os.listdir(elsewhere)) == before,
+              f"{own}: written through a symlink: {os.listdir(elsewhere)}")
+        os.remove(path)
+        os.replace(saved, path)
+    p = normlab(["sweep", exp, "--out", out])
+    check(f"skipped {GRID_RUNS}" in p.stderr, f"the folder, restored, should resume with nothing to run:\n{p.stderr}")
+
+
 def case_damaged_merge(tmp):
     exp = write(os.path.join(tmp, "grid.toml"), GRID)
     ref, a, b = (os.path.join(tmp, x) for x in ("ref", "a", "b"))
