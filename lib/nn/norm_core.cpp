@@ -25,6 +25,8 @@
 #include "nn/norm_core.h"
 
 #include <algorithm>
+#include <immintrin.h>
+
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -55,26 +57,74 @@ NL_INLINE void over_lanes(long s0, long n, F f) {
   for (int j = 0; s + j < n; ++j) f(j, s + j);
 }
 
-// The vector compilation (Vec) takes float spans' whole rows of 8 through GCC's
-// generic vectors, AVX2's width: a row's 8 lanes are two v4d (lanes 0-3, 4-7), every
-// operation element-wise IEEE, the same as the scalar lanes of the portable form.
-// (A vector twice the target's width is lowered through memory, so the portable
-// compilation keeps the scalar form.)
-typedef float v8f __attribute__((vector_size(32)));
-typedef double v4d __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
-NL_INLINE v8f load8(const float* p) {
-  v8f v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
+// The vector compilation (Vec) takes a float span's whole rows of 8 through AVX2: a
+// row's 8 lanes are two registers of 4 doubles (lanes 0-3, 4-7), every operation
+// element-wise IEEE (a multiply, then an add: no fma), the same as the scalar lanes
+// of the portable form. Each returns where its rows end; the caller's scalar form
+// adds the tail into the same lanes.
+#define NL_VEC __attribute__((target("avx2")))
+
+NL_VEC inline void store_lanes(double* l, __m256d lo, __m256d hi) {
+  _mm256_storeu_pd(l, lo);
+  _mm256_storeu_pd(l + 4, hi);
 }
-NL_INLINE void store8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
-// Lanes 0-3 and 4-7 of v, in double.
-NL_INLINE v4d widen_lo(v8f v) { return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), v4d); }
-NL_INLINE v4d widen_hi(v8f v) { return __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), v4d); }
-NL_INLINE void lanes_of(double* l, v4d lo, v4d hi) {
-  __builtin_memcpy(l, &lo, sizeof lo);
-  __builtin_memcpy(l + 4, &hi, sizeof hi);
+
+// a[j] = sum (x - K), b[j] = sum (x - K)^2 over the rows' lane j
+NL_VEC long moments_rows(const float* x, long n, double K, double* a, double* b) {
+  const __m256d k = _mm256_set1_pd(K);
+  __m256d a0 = _mm256_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+  long s = 0;
+  for (; s + kSumLanes <= n; s += kSumLanes) {
+    const __m256d t0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + s)), k);
+    const __m256d t1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + s + 4)), k);
+    a0 = _mm256_add_pd(a0, t0);
+    a1 = _mm256_add_pd(a1, t1);
+    b0 = _mm256_add_pd(b0, _mm256_mul_pd(t0, t0));
+    b1 = _mm256_add_pd(b1, _mm256_mul_pd(t1, t1));
+  }
+  store_lanes(a, a0, a1);
+  store_lanes(b, b0, b1);
+  return s;
+}
+
+// a[j] = sum dy, b[j] = sum dy*x over the rows' lane j
+NL_VEC long dot2_rows(const float* dy, const float* x, long n, double* a, double* b) {
+  __m256d a0 = _mm256_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+  long s = 0;
+  for (; s + kSumLanes <= n; s += kSumLanes) {
+    const __m256d g0 = _mm256_cvtps_pd(_mm_loadu_ps(dy + s)), g1 = _mm256_cvtps_pd(_mm_loadu_ps(dy + s + 4));
+    a0 = _mm256_add_pd(a0, g0);
+    a1 = _mm256_add_pd(a1, g1);
+    b0 = _mm256_add_pd(b0, _mm256_mul_pd(g0, _mm256_cvtps_pd(_mm_loadu_ps(x + s))));
+    b1 = _mm256_add_pd(b1, _mm256_mul_pd(g1, _mm256_cvtps_pd(_mm_loadu_ps(x + s + 4))));
+  }
+  store_lanes(a, a0, a1);
+  store_lanes(b, b0, b1);
+  return s;
+}
+
+// layer norm's backward sums with gamma per element, over the rows (see backward_body):
+// xh = (x - mu)*r; dg += dy*xh; db += dy; l1[j] += dy*g; l2[j] += (dy*g)*xh
+NL_VEC long ln_backward_rows(float* dg, float* db, const float* dy, const float* x, const float* g, long n,
+                             float mu, float r, double* l1, double* l2) {
+  const __m256 vmu = _mm256_set1_ps(mu), vr = _mm256_set1_ps(r);
+  __m256d p0 = _mm256_setzero_pd(), p1 = p0, q0 = p0, q1 = p0;
+  long j = 0;
+  for (; j + kSumLanes <= n; j += kSumLanes) {
+    const __m256 d = _mm256_loadu_ps(dy + j), xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), vmu), vr);
+    _mm256_storeu_ps(dg + j, _mm256_add_ps(_mm256_loadu_ps(dg + j), _mm256_mul_ps(d, xh)));
+    _mm256_storeu_ps(db + j, _mm256_add_ps(_mm256_loadu_ps(db + j), d));
+    const __m256d d0 = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(dy + j)), _mm256_cvtps_pd(_mm_loadu_ps(g + j)));
+    const __m256d d1 =
+        _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(dy + j + 4)), _mm256_cvtps_pd(_mm_loadu_ps(g + j + 4)));
+    p0 = _mm256_add_pd(p0, d0);
+    p1 = _mm256_add_pd(p1, d1);
+    q0 = _mm256_add_pd(q0, _mm256_mul_pd(d0, _mm256_cvtps_pd(_mm256_castps256_ps128(xh))));
+    q1 = _mm256_add_pd(q1, _mm256_mul_pd(d1, _mm256_cvtps_pd(_mm256_extractf128_ps(xh, 1))));
+  }
+  store_lanes(l1, p0, p1);
+  store_lanes(l2, q0, q1);
+  return j;
 }
 
 // Per-thread scratch for per-channel accumulators; grows once, then reused,
@@ -90,19 +140,7 @@ template <bool Vec, class T>
 NL_INLINE void moments(const T* x, long n, double K, double& s1, double& s2) {
   double a[kSumLanes] = {}, b[kSumLanes] = {};
   long s0 = 0;
-  if constexpr (Vec && std::is_same_v<T, float>) {
-    v4d a0 = {}, a1 = {}, b0 = {}, b1 = {};
-    for (; s0 + kSumLanes <= n; s0 += kSumLanes) {
-      const v8f v = load8(x + s0);
-      const v4d t0 = widen_lo(v) - K, t1 = widen_hi(v) - K;
-      a0 += t0;
-      a1 += t1;
-      b0 += t0 * t0;
-      b1 += t1 * t1;
-    }
-    lanes_of(a, a0, a1);
-    lanes_of(b, b0, b1);
-  }
+  if constexpr (Vec && std::is_same_v<T, float>) s0 = moments_rows(x, n, K, a, b);
   // Scalar math: for s in [0, n): t = x[s] - K; a += t; b += t*t
   over_lanes(s0, n, [&](int j, long s) {
     const double t = double(x[s]) - K;
@@ -118,19 +156,7 @@ template <bool Vec, class T>
 NL_INLINE void dot2(const T* dy, const T* x, long n, double& sdy, double& sdyx) {
   double a[kSumLanes] = {}, b[kSumLanes] = {};
   long s0 = 0;
-  if constexpr (Vec && std::is_same_v<T, float>) {
-    v4d a0 = {}, a1 = {}, b0 = {}, b1 = {};
-    for (; s0 + kSumLanes <= n; s0 += kSumLanes) {
-      const v8f g = load8(dy + s0), v = load8(x + s0);
-      const v4d g0 = widen_lo(g), g1 = widen_hi(g);
-      a0 += g0;
-      a1 += g1;
-      b0 += g0 * widen_lo(v);
-      b1 += g1 * widen_hi(v);
-    }
-    lanes_of(a, a0, a1);
-    lanes_of(b, b0, b1);
-  }
+  if constexpr (Vec && std::is_same_v<T, float>) s0 = dot2_rows(dy, x, n, a, b);
   // Scalar math: for s in [0, n): a += dy[s]; b += dy[s]*x[s]
   over_lanes(s0, n, [&](int j, long s) {
     a[j] += double(dy[s]);
@@ -331,21 +357,8 @@ NL_INLINE void backward_body(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
         //   dxhat = dy[j] * gamma[j];  a1 += dxhat;  a2 += dxhat*xhat     (a1, a2 in double, in lanes)
         double l1[kSumLanes] = {}, l2[kSumLanes] = {};
         long j0 = 0;
-        if constexpr (Vec && std::is_same_v<T, float>) {
-          v4d p0 = {}, p1 = {}, q0 = {}, q1 = {};
-          for (; j0 + kSumLanes <= K * S; j0 += kSumLanes) {
-            const v8f dyv = load8(dys + j0), xh = (load8(xs + j0) - tmu) * tr, gv = load8(g + j0);
-            store8(dg + j0, load8(dg + j0) + dyv * xh);
-            store8(db + j0, load8(db + j0) + dyv);
-            const v4d d0 = widen_lo(dyv) * widen_lo(gv), d1 = widen_hi(dyv) * widen_hi(gv);
-            p0 += d0;
-            p1 += d1;
-            q0 += d0 * widen_lo(xh);
-            q1 += d1 * widen_hi(xh);
-          }
-          lanes_of(l1, p0, p1);
-          lanes_of(l2, q0, q1);
-        }
+        if constexpr (Vec && std::is_same_v<T, float>)
+          j0 = ln_backward_rows(dg, db, dys, xs, g, K * S, tmu, tr, l1, l2);
         over_lanes(j0, K * S, [&](int q, long j) {
           const T xh = (xs[j] - tmu) * tr;
           dg[j] += dys[j] * xh;
@@ -449,7 +462,6 @@ NL_INLINE void backward_body(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
 // ---- the two compilations of each body, and the dispatch ----
 // No "fma" in the vector target: GCC contracts a*b + c in C++ by default, and a fused
 // operation would round differently from the portable compilation.
-#define NL_VEC __attribute__((target("avx2")))
 NL_VEC void stats_vec(float* mean, float* rstd, float* var, const float* x, const NormDims& d, double eps) {
   stats_body<true>(mean, rstd, var, x, d, eps);
 }
