@@ -43,7 +43,7 @@ namespace {
 // A file can be created in dir: the one test that holds for root too.
 void probe(const std::string& option, const std::string& dir, const std::string& shown) {
   const std::string p = temp_path_for(dir + "/.normlab-write-test");
-  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) refuse(option, shown, std::strerror(errno));
   ::close(fd);
   ::unlink(p.c_str());

@@ -153,7 +153,8 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     std::filesystem::remove(tmp, ec);
     throw std::runtime_error(fmt::format("cannot write {}: {} ({} {})", path, std::strerror(err), what, tmp));
   };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A fresh name: O_EXCL and O_NOFOLLOW, so nothing already there (a planted link) is opened.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) fail("creating");
   for (std::size_t done = 0; done < text.size();) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
