@@ -24,9 +24,9 @@
 // and both give the same bytes; ConvIsa (conv2d.h) picks one.
 #include "nn/norm_core.h"
 
-#include <algorithm>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -185,7 +185,7 @@ NL_INLINE void dx_pass(T* dx, const T* dy, const T* x, long n, T a, T kx, T k0) 
 // Statistic i from the shifted sums: mean = K + s1/M, var = s2/M - (s1/M)^2 (clamped at 0).
 template <class T>
 NL_INLINE void finish_stats(T* mean, T* rstd, T* var, int i, double K, double s1, double s2, double M,
-                  double eps) {
+                            double eps) {
   const double m1 = s1 / M;
   const double v = std::max(0.0, s2 / M - m1 * m1);
   mean[i] = T(K + m1);
@@ -198,8 +198,8 @@ NL_INLINE void finish_stats(T* mean, T* rstd, T* var, int i, double K, double s1
 // run over the channels in order, as there; the dx pass is vectorized across
 // channels with the same operations per value. dx, dy, x: the group's (K) values.
 template <class T>
-NL_INLINE void group_backward_s1(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* gamma, long c0, long K,
-                       double mu, double r, double M) {
+NL_INLINE void group_backward_s1(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* gamma, long c0,
+                                 long K, double mu, double r, double M) {
   double a1 = 0, a2 = 0;
   for (long k = 0; k < K; ++k) {
     const long c = c0 + k;
@@ -473,49 +473,31 @@ NL_VEC void backward_vec(float* dx, float* dgamma, float* dbeta, const float* dy
                          const float* rstd, const float* gamma, const NormDims& d) {
   backward_body<true>(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
 }
-template <class T>
-void stats_portable(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps) {
-  stats_body<false>(mean, rstd, var, x, d, eps);
-}
-template <class T>
-void apply_portable(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta, const NormDims& d) {
-  apply_body(y, x, mean, rstd, gamma, beta, d);
-}
-template <class T>
-void backward_portable(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* rstd,
-                       const T* gamma, const NormDims& d) {
-  backward_body<false>(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
-}
+}  // namespace
 
 // float takes the vector compilation when isa says so; double is always portable.
-template <class T>
-bool use_vector(ConvIsa isa) {
-  return std::is_same_v<T, float> && conv_use_vector(isa);
-}
-
-}  // namespace
 
 template <class T>
 void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps, ConvIsa isa) {
   if constexpr (std::is_same_v<T, float>)
-    if (use_vector<T>(isa)) return stats_vec(mean, rstd, var, x, d, eps);
-  stats_portable(mean, rstd, var, x, d, eps);
+    if (conv_use_vector(isa)) return stats_vec(mean, rstd, var, x, d, eps);
+  stats_body<false>(mean, rstd, var, x, d, eps);
 }
 
 template <class T>
 void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta, const NormDims& d,
                 ConvIsa isa) {
   if constexpr (std::is_same_v<T, float>)
-    if (use_vector<T>(isa)) return apply_vec(y, x, mean, rstd, gamma, beta, d);
-  apply_portable(y, x, mean, rstd, gamma, beta, d);
+    if (conv_use_vector(isa)) return apply_vec(y, x, mean, rstd, gamma, beta, d);
+  apply_body(y, x, mean, rstd, gamma, beta, d);
 }
 
 template <class T>
 void norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* rstd,
                    const T* gamma, const NormDims& d, ConvIsa isa) {
   if constexpr (std::is_same_v<T, float>)
-    if (use_vector<T>(isa)) return backward_vec(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
-  backward_portable(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
+    if (conv_use_vector(isa)) return backward_vec(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
+  backward_body<false>(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, d);
 }
 
 template <class T>
