@@ -140,6 +140,35 @@ TEST_CASE("sweep: [[include]] adds combinations after the grid, other axes expan
   }
 }
 
+TEST_CASE("sweep: an [[include]] row with an effect under another profile only is kept") {
+  ScratchDir d("sweep-grid-include-profile");
+  // Under the default profile the row repeats the grid's layer runs; under full (batch
+  // alone) it adds them. Kept under both, as an [[exclude]] row for another profile is.
+  const std::string text = std::string(kData) + "norm = [\"batch\", \"layer\"]\nlr = [0.1, 0.2]\n"
+                           "[[include]]\nnorm = \"layer\"\n[profile.full]\nnorm = \"batch\"\n";
+  CHECK(load(d, text).runs.size() == 4);
+  ExperimentOptions full;
+  full.profile = "full";
+  const auto ex = load(d, text, full);
+  CHECK(column(ex, "norm") == std::vector<std::string>{"batch", "batch", "layer", "layer"});
+  // Without effect under both profiles (in the grid under each): refused, the profiles named.
+  const std::string none = std::string(kData) + "norm = [\"batch\", \"layer\"]\nlr = [0.1, 0.2]\n"
+                           "[[include]]\nnorm = \"batch\"\n[profile.full]\nlr = 0.1\n";
+  for (const std::string profile : {"", "full"}) {
+    CAPTURE(profile);
+    ExperimentOptions o;
+    o.profile = profile;
+    try {
+      load(d, none, o);
+      FAIL("an [[include]] row without effect under any profile was accepted");
+    } catch (const ConfigError& e) {
+      const std::string m = e.what();
+      CHECK(m.find("[[include]] adds no run, under any profile of this file (none, full)") != std::string::npos);
+      CHECK(m.find("exp.toml:") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("sweep: an [[exclude]] row that excludes no run under any profile is refused") {
   ScratchDir d("sweep-grid-exclude-nothing");
   const std::string grid = std::string(kData) + "norm = [\"batch\", \"layer\"]\nlr = [0.1, 0.2]\n";

@@ -273,30 +273,39 @@ std::vector<std::string> repeated_trainings(const Experiment& ex, const std::map
 
 namespace {
 
-Experiment parse_experiment_with(const std::string& text, const std::string& path, const ExperimentOptions& opt,
-                                 std::vector<bool>* exclude_hits_out);
+// Per [[exclude]] row whether it excluded a combination, per [[include]] row whether
+// it added a run, in one expansion.
+struct RowEffects {
+  std::vector<bool> excluded, added;
+};
 
-// Rows of [[exclude]] that exclude no combination of the file's own grid under any of
-// its profiles (nor without one): refused with their positions. A row that matches
-// nothing under the profile (or --set) in use may be there for another profile (e.g.
-// an lr only the full profile lists), so the other expansions are asked first; an
+Experiment parse_experiment_with(const std::string& text, const std::string& path, const ExperimentOptions& opt,
+                                 RowEffects* effects_out);
+
+// Rows of [[exclude]] that exclude no combination of the file's own grid, and rows of
+// [[include]] that add no run, under any of its profiles (nor without one): refused
+// with their positions. A row without effect under the profile (or --set) in use may
+// be there for another profile (e.g. an lr only the full profile lists, or a model
+// only the full profile trains), so the other expansions are asked first; an
 // expansion that fails for another reason tells nothing and is skipped.
-std::vector<std::string> excludes_without_effect(const std::string& text, const std::string& path,
-                                                 const ExperimentOptions& opt,
-                                                 const std::vector<std::pair<Axes, std::string>>& excludes,
-                                                 std::vector<bool> hits, std::vector<bool>* hits_out) {
+std::vector<std::string> rows_without_effect(const std::string& text, const std::string& path,
+                                             const ExperimentOptions& opt,
+                                             const std::vector<std::pair<Axes, std::string>>& excludes,
+                                             const std::vector<std::pair<Axes, std::string>>& includes,
+                                             RowEffects hits, RowEffects* hits_out) {
   if (hits_out) {  // an expansion asked by the check below: report, do not check
     *hits_out = hits;
     return {};
   }
-  if (std::all_of(hits.begin(), hits.end(), [](bool h) { return h; })) return {};
+  auto all_true = [](const std::vector<bool>& v) { return std::all_of(v.begin(), v.end(), [](bool h) { return h; }); };
+  if (all_true(hits.excluded) && all_true(hits.added)) return {};
   const toml::table tbl = parse_toml_text(text, path);
   std::vector<std::string> profiles = {""};
   if (const auto* all = tbl["profile"].as_table())
     for (const auto& [k, v] : *all) profiles.push_back(std::string(k.str()));
   for (const auto& name : profiles) {
     if (name == opt.profile && opt.sets.empty()) continue;  // this expansion is the one just made
-    std::vector<bool> h;
+    RowEffects h;
     ExperimentOptions o;
     o.profile = name;
     o.max_runs = opt.max_runs;
@@ -305,16 +314,24 @@ std::vector<std::string> excludes_without_effect(const std::string& text, const 
     } catch (const ConfigError&) {
       continue;
     }
-    for (std::size_t i = 0; i < hits.size() && i < h.size(); ++i) hits[i] = hits[i] || h[i];
+    for (std::size_t i = 0; i < hits.excluded.size() && i < h.excluded.size(); ++i)
+      hits.excluded[i] = hits.excluded[i] || h.excluded[i];
+    for (std::size_t i = 0; i < hits.added.size() && i < h.added.size(); ++i)
+      hits.added[i] = hits.added[i] || h.added[i];
   }
+  const std::string asked = profiles.size() == 1 ? "it has none" :
+                            fmt::format("none, {}", fmt::join(profiles.begin() + 1, profiles.end(), ", "));
   std::vector<std::string> problems;
   for (std::size_t i = 0; i < excludes.size(); ++i)
-    if (!hits[i])
+    if (!hits.excluded[i])
       problems.push_back(fmt::format("{}: [[exclude]] excludes no run, under any profile of this file ({}): no "
                                      "combination of the grid has all of its values (allowed: remove the row, or "
-                                     "give values the grid has)", excludes[i].second,
-                                     profiles.size() == 1 ? "it has none" :
-                                     fmt::format("none, {}", fmt::join(profiles.begin() + 1, profiles.end(), ", "))));
+                                     "give values the grid has)", excludes[i].second, asked));
+  for (std::size_t i = 0; i < includes.size(); ++i)
+    if (!hits.added[i])
+      problems.push_back(fmt::format("{}: [[include]] adds no run, under any profile of this file ({}): each run "
+                                     "it gives is in the grid already, or excluded (allowed: remove the row, or "
+                                     "give values the grid lacks)", includes[i].second, asked));
   return problems;
 }
 
@@ -330,11 +347,11 @@ Experiment parse_experiment(const std::string& text, const std::string& path, co
 
 namespace {
 
-// parse_experiment; when exclude_hits is given, it receives per [[exclude]] row
-// whether the row excluded any combination, and the check that each row excludes
-// something under some profile is skipped (excludes_without_effect is what asks).
+// parse_experiment; when effects_out is given, it receives per [[exclude]] and
+// [[include]] row whether the row had an effect, and the check that each row has one
+// under some profile is skipped (rows_without_effect is what asks).
 Experiment parse_experiment_with(const std::string& text, const std::string& path, const ExperimentOptions& opt,
-                                 std::vector<bool>* exclude_hits_out) {
+                                 RowEffects* effects_out) {
   Experiment ex;
   ex.path = path;
   ex.text = text;
@@ -546,8 +563,8 @@ Experiment parse_experiment_with(const std::string& text, const std::string& pat
       origin.push_back(int(i));
     }
   }
-  std::vector<bool> include_adds(includes.size(), false);  // a row that adds no run is refused below
-  std::vector<bool> exclude_hits(excludes.size(), false);  // likewise a row that excludes nothing (in any profile)
+  // A row of either kind without effect under every profile is refused (rows_without_effect).
+  RowEffects effects{std::vector<bool>(excludes.size(), false), std::vector<bool>(includes.size(), false)};
   auto excluded = [&](const std::map<std::string, Value>& c) {
     bool out = false;
     for (std::size_t i = 0; i < excludes.size(); ++i) {
@@ -558,7 +575,7 @@ Experiment parse_experiment_with(const std::string& text, const std::string& pat
         for (const auto& v : vals) any = any || (it != c.end() && it->second.text == v.text);
         all = all && any;
       }
-      if (all) exclude_hits[i] = out = true;
+      if (all) effects.excluded[i] = out = true;
     }
     return out;
   };
@@ -606,7 +623,7 @@ Experiment parse_experiment_with(const std::string& text, const std::string& pat
         else seen_on[k].insert(not_applied_text(spec_k, cfg.values()));
       }
       if (!seen.insert(cfg.run_id()).second) continue;
-      if (origin[ci] >= 0) include_adds[std::size_t(origin[ci])] = true;
+      if (origin[ci] >= 0) effects.added[std::size_t(origin[ci])] = true;
       all_canon += cfg.canonical();
       ex.runs.push_back(std::move(cfg));
       ex.specs.push_back(std::move(spec));
@@ -618,12 +635,7 @@ Experiment parse_experiment_with(const std::string& text, const std::string& pat
                                    "or change {} in some runs)", where, k, fmt::join(seen_on[k], "; "),
                                    fmt::join(condition_keys(*find_run_key(k)), " or ")));
   }
-  for (std::size_t i = 0; i < includes.size() && problems.empty(); ++i)
-    if (!include_adds[i])
-      problems.push_back(fmt::format("{}: [[include]] adds no run: each run it gives is in the grid already, or "
-                                     "excluded (allowed: remove the row, or give values the grid lacks)",
-                                     includes[i].second));
-  if (problems.empty()) problems = excludes_without_effect(text, path, opt, excludes, exclude_hits, exclude_hits_out);
+  if (problems.empty()) problems = rows_without_effect(text, path, opt, excludes, includes, effects, effects_out);
   if (problems.empty()) problems = repeated_trainings(ex, given);
   if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
   if (ex.runs.empty()) throw ConfigError(fmt::format("{}: the experiment expands to no runs", path));
