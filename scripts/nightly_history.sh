@@ -26,6 +26,18 @@ read -r -a bench_args <<<"${BENCH_ARGS:---suite all --threads 1 --repeats 5 --mi
 mkdir -p "$art" "$hist"
 status=0
 summary() { [ -n "${GITHUB_STEP_SUMMARY:-}" ] && printf '%s\n' "$@" >>"$GITHUB_STEP_SUMMARY"; return 0; }
+# tee into FILE through a fresh temporary beside it and a rename: whatever stands at
+# FILE (a symlink planted in the artifacts folder) is replaced, never written through;
+# a directory there is refused. Its status is tee's, or 1 if the rename fails.
+tee_to() {
+  local tmp rc
+  tmp=$(mktemp "$1.XXXXXX") || return 1
+  tee "$tmp"
+  rc=$?
+  chmod 0644 "$tmp"
+  mv -fT -- "$tmp" "$1" || { rm -f -- "$tmp"; rc=1; }
+  return $rc
+}
 
 # The first night (no bench record yet): the committed single-run baseline, by the
 # ratio alone and its old tolerance, as before the history existed.
@@ -33,7 +45,7 @@ compare=("$hist" "${TOLERANCE:-0.1}")
 compgen -G "$hist/*/*.bench.csv" >/dev/null || compare=(results/bench/normlab.csv 0.5)
 echo "== 1. speed gate against ${compare[0]}"
 if ! "$bin" bench "${bench_args[@]}" --csv "$art/bench.csv" --compare "${compare[0]}" \
-     --tolerance "${compare[1]}" 2>&1 | tee "$art/gate.txt"; then
+     --tolerance "${compare[1]}" 2>&1 | tee_to "$art/gate.txt"; then
   status=1
   summary "### Speed gate failed at commit $("$bin" --version | sed 's/.*(\([^,]*\),.*/\1/')" '```' \
           "$(grep -E 'SLOWER|^against|^flagged|case\(s\) slower' "$art/gate.txt")" '```'
@@ -49,7 +61,7 @@ if ((${#inputs[@]})) && ! "$bin" history record "${inputs[@]}" --history "$hist"
 fi
 
 echo "== 3. history show"
-if ! "$bin" history show --history "$hist" --plots "$art/history" --recent "${RECENT:-2}" 2>&1 | tee "$art/history.txt"; then
+if ! "$bin" history show --history "$hist" --plots "$art/history" --recent "${RECENT:-2}" 2>&1 | tee_to "$art/history.txt"; then
   status=1
   summary "### Regressions in the history" '```' "$(sed -n '/regression(s) in the last/,$p' "$art/history.txt")" '```'
 fi

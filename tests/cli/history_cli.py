@@ -430,6 +430,33 @@ def case_transient_real(tmp):
     check("@first" in refused_env.stderr, refused_env.stderr)
 
 
+def case_nightly_symlinks(tmp):
+    """scripts/nightly_history.sh writes its logs (gate.txt, history.txt) into the
+    artifacts folder through a temporary and a rename: a symlink planted at either
+    is replaced by the log, and the file it pointed at keeps its bytes; the other
+    steps still run (bench CSV recorded, history shown)."""
+    hist, art = os.path.join(tmp, "hist"), os.path.join(tmp, "art")
+    os.makedirs(art)
+    victims = {}
+    for name in ("gate.txt", "history.txt"):
+        victims[name] = os.path.join(tmp, "victim-" + name)
+        with open(victims[name], "wb") as f:
+            f.write(b"not the nightly's\n")
+        os.symlink(victims[name], os.path.join(art, name))
+    env = dict(os.environ, NORMLAB=BIN, BENCH_ARGS=" ".join(TINY[1:] + ["--repeats", "1"]))
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "nightly_history.sh"), hist, art],
+                       capture_output=True, text=True, env=env)
+    check(p.returncode in (0, 1), f"exit {p.returncode}:\n{p.stdout}\n{p.stderr}")
+    for name, victim in victims.items():
+        check(open(victim, "rb").read() == b"not the nightly's\n", f"{name}: written through a symlink")
+        log = os.path.join(art, name)
+        check(os.path.isfile(log) and not os.path.islink(log), f"{name}: not a file of its own")
+        check(os.path.getsize(log) > 0, f"{name}: empty")
+    check(len(records(hist, "bench")) == 1, f"tonight's bench not recorded:\n{p.stdout}\n{p.stderr}")
+    check("norm/" in open(os.path.join(art, "gate.txt")).read(), "gate.txt lacks the bench's cases")
+
+
 def case_seeded(tmp):
     """The committed seeded history (results/history, scripts/seed_history.sh;
     nothing is rebuilt here): `history show` names the OpenBLAS kernel pin,
