@@ -33,6 +33,7 @@
 #include "core/out_path.h"
 #include "core/read_file.h"
 #include "core/share_dir.h"
+#include "history/record.h"
 #include "results/csv_check.h"
 #include "sweep/interrupt.h"
 #include "results/manifest.h"
@@ -381,11 +382,18 @@ StoreIdentity claim_identity(const Claim& c) { return StoreIdentity::grid(StoreK
 
 // finished: empty while the claim's runs are under way (the folder is claimed
 // before its first run, so an interrupted claim resumes into its own store).
+// The machine a step-time claim's timings were measured on (with the manifest's "build").
+nlohmann::json timing_machine() {
+  const Machine m = this_machine();
+  return {{"cpu", m.cpu}, {"cores", m.cores}};
+}
+
 std::string claim_manifest(const Claim& c, const std::string& dir, const std::string& started, bool finished = true) {
   auto m = sweep_manifest(c.ex, c.eo, started, finished ? utc_now() : "");
   m.update(store_fields(StoreIdentity::grid(StoreKind::claim, c.ex.name, c.ex.runs)));
   add_registration(m, c.status);
   if (c.sequential) m["sequential"] = sequential_json(c);
+  if (c.rule.measure == "step-time") m["timed_on"] = timing_machine();  // with "build": whose times these are
   m["runs_trained"] = c.trained;  // by the command that wrote this manifest: its wall time is theirs
   if (finished) m["files"] = result_checksums(dir);
   return m.dump(2);
@@ -688,17 +696,43 @@ SweepOptions claims_sweep_options(const ClaimsOptions& o) {
   return so;
 }
 
+// Why DIR's complete timings.csv does not measure this binary on this machine (empty: it
+// does, and is reused). A step time is a property of one build on one CPU: the manifest
+// that recorded the timing must name this build (every field of build_info, from a clean
+// commit, which alone identifies the code) and this machine (timed_on).
+std::string timings_not_reusable(const std::string& dir) {
+  const std::string mf = dir + "/manifest.json";
+  if (!fs::exists(mf)) return "no manifest.json says which build timed it";
+  const nlohmann::json m = read_manifest_grid(mf).json;
+  const nlohmann::json now = build_info();
+  if (!is_clean_commit_stamp(now["git_commit"].get<std::string>()))
+    return fmt::format("this binary's commit stamp is {}, which identifies no code", now["git_commit"].get<std::string>());
+  if (!m.contains("build") || m["build"] != now)
+    return fmt::format("it was timed by another build (commit {}; this is {})",
+                       m.contains("build") && m["build"].contains("git_commit") ? m["build"]["git_commit"].dump() : "?",
+                       now["git_commit"].dump());
+  if (!m.contains("timed_on") || m["timed_on"] != timing_machine())
+    return fmt::format("it was timed on another machine ({}; this is {})",
+                       m.contains("timed_on") ? m["timed_on"].dump() : "not recorded", timing_machine().dump());
+  return "";
+}
+
 // A step-time claim: timed one configuration at a time (concurrent jobs would time each other).
-// Like a sweep, a complete earlier measurement of the same grid is reused.
+// Like a sweep, a complete earlier measurement of the same grid is reused, if this binary on
+// this machine made it (timings_not_reusable); otherwise the grid is timed again.
 ClaimResult time_claim(const ClaimsOptions& o, Claim& c, const std::string& dir) {
   const std::string started = utc_now();
   fs::create_directories(dir);
+  const bool complete = !o.evaluate_only && timings_complete(dir + "/timings.csv", c.ex.runs);
+  const std::string stale = complete ? timings_not_reusable(dir) : "";
   if (o.evaluate_only) {
     c.rewritten = refresh_manifest(dir, c);
-  } else if (timings_complete(dir + "/timings.csv", c.ex.runs)) {
-    spdlog::info("{}: reusing {}/timings.csv (remove it to time again)", c.rule.id, dir);
-    if (fs::exists(dir + "/manifest.json")) refresh_manifest(dir, c);
+  } else if (complete && stale.empty()) {
+    spdlog::info("{}: reusing {}/timings.csv, timed by this build on this machine (remove it to time again)",
+                 c.rule.id, dir);
+    refresh_manifest(dir, c);
   } else {
+    if (complete) spdlog::info("{}: timing {}/timings.csv again: {}", c.rule.id, dir, stale);
     write_file_atomic(dir + "/manifest.json", claim_manifest(c, dir, started, false) + "\n");  // registered first
     spdlog::info("{}: timing {} configurations, one at a time", c.rule.id, c.ex.runs.size());
     TimingOptions topt;

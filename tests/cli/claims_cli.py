@@ -22,6 +22,8 @@ baseline-kernel: against results/baseline, the pinned BLAS kernel gives no
 kernel warning; the opt-out on another kernel (Sandybridge) warns that the
 baseline was made with Haswell (on covariate-shift: the warning reads the
 manifests, so the cheapest claim does).
+timings-reuse: a step-time claim's timings.csv is reused only when this build
+(from a clean commit) on this machine made it; otherwise timed again.
 
 Both run on the data the committed baseline was made with, the MNIST 10k
 subset (`normlab data fetch mnist-10k`), even where full MNIST is present: the
@@ -101,6 +103,80 @@ def check_hook_recorded(stderr, manifest, hook):
         notes = json.load(f)["build"]["reproducibility"]
     if not any(hook in n and "not evidence" in n for n in notes):
         sys.exit(f"FAIL: {manifest} does not record the test hook {hook}: {notes}")
+
+
+TINY_TIMING = """dataset = "mnist"
+model = "mlp"
+norm = ["none", "batch"]
+optimizer = "sgd"
+batch_size = 32
+seeds = 2
+[claim]
+id = "tiny-overhead"
+statement = "Batch norm adds computation to a training step."
+source = "a test"
+measure = "step-time"
+[rule]
+metric = "value"
+column = "min_s"
+relative = true
+each = ["model"]
+treatment = ["batch"]
+control = "none"
+direction = "greater"
+margin = 0.02
+tolerance = 0.5
+text = "a test"
+[profile.quick]
+"""
+
+
+def timings_reuse(tmp):
+    """A step-time claim's complete timings.csv is reused only when its manifest
+    records this build (from a clean commit) and this machine: timed by another
+    commit, on another CPU, or with no machine recorded (manifests before
+    timed_on), the grid is timed again, the reason logged, and the manifest
+    then names this build and machine."""
+    cdir, out = os.path.join(tmp, "claims"), os.path.join(tmp, "out")
+    os.makedirs(cdir)
+    with open(os.path.join(cdir, "tiny-overhead.toml"), "w") as f:
+        f.write(TINY_TIMING)
+    args = ["--dir", cdir, "--out", out]
+    claims(args)
+    mf = os.path.join(out, "tiny-overhead", "manifest.json")
+    with open(mf) as f:
+        first = json.load(f)
+    if not first.get("timed_on", {}).get("cpu"):
+        sys.exit(f"FAIL: the manifest names no machine: {first.get('timed_on')}")
+    stamp = first["build"]["git_commit"]
+    p = claims(args)
+    if re.fullmatch(r"[0-9a-f]{12}", stamp):
+        if "reusing" not in p.stderr or "timing 2" in p.stderr or "timing 4" in p.stderr:
+            sys.exit(f"FAIL: this build's own timings were not reused:\n{p.stderr[-2000:]}")
+    elif "identifies no code" not in p.stderr:  # a build with uncommitted changes: never reused
+        sys.exit(f"FAIL: {stamp}: timings reused from a build no commit identifies:\n{p.stderr[-2000:]}")
+
+    def edited(change, words):
+        with open(mf) as f:
+            m = json.load(f)
+        change(m)
+        with open(mf, "w") as f:
+            json.dump(m, f, indent=2)
+        p = claims(args)
+        if "timing 4 configurations" not in p.stderr or not all(w in p.stderr for w in words):
+            sys.exit(f"FAIL: {words}: not timed again:\n{p.stderr[-2000:]}")
+        with open(mf) as f:
+            m = json.load(f)
+        if m["build"]["git_commit"] != stamp or m["timed_on"] != first["timed_on"]:
+            sys.exit(f"FAIL: {words}: the manifest does not name this build and machine: {m['build']}")
+
+    if re.fullmatch(r"[0-9a-f]{12}", stamp):
+        edited(lambda m: m["build"].update(git_commit="0123456789ab"), ["another build", "0123456789ab"])
+        edited(lambda m: m["timed_on"].update(cpu="Another CPU"), ["another machine", "Another CPU"])
+        edited(lambda m: m.pop("timed_on"), ["another machine", "not recorded"])
+    p = subprocess.run([BIN, "verify", out], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"FAIL: verify {out}:\n{p.stdout}{p.stderr}")
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -205,6 +281,8 @@ with tempfile.TemporaryDirectory() as tmp:
                    env={"OPENBLAS_CORETYPE": "Sandybridge", "NORMLAB_BLAS_KERNEL": "native"}, expect=None)
         if "made with BLAS kernel Haswell, this run uses Sandybridge" not in p.stderr:
             sys.exit(f"FAIL: no kernel warning under the opt-out:\n{p.stderr[-2000:]}")
+    elif CASE == "timings-reuse":
+        timings_reuse(tmp)
     else:
         sys.exit(f"unknown case {CASE}")
 print(f"PASS {CASE}")
