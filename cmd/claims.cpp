@@ -697,13 +697,16 @@ SweepOptions claims_sweep_options(const ClaimsOptions& o) {
 }
 
 // Why DIR's complete timings.csv does not measure this binary on this machine (empty: it
-// does, and is reused). A step time is a property of one build on one CPU: the manifest
-// that recorded the timing must name this build (every field of build_info, from a clean
-// commit, which alone identifies the code) and this machine (timed_on).
+// does, and is reused). Its SHA-256 must be the one the manifest records (else it was
+// changed after it was written). A step time is a property of one build on one CPU: the
+// manifest that recorded the timing must name this build (every field of build_info, from
+// a clean commit, which alone identifies the code) and this machine (timed_on).
 std::string timings_not_reusable(const std::string& dir) {
   const std::string mf = dir + "/manifest.json";
   if (!fs::exists(mf)) return "no manifest.json says which build timed it";
   const nlohmann::json m = read_manifest_grid(mf).json;
+  // The bytes first: a table changed after its command wrote it says nothing about any build.
+  if (const auto bad = check_result_checksums(dir, m, true); !bad.empty()) return fmt::format("{}", fmt::join(bad, "; "));
   const nlohmann::json now = build_info();
   if (!is_clean_commit_stamp(now["git_commit"].get<std::string>()))
     return fmt::format("this binary's commit stamp is {}, which identifies no code", now["git_commit"].get<std::string>());

@@ -132,8 +132,9 @@ text = "a test"
 
 
 def timings_reuse(tmp):
-    """A step-time claim's complete timings.csv is reused only when its manifest
-    records this build (from a clean commit) and this machine: timed by another
+    """A step-time claim's complete timings.csv is reused only when it has the
+    SHA-256 its manifest records and the manifest records this build (from a
+    clean commit) and this machine: edited after it was written, timed by another
     commit, on another CPU, or with no machine recorded (manifests before
     timed_on), the grid is timed again, the reason logged, and the manifest
     then names this build and machine."""
@@ -170,6 +171,20 @@ def timings_reuse(tmp):
         if m["build"]["git_commit"] != stamp or m["timed_on"] != first["timed_on"]:
             sys.exit(f"FAIL: {words}: the manifest does not name this build and machine: {m['build']}")
 
+    # timings.csv changed after it was written (one step time made 0.9 s): its checksum
+    # fails, it is timed again whatever build reads it, and the verdict is the measured one.
+    tpath = os.path.join(out, "tiny-overhead", "timings.csv")
+    with open(tpath) as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["min_s"] = "0.9"
+    with open(tpath, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    edited(lambda m: None, ["timings.csv: its SHA-256 is not the one manifest.json records"])
+    with open(tpath) as f:
+        if any(r["min_s"] == "0.9" for r in csv.DictReader(f)):
+            sys.exit("FAIL: the edited step time was kept")
     if re.fullmatch(r"[0-9a-f]{12}", stamp):
         edited(lambda m: m["build"].update(git_commit="0123456789ab"), ["another build", "0123456789ab"])
         edited(lambda m: m["timed_on"].update(cpu="Another CPU"), ["another machine", "Another CPU"])
