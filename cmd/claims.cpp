@@ -380,14 +380,14 @@ void check_baseline_rules(const std::string& base, const std::vector<Claim>& cla
 // the current grid's runs), so the identity compared is the name alone.
 StoreIdentity claim_identity(const Claim& c) { return StoreIdentity::grid(StoreKind::claim, c.ex.name); }
 
-// finished: empty while the claim's runs are under way (the folder is claimed
-// before its first run, so an interrupted claim resumes into its own store).
 // The machine a step-time claim's timings were measured on (with the manifest's "build").
 nlohmann::json timing_machine() {
   const Machine m = this_machine();
   return {{"cpu", m.cpu}, {"cores", m.cores}};
 }
 
+// finished: empty while the claim's runs are under way (the folder is claimed
+// before its first run, so an interrupted claim resumes into its own store).
 std::string claim_manifest(const Claim& c, const std::string& dir, const std::string& started, bool finished = true) {
   auto m = sweep_manifest(c.ex, c.eo, started, finished ? utc_now() : "");
   m.update(store_fields(StoreIdentity::grid(StoreKind::claim, c.ex.name, c.ex.runs)));
