@@ -3,9 +3,12 @@
 // for AVX2: element-wise, so the bytes are those of the portable loop.
 #include "nn/activation.h"
 
+#include <immintrin.h>
+
 #include <fmt/format.h>
 
 #include <cmath>
+#include <stdexcept>
 #include <type_traits>
 
 #include "core/errors.h"
@@ -28,6 +31,26 @@ template <class T>
     const T d = dout[i];  // loaded unconditionally, so the select vectorizes
     din[i] += out[i] > T(0) ? d : T(0);
   }
+}
+// d = 0 + (out > 0 ? d : 0): relu_backward into a zeroed din, with din == dout
+template <class T>
+[[gnu::always_inline]] inline void relu_backward_in_place(T* d, const T* out, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; ++i) {
+    const T g = d[i];
+    d[i] = T(0) + (out[i] > T(0) ? g : T(0));
+  }
+}
+// The same in AVX2 intrinsics (GCC turns the loop above into a branch per element):
+// the select as a bitwise and with the comparison's mask, then the add of 0.
+__attribute__((target("avx2"))) void relu_backward_in_place_vec(float* d, const float* out, long n) {
+  const __m256 zero = _mm256_setzero_ps();
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(out + i), zero, _CMP_GT_OQ);
+    _mm256_storeu_ps(d + i, _mm256_add_ps(zero, _mm256_and_ps(keep, _mm256_loadu_ps(d + i))));
+  }
+  relu_backward_in_place(d + i, out + i, n - i);
 }
 __attribute__((target("avx2"))) void relu_forward_vec(float* out, const float* in, long n) {
   relu_forward(out, in, n);
@@ -96,6 +119,24 @@ void Activation<T>::backward(T* din, const T* dout, const T*, const T* out, int 
       for (long i = 0; i < n; ++i) din[i] += dout[i] * (T(1) - out[i] * out[i]);
       break;
   }
+}
+
+template <class T>
+void relu_in_place(T* x, long n) {
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_use_vector(ConvIsa::best)) return relu_forward_vec(x, x, n);
+  relu_forward(x, x, n);
+}
+template void relu_in_place<float>(float*, long);
+template void relu_in_place<double>(double*, long);
+
+template <class T>
+void Activation<T>::backward_in_place(T* d, const T* out, int N) {
+  if (act_ != ActKind::relu) throw std::logic_error("Activation::backward_in_place: relu only");
+  const long n = long(N) * this->in_.size();
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_use_vector(ConvIsa::best)) return relu_backward_in_place_vec(d, out, n);
+  relu_backward_in_place(d, out, n);
 }
 
 template <class T>

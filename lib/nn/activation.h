@@ -19,10 +19,18 @@ class Activation final : public Layer<T> {
   void forward(T* out, const T* in, int N, Mode mode) override;
   // dx += dy * f'(x), with f' from the output: 1[y>0], y(1-y), 1-y^2
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
+  // A fused relu's backward (Sequential, Keep::logits): d (N, in) = 0 + d * f'(out), written
+  // over the output gradient d; the bytes backward gives into a zeroed din.
+  // REQUIRES: act() == relu.
+  void backward_in_place(T* d, const T* out, int N);
 
  private:
   ActKind act_;
 };
+
+// x (n) = relu(x): Activation's relu forward in place, its bytes (the conv epilogue).
+template <class T>
+void relu_in_place(T* x, long n);
 
 template <class T>
 class Flatten final : public Layer<T> {

@@ -142,7 +142,8 @@ void BatchNorm<T>::forward(T* out, const T* in, int N, Mode mode) {
       this->mean_[c] = rm[c];
       this->rstd_[c] = T(1.0 / std::sqrt(double(rv[c]) + this->opt_.eps));
     }
-    norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, this->dims(N));
+    norm_apply(out, in, this->mean_.data(), this->rstd_.data(), gamma, beta, this->dims(N), ConvIsa::best,
+               this->epi_);
     return;
   }
   const NormKind kind = this->opt_.kind;
@@ -173,7 +174,7 @@ void BatchNorm<T>::forward(T* out, const T* in, int N, Mode mode) {
       this->buffer_[2 * C] += T(1);
     }
     if (!transformed_) {
-      norm_apply(out + off, in + off, mean, rstd, gamma, beta, d);
+      norm_apply(out + off, in + off, mean, rstd, gamma, beta, d, ConvIsa::best, this->epi_);
       continue;
     }
     if (kind == NormKind::noisy_batch) {
@@ -189,7 +190,7 @@ void BatchNorm<T>::forward(T* out, const T* in, int N, Mode mode) {
       geff_[c] = s_[c] * g * r_[c];
       beff_[c] = s_[c] * (g * d_[c] + b) + m_[c];
     }
-    norm_apply(out + off, in + off, mean, rstd, geff_.data(), beff_.data(), d);
+    norm_apply(out + off, in + off, mean, rstd, geff_.data(), beff_.data(), d, ConvIsa::best, this->epi_);
   }
 }
 

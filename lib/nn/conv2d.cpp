@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "core/errors.h"
+#include "nn/activation.h"
 #include "nn/conv_direct.h"
 #include "nn/conv_gather.h"
 #include "tensor/gemm.h"
@@ -311,14 +312,16 @@ bool conv_use_vector(ConvIsa isa) {
 
 template <class T>
 void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
-                    const ConvGeom& g, const Im2colPlan& plan, bool keep_col) {
+                    const ConvGeom& g, const Im2colPlan& plan, bool keep_col, Epilogue epi) {
   const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
   if (conv_direct_applies(g)) {
     const std::size_t ws = conv_direct_workspace(g);
     auto direct_chunk = [&](int t) {
-      for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n)
+      for (int n = t * N / kConvChunks; n < (t + 1) * N / kConvChunks; ++n) {
         conv_direct_forward(out + long(n) * OC * P, col + t * ws, inp + long(n) * in_size, weight, bias, g);
+        if (epi == Epilogue::relu) relu_in_place(out + long(n) * OC * P, long(OC) * P);
+      }
     };
     parallel_for(kConvChunks, direct_chunk);
     return;
@@ -332,6 +335,7 @@ void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias
         for (int o = 0; o < OC; ++o) std::fill(y + long(o) * P, y + long(o + 1) * P, bias[o]);
       im2col(col_t, x, g, plan);
       gemm<T>(false, false, OC, P, K, T(1), weight, col_t, bias ? T(1) : T(0), y);
+      if (epi == Epilogue::relu) relu_in_place(y, long(OC) * P);
     }
   };
   parallel_for(kConvChunks, chunk);
@@ -430,13 +434,24 @@ double Conv2D<T>::scratch_numel(int max_batch) const {  // col, dcol and parts, 
 
 template <class T>
 void Conv2D<T>::forward(T* out, const T* in, int N, Mode) {
+  forward_epi(out, in, N, Epilogue::none);
+}
+
+template <class T>
+bool Conv2D<T>::forward_relu(T* out, const T* in, int N, Mode) {
+  forward_epi(out, in, N, Epilogue::relu);
+  return true;
+}
+
+template <class T>
+void Conv2D<T>::forward_epi(T* out, const T* in, int N, Epilogue epi) {
   const T* W = this->param_;
+  const T* b = bias_ ? W + long(g_.OC) * g_.K() : nullptr;
   if (gplan_) {
-    conv_gather_forward(out, col_.data(), dcol_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_,
-                        *gplan_);
+    conv_gather_forward(out, col_.data(), dcol_.data(), in, W, b, N, g_, *gplan_, ConvIsa::best, epi);
     return;
   }
-  conv2d_forward(out, col_.data(), in, W, bias_ ? W + long(g_.OC) * g_.K() : nullptr, N, g_, plan_, keep_);
+  conv2d_forward(out, col_.data(), in, W, b, N, g_, plan_, keep_, epi);
   kept_in_ = keep_ ? in : nullptr;
   kept_n_ = N;
 }
@@ -460,9 +475,9 @@ template void im2col<double>(double*, const double*, const ConvGeom&);
 template void col2im_add<float>(float*, const float*, const ConvGeom&);
 template void col2im_add<double>(double*, const double*, const ConvGeom&);
 template void conv2d_forward<float>(float*, float*, const float*, const float*, const float*, int,
-                                    const ConvGeom&, const Im2colPlan&, bool);
+                                    const ConvGeom&, const Im2colPlan&, bool, Epilogue);
 template void conv2d_forward<double>(double*, double*, const double*, const double*, const double*,
-                                     int, const ConvGeom&, const Im2colPlan&, bool);
+                                     int, const ConvGeom&, const Im2colPlan&, bool, Epilogue);
 template void conv2d_backward<float>(float*, float*, float*, float*, float*, float*, const float*,
                                      const float*, const float*, int, const ConvGeom&, const Im2colPlan&, bool);
 template void conv2d_backward<double>(double*, double*, double*, double*, double*, double*,

@@ -20,6 +20,10 @@ struct ConvGatherPlan;
 // operations in the same order, so they give the same bytes; `best` picks vector
 // when conv_vector_supported().
 enum class ConvIsa { best, vector, portable };
+// What a kernel does to each value of its output before the next layer reads it: nothing,
+// or a relu fused after it (Activation's select, on the stored value: the bytes of the two
+// layers, one pass over the output fewer; Sequential, Keep::logits).
+enum class Epilogue { none, relu };
 // The CPU has AVX2 and FMA, and NORMLAB_CONV_ISA is not "portable" (a stand-in for a
 // machine without them, for the same-bytes tests).
 bool conv_vector_supported();
@@ -91,10 +95,12 @@ inline constexpr double kConvKeepFloats = double(1 << 23);
 //   inp (N, C, H, W)           input
 //   weight (OC, C, KH, KW)     parameter
 //   bias (OC)                  parameter, or null for no bias
+//   epi                        applied to each sample's output right after it is written
 // REQUIRES: N >= 1; g.OH(), g.OW() >= 1; workspaces alias no other argument.
 template <class T>
 void conv2d_forward(T* out, T* col, const T* inp, const T* weight, const T* bias, int N,
-                    const ConvGeom& g, const Im2colPlan& plan, bool keep_col = false);
+                    const ConvGeom& g, const Im2colPlan& plan, bool keep_col = false,
+                    Epilogue epi = Epilogue::none);
 
 // Backward of conv2d_forward; accumulates (+=), as every backward:
 //   dinp (N, C, H, W)          += col2im(weight^T @ dout[n])        (skipped if dinp is null)
@@ -126,9 +132,13 @@ class Conv2D final : public Layer<T> {
   void reserve(int max_batch) override;
   double scratch_numel(int max_batch) const override;
   void forward(T* out, const T* in, int N, Mode mode) override;
+  // forward with the relu on each sample's output while it is in cache (Epilogue::relu).
+  bool forward_relu(T* out, const T* in, int N, Mode mode) override;
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
+  bool backward_reads_output() const override { return false; }
 
  private:
+  void forward_epi(T* out, const T* in, int N, Epilogue epi);
   ConvGeom g_;
   Im2colPlan plan_;
   bool bias_;

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "nn/activation.h"
 #include "nn/conv_direct.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
@@ -398,7 +399,7 @@ ConvGatherPlan conv_gather_plan(const ConvGeom& g) {
 
 template <class T>
 void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight, const T* bias, int N,
-                         const ConvGeom& g, const ConvGatherPlan& pl, ConvIsa isa) {
+                         const ConvGeom& g, const ConvGatherPlan& pl, ConvIsa isa, Epilogue epi) {
   const int K = g.K(), P = g.P(), OC = g.OC;
   const long in_size = long(g.C) * g.H * g.W;
   const bool vec = conv_use_vector(isa);
@@ -418,6 +419,7 @@ void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight
       T* y = out + long(n) * OC * P;  // (OC, P)
       if (bias) transpose<TransposeOp::add_bias>(y, tmp, P, OC, vec, bias);
       else transpose<TransposeOp::copy>(y, tmp, P, OC, vec);
+      if (epi == Epilogue::relu) relu_in_place(y, long(OC) * P);
     }
   };
   parallel_for(kConvChunks, chunk);
@@ -489,9 +491,9 @@ void conv_gather_backward(T* dinp, T* dweight, T* dbias, T* ws, T* packed, T* pa
 }
 
 template void conv_gather_forward<float>(float*, float*, float*, const float*, const float*, const float*, int,
-                                         const ConvGeom&, const ConvGatherPlan&, ConvIsa);
+                                         const ConvGeom&, const ConvGatherPlan&, ConvIsa, Epilogue);
 template void conv_gather_forward<double>(double*, double*, double*, const double*, const double*, const double*,
-                                          int, const ConvGeom&, const ConvGatherPlan&, ConvIsa);
+                                          int, const ConvGeom&, const ConvGatherPlan&, ConvIsa, Epilogue);
 template void conv_gather_backward<float>(float*, float*, float*, float*, float*, float*, const float*,
                                           const float*, const float*, int, const ConvGeom&, const ConvGatherPlan&,
                                           ConvIsa);

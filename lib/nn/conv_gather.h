@@ -57,12 +57,14 @@ ConvGatherPlan conv_gather_plan(const ConvGeom& g);
 
 // The code path: ConvIsa (conv2d.h).
 
-// out (N, OC, OH, OW) = conv(inp (N, C, H, W)) + bias, slices of kConvChunks.
+// out (N, OC, OH, OW) = conv(inp (N, C, H, W)) + bias, slices of kConvChunks; then epi on
+// each sample's output right after it is written (conv2d.h).
 //   ws (kConvChunks, plan.workspace), packed (plan.packed): workspaces
 // REQUIRES: conv_gather_applies(g); plan = conv_gather_plan(g); bias may be null.
 template <class T>
 void conv_gather_forward(T* out, T* ws, T* packed, const T* inp, const T* weight, const T* bias, int N,
-                         const ConvGeom& g, const ConvGatherPlan& plan, ConvIsa isa = ConvIsa::best);
+                         const ConvGeom& g, const ConvGatherPlan& plan, ConvIsa isa = ConvIsa::best,
+                         Epilogue epi = Epilogue::none);
 
 // Accumulates (+=): dinp (skipped if null), dweight (OC, C, KH, KW), dbias (skipped if null).
 //   parts (kConvChunks, plan.parts): per-slice gradients, summed in slice order

@@ -25,6 +25,7 @@ class Dense final : public Layer<T> {
   std::vector<TensorSpec> params() const override;
   void forward(T* out, const T* in, int N, Mode mode) override;
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
+  bool backward_reads_output() const override { return false; }
 
  private:
   int in_f_, out_f_;

@@ -75,6 +75,16 @@ class Layer {
   // `din` may be null for the first layer of a model (no input gradient wanted);
   // dense, conv and rnn layers then skip that product.
   virtual void backward(T* din, const T* dout, const T* in, const T* out, int N) = 0;
+  // False when backward never reads `out`. Such a layer may have a relu after it fused
+  // (Sequential, Keep::logits): it then writes its output into the relu's buffer, where
+  // the relu runs in place, and its own output is not kept.
+  virtual bool backward_reads_output() const { return true; }
+  // forward, then out = relu(out), in one pass where the layer can (Sequential, Keep::logits):
+  // the bytes of forward and Activation's relu. Returns false, having done nothing, where not.
+  virtual bool forward_relu(T* out, const T* in, int N, Mode mode) {
+    (void)out, (void)in, (void)N, (void)mode;
+    return false;
+  }
 
  protected:
   Shape in_, out_;

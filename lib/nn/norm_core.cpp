@@ -166,12 +166,20 @@ NL_INLINE void dot2(const T* dy, const T* x, long n, double& sdy, double& sdyx) 
   sdyx += lane_total(b);
 }
 
+// A value of y as stored: v itself, or relu(v) (Relu: a relu fused after the norm,
+// the select of activation.cpp on the rounded value, so the bytes are the two passes').
+template <bool Relu, class T>
+NL_INLINE T store_value(T v) {
+  if constexpr (Relu) return v > T(0) ? v : T(0);
+  return v;
+}
+
 // y (n) = x (n) * a + b
-template <class T>
+template <bool Relu, class T>
 NL_INLINE void axpb(T* y, const T* x, long n, T a, T b) {
   // Scalar math: for s in [0, n): y[s] = x[s]*a + b
 #pragma omp simd
-  for (long s = 0; s < n; ++s) y[s] = x[s] * a + b;
+  for (long s = 0; s < n; ++s) y[s] = store_value<Relu>(T(x[s] * a + b));
 }
 
 // dx (n) += dy (n) * a + x (n) * kx + k0
@@ -263,7 +271,7 @@ NL_INLINE void stats_body(T* mean, T* rstd, T* var, const T* x, const NormDims& 
   }
 }
 
-template <class T>
+template <bool Relu, class T>
 NL_INLINE void apply_body(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta,
                           const NormDims& d) {
   const long S = d.S, C = d.C;
@@ -284,7 +292,7 @@ NL_INLINE void apply_body(T* y, const T* x, const T* mean, const T* rstd, const 
         //   y[j] = (x[j] - mu) * r * gamma[j] + beta[j]
         //        = x[j] * alpha_j + (beta[j] - mu * alpha_j),   alpha_j = r * gamma[j]
 #pragma omp simd
-        for (long j = 0; j < K * S; ++j) ys[j] = xs[j] * (r * g[j]) + (b[j] - mu * r * g[j]);
+        for (long j = 0; j < K * S; ++j) ys[j] = store_value<Relu>(T(xs[j] * (r * g[j]) + (b[j] - mu * r * g[j])));
       } else if (S == 1) {
         // One value per channel (the rnn's GN): the per-channel formula below,
         // vectorized across the group's channels; the same operations per value.
@@ -294,7 +302,7 @@ NL_INLINE void apply_body(T* y, const T* x, const T* mean, const T* rstd, const 
         for (long k = 0; k < K; ++k) {
           const T a = gamma ? gamma[c0 + k] * r : r;
           const T b = (beta ? beta[c0 + k] : T(0)) - mu * a;
-          ys[k] = xs[k] * a + b;
+          ys[k] = store_value<Relu>(T(xs[k] * a + b));
         }
       } else {
         // for channel c of the group: y[n, c, :] = x[n, c, :] * a + b,
@@ -303,7 +311,7 @@ NL_INLINE void apply_body(T* y, const T* x, const T* mean, const T* rstd, const 
           const long c = c0 + k;
           const T a = gamma ? gamma[c] * r : r;
           const T b = (beta ? beta[c] : T(0)) - mu * a;
-          axpb(y + off + k * S, x + off + k * S, S, a, b);
+          axpb<Relu>(y + off + k * S, x + off + k * S, S, a, b);
         }
       }
     }
@@ -325,10 +333,11 @@ NL_INLINE void apply_body(T* y, const T* x, const T* mean, const T* rstd, const 
       //   for c in [0, C): y[n, c] = (x[n, c] - mean[c]) * rstd[c] * gamma[c] + beta[c]
       //                             = x[n, c] * al[c] + sh[c]     (in double, rounded to T)
 #pragma omp simd
-      for (long c = 0; c < C; ++c) ys[c] = T(xs[c] * al[c] + sh[c]);
+      for (long c = 0; c < C; ++c) ys[c] = store_value<Relu>(T(xs[c] * al[c] + sh[c]));
     } else {
       // for c: y[n, c, :] = x[n, c, :] * al[c] + sh[c]
-      for (long c = 0; c < C; ++c) axpb(y + (n * C + c) * S, x + (n * C + c) * S, S, T(al[c]), T(sh[c]));
+      for (long c = 0; c < C; ++c)
+        axpb<Relu>(y + (n * C + c) * S, x + (n * C + c) * S, S, T(al[c]), T(sh[c]));
     }
   }
 }
@@ -465,9 +474,10 @@ NL_INLINE void backward_body(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
 NL_VEC void stats_vec(float* mean, float* rstd, float* var, const float* x, const NormDims& d, double eps) {
   stats_body<true>(mean, rstd, var, x, d, eps);
 }
+template <bool Relu>
 NL_VEC void apply_vec(float* y, const float* x, const float* mean, const float* rstd, const float* gamma,
                       const float* beta, const NormDims& d) {
-  apply_body(y, x, mean, rstd, gamma, beta, d);
+  apply_body<Relu>(y, x, mean, rstd, gamma, beta, d);
 }
 NL_VEC void backward_vec(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
                          const float* rstd, const float* gamma, const NormDims& d) {
@@ -486,10 +496,13 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
 
 template <class T>
 void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta, const NormDims& d,
-                ConvIsa isa) {
+                ConvIsa isa, Epilogue epi) {
+  const bool relu = epi == Epilogue::relu;
   if constexpr (std::is_same_v<T, float>)
-    if (conv_use_vector(isa)) return apply_vec(y, x, mean, rstd, gamma, beta, d);
-  apply_body(y, x, mean, rstd, gamma, beta, d);
+    if (conv_use_vector(isa))
+      return relu ? apply_vec<true>(y, x, mean, rstd, gamma, beta, d) : apply_vec<false>(y, x, mean, rstd, gamma, beta, d);
+  if (relu) return apply_body<true>(y, x, mean, rstd, gamma, beta, d);
+  apply_body<false>(y, x, mean, rstd, gamma, beta, d);
 }
 
 template <class T>
@@ -526,7 +539,7 @@ void norm_backward_fixed_stats(T* dx, T* dgamma, T* dbeta, const T* dy, const T*
 #define NORMLAB_INSTANTIATE(T)                                                                    \
   template void norm_stats<T>(T*, T*, T*, const T*, const NormDims&, double, ConvIsa);            \
   template void norm_apply<T>(T*, const T*, const T*, const T*, const T*, const T*,               \
-                              const NormDims&, ConvIsa);                                          \
+                              const NormDims&, ConvIsa, Epilogue);                            \
   template void norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*,    \
                                  const NormDims&, ConvIsa);                                       \
   template void norm_backward_fixed_stats<T>(T*, T*, T*, const T*, const T*, const T*, const T*,  \

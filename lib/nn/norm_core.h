@@ -61,7 +61,7 @@ template <class T>
 void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double eps,
                 ConvIsa isa = ConvIsa::best);
 
-// y = (x - mean[i]) * rstd[i] * gamma + beta, folded as y = x*alpha + beta'.
+// y = (x - mean[i]) * rstd[i] * gamma + beta, folded as y = x*alpha + beta'; then epi.
 //   y (N, C, S)                    output
 //   x (N, C, S)                    input
 //   mean, rstd (stat_count)        from norm_stats (or running averages in eval)
@@ -69,7 +69,7 @@ void norm_stats(T* mean, T* rstd, T* var, const T* x, const NormDims& d, double 
 // REQUIRES: as norm_stats; gamma and beta both null or both non-null.
 template <class T>
 void norm_apply(T* y, const T* x, const T* mean, const T* rstd, const T* gamma, const T* beta,
-                const NormDims& d, ConvIsa isa = ConvIsa::best);
+                const NormDims& d, ConvIsa isa = ConvIsa::best, Epilogue epi = Epilogue::none);
 
 // Backward of norm_apply ∘ norm_stats (train mode), accumulating.
 //   xhat = (x-mean)*rstd, dxhat = dy*gamma

@@ -86,6 +86,17 @@ void NormLayer<T>::reserve(int max_batch) {
 }
 
 template <class T>
+bool NormLayer<T>::forward_relu(T* out, const T* in, int N, Mode mode) {
+  struct Reset {  // back to none, also when forward throws
+    Epilogue& e;
+    ~Reset() { e = Epilogue::none; }
+  } reset{epi_};
+  epi_ = Epilogue::relu;
+  this->forward(out, in, N, mode);
+  return true;
+}
+
+template <class T>
 void NormLayer<T>::backward(T* din, const T* dout, const T* in, const T*, int N) {
   const NormDims d = dims(N);
   const T* gamma = opt_.affine ? this->param_ : nullptr;
@@ -116,7 +127,7 @@ void PerSampleNorm<T>::forward(T* out, const T* in, int N, Mode) {
     T* mean = this->mean_.data() + s0;  // (nb, G)
     T* rstd = this->rstd_.data() + s0;  // (nb, G)
     norm_stats(mean, rstd, static_cast<T*>(nullptr), in + x0, d, this->opt_.eps);
-    norm_apply(out + x0, in + x0, mean, rstd, gamma, beta, d);
+    norm_apply(out + x0, in + x0, mean, rstd, gamma, beta, d, ConvIsa::best, this->epi_);
   }
   this->fixed_stats_ = false;
 }

@@ -64,6 +64,9 @@ class NormLayer : public Layer<T> {
   double scratch_numel(int max_batch) const override { return 3.0 * dims(max_batch).stat_count(); }
   // Accumulates (layer.h): din (N, in_shape), dgamma, dbeta (affine_size) +=.
   void backward(T* din, const T* dout, const T* in, const T* out, int N) override;
+  bool backward_reads_output() const override { return false; }  // every norm: from x and its statistics
+  // forward with the relu in norm_apply's pass (Epilogue::relu).
+  bool forward_relu(T* out, const T* in, int N, Mode mode) override;
   const NormOptions& options() const { return opt_; }
 
  protected:
@@ -74,6 +77,7 @@ class NormLayer : public Layer<T> {
   std::vector<T> rstd_;  // (stat_count)
   std::vector<T> var_;   // (stat_count) biased, batch norm only
   bool fixed_stats_ = false;  // last forward normalized with constants (eval BN)
+  Epilogue epi_ = Epilogue::none;  // what forward's norm_apply does after: relu within forward_relu
 };
 
 // Batch norm and its variants (opt.kind: ghost-batch, batch-renorm, noisy-batch; any

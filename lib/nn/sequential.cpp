@@ -3,11 +3,18 @@
 // A flatten between two layers is a view: its acts/dacts are its input's, so it
 // costs no copy forward and no add backward. Backward has one protocol, +=
 // (layer.h): dacts[i-1] is zeroed (a memset) right before layer i's backward,
-// its only writer.
+// its only writer. Keep::logits fuses a relu into the layer before it:
+//   forward   layer i writes acts[i+1], with the relu in its own pass (Layer::forward_relu:
+//             the norms) or in place after it (acts[i] unwritten)
+//   backward  dacts[i+1] = 0 + relu'(acts[i+1]) * dacts[i+1] in place, then layer i reads
+//             dacts[i+1] as its output gradient: the values the zeroed dacts[i] would hold,
+//             without its memset and one of the two passes over it.
 #include "nn/sequential.h"
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "nn/activation.h"
 
 namespace normlab {
 
@@ -102,6 +109,7 @@ void Sequential<T>::finalize(int max_batch, int max_backward) {
     out_[i] = acts_[i].data();
     dout_[i] = dacts_[i].data();
   }
+  mark_fusable();
   first_takes_null_ = first_layer_skips_input_grad();
   dinput_.assign(first_takes_null_ ? 0 : std::size_t(max_backward) * input_.size(), T(0));
   reset_buffers();
@@ -113,18 +121,41 @@ void Sequential<T>::reset_buffers() {
 }
 
 template <class T>
-const T* Sequential<T>::forward(const T* x, int N, Mode mode) {
-  return forward_range(x, N, mode, 0, layers_.size());
+void Sequential<T>::mark_fusable() {
+  const std::size_t L = layers_.size();
+  fusable_.assign(L, false);
+  fused_.assign(L, false);
+  // Not a relu that is the last layer: backward overwrites its output gradient, which
+  // there is the caller's dlogits.
+  for (std::size_t i = 0; i + 2 < L; ++i) {
+    const auto* act = dynamic_cast<const Activation<T>*>(layers_[i + 1].get());
+    fusable_[i] = act && act->act() == ActKind::relu && !view_[i] && !layers_[i]->backward_reads_output();
+  }
 }
 
 template <class T>
-const T* Sequential<T>::forward_range(const T* x, int N, Mode mode, std::size_t first, std::size_t last) {
+const T* Sequential<T>::forward(const T* x, int N, Mode mode, Keep keep) {
+  return forward_range(x, N, mode, 0, layers_.size(), keep);
+}
+
+template <class T>
+const T* Sequential<T>::forward_range(const T* x, int N, Mode mode, std::size_t first, std::size_t last,
+                                      Keep keep) {
   if (N < 1 || N > max_batch_) throw std::invalid_argument("Sequential::forward: bad batch size");
   if (first >= last || last > layers_.size() || view_[first])
     throw std::invalid_argument("Sequential::forward_range: bad layer range");
   if (first == 0) input_ptr_ = x;
   const T* in = x;
   for (std::size_t i = first; i < last; ++i) {
+    fused_[i] = keep == Keep::logits && fusable_[i] && i + 1 < last;
+    if (fused_[i]) {  // layer i into the relu's buffer, the relu in its pass or in place after
+      if (!layers_[i]->forward_relu(out_[i + 1], in, N, mode)) {
+        layers_[i]->forward(out_[i + 1], in, N, mode);
+        layers_[i + 1]->forward(out_[i + 1], out_[i + 1], N, mode);
+      }
+      in = out_[++i];
+      continue;
+    }
     if (!view_[i]) layers_[i]->forward(out_[i], in, N, mode);
     in = out_[i];
   }
@@ -138,6 +169,11 @@ void Sequential<T>::backward(const T* dlogits, int N) {
   for (std::size_t i = L; i-- > 0;) {
     if (view_[i]) continue;  // the next layer already wrote dout_[i - 1]
     const T* dout = i + 1 == L ? dlogits : dout_[i];
+    if (i > 0 && fused_[i - 1]) {  // a fused relu: its input gradient over its output gradient
+      static_cast<Activation<T>&>(*layers_[i]).backward_in_place(dout_[i], out_[i], N);
+      continue;
+    }
+    if (fused_[i]) dout = dout_[i + 1];  // layer i's output gradient is its relu's, done in place
     const T* in = i == 0 ? input_ptr_ : out_[i - 1];
     // The input gradient is never wanted; dense and conv skip it on a null pointer.
     T* din = i > 0 ? dout_[i - 1] : first_takes_null_ ? nullptr : dinput_.data();

@@ -27,6 +27,15 @@ struct StateEntry {
   bool trainable;
 };
 
+// What a forward keeps. all: every layer's output (activation(i) is valid for each i).
+// logits: what the logits and backward need, nothing more: a relu after a layer whose
+// backward does not read its output (Layer::backward_reads_output) is fused into that
+// layer, which writes into the relu's buffer, where the relu runs in place; backward
+// then writes the relu's input gradient over its output gradient in one pass. Such a
+// layer's activation(i) is not written. The bytes of every output kept, of the logits
+// and of every gradient are the same under both.
+enum class Keep { all, logits };
+
 template <class T>
 class Sequential {
  public:
@@ -63,10 +72,12 @@ class Sequential {
   const Layer<T>& layer(std::size_t i) const { return *layers_[i]; }
 
   // REQUIRES: finalize() called, N <= max_batch. Returns the logits (N, out).
-  const T* forward(const T* x, int N, Mode mode);
+  const T* forward(const T* x, int N, Mode mode, Keep keep = Keep::all);
   // Layers [first, last) only, x the input of layer `first`: their last output. For
   // first > 0, layer `first` must not be a flatten view. forward = forward_range(x, N, mode, 0, L).
-  const T* forward_range(const T* x, int N, Mode mode, std::size_t first, std::size_t last);
+  // A relu is fused (Keep::logits) only when its layer and it are both in the range.
+  const T* forward_range(const T* x, int N, Mode mode, std::size_t first, std::size_t last,
+                         Keep keep = Keep::all);
   // REQUIRES: N <= max_backward, the N of the last forward.
   // Accumulates parameter gradients from dlogits (N, out) for the last forward
   // (the caller zeroes them: zero_grad). Activation gradients are internal:
@@ -74,8 +85,11 @@ class Sequential {
   void backward(const T* dlogits, int N);
   void zero_grad();
 
-  // Output of layer i from the last forward: (N, layer(i).out_shape()).
+  // Output of layer i from the last forward: (N, layer(i).out_shape()). Not written for a
+  // layer whose relu was fused in it (Keep::logits).
   const T* activation(std::size_t i) const { return out_[i]; }
+  // Layer i + 1 is a relu that Keep::logits fuses into layer i.
+  bool relu_fusable(std::size_t i) const { return i < fusable_.size() && fusable_[i]; }
 
   std::vector<T>& params() { return params_; }
   std::vector<T>& grads() { return grads_; }
@@ -91,6 +105,7 @@ class Sequential {
   Shape input_;
   // Dense, conv and rnn skip the input gradient on a null pointer; another first layer needs dinput_.
   bool first_layer_skips_input_grad() const;
+  void mark_fusable();  // fusable_ from the layers (finalize)
   int max_batch_ = 0, max_backward_ = 0;
   const T* input_ptr_ = nullptr;
   std::vector<std::unique_ptr<Layer<T>>> layers_;
@@ -100,6 +115,8 @@ class Sequential {
   std::vector<T*> out_, dout_;                 // layer i's output and its gradient
   std::vector<bool> view_;                     // layer i is a flatten aliasing layer i-1
   bool first_takes_null_ = false;
+  std::vector<bool> fusable_;  // layer i + 1 is a relu that may be fused into layer i
+  std::vector<bool> fused_;    // ... and the last forward through layer i fused it
   std::vector<T> dinput_;  // scratch input gradient when layer 0 needs one to write
 };
 

@@ -17,7 +17,7 @@ TrainStep::TrainStep(Sequential<float>& model, const OptimConfig& cfg, int max_b
 
 StepOutcome TrainStep::run(const float* x, const int32_t* y, int n, double lr, double loss_limit, bool want_norm) {
   StepOutcome o;
-  const float* z = model_.forward(x, n, Mode::train);
+  const float* z = model_.forward(x, n, Mode::train, Keep::logits);  // a step reads no hidden activation
   o.loss = softmax_xent_forward(probs_.data(), z, y, n, K_);
   if (!std::isfinite(o.loss) || o.loss > loss_limit) return o;
   model_.zero_grad();

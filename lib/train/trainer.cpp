@@ -88,16 +88,17 @@ int eval_chunk_rows(const Sequential<float>& model, Mode mode, int B) {
 const float* forward_in_chunks(Sequential<float>& model, const float* x, int n, Mode mode, int chunk,
                                std::vector<float>& staged) {
   const std::size_t split = eval_chunk_layers(model);
-  if (mode != Mode::eval || chunk >= n || split == 0) return model.forward(x, n, mode);
+  // Evaluation reads only the logits: relus fused (Keep::logits).
+  if (mode != Mode::eval || chunk >= n || split == 0) return model.forward(x, n, mode, Keep::logits);
   const std::size_t in_size = model.input_shape().size(), mid = model.layer(split - 1).out_shape().size();
   staged.resize(std::size_t(n) * mid);
   for (int c = 0; c < n; c += chunk) {
     const int m = std::min(chunk, n - c);
-    const float* p = model.forward_range(x + std::size_t(c) * in_size, m, mode, 0, split);
+    const float* p = model.forward_range(x + std::size_t(c) * in_size, m, mode, 0, split, Keep::logits);
     std::copy(p, p + std::size_t(m) * mid, staged.begin() + std::ptrdiff_t(c) * std::ptrdiff_t(mid));
   }
   if (split == model.num_layers()) return staged.data();
-  return model.forward_range(staged.data(), n, mode, split, model.num_layers());
+  return model.forward_range(staged.data(), n, mode, split, model.num_layers(), Keep::logits);
 }
 
 std::pair<double, double> evaluate(Sequential<float>& model, const Split& split, int eval_batch,
