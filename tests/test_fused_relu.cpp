@@ -21,7 +21,7 @@ namespace {
 
 template <class T>
 bool same(const T* a, const T* b, std::size_t n) {
-  return std::memcmp(a, b, n * sizeof(T)) == 0;
+  return n == 0 || std::memcmp(a, b, n * sizeof(T)) == 0;  // an empty vector's data() may be null
 }
 
 std::size_t fused_pairs(const Sequential<float>& m) {
