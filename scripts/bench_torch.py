@@ -137,6 +137,13 @@ def seed_model(model, norm):
                        *([nn.LayerNorm([w, s, s])] if norm == "ln" else nl(w, True)), nn.ReLU()]
             c = w
         return nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 4 * 4, 10))
+    if model == "cnn-small":  # the default widths 16,32, padded convs, each block max-pooled: maps 28, 14
+        layers, c, s = [], 1, 28
+        for w in (16, 32):
+            layers += [nn.Conv2d(c, w, 3, padding=1),
+                       *([nn.LayerNorm([w, s, s])] if norm == "ln" else nl(w, True)), nn.ReLU(), nn.MaxPool2d(2)]
+            c, s = w, s // 2
+        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
     if model in ("rnn", "resnet"):  # the modules the fixtures use (scripts/make_fixtures.py)
         sys.dont_write_bytecode = True  # no __pycache__ in the source tree
         from make_fixtures import build_model
@@ -156,6 +163,7 @@ def step_suite(rows, opt):
     cases = [("mlp", "none", [8, 32, 128, 512]), ("mlp", "bn", [8, 32, 128, 512]),
              ("cnn", "none", [2, 8, 32, 128, 512]), ("cnn", "bn", [2, 8, 32, 128]), ("cnn", "gn", [2, 8, 32, 128]),
              ("cnn", "ln", [2, 8, 32, 128])]
+    cases += [("cnn-small", norm, [2, 32, 128]) for norm in ("none", "bn", "gn", "ln")]
     cases += [(m, norm, [2, 8, 32, 128]) for m in ("cnn-deep", "rnn") for norm in ("none", "bn", "gn", "ln")]
     cases += [("resnet", norm, [2, 8, 32, 128]) for norm in ("none", "bn", "gn", "ln")]
     for model, norm, batches in cases:

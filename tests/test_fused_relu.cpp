@@ -84,6 +84,7 @@ TEST_CASE("fused relu: the bytes of the two layers apart, every model and norm t
       {"mlp", NormKind::layer, "after", 0.3, 2},       {"mlp", NormKind::batch_renorm, "before", 0, 2},
       {"cnn", NormKind::none, "before", 0, 1},         {"cnn", NormKind::group, "before", 0, 1},
       {"cnn", NormKind::noisy_batch, "before", 0, 1},  {"cnn-small", NormKind::batch, "before", 0, 2},
+      {"cnn-small", NormKind::layer, "before", 0, 2},  {"cnn-small", NormKind::group, "after", 0, 2},
       {"cnn-deep", NormKind::layer, "before", 0, 3},   {"cnn-deep", NormKind::none, "before", 0, 3},
       {"cnn-deep", NormKind::ghost_batch, "after", 0, 3}, {"resnet", NormKind::batch, "before", 0, 1},
       {"cnn-plain", NormKind::group, "before", 0, 1},

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <array>
 #include <cmath>
 #include <vector>
@@ -84,6 +85,48 @@ TEST_CASE("max pooling: the first maximum of each window wins, in forward and in
                                    30, 0, 0, 0,   //
                                    0, 0, 0, 40};
   CHECK(dx == want);
+}
+
+TEST_CASE("max pooling: the 2x2 path's row ends (1-3 outputs after the fours) against a brute-force first maximum") {
+  // Row widths whose 2x2 outputs end in 0-3 after whole fours (28 -> 14 and 14 -> 7 are
+  // cnn-small's), on values with ties, -0 against +0, and NaN (never replaced, never replacing).
+  Rng r(11);
+  const float levels[] = {-0.f, 0.f, 1.f, 1.f, std::nanf(""), -2.f};
+  auto bits = [](float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    return u;
+  };
+  for (const int W : {28, 14, 10, 9, 8, 3, 2}) {
+    const int H = 6, C = 3, N = 2;
+    MaxPool2D<float> pool(Shape{C, H, W}, 2);
+    const Shape o = pool.out_shape();
+    pool.reserve(N);
+    std::vector<float> x(std::size_t(N) * C * H * W);
+    for (auto& v : x) v = levels[std::size_t(r.uniform() * 6) % 6];
+    std::vector<float> y(std::size_t(N) * o.size()), dy(y.size()), dx(x.size(), 0.f), want_dx(x.size(), 0.f);
+    for (std::size_t j = 0; j < dy.size(); ++j) dy[j] = float(j + 1);
+    pool.forward(y.data(), x.data(), N, Mode::train);
+    pool.backward(dx.data(), dy.data(), x.data(), y.data(), N);
+    int wrong = 0;
+    for (int p = 0; p < N * C; ++p)
+      for (int oh = 0; oh < o.h; ++oh)
+        for (int ow = 0; ow < o.w; ++ow) {
+          const float* plane = x.data() + std::size_t(p) * H * W;
+          int best = (2 * oh) * W + 2 * ow;
+          for (int kh = 0; kh < 2; ++kh)
+            for (int kw = 0; kw < 2; ++kw) {
+              const int idx = (2 * oh + kh) * W + 2 * ow + kw;
+              if (plane[idx] > plane[best]) best = idx;
+            }
+          const std::size_t q = std::size_t(p) * o.spatial() + std::size_t(oh) * o.w + ow;
+          wrong += bits(y[q]) != bits(plane[best]);
+          want_dx[std::size_t(p) * H * W + best] += dy[q];
+        }
+    CAPTURE(W);
+    CHECK(wrong == 0);
+    CHECK(std::memcmp(dx.data(), want_dx.data(), dx.size() * sizeof(float)) == 0);
+  }
 }
 
 TEST_CASE("max pooling: 2x2 fast path and general kernels against a brute-force first maximum") {

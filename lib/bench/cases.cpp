@@ -186,6 +186,9 @@ void step_suite(std::vector<BenchRow>& out, const TimingOptions& opt, const std:
   const C cases[] = {{"mlp", "none", {8, 32, 128, 512}}, {"mlp", "bn", {8, 32, 128, 512}},
                      {"cnn", "none", {2, 8, 32, 128, 512}}, {"cnn", "bn", {2, 8, 32, 128}},
                      {"cnn", "gn", {2, 8, 32, 128}},   {"cnn", "ln", {2, 8, 32, 128}},
+                     // the full claims profile's costliest model: 16/32 channels, padded, max-pooled
+                     {"cnn-small", "none", {2, 32, 128}}, {"cnn-small", "bn", {2, 32, 128}},
+                     {"cnn-small", "gn", {2, 32, 128}},   {"cnn-small", "ln", {2, 32, 128}},
                      {"cnn-deep", "none", {2, 8, 32, 128}}, {"cnn-deep", "bn", {2, 8, 32, 128}},
                      {"cnn-deep", "gn", {2, 8, 32, 128}},   {"cnn-deep", "ln", {2, 8, 32, 128}},
                      {"rnn", "none", {2, 8, 32, 128}},      {"rnn", "bn", {2, 8, 32, 128}},
